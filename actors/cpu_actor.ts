@@ -1,0 +1,191 @@
+// The cpu actor: runs hart 0 until the guest powers off, reboots, dies, or the
+// launcher asks it to stop — lguest's "read /dev/lguest to run the Guest". It
+// plugs the machine into the hart: MMIO to the PLIC and the virtio register
+// pages (executed here, synchronously, on their shared state), and the SBI
+// served by the host. Between instruction batches it takes the interrupt lines
+// from the control block; in `wfi` it sleeps with Atomics.wait on CTL.WAKE.
+// Read next: cpu/hart.ts (the hart), cpu/sbi.ts (the hypercalls).
+
+import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import type { Bus } from "../cpu/bus.ts";
+import { createSbi, type SbiHost } from "../cpu/sbi.ts";
+import { PlicRegisters } from "../devices/plic.ts";
+import { MmioTransport } from "../devices/virtio/mmio.ts";
+import {
+  PLIC_BASE,
+  PLIC_SIZE,
+  VIRTIO_BASE,
+  VIRTIO_SLOTS,
+  VIRTIO_STRIDE,
+} from "../devices/memmap.ts";
+import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "./layout.ts";
+import type { CpuFate, CpuOut, CpuStart } from "./cpu_protocol.ts";
+
+/** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
+const BATCH = 40_000;
+const CSR_MIE = 0x304;
+const CSR_MIP = 0x344;
+const CSR_MCAUSE = 0x342;
+const CSR_MEPC = 0x341;
+const CSR_MTVAL = 0x343;
+const CSR_MEDELEG = 0x302;
+const CSR_MIDELEG = 0x303;
+
+const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
+
+/** Run the machine's hart to its fate. Returns the fate message (also posted). */
+export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
+  const ctl = openControlBlock(start.control);
+  const ctl64 = new BigInt64Array(start.control);
+  const plic = new PlicRegisters(start.plic, start.control);
+  const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
+  for (const s of start.slots) {
+    slots[(s.base - VIRTIO_BASE) / VIRTIO_STRIDE] = new MmioTransport(s.state);
+  }
+  const log = (text: string) => post({ kind: "log", text });
+  let hart: Hart;
+
+  // MMIO: the PLIC and the virtio register pages. Everything else faults.
+  const bus: Bus = {
+    read(addr, size) {
+      if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
+        const t = slots[(addr - VIRTIO_BASE) >>> 12];
+        return t ? t.read(addr & 0xfff, size) : -1;
+      }
+      if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
+        const v = plic.read(addr - PLIC_BASE, size);
+        // A claim changes which external interrupts are pending: see it now.
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return v;
+      }
+      return -1;
+    },
+    write(addr, size, value) {
+      if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
+        const n = (addr - VIRTIO_BASE) >>> 12;
+        const t = slots[n];
+        if (!t) return false;
+        if (start.verbose && (addr & 0xfff) === 0x50) log(`notify: slot ${n} queue ${value}`);
+        const ok = t.write(addr & 0xfff, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
+        const ok = plic.write(addr - PLIC_BASE, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      return false;
+    },
+  };
+
+  let fate: number = FATE.RUNNING;
+  let reason = "";
+  const encoder = new TextEncoder();
+  const host: SbiHost = {
+    consoleWrite(bytes) {
+      let off = 0;
+      while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+    },
+    consoleRead: () => new Uint8Array(0),
+    setTimer(deadline) {
+      // A new deadline retires the old timer interrupt (SBI TIME semantics).
+      Atomics.and(ctl, CTL.MIP, ~MIP.STIP);
+      hart.externalMip &= ~MIP.STIP;
+      ctl64[CTL64.TIMER_DEADLINE / 8] = deadline;
+      Atomics.add(ctl, CTL.TIMER_SEQ, 1);
+      Atomics.notify(ctl, CTL.TIMER_SEQ);
+    },
+    reset(type, why) {
+      fate = type === "shutdown" ? FATE.POWEROFF : FATE.REBOOT;
+      reason = `guest asked for ${type} (reason ${why})`;
+      hart.stopRequested = true;
+    },
+    readPhys(addr, len) {
+      const buf = new Uint8Array(len);
+      return hart.readPhys(addr, buf) ? buf : null;
+    },
+    writePhys: (addr, data) => hart.writePhys(addr, data),
+    sendIpi(mask, base) {
+      // One hart: an IPI to hart 0 sets its supervisor software interrupt.
+      if (start.hartId >= base && ((mask >> (BigInt(start.hartId) - base)) & 1n) === 1n) {
+        hart.csrWrite(CSR_MIP, hart.csrRead(CSR_MIP) | BigInt(MIP.SSIP));
+      }
+    },
+  };
+
+  const skewSlot = CTL64.CLOCK_SKEW / 8;
+  hart = new Hart({
+    ram: start.ram,
+    ramBase: start.ramBase,
+    bus,
+    hartId: start.hartId,
+    readTime: () => BigInt(guestTimeTicks(start.control)) + ctl64[skewSlot],
+  });
+  hart.onEcall = createSbi(host);
+  if (start.tracePcs && "tracePcs" in hart) {
+    (hart as unknown as { tracePcs: boolean }).tracePcs = true;
+  }
+
+  // Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
+  // a1 = device tree. With no M-mode firmware, every trap and interrupt the
+  // supervisor can take is delegated to it, as OpenSBI would do.
+  hart.priv = 1;
+  hart.pc = BigInt(start.entry);
+  hart.x[10] = BigInt(start.hartId);
+  hart.x[11] = BigInt(start.fdtAddr);
+  hart.csrWrite(CSR_MEDELEG, 0xb3ffn & ~(1n << 9n) & ~(1n << 11n));
+  hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
+
+  let published = 0;
+  for (;;) {
+    if (Atomics.load(ctl, CTL.STOP) !== 0) {
+      fate = FATE.STOPPED;
+      reason = "stopped by the launcher";
+      break;
+    }
+    const seen = Atomics.load(ctl, CTL.WAKE);
+    hart.externalMip = Atomics.load(ctl, CTL.MIP);
+    const r = hart.run(BATCH);
+    if (++published === 64) {
+      published = 0;
+      publishInstret(ctl, hart.instret);
+    }
+    if (r === RUN_STOP) break;
+    if (hart.priv === 3) {
+      // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
+      fate = FATE.CRASHED;
+      reason = `trap into M-mode with no firmware: mcause ${hex(hart.csrRead(CSR_MCAUSE))} ` +
+        `mepc ${hex(hart.csrRead(CSR_MEPC))} mtval ${hex(hart.csrRead(CSR_MTVAL))}`;
+      break;
+    }
+    if (r === RUN_WFI) {
+      if (hart.csrRead(CSR_MIE) === 0n) {
+        fate = FATE.CRASHED;
+        reason = `hart stuck: wfi at ${hex(hart.pc)} with every interrupt disabled`;
+        break;
+      }
+      Atomics.wait(ctl, CTL.WAKE, seen);
+    }
+  }
+  publishInstret(ctl, hart.instret);
+  if (fate === FATE.RUNNING) {
+    fate = FATE.CRASHED;
+    reason = "the hart stopped without a reason";
+  }
+  Atomics.store(ctl, CTL.FATE, fate);
+  const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
+  const ring = (hart as unknown as { recentPcs?: () => bigint[] }).recentPcs;
+  if (fate === FATE.CRASHED && start.tracePcs && ring) {
+    msg.pcs = ring.call(hart).map((pc) => hex(pc));
+  }
+  void encoder;
+  post(msg);
+  return msg;
+}
+
+function publishInstret(ctl: Int32Array, instret: bigint | number): void {
+  const n = BigInt(instret);
+  Atomics.store(ctl, CTL.INSTRET_LO, Number(n & 0xffffffffn) | 0);
+  Atomics.store(ctl, CTL.INSTRET_HI, Number(n >> 32n) | 0);
+}

@@ -1,0 +1,211 @@
+// The launcher's command line, in lguest's own shape:
+//   mod.ts [options] <mem-in-mb> <kernel> [kernel args...]
+// Options come first; the first plain word is the memory size, the second the
+// kernel, and everything after it is the kernel command line. With no
+// positional arguments the bundled guest in guest/ boots with 128 MB.
+// Read next: launcher/machine.ts (what these options turn into).
+
+export interface BlockOption {
+  path: string;
+  readOnly: boolean;
+}
+
+export interface LaunchOptions {
+  memMb: number;
+  kernel: string;
+  initrd: string | null;
+  cmdline: string;
+  blocks: BlockOption[];
+  tunnet: string | null;
+  sharenet: string | null;
+  mac: string | null;
+  actors: Map<string, string>;
+  faults: string | null;
+  seed: number | null;
+  verbose: boolean;
+  /** Exit with status 0 on a guest reboot instead of restarting the machine. */
+  noReboot: boolean;
+  /** Keep a ring of recent PCs and print it, symbolized, if the guest dies. */
+  traceOnCrash: boolean;
+  /** True when no kernel was named: the bundled guest is booting. */
+  bundled: boolean;
+}
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export const USAGE =
+  `actorvm: boot a RISC-V 64-bit Linux guest, every device an actor in its own worker.
+
+Usage: deno run -A mod.ts [options] [<mem-in-mb> <kernel> [kernel args...]]
+
+With no <mem-in-mb> and <kernel>, boots the bundled guest (guest/Image,
+guest/initramfs.cpio, guest/cmdline.txt) with 128 MB.
+
+Options (before <mem-in-mb>):
+  --help                  this text
+  --verbose               print device setup, every notification and interrupt
+  --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
+  --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
+                          /dev/vda, /dev/vdb, ... in command-line order
+  --tunnet=<ip>[/<n>]     a virtio-net device on a new tap; the host end gets <ip>
+  --tunnet=bridge:<name>  ... or the tap joins the existing bridge <name>
+  --sharenet=<path>       a virtio-net device on the inter-guest segment <path>
+  --mac=<aa:bb:..>        the guest's MAC address (default: a stable local one)
+  --actor <role>=<module> run <module> for <role> (cpu, waker, console, net,
+                          block, irq) instead of the built-in actor; repeatable
+  --faults=<plan.json>    turn on the fault layers described by a fault plan
+  --seed=<n>              seed for the fault plan's random choices
+  --no-reboot             exit (status 0) when the guest reboots, instead of
+                          restarting the machine
+  --trace-on-crash        keep the last PCs and print them if the guest dies
+
+The console is the guest's hvc0 on this terminal. Three ^C within one second
+stop the emulator; a single ^C goes to the guest.
+
+Exit status: 0 guest powered off (or rebooted, with --no-reboot); 1 the guest
+died or the emulator failed (the reason is printed); 2 bad usage or input.`;
+
+const VALUE_OPTIONS = new Set([
+  "initrd",
+  "block",
+  "tunnet",
+  "sharenet",
+  "mac",
+  "actor",
+  "faults",
+  "seed",
+]);
+const FLAG_OPTIONS = new Set(["help", "verbose", "no-reboot", "trace-on-crash"]);
+export const ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
+export type Role = typeof ROLES[number];
+
+/** Where the bundled guest lives, relative to this file. */
+export const BUNDLED = {
+  kernel: new URL("../guest/Image", import.meta.url),
+  initrd: new URL("../guest/initramfs.cpio", import.meta.url),
+  cmdline: new URL("../guest/cmdline.txt", import.meta.url),
+};
+
+/** Parse argv. Returns null for --help (the caller prints USAGE). */
+export function parseCommandLine(argv: string[]): LaunchOptions | null {
+  const o: LaunchOptions = {
+    memMb: 128,
+    kernel: "",
+    initrd: null,
+    cmdline: "",
+    blocks: [],
+    tunnet: null,
+    sharenet: null,
+    mac: null,
+    actors: new Map(),
+    faults: null,
+    seed: null,
+    verbose: false,
+    noReboot: false,
+    traceOnCrash: false,
+    bundled: false,
+  };
+  let i = 0;
+  for (; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith("--")) break;
+    const eq = arg.indexOf("=");
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
+    if (FLAG_OPTIONS.has(name)) {
+      if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
+      if (name === "help") return null;
+      if (name === "verbose") o.verbose = true;
+      if (name === "no-reboot") o.noReboot = true;
+      if (name === "trace-on-crash") o.traceOnCrash = true;
+      continue;
+    }
+    if (!VALUE_OPTIONS.has(name)) {
+      throw new UsageError(`unknown option ${arg} (see --help)`);
+    }
+    if (value === undefined) {
+      if (i + 1 >= argv.length) throw new UsageError(`option --${name} needs a value`);
+      value = argv[++i];
+    }
+    if (value === "") throw new UsageError(`option --${name} needs a value`);
+    switch (name) {
+      case "initrd":
+        o.initrd = value;
+        break;
+      case "block": {
+        const parts = value.split(",");
+        const path = parts[0];
+        let readOnly = false;
+        for (const flag of parts.slice(1)) {
+          if (flag === "ro") readOnly = true;
+          else if (flag !== "rw") {
+            throw new UsageError(`--block=${value}: unknown flag "${flag}" (use ,ro)`);
+          }
+        }
+        if (!path) throw new UsageError(`--block=${value}: no file named`);
+        o.blocks.push({ path, readOnly });
+        break;
+      }
+      case "tunnet":
+        if (o.tunnet !== null) throw new UsageError("--tunnet given twice");
+        o.tunnet = value;
+        break;
+      case "sharenet":
+        if (o.sharenet !== null) throw new UsageError("--sharenet given twice");
+        o.sharenet = value;
+        break;
+      case "mac":
+        if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(value)) {
+          throw new UsageError(`--mac=${value}: want six hex bytes like 52:54:00:12:34:56`);
+        }
+        if (parseInt(value.slice(0, 2), 16) & 1) {
+          throw new UsageError(`--mac=${value}: a multicast address cannot be a NIC's address`);
+        }
+        o.mac = value.toLowerCase();
+        break;
+      case "actor": {
+        const at = value.indexOf("=");
+        const role = at < 0 ? "" : value.slice(0, at);
+        const mod = at < 0 ? "" : value.slice(at + 1);
+        if (!(ROLES as readonly string[]).includes(role) || mod === "") {
+          throw new UsageError(
+            `--actor ${value}: want <role>=<module> with role one of ${ROLES.join(", ")}`,
+          );
+        }
+        o.actors.set(role, mod);
+        break;
+      }
+      case "faults":
+        o.faults = value;
+        break;
+      case "seed": {
+        const n = Number(value);
+        if (!Number.isInteger(n) || n < 0) {
+          throw new UsageError(`--seed=${value}: want a non-negative integer`);
+        }
+        o.seed = n;
+        break;
+      }
+    }
+  }
+  const rest = argv.slice(i);
+  if (rest.length === 0) {
+    o.bundled = true;
+    o.kernel = BUNDLED.kernel.pathname;
+    if (o.initrd === null) o.initrd = BUNDLED.initrd.pathname;
+    return o;
+  }
+  if (rest.length < 2) {
+    throw new UsageError(`want <mem-in-mb> <kernel> [kernel args...], got "${rest.join(" ")}"`);
+  }
+  const mem = Number(rest[0]);
+  if (!/^[0-9]+$/.test(rest[0]) || !Number.isSafeInteger(mem) || mem <= 0) {
+    throw new UsageError(`<mem-in-mb> must be a positive whole number of MiB, got "${rest[0]}"`);
+  }
+  o.memMb = mem;
+  o.kernel = rest[1];
+  o.cmdline = rest.slice(2).join(" ");
+  return o;
+}
