@@ -1,0 +1,25 @@
+// End-to-end: boot the bundled guest with stdin and stdout as pipes, wait for
+// the guest's ready line, run a few commands through the virtio console,
+// power off, and expect exit status 0. One boot serves every check.
+import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { GuestSession, READY_LINE } from "./guest_session.ts";
+
+Deno.test("boot the bundled guest to a shell, run commands, power off", async () => {
+  const s = new GuestSession();
+  try {
+    await s.waitFor(READY_LINE, 240_000);
+    const uname = await s.run("uname -a");
+    assertMatch(uname, /^Linux actorvm 6\.12\.\S+ .* riscv64/m);
+    const cpuinfo = await s.run("cat /proc/cpuinfo");
+    assertMatch(cpuinfo, /isa\s*:\s*rv64imafdc/);
+    assertMatch(cpuinfo, /mmu\s*:\s*sv(39|48)/);
+    assertEquals((await s.run("echo $((6*7))")).trim(), "42");
+    // The earlycon boot log came out through the SBI console before hvc0 was up.
+    assert(s.output.includes("Linux version 6.12"), "boot log via earlycon=sbi");
+    await s.send("poweroff\n");
+    const status = await s.exit(120_000);
+    assertEquals(status.code, 0, `exit status; stderr:\n${s.stderr}`);
+  } finally {
+    await s.close();
+  }
+});
