@@ -36,6 +36,12 @@ export interface NetBackend {
   readonly description: string;
   readonly stats: BackendStats;
   /**
+   * A string that is stable across runs and unique on this backend's
+   * segment (e.g. "tap:avm0", "sharenet:/tmp/seg:1"): the default MAC is
+   * derived from it (devices/net.ts defaultMac).
+   */
+  readonly macKey: string;
+  /**
    * Start delivering received frames to `onFrame` (called once). Frames are
    * read off the event loop; `onFrame` runs on it. `onError` reports a fatal
    * receive error, after which no more frames arrive.

@@ -13,6 +13,7 @@ const SYMBOLS = {
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
+  connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
   sendto: {
     parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"],
@@ -70,6 +71,7 @@ export const EACCES = 13;
 export const EBUSY = 16;
 export const ENODEV = 19;
 export const EINVAL = 22;
+export const EADDRINUSE = 98;
 export const ECONNREFUSED = 111;
 
 /**
@@ -85,6 +87,31 @@ export function errno(): number {
 export function strerror(e: number): string {
   const p = libc().strerror(e);
   return p === null ? `errno ${e}` : Deno.UnsafePointerView.getCString(p);
+}
+
+/** Largest sun_path (without its NUL) in a struct sockaddr_un. */
+export const SUN_PATH_MAX = 107;
+
+/** A struct sockaddr_un for a filesystem path; throws if the path is too long. */
+export function sockaddrUn(path: string): Uint8Array<ArrayBuffer> {
+  const bytes = new TextEncoder().encode(path);
+  if (bytes.length > SUN_PATH_MAX) {
+    throw new Error(
+      `socket path "${path}" is ${bytes.length} bytes; Unix sockets allow at most ${SUN_PATH_MAX}`,
+    );
+  }
+  const sa = new Uint8Array(110);
+  new DataView(sa.buffer).setUint16(0, AF_UNIX, true);
+  sa.set(bytes, 2);
+  return sa;
+}
+
+/** The path in a struct sockaddr_un of `len` bytes (as filled in by recvfrom). */
+export function sockaddrPath(sa: Uint8Array, len: number): string {
+  let end = Math.min(len, sa.length);
+  const nul = sa.indexOf(0, 2);
+  if (nul >= 0 && nul < end) end = nul;
+  return new TextDecoder().decode(sa.subarray(2, end));
 }
 
 /** A NUL-terminated C string in a fresh buffer. */

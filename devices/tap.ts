@@ -125,6 +125,7 @@ const BATCH = 64;
 export class TapBackend implements NetBackend {
   readonly stats: BackendStats = newStats();
   readonly description: string;
+  readonly macKey: string;
   readonly #poller: Poller;
   readonly #buf = new Uint8Array(READ_BUF);
   #loop: Promise<void> | null = null;
@@ -133,6 +134,7 @@ export class TapBackend implements NetBackend {
   /** Takes ownership of `tap`: close() closes its fd. */
   constructor(readonly tap: Tap) {
     this.description = `tap ${tap.name}`;
+    this.macKey = `tap:${tap.name}`;
     this.#poller = new Poller(tap.fd);
   }
 
