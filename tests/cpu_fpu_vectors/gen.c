@@ -219,7 +219,101 @@ static u64 int_operand(void) {
   }
 }
 
+// Hand-picked cases, run first in every rounding mode: each names what it pins down.
+// Singles are given unboxed (boxed when run).
+static const struct hand { const char *op; u64 a, b, c; } hand[] = {
+  // tininess after rounding: (1-2^-24) * 2^-126 rounds up to 2^-126, UF in RNE
+  {"fmul.s", 0x3f7fffff, 0x00800000, 0},
+  {"fmul.d", 0x3fefffffffffffffull, 0x0010000000000000ull, 0},
+  // 2^-126 - 2^-152: below 2^-126 but rounds to it with unbounded exponent, no UF in RNE
+  {"fnmsub.s", 0x19800000, 0x19800000, 0x00800000},
+  {"fnmsub.d", 0x1e30000000000000ull, 0x1e30000000000000ull, 0x0010000000000000ull},
+  // single rounding: (1+2^-k)(1-2^-k) - 1 = -2^-2k, where a separate multiply gives 0
+  {"fmadd.s", 0x3f800400, 0x3f7ff800, 0xbf800000},
+  {"fmadd.d", 0x3ff0000002000000ull, 0x3feffffffc000000ull, 0xbff0000000000000ull},
+  // max*2 - max = max exactly (the product alone overflows)
+  {"fmadd.d", 0x7fefffffffffffffull, 0x4000000000000000ull, 0x7fefffffffffffffull ^ (1ull << 63)},
+  {"fmsub.s", 0x7f7fffff, 0x40000000, 0x7f7fffff},
+  // inf * 0 + qNaN is invalid
+  {"fmadd.d", 0x7ff0000000000000ull, 0, 0x7ff8000000000000ull},
+  {"fnmadd.s", 0, 0xff800000, 0x7fc00000},
+  // zero signs: +0 + -0, x - x, -0 * +0 + -0
+  {"fadd.d", 0, 0x8000000000000000ull, 0},
+  {"fsub.s", 0x3dcccccd, 0x3dcccccd, 0},
+  {"fmadd.d", 0x8000000000000000ull, 0, 0x8000000000000000ull},
+  {"fmsub.s", 0x3f800000, 0x3f800000, 0x3f800000},
+  // conversions at the saturation edges
+  {"fcvt.w.d", 0x41dfffffffe00000ull, 0, 0},  // 2147483647.5
+  {"fcvt.w.d", 0xc1e0000000100000ull, 0, 0},  // -2147483648.5
+  {"fcvt.w.d", 0xc1e0000000200000ull, 0, 0},  // -2147483649
+  {"fcvt.wu.d", 0xbfe0000000000000ull, 0, 0}, // -0.5
+  {"fcvt.wu.s", 0xbf000000, 0, 0},            // -0.5
+  {"fcvt.wu.d", 0x41efffffffffffffull, 0, 0}, // just below 2^32
+  {"fcvt.l.d", 0xc3e0000000000000ull, 0, 0},  // -2^63
+  {"fcvt.l.d", 0xc3e0000000000001ull, 0, 0},  // below -2^63
+  {"fcvt.l.s", 0x5f000000, 0, 0},             // 2^63
+  {"fcvt.lu.d", 0x43f0000000000000ull, 0, 0}, // 2^64
+  {"fcvt.lu.s", 0xff800000, 0, 0},            // -inf
+  {"fcvt.w.s", 0x7fa00000, 0, 0},             // sNaN
+  {"fcvt.wu.d", 0xfff8000000000000ull, 0, 0}, // negative qNaN
+  // narrowing near the single limits
+  {"fcvt.s.d", 0x380fffffffffffffull, 0, 0},  // just below 2^-126
+  {"fcvt.s.d", 0x36a0000000000000ull, 0, 0},  // 2^-149 (min subnormal)
+  {"fcvt.s.d", 0x3690000000000000ull, 0, 0},  // 2^-150: tie with zero
+  {"fcvt.s.d", 0x47efffffefffffffull, 0, 0},  // just under the overflow threshold
+  {"fcvt.s.d", 0x47efffffe0000000ull, 0, 0},  // max single + half ulp
+  {"fcvt.d.s", 0x7f800001, 0, 0},             // sNaN
+  // division and root
+  {"fdiv.d", 0x3ff0000000000000ull, 0x4008000000000000ull, 0},
+  {"fdiv.s", 0xbf800000, 0, 0},
+  {"fdiv.d", 0, 0, 0},
+  {"fsqrt.d", 0x4000000000000000ull, 0, 0},
+  {"fsqrt.s", 0x80000000, 0, 0},
+  {"fsqrt.d", 0x0000000000000001ull, 0, 0},
+  {"fsqrt.s", 0xbf800000, 0, 0},
+  // integer to float rounding
+  {"fcvt.s.w", 0x7fffffff, 0, 0},
+  {"fcvt.s.lu", 0xffffffffffffffffull, 0, 0},
+  {"fcvt.d.l", 0x8000000000000001ull, 0, 0},
+  {"fcvt.d.lu", 0x20000000000001ull, 0, 0},
+  {"fcvt.s.wu", 0xffffffff01000001ull, 0, 0},
+  // min/max: signed zeros, sNaN
+  {"fmin.s", 0, 0x80000000, 0},
+  {"fmax.d", 0x8000000000000000ull, 0, 0},
+  {"fmin.d", 0x7ff0000000000001ull, 0x3ff0000000000000ull, 0},
+  {"fmax.s", 0x7fc00000, 0x7f800001, 0},
+  {"feq.s", 0x7f800001, 0, 0},
+  {"feq.d", 0x7ff8000000000000ull, 0, 0},
+  {"flt.d", 0x7ff8000000000000ull, 0, 0},
+  {"fle.s", 0x80000000, 0, 0},
+};
+
+static void print_vector(const struct op *o, int rm, u64 a, u64 b, u64 c, u64 r, u64 fl) {
+  int nb = o->kind == K_FF || o->kind == K_FF_X || o->kind == K_FFF, nc = o->kind == K_FFF;
+  printf("%s %d %llx %llx %llx %llx %llx\n", o->name, rm, (unsigned long long)a,
+         nb ? (unsigned long long)b : 0ull, nc ? (unsigned long long)c : 0ull,
+         (unsigned long long)r, (unsigned long long)fl);
+}
+
+static void run(const struct op *o, int rm, u64 a, u64 b, u64 c) {
+  u64 r, fl;
+  asm volatile("fsrm %0\n\tfsflags zero" : : "r"((u64)rm));
+  o->fn(a, b, c, &r);
+  asm volatile("frflags %0" : "=r"(fl));
+  print_vector(o, rm, a, b, c, r, fl);
+}
+
 int main(int argc, char **argv) {
+  for (size_t h = 0; h < sizeof hand / sizeof hand[0]; h++) {
+    const struct op *o = 0;
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+      if (!strcmp(ops[i].name, hand[h].op)) o = &ops[i];
+    if (!o) { fprintf(stderr, "unknown op %s\n", hand[h].op); return 1; }
+    int fromint = o->kind == K_FROMINT || o->kind == K_X_F;
+    u64 a = fromint || o->fmt ? hand[h].a : BOX(hand[h].a);
+    u64 b = o->fmt ? hand[h].b : BOX(hand[h].b), c = o->fmt ? hand[h].c : BOX(hand[h].c);
+    for (int rm = 0; rm < (o->rounds ? 5 : 1); rm++) run(o, rm, a, b, c);
+  }
   int n = argc > 1 ? atoi(argv[1]) : 16;
   if (argc > 2) rng_state ^= strtoull(argv[2], 0, 0) * 0x9e3779b97f4a7c15ull;
   for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++) {
@@ -237,16 +331,7 @@ int main(int argc, char **argv) {
         case K_FROMINT: case K_X_F: a = int_operand(); break;
       }
       if (o->kind != K_FROMINT && o->kind != K_X_F) { a = box(f, a); b = box(f, b); c = box(f, c); }
-      int nb = o->kind == K_FF || o->kind == K_FF_X || o->kind == K_FFF, nc = o->kind == K_FFF;
-      for (int rm = 0; rm < (o->rounds ? 5 : 1); rm++) {
-        u64 r, fl;
-        asm volatile("fsrm %0\n\tfsflags zero" : : "r"((u64)rm));
-        o->fn(a, b, c, &r);
-        asm volatile("frflags %0" : "=r"(fl));
-        printf("%s %d %llx %llx %llx %llx %llx\n", o->name, rm, (unsigned long long)a,
-               nb ? (unsigned long long)b : 0ull, nc ? (unsigned long long)c : 0ull,
-               (unsigned long long)r, (unsigned long long)fl);
-      }
+      for (int rm = 0; rm < (o->rounds ? 5 : 1); rm++) run(o, rm, a, b, c);
     }
   }
   return 0;
