@@ -1,0 +1,216 @@
+// Where a virtio-blk disk's bytes live: the narrow BlockBackend interface the
+// device uses (read, write, flush, size) and its file implementation. Opening
+// a file checks everything a user can get wrong and throws a BlockOpenError
+// with a message the launcher prints as is. A fault layer wraps a backend.
+// Read next: devices/block.ts (what the guest's requests mean).
+
+export const SECTOR = 512;
+
+/** The device's whole view of its storage. Offsets and sizes are bytes. */
+export interface BlockBackend {
+  /** Usable size in bytes, a multiple of 512; nothing at or past it is touched. */
+  readonly size: number;
+  readonly readOnly: boolean;
+  /** Fill `buf` from `offset`; throws on an I/O error or a short read. */
+  read(offset: number, buf: Uint8Array): void;
+  /** Write all of `data` at `offset`; throws on an I/O error. */
+  write(offset: number, data: Uint8Array): void;
+  /** Make every completed write durable (fdatasync). */
+  flush(): void;
+  close(): void;
+}
+
+export type BlockOpenErrorReason =
+  | "not-found"
+  | "permission"
+  | "directory"
+  | "not-a-file"
+  | "read-only"
+  | "too-small"
+  | "io";
+
+/** A disk file the launcher cannot use, with a message fit for the user. */
+export class BlockOpenError extends Error {
+  readonly reason: BlockOpenErrorReason;
+  readonly path: string;
+  constructor(reason: BlockOpenErrorReason, path: string, message: string) {
+    super(message);
+    this.name = "BlockOpenError";
+    this.reason = reason;
+    this.path = path;
+  }
+}
+
+export interface BlockProbe {
+  path: string;
+  /** The file's length in bytes. */
+  fileSize: number;
+  /** Usable bytes: fileSize rounded down to whole sectors. */
+  size: number;
+  /** Capacity in 512-byte sectors. */
+  sectors: number;
+  /** Problems that do not stop the disk (e.g. the size rounding), one line each. */
+  warnings: string[];
+}
+
+/**
+ * Check that `path` can serve as a disk (read-only if `readOnly`), without
+ * keeping it open. Throws BlockOpenError; the launcher calls this before
+ * starting anything.
+ */
+export function probeBlockFile(path: string, readOnly: boolean): BlockProbe {
+  const f = openChecked(path, readOnly);
+  try {
+    return probeOpen(path, f);
+  } finally {
+    f.close();
+  }
+}
+
+function probeOpen(path: string, f: Deno.FsFile): BlockProbe {
+  const st = f.statSync();
+  if (st.isDirectory) {
+    throw new BlockOpenError("directory", path, `${path}: is a directory, not a disk image`);
+  }
+  if (!st.isFile) {
+    throw new BlockOpenError(
+      "not-a-file",
+      path,
+      `${path}: not a regular file (devices and pipes are not supported)`,
+    );
+  }
+  const fileSize = st.size;
+  const sectors = Math.floor(fileSize / SECTOR);
+  if (sectors === 0) {
+    throw new BlockOpenError(
+      "too-small",
+      path,
+      `${path}: ${fileSize} bytes is smaller than one 512-byte sector`,
+    );
+  }
+  const warnings: string[] = [];
+  if (fileSize % SECTOR !== 0) {
+    warnings.push(
+      `${path}: size ${fileSize} is not a multiple of 512; using the first ${
+        sectors * SECTOR
+      } bytes (${sectors} sectors)`,
+    );
+  }
+  return { path, fileSize, size: sectors * SECTOR, sectors, warnings };
+}
+
+function openChecked(path: string, readOnly: boolean): Deno.FsFile {
+  let st: Deno.FileInfo;
+  try {
+    st = Deno.statSync(path);
+  } catch (e) {
+    throw translate(path, e, "stat");
+  }
+  if (st.isDirectory) {
+    throw new BlockOpenError("directory", path, `${path}: is a directory, not a disk image`);
+  }
+  if (!readOnly && st.mode !== null && (st.mode & 0o222) === 0) {
+    // Root could write it anyway; the user marked it read-only, so ask for ",ro".
+    throw new BlockOpenError(
+      "read-only",
+      path,
+      `${path}: the file is read-only (mode ${
+        (st.mode & 0o777).toString(8)
+      }); use --block=${path},ro`,
+    );
+  }
+  try {
+    return Deno.openSync(path, { read: true, write: !readOnly });
+  } catch (e) {
+    if (!readOnly && e instanceof Deno.errors.PermissionDenied) {
+      throw new BlockOpenError(
+        "read-only",
+        path,
+        `${path}: cannot open for writing; use --block=${path},ro`,
+      );
+    }
+    throw translate(path, e, "open");
+  }
+}
+
+function translate(path: string, e: unknown, what: string): BlockOpenError {
+  if (e instanceof Deno.errors.NotFound) {
+    return new BlockOpenError("not-found", path, `${path}: no such file`);
+  }
+  if (e instanceof Deno.errors.PermissionDenied) {
+    return new BlockOpenError("permission", path, `${path}: permission denied (cannot read it)`);
+  }
+  if (e instanceof Deno.errors.IsADirectory) {
+    return new BlockOpenError("directory", path, `${path}: is a directory, not a disk image`);
+  }
+  return new BlockOpenError(
+    "io",
+    path,
+    `${path}: cannot ${what}: ${e instanceof Error ? e.message : e}`,
+  );
+}
+
+/** A disk image file. Sync I/O: the block actor's worker is the I/O thread. */
+export class FileBackend implements BlockBackend {
+  readonly size: number;
+  readonly readOnly: boolean;
+  readonly path: string;
+  readonly probe: BlockProbe;
+  readonly #f: Deno.FsFile;
+
+  private constructor(path: string, f: Deno.FsFile, probe: BlockProbe, readOnly: boolean) {
+    this.path = path;
+    this.#f = f;
+    this.probe = probe;
+    this.size = probe.size;
+    this.readOnly = readOnly;
+  }
+
+  /** Open `path` (read-only if `readOnly`). Throws BlockOpenError. */
+  static open(path: string, opts: { readOnly?: boolean } = {}): FileBackend {
+    const readOnly = opts.readOnly ?? false;
+    const f = openChecked(path, readOnly);
+    try {
+      return new FileBackend(path, f, probeOpen(path, f), readOnly);
+    } catch (e) {
+      f.close();
+      throw e;
+    }
+  }
+
+  #check(offset: number, len: number): void {
+    // The device checks ranges too; this keeps the file from ever growing.
+    if (!(Number.isSafeInteger(offset) && offset >= 0 && offset + len <= this.size)) {
+      throw new RangeError(`${this.path}: access [${offset}, +${len}) outside ${this.size} bytes`);
+    }
+  }
+
+  read(offset: number, buf: Uint8Array): void {
+    this.#check(offset, buf.length);
+    this.#f.seekSync(offset, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < buf.length) {
+      const n = this.#f.readSync(buf.subarray(done));
+      if (n === null || n === 0) {
+        throw new Error(`${this.path}: short read at ${offset + done} (file shrank?)`);
+      }
+      done += n;
+    }
+  }
+
+  write(offset: number, data: Uint8Array): void {
+    if (this.readOnly) throw new Error(`${this.path}: write to a read-only disk`);
+    this.#check(offset, data.length);
+    this.#f.seekSync(offset, Deno.SeekMode.Start);
+    let done = 0;
+    while (done < data.length) done += this.#f.writeSync(data.subarray(done));
+  }
+
+  flush(): void {
+    if (!this.readOnly) this.#f.syncDataSync();
+  }
+
+  close(): void {
+    this.#f.close();
+  }
+}

@@ -1,0 +1,175 @@
+// What every virtio device actor does besides its own requests: follow the
+// driver's status (reset, DRIVER_OK), build its VirtQueues from the transport
+// registers, hand each queue to the device's processQueue(), coalesce used-ring
+// interrupts, and on a broken queue set DEVICE_NEEDS_RESET and stop until the
+// driver resets — never throwing out of the worker. service() does one pass
+// (tests call it directly); run() sleeps on the doorbell between passes.
+// Read next: devices/console.ts and devices/block.ts (the two devices).
+
+import { F } from "./constants.ts";
+import { DeviceTransport, EV } from "./mmio.ts";
+import { type QueueError, VirtQueue } from "./queue.ts";
+import { GuestRam } from "./ram.ts";
+
+export interface DeviceOptions {
+  /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
+  ramBase?: number;
+  /** Where problems go, one line each (default console.error). */
+  log?: (line: string) => void;
+  /** If set, every notification, completion batch and interrupt is traced here (--verbose). */
+  trace?: (line: string) => void;
+}
+
+/** Log lines a device writes about guest mistakes before it only counts them. */
+const MAX_LOG_LINES = 50;
+
+export abstract class VirtioDevice {
+  readonly name: string;
+  readonly ram: GuestRam;
+  readonly transport: DeviceTransport;
+  /** Guest mistakes and internal errors seen (logged or not). */
+  errors = 0;
+  protected readonly queues: (VirtQueue | null)[];
+  #epoch: number;
+  #broken = false;
+  #irqPending = false;
+  #logged = 0;
+  readonly #log: (line: string) => void;
+  protected readonly trace?: (line: string) => void;
+
+  constructor(
+    name: string,
+    ram: SharedArrayBuffer,
+    state: SharedArrayBuffer,
+    control: SharedArrayBuffer,
+    opts: DeviceOptions = {},
+  ) {
+    this.name = name;
+    this.ram = new GuestRam(ram, opts.ramBase);
+    this.transport = new DeviceTransport(state, control);
+    this.queues = new Array(this.transport.numQueues).fill(null);
+    this.#epoch = this.transport.resetCount();
+    this.#log = opts.log ?? ((l) => console.error(l));
+    this.trace = opts.trace;
+  }
+
+  /** The device's work on queue `q`: pop chains, do them, complete() them. */
+  protected abstract processQueue(q: number, vq: VirtQueue): void;
+
+  /** The driver reset the device: drop per-request state (queues are already gone). */
+  protected onReset(): void {}
+
+  /** One pass over everything pending. Never throws. */
+  service(): void {
+    try {
+      const ev = this.transport.nextEvents();
+      if (this.trace && ev.queues) {
+        this.trace(`${this.name}: notify queues 0b${ev.queues.toString(2)}`);
+      }
+      const epoch = this.transport.resetCount();
+      if ((ev.events & EV.RESET) || epoch !== this.#epoch) this.#reset(epoch);
+      if (this.#broken || !this.transport.live()) return;
+      for (let q = 0; q < this.queues.length; q++) {
+        const vq = this.#activate(q);
+        if (vq) this.processQueue(q, vq);
+        if (this.#broken) break;
+      }
+    } catch (e) {
+      this.fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    }
+    this.flushInterrupt();
+  }
+
+  /** Serve the device until `signal` aborts: a pass, then sleep on the doorbell. */
+  async run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      const seq = this.transport.doorbellSeq();
+      this.service();
+      await this.transport.waitDoorbell(seq, undefined, signal);
+    }
+  }
+
+  /** The queue for `q` if the driver made it ready, else null (built on first use). */
+  #activate(q: number): VirtQueue | null {
+    const setup = this.transport.queue(q);
+    if (!setup.ready) {
+      this.queues[q] = null;
+      return null;
+    }
+    const have = this.queues[q];
+    if (have) return have;
+    const vq = VirtQueue.create(this.ram, {
+      size: setup.size,
+      desc: setup.desc,
+      avail: setup.driver,
+      used: setup.device,
+    }, {
+      eventIdx: this.transport.hasFeature(F.RING_EVENT_IDX),
+      indirect: this.transport.hasFeature(F.RING_INDIRECT_DESC),
+    });
+    if (!(vq instanceof VirtQueue)) {
+      this.queueFailed(q, vq);
+      return null;
+    }
+    this.queues[q] = vq;
+    this.trace?.(`${this.name}: queue ${q} ready, size ${setup.size}, resuming at ${vq.lastAvail}`);
+    return vq;
+  }
+
+  #reset(epoch: number): void {
+    this.#epoch = epoch;
+    this.#broken = false;
+    this.#irqPending = false;
+    this.queues.fill(null);
+    this.trace?.(`${this.name}: reset`);
+    this.onReset();
+  }
+
+  /** Complete a chain; the interrupt (if the driver wants one) goes out at the end of the pass. */
+  protected complete(vq: VirtQueue, head: number, written: number): void {
+    // A reset since this pass began means the rings may be gone: drop it.
+    if (this.transport.resetCount() !== this.#epoch) return;
+    if (vq.push(head, written)) this.#irqPending = true;
+  }
+
+  /** Raise the used-buffer interrupt if a completion asked for one. */
+  protected flushInterrupt(): void {
+    if (!this.#irqPending) return;
+    this.#irqPending = false;
+    if (this.transport.resetCount() !== this.#epoch) return;
+    this.trace?.(`${this.name}: interrupt (used), irq ${this.transport.irq}`);
+    this.transport.interrupt("used");
+  }
+
+  /** A queue-level error: the queue is unusable until reset (§2.7: DEVICE_NEEDS_RESET). */
+  protected queueFailed(q: number, err: QueueError, vq?: VirtQueue): void {
+    // Give the chain back so the driver is not left waiting on it forever.
+    if (vq && err.head !== null) this.complete(vq, err.head, 0);
+    this.fail(`queue ${q}: ${err.error}: ${err.detail}`);
+  }
+
+  /** Give up until the driver resets: NEEDS_RESET + config interrupt, one log line. */
+  protected fail(why: string): void {
+    this.logError(`${why}; device needs reset`);
+    if (this.#broken) return;
+    this.#broken = true;
+    this.transport.needsReset();
+  }
+
+  /** One line about a guest mistake; after MAX_LOG_LINES they are only counted. */
+  protected logError(line: string): void {
+    this.errors++;
+    if (this.#logged < MAX_LOG_LINES) {
+      this.#logged++;
+      this.#log(`${this.name}: ${line}`);
+      if (this.#logged === MAX_LOG_LINES) {
+        this.#log(`${this.name}: further errors counted, not logged`);
+      }
+    }
+  }
+
+  /** True after fail() until the driver resets the device. */
+  get broken(): boolean {
+    return this.#broken;
+  }
+}
