@@ -157,7 +157,15 @@ async function sleepOnAsync(
   Atomics.store(w, flag, 1);
   if (Atomics.load(w, counter) === seen) {
     const r = Atomics.waitAsync(w, counter, seen, ms);
-    if (r.async) await r.value;
+    if (r.async) {
+      // A pending waitAsync does not keep the event loop alive, and its
+      // timeout may fire after a timer of the same length: an interval held
+      // until it settles makes a bounded wait always end. An unbounded one
+      // relies on the worker's own liveness (its message port).
+      const keep = ms === Infinity ? undefined : setInterval(() => {}, Math.max(1, ms));
+      await r.value;
+      clearInterval(keep);
+    }
   }
   Atomics.store(w, flag, 0);
 }
