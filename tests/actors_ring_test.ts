@@ -43,6 +43,7 @@ Deno.test("ring header layout is pinned", () => {
   assert.equal(dv.getUint32(0, true), 0x41565252);
   assert.equal(dv.getInt32(8, true), 16);
   assert.equal(dv.getInt32(12, true), 8);
+  assert.deepEqual(readRingHeader(sab), { recordBytes: 16, capacity: 8 });
   // One record pushed: HEAD (byte 64) becomes 1, the record starts at byte 192.
   new RingProducer(sab).push([0x11, 0x22, 0x33, 0x44]);
   assert.equal(dv.getInt32(64, true), 1);
