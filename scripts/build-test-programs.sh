@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the differential test programs (tests/programs/src -> bin) with
+# Debian's riscv64-linux-gnu-gcc and regenerates their expected outputs with
+# Debian's qemu-riscv64 (qemu-user), for every case in tests/programs/cases.txt.
+# Binaries and expected outputs are committed: tests never need the toolchain.
+# Usage: scripts/build-test-programs.sh      Read next: tests/cpu_diff_test.ts
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+src="$root/tests/programs/src"
+bin="$root/tests/programs/bin"
+exp="$root/tests/programs/expected"
+CC=${CC:-riscv64-linux-gnu-gcc}
+QEMU=${QEMU:-qemu-riscv64}
+command -v "$CC" >/dev/null || { echo "need $CC (apt install gcc-riscv64-linux-gnu)" >&2; exit 1; }
+command -v "$QEMU" >/dev/null || { echo "need $QEMU (apt install qemu-user)" >&2; exit 1; }
+
+# Freestanding, static, no libc; rv64gc so the compiler also emits 16-bit code.
+CFLAGS=(-march=rv64gc -mabi=lp64d -O2 -static -nostdlib -ffreestanding -fno-builtin
+  -fno-stack-protector -fno-pie -no-pie -fno-asynchronous-unwind-tables -Wall -Wno-unused-variable
+  -Wl,-z,separate-code -Wl,--build-id=none)
+RT=("$src/lib/start.S" "$src/lib/rt.c")
+
+build() { # name, extra args...
+  local name=$1
+  shift
+  "$CC" "${CFLAGS[@]}" -o "$bin/$name" "${RT[@]}" "$@" -lgcc
+}
+
+mkdir -p "$bin" "$exp"
+build int "$src/int.c"
+build atomic "$src/atomic.c"
+build compressed "$src/compressed.c"
+build csr "$src/csr.c"
+build fencei "$src/fencei.c" "$src/fencei_code.S" -Wl,--no-warn-rwx-segments
+build fp_s -DPREC=32 "$src/fp.c"
+build fp_d -DPREC=64 "$src/fp.c"
+build args "$src/args.c"
+build fault "$src/fault.c"
+build bench_int "$src/bench_int.c"
+build bench_fp "$src/bench_fp.c"
+echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
+
+# Expected outputs. A program killed by a signal gets status 128+signal, as a
+# shell reports it; qemu's own stderr is not part of the comparison.
+ulimit -c 0
+rm -f "$exp"/*.out "$exp"/*.status
+while IFS= read -r line; do
+  [[ -z "$line" || "$line" == \#* ]] && continue
+  IFS='|' read -r -a f <<<"$line"
+  name=${f[0]}
+  prog=${f[1]}
+  set +e
+  env -i timeout 120 "$QEMU" "$bin/$prog" "${f[@]:2}" >"$exp/$name.out" 2>/dev/null
+  status=$?
+  set -e
+  echo "$status" >"$exp/$name.status"
+  printf '%-22s status %3d  %8d bytes\n' "$name" "$status" "$(wc -c <"$exp/$name.out")"
+done <"$root/tests/programs/cases.txt"
