@@ -241,7 +241,7 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
   const stamp = opts.stamp ?? freshStamp();
   const want = opts.descriptor;
   const ms = opts.startTimeoutMs ?? 20_000;
-  const worker = new Worker(url, { type: "module", name: opts.name ?? want.role });
+  const worker = new Worker(url, { type: "module", name: opts.name ?? `${want.role}#${stamp}` });
   const link = new ActorLink<P>(worker, stamp, want.role, url);
 
   return new Promise((resolve, reject) => {
