@@ -1,0 +1,348 @@
+// The network device: virtio-net (device id 1, virtio 1.2 §5.1) with one
+// rx/tx queue pair — queue 0 receives into the guest, queue 1 transmits from
+// it — a MAC address and link status in config space, and no offloads. Every
+// buffer starts with the 12-byte virtio_net_hdr_v1; frames cross to the
+// backend (devices/net_backend.ts: tap or sharenet) bare. The backend pushes
+// frames in with receive(): they go straight into posted rx buffers, or wait
+// in a bounded queue while the guest has posted none; overflow is dropped and
+// counted, so the backend is never blocked. Read next: devices/net.worker.ts.
+
+import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
+import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
+import { createTransportState } from "./virtio/mmio.ts";
+import { type Chain, gatherBytes, scatterBytes, type VirtQueue } from "./virtio/queue.ts";
+import { MAX_FRAME, MIN_FRAME, type NetBackend } from "./net_backend.ts";
+
+export const NET_RX = 0;
+export const NET_TX = 1;
+/** Queue size offered for both queues. */
+export const NET_QUEUE_SIZE = 256;
+/** Default bound on frames held while the guest has posted no receive buffers. */
+export const NET_HOLD_FRAMES = 256;
+/** sizeof(struct virtio_net_hdr_v1): flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers. */
+export const NET_HDR_LEN = 12;
+
+/** Device feature bits (§5.1.3). */
+export const NET_F = {
+  MAC: 5,
+  STATUS: 16,
+} as const;
+/** virtio_net_config.status bits. */
+export const NET_S_LINK_UP = 1;
+const VIRTIO_NET_HDR_GSO_NONE = 0;
+
+/** The features offered: MAC, link status, and the ring features the queue implements. */
+export const NET_FEATURES = bit(NET_F.MAC) | bit(NET_F.STATUS) | bit(F.RING_INDIRECT_DESC) |
+  bit(F.RING_EVENT_IDX);
+
+/** virtio_net_config as far as our features reach: mac[6], status u16. */
+const CONFIG_BYTES = 8;
+
+// ---- MAC addresses
+
+/** "02:41:56" — locally administered, unicast, and "AV" for actorvm. */
+const MAC_PREFIX = [0x02, 0x41, 0x56];
+
+/**
+ * The default MAC for a backend: stable across runs, derived from its macKey
+ * (e.g. the tap's name or the sharenet slot), so a guest keeps its address
+ * and two guests on one segment get different ones.
+ */
+export function defaultMac(key: string): Uint8Array {
+  // FNV-1a, 32 bits; the low 24 go into the address.
+  let h = 0x811c9dc5;
+  for (const b of new TextEncoder().encode(key)) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return new Uint8Array([...MAC_PREFIX, (h >>> 16) & 255, (h >>> 8) & 255, h & 255]);
+}
+
+/** Parse "aa:bb:cc:dd:ee:ff"; throws a clear Error on a malformed or multicast address. */
+export function parseMac(text: string): Uint8Array {
+  if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(text)) {
+    throw new Error(`--mac=${text}: want six hex bytes like 02:41:56:00:00:01`);
+  }
+  const mac = new Uint8Array(text.split(":").map((h) => parseInt(h, 16)));
+  if (mac[0] & 1) throw new Error(`--mac=${text}: a multicast address cannot be a NIC's address`);
+  if (mac.every((b) => b === 0)) throw new Error(`--mac=${text}: the all-zero address is invalid`);
+  return mac;
+}
+
+export function macToString(mac: Uint8Array): string {
+  return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+/** The transport state for a virtio-net device in the slot with interrupt `irq`. */
+export function createNetState(irq: number, mac: Uint8Array): SharedArrayBuffer {
+  if (mac.length !== 6) throw new RangeError(`virtio-net: MAC of ${mac.length} bytes`);
+  const config = new Uint8Array(CONFIG_BYTES);
+  config.set(mac, 0);
+  new DataView(config.buffer).setUint16(6, NET_S_LINK_UP, true);
+  return createTransportState({
+    deviceId: DEVICE_ID.NET,
+    deviceFeatures: NET_FEATURES,
+    queueMax: [NET_QUEUE_SIZE, NET_QUEUE_SIZE],
+    configBytes: CONFIG_BYTES,
+    irq,
+    config,
+  });
+}
+
+// ---- the device
+
+export interface NetOptions extends DeviceOptions {
+  /** Where transmitted frames go (received frames come in through receive()). */
+  backend: Pick<NetBackend, "send">;
+  /** Bound on held received frames (default NET_HOLD_FRAMES); beyond it frames are dropped. */
+  holdFrames?: number;
+}
+
+/** Counters, all monotonic. */
+export interface NetStats {
+  rxFrames: number;
+  rxBytes: number;
+  /** Dropped: the hold queue was full (the guest is not taking frames fast enough). */
+  rxDroppedFull: number;
+  /** Dropped: the driver was not running (before DRIVER_OK, after a reset or failure). */
+  rxDroppedNotReady: number;
+  /** Dropped: the frame did not fit the posted buffer (the buffer is returned empty). */
+  rxDroppedTooBig: number;
+  /** Frames received from the backend that are not Ethernet frames at all (< 14 or > 1514 bytes). */
+  rxDroppedBad: number;
+  txFrames: number;
+  txBytes: number;
+  /** Dropped: shorter than an Ethernet header. */
+  txDroppedShort: number;
+  /** Dropped: longer than 1514 bytes (no GSO was negotiated). */
+  txDroppedLong: number;
+  /** Dropped: the header asked for an offload that was not negotiated. */
+  txDroppedHeader: number;
+  /** Dropped by the backend (host side down or full). */
+  txDroppedBackend: number;
+  /** Chains with the wrong kind of buffers, returned with 0 bytes. */
+  malformedChains: number;
+}
+
+export class NetDevice extends VirtioDevice {
+  readonly stats: NetStats = {
+    rxFrames: 0,
+    rxBytes: 0,
+    rxDroppedFull: 0,
+    rxDroppedNotReady: 0,
+    rxDroppedTooBig: 0,
+    rxDroppedBad: 0,
+    txFrames: 0,
+    txBytes: 0,
+    txDroppedShort: 0,
+    txDroppedLong: 0,
+    txDroppedHeader: 0,
+    txDroppedBackend: 0,
+    malformedChains: 0,
+  };
+  readonly #backend: Pick<NetBackend, "send">;
+  readonly #holdMax: number;
+  /** Held frames (copies), oldest first, consumed from #holdHead. */
+  #hold: Uint8Array[] = [];
+  #holdHead = 0;
+  #flushQueued = false;
+  readonly #hdr = new Uint8Array(NET_HDR_LEN);
+
+  constructor(
+    ram: SharedArrayBuffer,
+    state: SharedArrayBuffer,
+    control: SharedArrayBuffer,
+    opts: NetOptions,
+  ) {
+    super("net", ram, state, control, opts);
+    this.#backend = opts.backend;
+    this.#holdMax = opts.holdFrames ?? NET_HOLD_FRAMES;
+    // num_buffers is 1 in every rx header: without MRG_RXBUF a frame is one buffer (§5.1.6.4).
+    new DataView(this.#hdr.buffer).setUint16(10, 1, true);
+    this.#hdr[1] = VIRTIO_NET_HDR_GSO_NONE;
+  }
+
+  /** The MAC address in config space. */
+  get mac(): Uint8Array {
+    return this.transport.readConfig(0, 6);
+  }
+
+  /** Frames waiting for receive buffers. */
+  get held(): number {
+    return this.#hold.length - this.#holdHead;
+  }
+
+  /** Set the link state the guest sees (config status) and tell it (config interrupt). */
+  setLink(up: boolean): void {
+    const s = new Uint8Array(2);
+    new DataView(s.buffer).setUint16(0, up ? NET_S_LINK_UP : 0, true);
+    this.transport.writeConfig(6, s);
+    this.transport.interrupt("config");
+  }
+
+  /**
+   * A frame from the backend. It is copied into a posted rx buffer at once,
+   * or into the hold queue; the caller's buffer is free when this returns.
+   * Never blocks and never throws.
+   */
+  receive(frame: Uint8Array): void {
+    if (frame.length < MIN_FRAME || frame.length > MAX_FRAME) {
+      this.stats.rxDroppedBad++;
+      return;
+    }
+    if (!this.transport.live() || this.broken) {
+      this.stats.rxDroppedNotReady++;
+      return;
+    }
+    const vq = this.queues[NET_RX];
+    if (vq) {
+      try {
+        // Older frames first: the hold queue may have waited for these buffers.
+        this.#drainHold(vq);
+        const done = this.held === 0 && !this.broken && this.#deliverOne(vq, frame);
+        this.#queueFlush(); // a no-op unless a completion asked for an interrupt
+        if (done || this.broken) return;
+      } catch (e) {
+        this.fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+        return;
+      }
+    }
+    if (this.held >= this.#holdMax) {
+      this.stats.rxDroppedFull++;
+      return;
+    }
+    this.#hold.push(frame.slice());
+  }
+
+  protected override onReset(): void {
+    // Frames held for the old driver instance are stale: a new one starts clean.
+    this.#hold = [];
+    this.#holdHead = 0;
+  }
+
+  protected processQueue(q: number, vq: VirtQueue): void {
+    if (q === NET_RX) this.#drainHold(vq);
+    else if (q === NET_TX) this.#transmit(vq);
+  }
+
+  /** Interrupts for frames delivered from receive() go out once per backend batch. */
+  #queueFlush(): void {
+    if (this.#flushQueued) return;
+    this.#flushQueued = true;
+    queueMicrotask(() => {
+      this.#flushQueued = false;
+      this.flushInterrupt();
+    });
+  }
+
+  /** Deliver held frames while the guest has buffers posted. */
+  #drainHold(vq: VirtQueue): void {
+    while (this.held > 0 && !this.broken) {
+      if (!this.#deliverOne(vq, this.#hold[this.#holdHead])) break;
+      this.#hold[this.#holdHead++] = EMPTY;
+      if (this.#holdHead > 64 && this.#holdHead * 2 > this.#hold.length) {
+        this.#hold = this.#hold.slice(this.#holdHead);
+        this.#holdHead = 0;
+      }
+    }
+    if (this.held === 0) {
+      this.#hold = [];
+      this.#holdHead = 0;
+    }
+  }
+
+  /**
+   * Put `frame` into the next posted rx buffer. Returns false when there is
+   * no buffer (or the queue failed): the frame is not consumed. A buffer that
+   * is malformed or too small is returned empty and the next one is tried;
+   * a frame that fits no buffer is dropped (true: consumed).
+   */
+  #deliverOne(vq: VirtQueue, frame: Uint8Array): boolean {
+    for (;;) {
+      const r = vq.pop();
+      if (r.kind === "empty") return false;
+      if (r.kind === "error") {
+        this.queueFailed(NET_RX, r, vq);
+        return false;
+      }
+      const c = r.chain;
+      if (c.readLen > 0 || c.writeLen < NET_HDR_LEN + MIN_FRAME) {
+        // §5.1.6.3: receive buffers are device-writable and hold at least a header.
+        this.#malformed(c, "receive buffer with device-readable parts or no room for a header");
+        this.complete(vq, c.head, 0);
+        continue;
+      }
+      if (c.writeLen < NET_HDR_LEN + frame.length) {
+        this.stats.rxDroppedTooBig++;
+        this.complete(vq, c.head, 0);
+        return true;
+      }
+      scatterBytes(this.ram, c.writable, 0, this.#hdr);
+      scatterBytes(this.ram, c.writable, NET_HDR_LEN, frame);
+      this.stats.rxFrames++;
+      this.stats.rxBytes += frame.length;
+      this.complete(vq, c.head, NET_HDR_LEN + frame.length);
+      return true;
+    }
+  }
+
+  /** Send everything the guest queued for transmission. */
+  #transmit(vq: VirtQueue): void {
+    for (;;) {
+      const r = vq.pop();
+      if (r.kind === "empty") return;
+      if (r.kind === "error") return this.queueFailed(NET_TX, r, vq);
+      const c = r.chain;
+      if (c.writeLen > 0) {
+        // §5.1.6.2: transmit buffers are device-readable only.
+        this.#malformed(c, "transmit buffer with device-writable parts");
+      } else {
+        this.#sendChain(c);
+      }
+      this.complete(vq, c.head, 0);
+    }
+  }
+
+  #sendChain(c: Chain): void {
+    const len = c.readLen - NET_HDR_LEN;
+    if (len < MIN_FRAME) {
+      this.stats.txDroppedShort++;
+      return;
+    }
+    if (len > MAX_FRAME) {
+      this.stats.txDroppedLong++;
+      return;
+    }
+    const bytes = this.ram.bytes;
+    const first = c.readable[0];
+    // The header: no NEEDS_CSUM (flags bit 0) and no GSO, as nothing was negotiated.
+    const hdr = first.len >= 2
+      ? bytes.subarray(first.off, first.off + 2)
+      : gatherBytes(this.ram, c.readable, 0, 2);
+    if ((hdr[0] & 1) !== 0 || hdr[1] !== VIRTIO_NET_HDR_GSO_NONE) {
+      this.stats.txDroppedHeader++;
+      return;
+    }
+    // Usually the frame lies in one buffer (Linux puts header and frame
+    // together, or the header alone first): send it from guest RAM directly.
+    let frame: Uint8Array;
+    if (first.len === c.readLen) {
+      frame = bytes.subarray(first.off + NET_HDR_LEN, first.off + first.len);
+    } else if (first.len === NET_HDR_LEN && c.readable.length === 2) {
+      const s = c.readable[1];
+      frame = bytes.subarray(s.off, s.off + s.len);
+    } else {
+      frame = gatherBytes(this.ram, c.readable, NET_HDR_LEN, len);
+    }
+    if (this.#backend.send(frame)) {
+      this.stats.txFrames++;
+      this.stats.txBytes += len;
+    } else {
+      this.stats.txDroppedBackend++;
+    }
+  }
+
+  #malformed(c: Chain, why: string): void {
+    this.stats.malformedChains++;
+    this.logError(`chain ${c.head}: ${why}; returned with 0 bytes`);
+  }
+}
+
+const EMPTY = new Uint8Array(0);
