@@ -16,9 +16,14 @@ const SPLIT = 134217729; // 2^27 + 1, Veltkamp's splitter for binary64
 const LO_GUARD = 2 ** -400; // |operand| range in which Dekker's TwoProduct is exact
 const HI_GUARD = 2 ** 400;
 
-// Scratch for single <-> number conversion (numbers here are always non-NaN).
+// Scratch for single <-> number conversion (numbers here are always non-NaN),
+// and for reading a double's bits.
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
+const d64 = new Float64Array(1);
+const d32 = new Int32Array(d64.buffer);
+const FMA_LO = 2 ** -960; // |result| range of the fused fast path (error terms stay normal)
+const FMA_HI = 2 ** 1000;
 
 /** The error term of a×b (exact when both lie in [2^-400, 2^400]): Dekker's TwoProduct. */
 function productError(a: number, b: number, p: number): number {
@@ -141,6 +146,7 @@ export class Fpu {
     if (fmt > 1) return -1;
     const rm = this.roundingMode((insn >>> 12) & 7);
     if (rm < 0) return -1;
+    if (rm === RNE && this.fastFma(fmt, insn, negProd, negC)) return 0;
     const f = fmt ? F64 : F32;
     status.flags = 0;
     const r = sf.fma(
@@ -344,6 +350,67 @@ export class Fpu {
     }
     this.writeNumS(rd, r);
     if (inexact) this.fflags |= NX;
+    return true;
+  }
+
+  /**
+   * Fused multiply-add in RNE on host doubles (false = not taken).
+   * Double: a×b = p + e exactly (TwoProduct), then two TwoSums give
+   * a×b + c = r + rErr + u2 exactly with r = RN(s1 + u); r is the correctly
+   * rounded result unless rErr + u2 reaches the midpoint next to r — then the
+   * softfloat decides. The computed |rErr + u2| is compared with a power of
+   * two, so rounding in that sum cannot flip the answer.
+   * Single: a×b is exact in binary64 and p + c = s + t exactly (TwoSum); the
+   * final Math.fround(s) is right unless s is a binary32 midpoint and t ≠ 0.
+   */
+  private fastFma(fmt: number, insn: number, negProd: boolean, negC: boolean): boolean {
+    const rs3 = insn >>> 27, rd = (insn >>> 7) & 31;
+    let a = fmt ? this.f64[(insn >>> 15) & 31] : this.numS((insn >>> 15) & 31);
+    const b = fmt ? this.f64[(insn >>> 20) & 31] : this.numS((insn >>> 20) & 31);
+    let c = fmt ? this.f64[rs3] : this.numS(rs3);
+    if (negProd) a = -a;
+    if (negC) c = -c;
+    if (!fmt) {
+      const p = a * b; // exact: 48-bit product, far from binary64's limits
+      const s = p + c;
+      if (!(Math.abs(s) > MIN_NORMAL_S) || !(Math.abs(s) < HI_GUARD)) return false;
+      const v = s - p;
+      const t = (p - (s - v)) + (c - v);
+      d64[0] = s;
+      if (t !== 0 && (d32[0] & 0x1fffffff) === 0x10000000) return false; // midpoint
+      const r = Math.fround(s);
+      if (!(Math.abs(r) > MIN_NORMAL_S) || r === Infinity || r === -Infinity) return false;
+      this.writeNumS(rd, r);
+      if (r !== s || t !== 0) this.fflags |= NX;
+      return true;
+    }
+    if (!inGuard(a) || !inGuard(b) || !(Math.abs(c) < FMA_HI)) return false;
+    const p = a * b;
+    const e = productError(a, b, p);
+    const s1 = p + c; // TwoSum(p, c) -> s1 + t1
+    let v = s1 - p;
+    const t1 = (p - (s1 - v)) + (c - v);
+    const u = t1 + e; // TwoSum(t1, e) -> u + u2
+    v = u - t1;
+    const u2 = (t1 - (u - v)) + (e - v);
+    const r = s1 + u; // TwoSum(s1, u) -> r + rErr
+    v = r - s1;
+    const rErr = (s1 - (r - v)) + (u - v);
+    const m = Math.abs(r);
+    if (!(m > FMA_LO && m < FMA_HI)) return false;
+    const d = rErr + u2;
+    if (d !== 0) {
+      d64[0] = r;
+      const hi = d32[1], lo = d32[0];
+      d32[1] = (((hi >>> 20) & 0x7ff) - 53) << 20; // half an ulp of r
+      d32[0] = 0;
+      let half = d64[0];
+      // Below a power of two the spacing halves.
+      if ((hi & 0xfffff) === 0 && lo === 0 && (d < 0) !== (r < 0)) half /= 2;
+      if (!(Math.abs(d) < half)) return false;
+      this.fflags |= NX;
+    }
+    this.f64[rd] = r;
     return true;
   }
 
