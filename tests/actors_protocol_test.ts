@@ -4,9 +4,15 @@
 // Runtime under test: actors/spawn.ts, actors/protocol.ts.
 
 import assert from "node:assert/strict";
-import { ActorFailure, type Failure } from "../actors/protocol.ts";
+import { ActorFailure, type ActorHandlers, type Failure } from "../actors/protocol.ts";
 import { spawnActor } from "../actors/spawn.ts";
-import { ECHO, type EchoProtocol, MEM_STARTS, MEM_STOPS } from "../actors/testing/echo_protocol.ts";
+import {
+  ECHO,
+  echoHandlers,
+  type EchoProtocol,
+  MEM_STARTS,
+  MEM_STOPS,
+} from "../actors/testing/echo_protocol.ts";
 
 const ECHO_A = new URL("../actors/testing/echo.worker.ts", import.meta.url);
 
@@ -136,4 +142,24 @@ Deno.test("a module that never answers the handshake times out, saying so", asyn
   );
   assert.equal(f.kind, "timeout");
   assert.ok(f.kind === "timeout" && f.what.includes("handshake") && f.what.includes(url.href));
+});
+
+Deno.test("handlers must cover every kind with the declared reply type (compile time)", () => {
+  const good = echoHandlers("x");
+  const missing: ActorHandlers<EchoProtocol> = {
+    // @ts-expect-error: the "who" request handler is missing.
+    request: {
+      echo: good.request.echo,
+      fail: good.request.fail,
+      sleep: good.request.sleep,
+      peek: good.request.peek,
+    },
+    cast: good.cast,
+  };
+  const wrongReply: ActorHandlers<EchoProtocol> = {
+    // @ts-expect-error: "echo" must reply with a string.
+    request: { ...good.request, echo: () => 5 },
+    cast: good.cast,
+  };
+  assert.ok(missing && wrongReply);
 });

@@ -155,3 +155,16 @@ Deno.test("a module that fails to load is retried within policy, then given up",
   });
   assert.deepEqual(events.map((e) => e.kind), ["crashed", "crashed", "gave-up"]);
 });
+
+Deno.test("a hung actor misses its heartbeat and is restarted", async () => {
+  const { sup } = supervise({ ...QUICK, heartbeatMs: 100 });
+  await sup.start();
+  const crashed = next(sup, "crashed");
+  const restarted = next(sup, "restarted");
+  sup.send({ kind: "hang", ms: 600 });
+  const e = await crashed;
+  assert.ok(e.kind === "crashed" && /no heartbeat answer within 100 ms/.test(e.reason));
+  await restarted;
+  assert.equal(await sup.request({ kind: "who" }), "echo-a");
+  await sup.stop();
+});

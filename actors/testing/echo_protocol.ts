@@ -16,7 +16,9 @@ export interface EchoProtocol {
   reply: { echo: string; who: string; fail: never; sleep: number; peek: number };
   cast:
     | { kind: "poke"; index: number; value: number }
-    | { kind: "crash"; how: "throw" | "reject" | "timer" | "exit" };
+    | { kind: "crash"; how: "throw" | "reject" | "timer" | "exit" }
+    /** Block the event loop (Atomics.wait) for `ms`: a hung actor for heartbeat tests. */
+    | { kind: "hang"; ms: number };
   event: { kind: "poked"; index: number; value: number };
   config: { label?: string };
   buffers: { mem: SharedArrayBuffer };
@@ -67,6 +69,9 @@ export function echoHandlers(label: string): ActorHandlers<EchoProtocol> {
             ctx.exit("asked to exit");
             return;
         }
+      },
+      hang(m) {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, m.ms);
       },
     },
     stop() {
