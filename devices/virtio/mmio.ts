@@ -6,7 +6,7 @@
 // buffer (DeviceTransport). Why this split: docs/adr/0001-mmio-on-shared-state.md.
 // Layout and wake rules: docs/virtio.md. Read next: devices/virtio/queue.ts.
 
-import { CTL } from "../../actors/layout.ts";
+import { setIrqLine } from "../plic.ts";
 import { F, INT_CONFIG_CHANGE, INT_USED_BUFFER, MAX_QUEUE_SIZE, STATUS } from "./constants.ts";
 
 /** "VIOS": magic word at index 0 of a transport state buffer; layout version at index 1. */
@@ -209,17 +209,6 @@ export function openTransportState(sab: SharedArrayBuffer): Int32Array {
     );
   }
   return s;
-}
-
-/**
- * Drive an interrupt line: store its level and ring the interrupt
- * controller's doorbell. The same three lines as devices/plic.ts
- * `setIrqLine`; kept local until that module lands.
- */
-function setIrqLine(ctl: Int32Array, src: number, level: 0 | 1): void {
-  Atomics.store(ctl, CTL.LINE0 + src, level);
-  Atomics.add(ctl, CTL.IRQ_DOORBELL, 1);
-  Atomics.notify(ctl, CTL.IRQ_DOORBELL);
 }
 
 const qw = (q: number, field: number) => VS.QUEUE0 + q * QUEUE_STRIDE + field;
@@ -587,22 +576,34 @@ export class DeviceTransport {
   /**
    * Sleep until the doorbell moves past `seq` (at once if it already has),
    * `timeoutMs` passes, or `signal` aborts. Never blocks the event loop.
+   * A pending Atomics.waitAsync does not keep the event loop alive: with a
+   * timeout a timer does; without one the caller's worker must (its message
+   * port does).
    */
   async waitDoorbell(seq: number, timeoutMs?: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return;
-    const r = Atomics.waitAsync(this.#s, VS.NOTIFY_SEQ, seq, timeoutMs);
+    const r = Atomics.waitAsync(this.#s, VS.NOTIFY_SEQ, seq);
     if (!r.async) return;
-    if (!signal) {
-      await r.value;
-      return;
+    const waits: Promise<unknown>[] = [r.value];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    if (timeoutMs !== undefined) {
+      waits.push(new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs)));
     }
-    let onAbort = () => {};
-    const aborted = new Promise<void>((resolve) => {
-      onAbort = () => resolve();
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
-    await Promise.race([r.value, aborted]);
-    signal.removeEventListener("abort", onAbort);
+    if (signal) {
+      waits.push(
+        new Promise<void>((resolve) => {
+          onAbort = () => resolve();
+          signal.addEventListener("abort", onAbort, { once: true });
+        }),
+      );
+    }
+    try {
+      await (waits.length === 1 ? r.value : Promise.race(waits));
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      if (onAbort) signal!.removeEventListener("abort", onAbort);
+    }
   }
 
   /** Wait for the next events (or the timeout; then the result may be empty). */
