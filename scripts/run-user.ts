@@ -1,0 +1,70 @@
+// `deno run -A scripts/run-user.ts [--verbose] [--max-insns N] <static-riscv64-elf> [args...]`
+// runs a freestanding static RISC-V 64 program on the hart in U-mode with
+// paging on, like `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours
+// and its exit status (or 128 + signal after a fault) becomes ours. The logic
+// is in cpu/user_runner.ts; this file only parses arguments and wires stdio.
+
+import { parseArgs } from "node:util";
+import { runUserElf } from "../cpu/user_runner.ts";
+
+function writeAll(f: { writeSync(p: Uint8Array): number }, b: Uint8Array): void {
+  let off = 0;
+  while (off < b.length) off += f.writeSync(b.subarray(off));
+}
+
+// Options come before the program; everything after it belongs to the program.
+const argv = [...Deno.args];
+const progAt = argv.findIndex((a, i) => !a.startsWith("-") && argv[i - 1] !== "--max-insns");
+const own = progAt < 0 ? argv : argv.slice(0, progAt);
+const { values } = parseArgs({
+  args: own,
+  options: {
+    verbose: { type: "boolean", short: "v", default: false },
+    "max-insns": { type: "string" },
+    stats: { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+  strict: true,
+});
+if (values.help || progAt < 0) {
+  console.error(
+    "usage: run-user.ts [--verbose] [--stats] [--max-insns N] <static-riscv64-elf> [args...]",
+  );
+  Deno.exit(values.help ? 0 : 2);
+}
+const path = argv[progAt];
+let elf: Uint8Array;
+try {
+  elf = Deno.readFileSync(path);
+} catch (e) {
+  console.error(`run-user: cannot read ${path}: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}
+const max = values["max-insns"] === undefined ? undefined : Number(values["max-insns"]);
+if (max !== undefined && !(max > 0)) {
+  console.error("run-user: --max-insns wants a positive number");
+  Deno.exit(2);
+}
+try {
+  const t0 = performance.now();
+  const r = runUserElf(elf, {
+    argv0: path,
+    args: argv.slice(progAt + 1),
+    stdout: (b) => writeAll(Deno.stdout, b),
+    stderr: (b) => writeAll(Deno.stderr, b),
+    verbose: values.verbose ? (m) => console.error(m) : undefined,
+    maxInstructions: max,
+  });
+  if (values.stats) {
+    const s = (performance.now() - t0) / 1000;
+    console.error(
+      `run-user: ${r.instret} instructions in ${s.toFixed(3)} s = ${
+        (r.instret / s / 1e6).toFixed(1)
+      } MIPS`,
+    );
+  }
+  Deno.exit(r.status);
+} catch (e) {
+  console.error(`run-user: ${e instanceof Error ? e.message : e}`);
+  Deno.exit(2);
+}
