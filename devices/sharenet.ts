@@ -84,17 +84,89 @@ function withLock<T>(dir: string, fn: () => T): T {
   }
 }
 
+/**
+ * One membership of a segment: a bound socket. Plain data, so the launcher
+ * can join before boot (errors surface early) and hand it to the net worker;
+ * fds are process-wide, and a restarted worker adopts the same member.
+ */
+export interface SharenetMember {
+  fd: number;
+  /** The segment directory, as a real path. */
+  dir: string;
+  /** This member's slot number; its socket is `<dir>/<slot>.sock`. */
+  slot: number;
+  sockPath: string;
+}
+
+/** Join the segment at `path` (created if missing). Throws a clear Error if it cannot. */
+export function joinSharenet(path: string): SharenetMember {
+  if (path === "") throw new Error("--sharenet needs a directory path");
+  try {
+    Deno.mkdirSync(path, { recursive: true });
+  } catch (e) {
+    throw new Error(`--sharenet=${path}: cannot create the directory: ${(e as Error).message}`);
+  }
+  if (!Deno.statSync(path).isDirectory) throw new Error(`--sharenet=${path}: not a directory`);
+  const dir = Deno.realPathSync(path);
+  const c = libc();
+  const fd = newSocket();
+  try {
+    const [slot, sockPath] = withLock(dir, () => claim(fd, dir));
+    // Room for many frames in flight to slow members (charged to the sender).
+    const size = new Int32Array([1 << 20]);
+    c.setsockopt(fd, SOL_SOCKET, SO_SNDBUF, new Uint8Array(size.buffer), 4);
+    return { fd, dir, slot, sockPath };
+  } catch (e) {
+    c.close(fd);
+    throw e;
+  }
+}
+
+/** What a member's default MAC is derived from (devices/net.ts defaultMac). */
+export const sharenetMacKey = (m: SharenetMember): string => `sharenet:${m.dir}:${m.slot}`;
+
+/** Leave the segment: close the socket and remove its file. */
+export function leaveSharenet(m: SharenetMember): void {
+  libc().close(m.fd);
+  try {
+    Deno.removeSync(m.sockPath);
+  } catch { /* gone already */ }
+}
+
+/** Bind the lowest free slot, reclaiming the files of dead members. Called under the lock. */
+function claim(fd: number, dir: string): [number, string] {
+  const c = libc();
+  for (let n = 0; n < MAX_MEMBERS; n++) {
+    const p = `${dir}/${n}.sock`;
+    const sa = sockaddrUn(p);
+    if (c.bind(fd, sa, sa.length) === 0) return [n, p];
+    const e = errno();
+    if (e !== EADDRINUSE) throw new Error(`--sharenet=${dir}: cannot bind ${p}: ${strerror(e)}`);
+    if (isLive(p)) continue;
+    // A dead member's socket file: take its place.
+    Deno.removeSync(p);
+    if (c.bind(fd, sa, sa.length) === 0) return [n, p];
+    throw new Error(`--sharenet=${dir}: cannot bind ${p}: ${strerror(errno())}`);
+  }
+  throw new Error(`--sharenet=${dir}: the segment is full (${MAX_MEMBERS} members)`);
+}
+
+export interface SharenetOptions {
+  /** Leave the segment on close() (default true); false when the launcher owns the member. */
+  leave?: boolean;
+}
+
 export class SharenetBackend implements NetBackend {
   readonly stats: BackendStats = newStats();
   readonly description: string;
-  /** The segment directory, as a real path. */
   readonly dir: string;
-  /** This member's slot number (its socket is `<dir>/<slot>.sock`). */
   readonly slot: number;
   /** Stable per segment and slot: what the default MAC is derived from. */
   readonly macKey: string;
   /** Frames not delivered to some member because its queue was full (one count per member). */
   peerDrops = 0;
+  readonly #member: SharenetMember;
+  readonly #leave: boolean;
   readonly #fd: number;
   readonly #path: string;
   readonly #poller: Poller;
@@ -107,53 +179,21 @@ export class SharenetBackend implements NetBackend {
   #loop: Promise<void> | null = null;
   #closed = false;
 
-  /** Join the segment at `path` (created if missing). Throws a clear Error if it cannot. */
-  constructor(path: string) {
-    if (path === "") throw new Error("--sharenet needs a directory path");
-    try {
-      Deno.mkdirSync(path, { recursive: true });
-    } catch (e) {
-      throw new Error(`--sharenet=${path}: cannot create the directory: ${(e as Error).message}`);
-    }
-    const info = Deno.statSync(path);
-    if (!info.isDirectory) throw new Error(`--sharenet=${path}: not a directory`);
-    this.dir = Deno.realPathSync(path);
-    const c = libc();
-    this.#fd = newSocket();
-    try {
-      const [slot, sockPath] = withLock(this.dir, () => this.#claim());
-      this.slot = slot;
-      this.#path = sockPath;
-      // Room for many frames in flight to slow members (charged to the sender).
-      const size = new Int32Array([1 << 20]);
-      c.setsockopt(this.#fd, SOL_SOCKET, SO_SNDBUF, new Uint8Array(size.buffer), 4);
-      this.#poller = new Poller(this.#fd);
-    } catch (e) {
-      c.close(this.#fd);
-      throw e;
-    }
-    this.macKey = `sharenet:${this.dir}:${this.slot}`;
-    this.description = `sharenet ${this.dir} (member ${this.slot})`;
+  /** Join `path` and own the membership (left on close). */
+  static open(path: string): SharenetBackend {
+    return new SharenetBackend(joinSharenet(path));
   }
 
-  /** Bind the lowest free slot, reclaiming the files of dead members. Called under the lock. */
-  #claim(): [number, string] {
-    const c = libc();
-    for (let n = 0; n < MAX_MEMBERS; n++) {
-      const p = `${this.dir}/${n}.sock`;
-      const sa = sockaddrUn(p);
-      if (c.bind(this.#fd, sa, sa.length) === 0) return [n, p];
-      const e = errno();
-      if (e !== EADDRINUSE) {
-        throw new Error(`--sharenet=${this.dir}: cannot bind ${p}: ${strerror(e)}`);
-      }
-      if (isLive(p)) continue;
-      // A dead member's socket file: take its place.
-      Deno.removeSync(p);
-      if (c.bind(this.#fd, sa, sa.length) === 0) return [n, p];
-      throw new Error(`--sharenet=${this.dir}: cannot bind ${p}: ${strerror(errno())}`);
-    }
-    throw new Error(`--sharenet=${this.dir}: the segment is full (${MAX_MEMBERS} members)`);
+  constructor(member: SharenetMember, opts: SharenetOptions = {}) {
+    this.#member = member;
+    this.#leave = opts.leave ?? true;
+    this.#fd = member.fd;
+    this.#path = member.sockPath;
+    this.dir = member.dir;
+    this.slot = member.slot;
+    this.#poller = new Poller(this.#fd);
+    this.macKey = sharenetMacKey(member);
+    this.description = `sharenet ${this.dir} (member ${this.slot})`;
   }
 
   /** Re-read the member list from the directory (every REFRESH_MS at most). */
@@ -292,10 +332,7 @@ export class SharenetBackend implements NetBackend {
     this.#closed = true;
     await this.#poller.close();
     await this.#loop;
-    libc().close(this.#fd);
-    try {
-      Deno.removeSync(this.#path);
-    } catch { /* gone already */ }
+    if (this.#leave) leaveSharenet(this.#member);
   }
 }
 

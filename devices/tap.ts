@@ -116,6 +116,9 @@ export class Tap {
   }
 }
 
+/** What a tap's default MAC is derived from (devices/net.ts defaultMac). */
+export const tapMacKey = (name: string): string => `tap:${name}`;
+
 /** Largest frame read from the tap: anything bigger than the MTU is truncated and dropped. */
 const READ_BUF = 65536;
 /** Frames read per poll wake-up before giving the event loop a turn. */
@@ -131,10 +134,14 @@ export class TapBackend implements NetBackend {
   #loop: Promise<void> | null = null;
   #closed = false;
 
-  /** Takes ownership of `tap`: close() closes its fd. */
-  constructor(readonly tap: Tap) {
+  /**
+   * `closeTap` (default true): close() also closes the tap's fd, removing the
+   * tap. False when the launcher owns the tap and a restarted net worker
+   * will adopt the same fd.
+   */
+  constructor(readonly tap: Tap, readonly closeTap = true) {
     this.description = `tap ${tap.name}`;
-    this.macKey = `tap:${tap.name}`;
+    this.macKey = tapMacKey(tap.name);
     this.#poller = new Poller(tap.fd);
   }
 
@@ -190,6 +197,6 @@ export class TapBackend implements NetBackend {
     this.#closed = true;
     await this.#poller.close();
     await this.#loop;
-    this.tap.close();
+    if (this.closeTap) this.tap.close();
   }
 }

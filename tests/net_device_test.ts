@@ -5,9 +5,9 @@
 
 import assert from "node:assert/strict";
 import { createControlBlock, CTL } from "../actors/layout.ts";
-import { RAM_BASE } from "../devices/memmap.ts";
-import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
-import { F, STATUS } from "../devices/virtio/constants.ts";
+import { REG } from "../devices/virtio/mmio.ts";
+import { STATUS } from "../devices/virtio/constants.ts";
+import { FakeNetDriver, RAM_BYTES } from "./net_fakeguest.ts";
 import {
   createNetState,
   defaultMac,
@@ -20,84 +20,14 @@ import {
 } from "../devices/net.ts";
 
 const IRQ = 3;
-const RAM_BYTES = 1 << 20;
-const QSIZE = 8;
 const MAC = parseMac("02:41:56:00:00:07");
-
-interface Buf {
-  addr: number;
-  len: number;
-  write?: boolean;
-}
-
-/** The driver's view of one split queue in the fake RAM. */
-class DriverQueue {
-  readonly desc: number;
-  readonly avail: number;
-  readonly used: number;
-  #nextDesc = 0;
-  #availIdx = 0;
-  #seenUsed = 0;
-
-  constructor(readonly ram: DataView, base: number, readonly size = QSIZE) {
-    this.desc = base;
-    this.avail = base + 16 * size;
-    this.used = (this.avail + 6 + 2 * size + 3) & ~3;
-  }
-
-  /** Guest-physical addresses, as written to the registers. */
-  get addrs() {
-    return [this.desc, this.avail, this.used].map((o) => RAM_BASE + o);
-  }
-
-  writeDesc(i: number, b: Buf, next: number | null): void {
-    const d = this.desc + 16 * i;
-    this.ram.setBigUint64(d, BigInt(RAM_BASE + b.addr), true);
-    this.ram.setUint32(d + 8, b.len, true);
-    this.ram.setUint16(d + 12, (next === null ? 0 : 1) | (b.write ? 2 : 0), true);
-    this.ram.setUint16(d + 14, next ?? 0, true);
-  }
-
-  /** Post a chain and publish it; returns its head. */
-  post(bufs: Buf[]): number {
-    const head = this.#nextDesc;
-    bufs.forEach((b, k) => {
-      const i = (head + k) % this.size;
-      this.writeDesc(i, b, k + 1 < bufs.length ? (i + 1) % this.size : null);
-    });
-    this.#nextDesc = (head + bufs.length) % this.size;
-    this.publish(head);
-    return head;
-  }
-
-  publish(head: number): void {
-    this.ram.setUint16(this.avail + 4 + 2 * (this.#availIdx % this.size), head, true);
-    this.#availIdx = (this.#availIdx + 1) & 0xffff;
-    this.ram.setUint16(this.avail + 2, this.#availIdx, true);
-  }
-
-  /** Used elements the device published since the last call. */
-  takeUsed(): { id: number; len: number }[] {
-    const idx = this.ram.getUint16(this.used + 2, true);
-    const out = [];
-    while (this.#seenUsed !== idx) {
-      const e = this.used + 4 + 8 * (this.#seenUsed % this.size);
-      out.push({ id: this.ram.getUint32(e, true), len: this.ram.getUint32(e + 4, true) });
-      this.#seenUsed = (this.#seenUsed + 1) & 0xffff;
-    }
-    return out;
-  }
-}
 
 /** A guest with the device set up and DRIVER_OK (unless told otherwise). */
 function setup(opts: { holdFrames?: number; driverOk?: boolean; features?: bigint } = {}) {
   const ramSab = new SharedArrayBuffer(RAM_BYTES);
-  const ram = new DataView(ramSab);
-  const bytes = new Uint8Array(ramSab);
   const ctlSab = createControlBlock();
   const ctl = new Int32Array(ctlSab);
   const state = createNetState(IRQ, MAC);
-  const mmio = new MmioTransport(state, ctlSab);
   const sent: Uint8Array[] = [];
   let accept = true;
   const backend = {
@@ -113,45 +43,21 @@ function setup(opts: { holdFrames?: number; driverOk?: boolean; features?: bigin
     holdFrames: opts.holdFrames,
     log: (l) => logs.push(l),
   });
-  const w = (reg: number, v: number) => mmio.write(reg, 4, v);
-  const rx = new DriverQueue(ram, 0x1000);
-  const tx = new DriverQueue(ram, 0x2000);
-  w(REG.STATUS, STATUS.ACKNOWLEDGE);
-  w(REG.STATUS, STATUS.ACKNOWLEDGE | STATUS.DRIVER);
-  const features = opts.features ??
-    ((1n << BigInt(NET_F.MAC)) | (1n << BigInt(NET_F.STATUS)) | (1n << BigInt(F.VERSION_1)));
-  w(REG.DRIVER_FEATURES_SEL, 0);
-  w(REG.DRIVER_FEATURES, Number(features & 0xffffffffn));
-  w(REG.DRIVER_FEATURES_SEL, 1);
-  w(REG.DRIVER_FEATURES, Number(features >> 32n));
-  w(REG.STATUS, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK);
-  for (const [q, dq] of [[NET_RX, rx], [NET_TX, tx]] as const) {
-    w(REG.QUEUE_SEL, q);
-    w(REG.QUEUE_NUM, QSIZE);
-    const [d, a, u] = dq.addrs;
-    w(REG.QUEUE_DESC_LOW, d);
-    w(REG.QUEUE_DRIVER_LOW, a);
-    w(REG.QUEUE_DEVICE_LOW, u);
-    w(REG.QUEUE_READY, 1);
-  }
-  const ok = () =>
-    w(REG.STATUS, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK | STATUS.DRIVER_OK);
-  if (opts.driverOk !== false) ok();
+  const drv = new FakeNetDriver(ramSab, state, ctlSab, opts);
   dev.service();
   return {
     dev,
-    mmio,
-    ram,
-    bytes,
-    rx,
-    tx,
+    mmio: drv.mmio,
+    bytes: drv.bytes,
+    rx: drv.rx,
+    tx: drv.tx,
     sent,
     logs,
-    ok,
+    ok: () => drv.driverOk(),
     line: () => Atomics.load(ctl, CTL.LINE0 + IRQ),
-    ack: () => w(REG.INTERRUPT_ACK, mmio.read(REG.INTERRUPT_STATUS, 4)),
+    ack: () => drv.write(REG.INTERRUPT_ACK, drv.mmio.read(REG.INTERRUPT_STATUS, 4)),
     notify: (q: number) => {
-      w(REG.QUEUE_NOTIFY, q);
+      drv.notify(q);
       dev.service();
     },
     setAccept: (v: boolean) => accept = v,

@@ -44,7 +44,7 @@ async function withMembers(
     prepare?.(dir);
     const frames: FrameCatcher[] = [];
     for (let i = 0; i < n; i++) {
-      const m = new SharenetBackend(`${dir}/seg`);
+      const m = SharenetBackend.open(`${dir}/seg`);
       const f = new FrameCatcher();
       m.start(f.sink);
       members.push(m);
@@ -105,7 +105,7 @@ Deno.test("sharenet: dead members' sockets are reclaimed and do not break sender
 Deno.test("sharenet: a lone member's frames are dropped and counted; close removes its socket", async () => {
   const dir = Deno.makeTempDirSync({ prefix: "avm-sharenet-" });
   try {
-    const a = new SharenetBackend(dir);
+    const a = SharenetBackend.open(dir);
     a.start(() => {});
     assert.equal(a.send(frame(BCAST, MAC(1), "anyone?")), false);
     assert.equal(a.send(new Uint8Array(10)), false); // shorter than a header
@@ -124,12 +124,12 @@ Deno.test("sharenet: bad paths get clear errors", () => {
   try {
     Deno.writeTextFileSync(`${dir}/file`, "x");
     assert.throws(
-      () => new SharenetBackend(`${dir}/file`),
+      () => SharenetBackend.open(`${dir}/file`),
       /cannot create the directory|not a directory/,
     );
     const long = `${dir}/${"d".repeat(100)}`;
-    assert.throws(() => new SharenetBackend(long), /Unix sockets allow at most 107/);
-    assert.throws(() => new SharenetBackend(""), /needs a directory path/);
+    assert.throws(() => SharenetBackend.open(long), /Unix sockets allow at most 107/);
+    assert.throws(() => SharenetBackend.open(""), /needs a directory path/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

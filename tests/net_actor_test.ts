@@ -1,0 +1,81 @@
+// The net actor end to end without a guest kernel: two net workers
+// (devices/net.worker.ts) on one --sharenet segment, each driven by a fake
+// guest on this thread through the real MMIO registers and doorbells. A frame
+// transmitted by one guest must land in the other's receive buffer.
+// Unix sockets in a temporary directory only: no network is touched.
+// Read next: devices/net_actor.ts.
+
+import assert from "node:assert/strict";
+import { createControlBlock } from "../actors/layout.ts";
+import { spawnActor } from "../actors/spawn.ts";
+import { createNetState, macToString, NET_HDR_LEN, NET_RX, NET_TX } from "../devices/net.ts";
+import { NET } from "../devices/net_protocol.ts";
+import { prepareNet } from "../devices/net_setup.ts";
+import { FakeNetDriver, RAM_BYTES } from "./net_fakeguest.ts";
+
+const WORKER = new URL("../devices/net.worker.ts", import.meta.url);
+
+async function guest(sharenet: string, irq: number) {
+  const [net] = await prepareNet({ tunnet: null, sharenet, mac: null });
+  const ram = new SharedArrayBuffer(RAM_BYTES);
+  const control = createControlBlock();
+  const state = createNetState(irq, net.mac);
+  const link = await spawnActor({
+    url: WORKER,
+    descriptor: NET,
+    buffers: { ram, state, control },
+    config: { backend: net.spec },
+  });
+  const drv = new FakeNetDriver(ram, state, control);
+  return { net, link, drv };
+}
+
+/** Wait (politely) until the driver's queue has used entries. */
+async function used(q: { takeUsed(): { id: number; len: number }[] }, what: string) {
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    const u = q.takeUsed();
+    if (u.length > 0) return u;
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+Deno.test("net actor: two workers on one sharenet segment exchange frames", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "avm-netactor-" });
+  const a = await guest(`${dir}/seg`, 1);
+  const b = await guest(`${dir}/seg`, 2);
+  try {
+    assert.notEqual(macToString(a.net.mac), macToString(b.net.mac));
+    assert.deepEqual(a.drv.mac(), Array.from(a.net.mac));
+    // b posts receive buffers; a broadcasts a frame.
+    b.drv.rx.post([{ addr: 0x40000, len: 1526, write: true }]);
+    b.drv.notify(NET_RX);
+    const f = new Uint8Array(100);
+    f.fill(0xff, 0, 6);
+    f.set(a.net.mac, 6);
+    f.set([0x88, 0xb5], 12);
+    for (let i = 14; i < f.length; i++) f[i] = i;
+    a.drv.transmit(0x50000, f);
+    a.drv.notify(NET_TX);
+    assert.deepEqual(await used(a.drv.tx, "a's tx completion"), [{ id: 0, len: 0 }]);
+    assert.deepEqual(await used(b.drv.rx, "b's rx"), [{ id: 0, len: NET_HDR_LEN + f.length }]);
+    assert.deepEqual(
+      b.drv.bytes.slice(0x40000 + NET_HDR_LEN, 0x40000 + NET_HDR_LEN + f.length),
+      f,
+    );
+    const sa = await a.link.request({ kind: "stats" });
+    const sb = await b.link.request({ kind: "stats" });
+    assert.equal(sa.device.txFrames, 1);
+    assert.equal(sa.backend.txFrames, 1);
+    assert.equal(sb.device.rxFrames, 1);
+    assert.equal(sb.backend.rxFrames, 1);
+  } finally {
+    for (const g of [a, b]) {
+      await g.link.stop();
+      g.net.release();
+    }
+    assert.deepEqual([...Deno.readDirSync(`${dir}/seg`)].map((e) => e.name), ["lock"]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
