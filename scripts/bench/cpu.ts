@@ -1,0 +1,90 @@
+// CPU benchmark (`deno task bench cpu`): the integer and the FP benchmark
+// programs (tests/programs/src/bench_*.c) run on the hart in U-mode with Sv39
+// paging on, through cpu/user_runner.ts, and under qemu-riscv64 in the same
+// run when it is installed. Reports MIPS (instructions retired / wall time,
+// the hart's instret counting for both) and the time ratio actorvm / qemu.
+// The issue's target: at least 60 MIPS on the integer program.
+
+import { runUserElf } from "../../cpu/user_runner.ts";
+
+const bin = (name: string) => new URL(`../../tests/programs/bin/${name}`, import.meta.url);
+
+/** Sizes: about 300 M instructions for the integer program, 30 M for FP. */
+const INT_ROUNDS = 280;
+const FP_STEPS = 45_000;
+
+interface Measured {
+  instructions: number;
+  seconds: number;
+  mips: number;
+  output: string;
+}
+
+function onHart(elf: Uint8Array, args: string[]): Measured {
+  const out: Uint8Array[] = [];
+  const t0 = performance.now();
+  const r = runUserElf(elf, { args, stdout: (b) => out.push(b.slice()) });
+  const seconds = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`exit status ${r.status} on the hart`);
+  const output = out.map((b) => new TextDecoder().decode(b)).join("").trim();
+  return { instructions: r.instret, seconds, mips: r.instret / seconds / 1e6, output };
+}
+
+async function onQemu(
+  path: string,
+  args: string[],
+): Promise<{ seconds: number; output: string } | null> {
+  let cmd: Deno.Command;
+  try {
+    cmd = new Deno.Command("qemu-riscv64", {
+      args: [path, ...args],
+      stdout: "piped",
+      stderr: "null",
+    });
+    const t0 = performance.now();
+    const o = await cmd.output();
+    const seconds = (performance.now() - t0) / 1000;
+    if (!o.success) throw new Error(`qemu-riscv64 exited with ${o.code}`);
+    return { seconds, output: new TextDecoder().decode(o.stdout).trim() };
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+async function one(name: string, args: string[], warmArgs: string[]) {
+  const path = bin(name);
+  const elf = Deno.readFileSync(path);
+  onHart(elf, warmArgs); // let the JIT settle on the interpreter loop first
+  const hart = onHart(elf, args);
+  const qemu = await onQemu(path.pathname, args);
+  return {
+    program: `${name} ${args.join(" ")}`,
+    instructions: hart.instructions,
+    actorvm: { seconds: round(hart.seconds), mips: round(hart.mips) },
+    qemu: qemu === null ? null : {
+      seconds: round(qemu.seconds),
+      mips: round(hart.instructions / qemu.seconds / 1e6),
+      same_output: qemu.output === hart.output,
+    },
+    time_ratio_actorvm_over_qemu: qemu === null ? null : round(hart.seconds / qemu.seconds),
+    output: hart.output,
+  };
+}
+
+function round(v: number): number {
+  return Number(v.toPrecision(4));
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const integer = await one("bench_int", [String(INT_ROUNDS)], ["5"]);
+  const fp = await one("bench_fp", [String(FP_STEPS)], ["2000"]);
+  return {
+    integer,
+    fp,
+    target_int_mips: 60,
+    meets_target: integer.actorvm.mips >= 60,
+  };
+}
+
+if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));
