@@ -7,9 +7,8 @@
 // the IEEE ones (see docs/fpu.md). Read next: cpu/softfloat.ts.
 
 import * as sf from "./softfloat.ts";
-import { F32, F64, NV, NX, RDN, RMM, RNE, RTZ, RUP, status } from "./softfloat.ts";
+import { F32, F64, NV, NX, OF, RDN, RMM, RNE, RTZ, RUP, status } from "./softfloat.ts";
 
-const MIN_NORMAL_D = 2.2250738585072014e-308; // 2^-1022
 const MIN_NORMAL_S = 1.1754943508222875e-38; // 2^-126
 const CANONICAL_NAN_S = 0x7fc00000;
 const SPLIT = 134217729; // 2^27 + 1, Veltkamp's splitter for binary64
@@ -264,10 +263,12 @@ export class Fpu {
   // ---- Fast paths (RNE only; false = not taken, nothing changed) ----
 
   /**
-   * Binary64 add/sub/mul/div/sqrt (op 0..4) on host doubles. Taken only when
-   * the result is finite and above the smallest normal (so neither OF nor UF
-   * is possible) and, for mul/div/sqrt, the operands lie where Dekker's
-   * TwoProduct is exact; NX comes from the exact error term.
+   * Binary64 add/sub/mul/div/sqrt (op 0..4) on host doubles. Add and sub: any
+   * finite sum (a sum that lands below 2^-1022 is exact, so it never
+   * underflows), with NX from TwoSum's exact error; an infinite sum of finite
+   * operands is an overflow. Mul/div/sqrt: operands where Dekker's TwoProduct
+   * is exact, giving NX (the result is then far from overflow and underflow),
+   * and exact zeros. Everything else goes to the softfloat.
    */
   private fastD(op: number, rd: number, rs1: number, rs2: number): boolean {
     const a = this.f64[rs1], b = this.f64[rs2];
@@ -277,24 +278,48 @@ export class Fpu {
       case 1: {
         const bb = op === 0 ? b : -b;
         r = a + bb;
-        if (!(Math.abs(r) > MIN_NORMAL_D) || r === Infinity || r === -Infinity) return false;
+        if (r - r !== 0) { // infinite or NaN
+          if (r !== r || a - a !== 0 || bb - bb !== 0) return false;
+          this.f64[rd] = r; // finite + finite overflowed: RNE gives ±inf
+          this.fflags |= OF | NX;
+          return true;
+        }
         const v = r - a; // TwoSum: a + bb = r + err exactly
         inexact = (a - (r - v)) + (bb - v) !== 0;
         break;
       }
       case 2:
-        if (!inGuard(a) || !inGuard(b)) return false;
+        if (!inGuard(a) || !inGuard(b)) {
+          // ±0 × finite is an exact signed zero.
+          if ((a === 0 && b - b === 0) || (b === 0 && a - a === 0)) {
+            this.f64[rd] = a * b;
+            return true;
+          }
+          return false;
+        }
         r = a * b;
         inexact = productError(a, b, r) !== 0;
         break;
       case 3:
-        if (!inGuard(a) || !inGuard(b)) return false;
+        if (!inGuard(a) || !inGuard(b)) {
+          if (a === 0 && b - b === 0 && b !== 0) {
+            this.f64[rd] = a / b;
+            return true;
+          }
+          return false;
+        }
         r = a / b;
         // a/b is exact iff q×b == a; a - hi(q×b) is exact (Sterbenz).
         inexact = a - r * b !== productError(r, b, r * b);
         break;
       default:
-        if (!(a > LO_GUARD && a < HI_GUARD)) return false;
+        if (!(a > LO_GUARD && a < HI_GUARD)) {
+          if (a === 0) { // sqrt(±0) = ±0
+            this.f64[rd] = a;
+            return true;
+          }
+          return false;
+        }
         r = Math.sqrt(a);
         inexact = r * r !== a || productError(r, r, r * r) !== 0;
     }
@@ -306,8 +331,10 @@ export class Fpu {
   /**
    * Binary32 add/sub/mul/div/sqrt on host doubles, rounded once more with
    * Math.fround: binary64 has more than 2×24+2 bits, so the double rounding is
-   * innocuous for these five operations (Figueroa). The products R×b and R×R
-   * of singles are exact in binary64, which gives NX for div and sqrt.
+   * innocuous for these five operations (Figueroa). Exactness is decided in
+   * binary64: TwoSum for add/sub, and the products a×b, R×b, R×R of singles
+   * are exact there. Exact results are taken whatever their size; inexact
+   * ones only above the smallest normal (no UF question), finite (no OF).
    */
   private fastS(op: number, rd: number, rs1: number, rs2: number): boolean {
     const a = this.numS(rs1), b = this.numS(rs2);
@@ -329,7 +356,7 @@ export class Fpu {
         s = Math.sqrt(a);
     }
     const r = Math.fround(s);
-    if (!(Math.abs(r) > MIN_NORMAL_S) || r === Infinity || r === -Infinity) return false;
+    if (r - r !== 0) return false; // NaN or infinite
     let inexact: boolean;
     switch (op) {
       case 0:
@@ -348,6 +375,7 @@ export class Fpu {
       default:
         inexact = r * r !== a;
     }
+    if (inexact && !(Math.abs(r) > MIN_NORMAL_S)) return false;
     this.writeNumS(rd, r);
     if (inexact) this.fflags |= NX;
     return true;
@@ -373,18 +401,27 @@ export class Fpu {
     if (!fmt) {
       const p = a * b; // exact: 48-bit product, far from binary64's limits
       const s = p + c;
-      if (!(Math.abs(s) > MIN_NORMAL_S) || !(Math.abs(s) < HI_GUARD)) return false;
+      if (s - s !== 0) return false; // NaN or infinite
       const v = s - p;
       const t = (p - (s - v)) + (c - v);
       d64[0] = s;
       if (t !== 0 && (d32[0] & 0x1fffffff) === 0x10000000) return false; // midpoint
       const r = Math.fround(s);
-      if (!(Math.abs(r) > MIN_NORMAL_S) || r === Infinity || r === -Infinity) return false;
+      if (r - r !== 0) return false;
+      const inexact = r !== s || t !== 0;
+      if (inexact && !(Math.abs(r) > MIN_NORMAL_S)) return false;
       this.writeNumS(rd, r);
-      if (r !== s || t !== 0) this.fflags |= NX;
+      if (inexact) this.fflags |= NX;
       return true;
     }
-    if (!inGuard(a) || !inGuard(b) || !(Math.abs(c) < FMA_HI)) return false;
+    if (!inGuard(a) || !inGuard(b) || !(Math.abs(c) < FMA_HI)) {
+      // A zero product plus a finite c is exact (with IEEE's sign of zero in RNE).
+      if ((a === 0 || b === 0) && a - a === 0 && b - b === 0 && c - c === 0) {
+        this.f64[rd] = a * b + c;
+        return true;
+      }
+      return false;
+    }
     const p = a * b;
     const e = productError(a, b, p);
     const s1 = p + c; // TwoSum(p, c) -> s1 + t1

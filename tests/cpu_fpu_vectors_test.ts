@@ -50,6 +50,5 @@ Deno.test("fpu: qemu-riscv64 vectors, every F/D op, all rounding modes", () => {
     }
   }
   assert.ok(count > 1000, `only ${count} vectors in ${file}`);
-  console.log(`${count} executions from ${file}`);
   assert.deepEqual(failures.slice(0, 20), [], `${failures.length} of ${count} vectors fail`);
 });
