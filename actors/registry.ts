@@ -15,7 +15,7 @@ import { spawnActor } from "./spawn.ts";
  * says so clearly. The launcher may also `set` them.
  */
 export const DEFAULT_MODULES: Record<MachineRole, URL> = {
-  cpu: new URL("../cpu/cpu.worker.ts", import.meta.url),
+  cpu: new URL("./cpu.worker.ts", import.meta.url),
   waker: new URL("./waker.worker.ts", import.meta.url),
   console: new URL("../devices/console.worker.ts", import.meta.url),
   net: new URL("../devices/net.worker.ts", import.meta.url),
