@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Boots the bundled guest (guest/) under Debian's qemu-system-riscv64 with
+# the virtio-mmio devices actorvm gives it: console (hvc0), block, net. This
+# is the reference that benchmarks and differential checks compare against.
+# Usage and options: scripts/qemu-boot.sh -h. The guest itself: docs/guest.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+GUEST=${GUEST_DIR:-$ROOT/guest}
+usage() {
+	cat <<USAGE
+usage: scripts/qemu-boot.sh [options] [-- extra qemu arguments]
+  -a ARGS   append ARGS to the kernel command line (guest/cmdline.txt)
+  -c LINE   replace the whole kernel command line
+  -d FILE   disk image for virtio-blk (default guest/disk.img; "none" for no disk)
+  -w        let the guest write to the disk (default: writes go to a snapshot)
+  -n        no network device
+  -m MB     guest memory (default 128)
+  -q        QEMU's default rv64 CPU (with sstc, H, Zb*) instead of a plain RV64GC
+  -s        self-check: appends actorvm.selfcheck=1 actorvm.mount=ro
+            actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2
+The console is this terminal (stdin/stdout), shared by hvc0 (virtio-console,
+which gets the keyboard) and OpenSBI's UART (its banner and earlycon=sbi output);
+^C goes to the guest. Exit: type poweroff in the guest, or ^A x. QEMU_DUMPDTB=FILE dumps the device tree and exits.
+USAGE
+}
+
+cmdline=$(head -n 1 "$GUEST/cmdline.txt")
+disk=$GUEST/disk.img
+snapshot=on
+net=1
+mem=128
+# The hart our emulator offers: RV64IMAFDC + Zicsr + Zifencei, Sv39/48/57,
+# no sstc (so the timer goes through SBI TIME), no H, no bitmanip, no V.
+cpu=rv64,h=false,sstc=false,v=false,zba=false,zbb=false,zbc=false,zbs=false
+cpu+=,Zihintpause=false,svinval=false,svnapot=false,svpbmt=false
+while getopts "a:c:d:wnm:qsh" opt; do
+	case "$opt" in
+	a) cmdline="$cmdline $OPTARG" ;;
+	c) cmdline=$OPTARG ;;
+	d) disk=$OPTARG ;;
+	w) snapshot=off ;;
+	n) net=0 ;;
+	m) mem=$OPTARG ;;
+	q) cpu=rv64 ;;
+	s) cmdline="$cmdline actorvm.selfcheck=1 actorvm.mount=ro actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2" ;;
+	h) usage && exit 0 ;;
+	*) usage >&2 && exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+
+command -v qemu-system-riscv64 >/dev/null ||
+	{ echo "qemu-boot: qemu-system-riscv64 not found (apt-get install qemu-system-misc)" >&2 && exit 1; }
+for f in "$GUEST/Image" "$GUEST/initramfs.cpio"; do
+	[ -f "$f" ] || { echo "qemu-boot: missing $f (deno task build-guest)" >&2 && exit 1; }
+done
+
+machine=virt
+[ -n "${QEMU_DUMPDTB:-}" ] && machine="virt,dumpdtb=$QEMU_DUMPDTB"
+
+# QEMU gives the first -device the highest virtio-mmio slot.
+# One stdio chardev, muxed: the UART (OpenSBI, earlycon) writes to it and the
+# virtio console, attached last, has the input focus.
+args=(-M "$machine" -cpu "$cpu" -m "$mem" -smp 1 -bios default
+	-kernel "$GUEST/Image" -initrd "$GUEST/initramfs.cpio" -append "$cmdline"
+	-display none -monitor none -nodefaults
+	-chardev stdio,id=c0,mux=on,signal=off -serial chardev:c0
+	-device virtio-serial-device -device virtconsole,chardev=c0)
+if [ "$disk" != none ]; then
+	[ -f "$disk" ] || { echo "qemu-boot: no disk image $disk" >&2 && exit 1; }
+	args+=(-drive "if=none,file=$disk,format=raw,id=d0,snapshot=$snapshot"
+		-device virtio-blk-device,drive=d0)
+fi
+if [ "$net" = 1 ]; then
+	args+=(-netdev user,id=n0,restrict=on -device virtio-net-device,netdev=n0)
+fi
+exec qemu-system-riscv64 "${args[@]}" "$@"
