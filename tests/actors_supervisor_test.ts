@@ -157,13 +157,13 @@ Deno.test("a module that fails to load is retried within policy, then given up",
 });
 
 Deno.test("a hung actor misses its heartbeat and is restarted", async () => {
-  const { sup } = supervise({ ...QUICK, heartbeatMs: 100 });
+  const { sup } = supervise({ ...QUICK, heartbeatMs: 200 });
   await sup.start();
   const crashed = next(sup, "crashed");
   const restarted = next(sup, "restarted");
-  sup.send({ kind: "hang", ms: 600 });
+  sup.send({ kind: "hang", ms: 1000 });
   const e = await crashed;
-  assert.ok(e.kind === "crashed" && /no heartbeat answer within 100 ms/.test(e.reason));
+  assert.ok(e.kind === "crashed" && /no heartbeat answer within 200 ms/.test(e.reason));
   await restarted;
   assert.equal(await sup.request({ kind: "who" }), "echo-a");
   await sup.stop();
