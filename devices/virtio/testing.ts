@@ -87,6 +87,9 @@ export class DriverQueue {
   readonly used: number;
   #free: number[];
   #availIdx = 0;
+  #seenUsed = 0;
+  /** Descriptor ids of each chain in flight, by head. */
+  #chains = new Map<number, number[]>();
 
   constructor(mem: FakeRam, size: number) {
     this.mem = mem;
@@ -143,6 +146,7 @@ export class DriverQueue {
         }, table)
       );
       head = this.#take();
+      this.#chains.set(head, [head]);
       this.setDesc(head, {
         addr: table,
         len: 16 * bufs.length,
@@ -160,20 +164,29 @@ export class DriverQueue {
         })
       );
       head = ids[0];
+      this.#chains.set(head, ids);
     }
     if (opts.publish ?? true) this.publish(head);
     return { head, addrs };
   }
 
   #take(): number {
+    if (this.#free.length === 0) this.reclaim();
     const i = this.#free.shift();
     if (i === undefined) throw new RangeError("DriverQueue: no free descriptors");
     return i;
   }
 
-  /** Give descriptors back (the test knows which it used); a simple round-robin pool. */
-  release(ids: number[]): void {
-    this.#free.push(...ids);
+  /** Free the descriptors of chains the device has returned (add() does this when it runs out). */
+  reclaim(): void {
+    const used = this.usedIdx();
+    while (this.#seenUsed !== used) {
+      const { id } = this.usedElem(this.#seenUsed);
+      const ids = this.#chains.get(id);
+      if (ids) this.#free.push(...ids);
+      this.#chains.delete(id);
+      this.#seenUsed = (this.#seenUsed + 1) & 0xffff;
+    }
   }
 
   /** Put `head` in the avail ring and bump avail idx. */
@@ -191,6 +204,7 @@ export class DriverQueue {
   /** Set the used idx as a device would have left it (for resume tests). */
   setUsedIdx(v: number): void {
     this.mem.setU16(this.used + 2, v & 0xffff);
+    this.#seenUsed = v & 0xffff;
   }
   usedIdx(): number {
     return this.mem.u16(this.used + 2);
