@@ -53,7 +53,7 @@ export type ReplyOf<P extends ProtocolShape, K> = K extends keyof P["reply"] ? P
 /** Name and version of a role's protocol; `P` rides along at the type level only. */
 export interface RoleDescriptor<P extends ProtocolShape = ProtocolShape> {
   readonly role: string;
-  readonly version: number;
+  readonly protocolVersion: number;
   /** Phantom: never set at run time. */
   readonly protocol?: P;
 }
@@ -66,7 +66,7 @@ export function defineRole<P extends ProtocolShape>(
   if (!Number.isInteger(version) || version < 1) {
     throw new Error(`role ${role}: protocol version must be a positive integer, got ${version}`);
   }
-  return Object.freeze({ role, version });
+  return Object.freeze({ role, protocolVersion: version });
 }
 
 /** An error as it crosses a worker boundary. */
@@ -98,8 +98,8 @@ export type Failure =
   | {
     kind: "handshake";
     module: string;
-    want: { role: string; version: number };
-    got: { role: string; version: number };
+    want: { role: string; protocolVersion: number };
+    got: { role: string; protocolVersion: number };
   }
   /** The supervisor stopped restarting the actor. */
   | { kind: "gave-up"; reason: string };
@@ -115,8 +115,8 @@ function describeFailure(f: Failure): string {
     case "not-running":
       return `actor is not running (${f.state})`;
     case "handshake":
-      return `module ${f.module} answered the handshake as role "${f.got.role}" protocol v${f.got.version}; ` +
-        `role "${f.want.role}" needs protocol v${f.want.version}`;
+      return `module ${f.module} answered the handshake as role "${f.got.role}" protocol v${f.got.protocolVersion}; ` +
+        `role "${f.want.role}" needs protocol v${f.want.protocolVersion}`;
     case "gave-up":
       return f.reason;
     default: {
@@ -152,7 +152,7 @@ export type ToActor =
 
 /** Actor → parent. Every message carries the stamp the hello gave it. */
 export type FromActor =
-  | { t: "hello"; stamp: number; role: string; version: number }
+  | { t: "hello"; stamp: number; role: string; protocolVersion: number }
   | { t: "ready"; stamp: number }
   | { t: "start-failed"; stamp: number; error: RemoteError }
   | { t: "reply"; stamp: number; id: number; ok: true; value: unknown }
@@ -166,7 +166,7 @@ export type FromActor =
 /** What an actor's handlers see. */
 export interface ActorContext<P extends ProtocolShape> {
   readonly role: string;
-  readonly version: number;
+  readonly protocolVersion: number;
   /** This worker instance's stamp (a restart gets a new one). */
   readonly stamp: number;
   /** The buffers and config from the start message (valid from `start` on). */
@@ -227,7 +227,7 @@ export function serveActor<P extends ProtocolShape>(
 
   const ctx = {
     role: descriptor.role,
-    version: descriptor.version,
+    protocolVersion: descriptor.protocolVersion,
     get stamp() {
       return stamp;
     },
@@ -275,7 +275,9 @@ export function serveActor<P extends ProtocolShape>(
       if (!started) throw new Error(`${descriptor.role}: request "${msg.kind}" before start`);
       const fn = requests[msg.kind];
       if (typeof fn !== "function") {
-        throw new Error(`${descriptor.role} v${descriptor.version} has no request "${msg.kind}"`);
+        throw new Error(
+          `${descriptor.role} v${descriptor.protocolVersion} has no request "${msg.kind}"`,
+        );
       }
       const value = await fn(msg, ctx);
       post({ t: "reply", stamp, id, ok: true, value });
@@ -313,7 +315,12 @@ export function serveActor<P extends ProtocolShape>(
     switch (m.t) {
       case "hello":
         stamp = m.stamp;
-        post({ t: "hello", stamp, role: descriptor.role, version: descriptor.version });
+        post({
+          t: "hello",
+          stamp,
+          role: descriptor.role,
+          protocolVersion: descriptor.protocolVersion,
+        });
         break;
       case "start":
         void start(m.buffers as P["buffers"], m.config as P["config"]);
@@ -324,7 +331,9 @@ export function serveActor<P extends ProtocolShape>(
       case "cast": {
         const fn = casts[m.msg.kind];
         if (typeof fn !== "function") {
-          throw new Error(`${descriptor.role} v${descriptor.version} has no cast "${m.msg.kind}"`);
+          throw new Error(
+            `${descriptor.role} v${descriptor.protocolVersion} has no cast "${m.msg.kind}"`,
+          );
         }
         fn(m.msg, ctx);
         break;

@@ -278,12 +278,12 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
     link.onStage = (m) => {
       switch (m.t) {
         case "hello":
-          if (m.role !== want.role || m.version !== want.version) {
+          if (m.role !== want.role || m.protocolVersion !== want.protocolVersion) {
             return fail({
               kind: "handshake",
               module: url,
-              want: { role: want.role, version: want.version },
-              got: { role: m.role, version: m.version },
+              want: { role: want.role, protocolVersion: want.protocolVersion },
+              got: { role: m.role, protocolVersion: m.protocolVersion },
             });
           }
           greeted = true;
