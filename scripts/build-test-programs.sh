@@ -19,7 +19,7 @@ command -v "$QEMU" >/dev/null || { echo "need $QEMU (apt install qemu-user)" >&2
 CFLAGS=(-march=rv64gc -mabi=lp64d -O2 -static -nostdlib -ffreestanding -fno-builtin
   -fno-stack-protector -fno-pie -no-pie -fno-asynchronous-unwind-tables -Wall -Wno-unused-variable
   -Wl,-z,separate-code -Wl,--build-id=none)
-RT=("$src/lib/start.S" "$src/lib/rt.c")
+RT=("$src/lib/start.s" "$src/lib/rt.c")
 
 build() { # name, extra args...
   local name=$1
@@ -32,11 +32,12 @@ build int "$src/int.c"
 build atomic "$src/atomic.c"
 build compressed "$src/compressed.c"
 build csr "$src/csr.c"
-build fencei "$src/fencei.c" "$src/fencei_code.S" -Wl,--no-warn-rwx-segments
+build fencei "$src/fencei.c" "$src/fencei_code.s" -Wl,--no-warn-rwx-segments
 build fp_s -DPREC=32 "$src/fp.c"
 build fp_d -DPREC=64 "$src/fp.c"
 build args "$src/args.c"
 build fault "$src/fault.c"
+build syscalls "$src/syscalls.c"
 build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"

@@ -214,6 +214,52 @@ static void mem_ops(void) {
     out_nl();                                                                  \
   }
 
+/* Misaligned accesses that straddle a page boundary (both pages mapped): the
+ * emulator must split them across two translations. */
+static u8 pages[8192] __attribute__((aligned(4096)));
+
+#define XLOAD(OP, BACK)                                                            \
+  {                                                                                \
+    u64 r;                                                                         \
+    asm volatile(OP " %0, 0(%1)" : "=r"(r) : "r"(pages + 4096 - BACK) : "memory"); \
+    out_str(OP " page-" #BACK " ");                                                \
+    out_h64(r);                                                                    \
+    out_nl();                                                                      \
+  }
+#define XSTORE(OP, BACK)                                                           \
+  {                                                                                \
+    for (int i = 4088; i < 4104; i++) pages[i] = 0xee;                             \
+    asm volatile(OP " %0, 0(%1)" : : "r"(0x0102030405060708), "r"(pages + 4096 - BACK) \
+                 : "memory");                                                      \
+    out_str(OP " page-" #BACK ":");                                                \
+    for (int i = 4088; i < 4104; i++) out_h8(pages[i]);                            \
+    out_nl();                                                                      \
+  }
+
+static void cross_page(void) {
+  for (int i = 0; i < 8192; i++) pages[i] = (u8)(i * 13 + 7);
+  XLOAD("lh", 1) XLOAD("lhu", 1) XLOAD("lw", 1) XLOAD("lw", 3) XLOAD("lwu", 2)
+  XLOAD("ld", 1) XLOAD("ld", 4) XLOAD("ld", 7)
+  XSTORE("sh", 1) XSTORE("sw", 1) XSTORE("sw", 3) XSTORE("sd", 1) XSTORE("sd", 5)
+  XSTORE("sd", 7)
+  u64 r;
+  for (int i = 0; i < 8192; i++) pages[i] = (u8)(i * 13 + 7);
+  asm volatile("fld ft0, 0(%1)\n\tfmv.x.d %0, ft0" : "=r"(r) : "r"(pages + 4093) : "ft0", "memory");
+  out_str("fld page-3 ");
+  out_h64(r);
+  out_nl();
+  asm volatile("flw ft0, 0(%1)\n\tfmv.x.d %0, ft0" : "=r"(r) : "r"(pages + 4094) : "ft0", "memory");
+  out_str("flw page-2 ");
+  out_h64(r);
+  out_nl();
+  for (int i = 4088; i < 4104; i++) pages[i] = 0xee;
+  asm volatile("fmv.d.x ft0, %0\n\tfsd ft0, 0(%1)\n\tfsw ft0, 8(%1)" : : "r"(0x1112131415161718),
+               "r"(pages + 4090) : "ft0", "memory");
+  out_str("fsd page-6, fsw page+2:");
+  for (int i = 4088; i < 4104; i++) out_h8(pages[i]);
+  out_nl();
+}
+
 static void branch_ops(void) {
   BR("beq")
   BR("bne")
@@ -294,6 +340,7 @@ int main(int argc, char **argv) {
   imm_ops();
   upper_ops();
   mem_ops();
+  cross_page();
   branch_ops();
   jump_ops();
   fence_ops();

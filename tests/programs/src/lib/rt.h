@@ -1,7 +1,7 @@
 /* Tiny freestanding runtime for the differential test programs: buffered
  * write(2) to stdout, exit, hex/decimal printing. No libc: every program is
- * linked with start.S + rt.c only, so the hart sees nothing but our code.
- * Read next: start.S (the entry), then any test program. */
+ * linked with start.s + rt.c only, so the hart sees nothing but our code.
+ * Read next: start.s (the entry), then any test program. */
 #ifndef RT_H
 #define RT_H
 

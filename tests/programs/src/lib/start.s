@@ -1,6 +1,7 @@
 /* Process entry for the freestanding test programs: set gp (the linker relaxes
  * globals against it), hand the initial stack (argc, argv, envp, auxv) to
  * rt_start in rt.c, which calls main and exits with its status. */
+	.file	"start.s"
 	.section .text._start
 	.globl _start
 	.type _start, @function

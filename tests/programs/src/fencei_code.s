@@ -2,6 +2,7 @@
  * RWX like Linux; the runner gives the page U+R+W+X): a buffer the C side
  * writes instructions into, a routine that rewrites its own next instruction,
  * and a 32-bit instruction that straddles a page boundary. */
+	.file	"fencei_code.s"
 	.section .smc, "awx", @progbits
 	.option norelax
 	.balign 4096
