@@ -186,7 +186,13 @@ type ByKind<U extends Message, K> = Extract<U, { kind: K }>;
  * exhaustiveness a `switch` with `assertNever` gives.
  */
 export interface ActorHandlers<P extends ProtocolShape> {
-  /** Runs once with the buffers and config; the parent sees "ready" after it returns. */
+  /**
+   * Runs once with the buffers and config; the parent sees "ready" after it
+   * returns, so it must return. An actor that then runs a loop that never
+   * yields (the cpu) starts it from a cast or a `setTimeout(run, 0)`, reports
+   * through `ctx.emit` (postMessage works from a busy worker) and watches a
+   * stop word in shared memory, since it will not see "stop" messages.
+   */
   start?(ctx: ActorContext<P>): void | Promise<void>;
   request: {
     [K in P["request"]["kind"]]: (
