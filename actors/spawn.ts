@@ -98,8 +98,9 @@ export class ActorLink<P extends ProtocolShape> {
   }
 
   private onMessage(m: FromActor): void {
-    // A message from another instance (or after death) is stale: drop it.
-    if (this.death || m.stamp !== this.stamp) return;
+    // A message from another instance (or after death) is stale, and one
+    // that is not an envelope at all is not ours: drop both.
+    if (this.death || typeof m !== "object" || m === null || m.stamp !== this.stamp) return;
     switch (m.t) {
       case "reply": {
         const p = this.pending.get(m.id);
