@@ -22,7 +22,7 @@ int main(int argc, char **argv) {
   } else if (eq(what, "c.unimp")) {
     asm volatile(".2byte 0x0000"); /* the all-zero 16-bit word is illegal */
   } else if (eq(what, "ebreak")) {
-    asm volatile("ebreak");
+    asm volatile(".option push\n\t.option norvc\n\tebreak\n\t.option pop"); /* 32-bit form */
   } else if (eq(what, "c.ebreak")) {
     asm volatile(".option push\n\t.option rvc\n\tc.ebreak\n\t.option pop");
   } else if (eq(what, "csr-priv")) {
