@@ -341,9 +341,12 @@ export function div(f: Format, a: bigint, b: bigint, rm: number): bigint {
 /** Integer square root: floor(sqrt(n)) for n >= 0. */
 export function isqrt(n: bigint): bigint {
   if (n < 2n) return n;
-  // Start above the root (the float estimate is good to ~50 bits) and descend.
-  let x = BigInt(Math.floor(Math.sqrt(Number(n)) * (1 + 2 ** -40))) + 2n;
-  if (x * x <= n) x = n; // estimate unusable (n beyond double range): start from n
+  // Start above the root and descend (Newton from above is monotone). The
+  // float estimate is good to ~50 bits; beyond the double range use a power of two.
+  const len = bitLength(n);
+  let x = len < 1000
+    ? BigInt(Math.floor(Math.sqrt(Number(n)) * (1 + 2 ** -40))) + 2n
+    : 1n << BigInt((len >> 1) + 1);
   for (;;) {
     const y = (x + n / x) >> 1n;
     if (y >= x) return x;

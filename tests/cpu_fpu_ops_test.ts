@@ -320,3 +320,19 @@ Deno.test("fpu: illegal encodings and rd = x0", () => {
   fpu.execute(fpOp("fdiv.d").encode(4, 3, 2, 0, RNE), x);
   assert.equal(fpu.fflags, NV | NX);
 });
+
+Deno.test("fpu: instruction words with bit 31 set decode the same signed or unsigned", () => {
+  const fpu = new Fpu();
+  const x = new BigInt64Array(32);
+  fpu.bits[17] = f64bits(2);
+  fpu.bits[18] = f64bits(3);
+  fpu.bits[30] = f64bits(1);
+  const insn = fpOp("fmadd.d").encode(5, 17, 18, 30, RNE); // rs3 = 30: bit 31 set
+  assert.ok(insn > 0x7fffffff);
+  assert.equal(fpu.execute(insn | 0, x), 0);
+  assert.equal(fpu.bits[5], f64bits(7));
+  assert.equal(fpu.execute(fpOp("fcvt.l.d").encode(9, 5, 0, 0, RNE) | 0, x), 1);
+  assert.equal(x[9], 7n);
+  assert.equal(fpu.execute(fpOp("fmv.d.x").encode(31, 9, 0, 0, 0) | 0, x), 0);
+  assert.equal(fpu.bits[31], 7n);
+});
