@@ -153,6 +153,7 @@ export class BlockDevice extends VirtioDevice {
     if (c.writeLen < 1) {
       // Nowhere to put a status: the spec's way out is NEEDS_RESET (§2.1.2).
       this.complete(vq, c.head, 0);
+      this.countError("no-status-byte");
       this.fail(`request ${c.head} has no device-writable status byte`);
       return;
     }

@@ -29,6 +29,8 @@ export abstract class VirtioDevice {
   readonly transport: DeviceTransport;
   /** Guest mistakes and internal errors seen (logged or not). */
   errors = 0;
+  /** Queue-level errors by kind (QueueErrorKind), and device-specific kinds. */
+  readonly errorCounts: Record<string, number> = {};
   protected readonly queues: (VirtQueue | null)[];
   #epoch: number;
   #broken = false;
@@ -145,6 +147,7 @@ export abstract class VirtioDevice {
   protected queueFailed(q: number, err: QueueError, vq?: VirtQueue): void {
     // Give the chain back so the driver is not left waiting on it forever.
     if (vq && err.head !== null) this.complete(vq, err.head, 0);
+    this.countError(err.error);
     this.fail(`queue ${q}: ${err.error}: ${err.detail}`);
   }
 
@@ -154,6 +157,11 @@ export abstract class VirtioDevice {
     if (this.#broken) return;
     this.#broken = true;
     this.transport.needsReset();
+  }
+
+  /** Count an error by kind (see errorCounts). */
+  protected countError(kind: string): void {
+    this.errorCounts[kind] = (this.errorCounts[kind] ?? 0) + 1;
   }
 
   /** One line about a guest mistake; after MAX_LOG_LINES they are only counted. */

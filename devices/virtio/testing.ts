@@ -235,7 +235,7 @@ export class DriverQueue {
  */
 export function driverSetup(
   mmio: MmioTransport,
-  queues: DriverQueue[],
+  queues: { size: number; desc: number; avail: number; used: number }[],
   opts: { features?: bigint } = {},
 ): number {
   const w = (r: number, v: number) => mmio.write(r, 4, v);
