@@ -6,7 +6,8 @@
 // Read next: tests/programs/src/*.c for what each program covers.
 
 import assert from "node:assert/strict";
-import { runUserElf } from "../cpu/user_runner.ts";
+import { parseElf, runUserElf } from "../cpu/user_runner.ts";
+import { type Coverage, ROUNDING, RV64GC, sweep } from "./programs/coverage.ts";
 
 const dir = new URL("./programs/", import.meta.url);
 
@@ -54,6 +55,23 @@ Deno.test("cpu diff: the case list covers every committed binary", () => {
   const used = new Set(cases.map((c) => c.bin));
   assert.deepEqual([...bins].sort(), [...used].sort());
   assert.ok(cases.length >= 20);
+});
+
+Deno.test("cpu diff: the programs hold every RV64GC instruction, rounding ops in every mode", () => {
+  const cov: Coverage = { seen: new Set(), modes: new Map() };
+  for (const bin of new Set(cases.map((c) => c.bin))) {
+    for (const seg of parseElf(Deno.readFileSync(new URL(`bin/${bin}`, dir))).segments) {
+      if (seg.perm & 8) sweep(seg.data, cov); // PTE_X: executable segments only
+    }
+  }
+  const missing = RV64GC.filter((m) => !cov.seen.has(m));
+  assert.deepEqual(missing, [], `instructions no program executes: ${missing.join(" ")}`);
+  const thin = [...ROUNDING].filter((m) => (cov.modes.get(m)?.size ?? 0) < 6);
+  assert.deepEqual(
+    thin,
+    [],
+    `rounding ops not in all of rne rtz rdn rup rmm dyn: ${thin.join(" ")}`,
+  );
 });
 
 Deno.test("cpu diff: firstDifference finds the line", () => {
