@@ -1,0 +1,163 @@
+// A debugging tool: boot a kernel on the hart in this one thread — no
+// workers, no devices, only the SBI console and timer — and print the boot
+// log. On a stop (instruction budget, a trap into M-mode, a stuck wfi) it
+// prints the last PCs symbolized with System.map, for comparing against
+// QEMU's `-d in_asm` to find the first divergence.
+// Usage: deno run -A scripts/boot-trace.ts [--max=<M instructions>] [--ring=<n>]
+//        [--kernel=guest/Image] [--initrd=guest/initramfs.cpio] [--map=guest/System.map]
+//        [--cmdline="earlycon=sbi console=hvc0"]
+import { parseArgs } from "node:util";
+import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import { buildMachineFdt } from "../devices/fdt.ts";
+import { RAM_BASE } from "../devices/memmap.ts";
+
+const { values } = parseArgs({
+  options: {
+    max: { type: "string", default: "200" },
+    ring: { type: "string", default: "64" },
+    kernel: { type: "string", default: "guest/Image" },
+    initrd: { type: "string", default: "guest/initramfs.cpio" },
+    map: { type: "string", default: "guest/System.map" },
+    cmdline: { type: "string", default: "earlycon=sbi console=hvc0" },
+    mem: { type: "string", default: "128" },
+  },
+});
+
+const memBytes = Number(values.mem) * 1024 * 1024;
+const ram = new SharedArrayBuffer(memBytes);
+const ram8 = new Uint8Array(ram);
+const kernel = Deno.readFileSync(values.kernel!);
+ram8.set(kernel, 0x200000);
+const initrd = values.initrd ? Deno.readFileSync(values.initrd) : null;
+const pageDown = (n: number) => n - (n % 4096);
+const initrdStart = initrd ? RAM_BASE + pageDown(memBytes - initrd.length) : 0;
+if (initrd) ram8.set(initrd, initrdStart - RAM_BASE);
+const fdt = buildMachineFdt({
+  ramBytes: memBytes,
+  bootargs: values.cmdline!,
+  initrd: initrd ? { start: initrdStart, end: initrdStart + initrd.length } : undefined,
+  virtioSlots: [],
+});
+const fdtAddr = pageDown((initrd ? initrdStart : RAM_BASE + memBytes) - fdt.length - 0x1000);
+ram8.set(fdt, fdtAddr - RAM_BASE);
+
+let deadline = -1n;
+let time = 0n;
+const hart = new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
+hart.enablePcRing(Number(values.ring));
+const out = (b: Uint8Array) => Deno.stdout.writeSync(b);
+hart.onEcall = (h, from) => {
+  if (from !== 1) return false;
+  const a7 = Number(h.x[17]), a6 = Number(h.x[16]);
+  const a0 = h.x[10];
+  const ok = (v = 0n) => {
+    h.x[10] = 0n;
+    h.x[11] = v;
+    return true;
+  };
+  switch (a7) {
+    case 0x10: // BASE
+      if (a6 === 0) return ok(2n << 24n);
+      if (a6 === 3) {
+        return ok([0x10, 0x54494d45, 0x4442434e, 0x53525354].includes(Number(h.x[10])) ? 1n : 0n);
+      }
+      return ok(0n);
+    case 0x54494d45: // TIME
+    case 0:
+      deadline = a0;
+      h.externalMip &= ~(1 << 5);
+      if (a7 === 0) h.x[10] = 0n;
+      return a7 === 0 ? true : ok();
+    case 0x4442434e: { // DBCN
+      if (a6 === 2) {
+        out(new Uint8Array([Number(a0 & 0xffn)]));
+        return ok();
+      }
+      const len = Number(a0), addr = Number(h.x[11]);
+      const buf = new Uint8Array(len);
+      h.readPhys(addr, buf);
+      out(buf);
+      return ok(BigInt(len));
+    }
+    case 1:
+      out(new Uint8Array([Number(a0 & 0xffn)]));
+      h.x[10] = 0n;
+      return true;
+    case 0x53525354: // SRST
+    case 8:
+      console.error(`\n[boot-trace] SRST type ${a0}`);
+      h.stopRequested = true;
+      return ok();
+    default:
+      h.x[10] = -2n;
+      return true;
+  }
+};
+hart.priv = 1;
+hart.pc = BigInt(RAM_BASE + 0x200000);
+hart.x[11] = BigInt(fdtAddr);
+hart.csrWrite(0x302, 0xb1ffn);
+hart.csrWrite(0x303, 0x222n);
+hart.csrWrite(0x306, 7n); // mcounteren: cycle, time, instret readable from S (as OpenSBI sets it)
+
+const max = Number(values.max) * 1e6;
+const t0 = performance.now();
+let why = "instruction budget used";
+while (hart.instretN < max) {
+  const r = hart.run(10_000);
+  time = BigInt(Math.floor(hart.instretN / 10)); // 100 MIPS-equivalent clock
+  if (deadline >= 0n && time >= deadline) hart.externalMip |= 1 << 5;
+  if (r === RUN_STOP) {
+    why = "stop requested";
+    break;
+  }
+  if (hart.priv === 3) {
+    why = `trap into M-mode: mcause ${hart.csrRead(0x342)} mepc 0x${
+      hart.csrRead(0x341).toString(16)
+    } mtval 0x${hart.csrRead(0x343).toString(16)}`;
+    break;
+  }
+  if (r === RUN_WFI) {
+    if (deadline < 0n) {
+      why = "wfi with no timer";
+      break;
+    }
+    time = deadline;
+    hart.externalMip |= 1 << 5;
+  }
+}
+const secs = (performance.now() - t0) / 1000;
+console.error(
+  `\n[boot-trace] ${why}: ${hart.instretN} instructions in ${secs.toFixed(2)} s (${
+    (hart.instretN / secs / 1e6).toFixed(1)
+  } MIPS), pc 0x${hart.pc.toString(16)} priv ${hart.priv}`,
+);
+console.error(
+  `[boot-trace] scause ${hart.csrRead(0x142)} sepc 0x${hart.csrRead(0x141).toString(16)} stval 0x${
+    hart.csrRead(0x143).toString(16)
+  }`,
+);
+
+// Symbolize the recent PCs with System.map.
+const syms: [bigint, string][] = [];
+try {
+  for (const line of Deno.readTextFileSync(values.map!).split("\n")) {
+    const [addr, , name] = line.split(" ");
+    if (name) syms.push([BigInt("0x" + addr), name]);
+  }
+  syms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+} catch {
+  // no map: raw addresses
+}
+const sym = (pc: bigint) => {
+  let lo = 0, hi = syms.length - 1, best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (syms[mid][0] <= pc) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return best < 0 ? "?" : `${syms[best][1]}+0x${(pc - syms[best][0]).toString(16)}`;
+};
+for (const pc of hart.recentPcs()) console.error(`  0x${pc.toString(16)} ${sym(pc)}`);
