@@ -24,11 +24,12 @@ const SYMBOLS = {
     result: "isize",
   },
   strerror: { parameters: ["i32"], result: "pointer" },
+  malloc: { parameters: ["usize"], result: "pointer" },
+  free: { parameters: ["pointer"], result: "void" },
   __errno_location: { parameters: [], result: "pointer" },
-  // The same poll twice: the nonblocking one runs on Deno's blocking-thread
-  // pool and returns a Promise, so a worker waits for frames without ever
-  // blocking its event loop; the sync one is for draining checks.
-  poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
+  // Nonblocking: runs on Deno's blocking-thread pool and returns a Promise,
+  // so a worker waits for frames without ever blocking its event loop.
+  poll: { parameters: ["pointer", "u64", "i32"], result: "i32", nonblocking: true },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -130,7 +131,13 @@ export function cstring(s: string): Uint8Array<ArrayBuffer> {
  * pool thread can outlive a worker that was terminated without closing.
  */
 export class Poller {
-  readonly #fds = new Uint8Array(16);
+  /**
+   * The two struct pollfd live in malloc'ed memory, not in this isolate's
+   * heap: if the worker is terminated while a poll is pending, the pool
+   * thread must not write revents into freed memory. (16 bytes leak then.)
+   */
+  readonly #mem: Deno.PointerObject;
+  readonly #fds: DataView;
   readonly #wakeFd: number;
   #closed = false;
   #pending: Promise<number> | null = null;
@@ -139,7 +146,10 @@ export class Poller {
     const c = libc();
     this.#wakeFd = c.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (this.#wakeFd < 0) throw new Error(`eventfd: ${strerror(errno())}`);
-    const v = new DataView(this.#fds.buffer);
+    const mem = c.malloc(16n);
+    if (mem === null) throw new Error("poller: out of memory");
+    this.#mem = mem;
+    const v = this.#fds = new DataView(Deno.UnsafePointerView.getArrayBuffer(mem, 16));
     v.setInt32(0, fd, true);
     v.setInt16(4, POLLIN, true);
     v.setInt32(8, this.#wakeFd, true);
@@ -150,10 +160,10 @@ export class Poller {
   async wait(): Promise<boolean> {
     if (this.#closed) return false;
     if (this.#pending !== null) throw new Error("poller: one wait at a time");
-    const v = new DataView(this.#fds.buffer);
+    const v = this.#fds;
     v.setInt16(6, 0, true);
     v.setInt16(14, 0, true);
-    this.#pending = libc().poll(this.#fds, 2n, this.timeoutMs);
+    this.#pending = libc().poll(this.#mem, 2n, this.timeoutMs);
     let n: number;
     try {
       n = await this.#pending;
@@ -182,5 +192,6 @@ export class Poller {
     // before the fds are closed (and their numbers reused).
     if (this.#pending !== null) await this.#pending.catch(() => 0);
     libc().close(this.#wakeFd);
+    libc().free(this.#mem);
   }
 }

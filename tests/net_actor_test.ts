@@ -20,14 +20,25 @@ async function guest(sharenet: string, irq: number) {
   const ram = new SharedArrayBuffer(RAM_BYTES);
   const control = createControlBlock();
   const state = createNetState(irq, net.mac);
-  const link = await spawnActor({
-    url: WORKER,
-    descriptor: NET,
-    buffers: { ram, state, control },
-    config: { backend: net.spec },
-  });
-  const drv = new FakeNetDriver(ram, state, control);
-  return { net, link, drv };
+  const spawn = () =>
+    spawnActor({
+      url: WORKER,
+      descriptor: NET,
+      buffers: { ram, state, control },
+      config: { backend: net.spec },
+    });
+  const g = { net, link: await spawn(), drv: new FakeNetDriver(ram, state, control), spawn };
+  return g;
+}
+
+/** A broadcast test frame from `mac` with a recognisable payload. */
+function testFrame(mac: Uint8Array, seed: number): Uint8Array {
+  const f = new Uint8Array(100);
+  f.fill(0xff, 0, 6);
+  f.set(mac, 6);
+  f.set([0x88, 0xb5], 12);
+  for (let i = 14; i < f.length; i++) f[i] = (i + seed) & 255;
+  return f;
 }
 
 /** Wait (politely) until the driver's queue has used entries. */
@@ -51,11 +62,7 @@ Deno.test("net actor: two workers on one sharenet segment exchange frames", asyn
     // b posts receive buffers; a broadcasts a frame.
     b.drv.rx.post([{ addr: 0x40000, len: 1526, write: true }]);
     b.drv.notify(NET_RX);
-    const f = new Uint8Array(100);
-    f.fill(0xff, 0, 6);
-    f.set(a.net.mac, 6);
-    f.set([0x88, 0xb5], 12);
-    for (let i = 14; i < f.length; i++) f[i] = i;
+    const f = testFrame(a.net.mac, 0);
     a.drv.transmit(0x50000, f);
     a.drv.notify(NET_TX);
     assert.deepEqual(await used(a.drv.tx, "a's tx completion"), [{ id: 0, len: 0 }]);
@@ -76,6 +83,36 @@ Deno.test("net actor: two workers on one sharenet segment exchange frames", asyn
       g.net.release();
     }
     assert.deepEqual([...Deno.readDirSync(`${dir}/seg`)].map((e) => e.name), ["lock"]);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("net actor: a terminated net worker is replaced on the same segment membership", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "avm-netactor-" });
+  const a = await guest(`${dir}/seg`, 1);
+  const b = await guest(`${dir}/seg`, 2);
+  try {
+    // Kill b's worker outright (its poll is pending) and start another on the same state.
+    b.link.terminate("test kill");
+    b.link = await b.spawn();
+    b.drv.rx.post([{ addr: 0x40000, len: 1526, write: true }]);
+    b.drv.notify(NET_RX);
+    const f = testFrame(a.net.mac, 5);
+    a.drv.transmit(0x50000, f);
+    a.drv.notify(NET_TX);
+    assert.deepEqual(await used(b.drv.rx, "b's rx after restart"), [{
+      id: 0,
+      len: NET_HDR_LEN + f.length,
+    }]);
+    assert.deepEqual(
+      b.drv.bytes.slice(0x40000 + NET_HDR_LEN, 0x40000 + NET_HDR_LEN + f.length),
+      f,
+    );
+  } finally {
+    for (const g of [a, b]) {
+      await g.link.stop();
+      g.net.release();
+    }
     Deno.removeSync(dir, { recursive: true });
   }
 });
