@@ -8,7 +8,8 @@
 // multicast and unknown destinations: a learning switch with no hub process.
 // Members that died (SIGKILL leaves their socket file behind) are detected by
 // ECONNREFUSED and their files removed under a lock; they never block anyone.
-// A member whose receive queue is full drops the frame (counted), never waits.
+// A member whose receive queue is full gets the frame later from a bounded
+// backlog (in order); beyond that frames are dropped and counted. Never waits.
 // Read next: devices/net.ts.
 
 import {
@@ -51,7 +52,14 @@ const RECV_BUF = 65536;
 interface Member {
   path: string;
   addr: Uint8Array<ArrayBuffer>;
+  /** Frames the member's full queue refused, oldest first, re-sent in order. */
+  backlog: Uint8Array[];
 }
+
+/** Frames kept per member while its receive queue is full; beyond this they are dropped. */
+const BACKLOG = 128;
+/** How soon a backlog is retried when no new frame comes to push it along. */
+const RETRY_MS = 1;
 
 function newSocket(): number {
   const fd = libc().socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -163,7 +171,7 @@ export class SharenetBackend implements NetBackend {
   readonly slot: number;
   /** Stable per segment and slot: what the default MAC is derived from. */
   readonly macKey: string;
-  /** Frames not delivered to some member because its queue was full (one count per member). */
+  /** Frames not delivered to some member because its queue and backlog were full (per member). */
   peerDrops = 0;
   readonly #member: SharenetMember;
   readonly #leave: boolean;
@@ -177,6 +185,7 @@ export class SharenetBackend implements NetBackend {
   readonly #from = new Uint8Array(110);
   readonly #fromLen = new Uint32Array(1);
   #loop: Promise<void> | null = null;
+  #retry: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
   /** Join `path` and own the membership (left on close). */
@@ -206,7 +215,7 @@ export class SharenetBackend implements NetBackend {
       const p = `${this.dir}/${e.name}`;
       if (p === this.#path) continue;
       const old = this.#members.find((m) => m.path === p);
-      members.push(old ?? { path: p, addr: sockaddrUn(p) });
+      members.push(old ?? { path: p, addr: sockaddrUn(p), backlog: [] });
     }
     this.#members = members;
   }
@@ -222,8 +231,8 @@ export class SharenetBackend implements NetBackend {
     } catch { /* already removed by someone else */ }
   }
 
-  /** Send to one member; false if it did not take the frame. */
-  #sendTo(m: Member, frame: Uint8Array): boolean {
+  /** One sendto(); "full" when the member's queue is full, "dead" when it is gone. */
+  #trySend(m: Member, frame: Uint8Array): "ok" | "full" | "dead" {
     const c = libc();
     for (;;) {
       const n = Number(
@@ -236,13 +245,59 @@ export class SharenetBackend implements NetBackend {
           m.addr.length,
         ),
       );
-      if (n === frame.length) return true;
+      if (n === frame.length) return "ok";
       const e = errno();
       if (e === EINTR) continue;
+      if (e === EAGAIN) return "full";
       if (e === ECONNREFUSED || e === ENOENT) this.#bury(m);
-      else if (e === EAGAIN) this.peerDrops++;
+      return "dead";
+    }
+  }
+
+  /** Re-send a member's backlog in order, as far as its queue takes it. */
+  #flush(m: Member): void {
+    while (m.backlog.length > 0) {
+      const r = this.#trySend(m, m.backlog[0]);
+      if (r === "full") return;
+      m.backlog.shift();
+      if (r === "dead") {
+        m.backlog = [];
+        return;
+      }
+    }
+  }
+
+  #armRetry(): void {
+    if (this.#retry !== undefined || this.#closed) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      let left = false;
+      for (const m of this.#members) {
+        this.#flush(m);
+        left ||= m.backlog.length > 0;
+      }
+      if (left) this.#armRetry();
+    }, RETRY_MS);
+  }
+
+  /**
+   * Send to one member; false if it did not take the frame. A member whose
+   * queue is full (a Unix datagram queue holds only net.unix.max_dgram_qlen
+   * frames) gets the frame later, in order, from a bounded backlog.
+   */
+  #sendTo(m: Member, frame: Uint8Array): boolean {
+    if (m.backlog.length > 0) this.#flush(m);
+    if (m.backlog.length === 0) {
+      const r = this.#trySend(m, frame);
+      if (r !== "full") return r === "ok";
+    }
+    if (m.backlog.length >= BACKLOG) {
+      this.peerDrops++;
       return false;
     }
+    m.backlog.push(frame.slice());
+    this.#armRetry();
+    return true;
   }
 
   send(frame: Uint8Array): boolean {
@@ -321,7 +376,7 @@ export class SharenetBackend implements NetBackend {
     if (m === undefined) {
       // A member that joined since the last refresh: add it at once.
       if (!from.startsWith(this.dir + "/")) return;
-      m = { path: from, addr: sockaddrUn(from) };
+      m = { path: from, addr: sockaddrUn(from), backlog: [] };
       this.#members.push(m);
     }
     this.#learned.set(macKeyOf(frame, 6), { member: m, at: now });
@@ -330,6 +385,7 @@ export class SharenetBackend implements NetBackend {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#retry);
     await this.#poller.close();
     await this.#loop;
     if (this.#leave) leaveSharenet(this.#member);
