@@ -16,6 +16,7 @@ import {
 import { FileBackend } from "../devices/block_backend.ts";
 import { STATUS, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from "../devices/virtio/constants.ts";
 import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
+import { VirtQueue } from "../devices/virtio/queue.ts";
 import { type BufSpec, DriverQueue, driverSetup, FakeRam } from "../devices/virtio/testing.ts";
 
 const IRQ = 2;
@@ -38,18 +39,20 @@ class Rig {
   readonly ctl: Int32Array;
   readonly logs: string[] = [];
   readonly backend: FileBackend;
+  readonly state: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
 
   constructor(opts: { bytes?: number; readOnly?: boolean; name?: string } = {}) {
     const dir = Deno.makeTempDirSync();
     this.path = `${dir}/${opts.name ?? "disk.img"}`;
     Deno.writeFileSync(this.path, pattern(opts.bytes ?? 64 * 1024));
     this.backend = FileBackend.open(this.path, { readOnly: opts.readOnly });
-    const state = createBlockState({
+    const state = this.state = createBlockState({
       irq: IRQ,
       sectors: this.backend.probe.sectors,
       readOnly: opts.readOnly ?? false,
     });
-    const control = createControlBlock();
+    const control = this.control = createControlBlock();
     this.ctl = new Int32Array(control);
     this.mmio = new MmioTransport(state, control);
     this.dq = new DriverQueue(this.mem, 16);
@@ -349,6 +352,33 @@ Deno.test("block: many requests in flight complete in order with one interrupt",
     r.dq.setUsedEvent(100);
     r.request(BLK_T.FLUSH, 0);
     assertEquals(r.line(), 0);
+  } finally {
+    r.close();
+  }
+});
+
+Deno.test("block: a replacement device actor resumes where the used ring says", () => {
+  const r = new Rig();
+  try {
+    const first = r.request(BLK_T.IN, 0, [{ len: 512, write: true }]);
+    assertEquals(first.status, BLK_S.OK);
+    r.mmio.write(REG.INTERRUPT_ACK, 4, 1);
+    // Two more requests; the device "dies" having taken them off the ring but not completed them.
+    const a = r.post(BLK_T.IN, 1, [{ len: 512, write: true }]);
+    const b = r.post(BLK_T.OUT, 2, [{ len: 512, data: pattern(512, 5) }]);
+    const dying = VirtQueue.create(r.dev.ram, r.dq.layout(), { eventIdx: true, indirect: true });
+    assert(dying instanceof VirtQueue);
+    dying.pop();
+    dying.pop();
+    // The supervisor starts a new actor on the same buffers.
+    const again = new BlockDevice(r.mem.sab, r.state, r.control, { backend: r.backend });
+    again.service();
+    assertEquals(r.dq.usedIdx(), 3);
+    assertEquals(r.dq.usedElem(1).id, a.head);
+    assertEquals(r.dq.usedElem(2).id, b.head);
+    assertEquals(r.mem.read(a.addrs[1], 512), pattern(64 * 1024).slice(512, 1024));
+    assertEquals(r.file().subarray(1024, 1536), pattern(512, 5));
+    assertEquals(r.line(), 1, "the replacement raises the interrupt");
   } finally {
     r.close();
   }

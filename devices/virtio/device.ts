@@ -33,6 +33,8 @@ export abstract class VirtioDevice {
   readonly errorCounts: Record<string, number> = {};
   protected readonly queues: (VirtQueue | null)[];
   #epoch: number;
+  /** Started while the driver was already running: a replacement for an actor that died. */
+  #restarted: boolean;
   #broken = false;
   #irqPending = false;
   #logged = 0;
@@ -51,6 +53,7 @@ export abstract class VirtioDevice {
     this.transport = new DeviceTransport(state, control);
     this.queues = new Array(this.transport.numQueues).fill(null);
     this.#epoch = this.transport.resetCount();
+    this.#restarted = this.transport.live();
     this.#log = opts.log ?? ((l) => console.error(l));
     this.trace = opts.trace;
   }
@@ -114,12 +117,16 @@ export abstract class VirtioDevice {
       return null;
     }
     this.queues[q] = vq;
+    // A predecessor may have published completions and died before raising
+    // the interrupt: raise one (a spurious one costs the driver nothing).
+    if (this.#restarted) this.#irqPending = true;
     this.trace?.(`${this.name}: queue ${q} ready, size ${setup.size}, resuming at ${vq.lastAvail}`);
     return vq;
   }
 
   #reset(epoch: number): void {
     this.#epoch = epoch;
+    this.#restarted = false;
     this.#broken = false;
     this.#irqPending = false;
     this.queues.fill(null);
