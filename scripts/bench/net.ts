@@ -6,6 +6,9 @@
 
 import { netnsUnavailable, withNetns } from "../../tests/netns.ts";
 import { startPeer, Vm } from "../../tests/net_vm.ts";
+import { openTunnet, parseTunnet } from "../../devices/netcfg.ts";
+import { TapBackend } from "../../devices/tap.ts";
+import { arpRequest, icmpEcho, parseArp, parseIcmp, parseMacText } from "../../tests/net_frames.ts";
 
 const HOST = "10.213.40.1";
 const GUEST = "10.213.40.2";
@@ -63,10 +66,60 @@ async function measure(vm: "actorvm" | "qemu"): Promise<NetNumbers> {
   });
 }
 
+/**
+ * The tap backend alone (no guest): ICMP echo round trips between the
+ * backend on this thread's event loop and the kernel. Runs inside a namespace.
+ */
+async function backendRtt(n = 2000): Promise<{ medianUs: number; p99Us: number }> {
+  const tap = await openTunnet(parseTunnet(`${HOST}/24`));
+  const be = new TapBackend(tap);
+  const me = [2, 0, 0, 0x21, 0x3a, 9];
+  let hostMac: number[] | null = null;
+  let resolve: (() => void) | null = null;
+  be.start((f) => {
+    const a = parseArp(f);
+    if (a && a.op === 2) hostMac = parseMacText(a.senderMac);
+    if (resolve && parseIcmp(f)?.type === 0) {
+      const r = resolve;
+      resolve = null;
+      r();
+    }
+  });
+  try {
+    be.send(arpRequest(me, GUEST, HOST));
+    for (let i = 0; i < 100 && hostMac === null; i++) await new Promise((r) => setTimeout(r, 10));
+    if (hostMac === null) throw new Error("no ARP reply from the tap's host end");
+    const payload = new Uint8Array(56);
+    const times: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = new Promise<void>((r) => resolve = r);
+      const t0 = performance.now();
+      be.send(icmpEcho(me, hostMac, GUEST, HOST, 1, i & 0xffff, payload));
+      await p;
+      times.push(performance.now() - t0);
+    }
+    times.sort((a, b) => a - b);
+    return {
+      medianUs: Math.round(times[n >> 1] * 1000),
+      p99Us: Math.round(times[Math.floor(n * 0.99)] * 1000),
+    };
+  } finally {
+    await be.close();
+  }
+}
+
 export async function run(): Promise<Record<string, unknown>> {
   const skip = await netnsUnavailable();
   if (skip) return { skipped: skip };
   const out: Record<string, unknown> = { bytesPerTransfer: BYTES, pings: PINGS };
+  try {
+    out.tapBackendRtt = await withNetns(1, async (ns) => {
+      const self = new URL(import.meta.url).pathname;
+      return JSON.parse(await ns.sh(`${Deno.execPath()} run -A ${self} backend-rtt`));
+    });
+  } catch (e) {
+    out.tapBackendRtt = { error: e instanceof Error ? e.message : String(e) };
+  }
   const r: Partial<Record<"actorvm" | "qemu", NetNumbers>> = {};
   for (const vm of ["actorvm", "qemu"] as const) {
     try {
@@ -87,4 +140,7 @@ export async function run(): Promise<Record<string, unknown>> {
   return out;
 }
 
-if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));
+if (import.meta.main) {
+  if (Deno.args[0] === "backend-rtt") console.log(JSON.stringify(await backendRtt()));
+  else console.log(JSON.stringify(await run(), null, 2));
+}
