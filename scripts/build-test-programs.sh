@@ -36,7 +36,7 @@ build fencei "$src/fencei.c" "$src/fencei_code.s" -Wl,--no-warn-rwx-segments
 build fp_s -DPREC=32 "$src/fp.c"
 build fp_d -DPREC=64 "$src/fp.c"
 build args "$src/args.c"
-build fault "$src/fault.c"
+build fault "$src/fault.c" -Wl,--no-warn-rwx-segments
 build syscalls "$src/syscalls.c"
 build rand "$src/rand.c"
 build bench_int "$src/bench_int.c"

@@ -11,6 +11,23 @@ static int eq(const char *a, const char *b) {
 
 static u64 data_word[4] = {0x0000100f0000100full, 0, 0, 0};
 
+/* A writable and executable buffer for `exec HEX`: one instruction given on
+ * the command line, then c.jr ra back to us. */
+asm(".pushsection .xbuf,\"awx\",@progbits\n.balign 4096\n.globl xbuf\nxbuf: .skip 64\n.popsection");
+extern u16 xbuf[];
+
+static u64 parse_hex(const char *s) {
+  u64 v = 0;
+  for (; *s; s++) v = v * 16 + (u64)(*s <= '9' ? *s - '0' : (*s | 32) - 'a' + 10);
+  return v;
+}
+
+static int length(const char *s) {
+  int n = 0;
+  while (s[n]) n++;
+  return n;
+}
+
 int main(int argc, char **argv) {
   const char *what = argc > 1 ? argv[1] : "";
   out_str("fault test: ");
@@ -56,6 +73,22 @@ int main(int argc, char **argv) {
     ((void (*)(void))16)();
   } else if (eq(what, "fetch-data")) {
     ((void (*)(void))(void *)data_word)(); /* data pages are not executable */
+  } else if (eq(what, "exec") && argc > 2) {
+    /* Runs one encoding (4 hex digits: 16-bit, 8: 32-bit) with a0..a5 and
+     * sp usable; "executed" means it did not trap. */
+    u64 insn = parse_hex(argv[2]);
+    int n = 0;
+    xbuf[n++] = (u16)insn;
+    if (length(argv[2]) > 4) xbuf[n++] = (u16)(insn >> 16);
+    xbuf[n++] = 0x8082; /* c.jr ra */
+    asm volatile("fence.i" ::: "memory");
+    static u64 scratch[8];
+    register u64 a0 asm("a0") = (u64)scratch;
+    register u64 a1 asm("a1") = (u64)scratch;
+    asm volatile("jalr ra, 0(%2)" : "+r"(a0), "+r"(a1) : "r"(xbuf)
+                 : "ra", "a2", "a3", "a4", "a5", "t0", "t1", "t2", "ft0", "ft1", "memory");
+    out_str("executed\n");
+    return 0;
   } else if (eq(what, "exit")) {
     out_str("exiting with ");
     out_str(argc > 2 ? argv[2] : "0");
