@@ -1,0 +1,345 @@
+// The PLIC (`riscv,plic0`): priorities, pending bits, per-context enables and
+// thresholds, claim/complete, and the external-interrupt lines MEIP/SEIP into
+// CTL.MIP. Its state is one SharedArrayBuffer laid out here, shared by two
+// workers: the cpu actor runs the MMIO registers (PlicRegisters), the
+// interrupt-controller actor runs the gateway (PlicGateway) that turns device
+// line levels (CTL.LINE0+src) into pending bits. Every mutation holds the spin
+// lock CTL.PLIC_LOCK. Read next: docs/machine.md (PLIC design), actors/layout.ts.
+
+import { PLIC_CONTEXTS, PLIC_NDEV } from "./memmap.ts";
+import { CTL, MIP, openControlBlock, wakeCpu } from "../actors/layout.ts";
+
+/** "PLIC" and the layout version, at words 0 and 1 of the state buffer. */
+export const PLIC_MAGIC = 0x504c4943;
+export const PLIC_LAYOUT_VERSION = 1;
+
+/** 32-bit words per source bitmap (bit n = source n; bit 0, "no source", is never set). */
+export const PLIC_WORDS = (PLIC_NDEV + 1 + 31) >>> 5;
+
+/** Int32 word indexes into the PLIC state buffer. */
+export const PLIC = {
+  MAGIC: 0,
+  VERSION: 1,
+  /** Pending bitmap: PLIC_WORDS words. */
+  PENDING: 2,
+  /** In-service (claimed, not yet completed) bitmap: PLIC_WORDS words. */
+  CLAIMED: 2 + PLIC_WORDS,
+  /** Enable bitmaps, PLIC_WORDS words per context: ENABLE + ctx*PLIC_WORDS + w. */
+  ENABLE: 2 + 2 * PLIC_WORDS,
+  /** Threshold per context: THRESHOLD + ctx. */
+  THRESHOLD: 2 + (2 + PLIC_CONTEXTS) * PLIC_WORDS,
+  /** Priority per source: PRIORITY + src (src 0 unused). */
+  PRIORITY: 2 + (2 + PLIC_CONTEXTS) * PLIC_WORDS + PLIC_CONTEXTS,
+} as const;
+export const PLIC_STATE_WORDS = PLIC.PRIORITY + PLIC_NDEV + 1;
+export const PLIC_STATE_BYTES = PLIC_STATE_WORDS * 4;
+
+/** Priority and threshold are 3 bits wide (0..7), as on QEMU virt. */
+export const PLIC_PRIO_MASK = 7;
+
+/** The MMIO register map (offsets from PLIC_BASE), per the RISC-V PLIC spec. */
+export const PLIC_REG = {
+  PRIORITY: 0x0, // + 4*src
+  PENDING: 0x1000, // + 4*word
+  ENABLE: 0x2000, // + 0x80*ctx + 4*word
+  ENABLE_STRIDE: 0x80,
+  CONTEXT: 0x20_0000, // + 0x1000*ctx: threshold at +0, claim/complete at +4
+  CONTEXT_STRIDE: 0x1000,
+} as const;
+
+/** The mip bit each context drives: context 0 = hart 0 M-mode, context 1 = hart 0 S-mode. */
+const CONTEXT_EIP = [MIP.MEIP, MIP.SEIP];
+if (CONTEXT_EIP.length !== PLIC_CONTEXTS) throw new Error("plic: context table out of date");
+
+/** Allocate a fresh PLIC state buffer: everything zero (all masked), magic set. */
+export function createPlicState(): SharedArrayBuffer {
+  const sab = new SharedArrayBuffer(PLIC_STATE_BYTES);
+  const s = new Int32Array(sab);
+  s[PLIC.MAGIC] = PLIC_MAGIC;
+  s[PLIC.VERSION] = PLIC_LAYOUT_VERSION;
+  return sab;
+}
+
+function openPlicState(sab: SharedArrayBuffer): Int32Array {
+  const s = new Int32Array(sab);
+  if (s.length < PLIC_STATE_WORDS || s[PLIC.MAGIC] !== PLIC_MAGIC) {
+    throw new Error("plic: state buffer has no PLIC magic (use createPlicState)");
+  }
+  if (s[PLIC.VERSION] !== PLIC_LAYOUT_VERSION) {
+    throw new Error(`plic: state layout v${s[PLIC.VERSION]}, want v${PLIC_LAYOUT_VERSION}`);
+  }
+  return s;
+}
+
+/**
+ * A device drives its interrupt line: level 1 = asserted. Rings the
+ * interrupt-controller actor's doorbell only when the level changes.
+ */
+export function setIrqLine(ctl: Int32Array, src: number, level: number | boolean): void {
+  if (!Number.isInteger(src) || src < 1 || src > PLIC_NDEV) {
+    throw new Error(`plic: no interrupt source ${src} (1..${PLIC_NDEV})`);
+  }
+  const v = level ? 1 : 0;
+  if (Atomics.exchange(ctl, CTL.LINE0 + src, v) === v) return;
+  Atomics.add(ctl, CTL.IRQ_DOORBELL, 1);
+  Atomics.notify(ctl, CTL.IRQ_DOORBELL);
+}
+
+/** Shared core: the lock, the gateway rule and the MIP output. */
+class PlicCore {
+  protected readonly s: Int32Array;
+  protected readonly ctl: Int32Array;
+
+  constructor(state: SharedArrayBuffer, control: SharedArrayBuffer) {
+    this.s = openPlicState(state);
+    this.ctl = openControlBlock(control);
+  }
+
+  /**
+   * The spin lock. Critical sections are a few dozen word operations, so a
+   * short spin almost always wins; if the holder was descheduled we sleep on
+   * the lock word instead of burning a core (unlock always notifies).
+   */
+  protected lock(): void {
+    const ctl = this.ctl;
+    for (let i = 0; i < 100; i++) {
+      if (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) === 0) return;
+    }
+    while (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) !== 0) {
+      Atomics.wait(ctl, CTL.PLIC_LOCK, 1, 1);
+    }
+  }
+
+  protected unlock(): void {
+    Atomics.store(this.ctl, CTL.PLIC_LOCK, 0);
+    Atomics.notify(this.ctl, CTL.PLIC_LOCK, 1);
+  }
+
+  protected bit(base: number, src: number): boolean {
+    return (this.s[base + (src >>> 5)] & (1 << (src & 31))) !== 0;
+  }
+
+  protected setBit(base: number, src: number, on: boolean): void {
+    const w = base + (src >>> 5), m = 1 << (src & 31);
+    this.s[w] = on ? this.s[w] | m : this.s[w] & ~m;
+  }
+
+  protected lineHigh(src: number): boolean {
+    return Atomics.load(this.ctl, CTL.LINE0 + src) !== 0;
+  }
+
+  /** Gateway rule for one source: a high line pends unless already pending or in service. */
+  protected gate(src: number): boolean {
+    if (!this.lineHigh(src) || this.bit(PLIC.PENDING, src) || this.bit(PLIC.CLAIMED, src)) {
+      return false;
+    }
+    this.setBit(PLIC.PENDING, src, true);
+    return true;
+  }
+
+  /** The best pending-and-enabled source above ctx's threshold (ties: lowest id), or 0. */
+  protected best(ctx: number): number {
+    const s = this.s;
+    let best = 0, bestPrio = s[PLIC.THRESHOLD + ctx];
+    for (let w = 0; w < PLIC_WORDS; w++) {
+      let bits = s[PLIC.PENDING + w] & s[PLIC.ENABLE + ctx * PLIC_WORDS + w];
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const src = w * 32 + b;
+        const prio = s[PLIC.PRIORITY + src];
+        if (prio > bestPrio) {
+          best = src;
+          bestPrio = prio;
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Drive MEIP/SEIP from the state (call with the lock held); wake the cpu on a change. */
+  protected updateMip(): void {
+    let set = 0, clear = 0;
+    for (let ctx = 0; ctx < PLIC_CONTEXTS; ctx++) {
+      if (this.best(ctx) !== 0) set |= CONTEXT_EIP[ctx];
+      else clear |= CONTEXT_EIP[ctx];
+    }
+    const before = Atomics.load(this.ctl, CTL.MIP);
+    if ((before & set) === set && (before & clear) === 0) return;
+    if (set) Atomics.or(this.ctl, CTL.MIP, set);
+    if (clear) Atomics.and(this.ctl, CTL.MIP, ~clear);
+    wakeCpu(this.ctl);
+  }
+}
+
+/** The PLIC's MMIO registers, for the cpu actor. Offsets are from PLIC_BASE. */
+export class PlicRegisters extends PlicCore {
+  /**
+   * Read `size` bytes at `offset`. Only aligned 32-bit accesses exist (as on
+   * QEMU): others return -1, the Bus's access fault. Unmapped offsets read 0.
+   * Reading a claim register claims.
+   */
+  read(offset: number, size: number): number {
+    if (size !== 4 || (offset & 3) !== 0) return -1;
+    this.lock();
+    try {
+      return this.readLocked(offset) >>> 0;
+    } finally {
+      this.unlock();
+    }
+  }
+
+  /** Write; false only for a non-32-bit or misaligned access. Unmapped offsets are ignored. */
+  write(offset: number, size: number, value: number): boolean {
+    if (size !== 4 || (offset & 3) !== 0) return false;
+    this.lock();
+    try {
+      this.writeLocked(offset, value | 0);
+    } finally {
+      this.unlock();
+    }
+    return true;
+  }
+
+  /** Claim for a context (what a read of its claim register does): the source, or 0. */
+  claim(ctx: number): number {
+    return this.read(PLIC_REG.CONTEXT + ctx * PLIC_REG.CONTEXT_STRIDE + 4, 4);
+  }
+
+  /** Complete for a context (what a write to its claim register does). */
+  complete(ctx: number, src: number): void {
+    this.write(PLIC_REG.CONTEXT + ctx * PLIC_REG.CONTEXT_STRIDE + 4, 4, src);
+  }
+
+  private readLocked(off: number): number {
+    const s = this.s;
+    if (off < PLIC_REG.PENDING) {
+      const src = off >>> 2;
+      return src >= 1 && src <= PLIC_NDEV ? s[PLIC.PRIORITY + src] : 0;
+    }
+    if (off < PLIC_REG.ENABLE) {
+      const w = (off - PLIC_REG.PENDING) >>> 2;
+      return w < PLIC_WORDS ? s[PLIC.PENDING + w] : 0;
+    }
+    if (off < PLIC_REG.CONTEXT) {
+      const ctx = Math.floor((off - PLIC_REG.ENABLE) / PLIC_REG.ENABLE_STRIDE);
+      const w = ((off - PLIC_REG.ENABLE) % PLIC_REG.ENABLE_STRIDE) >>> 2;
+      return ctx < PLIC_CONTEXTS && w < PLIC_WORDS ? s[PLIC.ENABLE + ctx * PLIC_WORDS + w] : 0;
+    }
+    const ctx = Math.floor((off - PLIC_REG.CONTEXT) / PLIC_REG.CONTEXT_STRIDE);
+    const reg = (off - PLIC_REG.CONTEXT) % PLIC_REG.CONTEXT_STRIDE;
+    if (ctx >= PLIC_CONTEXTS) return 0;
+    if (reg === 0) return s[PLIC.THRESHOLD + ctx];
+    if (reg !== 4) return 0;
+    const src = this.best(ctx);
+    if (src !== 0) {
+      this.setBit(PLIC.PENDING, src, false);
+      this.setBit(PLIC.CLAIMED, src, true);
+      this.updateMip();
+    }
+    return src;
+  }
+
+  private writeLocked(off: number, value: number): void {
+    const s = this.s;
+    if (off < PLIC_REG.PENDING) {
+      const src = off >>> 2;
+      if (src >= 1 && src <= PLIC_NDEV) s[PLIC.PRIORITY + src] = value & PLIC_PRIO_MASK;
+    } else if (off < PLIC_REG.ENABLE) {
+      return; // pending bits are read-only
+    } else if (off < PLIC_REG.CONTEXT) {
+      const ctx = Math.floor((off - PLIC_REG.ENABLE) / PLIC_REG.ENABLE_STRIDE);
+      const w = ((off - PLIC_REG.ENABLE) % PLIC_REG.ENABLE_STRIDE) >>> 2;
+      if (ctx >= PLIC_CONTEXTS || w >= PLIC_WORDS) return;
+      s[PLIC.ENABLE + ctx * PLIC_WORDS + w] = value & validMask(w);
+    } else {
+      const ctx = Math.floor((off - PLIC_REG.CONTEXT) / PLIC_REG.CONTEXT_STRIDE);
+      const reg = (off - PLIC_REG.CONTEXT) % PLIC_REG.CONTEXT_STRIDE;
+      if (ctx >= PLIC_CONTEXTS) return;
+      if (reg === 0) {
+        s[PLIC.THRESHOLD + ctx] = value & PLIC_PRIO_MASK;
+      } else if (reg === 4) {
+        // Complete: ignored unless the source is in service and enabled for
+        // this context (PLIC spec). A line still high re-pends at once: the
+        // level-triggered gateway forwards a new request after completion.
+        const src = value >>> 0;
+        if (src < 1 || src > PLIC_NDEV || !this.bit(PLIC.CLAIMED, src)) return;
+        if (!this.bit(PLIC.ENABLE + ctx * PLIC_WORDS, src)) return;
+        this.setBit(PLIC.CLAIMED, src, false);
+        this.gate(src);
+      } else {
+        return;
+      }
+    }
+    this.updateMip();
+  }
+}
+
+/** Bits of bitmap word w that name real sources (1..PLIC_NDEV). */
+function validMask(w: number): number {
+  let m = 0;
+  for (let b = 0; b < 32; b++) {
+    const src = w * 32 + b;
+    if (src >= 1 && src <= PLIC_NDEV) m |= 1 << b;
+  }
+  return m;
+}
+
+/**
+ * The gateway side, for the interrupt-controller actor: it watches the line
+ * words (woken by the IRQ_DOORBELL) and turns rising levels into pending bits.
+ */
+export class PlicGateway extends PlicCore {
+  #running = false;
+  #done: Promise<void> | null = null;
+  #wakeStop: () => void = () => {};
+
+  /**
+   * Take every line word: a high line whose source is neither pending nor in
+   * service becomes pending. Recomputes MEIP/SEIP (waking the cpu if they
+   * change). Returns the sources that became pending, lowest first.
+   */
+  updateLines(): number[] {
+    const raised: number[] = [];
+    this.lock();
+    try {
+      for (let src = 1; src <= PLIC_NDEV; src++) if (this.gate(src)) raised.push(src);
+      if (raised.length) this.updateMip();
+    } finally {
+      this.unlock();
+    }
+    return raised;
+  }
+
+  /**
+   * Serve the doorbell until stop(): updateLines() after every ring, never
+   * spinning (Atomics.waitAsync, so a worker still takes messages).
+   * `onRaise` sees each non-empty batch of newly pending sources.
+   */
+  start(onRaise?: (sources: number[]) => void): Promise<void> {
+    if (this.#done) return this.#done;
+    this.#running = true;
+    // A pending waitAsync does not keep an event loop alive, so stop() must
+    // not depend on one settling: the loop races it against this promise.
+    const stopped = new Promise<void>((r) => this.#wakeStop = r);
+    this.#done = (async () => {
+      while (this.#running) {
+        const seen = Atomics.load(this.ctl, CTL.IRQ_DOORBELL);
+        const raised = this.updateLines();
+        if (raised.length && onRaise) onRaise(raised);
+        const w = Atomics.waitAsync(this.ctl, CTL.IRQ_DOORBELL, seen);
+        if (w.async) await Promise.race([w.value, stopped]);
+      }
+    })();
+    return this.#done;
+  }
+
+  /** Stop the loop started by start(); resolves when it has returned. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wakeStop();
+    const d = this.#done;
+    this.#done = null;
+    if (d) await d;
+  }
+}
