@@ -29,7 +29,7 @@ const BRK_MAX = 256 << 20;
 const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_A = 64, PTE_D = 128;
 
 // Linux errno values returned (negated) by the shim.
-const EBADF = 9, ENOMEM = 12, EFAULT = 14, EINVAL = 22, ENOSYS = 38;
+const EBADF = 9, ENOMEM = 12, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38;
 
 /** Signals a fault is turned into, as Linux does for these causes. */
 const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
@@ -58,6 +58,8 @@ export interface RunUserOptions {
   stdout?: (bytes: Uint8Array) => void;
   /** Receives fd 2 writes and the runner's fault report (default: discarded). */
   stderr?: (bytes: Uint8Array) => void;
+  /** Serves read(0, ...): fills `buf`, returns the byte count (0 = EOF). Default: EOF. */
+  stdin?: (buf: Uint8Array) => number;
   /** Notes (unknown syscalls, ...): called only if given. */
   verbose?: (msg: string) => void;
   /** Stop with an error after this many instructions (default: no limit). */
@@ -303,6 +305,18 @@ export class UserProcess {
     }
   }
 
+  /** Copy into user memory the user may write; false = EFAULT (nothing partial matters here). */
+  private copyToUser(va: number, data: Uint8Array): boolean {
+    for (let done = 0; done < data.length;) {
+      const off = this.userOff(va + done, PTE_W);
+      if (off < 0) return false;
+      const n = Math.min(data.length - done, PAGE - ((va + done) % PAGE));
+      this.ram.set(data.subarray(done, done + n), off);
+      done += n;
+    }
+    return true;
+  }
+
   /** Copy user memory (readable by the user) out; null = EFAULT. */
   private copyIn(va: number, len: number): Uint8Array | null {
     const out = new Uint8Array(len);
@@ -440,6 +454,9 @@ export class UserProcess {
     const an = (i: number): number => Number(BigInt.asUintN(64, h.x[10 + i]));
     let ret: number;
     switch (nr) {
+      case 63: // read(fd, buf, len): stdin only
+        ret = this.sysRead(Number(a(0)), an(1), an(2));
+        break;
       case 64: // write(fd, buf, len)
         ret = this.sysWrite(Number(a(0)), an(1), an(2));
         break;
@@ -464,6 +481,36 @@ export class UserProcess {
           ret = 0;
         }
         break;
+      case 226: // mprotect(addr, len, prot)
+        ret = this.sysMprotect(an(0), an(1), Number(a(2)));
+        break;
+      case 278: { // getrandom(buf, len, flags)
+        const len = Math.min(an(1), 1 << 16);
+        const bytes = new Uint8Array(len);
+        for (let i = 0; i < len; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+        ret = this.copyToUser(an(0), bytes) ? len : -EFAULT;
+        break;
+      }
+      case 113: { // clock_gettime(clock, ts): realtime for every clock
+        const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+        const ts = new Uint8Array(16);
+        const dv = new DataView(ts.buffer);
+        dv.setBigInt64(0, ns / 1_000_000_000n, true);
+        dv.setBigInt64(8, ns % 1_000_000_000n, true);
+        ret = this.copyToUser(an(1), ts) ? 0 : -EFAULT;
+        break;
+      }
+      case 160: { // uname(buf): six 65-byte fields
+        const u = new Uint8Array(65 * 6);
+        ["Linux", "actorvm", "6.12.0", "#1 actorvm user runner", "riscv64", "(none)"].forEach(
+          (f, i) => u.set(this.enc.encode(f), 65 * i),
+        );
+        ret = this.copyToUser(an(0), u) ? 0 : -EFAULT;
+        break;
+      }
+      case 29: // ioctl: no terminals here
+        ret = -ENOTTY;
+        break;
       case 96: // set_tid_address: returns the caller's tid
       case 172: // getpid
       case 178: // gettid
@@ -485,6 +532,28 @@ export class UserProcess {
     if (bytes === null) return -EFAULT;
     sink?.(bytes);
     return len;
+  }
+
+  private sysRead(fd: number, buf: number, len: number): number {
+    if (fd !== 0) return -EBADF;
+    const tmp = new Uint8Array(Math.min(len, 1 << 16));
+    const n = this.opts.stdin ? this.opts.stdin(tmp) : 0;
+    return this.copyToUser(buf, tmp.subarray(0, n)) ? n : -EFAULT;
+  }
+
+  private sysMprotect(va: number, len: number, prot: number): number {
+    if (va % PAGE !== 0) return -EINVAL;
+    const first = va / PAGE, end = Math.ceil((va + len) / PAGE);
+    for (let vpn = first; vpn < end; vpn++) if (!this.pages.has(vpn)) return -ENOMEM;
+    const perm = (prot & 1 ? PTE_R : 0) | (prot & 2 ? PTE_R | PTE_W : 0) | (prot & 4 ? PTE_X : 0);
+    for (let vpn = first; vpn < end; vpn++) {
+      const m = this.pages.get(vpn)!;
+      m.perm = perm;
+      if (perm === 0) this.ramDv.setBigUint64(this.leafSlot(vpn), 0n, true); // PROT_NONE
+      else this.setLeaf(vpn, m.off, perm);
+    }
+    this.hart.flushTlb();
+    return 0;
   }
 
   private sysWritev(fd: number, iov: number, cnt: number): number {

@@ -41,6 +41,8 @@ build syscalls "$src/syscalls.c"
 build rand "$src/rand.c"
 build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
+# One hosted program: static glibc and libm, stripped (smaller, and no temp names).
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

@@ -50,6 +50,7 @@ try {
   const r = runUserElf(elf, {
     argv0: path,
     args: argv.slice(progAt + 1),
+    stdin: (buf) => Deno.stdin.readSync(buf) ?? 0,
     stdout: (b) => writeAll(Deno.stdout, b),
     stderr: (b) => writeAll(Deno.stderr, b),
     verbose: values.verbose ? (m) => console.error(m) : undefined,
