@@ -1,0 +1,339 @@
+// Loading the guest, lguest's load_kernel() + load_initrd() for RISC-V: a
+// kernel `Image` or an ELF64 `vmlinux` into guest RAM, the initrd at the top
+// of RAM, and the device tree just below it, built by the caller once the
+// addresses are known. Every failure is a LoadError that says what is wrong.
+// Read next: devices/fdt.ts (the tree), devices/memmap.ts, docs/machine.md.
+
+import { KERNEL_BASE, RAM_BASE } from "../devices/memmap.ts";
+
+export class LoadError extends Error {
+  override name = "LoadError";
+}
+
+/** The smallest guest we agree to boot, and the largest RAM a SharedArrayBuffer held here. */
+export const MIN_MEM_MB = 16;
+export const MAX_MEM_MB = 16 * 1024;
+export const PAGE = 4096;
+
+/** Check `<mem-in-mb>`; returns the RAM size in bytes. */
+export function checkMemorySize(mb: number): number {
+  if (!Number.isInteger(mb) || mb <= 0) {
+    throw new LoadError(`memory size ${mb}: want a whole number of megabytes`);
+  }
+  if (mb < MIN_MEM_MB) {
+    throw new LoadError(`memory size ${mb} MB is too small: a Linux guest needs ${MIN_MEM_MB} MB`);
+  }
+  if (mb > MAX_MEM_MB) {
+    throw new LoadError(
+      `memory size ${mb} MB is more than a SharedArrayBuffer can hold (at most ${MAX_MEM_MB} MB)`,
+    );
+  }
+  return mb * 1024 * 1024;
+}
+
+/** Allocate guest RAM (checked size); a failed allocation is a clear LoadError. */
+export function allocateRam(mb: number): SharedArrayBuffer {
+  const bytes = checkMemorySize(mb);
+  try {
+    return new SharedArrayBuffer(bytes);
+  } catch (e) {
+    throw new LoadError(`cannot allocate ${mb} MB of guest RAM: ${(e as Error).message}`);
+  }
+}
+
+/** A piece of the kernel to copy to physical `addr`, followed by `zero` bytes of bss. */
+interface Segment {
+  addr: number;
+  data: Uint8Array;
+  memBytes: number;
+}
+
+interface ParsedKernel {
+  kind: "image" | "elf";
+  entry: number;
+  segments: Segment[];
+}
+
+/** Where things went, for the cpu (entry, a1 = fdtAddr) and for --verbose. */
+export interface LoadedGuest {
+  kind: "image" | "elf";
+  entry: number;
+  kernelStart: number;
+  kernelEnd: number;
+  /** 0 and 0 when there is no initrd. */
+  initrdStart: number;
+  initrdEnd: number;
+  fdtAddr: number;
+  fdtBytes: number;
+}
+
+/** What the device-tree callback learns: the initrd range (null when none). */
+export interface GuestLayout {
+  kernelStart: number;
+  kernelEnd: number;
+  initrd: { start: number; end: number } | null;
+}
+
+export interface LoadRequest {
+  /** Guest RAM; physical address RAM_BASE is byte 0. */
+  ram: SharedArrayBuffer | Uint8Array;
+  kernel: Uint8Array;
+  /** For messages ("guest/Image"); default "kernel". */
+  kernelName?: string;
+  initrd?: Uint8Array | null;
+  /** Build the device tree once the initrd's place is known. */
+  buildFdt: (layout: GuestLayout) => Uint8Array;
+}
+
+const MiB = 1024 * 1024;
+const hex = (n: number | bigint) => "0x" + n.toString(16);
+const mib = (n: number) => n < MiB ? `${Math.ceil(n / 1024)} KiB` : `${(n / MiB).toFixed(1)} MiB`;
+const alignUp = (n: number, a: number) => Math.ceil(n / a) * a;
+const alignDown = (n: number, a: number) => Math.floor(n / a) * a;
+
+/** Load kernel, initrd and device tree into RAM; returns where each went. */
+export function loadGuest(req: LoadRequest): LoadedGuest {
+  const ram = req.ram instanceof Uint8Array ? req.ram : new Uint8Array(req.ram);
+  const name = req.kernelName ?? "kernel";
+  const ramEnd = RAM_BASE + ram.length;
+  const k = parseKernel(req.kernel, name, ram.length);
+
+  let kernelStart = Infinity, kernelEnd = 0;
+  for (const s of k.segments) {
+    kernelStart = Math.min(kernelStart, s.addr);
+    kernelEnd = Math.max(kernelEnd, s.addr + s.memBytes);
+  }
+  if (k.segments.length === 0) throw new LoadError(`${name}: no loadable segments`);
+
+  const initrd = req.initrd && req.initrd.length ? req.initrd : null;
+  const initrdBytes = initrd ? alignUp(initrd.length, PAGE) : 0;
+  const need = (fdtBytes: number) => kernelEnd - RAM_BASE + initrdBytes + fdtBytes;
+  // Before building the tree: is there room for the kernel and initrd at all?
+  if (need(PAGE) > ram.length) throw tooSmall(name, kernelEnd, initrdBytes, PAGE, ram.length);
+
+  const initrdStart = initrd ? alignDown(ramEnd - initrd.length, PAGE) : 0;
+  const initrdEnd = initrd ? initrdStart + initrd.length : 0;
+  const fdt = req.buildFdt({
+    kernelStart,
+    kernelEnd,
+    initrd: initrd ? { start: initrdStart, end: initrdEnd } : null,
+  });
+  // The tree gets its own pages below the initrd (or the top of RAM): a
+  // page-aligned slot, so it never shares a page with the initrd.
+  const fdtSlot = alignUp(fdt.length, PAGE);
+  const fdtAddr = (initrd ? initrdStart : alignDown(ramEnd, PAGE)) - fdtSlot;
+  if (fdtAddr < kernelEnd) throw tooSmall(name, kernelEnd, initrdBytes, fdtSlot, ram.length);
+
+  for (const s of k.segments) {
+    const off = s.addr - RAM_BASE;
+    ram.set(s.data, off);
+    ram.fill(0, off + s.data.length, off + s.memBytes);
+  }
+  if (initrd) ram.set(initrd, initrdStart - RAM_BASE);
+  ram.set(fdt, fdtAddr - RAM_BASE);
+  return {
+    kind: k.kind,
+    entry: k.entry,
+    kernelStart,
+    kernelEnd,
+    initrdStart,
+    initrdEnd,
+    fdtAddr,
+    fdtBytes: fdt.length,
+  };
+}
+
+function tooSmall(
+  name: string,
+  kernelEnd: number,
+  initrdBytes: number,
+  fdtBytes: number,
+  have: number,
+): LoadError {
+  const need = kernelEnd - RAM_BASE + initrdBytes + fdtBytes;
+  return new LoadError(
+    `memory too small: ${name} ends at ${hex(kernelEnd)} (${mib(kernelEnd - RAM_BASE)} from ` +
+      `the start of RAM), initrd ${mib(initrdBytes)}, device tree ${mib(fdtBytes)}: ` +
+      `need at least ${Math.ceil(need / MiB)} MB, have ${have / MiB} MB`,
+  );
+}
+
+/** Recognise and parse a kernel: RISC-V Image or ELF64 RISC-V. */
+export function parseKernel(bytes: Uint8Array, name: string, ramBytes: number): ParsedKernel {
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c) {
+    if (bytes[3] === 0x46) return parseElf(bytes, name, ramBytes);
+  }
+  if (isRiscvImage(bytes)) return parseImage(bytes, name, ramBytes);
+  throw new LoadError(
+    `${name}: not a RISC-V kernel (no Image magic "RSC\\x05" at 0x38, not an ELF file)`,
+  );
+}
+
+// --- The RISC-V Image (Documentation/arch/riscv/boot-image-header.rst) -----
+
+const IMAGE_MAGIC = "RISCV\0\0\0"; // at 0x30, deprecated but still written
+const IMAGE_MAGIC2 = "RSC\x05"; // at 0x38
+const IMAGE_HEADER_BYTES = 64;
+
+function ascii(b: Uint8Array, off: number, len: number): string {
+  return String.fromCharCode(...b.subarray(off, off + len));
+}
+
+function isRiscvImage(b: Uint8Array): boolean {
+  return b.length >= IMAGE_HEADER_BYTES &&
+    (ascii(b, 0x38, 4) === IMAGE_MAGIC2 || ascii(b, 0x30, 8) === IMAGE_MAGIC);
+}
+
+function parseImage(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const textOffset = v.getBigUint64(8, true);
+  const imageSize = v.getBigUint64(16, true);
+  // image_size counts the bss the kernel clears itself; 0 on very old kernels.
+  const span = imageSize === 0n ? BigInt(b.length) : imageSize;
+  if (span < BigInt(b.length)) {
+    throw new LoadError(
+      `${name}: Image header says image_size ${span} but the file has ${b.length} bytes`,
+    );
+  }
+  const addr = BigInt(RAM_BASE) + textOffset;
+  checkInRam(name, "Image", addr, span, ramBytes);
+  return {
+    kind: "image",
+    entry: Number(addr),
+    segments: [{ addr: Number(addr), data: b, memBytes: Number(span) }],
+  };
+}
+
+function checkInRam(name: string, what: string, addr: bigint, len: bigint, ramBytes: number) {
+  const end = BigInt(RAM_BASE + ramBytes);
+  if (addr >= BigInt(RAM_BASE) && addr < end && addr + len > end) {
+    const need = Math.ceil(Number(addr + len - BigInt(RAM_BASE)) / MiB);
+    throw new LoadError(
+      `memory too small: ${name}'s ${what} at ${hex(addr)}..${hex(addr + len)} ` +
+        `needs at least ${need} MB of RAM, have ${ramBytes / MiB} MB`,
+    );
+  }
+  if (addr < BigInt(RAM_BASE) || addr + len > end) {
+    throw new LoadError(
+      `${name}: ${what} at ${hex(addr)}..${hex(addr + len)} lies outside RAM ` +
+        `${hex(RAM_BASE)}..${hex(end)}`,
+    );
+  }
+}
+
+// --- ELF64 (the vmlinux, or a bare-metal program) -------------------------
+
+const EM_RISCV = 243;
+const PT_LOAD = 1;
+const MACHINES: Record<number, string> = {
+  3: "i386",
+  8: "MIPS",
+  20: "PowerPC",
+  21: "PowerPC64",
+  22: "s390",
+  40: "ARM",
+  62: "x86-64",
+  183: "AArch64",
+  243: "RISC-V",
+  258: "LoongArch",
+};
+
+function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
+  const cls = b[4], data = b[5];
+  if (cls !== 2) {
+    throw new LoadError(
+      `${name}: ${cls === 1 ? "a 32-bit (ELFCLASS32)" : `an ELF class ${cls}`} file; ` +
+        `want a 64-bit RISC-V (ELFCLASS64) kernel`,
+    );
+  }
+  if (data !== 1) throw new LoadError(`${name}: a big-endian ELF file; want little-endian`);
+  if (b.length < 64) throw new LoadError(`${name}: ELF header cut short (${b.length} bytes)`);
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const machine = v.getUint16(18, true);
+  if (machine !== EM_RISCV) {
+    const m = MACHINES[machine] ?? "an unknown machine";
+    throw new LoadError(`${name}: an ELF file for ${m} (e_machine ${machine}); want RISC-V (243)`);
+  }
+  const type = v.getUint16(16, true);
+  if (type !== 2 && type !== 3) {
+    throw new LoadError(`${name}: ELF type ${type} is not an executable (want ET_EXEC)`);
+  }
+  const entry = v.getBigUint64(24, true);
+  const phoff = Number(v.getBigUint64(32, true));
+  const phentsize = v.getUint16(54, true);
+  const phnum = v.getUint16(56, true);
+  if (phentsize < 56 || phoff + phnum * phentsize > b.length) {
+    throw new LoadError(`${name}: ELF program headers run past the end of the file`);
+  }
+  const loads: {
+    i: number;
+    offset: number;
+    vaddr: bigint;
+    paddr: bigint;
+    filesz: bigint;
+    memsz: bigint;
+  }[] = [];
+  for (let i = 0; i < phnum; i++) {
+    const o = phoff + i * phentsize;
+    if (v.getUint32(o, true) !== PT_LOAD) continue;
+    const seg = {
+      i,
+      offset: Number(v.getBigUint64(o + 8, true)),
+      vaddr: v.getBigUint64(o + 16, true),
+      paddr: v.getBigUint64(o + 24, true),
+      filesz: v.getBigUint64(o + 32, true),
+      memsz: v.getBigUint64(o + 40, true),
+    };
+    if (seg.memsz === 0n) continue;
+    if (seg.filesz > seg.memsz) {
+      throw new LoadError(`${name}: segment ${i} has p_filesz > p_memsz`);
+    }
+    if (BigInt(seg.offset) + seg.filesz > BigInt(b.length)) {
+      throw new LoadError(`${name}: segment ${i} runs past the end of the file`);
+    }
+    loads.push(seg);
+  }
+  if (loads.length === 0) throw new LoadError(`${name}: ELF file has no PT_LOAD segments`);
+
+  // Where each segment goes. A bare-metal ELF names physical addresses in
+  // RAM: use p_paddr. A Linux vmlinux is linked in the top 2 GiB of the
+  // address space and its p_paddr are offsets from the image start, so it
+  // goes where an Image would, at KERNEL_BASE, keeping its virtual layout.
+  const lo = BigInt(RAM_BASE), hi = BigInt(RAM_BASE + ramBytes);
+  const physicalOk = loads.every((s) => s.paddr >= lo && s.paddr + s.memsz <= hi);
+  const highHalf = entry >= 0x8000_0000_0000_0000n;
+  let place: (s: typeof loads[number]) => bigint;
+  if (physicalOk || !highHalf) {
+    place = (s) => s.paddr;
+  } else {
+    const base = loads.reduce((m, s) => s.vaddr < m ? s.vaddr : m, loads[0].vaddr);
+    place = (s) => BigInt(KERNEL_BASE) + (s.vaddr - base);
+  }
+  const segments = loads.map((s) => {
+    const addr = place(s);
+    checkInRam(name, `segment ${s.i}`, addr, s.memsz, ramBytes);
+    return {
+      addr: Number(addr),
+      data: b.subarray(s.offset, s.offset + Number(s.filesz)),
+      memBytes: Number(s.memsz),
+    };
+  });
+
+  // The entry: a virtual address inside a segment goes to that segment's
+  // physical place; otherwise it must itself be a physical address we load.
+  let phys = -1;
+  for (let j = 0; j < loads.length; j++) {
+    const s = loads[j];
+    if (entry >= s.vaddr && entry < s.vaddr + s.memsz) {
+      phys = segments[j].addr + Number(entry - s.vaddr);
+      break;
+    }
+  }
+  if (phys < 0) {
+    for (const s of segments) {
+      if (entry >= BigInt(s.addr) && entry < BigInt(s.addr + s.memBytes)) phys = Number(entry);
+    }
+  }
+  if (phys < 0) throw new LoadError(`${name}: entry point ${hex(entry)} is in no loaded segment`);
+  return { kind: "elf", entry: phys, segments };
+}
