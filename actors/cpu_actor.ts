@@ -19,7 +19,7 @@ import {
   VIRTIO_STRIDE,
 } from "../devices/memmap.ts";
 import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "./layout.ts";
-import type { CpuFate, CpuOut, CpuStart } from "./cpu_protocol.ts";
+import type { CpuConfig, CpuFate, CpuProtocol } from "./cpu_protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
@@ -30,18 +30,22 @@ const CSR_MEPC = 0x341;
 const CSR_MTVAL = 0x343;
 const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
+const CSR_MCOUNTEREN = 0x306;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
 
 /** Run the machine's hart to its fate. Returns the fate message (also posted). */
-export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
-  const ctl = openControlBlock(start.control);
-  const ctl64 = new BigInt64Array(start.control);
-  const plic = new PlicRegisters(start.plic, start.control);
+export function runCpu(
+  start: CpuConfig,
+  buffers: CpuProtocol["buffers"],
+  post: (m: CpuProtocol["event"]) => void,
+): CpuFate {
+  const control = buffers.control;
+  const ctl = openControlBlock(control);
+  const ctl64 = new BigInt64Array(control);
+  const plic = new PlicRegisters(buffers.plic, control);
   const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
-  for (const s of start.slots) {
-    slots[(s.base - VIRTIO_BASE) / VIRTIO_STRIDE] = new MmioTransport(s.state);
-  }
+  for (const n of start.slots) slots[n] = new MmioTransport(buffers[`slot${n}`], control);
   const log = (text: string) => post({ kind: "log", text });
   let hart: Hart;
 
@@ -81,7 +85,6 @@ export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
 
   let fate: number = FATE.RUNNING;
   let reason = "";
-  const encoder = new TextEncoder();
   const host: SbiHost = {
     consoleWrite(bytes) {
       let off = 0;
@@ -92,7 +95,7 @@ export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
       Atomics.and(ctl, CTL.MIP, ~MIP.STIP);
       hart.externalMip &= ~MIP.STIP;
-      ctl64[CTL64.TIMER_DEADLINE / 8] = deadline;
+      Atomics.store(ctl64, CTL64.TIMER_DEADLINE / 8, deadline);
       Atomics.add(ctl, CTL.TIMER_SEQ, 1);
       Atomics.notify(ctl, CTL.TIMER_SEQ);
     },
@@ -116,26 +119,27 @@ export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
 
   const skewSlot = CTL64.CLOCK_SKEW / 8;
   hart = new Hart({
-    ram: start.ram,
+    ram: buffers.ram,
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
-    readTime: () => BigInt(guestTimeTicks(start.control)) + ctl64[skewSlot],
+    readTime: () => BigInt(guestTimeTicks(control)) + ctl64[skewSlot],
   });
   hart.onEcall = createSbi(host);
-  if (start.tracePcs && "tracePcs" in hart) {
-    (hart as unknown as { tracePcs: boolean }).tracePcs = true;
-  }
+  if (start.tracePcs) hart.enablePcRing(4096);
 
   // Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
   // a1 = device tree. With no M-mode firmware, every trap and interrupt the
   // supervisor can take is delegated to it, as OpenSBI would do.
   hart.priv = 1;
+  hart.updateMode();
   hart.pc = BigInt(start.entry);
   hart.x[10] = BigInt(start.hartId);
   hart.x[11] = BigInt(start.fdtAddr);
   hart.csrWrite(CSR_MEDELEG, 0xb3ffn & ~(1n << 9n) & ~(1n << 11n));
   hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
+  // cycle, time and instret readable from S-mode, as OpenSBI leaves mcounteren.
+  hart.csrWrite(CSR_MCOUNTEREN, 7n);
 
   let published = 0;
   for (;;) {
@@ -175,11 +179,7 @@ export function runCpu(start: CpuStart, post: (m: CpuOut) => void): CpuFate {
   }
   Atomics.store(ctl, CTL.FATE, fate);
   const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
-  const ring = (hart as unknown as { recentPcs?: () => bigint[] }).recentPcs;
-  if (fate === FATE.CRASHED && start.tracePcs && ring) {
-    msg.pcs = ring.call(hart).map((pc) => hex(pc));
-  }
-  void encoder;
+  if (fate === FATE.CRASHED && start.tracePcs) msg.pcs = hart.recentPcs().map((pc) => hex(pc));
   post(msg);
   return msg;
 }

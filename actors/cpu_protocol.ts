@@ -1,24 +1,15 @@
 // The cpu actor's protocol: the launcher starts it with guest RAM, the control
-// block and the MMIO map; it answers once when the guest's fate is known.
-// While the guest runs the cpu never returns to its event loop, so everything
-// it must react to is a word in the control block (actors/layout.ts), never a
-// message. Read next: actors/cpu_actor.ts.
+// block, the PLIC state and one transport state per virtio slot; it reports
+// the guest's fate once, as an event. While the guest runs the cpu never
+// returns to its event loop, so everything it must react to is a word in the
+// control block (actors/layout.ts), never a message. Read next: actors/cpu_actor.ts.
 
-export const CPU_ROLE = { role: "cpu", protocolVersion: 1 } as const;
+import { defineRole } from "./protocol.ts";
 
-/** One virtio-mmio slot as the cpu sees it: its register page and transport state. */
-export interface MmioSlot {
-  base: number;
-  state: SharedArrayBuffer;
-}
-
-export interface CpuStart {
-  kind: "start";
-  ram: SharedArrayBuffer;
+export interface CpuConfig {
   ramBase: number;
-  control: SharedArrayBuffer;
-  plic: SharedArrayBuffer;
-  slots: MmioSlot[];
+  /** Virtio slot numbers in use; slot n's transport state is buffer `slot<n>`. */
+  slots: number[];
   entry: number;
   fdtAddr: number;
   hartId: number;
@@ -26,8 +17,6 @@ export interface CpuStart {
   /** Keep a ring of recent PCs and report it with a crash. */
   tracePcs: boolean;
 }
-
-export type CpuIn = CpuStart;
 
 export interface CpuFate {
   kind: "fate";
@@ -40,9 +29,14 @@ export interface CpuFate {
   pcs?: string[];
 }
 
-export interface CpuLog {
-  kind: "log";
-  text: string;
+export interface CpuProtocol {
+  request: never;
+  reply: Record<never, never>;
+  cast: never;
+  event: CpuFate | { kind: "log"; text: string };
+  config: CpuConfig;
+  /** ram, control, plic, and slot<n> for each slot in config.slots. */
+  buffers: Record<string, SharedArrayBuffer>;
 }
 
-export type CpuOut = CpuFate | CpuLog;
+export const CPU = defineRole<CpuProtocol>("cpu", 1);

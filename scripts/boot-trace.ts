@@ -94,6 +94,7 @@ hart.onEcall = (h, from) => {
   }
 };
 hart.priv = 1;
+hart.updateMode();
 hart.pc = BigInt(RAM_BASE + 0x200000);
 hart.x[11] = BigInt(fdtAddr);
 hart.csrWrite(0x302, 0xb1ffn);

@@ -1,0 +1,22 @@
+// The waker actor's protocol: it is handed the control block and owns the
+// guest's clock event — it reads the deadline the cpu stores on SBI
+// set_timer, sleeps until then, and raises STIP with the one wake primitive.
+// Read next: actors/waker.ts (the logic), actors/waker.worker.ts.
+
+import { defineRole } from "./protocol.ts";
+
+export interface WakerStats {
+  /** Timer interrupts raised. */
+  fired: number;
+}
+
+export interface WakerProtocol {
+  request: { kind: "stats" };
+  reply: { stats: WakerStats };
+  cast: never;
+  event: { kind: "log"; text: string };
+  config: Record<string, never>;
+  buffers: { control: SharedArrayBuffer };
+}
+
+export const WAKER = defineRole<WakerProtocol>("waker", 1);

@@ -1,0 +1,61 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+// The console actor's worker: the virtio-console device (devices/console.ts)
+// fed from the stdin byte ring, writing the guest's output to stdout.
+import { serveActor } from "../actors/protocol.ts";
+import { ByteRingReader } from "../actors/ring.ts";
+import { ConsoleDevice } from "./console.ts";
+import { CONSOLE } from "./console_protocol.ts";
+
+let device: ConsoleDevice | null = null;
+const abort = new AbortController();
+let bytesIn = 0;
+let bytesOut = 0;
+
+function writeAll(bytes: Uint8Array): void {
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  bytesOut += bytes.length;
+}
+
+async function pumpInput(reader: ByteRingReader, dev: ConsoleDevice): Promise<void> {
+  const buf = new Uint8Array(4096);
+  while (!abort.signal.aborted) {
+    const n = reader.read(buf);
+    if (n > 0) {
+      bytesIn += n;
+      dev.pushInput(buf.subarray(0, n));
+      continue;
+    }
+    // Bounded wait: a pending waitAsync alone does not keep the loop alive.
+    await reader.waitForDataAsync(1000);
+  }
+}
+
+serveActor(CONSOLE, {
+  start(ctx) {
+    const log = (text: string) => ctx.emit({ kind: "log", text });
+    const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
+      output: writeAll,
+      ramBase: ctx.config.ramBase,
+      log,
+      trace: ctx.config.verbose ? log : undefined,
+    });
+    device = dev;
+    void dev.run(abort.signal);
+    void pumpInput(new ByteRingReader(ctx.buffers.input), dev);
+  },
+  request: {
+    stats: () => ({
+      bytesIn,
+      bytesOut,
+      held: device?.held ?? 0,
+      droppedInput: device?.droppedInput ?? 0,
+      errors: device?.errors ?? 0,
+    }),
+  },
+  cast: {},
+  stop() {
+    abort.abort();
+  },
+});

@@ -1,0 +1,36 @@
+// The console actor's protocol: virtio-console on the slot's transport state.
+// Input arrives through a byte ring filled by the launcher's one stdin reader
+// (launcher/terminal.ts), so a restarted console loses nothing typed; output
+// goes straight to this process's stdout. Read next: devices/console.worker.ts.
+
+import { defineRole } from "../actors/protocol.ts";
+
+export interface ConsoleConfig {
+  ramBase: number;
+  verbose: boolean;
+}
+
+export interface ConsoleStats {
+  bytesIn: number;
+  bytesOut: number;
+  held: number;
+  droppedInput: number;
+  errors: number;
+}
+
+export interface ConsoleProtocol {
+  request: { kind: "stats" };
+  reply: { stats: ConsoleStats };
+  cast: never;
+  event: { kind: "log"; text: string };
+  config: ConsoleConfig;
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** Byte ring (actors/ring.ts): the launcher writes stdin bytes, this actor reads. */
+    input: SharedArrayBuffer;
+  };
+}
+
+export const CONSOLE = defineRole<ConsoleProtocol>("console", 1);

@@ -1,0 +1,28 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+// The interrupt controller actor's worker: runs the PLIC gateway
+// (devices/plic.ts) on the shared state, woken by the interrupt-line doorbell.
+import { serveActor } from "../actors/protocol.ts";
+import { PLIC_NDEV } from "./memmap.ts";
+import { PlicGateway } from "./plic.ts";
+import { IRQ } from "./plic_protocol.ts";
+
+let gateway: PlicGateway | null = null;
+const raised = new Array<number>(PLIC_NDEV + 1).fill(0);
+
+serveActor(IRQ, {
+  start(ctx) {
+    gateway = new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
+    void gateway.start((sources) => {
+      for (const s of sources) raised[s]++;
+      if (ctx.config.verbose) ctx.emit({ kind: "log", text: `irq: raise ${sources.join(",")}` });
+    });
+  },
+  request: {
+    stats: () => ({ raised: [...raised] }),
+  },
+  cast: {},
+  async stop() {
+    await gateway?.stop();
+  },
+});

@@ -1,0 +1,28 @@
+// The interrupt controller actor's protocol (role "irq"): it is handed the
+// control block (line words, doorbell, MIP) and the PLIC state, and serves as
+// the PLIC's gateway — line levels in, pending bits and SEIP/MEIP out. The
+// register side (claim/complete) runs in the cpu: docs/adr/0001.
+// Read next: devices/plic.worker.ts.
+
+import { defineRole } from "../actors/protocol.ts";
+
+export interface IrqConfig {
+  /** Log every interrupt that becomes pending (--verbose). */
+  verbose: boolean;
+}
+
+export interface IrqStats {
+  /** Interrupts that became pending, per source (index = source). */
+  raised: number[];
+}
+
+export interface IrqProtocol {
+  request: { kind: "stats" };
+  reply: { stats: IrqStats };
+  cast: never;
+  event: { kind: "log"; text: string };
+  config: IrqConfig;
+  buffers: { control: SharedArrayBuffer; plic: SharedArrayBuffer };
+}
+
+export const IRQ = defineRole<IrqProtocol>("irq", 1);

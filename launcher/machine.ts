@@ -1,0 +1,399 @@
+// The machine, assembled: what lguest's main() did after parsing its
+// arguments. Check every input before anything starts (a bad file is a clear
+// error, never a half-started guest), lay out guest RAM and the shared state
+// of each device, load the kernel, initrd and device tree, start one
+// supervised actor per component — interrupt controller, waker, console,
+// disks, network, and the cpu last — and wait for the guest's fate. A reboot
+// builds the machine again; the terminal and the network backends live across.
+// Read next: actors/cpu_actor.ts (the cpu), devices/plic.worker.ts (interrupts).
+
+import { createControlBlock, CTL, FATE, wakeCpu } from "../actors/layout.ts";
+import type { ProtocolShape } from "../actors/protocol.ts";
+import { ByteRingWriter, createByteRing } from "../actors/ring.ts";
+import { Registry } from "../actors/registry.ts";
+import { Supervisor, type SupervisorEvent } from "../actors/supervisor.ts";
+import { CPU, type CpuFate } from "../actors/cpu_protocol.ts";
+import { WAKER } from "../actors/waker_protocol.ts";
+import { createConsoleState } from "../devices/console.ts";
+import { CONSOLE } from "../devices/console_protocol.ts";
+import { createBlockState } from "../devices/block.ts";
+import { BlockOpenError, type BlockProbe, probeBlockFile } from "../devices/block_backend.ts";
+import { BLOCK } from "../devices/block_protocol.ts";
+import { createNetState } from "../devices/net.ts";
+import { NET } from "../devices/net_protocol.ts";
+import { type PreparedNet, prepareNet } from "../devices/net_setup.ts";
+import { createPlicState } from "../devices/plic.ts";
+import { IRQ } from "../devices/plic_protocol.ts";
+import { buildMachineFdt } from "../devices/fdt.ts";
+import { RAM_BASE, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
+import { checkMemorySize, loadGuest } from "./loader.ts";
+import { BUNDLED, type LaunchOptions } from "./cli.ts";
+import { Terminal } from "./terminal.ts";
+
+/** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+export interface MachineOutcome {
+  /** A value of FATE (actors/layout.ts). */
+  fate: number;
+  reason: string;
+  exitCode: number;
+  instret: number;
+  /** Recent PCs when the guest died and --trace-on-crash was given. */
+  pcs?: string[];
+}
+
+/** Exit status for each fate. */
+export function exitCodeFor(fate: number): number {
+  switch (fate) {
+    case FATE.POWEROFF:
+    case FATE.REBOOT:
+      return 0;
+    case FATE.STOPPED:
+      return 130;
+    default:
+      return 1;
+  }
+}
+
+function readInput(path: string, what: string): Uint8Array {
+  try {
+    const st = Deno.statSync(path);
+    if (st.isDirectory) throw new InputError(`${what} "${path}" is a directory, not a file`);
+    return Deno.readFileSync(path);
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new InputError(`${what} "${path}" does not exist`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new InputError(`${what} "${path}" cannot be read: permission denied`);
+    }
+    throw new InputError(`${what} "${path}" cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** Everything checked and opened before the first boot; reused across reboots. */
+interface Prepared {
+  memBytes: number;
+  kernel: Uint8Array;
+  initrd: Uint8Array | null;
+  cmdline: string;
+  disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  nets: PreparedNet[];
+}
+
+async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
+  let memBytes: number;
+  try {
+    memBytes = checkMemorySize(o.memMb);
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+  const kernel = readInput(o.kernel, "kernel");
+  const initrd = o.initrd === null ? null : readInput(o.initrd, "initrd");
+  let cmdline = o.cmdline;
+  if (o.bundled && cmdline === "") {
+    cmdline = new TextDecoder().decode(readInput(BUNDLED.cmdline.pathname, "command line"))
+      .trim();
+  }
+  const disks = o.blocks.map((b) => {
+    try {
+      const probe = probeBlockFile(b.path, b.readOnly);
+      for (const w of probe.warnings) log(`warning: ${w}`);
+      return { ...b, probe };
+    } catch (e) {
+      if (e instanceof BlockOpenError) throw new InputError(e.message);
+      throw e;
+    }
+  });
+  let nets: PreparedNet[] = [];
+  try {
+    nets = await prepareNet({ tunnet: o.tunnet, sharenet: o.sharenet, mac: o.mac });
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+  return { memBytes, kernel, initrd, cmdline, disks, nets };
+}
+
+/** Hooks for a library user; the CLI passes none. */
+export interface MachineHooks {
+  /** Where emulator messages go (default: stderr). */
+  log?: (line: string) => void;
+  /** Called with each supervisor event (crash, restart, give up). */
+  onActorEvent?: (e: SupervisorEvent) => void;
+}
+
+/**
+ * Boot the machine `o` describes and run it to its fate (through reboots,
+ * unless --no-reboot). Throws InputError before anything starts if an input
+ * is bad.
+ */
+export async function runMachine(
+  o: LaunchOptions,
+  registry = new Registry(),
+  hooks: MachineHooks = {},
+): Promise<MachineOutcome> {
+  const log = hooks.log ?? ((s: string) => console.error(`actorvm: ${s}`));
+  for (const [role, mod] of o.actors) {
+    try {
+      registry.set(role as Parameters<Registry["set"]>[0], mod);
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
+  const p = await prepare(o, log);
+  let input: ByteRingWriter | null = null;
+  let stop: (why: number) => void = () => {};
+  const terminal = new Terminal({
+    input(bytes) {
+      input?.writeOrDrop(bytes);
+    },
+    interrupt() {
+      log("three ^C: stopping");
+      stop(FATE.STOPPED);
+    },
+    signal(sig) {
+      log(`${sig}: stopping`);
+      stop(FATE.STOPPED);
+    },
+  });
+  terminal.start();
+  try {
+    for (let boot = 1;; boot++) {
+      const outcome = await bootOnce(o, p, registry, log, hooks, (ring, stopFn) => {
+        input = new ByteRingWriter(ring);
+        stop = stopFn;
+      });
+      if (outcome.fate === FATE.REBOOT && !o.noReboot) {
+        log(`guest rebooted: booting again (boot ${boot + 1})`);
+        continue;
+      }
+      return outcome;
+    }
+  } finally {
+    terminal.close();
+    for (const n of p.nets) n.release();
+  }
+}
+
+async function bootOnce(
+  o: LaunchOptions,
+  p: Prepared,
+  registry: Registry,
+  log: (s: string) => void,
+  hooks: MachineHooks,
+  attach: (inputRing: SharedArrayBuffer, stop: (fate: number) => void) => void,
+): Promise<MachineOutcome> {
+  const ram = new SharedArrayBuffer(p.memBytes);
+  const control = createControlBlock();
+  const ctl = new Int32Array(control);
+  const plic = createPlicState();
+  const inputRing = createByteRing(1 << 16);
+
+  // Devices, slot by slot: the console first, then disks (vda, vdb, ...), then networks.
+  let slot = 0;
+  const slots: number[] = [];
+  const slotBuffers: Record<string, SharedArrayBuffer> = {};
+  const claim = (state: SharedArrayBuffer, what: string) => {
+    const n = slot++;
+    slots.push(n);
+    slotBuffers[`slot${n}`] = state;
+    if (o.verbose) {
+      log(`slot ${n}: ${what} at 0x${virtioSlotBase(n).toString(16)}, irq ${virtioSlotIrq(n)}`);
+    }
+    return { n, state };
+  };
+  const consoleSlot = claim(createConsoleState(virtioSlotIrq(0)), "virtio-console (hvc0)");
+  const diskSlots = p.disks.map((d, i) =>
+    claim(
+      createBlockState({
+        irq: virtioSlotIrq(slot),
+        sectors: d.probe.sectors,
+        readOnly: d.readOnly,
+      }),
+      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${d.readOnly ? " (ro)" : ""}`,
+    )
+  );
+  const netSlots = p.nets.map((n) =>
+    claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
+  );
+
+  let loaded;
+  try {
+    loaded = loadGuest({
+      ram,
+      kernel: p.kernel,
+      kernelName: o.kernel,
+      initrd: p.initrd,
+      buildFdt: (layout) =>
+        buildMachineFdt({
+          ramBytes: p.memBytes,
+          bootargs: p.cmdline,
+          initrd: layout.initrd ?? undefined,
+          virtioSlots: slots,
+        }),
+    });
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+  if (o.verbose) {
+    log(
+      `kernel entry 0x${loaded.entry.toString(16)}, device tree at 0x${
+        loaded.fdtAddr.toString(16)
+      }` + (p.initrd ? `, initrd 0x${loaded.initrdStart.toString(16)}` : ""),
+    );
+    log(`command line: ${p.cmdline}`);
+  }
+
+  // Supervise everything; the cpu's fate (or a fatal actor failure) ends the boot.
+  let settle!: (o: MachineOutcome) => void;
+  const done = new Promise<MachineOutcome>((r) => settle = r);
+  const supervisors: Supervisor<ProtocolShape>[] = [];
+  const watch = <P extends ProtocolShape>(s: Supervisor<P>, fatal: boolean) => {
+    s.onEvent((e) => {
+      hooks.onActorEvent?.(e);
+      switch (e.kind) {
+        case "crashed":
+          log(`${e.role} actor crashed: ${e.reason}`);
+          break;
+        case "restarted":
+          log(`${e.role} actor restarted (${e.restarts})`);
+          break;
+        case "gave-up":
+          log(`${e.role} actor: gave up: ${e.reason}`);
+          if (fatal) {
+            settle({
+              fate: FATE.INTERNAL_ERROR,
+              reason: `the ${e.role} actor failed: ${e.reason}`,
+              exitCode: 1,
+              instret: 0,
+            });
+          }
+          break;
+        default:
+          break;
+      }
+    });
+    s.onMessage((m) => {
+      const msg = m as { kind: string; text?: string };
+      if (msg.kind === "log") log(msg.text ?? "");
+    });
+    supervisors.push(s as unknown as Supervisor<ProtocolShape>);
+    return s;
+  };
+
+  const verbose = o.verbose;
+  watch(
+    new Supervisor({
+      descriptor: IRQ,
+      url: registry.get("irq"),
+      buffers: { control, plic },
+      config: { verbose },
+    }),
+    true,
+  );
+  watch(
+    new Supervisor({
+      descriptor: WAKER,
+      url: registry.get("waker"),
+      buffers: { control },
+      config: {},
+    }),
+    true,
+  );
+  watch(
+    new Supervisor({
+      descriptor: CONSOLE,
+      url: registry.get("console"),
+      buffers: { ram, state: consoleSlot.state, control, input: inputRing },
+      config: { ramBase: RAM_BASE, verbose },
+    }),
+    false,
+  );
+  p.disks.forEach((d, i) =>
+    watch(
+      new Supervisor({
+        descriptor: BLOCK,
+        url: registry.get("block"),
+        buffers: { ram, state: diskSlots[i].state, control },
+        config: { path: d.path, readOnly: d.readOnly, ramBase: RAM_BASE, verbose },
+      }),
+      false,
+    )
+  );
+  p.nets.forEach((n, i) =>
+    watch(
+      new Supervisor({
+        descriptor: NET,
+        url: registry.get("net"),
+        buffers: { ram, state: netSlots[i].state, control },
+        config: { backend: n.spec, verbose, ramBase: RAM_BASE },
+      }),
+      false,
+    )
+  );
+  const cpu = watch(
+    new Supervisor({
+      descriptor: CPU,
+      url: registry.get("cpu"),
+      buffers: { ram, control, plic, ...slotBuffers },
+      config: {
+        ramBase: RAM_BASE,
+        slots,
+        entry: loaded.entry,
+        fdtAddr: loaded.fdtAddr,
+        hartId: 0,
+        verbose,
+        tracePcs: o.traceOnCrash,
+      },
+    }),
+    true,
+  );
+  cpu.onMessage((m) => {
+    if (m.kind !== "fate") return;
+    const f = m as CpuFate;
+    settle({
+      fate: f.fate,
+      reason: f.reason,
+      exitCode: exitCodeFor(f.fate),
+      instret: f.instret,
+      pcs: f.pcs,
+    });
+  });
+  attach(inputRing, (fate) => {
+    Atomics.store(ctl, CTL.STOP, fate);
+    wakeCpu(ctl);
+  });
+
+  try {
+    // Devices first, so the cpu never runs ahead of a device it could touch.
+    for (const s of supervisors) {
+      if (s === (cpu as unknown)) continue;
+      await s.start();
+    }
+    await cpu.start();
+  } catch (e) {
+    settle({
+      fate: FATE.INTERNAL_ERROR,
+      reason: (e as Error).message,
+      exitCode: 1,
+      instret: 0,
+    });
+  }
+  const outcome = await done;
+  // Make sure the cpu is off the guest before the devices go away.
+  Atomics.store(ctl, CTL.STOP, FATE.STOPPED);
+  wakeCpu(ctl);
+  await Promise.all(supervisors.map((s) => withTimeout(s.stop(), 2000)));
+  return outcome;
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<void>((r) => t = setTimeout(r, ms))]).finally(() =>
+    clearTimeout(t)
+  );
+}

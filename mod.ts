@@ -1,0 +1,75 @@
+// actorvm's launcher and library entry. As a program — `deno run -A mod.ts
+// [options] [<mem-in-mb> <kernel> [kernel args...]]` — it parses the lguest
+// command line, runs the machine to the guest's fate, and exits with it. As a
+// library it exports the same pieces: the machine, the registry of actor
+// modules (swap any role), the supervisor and the protocol helpers.
+// Read next: launcher/cli.ts, then launcher/machine.ts.
+
+import { parseCommandLine, USAGE, UsageError } from "./launcher/cli.ts";
+import { InputError, runMachine } from "./launcher/machine.ts";
+import { FATE } from "./actors/layout.ts";
+
+export { BUNDLED, type LaunchOptions, parseCommandLine, USAGE } from "./launcher/cli.ts";
+export {
+  exitCodeFor,
+  InputError,
+  type MachineHooks,
+  type MachineOutcome,
+  runMachine,
+} from "./launcher/machine.ts";
+export { parseActorOption, probeModule, Registry } from "./actors/registry.ts";
+export { ROLE_POLICIES, Supervisor, type SupervisorEvent } from "./actors/supervisor.ts";
+export { ActorFailure, defineRole, serveActor } from "./actors/protocol.ts";
+export { CTL, FATE } from "./actors/layout.ts";
+
+const FATE_NAMES: Record<number, string> = {
+  [FATE.POWEROFF]: "powered off",
+  [FATE.REBOOT]: "rebooted",
+  [FATE.CRASHED]: "died",
+  [FATE.INTERNAL_ERROR]: "emulator failure",
+  [FATE.STOPPED]: "stopped",
+};
+
+async function main(argv: string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseCommandLine(argv);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`actorvm: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+  if (opts === null) {
+    console.log(USAGE);
+    return 0;
+  }
+  try {
+    const out = await runMachine(opts);
+    if (out.fate !== FATE.POWEROFF || opts.verbose) {
+      console.error(
+        `actorvm: guest ${FATE_NAMES[out.fate] ?? `fate ${out.fate}`}: ${out.reason}` +
+          ` (${out.instret} instructions)`,
+      );
+    }
+    if (out.pcs) {
+      console.error(`actorvm: last ${out.pcs.length} PCs, oldest first:`);
+      console.error(out.pcs.join("\n"));
+    }
+    return out.exitCode;
+  } catch (e) {
+    if (e instanceof InputError) {
+      console.error(`actorvm: ${e.message}`);
+      return 2;
+    }
+    console.error(`actorvm: internal error: ${e instanceof Error ? e.stack : e}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  // Deno.exit, not a return: the cpu worker may still be inside the guest
+  // (DENO-FACTS: terminate() cannot stop a worker that never yields).
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,112 @@
+// The console under a real terminal (tmux): raw mode while the guest runs,
+// the terminal restored after poweroff and after three ^C, and a single ^C
+// delivered to the guest (it interrupts a `sleep` in the guest's shell).
+// Skipped with a message when tmux is not installed (CI installs it).
+import { assert, assertMatch } from "./assert.ts";
+import { READY_LINE } from "./guest_session.ts";
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+const haveTmux = (() => {
+  try {
+    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+class TmuxPane {
+  readonly name = `avm-test-${crypto.randomUUID().slice(0, 8)}`;
+  constructor(readonly script: string) {}
+
+  private tmux(...args: string[]): string {
+    const out = new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).outputSync();
+    if (!out.success) {
+      throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+    return new TextDecoder().decode(out.stdout);
+  }
+
+  start(): void {
+    this.tmux("new-session", "-d", "-s", this.name, "-x", "160", "-y", "50", "bash", "--norc");
+    this.tmux("set-option", "-t", this.name, "history-limit", "20000");
+    this.keys(this.script, "Enter");
+  }
+  keys(...keys: string[]): void {
+    this.tmux("send-keys", "-t", this.name, ...keys);
+  }
+  screen(): string {
+    return this.tmux("capture-pane", "-p", "-J", "-S", "-20000", "-t", this.name);
+  }
+  tty(): string {
+    return this.tmux("display-message", "-p", "-t", this.name, "#{pane_tty}").trim();
+  }
+  /** The pane's terminal mode as `stty -a` prints it. */
+  stty(): string {
+    const out = new Deno.Command("stty", { args: ["-a", "-F", this.tty()], stdout: "piped" })
+      .outputSync();
+    return new TextDecoder().decode(out.stdout);
+  }
+  async waitFor(re: RegExp, ms: number): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const s = this.screen();
+      if (re.test(s)) return s;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${s}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  kill(): void {
+    try {
+      this.tmux("kill-session", "-t", this.name);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+const isRaw = (stty: string) => /-icanon/.test(stty) && /-echo\b/.test(stty);
+
+Deno.test({
+  name: "console under tmux: raw while running, ^C to the guest, restored after poweroff",
+  ignore: !haveTmux,
+  async fn() {
+    const pane = new TmuxPane(`${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"`);
+    try {
+      pane.start();
+      await pane.waitFor(new RegExp(READY_LINE), 240_000);
+      assert(isRaw(pane.stty()), "terminal is raw while the guest runs");
+      // One ^C interrupts a long sleep in the guest's shell, and the shell goes on.
+      pane.keys("sleep 1000", "Enter");
+      await new Promise((r) => setTimeout(r, 1500));
+      pane.keys("C-c");
+      pane.keys("echo after-ctrl-c-$((40+2))", "Enter");
+      await pane.waitFor(/after-ctrl-c-42/, 60_000);
+      pane.keys("poweroff", "Enter");
+      const screen = await pane.waitFor(/EXIT=\d+/, 120_000);
+      assertMatch(screen, /EXIT=0/);
+      assert(!isRaw(pane.stty()), "terminal restored after poweroff");
+    } finally {
+      pane.kill();
+    }
+  },
+});
+
+Deno.test({
+  name: "console under tmux: three ^C within a second stop the emulator and restore the terminal",
+  ignore: !haveTmux,
+  async fn() {
+    const pane = new TmuxPane(`${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"`);
+    try {
+      pane.start();
+      await pane.waitFor(new RegExp(READY_LINE), 240_000);
+      assert(isRaw(pane.stty()), "terminal is raw while the guest runs");
+      pane.keys("C-c", "C-c", "C-c");
+      const screen = await pane.waitFor(/EXIT=\d+/, 60_000);
+      assertMatch(screen, /EXIT=130/);
+      assert(!isRaw(pane.stty()), "terminal restored after three ^C");
+    } finally {
+      pane.kill();
+    }
+  },
+});

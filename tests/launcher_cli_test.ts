@@ -1,0 +1,110 @@
+// The launcher's command line and its refusals: every bad input gets a clear
+// message and a non-zero exit, with nothing started. The pure parser is
+// tested in-process; the refusals through `mod.ts` as a user runs it.
+import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
+import { parseCommandLine, UsageError } from "../launcher/cli.ts";
+
+Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
+  const o = parseCommandLine([
+    "--verbose",
+    "--initrd=/tmp/i.cpio",
+    "--block=/tmp/a.img",
+    "--block=/tmp/b.img,ro",
+    "--actor",
+    "block=./x.ts",
+    "64",
+    "/tmp/Image",
+    "console=hvc0",
+    "quiet",
+  ])!;
+  assertEquals(o.verbose, true);
+  assertEquals(o.initrd, "/tmp/i.cpio");
+  assertEquals(o.blocks, [{ path: "/tmp/a.img", readOnly: false }, {
+    path: "/tmp/b.img",
+    readOnly: true,
+  }]);
+  assertEquals(o.actors.get("block"), "./x.ts");
+  assertEquals(o.memMb, 64);
+  assertEquals(o.kernel, "/tmp/Image");
+  assertEquals(o.cmdline, "console=hvc0 quiet");
+  assertEquals(o.bundled, false);
+});
+
+Deno.test("cli: no positional arguments boots the bundled guest", () => {
+  const o = parseCommandLine([])!;
+  assert(o.bundled);
+  assertEquals(o.memMb, 128);
+  assertMatch(o.kernel, /guest\/Image$/);
+  assertMatch(o.initrd!, /guest\/initramfs\.cpio$/);
+  assertEquals(parseCommandLine(["--help"]), null);
+});
+
+Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
+  const cases: [string[], RegExp][] = [
+    [["--frobnicate"], /unknown option --frobnicate/],
+    [["--block"], /needs a value/],
+    [["--block=x,rx"], /unknown flag "rx"/],
+    [["--actor", "gpu=x.ts"], /role one of cpu, waker, console, net, block, irq/],
+    [["--mac=01:00:00:00:00:01"], /multicast/],
+    [["--mac=zz"], /six hex bytes/],
+    [["--seed=-3"], /non-negative integer/],
+    [["64"], /want <mem-in-mb> <kernel>/],
+    [["sixty", "k"], /positive whole number/],
+    [["0", "k"], /positive whole number/],
+    [["--verbose=1"], /takes no value/],
+  ];
+  for (const [argv, re] of cases) {
+    assertThrows(() => parseCommandLine(argv), re, argv.join(" "));
+    try {
+      parseCommandLine(argv);
+    } catch (e) {
+      assert(e instanceof UsageError);
+    }
+  }
+});
+
+async function launch(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("launcher: bad inputs are refused with a clear message and exit 2", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const junk = `${dir}/junk.bin`;
+    Deno.writeFileSync(junk, new Uint8Array(4096).fill(0x41));
+    const cases: [string[], RegExp][] = [
+      [["--nope"], /unknown option --nope/],
+      [["64", `${dir}/missing`], /kernel.*does not exist|No such file/i],
+      [["64", dir], /kernel.*is a directory/i],
+      [["64", junk], /not a RISC-V kernel|neither/i],
+      [
+        ["--initrd=/nonexistent/initrd", "64", new URL("../guest/Image", import.meta.url).pathname],
+        /initrd.*does not exist|No such file/i,
+      ],
+      [["1", new URL("../guest/Image", import.meta.url).pathname], /too small|need/i],
+      [
+        ["99999999", new URL("../guest/Image", import.meta.url).pathname],
+        /too large|cannot hold|at most/i,
+      ],
+    ];
+    for (const [args, re] of cases) {
+      const r = await launch(args);
+      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assertMatch(r.stderr, re, args.join(" "));
+    }
+    const help = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, "--help"],
+      stdout: "piped",
+    }).output();
+    assertEquals(help.code, 0);
+    assertMatch(new TextDecoder().decode(help.stdout), /--block=<file>\[,ro\]/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
