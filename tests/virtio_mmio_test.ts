@@ -259,3 +259,11 @@ Deno.test("wrong-width register accesses read 0, are ignored and counted", () =>
   assertEquals(mmio.read(0x101, 2), 0, "misaligned config read");
   assertEquals(s[VS.BAD_ACCESSES], 4);
 });
+
+Deno.test("a device that died in the middle of a config write does not hang the cpu", () => {
+  const { mmio, state } = make();
+  const s = new Int32Array(state);
+  Atomics.add(s, VS.CONFIG_GEN, 1); // odd: "writing", and nobody will finish
+  assertEquals(mmio.read(0x100, 1), 0x11);
+  assertEquals(mmio.read(REG.CONFIG_GENERATION, 4), 0);
+});

@@ -213,18 +213,27 @@ export function openTransportState(sab: SharedArrayBuffer): Int32Array {
 
 const qw = (q: number, field: number) => VS.QUEUE0 + q * QUEUE_STRIDE + field;
 
-/** Read bytes [off, off+size) of the config space little-endian, waiting out a device write. */
+/**
+ * CONFIG_GEN once it is even: the device is not mid-write. A device write
+ * is a few hundred bytes; a device that died mid-write must not hang the
+ * cpu, so after ~100 ms the odd value is taken as it is.
+ */
+function stableGen(s: Int32Array): number {
+  let g = Atomics.load(s, VS.CONFIG_GEN);
+  for (let tries = 0; (g & 1) && tries < 100; tries++) {
+    Atomics.wait(s, VS.CONFIG_GEN, g, 1);
+    g = Atomics.load(s, VS.CONFIG_GEN);
+  }
+  return g;
+}
+
+/** Read bytes [off, off+size) of the config space little-endian, not torn by a device write. */
 function readConfig(s: Int32Array, cfg: Uint8Array, off: number, size: number): number {
-  for (;;) {
-    const g = Atomics.load(s, VS.CONFIG_GEN);
-    if (g & 1) {
-      // The device is in the middle of a config write (a few hundred bytes at most).
-      Atomics.wait(s, VS.CONFIG_GEN, g, 1);
-      continue;
-    }
+  for (let tries = 0;; tries++) {
+    const g = stableGen(s);
     let v = 0;
     for (let i = size - 1; i >= 0; i--) v = v * 256 + cfg[off + i];
-    if (Atomics.load(s, VS.CONFIG_GEN) === g) return v;
+    if (Atomics.load(s, VS.CONFIG_GEN) === g || tries > 100) return v;
   }
 }
 
@@ -293,14 +302,8 @@ export class MmioTransport {
       case REG.SHM_BASE_HIGH:
         // No shared memory regions: "a length of -1" (§4.2.2).
         return 0xffffffff;
-      case REG.CONFIG_GENERATION: {
-        let g = Atomics.load(s, VS.CONFIG_GEN);
-        while (g & 1) {
-          Atomics.wait(s, VS.CONFIG_GEN, g, 1);
-          g = Atomics.load(s, VS.CONFIG_GEN);
-        }
-        return (g >>> 1) >>> 0;
-      }
+      case REG.CONFIG_GENERATION:
+        return (stableGen(s) >>> 1) >>> 0;
       default:
         // Write-only and reserved registers read as 0.
         return 0;
