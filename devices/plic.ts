@@ -292,7 +292,6 @@ function validMask(w: number): number {
 export class PlicGateway extends PlicCore {
   #running = false;
   #done: Promise<void> | null = null;
-  #wakeStop: () => void = () => {};
 
   /**
    * Take every line word: a high line whose source is neither pending nor in
@@ -319,16 +318,13 @@ export class PlicGateway extends PlicCore {
   start(onRaise?: (sources: number[]) => void): Promise<void> {
     if (this.#done) return this.#done;
     this.#running = true;
-    // A pending waitAsync does not keep an event loop alive, so stop() must
-    // not depend on one settling: the loop races it against this promise.
-    const stopped = new Promise<void>((r) => this.#wakeStop = r);
     this.#done = (async () => {
       while (this.#running) {
         const seen = Atomics.load(this.ctl, CTL.IRQ_DOORBELL);
         const raised = this.updateLines();
         if (raised.length && onRaise) onRaise(raised);
         const w = Atomics.waitAsync(this.ctl, CTL.IRQ_DOORBELL, seen);
-        if (w.async) await Promise.race([w.value, stopped]);
+        if (w.async) await w.value;
       }
     })();
     return this.#done;
@@ -337,9 +333,18 @@ export class PlicGateway extends PlicCore {
   /** Stop the loop started by start(); resolves when it has returned. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wakeStop();
+    // Wake the loop's waitAsync (the word is unchanged; it just looks again).
+    // A pending waitAsync does not keep the event loop alive, so hold it
+    // open with a timer until the loop has returned.
+    Atomics.notify(this.ctl, CTL.IRQ_DOORBELL);
     const d = this.#done;
     this.#done = null;
-    if (d) await d;
+    if (!d) return;
+    const keepAlive = setInterval(() => {}, 1000);
+    try {
+      await d;
+    } finally {
+      clearInterval(keepAlive);
+    }
   }
 }
