@@ -215,9 +215,20 @@ entry() { # entry <file> [separator, "," unless given]
 	entry busybox.config ''
 	echo '  }'
 	echo '}'
-} >"$GUEST/MANIFEST.json"
-# In the layout `deno fmt` wants, so `deno task check` stays clean.
-if command -v deno >/dev/null; then deno fmt -q "$GUEST/MANIFEST.json"; fi
+} >"$B/MANIFEST.json"
+# In the layout `deno fmt` wants, so `deno task check` stays clean (with our
+# deno.json, which excludes guest/build/: hence the copy formatted on stdin).
+if command -v deno >/dev/null; then
+	(cd "$ROOT" && deno fmt -q --ext json - <"$B/MANIFEST.json") >"$B/MANIFEST.fmt.json"
+	mv "$B/MANIFEST.fmt.json" "$B/MANIFEST.json"
+fi
+# Keep the old manifest (and its build date) when nothing else changed.
+if [ -f "$GUEST/MANIFEST.json" ] &&
+	diff -q <(grep -v '"built":' "$GUEST/MANIFEST.json") <(grep -v '"built":' "$B/MANIFEST.json") >/dev/null; then
+	echo "build-guest: nothing changed; guest/MANIFEST.json kept"
+else
+	cp "$B/MANIFEST.json" "$GUEST/MANIFEST.json"
+fi
 
 STEP=done
 echo "== build-guest: done"
