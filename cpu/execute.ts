@@ -1,0 +1,967 @@
+// The instruction loop: fetch (through a cached code page), expand compressed
+// instructions, decode and execute RV64IMAC inline, with the TLB fast paths
+// for loads and stores; everything rare (CSRs, SYSTEM, AMOs, FP, misaligned
+// and MMIO accesses, TLB misses) goes to the helpers below. Registers live in
+// a BigInt64Array (64-bit adds, logic, compares, mul) that is also viewed as
+// int32 pairs (shifts, 32-bit ops, addresses, stores), because V8 compiles
+// both to machine arithmetic while BigInt shifts and BigInt->Number do not.
+// No exceptions in the loop: helpers take traps themselves and return false.
+// Read next: cpu/mmu.ts (translate), cpu/trap.ts (takeTrap).
+
+import type { Hart } from "./hart.ts";
+import { compressedTable } from "./compressed.ts";
+import { ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_MASK, translateFill } from "./mmu.ts";
+import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
+import { execCsr, markFsDirty } from "./csr.ts";
+
+const TWO32 = 4294967296;
+const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2;
+
+/** Run up to `max` instructions (see Hart.run). */
+export function runBatch(h: Hart, max: number): number {
+  const x = h.x, xw = h.xw;
+  const r8 = h.ram8, r8s = h.ram8s, r16 = h.ram16, r16s = h.ram16s, r32 = h.ram32, r64 = h.ram64;
+  const rTag = h.rTag, rAdd = h.rAdd, wTag = h.wTag, wAdd = h.wAdd;
+  const ctab = compressedTable();
+  const ring = h.pcRing;
+  let pc = h.pcN;
+  let n = 0;
+  let base = h.instretN;
+  let status = RUN_BUDGET;
+  while (n < max) {
+    x[0] = 0n;
+    n++;
+    if (ring !== null) {
+      ring[h.pcRingPos] = pc;
+      h.pcRingPos = (h.pcRingPos + 1) & (ring.length - 1);
+    }
+    // --- fetch ---
+    let insn: number;
+    const foff = pc - h.fetchVa;
+    if (foff >= 0 && foff < 4094) {
+      const p = (h.fetchOff + foff) >>> 1;
+      insn = r16[p];
+      if ((insn & 3) === 3) insn |= r16[p + 1] << 16;
+    } else {
+      const v = fetchSlow(h, pc);
+      if (v < 0) {
+        pc = h.pcN;
+        continue;
+      }
+      insn = v | 0;
+    }
+    const raw = insn;
+    let ilen = 4;
+    if ((insn & 3) !== 3) {
+      ilen = 2;
+      insn = ctab[insn];
+      if (insn === 0) {
+        takeTrap(h, CAUSE.ILLEGAL, BigInt(raw), pc, false);
+        pc = h.pcN;
+        continue;
+      }
+    }
+    const rd = (insn >>> 7) & 31;
+    const rs1 = (insn >>> 15) & 31;
+    const f3 = (insn >>> 12) & 7;
+    switch (insn & 0x7f) {
+      case 0x13: { // OP-IMM
+        const imm = insn >> 20;
+        switch (f3) {
+          case 0:
+            x[rd] = BigInt.asIntN(64, x[rs1] + BigInt(imm));
+            break;
+          case 1:
+            if ((imm >>> 6) !== 0) {
+              illegal(h, raw, pc);
+              pc = h.pcN;
+              continue;
+            }
+            sll(xw, rd, rs1, imm & 63);
+            break;
+          case 2:
+            x[rd] = x[rs1] < BigInt(imm) ? 1n : 0n;
+            break;
+          case 3: {
+            const a = xw[2 * rs1 + 1] >>> 0, b = (imm >> 31) >>> 0;
+            x[rd] = (a < b || (a === b && (xw[2 * rs1] >>> 0) < (imm >>> 0))) ? 1n : 0n;
+            break;
+          }
+          case 4:
+            x[rd] = BigInt.asIntN(64, x[rs1] ^ BigInt(imm));
+            break;
+          case 5: {
+            const top = (imm >>> 6) & 0x3f;
+            if (top === 0) srl(xw, rd, rs1, imm & 63);
+            else if (top === 0x10) sra(xw, rd, rs1, imm & 63);
+            else {
+              illegal(h, raw, pc);
+              pc = h.pcN;
+              continue;
+            }
+            break;
+          }
+          case 6:
+            x[rd] = BigInt.asIntN(64, x[rs1] | BigInt(imm));
+            break;
+          default:
+            x[rd] = BigInt.asIntN(64, x[rs1] & BigInt(imm));
+            break;
+        }
+        pc += ilen;
+        break;
+      }
+      case 0x33: { // OP
+        const rs2 = (insn >>> 20) & 31;
+        const f7 = insn >>> 25;
+        if (f7 === 0) {
+          switch (f3) {
+            case 0:
+              x[rd] = BigInt.asIntN(64, x[rs1] + x[rs2]);
+              break;
+            case 1:
+              sll(xw, rd, rs1, xw[2 * rs2] & 63);
+              break;
+            case 2:
+              x[rd] = x[rs1] < x[rs2] ? 1n : 0n;
+              break;
+            case 3:
+              x[rd] = ltu(xw, rs1, rs2) ? 1n : 0n;
+              break;
+            case 4:
+              x[rd] = BigInt.asIntN(64, x[rs1] ^ x[rs2]);
+              break;
+            case 5:
+              srl(xw, rd, rs1, xw[2 * rs2] & 63);
+              break;
+            case 6:
+              x[rd] = BigInt.asIntN(64, x[rs1] | x[rs2]);
+              break;
+            default:
+              x[rd] = BigInt.asIntN(64, x[rs1] & x[rs2]);
+              break;
+          }
+        } else if (f7 === 0x20 && f3 === 0) {
+          x[rd] = BigInt.asIntN(64, x[rs1] - x[rs2]);
+        } else if (f7 === 0x20 && f3 === 5) {
+          sra(xw, rd, rs1, xw[2 * rs2] & 63);
+        } else if (f7 === 1) {
+          if (f3 === 0) x[rd] = BigInt.asIntN(64, x[rs1] * x[rs2]);
+          else mulDiv(x, f3, rd, rs1, rs2);
+        } else {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      }
+      case 0x03: { // LOAD
+        const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + (insn >> 20);
+        const vpn = Math.floor(va / 4096);
+        const ti = h.dBase + (vpn & TLB_MASK);
+        if (rTag[ti] === vpn) {
+          const p = va + rAdd[ti];
+          switch (f3) {
+            case 0: {
+              const v = r8s[p];
+              xw[2 * rd] = v;
+              xw[2 * rd + 1] = v >> 31;
+              pc += ilen;
+              continue;
+            }
+            case 1:
+              if ((p & 1) === 0) {
+                const v = r16s[p >>> 1];
+                xw[2 * rd] = v;
+                xw[2 * rd + 1] = v >> 31;
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 2:
+              if ((p & 3) === 0) {
+                const v = r32[p >>> 2];
+                xw[2 * rd] = v;
+                xw[2 * rd + 1] = v >> 31;
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 3:
+              if ((p & 7) === 0) {
+                x[rd] = r64[p >>> 3];
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 4:
+              xw[2 * rd] = r8[p];
+              xw[2 * rd + 1] = 0;
+              pc += ilen;
+              continue;
+            case 5:
+              if ((p & 1) === 0) {
+                xw[2 * rd] = r16[p >>> 1];
+                xw[2 * rd + 1] = 0;
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 6:
+              if ((p & 3) === 0) {
+                xw[2 * rd] = r32[p >>> 2];
+                xw[2 * rd + 1] = 0;
+                pc += ilen;
+                continue;
+              }
+              break;
+          }
+        }
+        if (f3 === 7) {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        if (!loadSlow(h, va, f3, rd, pc)) {
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      }
+      case 0x23: { // STORE
+        const rs2 = (insn >>> 20) & 31;
+        const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) +
+          (((insn >> 20) & ~31) | ((insn >>> 7) & 31));
+        const vpn = Math.floor(va / 4096);
+        const ti = h.dBase + (vpn & TLB_MASK);
+        if (wTag[ti] === vpn) {
+          const p = va + wAdd[ti];
+          switch (f3) {
+            case 0:
+              r8[p] = xw[2 * rs2];
+              pc += ilen;
+              continue;
+            case 1:
+              if ((p & 1) === 0) {
+                r16[p >>> 1] = xw[2 * rs2];
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 2:
+              if ((p & 3) === 0) {
+                r32[p >>> 2] = xw[2 * rs2];
+                pc += ilen;
+                continue;
+              }
+              break;
+            case 3:
+              if ((p & 7) === 0) {
+                r64[p >>> 3] = x[rs2];
+                pc += ilen;
+                continue;
+              }
+              break;
+          }
+        }
+        if (f3 > 3) {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        if (!storeValue(h, va, 1 << f3, x[rs2], pc)) {
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      }
+      case 0x63: { // BRANCH
+        const rs2 = (insn >>> 20) & 31;
+        let taken: boolean;
+        switch (f3) {
+          case 0:
+            taken = x[rs1] === x[rs2];
+            break;
+          case 1:
+            taken = x[rs1] !== x[rs2];
+            break;
+          case 4:
+            taken = x[rs1] < x[rs2];
+            break;
+          case 5:
+            taken = x[rs1] >= x[rs2];
+            break;
+          case 6:
+            taken = ltu(xw, rs1, rs2);
+            break;
+          case 7:
+            taken = !ltu(xw, rs1, rs2);
+            break;
+          default:
+            illegal(h, raw, pc);
+            pc = h.pcN;
+            continue;
+        }
+        if (taken) {
+          pc += ((insn >> 19) & ~0xfff) | ((insn << 4) & 0x800) | ((insn >>> 20) & 0x7e0) |
+            ((insn >>> 7) & 0x1e);
+        } else pc += ilen;
+        break;
+      }
+      case 0x3b: { // OP-32
+        const rs2 = (insn >>> 20) & 31;
+        const f7 = insn >>> 25;
+        const a = xw[2 * rs1], b = xw[2 * rs2];
+        let r: number;
+        if (f7 === 0 && f3 === 0) r = (a + b) | 0;
+        else if (f7 === 0x20 && f3 === 0) r = (a - b) | 0;
+        else if (f7 === 0 && f3 === 1) r = a << (b & 31);
+        else if (f7 === 0 && f3 === 5) r = (a >>> (b & 31)) | 0;
+        else if (f7 === 0x20 && f3 === 5) r = a >> (b & 31);
+        else if (f7 === 1) {
+          switch (f3) {
+            case 0:
+              r = Math.imul(a, b);
+              break;
+            case 4:
+              r = b === 0 ? -1 : (a === -2147483648 && b === -1) ? a : (a / b) | 0;
+              break;
+            case 5:
+              r = b === 0 ? -1 : ((a >>> 0) / (b >>> 0)) | 0;
+              break;
+            case 6:
+              r = b === 0 ? a : (a === -2147483648 && b === -1) ? 0 : (a % b) | 0;
+              break;
+            case 7:
+              r = b === 0 ? a : ((a >>> 0) % (b >>> 0)) | 0;
+              break;
+            default:
+              illegal(h, raw, pc);
+              pc = h.pcN;
+              continue;
+          }
+        } else {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        xw[2 * rd] = r;
+        xw[2 * rd + 1] = r >> 31;
+        pc += ilen;
+        break;
+      }
+      case 0x1b: { // OP-IMM-32
+        const a = xw[2 * rs1];
+        const imm = insn >> 20;
+        let r: number;
+        if (f3 === 0) r = (a + imm) | 0;
+        else if (f3 === 1 && (insn >>> 25) === 0) r = a << (imm & 31);
+        else if (f3 === 5 && (insn >>> 25) === 0) r = (a >>> (imm & 31)) | 0;
+        else if (f3 === 5 && (insn >>> 25) === 0x20) r = a >> (imm & 31);
+        else {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        xw[2 * rd] = r;
+        xw[2 * rd + 1] = r >> 31;
+        pc += ilen;
+        break;
+      }
+      case 0x37: { // LUI
+        const r = insn & ~0xfff;
+        xw[2 * rd] = r;
+        xw[2 * rd + 1] = r >> 31;
+        pc += ilen;
+        break;
+      }
+      case 0x17: { // AUIPC
+        const v = pc + (insn & ~0xfff);
+        const hi = Math.floor(v / TWO32);
+        xw[2 * rd] = v - hi * TWO32;
+        xw[2 * rd + 1] = hi;
+        pc += ilen;
+        break;
+      }
+      case 0x6f: { // JAL
+        const v = pc + ilen;
+        const hi = Math.floor(v / TWO32);
+        xw[2 * rd] = v - hi * TWO32;
+        xw[2 * rd + 1] = hi;
+        pc += ((insn >> 11) & ~0xfffff) | (insn & 0xff000) | ((insn >>> 9) & 0x800) |
+          ((insn >>> 20) & 0x7fe);
+        break;
+      }
+      case 0x67: { // JALR
+        if (f3 !== 0) {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        let t = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + (insn >> 20);
+        t -= t & 1;
+        const v = pc + ilen;
+        const hi = Math.floor(v / TWO32);
+        xw[2 * rd] = v - hi * TWO32;
+        xw[2 * rd + 1] = hi;
+        pc = t;
+        break;
+      }
+      case 0x0f: // MISC-MEM: fence, fence.i (no caches to keep coherent: code is never cached decoded)
+        if (f3 > 1) {
+          illegal(h, raw, pc);
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      case 0x73: { // SYSTEM
+        h.instretN = base + n;
+        const r = execSystem(h, insn, raw, pc, ilen);
+        base = h.instretN - n;
+        pc = h.pcN;
+        if (r !== RUN_BUDGET) {
+          status = r;
+          break;
+        }
+        if (checkInterrupts(h)) pc = h.pcN;
+        continue;
+      }
+      case 0x2f: // AMO
+        if (!execAmo(h, insn, raw, pc)) {
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      case 0x07: // LOAD-FP
+      case 0x27: // STORE-FP
+        if (!fpLoadStore(h, insn, raw, pc)) {
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      case 0x43:
+      case 0x47:
+      case 0x4b:
+      case 0x4f:
+      case 0x53: // FP arithmetic
+        if (!fpExecute(h, insn, raw, pc)) {
+          pc = h.pcN;
+          continue;
+        }
+        pc += ilen;
+        break;
+      default:
+        illegal(h, raw, pc);
+        pc = h.pcN;
+        continue;
+    }
+    if (status !== RUN_BUDGET) break;
+  }
+  x[0] = 0n;
+  h.pcN = pc;
+  h.instretN = base + n;
+  return status;
+}
+
+// --- integer helpers (inlined by V8) ---
+
+function sll(xw: Int32Array, d: number, s: number, sh: number): void {
+  const lo = xw[2 * s], hi = xw[2 * s + 1];
+  if (sh === 0) {
+    xw[2 * d] = lo;
+    xw[2 * d + 1] = hi;
+  } else if (sh < 32) {
+    xw[2 * d] = lo << sh;
+    xw[2 * d + 1] = (hi << sh) | (lo >>> (32 - sh));
+  } else {
+    xw[2 * d] = 0;
+    xw[2 * d + 1] = lo << (sh - 32);
+  }
+}
+
+function srl(xw: Int32Array, d: number, s: number, sh: number): void {
+  const lo = xw[2 * s], hi = xw[2 * s + 1];
+  if (sh === 0) {
+    xw[2 * d] = lo;
+    xw[2 * d + 1] = hi;
+  } else if (sh < 32) {
+    xw[2 * d] = (lo >>> sh) | (hi << (32 - sh));
+    xw[2 * d + 1] = hi >>> sh;
+  } else {
+    xw[2 * d] = hi >>> (sh - 32);
+    xw[2 * d + 1] = 0;
+  }
+}
+
+function sra(xw: Int32Array, d: number, s: number, sh: number): void {
+  const lo = xw[2 * s], hi = xw[2 * s + 1];
+  if (sh === 0) {
+    xw[2 * d] = lo;
+    xw[2 * d + 1] = hi;
+  } else if (sh < 32) {
+    xw[2 * d] = (lo >>> sh) | (hi << (32 - sh));
+    xw[2 * d + 1] = hi >> sh;
+  } else {
+    xw[2 * d] = hi >> (sh - 32);
+    xw[2 * d + 1] = hi >> 31;
+  }
+}
+
+/** Unsigned x[a] < x[b]. */
+function ltu(xw: Int32Array, a: number, b: number): boolean {
+  const ha = xw[2 * a + 1] >>> 0, hb = xw[2 * b + 1] >>> 0;
+  return ha < hb || (ha === hb && (xw[2 * a] >>> 0) < (xw[2 * b] >>> 0));
+}
+
+const U64 = (1n << 64n) - 1n;
+
+/** MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU (funct3 1..7). */
+function mulDiv(x: BigInt64Array, f3: number, rd: number, rs1: number, rs2: number): void {
+  const a = x[rs1], b = x[rs2];
+  switch (f3) {
+    case 1:
+      x[rd] = BigInt.asIntN(64, (a * b) >> 64n);
+      break;
+    case 2:
+      x[rd] = BigInt.asIntN(64, (a * (b & U64)) >> 64n);
+      break;
+    case 3:
+      x[rd] = BigInt.asIntN(64, ((a & U64) * (b & U64)) >> 64n);
+      break;
+    case 4:
+      x[rd] = b === 0n ? -1n : BigInt.asIntN(64, a / b);
+      break;
+    case 5:
+      x[rd] = b === 0n ? -1n : BigInt.asIntN(64, (a & U64) / (b & U64));
+      break;
+    case 6:
+      x[rd] = b === 0n ? a : BigInt.asIntN(64, a % b);
+      break;
+    default:
+      x[rd] = b === 0n ? a : BigInt.asIntN(64, (a & U64) % (b & U64));
+      break;
+  }
+}
+
+function illegal(h: Hart, raw: number, pc: number): void {
+  const bits = (raw & 3) === 3 ? raw >>> 0 : raw & 0xffff;
+  takeTrap(h, CAUSE.ILLEGAL, BigInt(bits), pc, false);
+}
+
+// --- fetch ---
+
+/** Fetch across a page change: translate, remember the page, and handle a 32-bit instruction straddling two pages. Returns the instruction (>= 0) or -1 after taking a trap. */
+function fetchSlow(h: Hart, pc: number): number {
+  const pa = fetchPa(h, pc);
+  if (pa < 0) return -1;
+  const off = pa - h.ramBase;
+  const lo = h.ram16[off >>> 1];
+  if ((lo & 3) !== 3) return lo;
+  if ((off & 4095) !== 4094) return (lo | (h.ram16[(off >>> 1) + 1] << 16)) >>> 0;
+  // The upper half lies on the next page; keep the cache on the first page.
+  const fv = h.fetchVa, fo = h.fetchOff;
+  const pa2 = fetchPa(h, pc + 2, pc);
+  if (pa2 < 0) return -1;
+  const hi = h.ram16[(pa2 - h.ramBase) >>> 1];
+  h.fetchVa = fv;
+  h.fetchOff = fo;
+  return (lo | (hi << 16)) >>> 0;
+}
+
+/** Physical address of the code halfword at va, filling the code-page cache. */
+function fetchPa(h: Hart, va: number, epc = va): number {
+  const vpn = Math.floor(va / 4096);
+  const ti = h.fBase + (vpn & TLB_MASK);
+  let off: number;
+  if (h.fTag[ti] === vpn) {
+    off = va + h.fAdd[ti];
+  } else {
+    const pa = translateFill(h, va, ACC_FETCH);
+    if (pa < 0) {
+      raiseAt(h, h.faultCause, h.faultTval, epc);
+      return -1;
+    }
+    off = pa - h.ramBase;
+    if (!(off >= 0 && off < h.ramSize)) {
+      raiseAt(h, CAUSE.FETCH_ACCESS, va, epc);
+      return -1;
+    }
+  }
+  h.fetchVa = vpn * 4096;
+  h.fetchOff = off - (off % 4096);
+  return off + h.ramBase;
+}
+
+// --- data access slow paths ---
+
+/**
+ * Load `size` bytes at virtual va (any alignment, RAM or MMIO). Returns the
+ * zero-extended value, or null after taking a trap.
+ */
+export function loadValue(h: Hart, va: number, size: number, epc: number): bigint | null {
+  const pa = translateFill(h, va, ACC_LOAD);
+  if (pa < 0) {
+    raiseAt(h, h.faultCause, h.faultTval, epc);
+    return null;
+  }
+  const inPage = (va & 4095) + size <= 4096;
+  if ((va & (size - 1)) === 0 || inPage) {
+    // One translation covers the access.
+    const off = pa - h.ramBase;
+    if (off >= 0 && off + size <= h.ramSize) {
+      let v = 0n;
+      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(h.ram8[off + i]);
+      return v;
+    }
+    if ((va & (size - 1)) === 0) return mmioRead(h, pa, size, va, epc);
+    return bytewiseLoad(h, [pa], va, size, epc);
+  }
+  // Misaligned across a page boundary: translate the second page too.
+  const split = 4096 - (va & 4095);
+  const pa2 = translateFill(h, va + split, ACC_LOAD);
+  if (pa2 < 0) {
+    raiseAt(h, h.faultCause, h.faultTval, epc);
+    return null;
+  }
+  const pas: number[] = [];
+  for (let i = 0; i < size; i++) pas.push(i < split ? pa + i : pa2 + i - split);
+  return bytewiseLoad(h, pas, va, size, epc);
+}
+
+function bytewiseLoad(
+  h: Hart,
+  pas: number[],
+  va: number,
+  size: number,
+  epc: number,
+): bigint | null {
+  let v = 0n;
+  for (let i = size - 1; i >= 0; i--) {
+    const pa = pas.length === 1 ? pas[0] + i : pas[i];
+    const off = pa - h.ramBase;
+    let b: number;
+    if (off >= 0 && off < h.ramSize) b = h.ram8[off];
+    else {
+      b = h.bus.read(pa, 1);
+      if (b < 0) {
+        raiseAt(h, CAUSE.LOAD_ACCESS, va, epc);
+        return null;
+      }
+    }
+    v = (v << 8n) | BigInt(b & 0xff);
+  }
+  return v;
+}
+
+function mmioRead(h: Hart, pa: number, size: number, va: number, epc: number): bigint | null {
+  if (size === 8) {
+    const lo = h.bus.read(pa, 4);
+    const hi = lo < 0 ? -1 : h.bus.read(pa + 4, 4);
+    if (hi < 0) {
+      raiseAt(h, CAUSE.LOAD_ACCESS, va, epc);
+      return null;
+    }
+    return (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+  }
+  const v = h.bus.read(pa, size as 1 | 2 | 4);
+  if (v < 0) {
+    raiseAt(h, CAUSE.LOAD_ACCESS, va, epc);
+    return null;
+  }
+  return BigInt(v);
+}
+
+/** Slow path of the integer loads: write x[rd] with the right extension. */
+function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boolean {
+  const size = 1 << (f3 & 3);
+  const v = loadValue(h, va, size, epc);
+  if (v === null) return false;
+  if (f3 >= 4) h.x[rd] = v;
+  else h.x[rd] = BigInt.asIntN(size * 8, v);
+  h.x[0] = 0n;
+  return true;
+}
+
+/** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
+export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: number): boolean {
+  const pa = translateFill(h, va, ACC_STORE);
+  if (pa < 0) {
+    raiseAt(h, h.faultCause, h.faultTval, epc);
+    return false;
+  }
+  const aligned = (va & (size - 1)) === 0;
+  const inPage = (va & 4095) + size <= 4096;
+  let pa2 = pa;
+  const split = inPage ? size : 4096 - (va & 4095);
+  if (!inPage) {
+    // Translate the second page before writing anything.
+    pa2 = translateFill(h, va + split, ACC_STORE);
+    if (pa2 < 0) {
+      raiseAt(h, h.faultCause, h.faultTval, epc);
+      return false;
+    }
+  }
+  const off = pa - h.ramBase;
+  if (inPage && off >= 0 && off + size <= h.ramSize) {
+    for (let i = 0; i < size; i++) h.ram8[off + i] = Number((v >> BigInt(8 * i)) & 0xffn);
+    return true;
+  }
+  if (aligned) {
+    // MMIO, full width (8 bytes as two 4-byte accesses, low word first).
+    let ok: boolean;
+    if (size === 8) {
+      ok = h.bus.write(pa, 4, Number(v & 0xffffffffn)) &&
+        h.bus.write(pa + 4, 4, Number((v >> 32n) & 0xffffffffn));
+    } else {
+      ok = h.bus.write(pa, size as 1 | 2 | 4, Number(BigInt.asUintN(size * 8, v)));
+    }
+    if (!ok) raiseAt(h, CAUSE.STORE_ACCESS, va, epc);
+    return ok;
+  }
+  // Misaligned: byte by byte (first check every byte is writable memory).
+  for (let i = 0; i < size; i++) {
+    const p = i < split ? pa + i : pa2 + i - split;
+    const o = p - h.ramBase;
+    const b = Number((v >> BigInt(8 * i)) & 0xffn);
+    if (o >= 0 && o < h.ramSize) h.ram8[o] = b;
+    else if (!h.bus.write(p, 1, b)) {
+      raiseAt(h, CAUSE.STORE_ACCESS, va, epc);
+      return false;
+    }
+  }
+  return true;
+}
+
+// --- A extension ---
+
+/** funct5 of SC and the AMOs: add swap sc xor or and min max minu maxu. */
+const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
+
+function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const f3 = (insn >>> 12) & 7;
+  const f5 = insn >>> 27;
+  const rd = (insn >>> 7) & 31;
+  const rs1 = (insn >>> 15) & 31;
+  const rs2 = (insn >>> 20) & 31;
+  if (f3 !== 2 && f3 !== 3) {
+    illegal(h, raw, pc);
+    return false;
+  }
+  const size = f3 === 2 ? 4 : 8;
+  const bits = size * 8;
+  const xw = h.xw;
+  const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
+  const misaligned = (va & (size - 1)) !== 0;
+  if (f5 === 2) { // LR
+    if (rs2 !== 0) {
+      illegal(h, raw, pc);
+      return false;
+    }
+    if (misaligned) {
+      raiseAt(h, CAUSE.LOAD_MISALIGNED, va, pc);
+      return false;
+    }
+    const pa = translateFill(h, va, ACC_LOAD);
+    if (pa < 0) {
+      raiseAt(h, h.faultCause, h.faultTval, pc);
+      return false;
+    }
+    const v = loadValue(h, va, size, pc);
+    if (v === null) return false;
+    h.x[rd] = BigInt.asIntN(bits, v);
+    h.x[0] = 0n;
+    h.resValid = true;
+    h.resAddr = pa;
+    return true;
+  }
+  if (!AMO_FUNCT5.includes(f5)) {
+    illegal(h, raw, pc);
+    return false;
+  }
+  if (misaligned) {
+    raiseAt(h, CAUSE.STORE_MISALIGNED, va, pc);
+    return false;
+  }
+  const pa = translateFill(h, va, ACC_STORE);
+  if (pa < 0) {
+    raiseAt(h, h.faultCause, h.faultTval, pc);
+    return false;
+  }
+  if (f5 === 3) { // SC
+    const ok = h.resValid && h.resAddr === pa;
+    h.resValid = false;
+    if (ok && !storeValue(h, va, size, h.x[rs2], pc)) return false;
+    h.x[rd] = ok ? 0n : 1n;
+    h.x[0] = 0n;
+    return true;
+  }
+  const old = loadValue(h, va, size, pc);
+  if (old === null) return false;
+  const a = BigInt.asIntN(bits, old);
+  const b = BigInt.asIntN(bits, h.x[rs2]);
+  const ua = BigInt.asUintN(bits, a), ub = BigInt.asUintN(bits, b);
+  let r: bigint;
+  switch (f5) {
+    case 0:
+      r = a + b;
+      break;
+    case 1:
+      r = b;
+      break;
+    case 4:
+      r = a ^ b;
+      break;
+    case 8:
+      r = a | b;
+      break;
+    case 12:
+      r = a & b;
+      break;
+    case 16:
+      r = a < b ? a : b;
+      break;
+    case 20:
+      r = a > b ? a : b;
+      break;
+    case 24:
+      r = ua < ub ? a : b;
+      break;
+    default:
+      r = ua > ub ? a : b;
+      break;
+  }
+  if (!storeValue(h, va, size, BigInt.asUintN(bits, r), pc)) return false;
+  h.x[rd] = a;
+  h.x[0] = 0n;
+  return true;
+}
+
+// --- F and D: loads, stores, and the hand-off to the FPU ---
+
+function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const f3 = (insn >>> 12) & 7;
+  if ((f3 !== 2 && f3 !== 3) || (h.mstatus & MSTATUS.FS) === 0) {
+    illegal(h, raw, pc);
+    return false;
+  }
+  const xw = h.xw;
+  const rs1 = (insn >>> 15) & 31;
+  const isStore = (insn & 0x7f) === 0x27;
+  const imm = isStore ? ((insn >> 20) & ~31) | ((insn >>> 7) & 31) : insn >> 20;
+  const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + imm;
+  const fw = h.fw, fbits = h.fpu.bits;
+  if (isStore) {
+    const rs2 = (insn >>> 20) & 31;
+    return storeValue(
+      h,
+      va,
+      f3 === 2 ? 4 : 8,
+      f3 === 2 ? BigInt(fw[2 * rs2] >>> 0) : fbits[rs2],
+      pc,
+    );
+  }
+  const rd = (insn >>> 7) & 31;
+  const v = loadValue(h, va, f3 === 2 ? 4 : 8, pc);
+  if (v === null) return false;
+  if (f3 === 2) {
+    fw[2 * rd] = Number(v);
+    fw[2 * rd + 1] = -1; // NaN-box the single
+  } else fbits[rd] = BigInt.asIntN(64, v);
+  markFsDirty(h);
+  return true;
+}
+
+function fpExecute(h: Hart, insn: number, raw: number, pc: number): boolean {
+  if ((h.mstatus & MSTATUS.FS) === 0) {
+    illegal(h, raw, pc);
+    return false;
+  }
+  const fpu = h.fpu;
+  const flags = fpu.fflags;
+  const r = fpu.execute(insn, h.x);
+  if (r < 0) {
+    illegal(h, raw, pc);
+    return false;
+  }
+  if (r === 0 || fpu.fflags !== flags) markFsDirty(h);
+  h.x[0] = 0n;
+  return true;
+}
+
+// --- SYSTEM: ecall, ebreak, xret, wfi, sfence.vma, CSRs ---
+
+function execSystem(h: Hart, insn: number, raw: number, pc: number, ilen: number): number {
+  const f3 = (insn >>> 12) & 7;
+  if (f3 !== 0) {
+    if (f3 === 4) {
+      illegal(h, raw, pc);
+      return RUN_BUDGET;
+    }
+    if (execCsr(h, insn, raw, pc)) h.pcN = pc + ilen;
+    return RUN_BUDGET;
+  }
+  const rd = (insn >>> 7) & 31;
+  const rs1 = (insn >>> 15) & 31;
+  const f12 = insn >>> 20;
+  if ((f12 >>> 5) === 0x09 && rd === 0) { // sfence.vma
+    if (h.priv === 0 || (h.priv === 1 && (h.mstatus & MSTATUS.TVM))) illegal(h, raw, pc);
+    else {
+      h.flushTlb();
+      h.pcN = pc + ilen;
+    }
+    return RUN_BUDGET;
+  }
+  if (rd !== 0 || rs1 !== 0) {
+    illegal(h, raw, pc);
+    return RUN_BUDGET;
+  }
+  switch (f12) {
+    case 0x000: { // ecall
+      const from = h.priv;
+      if (h.onEcall !== null) {
+        h.pcN = pc;
+        if (h.onEcall(h, from)) {
+          if (h.pcN === pc) h.pcN = pc + ilen;
+          h.x[0] = 0n;
+          return h.stopRequested ? RUN_STOP : RUN_BUDGET;
+        }
+      }
+      takeTrap(
+        h,
+        from === 0 ? CAUSE.ECALL_U : from === 1 ? CAUSE.ECALL_S : CAUSE.ECALL_M,
+        0n,
+        pc,
+        false,
+      );
+      return h.stopRequested ? RUN_STOP : RUN_BUDGET;
+    }
+    case 0x001: // ebreak
+      raiseAt(h, CAUSE.BREAKPOINT, pc, pc);
+      return RUN_BUDGET;
+    case 0x302: // mret
+      if (h.priv !== 3) illegal(h, raw, pc);
+      else mret(h);
+      return RUN_BUDGET;
+    case 0x102: // sret
+      if (h.priv === 0 || (h.priv === 1 && (h.mstatus & MSTATUS.TSR))) illegal(h, raw, pc);
+      else sret(h);
+      return RUN_BUDGET;
+    case 0x105: // wfi
+      if (h.priv === 0 || (h.priv === 1 && (h.mstatus & MSTATUS.TW))) {
+        illegal(h, raw, pc);
+        return RUN_BUDGET;
+      }
+      h.pcN = pc + ilen;
+      // Wakes on any locally enabled pending interrupt, whatever the global enables.
+      return ((h.mipSw | h.externalMip) & h.mie) !== 0 ? RUN_BUDGET : RUN_WFI;
+    default:
+      illegal(h, raw, pc);
+      return RUN_BUDGET;
+  }
+}

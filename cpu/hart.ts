@@ -1,0 +1,283 @@
+// One RV64IMAFDC hart with M/S/U privilege and Sv39/Sv48 paging: the state
+// and the public API that the cpu actor, the user-mode runner and the tests
+// drive. Drive it like this: construct it over the guest RAM SharedArrayBuffer,
+// set pc/priv/registers, plug `bus` and `onEcall`, then call `run(n)` in a loop,
+// setting `externalMip` between batches and sleeping when it returns RUN_WFI.
+// The instruction loop is in cpu/execute.ts; CSRs cpu/csr.ts; paging
+// cpu/mmu.ts; traps and interrupts cpu/trap.ts; FP arithmetic cpu/fpu.ts.
+// Design notes: docs/cpu.md. Read next: cpu/execute.ts.
+
+import { type Bus, EMPTY_BUS } from "./bus.ts";
+import { Fpu } from "./fpu.ts";
+import { csrReadRaw, csrWriteRaw } from "./csr.ts";
+import { runBatch } from "./execute.ts";
+import { TLB_SETS, TLB_SIZE } from "./mmu.ts";
+import { checkInterrupts, MSTATUS } from "./trap.ts";
+
+export const RUN_BUDGET = 0;
+export const RUN_WFI = 1;
+export const RUN_STOP = 2;
+
+export interface HartOptions {
+  /** Guest RAM (any size multiple of 4096, at most 4 GiB). */
+  ram: SharedArrayBuffer;
+  /** Physical address of RAM byte 0. */
+  ramBase: number;
+  /** MMIO for physical addresses outside RAM (default: everything faults). */
+  bus?: Bus;
+  /** mhartid, default 0. */
+  hartId?: number;
+  /** The `time` CSR in timebase ticks (default: instret / 10). */
+  readTime?: () => bigint;
+  /** Allow satp mode Sv48 (default true). Without it only Sv39 is accepted. */
+  sv48?: boolean;
+}
+
+/** The most recent trap; all three values unsigned 64-bit. */
+export interface TrapRecord {
+  cause: bigint;
+  tval: bigint;
+  epc: bigint;
+}
+
+const TWO32 = 4294967296;
+
+export class Hart {
+  /** x0..x31; x[0] is forced to 0 before every instruction. */
+  readonly x: BigInt64Array;
+  /** The same registers as int32 pairs (lo, hi): xw[2r], xw[2r+1]. */
+  readonly xw: Int32Array;
+  readonly fpu: Fpu;
+  /** The FP registers as int32 pairs, for FLW/FSW and NaN-boxing. */
+  readonly fw: Int32Array;
+
+  /** pc as a JS number: a sign-extended virtual (or physical) address, exact. */
+  pcN = 0;
+  priv = 3;
+  externalMip = 0;
+  stopRequested = false;
+  onEcall: ((hart: Hart, fromPriv: number) => boolean) | null = null;
+  lastTrap: TrapRecord | null = null;
+
+  // --- memory ---
+  readonly ramBase: number;
+  readonly ramSize: number;
+  readonly bus: Bus;
+  readonly ram8: Uint8Array;
+  readonly ram8s: Int8Array;
+  readonly ram16: Uint16Array;
+  readonly ram16s: Int16Array;
+  readonly ram32: Int32Array;
+  readonly ram64: BigInt64Array;
+
+  // --- CSR state (see cpu/csr.ts for semantics) ---
+  readonly hartId: number;
+  readonly readTime: (() => bigint) | null;
+  readonly sv48: boolean;
+  /** mstatus bits 0..31 (the writable ones); UXL/SXL/SD are synthesised on read. */
+  mstatus = 0;
+  mie = 0;
+  /** Software-writable mip bits (SSIP, STIP, SEIP); effective mip = mipSw | externalMip. */
+  mipSw = 0;
+  mideleg = 0;
+  medeleg = 0;
+  mtvec = 0;
+  stvec = 0;
+  mepc = 0;
+  sepc = 0;
+  mcause = 0n;
+  scause = 0n;
+  mtval = 0n;
+  stval = 0n;
+  mscratch = 0n;
+  sscratch = 0n;
+  mcounteren = 0;
+  scounteren = 0;
+  menvcfg = 0n;
+  senvcfg = 0n;
+  satp = 0n;
+  /** Decoded satp: 0 bare, 8 Sv39, 9 Sv48; root table physical address. */
+  satpMode = 0;
+  satpRoot = 0;
+  readonly pmpcfg = new BigInt64Array(16);
+  readonly pmpaddr = new BigInt64Array(64);
+  /** Instructions retired (kept as a number: exact to 2^53). */
+  instretN = 0;
+  /** mcycle - instret, so that writes to mcycle stick. */
+  cycleDelta = 0;
+
+  // --- LR/SC ---
+  resValid = false;
+  resAddr = 0;
+
+  // --- translation caches (cpu/mmu.ts) ---
+  /** Direct-mapped TLBs, TLB_SETS sets of TLB_SIZE entries: tag = vpn, add = ram offset - va. */
+  readonly fTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
+  readonly fAdd = new Float64Array(TLB_SETS * TLB_SIZE);
+  readonly rTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
+  readonly rAdd = new Float64Array(TLB_SETS * TLB_SIZE);
+  readonly wTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
+  readonly wAdd = new Float64Array(TLB_SETS * TLB_SIZE);
+  /** First TLB index of the set in use for fetches and for data accesses. */
+  fBase = 0;
+  dBase = 0;
+  /** The current code page: its virtual base and the ram offset of that page. NaN = none. */
+  fetchVa = NaN;
+  fetchOff = 0;
+  /** Filled by translate() on failure: the exception cause and tval. */
+  faultCause = 0;
+  faultTval = 0;
+
+  /** Debug: a ring of recent pcs (see enablePcRing). */
+  pcRing: Float64Array | null = null;
+  pcRingPos = 0;
+
+  constructor(opts: HartOptions) {
+    const ram = opts.ram;
+    if (!(ram instanceof SharedArrayBuffer)) {
+      throw new Error("Hart: ram must be a SharedArrayBuffer");
+    }
+    if (ram.byteLength === 0 || ram.byteLength % 4096 !== 0) {
+      throw new Error(`Hart: ram size ${ram.byteLength} is not a positive multiple of 4096`);
+    }
+    if (ram.byteLength > TWO32) throw new Error("Hart: ram larger than 4 GiB is not supported");
+    if (!Number.isSafeInteger(opts.ramBase) || opts.ramBase < 0 || opts.ramBase % 4096 !== 0) {
+      throw new Error(`Hart: ramBase ${opts.ramBase} must be a page-aligned non-negative integer`);
+    }
+    const regs = new ArrayBuffer(32 * 8);
+    this.x = new BigInt64Array(regs);
+    this.xw = new Int32Array(regs);
+    this.fpu = new Fpu();
+    this.fw = new Int32Array(
+      this.fpu.bits.buffer,
+      this.fpu.bits.byteOffset,
+      this.fpu.bits.length * 2,
+    );
+    this.ramBase = opts.ramBase;
+    this.ramSize = ram.byteLength;
+    this.bus = opts.bus ?? EMPTY_BUS;
+    this.ram8 = new Uint8Array(ram);
+    this.ram8s = new Int8Array(ram);
+    this.ram16 = new Uint16Array(ram);
+    this.ram16s = new Int16Array(ram);
+    this.ram32 = new Int32Array(ram);
+    this.ram64 = new BigInt64Array(ram);
+    this.hartId = opts.hartId ?? 0;
+    this.readTime = opts.readTime ?? null;
+    this.sv48 = opts.sv48 ?? true;
+    this.updateMode();
+  }
+
+  /** pc as an unsigned 64-bit value (the setter accepts signed or unsigned). */
+  get pc(): bigint {
+    return BigInt.asUintN(64, BigInt(this.pcN));
+  }
+  set pc(v: bigint) {
+    // Keep pc exact as a number: sign-extend from bit 55 (every Sv39/Sv48
+    // virtual address and every physical address survives this).
+    this.pcN = Number(BigInt.asIntN(56, v));
+    this.fetchVa = NaN;
+  }
+
+  get instret(): bigint {
+    return BigInt(this.instretN);
+  }
+
+  /**
+   * Run up to `maxInstructions` instructions. Interrupts are taken at entry
+   * and after every instruction that can change the enables or pending bits.
+   */
+  run(maxInstructions: number): number {
+    if (this.stopRequested) return RUN_STOP;
+    checkInterrupts(this);
+    return runBatch(this, maxInstructions);
+  }
+
+  /** Read a CSR as an unsigned 64-bit value, with no privilege check. */
+  csrRead(csr: number): bigint {
+    const v = csrReadRaw(this, csr);
+    if (v === null) throw new Error(`csrRead: no CSR 0x${csr.toString(16)}`);
+    return BigInt.asUintN(64, v);
+  }
+
+  csrWrite(csr: number, value: bigint): void {
+    if (!csrWriteRaw(this, csr, BigInt.asIntN(64, value))) {
+      throw new Error(`csrWrite: no CSR 0x${csr.toString(16)}`);
+    }
+  }
+
+  /** Drop every cached translation (sfence.vma, satp writes, SBI remote fences). */
+  flushTlb(): void {
+    this.fTag.fill(NaN);
+    this.rTag.fill(NaN);
+    this.wTag.fill(NaN);
+    this.fetchVa = NaN;
+  }
+
+  /**
+   * Recompute which TLB sets apply after a change of privilege, mstatus
+   * (MPRV, MPP, SUM, MXR) or satp. Set 0 = no translation (identity), 1 = U,
+   * 2 = S with SUM clear, 3 = S with SUM set.
+   */
+  updateMode(): void {
+    const ms = this.mstatus;
+    let dpriv = this.priv;
+    if (dpriv === 3 && (ms & MSTATUS.MPRV)) dpriv = (ms >>> 11) & 3;
+    this.fBase = this.tlbSet(this.priv, 0) * TLB_SIZE;
+    this.dBase = this.tlbSet(dpriv, ms & MSTATUS.SUM) * TLB_SIZE;
+    this.fetchVa = NaN;
+  }
+
+  private tlbSet(priv: number, sum: number): number {
+    if (priv === 3 || this.satpMode === 0) return 0;
+    if (priv === 0) return 1;
+    return sum ? 3 : 2;
+  }
+
+  /** Copy guest physical memory (RAM only) into buf; false if out of RAM. */
+  readPhys(addr: number, buf: Uint8Array): boolean {
+    const off = addr - this.ramBase;
+    if (!(off >= 0 && off + buf.length <= this.ramSize)) return false;
+    buf.set(this.ram8.subarray(off, off + buf.length));
+    return true;
+  }
+
+  /** Copy data into guest physical memory (RAM only); false if out of RAM. */
+  writePhys(addr: number, data: Uint8Array): boolean {
+    const off = addr - this.ramBase;
+    if (!(off >= 0 && off + data.length <= this.ramSize)) return false;
+    this.ram8.set(data, off);
+    return true;
+  }
+
+  /** Keep the last `n` pcs (n a power of two; 0 turns it off). */
+  enablePcRing(n: number): void {
+    if (n === 0) {
+      this.pcRing = null;
+      return;
+    }
+    if (n & (n - 1)) throw new Error("enablePcRing: n must be a power of two");
+    this.pcRing = new Float64Array(n).fill(NaN);
+    this.pcRingPos = 0;
+  }
+
+  /** The recorded pcs, oldest first. */
+  recentPcs(): bigint[] {
+    const r = this.pcRing;
+    if (r === null) return [];
+    const out: bigint[] = [];
+    for (let i = 0; i < r.length; i++) {
+      const v = r[(this.pcRingPos + i) & (r.length - 1)];
+      if (!Number.isNaN(v)) out.push(BigInt.asUintN(64, BigInt(v)));
+    }
+    return out;
+  }
+
+  /** Set register r (1..31) from a number that is an exact integer. */
+  setXNum(r: number, v: number): void {
+    const hi = Math.floor(v / TWO32);
+    this.xw[2 * r] = v - hi * TWO32;
+    this.xw[2 * r + 1] = hi;
+    this.x[0] = 0n;
+  }
+}
