@@ -250,6 +250,11 @@ export interface MachineFdtConfig {
   clint?: boolean;
   /** Override the ISA description (default: RV64GC as below). */
   isa?: { string: string; base: string; extensions: string[] };
+  /**
+   * `/chosen/rng-seed`: seeds the kernel's CRNG at once (as QEMU does). Default
+   * 32 random bytes; pass fixed bytes for a reproducible run, or an empty array for none.
+   */
+  rngSeed?: Uint8Array;
   /** Extra memory reservation block entries. */
   reservations?: { address: number; size: number }[];
   /** Free bytes at the end of the blob (default 0). */
@@ -292,6 +297,8 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
     chosen.u64("linux,initrd-start", cfg.initrd.start).u64("linux,initrd-end", cfg.initrd.end);
   }
   if (cfg.uart) chosen.string("stdout-path", `/soc/serial@${hex(UART_BASE)}`);
+  const seed = cfg.rngSeed ?? crypto.getRandomValues(new Uint8Array(32));
+  if (seed.length) chosen.bytes("rng-seed", seed);
 
   root.child(`memory@${hex(RAM_BASE)}`)
     .string("device_type", "memory")

@@ -124,6 +124,7 @@ Deno.test("fdt machine: the tree a 6.x kernel reads, parsed back", () => {
   assert.deepEqual(cells(prop(chosen, "linux,initrd-start")), [0, 0x87c0_0000]);
   assert.deepEqual(cells(prop(chosen, "linux,initrd-end")), [0, 0x87f1_2345]);
   assert.deepEqual(strs(prop(chosen, "stdout-path")), ["/soc/serial@10000000"]);
+  assert.equal(prop(chosen, "rng-seed").length, 32, "a random CRNG seed by default");
   assert.deepEqual(cells(prop(find(root, "soc/clint@2000000"), "interrupts-extended")), [
     intcPh,
     3,
@@ -134,9 +135,18 @@ Deno.test("fdt machine: the tree a 6.x kernel reads, parsed back", () => {
 
 Deno.test("fdt machine: options off means nodes absent; bad config is an error", () => {
   const { root } = parseFdt(
-    buildMachineFdt({ ramBytes: 64 << 20, bootargs: "", virtioSlots: [], mmu: "sv48" }),
+    buildMachineFdt({
+      ramBytes: 64 << 20,
+      bootargs: "",
+      virtioSlots: [],
+      mmu: "sv48",
+      rngSeed: new Uint8Array(0),
+    }),
   );
   const chosen = find(root, "chosen");
+  assert.equal(chosen.props.has("rng-seed"), false);
+  const seeded = parseFdt(buildMachineFdt({ ...CFG, rngSeed: Uint8Array.of(1, 2, 3, 4) }));
+  assert.deepEqual([...prop(find(seeded.root, "chosen"), "rng-seed")], [1, 2, 3, 4]);
   assert.equal(chosen.props.has("linux,initrd-start"), false);
   assert.equal(chosen.props.has("stdout-path"), false);
   const soc = find(root, "soc");
