@@ -97,10 +97,13 @@ class Boot {
 }
 
 Deno.test({
-  name: "guest under QEMU: self-check passes, disk and link are seen, power-off is clean",
+  name:
+    "guest under QEMU: self-check passes, disk reads and writes, link is up, power-off is clean",
   ignore: !QEMU,
   async fn() {
-    const boot = new Boot(["-s"]);
+    // -s mounts the disk read-only; rw adds the write-flush-reread check.
+    // qemu-boot.sh sends the writes to a snapshot: guest/disk.img stays as is.
+    const boot = new Boot(["-s", "-a", "actorvm.mount=1"]);
     let status: Deno.CommandStatus;
     try {
       // The virtio console is reset as the kernel powers off, so the last
@@ -116,6 +119,7 @@ Deno.test({
     assert.equal(out.match(/^actorvm-guest: ready$/gm)?.length, 1, "exactly one ready line");
     assert.match(out, /^actorvm-selfcheck: disk hello\.txt: hello from the actorvm test disk$/m);
     assert.match(out, /^actorvm-selfcheck: disk ok 3 files match SHA256SUMS$/m);
+    assert.match(out, /^actorvm-selfcheck: disk-write ok [0-9a-f]{64}$/m);
     assert.match(out, /^actorvm-selfcheck: eth0-carrier ok 1$/m);
     assert.match(out, /^actorvm-selfcheck: eth0-addr ok 10\.0\.2\.15\/24$/m);
     assert.match(out, /^actorvm-selfcheck: fpu ok 0\.667$/m);
