@@ -53,7 +53,8 @@ export class Hart {
 
   /** pc as a JS number: a sign-extended virtual (or physical) address, exact. */
   pcN = 0;
-  priv = 3;
+  /** The privilege level (0 U, 1 S, 3 M); use `priv` from outside. */
+  privLevel = 3;
   externalMip = 0;
   stopRequested = false;
   onEcall: ((hart: Hart, fromPriv: number) => boolean) | null = null;
@@ -179,6 +180,16 @@ export class Hart {
     this.fetchVa = NaN;
   }
 
+  /** Privilege level: 0 = U, 1 = S, 3 = M. Setting it re-selects the TLB sets. */
+  get priv(): number {
+    return this.privLevel;
+  }
+  set priv(p: number) {
+    if (p !== 0 && p !== 1 && p !== 3) throw new Error(`Hart: bad privilege level ${p}`);
+    this.privLevel = p;
+    this.updateMode();
+  }
+
   get instret(): bigint {
     return BigInt(this.instretN);
   }
@@ -221,9 +232,9 @@ export class Hart {
    */
   updateMode(): void {
     const ms = this.mstatus;
-    let dpriv = this.priv;
+    let dpriv = this.privLevel;
     if (dpriv === 3 && (ms & MSTATUS.MPRV)) dpriv = (ms >>> 11) & 3;
-    this.fBase = this.tlbSet(this.priv, 0) * TLB_SIZE;
+    this.fBase = this.tlbSet(this.privLevel, 0) * TLB_SIZE;
     this.dBase = this.tlbSet(dpriv, ms & MSTATUS.SUM) * TLB_SIZE;
     this.fetchVa = NaN;
   }

@@ -57,7 +57,7 @@ export function takeTrap(h: Hart, cause: number, tval: bigint, epc: number, intr
     epc: BigInt.asUintN(64, BigInt(epc)),
   };
   h.resValid = false;
-  const prev = h.priv;
+  const prev = h.privLevel;
   const deleg = intr ? h.mideleg : h.medeleg;
   let ms = h.mstatus;
   if (prev <= 1 && ((deleg >>> cause) & 1)) {
@@ -66,7 +66,7 @@ export function takeTrap(h: Hart, cause: number, tval: bigint, epc: number, intr
     h.stval = tval;
     ms = (ms & ~(MSTATUS.SPIE | MSTATUS.SIE | MSTATUS.SPP)) |
       ((ms & MSTATUS.SIE) ? MSTATUS.SPIE : 0) | (prev << 8);
-    h.priv = 1;
+    h.privLevel = 1;
     const base = h.stvec - (h.stvec & 3);
     h.pcN = (intr && (h.stvec & 1)) ? base + 4 * cause : base;
   } else {
@@ -75,7 +75,7 @@ export function takeTrap(h: Hart, cause: number, tval: bigint, epc: number, intr
     h.mtval = tval;
     ms = (ms & ~(MSTATUS.MPIE | MSTATUS.MIE | MSTATUS.MPP)) |
       ((ms & MSTATUS.MIE) ? MSTATUS.MPIE : 0) | (prev << 11);
-    h.priv = 3;
+    h.privLevel = 3;
     const base = h.mtvec - (h.mtvec & 3);
     h.pcN = (intr && (h.mtvec & 1)) ? base + 4 * cause : base;
   }
@@ -100,7 +100,7 @@ export function effectiveMip(h: Hart): number {
 export function checkInterrupts(h: Hart): boolean {
   const pending = (h.mipSw | h.externalMip) & h.mie;
   if (pending === 0) return false;
-  const priv = h.priv;
+  const priv = h.privLevel;
   const ms = h.mstatus;
   // M-level interrupts (not delegated): enabled below M, or in M with MIE.
   const m = pending & ~h.mideleg;
@@ -129,7 +129,7 @@ export function mret(h: Hart): void {
     MSTATUS.MPIE;
   if (mpp !== 3) ms &= ~MSTATUS.MPRV;
   h.mstatus = ms;
-  h.priv = mpp;
+  h.privLevel = mpp;
   h.pcN = h.mepc;
   h.updateMode();
 }
@@ -141,7 +141,7 @@ export function sret(h: Hart): void {
   ms = (ms & ~(MSTATUS.SIE | MSTATUS.SPP | MSTATUS.MPRV)) |
     ((ms & MSTATUS.SPIE) ? MSTATUS.SIE : 0) | MSTATUS.SPIE;
   h.mstatus = ms;
-  h.priv = spp;
+  h.privLevel = spp;
   h.pcN = h.sepc;
   h.updateMode();
 }
