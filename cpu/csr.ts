@@ -196,8 +196,7 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
       h.instretN = Number(BigInt.asUintN(53, v));
       return true;
     case CSR.SSTATUS:
-      h.mstatus = (h.mstatus & ~SSTATUS_MASK) | (lo & SSTATUS_MASK);
-      h.updateMode();
+      setMstatus(h, (h.mstatus & ~SSTATUS_MASK) | (lo & SSTATUS_MASK));
       return true;
     case CSR.SIE:
       h.mie = (h.mie & ~h.mideleg) | (lo & h.mideleg & MIE_MASK);
@@ -235,8 +234,7 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
     case CSR.MSTATUS: {
       let ms = lo & MSTATUS_WRITABLE;
       if (((ms >>> 11) & 3) === 2) ms &= ~MSTATUS.MPP; // MPP = 2 is reserved: make it U
-      h.mstatus = ms;
-      h.updateMode();
+      setMstatus(h, ms);
       return true;
     }
     case CSR.MISA:
@@ -299,6 +297,16 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * A new mstatus: the TLB sets follow SUM/MPRV/MPP; load entries were filled
+ * under the old MXR, so a change of MXR drops them.
+ */
+function setMstatus(h: Hart, ms: number): void {
+  if ((ms ^ h.mstatus) & MSTATUS.MXR) h.rTag.fill(NaN);
+  h.mstatus = ms;
+  h.updateMode();
 }
 
 /** xtvec: mode 0 (direct) or 1 (vectored); reserved modes 2 and 3 become 0 and 1. */

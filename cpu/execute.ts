@@ -21,7 +21,7 @@ const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2;
 export function runBatch(h: Hart, max: number): number {
   const x = h.x, xw = h.xw;
   const r8 = h.ram8, r8s = h.ram8s, r16 = h.ram16, r16s = h.ram16s, r32 = h.ram32, r64 = h.ram64;
-  const rTag = h.rTag, rAdd = h.rAdd, wTag = h.wTag, wAdd = h.wAdd;
+  const rTag = h.rTag, rAdd = h.rAdd, wTag = h.wTag, wAdd = h.wAdd, fTag = h.fTag, fAdd = h.fAdd;
   const ctab = compressedTable();
   const ring = h.pcRing;
   let pc = h.pcN;
@@ -43,12 +43,25 @@ export function runBatch(h: Hart, max: number): number {
       insn = r16[p];
       if ((insn & 3) === 3) insn |= r16[p + 1] << 16;
     } else {
-      const v = fetchSlow(h, pc);
-      if (v < 0) {
-        pc = h.pcN;
-        continue;
+      // A new code page: look it up in the fetch TLB here, call out only on a
+      // miss or for an instruction straddling two pages.
+      const vpn = Math.floor(pc / 4096);
+      const ti = h.fBase + (vpn & TLB_MASK);
+      const po = pc - vpn * 4096;
+      if (fTag[ti] === vpn && po < 4094) {
+        const off = pc + fAdd[ti];
+        h.fetchVa = pc - po;
+        h.fetchOff = off - po;
+        insn = r16[off >>> 1];
+        if ((insn & 3) === 3) insn |= r16[(off >>> 1) + 1] << 16;
+      } else {
+        const v = fetchSlow(h, pc);
+        if (v < 0) {
+          pc = h.pcN;
+          continue;
+        }
+        insn = v | 0;
       }
-      insn = v | 0;
     }
     const raw = insn;
     let ilen = 4;

@@ -234,9 +234,14 @@ export class Hart {
     const ms = this.mstatus;
     let dpriv = this.privLevel;
     if (dpriv === 3 && (ms & MSTATUS.MPRV)) dpriv = (ms >>> 11) & 3;
-    this.fBase = this.tlbSet(this.privLevel, 0) * TLB_SIZE;
+    const fBase = this.tlbSet(this.privLevel, 0) * TLB_SIZE;
     this.dBase = this.tlbSet(dpriv, ms & MSTATUS.SUM) * TLB_SIZE;
-    this.fetchVa = NaN;
+    // The cached code page stays valid unless the fetch context changed
+    // (sstatus.SIE toggles are frequent and must not cost a refetch).
+    if (fBase !== this.fBase) {
+      this.fBase = fBase;
+      this.fetchVa = NaN;
+    }
   }
 
   private tlbSet(priv: number, sum: number): number {

@@ -356,3 +356,20 @@ Deno.test("mmu: global bit and G-flagged pages still translate", () => {
   runToExit(h);
   assert.equal(h.x[7], 3n);
 });
+
+Deno.test("mmu: setting MXR after a failed load lets the same page be read (no stale TLB)", () => {
+  const h = machine([
+    ...li(6, BigInt(VA)),
+    ...li(5, 1n << 19n),
+    A.csrrs(0, 0x100, 5), // MXR on
+    A.ld(7, 0, 6), // X-only page readable now
+    A.csrrc(0, 0x100, 5), // MXR off
+    A.ld(8, 0, 6), // faults again (the entry filled under MXR must be gone)
+  ]);
+  setPte(h, L0, 0, DATA, V | X | AB | D);
+  h.ram64[(DATA - BASE) / 8] = 6n;
+  runToExit(h);
+  assert.equal(h.x[7], 6n);
+  assert.equal(h.x[8], 0n);
+  assert.equal(h.csrRead(0x342), 13n);
+});
