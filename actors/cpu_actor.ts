@@ -19,6 +19,7 @@ import {
   VIRTIO_STRIDE,
 } from "../devices/memmap.ts";
 import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "./layout.ts";
+import { armTimer } from "./waker.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./cpu_protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
@@ -31,6 +32,7 @@ const CSR_MTVAL = 0x343;
 const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MCOUNTEREN = 0x306;
+const CSR_SCOUNTEREN = 0x106;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
 
@@ -47,6 +49,8 @@ export function runCpu(
   const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
   for (const n of start.slots) slots[n] = new MmioTransport(buffers[`slot${n}`], control);
   const log = (text: string) => post({ kind: "log", text });
+  // The bus and the SBI need the hart, and the hart is built with them.
+  // deno-lint-ignore prefer-const
   let hart: Hart;
 
   // MMIO: the PLIC and the virtio register pages. Everything else faults.
@@ -93,11 +97,8 @@ export function runCpu(
     consoleRead: () => new Uint8Array(0),
     setTimer(deadline) {
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
-      Atomics.and(ctl, CTL.MIP, ~MIP.STIP);
+      armTimer(ctl, deadline);
       hart.externalMip &= ~MIP.STIP;
-      Atomics.store(ctl64, CTL64.TIMER_DEADLINE / 8, deadline);
-      Atomics.add(ctl, CTL.TIMER_SEQ, 1);
-      Atomics.notify(ctl, CTL.TIMER_SEQ);
     },
     reset(type, why) {
       fate = type === "shutdown" ? FATE.POWEROFF : FATE.REBOOT;
@@ -140,6 +141,8 @@ export function runCpu(
   hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
   // cycle, time and instret readable from S-mode, as OpenSBI leaves mcounteren.
   hart.csrWrite(CSR_MCOUNTEREN, 7n);
+  // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
+  hart.csrWrite(CSR_SCOUNTEREN, 7n);
 
   let published = 0;
   for (;;) {

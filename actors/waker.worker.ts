@@ -1,0 +1,24 @@
+/// <reference no-default-lib="true" />
+/// <reference lib="deno.worker" />
+// The waker actor's worker: runs the clock-event loop of actors/waker.ts on
+// the control block. It sleeps in Atomics.waitAsync, so an idle guest costs
+// nothing here, and it still answers messages.
+import { serveActor } from "./protocol.ts";
+import { Waker } from "./waker.ts";
+import { WAKER } from "./waker_protocol.ts";
+
+let waker: Waker | null = null;
+
+serveActor(WAKER, {
+  start(ctx) {
+    waker = new Waker(ctx.buffers.control);
+    void waker.start();
+  },
+  request: {
+    stats: () => ({ fired: waker?.stats.fired ?? 0 }),
+  },
+  cast: {},
+  async stop() {
+    await waker?.stop();
+  },
+});
