@@ -241,6 +241,7 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
         break;
       }
       case 0x23: { // STORE
@@ -289,6 +290,7 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
         break;
       }
       case 0x63: { // BRANCH
@@ -449,6 +451,7 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
         break;
       case 0x07: // LOAD-FP
       case 0x27: // STORE-FP
@@ -457,6 +460,7 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
         break;
       case 0x43:
       case 0x47:
@@ -480,6 +484,16 @@ export function runBatch(h: Hart, max: number): number {
   h.pcN = pc;
   h.instretN = base + n;
   return status;
+}
+
+/**
+ * After an MMIO access: a device (or the PLIC) may have changed externalMip
+ * under us, so take a newly pending interrupt before the next instruction.
+ */
+function mmioInterrupt(h: Hart, nextPc: number): boolean {
+  h.mmioSeen = false;
+  h.pcN = nextPc;
+  return checkInterrupts(h);
 }
 
 // --- integer helpers (inlined by V8) ---
@@ -632,6 +646,7 @@ export function loadValue(h: Hart, va: number, size: number, epc: number): bigin
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(h.ram8[off + i]);
       return v;
     }
+    h.mmioSeen = true;
     if ((va & (size - 1)) === 0) return mmioRead(h, pa, size, va, epc);
     return bytewiseLoad(h, [pa], va, size, epc);
   }
@@ -644,6 +659,7 @@ export function loadValue(h: Hart, va: number, size: number, epc: number): bigin
   }
   const pas: number[] = [];
   for (let i = 0; i < size; i++) pas.push(i < split ? pa + i : pa2 + i - split);
+  h.mmioSeen = true; // (perhaps: the bytes may be RAM or MMIO)
   return bytewiseLoad(h, pas, va, size, epc);
 }
 
@@ -725,6 +741,7 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
     for (let i = 0; i < size; i++) h.ram8[off + i] = Number((v >> BigInt(8 * i)) & 0xffn);
     return true;
   }
+  h.mmioSeen = true;
   if (aligned) {
     // MMIO, full width (8 bytes as two 4-byte accesses, low word first).
     let ok: boolean;

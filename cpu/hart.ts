@@ -125,6 +125,8 @@ export class Hart {
   /** The current code page: its virtual base and the ram offset of that page. NaN = none. */
   fetchVa = NaN;
   fetchOff = 0;
+  /** Set by an MMIO access: the bus may have changed externalMip (see execute.ts). */
+  mmioSeen = false;
   /** Filled by translate() on failure: the exception cause and tval. */
   faultCause = 0;
   faultTval = 0;

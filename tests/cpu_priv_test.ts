@@ -353,3 +353,25 @@ Deno.test("priv: time comes from readTime; mhartid from the options", () => {
   assert.equal(h.x[10], 123456789n);
   assert.equal(h.x[11], 3n);
 });
+
+Deno.test("priv: an interrupt raised by an MMIO access is taken before the next instruction", () => {
+  const IO = 0x1000_0000;
+  const h = makeHart({
+    bus: {
+      read: () => 0,
+      write: (addr) => {
+        if (addr === IO) h.externalMip |= 1 << 11; // the device raises MEIP
+        return true;
+      },
+    },
+  });
+  h.csrWrite(0x305, BigInt(MTVEC));
+  h.csrWrite(0x304, 1n << 11n);
+  h.csrWrite(0x300, 1n << 3n);
+  load(h, BASE, [...li(6, BigInt(IO)), A.sw(0, 0, 6), A.addi(10, 0, 1), ...A.exit()]);
+  load(h, MTVEC, A.exit());
+  runToExit(h);
+  assert.equal(h.x[10], 0n, "the addi after the store did not run");
+  assert.equal(h.csrRead(0x342), (1n << 63n) | 11n);
+  assert.equal(h.csrRead(0x341), BigInt(BASE + 4 * li(6, BigInt(IO)).length + 4));
+});
