@@ -157,18 +157,21 @@ class PlicCore {
     return best;
   }
 
-  /** Drive MEIP/SEIP from the state (call with the lock held); wake the cpu on a change. */
+  /** Drive MEIP/SEIP from the state (call with the lock held); wake the cpu when one rises. */
   protected updateMip(): void {
     let set = 0, clear = 0;
     for (let ctx = 0; ctx < PLIC_CONTEXTS; ctx++) {
       if (this.best(ctx) !== 0) set |= CONTEXT_EIP[ctx];
       else clear |= CONTEXT_EIP[ctx];
     }
+    // Only a newly raised line needs a wake-up. Lines drop only through the
+    // cpu's own claim or register writes, and it re-reads CTL.MIP after those.
     const before = Atomics.load(this.ctl, CTL.MIP);
-    if ((before & set) === set && (before & clear) === 0) return;
-    if (set) Atomics.or(this.ctl, CTL.MIP, set);
-    if (clear) Atomics.and(this.ctl, CTL.MIP, ~clear);
-    wakeCpu(this.ctl);
+    if (before & clear) Atomics.and(this.ctl, CTL.MIP, ~clear);
+    if ((before & set) !== set) {
+      Atomics.or(this.ctl, CTL.MIP, set);
+      wakeCpu(this.ctl);
+    }
   }
 }
 
