@@ -42,13 +42,13 @@ export function allocateRam(mb: number): SharedArrayBuffer {
 }
 
 /** A piece of the kernel to copy to physical `addr`, followed by `zero` bytes of bss. */
-interface Segment {
+export interface Segment {
   addr: number;
   data: Uint8Array;
   memBytes: number;
 }
 
-interface ParsedKernel {
+export interface ParsedKernel {
   kind: "image" | "elf";
   entry: number;
   segments: Segment[];
