@@ -37,7 +37,7 @@ const BYTES = 3 << 20;
 /** The guest interface with this MAC (eth0/eth1 order is the launcher's business). */
 async function ifaceByMac(vm: Vm, mac: string): Promise<string> {
   const out = await vm.run(
-    `for d in /sys/class/net/eth*; do [ "$(cat $d/address)" = "${mac}" ] && echo IF=\${d##*/}; done`,
+    `for d in /sys/class/net/eth*; do [ "$(cat $d/address)" = "${mac}" ] && echo IF=\${d##*/}; done; true`,
   );
   const m = /IF=(\S+)/.exec(out);
   if (!m) throw new Error(`no guest interface with MAC ${mac}: ${out}`);
