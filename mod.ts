@@ -8,6 +8,7 @@
 import { parseCommandLine, USAGE, UsageError } from "./launcher/cli.ts";
 import { InputError, runMachine } from "./launcher/machine.ts";
 import { FATE } from "./actors/layout.ts";
+import { SymbolMap } from "./launcher/symbols.ts";
 
 export { BUNDLED, type LaunchOptions, parseCommandLine, USAGE } from "./launcher/cli.ts";
 export {
@@ -53,9 +54,23 @@ async function main(argv: string[]): Promise<number> {
           ` (${out.instret} instructions)`,
       );
     }
+    const syms = opts.systemMap ? SymbolMap.load(opts.systemMap) : null;
     if (out.pcs) {
       console.error(`actorvm: last ${out.pcs.length} PCs, oldest first:`);
-      console.error(out.pcs.join("\n"));
+      for (const pc of out.pcs) console.error(`  ${pc} ${syms?.describe(BigInt(pc)) ?? ""}`);
+    }
+    if (out.profile) {
+      const samples = out.profile.map(([pc, n]) => [BigInt(pc), n] as [bigint, number]);
+      const total = samples.reduce((a, [, n]) => a + n, 0);
+      console.error(`actorvm: profile, ${total} samples (one per 997 instructions):`);
+      if (syms) {
+        for (const r of syms.profile(samples)) {
+          console.error(`  ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`);
+        }
+      } else {
+        samples.sort((a, b) => b[1] - a[1]);
+        for (const [pc, n] of samples.slice(0, 25)) console.error(`  ${n}  0x${pc.toString(16)}`);
+      }
     }
     return out.exitCode;
   } catch (e) {

@@ -128,6 +128,9 @@ export function runCpu(
   });
   hart.onEcall = createSbi(host);
   if (start.tracePcs) hart.enablePcRing(4096);
+  // Profiling samples the pc between short batches (a prime, so loops do not alias).
+  const profile = start.profile ? new Map<number, number>() : null;
+  const batch = profile ? 997 : BATCH;
 
   // Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
   // a1 = device tree. With no M-mode firmware, every trap and interrupt the
@@ -144,7 +147,6 @@ export function runCpu(
   // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
   hart.csrWrite(CSR_SCOUNTEREN, 7n);
 
-  let published = 0;
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) {
       fate = FATE.STOPPED;
@@ -153,11 +155,9 @@ export function runCpu(
     }
     const seen = Atomics.load(ctl, CTL.WAKE);
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
-    const r = hart.run(BATCH);
-    if (++published === 64) {
-      published = 0;
-      publishInstret(ctl, hart.instret);
-    }
+    const r = hart.run(batch);
+    if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
+    publishInstret(ctl, hart.instretN);
     if (r === RUN_STOP) break;
     if (hart.priv === 3) {
       // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
@@ -175,7 +175,7 @@ export function runCpu(
       Atomics.wait(ctl, CTL.WAKE, seen);
     }
   }
-  publishInstret(ctl, hart.instret);
+  publishInstret(ctl, hart.instretN);
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
@@ -183,12 +183,13 @@ export function runCpu(
   Atomics.store(ctl, CTL.FATE, fate);
   const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
   if (fate === FATE.CRASHED && start.tracePcs) msg.pcs = hart.recentPcs().map((pc) => hex(pc));
+  if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
   post(msg);
   return msg;
 }
 
-function publishInstret(ctl: Int32Array, instret: bigint | number): void {
-  const n = BigInt(instret);
-  Atomics.store(ctl, CTL.INSTRET_LO, Number(n & 0xffffffffn) | 0);
-  Atomics.store(ctl, CTL.INSTRET_HI, Number(n >> 32n) | 0);
+/** Publish instructions retired (a number, exact to 2^53) as two words, high first. */
+function publishInstret(ctl: Int32Array, n: number): void {
+  Atomics.store(ctl, CTL.INSTRET_HI, Math.floor(n / 4294967296) | 0);
+  Atomics.store(ctl, CTL.INSTRET_LO, n | 0);
 }

@@ -16,6 +16,8 @@ export interface CpuConfig {
   verbose: boolean;
   /** Keep a ring of recent PCs and report it with a crash. */
   tracePcs: boolean;
+  /** Sample the pc every 997 instructions and report the samples with the fate. */
+  profile?: boolean;
 }
 
 export interface CpuFate {
@@ -27,6 +29,8 @@ export interface CpuFate {
   instret: number;
   /** Recent PCs, oldest first, hex (when tracePcs was set and the guest died). */
   pcs?: string[];
+  /** pc samples as [pc in hex, count] (when profiling). */
+  profile?: [string, number][];
 }
 
 export interface CpuProtocol {

@@ -43,7 +43,7 @@ export const CTL = {
   IRQ_DOORBELL: 8,
   /** Lock word for the PLIC state (see devices/plic.ts): 0 free, 1 held. */
   PLIC_LOCK: 9,
-  /** Instructions retired, low and high 32 bits, published by the cpu now and then. */
+  /** Instructions retired, low and high 32 bits, published by the cpu after every batch. */
   INSTRET_LO: 10,
   INSTRET_HI: 11,
   /** First of PLIC_NDEV+1 interrupt-line level words (index = source number). */
@@ -113,6 +113,13 @@ export function openControlBlock(sab: SharedArrayBuffer): Int32Array {
 export function guestTimeTicks(ctlSab: SharedArrayBuffer): number {
   const epoch = new Float64Array(ctlSab)[CTL64.CLOCK_EPOCH_MS / 8];
   return Math.floor((performance.timeOrigin + performance.now() - epoch) * 10_000);
+}
+
+/** Instructions retired as last published by the cpu (once per batch). */
+export function publishedInstret(ctl: Int32Array): number {
+  const hi = Atomics.load(ctl, CTL.INSTRET_HI);
+  const lo = Atomics.load(ctl, CTL.INSTRET_LO) >>> 0;
+  return hi * 4294967296 + lo;
 }
 
 /** Wake the cpu: the single primitive every actor uses. */

@@ -12,10 +12,24 @@ const abort = new AbortController();
 let bytesIn = 0;
 let bytesOut = 0;
 
+/** Watched strings not yet seen, and the output tail that a match may straddle. */
+let watching: string[] = [];
+let tail = "";
+let onSeen: (text: string) => void = () => {};
+const decoder = new TextDecoder();
+
 function writeAll(bytes: Uint8Array): void {
   let off = 0;
   while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
   bytesOut += bytes.length;
+  if (watching.length === 0) return;
+  const text = tail + decoder.decode(bytes, { stream: true });
+  for (const w of watching.filter((w) => text.includes(w))) {
+    watching = watching.filter((x) => x !== w);
+    onSeen(w);
+  }
+  const keep = Math.max(0, ...watching.map((w) => w.length - 1));
+  tail = text.slice(text.length - keep);
 }
 
 async function pumpInput(reader: ByteRingReader, dev: ConsoleDevice): Promise<void> {
@@ -35,6 +49,8 @@ async function pumpInput(reader: ByteRingReader, dev: ConsoleDevice): Promise<vo
 serveActor(CONSOLE, {
   start(ctx) {
     const log = (text: string) => ctx.emit({ kind: "log", text });
+    watching = [...(ctx.config.watch ?? [])];
+    onSeen = (text) => ctx.emit({ kind: "seen", text });
     const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
       output: writeAll,
       ramBase: ctx.config.ramBase,

@@ -8,6 +8,8 @@ import { defineRole } from "../actors/protocol.ts";
 export interface ConsoleConfig {
   ramBase: number;
   verbose: boolean;
+  /** Strings to watch for in the guest's output; each sighting is reported once as "seen". */
+  watch?: string[];
 }
 
 export interface ConsoleStats {
@@ -22,7 +24,7 @@ export interface ConsoleProtocol {
   request: { kind: "stats" };
   reply: { stats: ConsoleStats };
   cast: never;
-  event: { kind: "log"; text: string };
+  event: { kind: "log"; text: string } | { kind: "seen"; text: string };
   config: ConsoleConfig;
   buffers: {
     ram: SharedArrayBuffer;

@@ -27,6 +27,10 @@ export interface LaunchOptions {
   noReboot: boolean;
   /** Keep a ring of recent PCs and print it, symbolized, if the guest dies. */
   traceOnCrash: boolean;
+  /** Sample the guest's pc and print the hottest kernel functions at exit. */
+  profile: boolean;
+  /** System.map for naming guest PCs (default: the bundled guest's). */
+  systemMap: string | null;
   /** True when no kernel was named: the bundled guest is booting. */
   bundled: boolean;
 }
@@ -60,6 +64,9 @@ Options (before <mem-in-mb>):
   --no-reboot             exit (status 0) when the guest reboots, instead of
                           restarting the machine
   --trace-on-crash        keep the last PCs and print them if the guest dies
+  --profile               sample the guest's pc; print the hottest functions at exit
+  --system-map=<file>     name guest PCs with this System.map (default: guest/System.map
+                          for the bundled guest)
 
 The console is the guest's hvc0 on this terminal. Three ^C within one second
 stop the emulator; a single ^C goes to the guest.
@@ -76,8 +83,9 @@ const VALUE_OPTIONS = new Set([
   "actor",
   "faults",
   "seed",
+  "system-map",
 ]);
-const FLAG_OPTIONS = new Set(["help", "verbose", "no-reboot", "trace-on-crash"]);
+const FLAG_OPTIONS = new Set(["help", "verbose", "no-reboot", "trace-on-crash", "profile"]);
 export const ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
 export type Role = typeof ROLES[number];
 
@@ -86,6 +94,7 @@ export const BUNDLED = {
   kernel: new URL("../guest/Image", import.meta.url),
   initrd: new URL("../guest/initramfs.cpio", import.meta.url),
   cmdline: new URL("../guest/cmdline.txt", import.meta.url),
+  systemMap: new URL("../guest/System.map", import.meta.url),
 };
 
 /** Parse argv. Returns null for --help (the caller prints USAGE). */
@@ -105,6 +114,8 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
     verbose: false,
     noReboot: false,
     traceOnCrash: false,
+    profile: false,
+    systemMap: null,
     bundled: false,
   };
   let i = 0;
@@ -120,6 +131,7 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
       if (name === "verbose") o.verbose = true;
       if (name === "no-reboot") o.noReboot = true;
       if (name === "trace-on-crash") o.traceOnCrash = true;
+      if (name === "profile") o.profile = true;
       continue;
     }
     if (!VALUE_OPTIONS.has(name)) {
@@ -177,6 +189,9 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
         o.actors.set(role, mod);
         break;
       }
+      case "system-map":
+        o.systemMap = value;
+        break;
       case "faults":
         o.faults = value;
         break;
@@ -195,6 +210,7 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
     o.bundled = true;
     o.kernel = BUNDLED.kernel.pathname;
     if (o.initrd === null) o.initrd = BUNDLED.initrd.pathname;
+    if (o.systemMap === null) o.systemMap = BUNDLED.systemMap.pathname;
     return o;
   }
   if (rest.length < 2) {

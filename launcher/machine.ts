@@ -7,7 +7,7 @@
 // builds the machine again; the terminal and the network backends live across.
 // Read next: actors/cpu_actor.ts (the cpu), devices/plic.worker.ts (interrupts).
 
-import { createControlBlock, CTL, FATE, wakeCpu } from "../actors/layout.ts";
+import { createControlBlock, CTL, FATE, publishedInstret, wakeCpu } from "../actors/layout.ts";
 import type { ProtocolShape } from "../actors/protocol.ts";
 import { ByteRingWriter, createByteRing } from "../actors/ring.ts";
 import { Registry } from "../actors/registry.ts";
@@ -43,6 +43,8 @@ export interface MachineOutcome {
   instret: number;
   /** Recent PCs when the guest died and --trace-on-crash was given. */
   pcs?: string[];
+  /** pc samples [hex pc, count] when --profile was given. */
+  profile?: [string, number][];
 }
 
 /** Exit status for each fate. */
@@ -124,7 +126,16 @@ export interface MachineHooks {
   log?: (line: string) => void;
   /** Called with each supervisor event (crash, restart, give up). */
   onActorEvent?: (e: SupervisorEvent) => void;
+  /**
+   * Strings to watch for on the guest's console (default: the bundled
+   * guest's ready line). Each is reported once to onSeen, and with --verbose.
+   */
+  watch?: string[];
+  onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
 }
+
+/** The line the bundled guest prints when its shell is about to start (docs/guest.md). */
+export const READY_LINE = "actorvm-guest: ready";
 
 /**
  * Boot the machine `o` describes and run it to its fate (through reboots,
@@ -187,6 +198,7 @@ async function bootOnce(
   hooks: MachineHooks,
   attach: (inputRing: SharedArrayBuffer, stop: (fate: number) => void) => void,
 ): Promise<MachineOutcome> {
+  const bootStart = performance.now();
   const ram = new SharedArrayBuffer(p.memBytes);
   const control = createControlBlock();
   const ctl = new Int32Array(control);
@@ -304,15 +316,22 @@ async function bootOnce(
     }),
     true,
   );
-  watch(
+  const consoleSup = watch(
     new Supervisor({
       descriptor: CONSOLE,
       url: registry.get("console"),
       buffers: { ram, state: consoleSlot.state, control, input: inputRing },
-      config: { ramBase: RAM_BASE, verbose },
+      config: { ramBase: RAM_BASE, verbose, watch: hooks.watch ?? [READY_LINE] },
     }),
     false,
   );
+  consoleSup.onMessage((m) => {
+    if (m.kind !== "seen") return;
+    const instret = publishedInstret(ctl);
+    const ms = performance.now() - bootStart;
+    if (o.verbose) log(`console: "${m.text}" after ${instret} instructions, ${ms.toFixed(0)} ms`);
+    hooks.onSeen?.(m.text, instret, ms);
+  });
   p.disks.forEach((d, i) =>
     watch(
       new Supervisor({
@@ -348,6 +367,7 @@ async function bootOnce(
         hartId: 0,
         verbose,
         tracePcs: o.traceOnCrash,
+        profile: o.profile,
       },
     }),
     true,
@@ -361,6 +381,7 @@ async function bootOnce(
       exitCode: exitCodeFor(f.fate),
       instret: f.instret,
       pcs: f.pcs,
+      profile: f.profile,
     });
   });
   attach(inputRing, (fate) => {
@@ -370,10 +391,7 @@ async function bootOnce(
 
   try {
     // Devices first, so the cpu never runs ahead of a device it could touch.
-    for (const s of supervisors) {
-      if (s === (cpu as unknown)) continue;
-      await s.start();
-    }
+    await Promise.all(supervisors.filter((s) => s !== (cpu as unknown)).map((s) => s.start()));
     await cpu.start();
   } catch (e) {
     settle({

@@ -5,11 +5,14 @@
 // QEMU's `-d in_asm` to find the first divergence.
 // Usage: deno run -A scripts/boot-trace.ts [--max=<M instructions>] [--ring=<n>]
 //        [--kernel=guest/Image] [--initrd=guest/initramfs.cpio] [--map=guest/System.map]
-//        [--cmdline="earlycon=sbi console=hvc0"]
+//        [--cmdline="earlycon=sbi console=hvc0"] [--profile]
+// --profile samples the pc every 997 instructions and prints the hottest
+// kernel functions (where boot time goes).
 import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import { buildMachineFdt } from "../devices/fdt.ts";
 import { RAM_BASE } from "../devices/memmap.ts";
+import { SymbolMap } from "../launcher/symbols.ts";
 
 const { values } = parseArgs({
   options: {
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     map: { type: "string", default: "guest/System.map" },
     cmdline: { type: "string", default: "earlycon=sbi console=hvc0" },
     mem: { type: "string", default: "128" },
+    profile: { type: "boolean", default: false },
   },
 });
 
@@ -104,8 +108,11 @@ hart.csrWrite(0x306, 7n); // mcounteren: cycle, time, instret readable from S (a
 const max = Number(values.max) * 1e6;
 const t0 = performance.now();
 let why = "instruction budget used";
+const samples = new Map<number, number>();
+const step = values.profile ? 997 : 10_000;
 while (hart.instretN < max) {
-  const r = hart.run(10_000);
+  const r = hart.run(step);
+  if (values.profile) samples.set(hart.pcN, (samples.get(hart.pcN) ?? 0) + 1);
   time = BigInt(Math.floor(hart.instretN / 10)); // 100 MIPS-equivalent clock
   if (deadline >= 0n && time >= deadline) hart.externalMip |= 1 << 5;
   if (r === RUN_STOP) {
@@ -140,25 +147,12 @@ console.error(
 );
 
 // Symbolize the recent PCs with System.map.
-const syms: [bigint, string][] = [];
-try {
-  for (const line of Deno.readTextFileSync(values.map!).split("\n")) {
-    const [addr, , name] = line.split(" ");
-    if (name) syms.push([BigInt("0x" + addr), name]);
-  }
-  syms.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-} catch {
-  // no map: raw addresses
-}
-const sym = (pc: bigint) => {
-  let lo = 0, hi = syms.length - 1, best = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (syms[mid][0] <= pc) {
-      best = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
-  }
-  return best < 0 ? "?" : `${syms[best][1]}+0x${(pc - syms[best][0]).toString(16)}`;
-};
+const syms = SymbolMap.load(values.map!);
+const sym = (pc: bigint) => syms?.describe(pc) ?? "?";
 for (const pc of hart.recentPcs()) console.error(`  0x${pc.toString(16)} ${sym(pc)}`);
+
+if (values.profile && syms) {
+  const rows = syms.profile([...samples].map(([pc, n]) => [BigInt.asUintN(64, BigInt(pc)), n]));
+  console.error(`[boot-trace] profile:`);
+  for (const r of rows) console.error(`  ${r.percent.toFixed(1).padStart(5)}%  ${r.name}`);
+}

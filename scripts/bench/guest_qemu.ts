@@ -9,7 +9,7 @@ const READY = "actorvm-guest: ready";
 const LIMIT_MS = 60_000;
 
 /** Milliseconds from spawning QEMU until `marker` shows on the console, or until exit. */
-async function timeBoot(args: string[], marker: string | null): Promise<number> {
+export async function timeBoot(args: string[], marker: string | null): Promise<number> {
   const t0 = performance.now();
   const child = new Deno.Command("bash", {
     args: [`${ROOT}scripts/qemu-boot.sh`, ...args],
@@ -40,7 +40,7 @@ async function timeBoot(args: string[], marker: string | null): Promise<number> 
   return exitMs;
 }
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;

@@ -1,0 +1,109 @@
+// Benchmark: boot-to-ready of the bundled guest on actorvm against
+// qemu-system-riscv64 on the same kernel, initramfs and virtio devices
+// (console + a disk), measured in the same run; the guest's instruction count
+// to the ready line; and the host CPU an idle guest costs over 10 s.
+// Driven by scripts/bench.ts; alone: deno run -A scripts/bench/boot.ts
+
+import { median, timeBoot } from "./guest_qemu.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const READY = "actorvm-guest: ready";
+const RUNS = 5;
+const LIMIT_MS = 120_000;
+const IDLE_SECONDS = 10;
+const CLK_TCK = 100;
+
+interface ActorvmBoot {
+  readyMs: number;
+  instret: number;
+  /** Process CPU seconds over IDLE_SECONDS at the prompt (only when asked). */
+  idleCpuSeconds?: number;
+}
+
+/** /proc/<pid>/stat utime + stime, in seconds (all threads of the process). */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+async function bootActorvm(measureIdle: boolean): Promise<ActorvmBoot> {
+  const t0 = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}mod.ts`, "--verbose", `--block=${ROOT}guest/disk.img,ro`],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
+  const decoder = new TextDecoder();
+  let err = "";
+  const errDone = (async () => {
+    for await (const c of child.stderr) err += decoder.decode(c, { stream: true });
+  })();
+  let out = "";
+  let readyMs: number | null = null;
+  const reader = child.stdout.getReader();
+  while (readyMs === null) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += decoder.decode(value, { stream: true });
+    if (out.includes(READY)) readyMs = performance.now() - t0;
+  }
+  // Keep draining stdout so the guest never blocks on a full pipe.
+  const outDone = (async () => {
+    for (;;) if ((await reader.read()).done) return;
+  })();
+  if (readyMs === null) throw new Error(`actorvm exited before "${READY}": ${err.slice(-500)}`);
+  let idleCpuSeconds: number | undefined;
+  if (measureIdle) {
+    await new Promise((r) => setTimeout(r, 2000)); // let the shell settle at its prompt
+    const c0 = cpuSeconds(child.pid);
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    idleCpuSeconds = cpuSeconds(child.pid) - c0;
+  }
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("poweroff\n"));
+  const status = await child.status;
+  clearTimeout(watchdog);
+  await Promise.all([errDone, outDone]);
+  if (status.code !== 0) throw new Error(`actorvm exited with ${status.code}: ${err.slice(-500)}`);
+  const m = /console: "actorvm-guest: ready" after (\d+) instructions/.exec(err);
+  return { readyMs, instret: m ? Number(m[1]) : NaN, idleCpuSeconds };
+}
+
+export async function run(): Promise<Record<string, unknown>> {
+  const ours: ActorvmBoot[] = [];
+  for (let i = 0; i < RUNS; i++) ours.push(await bootActorvm(i === 0));
+  let qemu: number[] | null = null;
+  try {
+    await new Deno.Command("qemu-system-riscv64", { args: ["--version"], stdout: "null" })
+      .output();
+    qemu = [];
+    for (let i = 0; i < RUNS; i++) {
+      qemu.push(await timeBoot(["-n", "-d", `${ROOT}guest/disk.img`], READY));
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const readyMs = median(ours.map((b) => b.readyMs));
+  const qemuMs = qemu ? median(qemu) : null;
+  const instret = median(ours.map((b) => b.instret));
+  const idle = ours[0].idleCpuSeconds!;
+  return {
+    what: "wall ms from spawning the process to the guest's ready line " +
+      "(console + one virtio disk), median of " + RUNS,
+    actorvmReadyMs: Math.round(readyMs),
+    qemuReadyMs: qemuMs === null ? null : Math.round(qemuMs),
+    ratioActorvmOverQemu: qemuMs === null ? null : Number((readyMs / qemuMs).toFixed(2)),
+    guestInstructionsToReady: instret,
+    bootMips: Number((instret / readyMs / 1000).toFixed(1)),
+    idleCpuPercentOfACore: Number((idle / IDLE_SECONDS * 100).toFixed(2)),
+    samples: {
+      actorvmReadyMs: ours.map((b) => Math.round(b.readyMs)),
+      qemuReadyMs: qemu?.map((x) => Math.round(x)) ?? null,
+    },
+  };
+}
+
+if (import.meta.main) console.log(JSON.stringify(await run(), null, 2));
