@@ -330,6 +330,25 @@ export function markFsDirty(h: Hart): void {
   h.mstatus |= MSTATUS.FS;
 }
 
+/**
+ * sstatus is the kernel's hottest CSR (SIE toggled around every critical
+ * section, SUM around user copies, FS on FPU use): done on numbers, no BigInt.
+ * All its writable bits are in the low word; the high word holds UXL and SD.
+ */
+function sstatusFast(h: Hart, f3: number, rd: number, rs1: number, isWrite: boolean): void {
+  const oldLo = h.mstatus & SSTATUS_MASK;
+  const oldHi = 2 | ((h.mstatus & MSTATUS.FS) === MSTATUS.FS ? 0x80000000 : 0); // UXL = 2 (bit 33), SD
+  if (isWrite) {
+    const src = f3 >= 5 ? rs1 : h.xw[2 * rs1];
+    const nv = (f3 & 3) === 1 ? src : (f3 & 3) === 2 ? oldLo | src : oldLo & ~src;
+    setMstatus(h, (h.mstatus & ~SSTATUS_MASK) | (nv & SSTATUS_MASK));
+  }
+  if (rd !== 0) {
+    h.xw[2 * rd] = oldLo;
+    h.xw[2 * rd + 1] = oldHi;
+  }
+}
+
 /** Counters 0xc00..0xc1f: accessible below M only when mcounteren (and in U scounteren) allow. */
 function counterAllowed(h: Hart, csr: number): boolean {
   const bit = 1 << (csr & 31);
@@ -349,6 +368,10 @@ export function execCsr(h: Hart, insn: number, raw: number, pc: number): boolean
   const rs1 = (insn >>> 15) & 31;
   const csr = insn >>> 20;
   const isWrite = (f3 & 3) === 1 || rs1 !== 0; // CSRRW/I always write; S/C only with a non-zero source
+  if (csr === CSR.SSTATUS && h.privLevel !== 0) {
+    sstatusFast(h, f3, rd, rs1, isWrite);
+    return true;
+  }
   let ok = ((csr >>> 8) & 3) <= h.priv && !(isWrite && (csr >>> 10) === 3);
   if (ok) {
     if (csr >= 0xc00 && csr <= 0xc1f) ok = counterAllowed(h, csr);

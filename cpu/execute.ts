@@ -642,6 +642,12 @@ export function loadValue(h: Hart, va: number, size: number, epc: number): bigin
     // One translation covers the access.
     const off = pa - h.ramBase;
     if (off >= 0 && off + size <= h.ramSize) {
+      if ((off & (size - 1)) === 0) { // aligned: one typed-array read
+        if (size === 8) return BigInt.asUintN(64, h.ram64[off >>> 3]);
+        if (size === 4) return BigInt(h.ram32[off >>> 2] >>> 0);
+        if (size === 2) return BigInt(h.ram16[off >>> 1]);
+        return BigInt(h.ram8[off]);
+      }
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(h.ram8[off + i]);
       return v;
@@ -738,6 +744,13 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
   }
   const off = pa - h.ramBase;
   if (inPage && off >= 0 && off + size <= h.ramSize) {
+    if (aligned) { // one typed-array write
+      if (size === 8) h.ram64[off >>> 3] = v;
+      else if (size === 4) h.ram32[off >>> 2] = Number(BigInt.asIntN(32, v));
+      else if (size === 2) h.ram16[off >>> 1] = Number(BigInt.asUintN(16, v));
+      else h.ram8[off] = Number(BigInt.asUintN(8, v));
+      return true;
+    }
     for (let i = 0; i < size; i++) h.ram8[off + i] = Number((v >> BigInt(8 * i)) & 0xffn);
     return true;
   }
@@ -942,7 +955,8 @@ function execSystem(h: Hart, insn: number, raw: number, pc: number, ilen: number
   if ((f12 >>> 5) === 0x09 && rd === 0) { // sfence.vma
     if (h.priv === 0 || (h.priv === 1 && (h.mstatus & MSTATUS.TVM))) illegal(h, raw, pc);
     else {
-      h.flushTlb();
+      if (rs1 === 0) h.flushTlb();
+      else h.flushTlbPage(h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0));
       h.pcN = pc + ilen;
     }
     return RUN_BUDGET;

@@ -11,7 +11,7 @@ import { type Bus, EMPTY_BUS } from "./bus.ts";
 import { Fpu } from "./fpu.ts";
 import { csrReadRaw, csrWriteRaw } from "./csr.ts";
 import { runBatch } from "./execute.ts";
-import { TLB_SETS, TLB_SIZE } from "./mmu.ts";
+import { TLB_MASK, TLB_SETS, TLB_SIZE } from "./mmu.ts";
 import { checkInterrupts, MSTATUS } from "./trap.ts";
 
 export const RUN_BUDGET = 0;
@@ -127,6 +127,11 @@ export class Hart {
   fetchOff = 0;
   /** Set by an MMIO access: the bus may have changed externalMip (see execute.ts). */
   mmioSeen = false;
+  /** The level of the leaf found by the last successful walk (0 = 4 KiB page). */
+  walkLevel = 0;
+  /** 1 GiB regions (vpn / 2^18) holding TLB entries made from superpages; count -1 = overflowed. */
+  readonly superGiga = new Float64Array(16);
+  superCount = 0;
   /** Filled by translate() on failure: the exception cause and tval. */
   faultCause = 0;
   faultTval = 0;
@@ -225,6 +230,39 @@ export class Hart {
     this.rTag.fill(NaN);
     this.wTag.fill(NaN);
     this.fetchVa = NaN;
+    this.superCount = 0;
+  }
+
+  /**
+   * sfence.vma with an address: drop that page's entries. An entry made from
+   * a superpage stands for a whole region that a fence of any address in it
+   * must drop, so a fence inside a 1 GiB region holding such entries flushes
+   * everything (the kernel's linear map is in superpages; user pages are not).
+   */
+  flushTlbPage(va: number): void {
+    const vpn = Math.floor(va / 4096);
+    const giga = Math.floor(vpn / 262144);
+    if (this.superCount < 0) return this.flushTlb();
+    for (let i = 0; i < this.superCount; i++) {
+      if (this.superGiga[i] === giga) return this.flushTlb();
+    }
+    const idx = vpn & TLB_MASK;
+    for (let set = 0; set < TLB_SETS; set++) {
+      const i = set * TLB_SIZE + idx;
+      if (this.fTag[i] === vpn) this.fTag[i] = NaN;
+      if (this.rTag[i] === vpn) this.rTag[i] = NaN;
+      if (this.wTag[i] === vpn) this.wTag[i] = NaN;
+    }
+    if (this.fetchVa === vpn * 4096) this.fetchVa = NaN;
+  }
+
+  /** Remember that a TLB entry for `vpn` came from a superpage (see flushTlbPage). */
+  noteSuperpage(vpn: number): void {
+    const giga = Math.floor(vpn / 262144);
+    if (this.superCount < 0) return;
+    for (let i = 0; i < this.superCount; i++) if (this.superGiga[i] === giga) return;
+    if (this.superCount === this.superGiga.length) this.superCount = -1; // too many: fence = flush all
+    else this.superGiga[this.superCount++] = giga;
   }
 
   /**

@@ -38,6 +38,7 @@ export function translate(h: Hart, va: number, acc: number): number {
       h.faultTval = va;
       return -1;
     }
+    h.walkLevel = 0;
     return va;
   }
   const levels = h.satpMode === 8 ? 3 : 4;
@@ -45,14 +46,15 @@ export function translate(h: Hart, va: number, acc: number): number {
   const half = 2 ** (vaBits - 1);
   if (!(va >= -half && va < half)) return pageFault(h, va, acc);
   const u = va < 0 ? va + 2 * half : va; // the vaBits-bit unsigned address
+  // The vpn as int32 pieces: low 27 bits (Sv39's whole vpn) and the rest.
   const vpn = Math.floor(u / 4096);
+  const vpnHi = Math.floor(vpn / 134217728);
+  const vpnLo = (vpn - vpnHi * 134217728) | 0;
   let table = h.satpRoot;
   const r32 = h.ram32;
   for (let level = levels - 1; level >= 0; level--) {
-    const span = 2 ** (9 * level); // pages covered by one entry at this level
-    const idx = Math.floor(vpn / span) % 512;
-    const pteAddr = table + idx * 8;
-    const off = pteAddr - h.ramBase;
+    const idx = level === 3 ? vpnHi & 511 : (vpnLo >>> (9 * level)) & 511;
+    const off = table + idx * 8 - h.ramBase;
     if (!(off >= 0 && off < h.ramSize)) {
       h.faultCause = ACCESS_FAULT[acc];
       h.faultTval = va;
@@ -69,8 +71,15 @@ export function translate(h: Hart, va: number, acc: number): number {
       table = ppn * 4096;
       continue;
     }
-    // A leaf: superpages must be aligned.
-    if (ppn % span !== 0) return pageFault(h, va, acc);
+    // A leaf: superpages must be aligned (the low 9*level bits of the ppn zero).
+    const sub = level === 3 ? vpnLo : vpnLo & ((1 << (9 * level)) - 1); // pages into the superpage
+    if (
+      level === 3
+        ? ((lo >>> 10) | (hi & 0x1f)) !== 0
+        : ((lo >>> 10) & ((1 << (9 * level)) - 1)) !== 0
+    ) {
+      return pageFault(h, va, acc);
+    }
     if (lo & PTE_U) {
       if (priv === 1 && (acc === ACC_FETCH || !(ms & MSTATUS_SUM))) return pageFault(h, va, acc);
     } else if (priv === 0) return pageFault(h, va, acc);
@@ -82,7 +91,8 @@ export function translate(h: Hart, va: number, acc: number): number {
     // Hardware A/D update: the PTE word is rewritten only when a bit changes.
     const want = PTE_A | (acc === ACC_STORE ? PTE_D : 0);
     if ((lo & want) !== want) Atomics.or(r32, off >>> 2, want);
-    return (ppn + (vpn % span)) * 4096 + (u % 4096);
+    h.walkLevel = level;
+    return (ppn + sub) * 4096 + (va & 4095);
   }
   return pageFault(h, va, acc); // not reached
 }
@@ -104,6 +114,7 @@ export function translateFill(h: Hart, va: number, acc: number): number {
   if (off >= 0 && off < h.ramSize) {
     const vpn = Math.floor(va / 4096);
     const add = off - (pa % 4096) - vpn * 4096; // ram offset of the page minus its va
+    if (h.walkLevel > 0) h.noteSuperpage(vpn);
     if (acc === ACC_LOAD) {
       const i = h.dBase + (vpn & TLB_MASK);
       h.rTag[i] = vpn;

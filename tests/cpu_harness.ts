@@ -1,5 +1,5 @@
 // Test support for the hart tests (tests/cpu_*_test.ts): a tiny assembler
-// built on cpu/decode.ts's encoders, and a machine with 1 MiB of RAM at
+// built on cpu/decode.ts's encoders, and a machine with 4 MiB of RAM at
 // 0x8000_0000 whose `ecall` from M-mode (with a7 = 93) halts the run.
 // Read next: tests/cpu_integer_test.ts.
 
@@ -10,7 +10,7 @@ import { encB, encI, encJ, encR, encS, encU, OP } from "../cpu/decode.ts";
 export const BASE = 0x8000_0000;
 
 export function makeHart(opts: Partial<HartOptions> & { ramBytes?: number } = {}): Hart {
-  const ram = opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 1 << 20);
+  const ram = opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 4 << 20);
   const h = new Hart({ ...opts, ram, ramBase: opts.ramBase ?? BASE });
   h.pcN = BASE;
   // ecall with a7 = 93 from any mode stops the run (a test "exit").

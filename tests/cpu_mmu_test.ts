@@ -373,3 +373,42 @@ Deno.test("mmu: setting MXR after a failed load lets the same page be read (no s
   assert.equal(h.x[8], 0n);
   assert.equal(h.csrRead(0x342), 13n);
 });
+
+Deno.test("mmu: sfence.vma by address drops that page's translation", () => {
+  const h = machine([
+    ...li(6, BigInt(VA + 0x1000)),
+    A.ld(7, 0, 6),
+    ...li(9, BigInt(L0 + 8)),
+    ...li(10, (BigInt((DATA + 0x2000) / 4096) << 10n) | BigInt(V | R | AB)),
+    A.sd(10, 0, 9), // L0[1] now points elsewhere
+    A.sfence(6, 0), // fence that address only
+    A.ld(8, 0, 6),
+  ]);
+  setPte(h, L0, 1, DATA, V | R | AB);
+  h.ram64[(DATA - BASE) / 8] = 1n;
+  h.ram64[(DATA + 0x2000 - BASE) / 8] = 2n;
+  runToExit(h);
+  assert.equal(h.x[7], 1n);
+  assert.equal(h.x[8], 2n);
+});
+
+Deno.test("mmu: sfence.vma by an address inside a superpage drops the whole superpage", () => {
+  // A 2 MiB page at VA 0x4020_0000; use its page at +0x5000, then remap the
+  // megapage and fence a *different* address inside it.
+  const h = machine([
+    ...li(6, BigInt(VA + 0x20_0000 + 0x5000)),
+    A.ld(7, 0, 6),
+    ...li(9, BigInt(L1 + 8)),
+    ...li(10, (BigInt((BASE + 0x20_0000) / 4096) << 10n) | BigInt(V | R | AB)),
+    A.sd(10, 0, 9),
+    ...li(11, BigInt(VA + 0x20_0000 + 0x1_0000)),
+    A.sfence(11, 0),
+    A.ld(8, 0, 6),
+  ]);
+  setPte(h, L1, 1, BASE, V | R | AB);
+  h.ram64[0x5000 / 8] = 0x1111n;
+  h.ram64[(0x20_0000 + 0x5000) / 8] = 0x2222n;
+  runToExit(h);
+  assert.equal(h.x[7], 0x1111n);
+  assert.equal(h.x[8], 0x2222n);
+});

@@ -375,3 +375,27 @@ Deno.test("priv: an interrupt raised by an MMIO access is taken before the next 
   assert.equal(h.csrRead(0x342), (1n << 63n) | 11n);
   assert.equal(h.csrRead(0x341), BigInt(BASE + 4 * li(6, BigInt(IO)).length + 4));
 });
+
+Deno.test("priv: sstatus through csrrs/csrrc/csrrw from S matches the CSR view", () => {
+  const h = makeHart();
+  load(h, BASE, enter(1, [], (3n << 13n) | (1n << 18n)));
+  load(h, CODE, [
+    A.csrrs(10, 0x100, 0), // read
+    A.csrrsi(11, 0x100, 2), // set SIE, old value to x11
+    A.csrrci(12, 0x100, 2), // clear SIE
+    ...li(5, (1n << 19n) | (1n << 3n)), // MXR, and MIE which sstatus cannot touch
+    A.csrrw(13, 0x100, 5),
+    A.csrrs(14, 0x100, 0),
+    ...A.exit(),
+  ]);
+  runToExit(h);
+  const sd = 1n << 63n, uxl = 2n << 32n, fs = 3n << 13n;
+  const u = (v: bigint) => BigInt.asUintN(64, v);
+  assert.equal(u(h.x[10]), sd | uxl | fs | (1n << 18n));
+  assert.equal(u(h.x[11]), sd | uxl | fs | (1n << 18n));
+  assert.equal(u(h.x[12]), sd | uxl | fs | (1n << 18n) | 2n);
+  assert.equal(u(h.x[13]), sd | uxl | fs | (1n << 18n));
+  assert.equal(u(h.x[14]), 1n << 19n | uxl, "csrrw replaced FS and SUM; SD follows FS");
+  assert.equal(h.csrRead(0x300) & 8n, 0n, "MIE untouched");
+  assert.equal(u(h.x[14]), h.csrRead(0x100));
+});
