@@ -4,7 +4,7 @@
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";
 
-Deno.test("boot the bundled guest to a shell, run commands, power off", async () => {
+Deno.test("boot the bundled guest to a shell, run commands, reboot, power off", async () => {
   const s = new GuestSession();
   try {
     await s.waitFor(READY_LINE, 240_000);
@@ -16,9 +16,27 @@ Deno.test("boot the bundled guest to a shell, run commands, power off", async ()
     assertEquals((await s.run("echo $((6*7))")).trim(), "42");
     // The earlycon boot log came out through the SBI console before hvc0 was up.
     assert(s.output.includes("Linux version 6.12"), "boot log via earlycon=sbi");
+    // reboot restarts the machine: a second boot, a fresh shell.
+    const mark = s.output.length;
+    await s.send("reboot\n");
+    await s.waitFor(READY_LINE, 240_000, mark);
+    assertEquals((await s.run("echo again-$((2+3))")).trim(), "again-5");
     await s.send("poweroff\n");
     const status = await s.exit(120_000);
     assertEquals(status.code, 0, `exit status; stderr:\n${s.stderr}`);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("--no-reboot: a guest reboot ends the emulator with status 0", async () => {
+  const s = new GuestSession({ args: ["--no-reboot"] });
+  try {
+    await s.waitFor(READY_LINE, 240_000);
+    await s.send("reboot\n");
+    const status = await s.exit(120_000);
+    assertEquals(status.code, 0, `exit status; stderr:\n${s.stderr}`);
+    assertMatch(s.stderr, /guest rebooted/);
   } finally {
     await s.close();
   }

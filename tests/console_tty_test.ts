@@ -41,7 +41,7 @@ class TmuxPane {
   tty(): string {
     return this.tmux("display-message", "-p", "-t", this.name, "#{pane_tty}").trim();
   }
-  /** The pane's terminal mode as `stty -a` prints it. */
+  /** The pane's terminal mode as `stty -a` prints it (while the emulator runs). */
   stty(): string {
     const out = new Deno.Command("stty", { args: ["-a", "-F", this.tty()], stdout: "piped" })
       .outputSync();
@@ -67,11 +67,21 @@ class TmuxPane {
 
 const isRaw = (stty: string) => /-icanon/.test(stty) && /-echo\b/.test(stty);
 
+/**
+ * Run the emulator, then — in the same shell command line, before bash's own
+ * line editor touches the terminal again — print its exit status and the
+ * terminal mode it left behind.
+ */
+const command = () =>
+  `${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"; ` +
+  `echo "MODE=$(stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ,)"`;
+const LEFT_COOKED = /^MODE=icanon,echo,$/m;
+
 Deno.test({
   name: "console under tmux: raw while running, ^C to the guest, restored after poweroff",
   ignore: !haveTmux,
   async fn() {
-    const pane = new TmuxPane(`${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"`);
+    const pane = new TmuxPane(command());
     try {
       pane.start();
       await pane.waitFor(new RegExp(READY_LINE), 240_000);
@@ -83,9 +93,9 @@ Deno.test({
       pane.keys("echo after-ctrl-c-$((40+2))", "Enter");
       await pane.waitFor(/after-ctrl-c-42/, 60_000);
       pane.keys("poweroff", "Enter");
-      const screen = await pane.waitFor(/EXIT=\d+/, 120_000);
-      assertMatch(screen, /EXIT=0/);
-      assert(!isRaw(pane.stty()), "terminal restored after poweroff");
+      const screen = await pane.waitFor(/^MODE=[a-z,-]*$/m, 120_000);
+      assertMatch(screen, /^EXIT=0$/m);
+      assertMatch(screen, LEFT_COOKED, "terminal restored after poweroff");
     } finally {
       pane.kill();
     }
@@ -96,15 +106,15 @@ Deno.test({
   name: "console under tmux: three ^C within a second stop the emulator and restore the terminal",
   ignore: !haveTmux,
   async fn() {
-    const pane = new TmuxPane(`${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"`);
+    const pane = new TmuxPane(command());
     try {
       pane.start();
       await pane.waitFor(new RegExp(READY_LINE), 240_000);
       assert(isRaw(pane.stty()), "terminal is raw while the guest runs");
       pane.keys("C-c", "C-c", "C-c");
-      const screen = await pane.waitFor(/EXIT=\d+/, 60_000);
-      assertMatch(screen, /EXIT=130/);
-      assert(!isRaw(pane.stty()), "terminal restored after three ^C");
+      const screen = await pane.waitFor(/^MODE=[a-z,-]*$/m, 60_000);
+      assertMatch(screen, /^EXIT=130$/m);
+      assertMatch(screen, LEFT_COOKED, "terminal restored after three ^C");
     } finally {
       pane.kill();
     }
