@@ -72,7 +72,8 @@ The console is the guest's hvc0 on this terminal. Three ^C within one second
 stop the emulator; a single ^C goes to the guest.
 
 Exit status: 0 guest powered off (or rebooted, with --no-reboot); 1 the guest
-died or the emulator failed (the reason is printed); 2 bad usage or input.`;
+died or the emulator failed (the reason is printed); 2 bad usage or input;
+130 stopped by three ^C or a signal (SIGINT, SIGTERM, SIGHUP).`;
 
 const VALUE_OPTIONS = new Set([
   "initrd",
