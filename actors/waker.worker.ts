@@ -6,12 +6,26 @@
 import { serveActor } from "./protocol.ts";
 import { Waker } from "./waker.ts";
 import { WAKER } from "./waker_protocol.ts";
+import { FaultEngine } from "./faults.ts";
+import { wakerFaultHook } from "./fault_layers/waker.ts";
 
 let waker: Waker | null = null;
 
 serveActor(WAKER, {
   start(ctx) {
-    waker = new Waker(ctx.buffers.control);
+    // The fault plan's waker layer (if any) decides about each due event.
+    const faults = new FaultEngine(
+      "waker",
+      ctx.config.faults,
+      ctx.buffers.faults,
+      ctx.buffers.control,
+      {
+        report: (e) => ctx.emit(e),
+        kill: (reason) => ctx.exit(reason),
+      },
+    );
+    waker = new Waker(ctx.buffers.control, { beforeFire: wakerFaultHook(faults) });
+    faults.armTimedKills();
     void waker.start();
   },
   request: {

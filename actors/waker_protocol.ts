@@ -4,6 +4,7 @@
 // Read next: actors/waker.ts (the logic), actors/waker.worker.ts.
 
 import { defineRole } from "./protocol.ts";
+import type { FaultConfig, FaultEvent } from "./faults.ts";
 
 export interface WakerStats {
   /** Timer interrupts raised. */
@@ -14,9 +15,16 @@ export interface WakerProtocol {
   request: { kind: "stats" };
   reply: { stats: WakerStats };
   cast: never;
-  event: { kind: "log"; text: string };
-  config: Record<string, never>;
-  buffers: { control: SharedArrayBuffer };
+  event: { kind: "log"; text: string } | FaultEvent;
+  config: {
+    /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
+    faults?: FaultConfig;
+  };
+  buffers: {
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
 }
 
 export const WAKER = defineRole<WakerProtocol>("waker", 1);

@@ -7,29 +7,39 @@ import { serveActor } from "../actors/protocol.ts";
 import { BlockDevice, serialFromPath } from "./block.ts";
 import { FileBackend } from "./block_backend.ts";
 import { BLOCK } from "./block_protocol.ts";
+import { FaultEngine } from "../actors/faults.ts";
+import { FaultyBackend } from "../actors/fault_layers/block.ts";
 
 let device: BlockDevice | null = null;
 let backend: FileBackend | null = null;
+let faults: FaultEngine | null = null;
 const abort = new AbortController();
 
 serveActor(BLOCK, {
   start(ctx) {
     const log = (text: string) => ctx.emit({ kind: "log", text });
     backend = FileBackend.open(ctx.config.path, { readOnly: ctx.config.readOnly });
+    // The fault plan's block layer (if any) wraps the file: --faults, docs/faults.md.
+    faults = new FaultEngine("block", ctx.config.faults, ctx.buffers.faults, ctx.buffers.control, {
+      report: (e) => ctx.emit(e),
+      kill: (reason) => ctx.exit(reason),
+    });
     device = new BlockDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
-      backend,
+      backend: faults.active ? new FaultyBackend(backend, faults) : backend,
       serial: serialFromPath(ctx.config.path),
       ramBase: ctx.config.ramBase,
       log,
       trace: ctx.config.verbose ? log : undefined,
     });
     void device.run(abort.signal);
+    faults.armTimedKills();
   },
   request: {
     stats: () => ({ ...device!.stats, errors: device!.errors }),
   },
   cast: {},
   stop() {
+    faults?.dispose();
     abort.abort();
     backend?.close();
   },

@@ -5,12 +5,15 @@
 // Read next: devices/block.worker.ts.
 
 import { defineRole } from "../actors/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../actors/faults.ts";
 
 export interface BlockConfig {
   path: string;
   readOnly: boolean;
   ramBase: number;
   verbose: boolean;
+  /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface BlockStats {
@@ -27,9 +30,15 @@ export interface BlockProtocol {
   request: { kind: "stats" };
   reply: { stats: BlockStats };
   cast: never;
-  event: { kind: "log"; text: string };
+  event: { kind: "log"; text: string } | FaultEvent;
   config: BlockConfig;
-  buffers: { ram: SharedArrayBuffer; state: SharedArrayBuffer; control: SharedArrayBuffer };
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
 }
 
 export const BLOCK = defineRole<BlockProtocol>("block", 1);

@@ -6,6 +6,8 @@ import { serveActor } from "../actors/protocol.ts";
 import { ByteRingReader } from "../actors/ring.ts";
 import { ConsoleDevice } from "./console.ts";
 import { CONSOLE } from "./console_protocol.ts";
+import { FaultEngine } from "../actors/faults.ts";
+import { ConsoleInputFaults } from "../actors/fault_layers/console.ts";
 
 let device: ConsoleDevice | null = null;
 const abort = new AbortController();
@@ -32,9 +34,21 @@ function writeAll(bytes: Uint8Array): void {
   tail = text.slice(text.length - keep);
 }
 
-async function pumpInput(reader: ByteRingReader, dev: ConsoleDevice): Promise<void> {
+async function pumpInput(
+  reader: ByteRingReader,
+  dev: ConsoleDevice,
+  faults: ConsoleInputFaults | null,
+): Promise<void> {
   const buf = new Uint8Array(4096);
   while (!abort.signal.aborted) {
+    if (faults) {
+      // The fault layer takes the bytes one by one (docs/faults.md).
+      const n = faults.take(reader);
+      bytesIn += n;
+      if (n > 0) continue;
+      await reader.waitForDataAsync(1000);
+      continue;
+    }
     const n = reader.read(buf);
     if (n > 0) {
       bytesIn += n;
@@ -59,7 +73,20 @@ serveActor(CONSOLE, {
     });
     device = dev;
     void dev.run(abort.signal);
-    void pumpInput(new ByteRingReader(ctx.buffers.input), dev);
+    // The fault plan's console layer (if any) sits between the input ring and the device.
+    const engine = new FaultEngine(
+      "console",
+      ctx.config.faults,
+      ctx.buffers.faults,
+      ctx.buffers.control,
+      {
+        report: (e) => ctx.emit(e),
+        kill: (reason) => ctx.exit(reason),
+      },
+    );
+    const faults = engine.active ? new ConsoleInputFaults(engine, (b) => dev.pushInput(b)) : null;
+    void pumpInput(new ByteRingReader(ctx.buffers.input), dev, faults);
+    engine.armTimedKills();
   },
   request: {
     stats: () => ({

@@ -4,12 +4,15 @@
 // goes straight to this process's stdout. Read next: devices/console.worker.ts.
 
 import { defineRole } from "../actors/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../actors/faults.ts";
 
 export interface ConsoleConfig {
   ramBase: number;
   verbose: boolean;
   /** Strings to watch for in the guest's output; each sighting is reported once as "seen". */
   watch?: string[];
+  /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface ConsoleStats {
@@ -24,7 +27,7 @@ export interface ConsoleProtocol {
   request: { kind: "stats" };
   reply: { stats: ConsoleStats };
   cast: never;
-  event: { kind: "log"; text: string } | { kind: "seen"; text: string };
+  event: { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
   config: ConsoleConfig;
   buffers: {
     ram: SharedArrayBuffer;
@@ -32,6 +35,8 @@ export interface ConsoleProtocol {
     control: SharedArrayBuffer;
     /** Byte ring (actors/ring.ts): the launcher writes stdin bytes, this actor reads. */
     input: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
   };
 }
 

@@ -11,6 +11,8 @@ import type { NetBackend } from "./net_backend.ts";
 import type { NetBackendSpec, NetProtocol } from "./net_protocol.ts";
 import { SharenetBackend } from "./sharenet.ts";
 import { Tap, TapBackend } from "./tap.ts";
+import { FaultEngine } from "../actors/faults.ts";
+import { FaultyNetBackend } from "../actors/fault_layers/net.ts";
 
 /** Adopt a backend opened by the launcher; the launcher keeps ownership of its fd. */
 export function adoptBackend(spec: NetBackendSpec): NetBackend {
@@ -36,6 +38,13 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
       const { ram, state, control } = ctx.buffers;
       const log = (text: string) => ctx.emit({ kind: "log", text });
       backend = adoptBackend(ctx.config.backend);
+      // The fault plan's net layer (if any) wraps the backend: both directions pass it.
+      const faults = new FaultEngine("net", ctx.config.faults, ctx.buffers.faults, control, {
+        report: (e) => ctx.emit(e),
+        kill: (reason) => ctx.exit(reason),
+      });
+      if (faults.active) backend = new FaultyNetBackend(backend, faults);
+      faults.armTimedKills();
       device = new NetDevice(ram, state, control, {
         backend,
         holdFrames: ctx.config.holdFrames,

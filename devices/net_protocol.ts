@@ -5,6 +5,7 @@
 // adopts the same tap fd or sharenet socket. Read next: devices/net_actor.ts.
 
 import { defineRole } from "../actors/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../actors/faults.ts";
 import type { BackendStats } from "./net_backend.ts";
 import type { NetStats } from "./net.ts";
 import type { SharenetMember } from "./sharenet.ts";
@@ -22,6 +23,8 @@ export interface NetConfig {
   verbose?: boolean;
   /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
   ramBase?: number;
+  /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface NetActorStats {
@@ -41,9 +44,16 @@ export interface NetProtocol {
   event:
     | { kind: "log"; text: string }
     /** The backend stopped receiving; the link is reported down to the guest. */
-    | { kind: "backend-failed"; message: string };
+    | { kind: "backend-failed"; message: string }
+    | FaultEvent;
   config: NetConfig;
-  buffers: { ram: SharedArrayBuffer; state: SharedArrayBuffer; control: SharedArrayBuffer };
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
 }
 
 export const NET = defineRole<NetProtocol>("net", 1);

@@ -6,13 +6,29 @@ import { serveActor } from "../actors/protocol.ts";
 import { PLIC_NDEV } from "./memmap.ts";
 import { PlicGateway } from "./plic.ts";
 import { IRQ } from "./plic_protocol.ts";
+import { FaultEngine } from "../actors/faults.ts";
+import { FaultyPlicGateway } from "../actors/fault_layers/irq.ts";
 
 let gateway: PlicGateway | null = null;
 const raised = new Array<number>(PLIC_NDEV + 1).fill(0);
 
 serveActor(IRQ, {
   start(ctx) {
-    gateway = new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
+    // The fault plan's irq layer (if any) is a gateway that asks before it forwards.
+    const faults = new FaultEngine(
+      "irq",
+      ctx.config.faults,
+      ctx.buffers.faults,
+      ctx.buffers.control,
+      {
+        report: (e) => ctx.emit(e),
+        kill: (reason) => ctx.exit(reason),
+      },
+    );
+    gateway = faults.active
+      ? new FaultyPlicGateway(ctx.buffers.plic, ctx.buffers.control, faults)
+      : new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
+    faults.armTimedKills();
     void gateway.start((sources) => {
       for (const s of sources) raised[s]++;
       if (ctx.config.verbose) ctx.emit({ kind: "log", text: `irq: raise ${sources.join(",")}` });

@@ -5,10 +5,13 @@
 // Read next: devices/plic.worker.ts.
 
 import { defineRole } from "../actors/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../actors/faults.ts";
 
 export interface IrqConfig {
   /** Log every interrupt that becomes pending (--verbose). */
   verbose: boolean;
+  /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface IrqStats {
@@ -20,9 +23,14 @@ export interface IrqProtocol {
   request: { kind: "stats" };
   reply: { stats: IrqStats };
   cast: never;
-  event: { kind: "log"; text: string };
+  event: { kind: "log"; text: string } | FaultEvent;
   config: IrqConfig;
-  buffers: { control: SharedArrayBuffer; plic: SharedArrayBuffer };
+  buffers: {
+    control: SharedArrayBuffer;
+    plic: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
 }
 
 export const IRQ = defineRole<IrqProtocol>("irq", 1);

@@ -7,10 +7,21 @@
 // builds the machine again; the terminal and the network backends live across.
 // Read next: actors/cpu_actor.ts (the cpu), devices/plic.worker.ts (interrupts).
 
-import { createControlBlock, CTL, FATE, publishedInstret, wakeCpu } from "../actors/layout.ts";
+import {
+  createControlBlock,
+  CTL,
+  CTL64,
+  FATE,
+  publishedInstret,
+  wakeCpu,
+} from "../actors/layout.ts";
 import type { ProtocolShape } from "../actors/protocol.ts";
 import { ByteRingWriter, createByteRing } from "../actors/ring.ts";
-import { Registry } from "../actors/registry.ts";
+import { probeModule, Registry } from "../actors/registry.ts";
+import type { FaultEvent, FaultLayer } from "../actors/faults.ts";
+import { FaultRun, PlanError } from "../actors/fault_layers/plan_run.ts";
+import { DeviceTransport } from "../devices/virtio/mmio.ts";
+import { isMachineRole, type RoleDescriptor } from "../actors/protocol.ts";
 import { Supervisor, type SupervisorEvent } from "../actors/supervisor.ts";
 import { CPU, type CpuFate } from "../actors/cpu_protocol.ts";
 import { WAKER } from "../actors/waker_protocol.ts";
@@ -85,6 +96,8 @@ interface Prepared {
   cmdline: string;
   disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
   nets: PreparedNet[];
+  /** The fault plan (--faults), checked; null without one. */
+  faults: FaultRun | null;
 }
 
 async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
@@ -117,7 +130,19 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   } catch (e) {
     throw new InputError((e as Error).message);
   }
-  return { memBytes, kernel, initrd, cmdline, disks, nets };
+  let faults: FaultRun | null = null;
+  if (o.faults !== null) {
+    try {
+      faults = FaultRun.load(o.faults, o.seed);
+    } catch (e) {
+      if (e instanceof PlanError) throw new InputError(e.message);
+      throw e;
+    }
+    for (const line of faults.describe()) log(line);
+  } else if (o.seed !== null) {
+    log("warning: --seed without --faults does nothing");
+  }
+  return { memBytes, kernel, initrd, cmdline, disks, nets, faults };
 }
 
 /** Hooks for a library user; the CLI passes none. */
@@ -155,6 +180,23 @@ export async function runMachine(
       throw new InputError((e as Error).message);
     }
   }
+  // A swapped module must speak its role's protocol: refuse it before boot (exit 2).
+  const descriptors: Record<string, RoleDescriptor> = {
+    cpu: CPU,
+    waker: WAKER,
+    console: CONSOLE,
+    block: BLOCK,
+    net: NET,
+    irq: IRQ,
+  };
+  for (const role of o.actors.keys()) {
+    if (!isMachineRole(role)) continue;
+    try {
+      await probeModule(registry.get(role), descriptors[role]);
+    } catch (e) {
+      throw new InputError(`--actor ${role}: ${(e as Error).message}`);
+    }
+  }
   const p = await prepare(o, log);
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
@@ -187,6 +229,7 @@ export async function runMachine(
   } finally {
     terminal.close();
     for (const n of p.nets) n.release();
+    if (p.faults) log(p.faults.summary());
   }
 }
 
@@ -202,6 +245,25 @@ async function bootOnce(
   const ram = new SharedArrayBuffer(p.memBytes);
   const control = createControlBlock();
   const ctl = new Int32Array(control);
+  // A waker skew rule is a constant offset of the waker's clock (docs/ipc.md, CLOCK_SKEW).
+  if (p.faults?.clockSkew) {
+    Atomics.store(new BigInt64Array(control), CTL64.CLOCK_SKEW / 8, p.faults.clockSkew);
+  }
+  // Each actor's share of the fault plan: its rules, its counters, its restart policy.
+  const shares = new Map<string, ReturnType<typeof share>>();
+  const share = (layer: FaultLayer, device: number) => {
+    const f = p.faults?.forActor(layer, device);
+    return {
+      buffers: f ? { faults: f.counters } : {},
+      config: f ? { faults: f.config } : {},
+      policy: p.faults?.policy(layer),
+    };
+  };
+  const plan = (layer: FaultLayer, device = 0) => {
+    const key = `${layer}:${device}`;
+    if (!shares.has(key)) shares.set(key, share(layer, device));
+    return shares.get(key)!;
+  };
   const plic = createPlicState();
   const inputRing = createByteRing(1 << 16);
 
@@ -264,12 +326,26 @@ async function bootOnce(
   let settle!: (o: MachineOutcome) => void;
   const done = new Promise<MachineOutcome>((r) => settle = r);
   const supervisors: Supervisor<ProtocolShape>[] = [];
-  const watch = <P extends ProtocolShape>(s: Supervisor<P>, fatal: boolean) => {
+  const watch = <P extends ProtocolShape>(
+    s: Supervisor<P>,
+    fatal: boolean,
+    device?: { state: SharedArrayBuffer; name: string },
+  ) => {
     s.onEvent((e) => {
       hooks.onActorEvent?.(e);
       switch (e.kind) {
         case "crashed":
           log(`${e.role} actor crashed: ${e.reason}`);
+          // The interrupt controller holds no state a restart could trust the
+          // guest to resync (an interrupt may be lost mid-flight): stop, as for the cpu.
+          if (e.role === "irq") {
+            settle({
+              fate: FATE.INTERNAL_ERROR,
+              reason: `the irq actor (interrupt controller) crashed: ${e.reason}`,
+              exitCode: 1,
+              instret: publishedInstret(ctl),
+            });
+          }
           break;
         case "restarted":
           log(`${e.role} actor restarted (${e.restarts})`);
@@ -283,6 +359,14 @@ async function bootOnce(
               exitCode: 1,
               instret: 0,
             });
+          } else if (device && e.failure.kind === "gave-up") {
+            // What real hardware shows: the device needs a reset (§2.1.2). The
+            // guest's driver may reset it; nobody serves its queues until then.
+            new DeviceTransport(device.state, control).needsReset();
+            log(
+              `${device.name}: set DEVICE_NEEDS_RESET and raised a config interrupt; ` +
+                `the machine keeps running without this device`,
+            );
           }
           break;
         default:
@@ -292,6 +376,10 @@ async function bootOnce(
     s.onMessage((m) => {
       const msg = m as { kind: string; text?: string };
       if (msg.kind === "log") log(msg.text ?? "");
+      if (msg.kind === "fault" && p.faults) {
+        const line = p.faults.record(s.role, m as unknown as FaultEvent);
+        if (line) log(line);
+      }
     });
     supervisors.push(s as unknown as Supervisor<ProtocolShape>);
     return s;
@@ -302,8 +390,9 @@ async function bootOnce(
     new Supervisor({
       descriptor: IRQ,
       url: registry.get("irq"),
-      buffers: { control, plic },
-      config: { verbose },
+      buffers: { control, plic, ...plan("irq").buffers },
+      config: { verbose, ...plan("irq").config },
+      policy: plan("irq").policy,
     }),
     true,
   );
@@ -311,8 +400,9 @@ async function bootOnce(
     new Supervisor({
       descriptor: WAKER,
       url: registry.get("waker"),
-      buffers: { control },
-      config: {},
+      buffers: { control, ...plan("waker").buffers },
+      config: { ...plan("waker").config },
+      policy: plan("waker").policy,
     }),
     true,
   );
@@ -320,10 +410,23 @@ async function bootOnce(
     new Supervisor({
       descriptor: CONSOLE,
       url: registry.get("console"),
-      buffers: { ram, state: consoleSlot.state, control, input: inputRing },
-      config: { ramBase: RAM_BASE, verbose, watch: hooks.watch ?? [READY_LINE] },
+      buffers: {
+        ram,
+        state: consoleSlot.state,
+        control,
+        input: inputRing,
+        ...plan("console").buffers,
+      },
+      config: {
+        ramBase: RAM_BASE,
+        verbose,
+        watch: hooks.watch ?? [READY_LINE],
+        ...plan("console").config,
+      },
+      policy: plan("console").policy,
     }),
     false,
+    { state: consoleSlot.state, name: "virtio-console (hvc0)" },
   );
   consoleSup.onMessage((m) => {
     if (m.kind !== "seen") return;
@@ -337,10 +440,18 @@ async function bootOnce(
       new Supervisor({
         descriptor: BLOCK,
         url: registry.get("block"),
-        buffers: { ram, state: diskSlots[i].state, control },
-        config: { path: d.path, readOnly: d.readOnly, ramBase: RAM_BASE, verbose },
+        buffers: { ram, state: diskSlots[i].state, control, ...plan("block", i).buffers },
+        config: {
+          path: d.path,
+          readOnly: d.readOnly,
+          ramBase: RAM_BASE,
+          verbose,
+          ...plan("block", i).config,
+        },
+        policy: plan("block", i).policy,
       }),
       false,
+      { state: diskSlots[i].state, name: `virtio-blk /dev/vd${String.fromCharCode(97 + i)}` },
     )
   );
   p.nets.forEach((n, i) =>
@@ -348,10 +459,12 @@ async function bootOnce(
       new Supervisor({
         descriptor: NET,
         url: registry.get("net"),
-        buffers: { ram, state: netSlots[i].state, control },
-        config: { backend: n.spec, verbose, ramBase: RAM_BASE },
+        buffers: { ram, state: netSlots[i].state, control, ...plan("net", i).buffers },
+        config: { backend: n.spec, verbose, ramBase: RAM_BASE, ...plan("net", i).config },
+        policy: plan("net", i).policy,
       }),
       false,
+      { state: netSlots[i].state, name: `virtio-net ${i}` },
     )
   );
   const cpu = watch(
