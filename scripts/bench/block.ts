@@ -191,15 +191,20 @@ async function measure(vm: Console, tools: boolean): Promise<VmResult> {
       `for d in /sys/block/vd*; do case $(cat $d/serial) in tools*) echo \${d##*/};; esac; done`,
     )).text.trim();
     await vm.run(`mkdir -p /t && mount -o ro /dev/${tdev} /t`);
-    const rr = await vm.run(`/t/randread /dev/${dev} ${RANDOM_READS}`);
-    const m = /randread (\d+) ([\d.]+)/.exec(rr.text);
-    if (!m) throw new Error(`randread: ${rr.text}`);
-    r.randRead = {
-      reads: Number(m[1]),
-      seconds: Number(m[2]),
-      iops: Math.round(Number(m[1]) / Number(m[2])),
-      hostSeconds: rr.ms / 1000,
-    };
+    // A warm-up pass first: the hart's first runs through new kernel paths are slower.
+    await vm.run(`/t/randread /dev/${dev} ${RANDOM_READS / 4}`);
+    for (let i = 0; i < REPS; i++) {
+      const rr = await vm.run(`/t/randread /dev/${dev} ${RANDOM_READS}`);
+      const m = /randread (\d+) ([\d.]+)/.exec(rr.text);
+      if (!m) throw new Error(`randread: ${rr.text}`);
+      const run = {
+        reads: Number(m[1]),
+        seconds: Number(m[2]),
+        iops: Math.round(Number(m[1]) / Number(m[2])),
+        hostSeconds: rr.ms / 1000,
+      };
+      if (!r.randRead || run.iops > r.randRead.iops) r.randRead = run;
+    }
   }
   const guest1 = Number((await vm.run("cut -d' ' -f1 /proc/uptime")).text.trim());
   r.guestClockRate = (guest1 - guest0) / ((performance.now() - up0) / 1000);
@@ -291,8 +296,8 @@ export async function run(): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {
       what: `${DD_MB} MiB dd, bs=1M, iflag/oflag=direct, on a raw ${SCRATCH_MB} MiB image ` +
         `(best of ${REPS}, MB/s = 1e6 B/s, from dd's own in-guest timing; *Host from the host ` +
-        `between console markers, including dd's start); randRead: ${RANDOM_READS} random 4 KiB ` +
-        `O_DIRECT preads at queue depth 1, clock_gettime in the guest`,
+        `between console markers, including dd's start); randRead: best of ${REPS} runs of ${RANDOM_READS} random ` +
+        `4 KiB O_DIRECT preads at queue depth 1 after a warm-up, clock_gettime in the guest`,
       actorvm: summarize(actorvm),
       qemu: "skipped" in qemu ? qemu : summarize(qemu),
     };
