@@ -3,7 +3,9 @@
 // guest, queue 1 (transmitq0) its output. Input comes from pushInput() (the
 // launcher's one stdin reader feeds it); bytes that arrive before the guest
 // has posted receive buffers are held, up to a bound, and delivered later.
-// Output goes to a sink callback. Read next: devices/block.ts.
+// Held input is released once the guest has transmitted on the port: Linux
+// posts receive buffers before it marks the port connected and discards what
+// arrives in between. Output goes to a sink callback. Read next: devices/block.ts.
 
 import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
 import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
@@ -39,7 +41,17 @@ export interface ConsoleOptions extends DeviceOptions {
   output: (bytes: Uint8Array) => void;
   /** Bound on held input (default CONSOLE_HOLD_BYTES); beyond it input is dropped and counted. */
   holdBytes?: number;
+  /**
+   * Release held input this long after the driver went live even if the
+   * guest has not transmitted yet (default CONSOLE_INPUT_GRACE_MS).
+   */
+  inputGraceMs?: number;
+  /** Clock in ms (default performance.now); tests pass their own. */
+  now?: () => number;
 }
+
+/** See ConsoleOptions.inputGraceMs. */
+export const CONSOLE_INPUT_GRACE_MS = 2000;
 
 export class ConsoleDevice extends VirtioDevice {
   /** Input bytes dropped because the hold buffer was full. */
@@ -50,6 +62,17 @@ export class ConsoleDevice extends VirtioDevice {
   #hold: Uint8Array[] = [];
   #headOff = 0;
   #held = 0;
+  /**
+   * Input is held until the guest is listening. Linux's virtio_console fills
+   * receiveq0 (add_port → fill_queue) before init_port_console sets
+   * guest_connected, and in_intr discards data that arrives in between; its
+   * first transmit comes after. Without MULTIPORT there is no PORT_OPEN to
+   * wait for, so the first transmit (or a grace period) is the signal.
+   */
+  #txSeen = false;
+  #liveSince: number | null = null;
+  readonly #graceMs: number;
+  readonly #now: () => number;
 
   constructor(
     ram: SharedArrayBuffer,
@@ -60,6 +83,20 @@ export class ConsoleDevice extends VirtioDevice {
     super("console", ram, state, control, opts);
     this.#output = opts.output;
     this.#holdMax = opts.holdBytes ?? CONSOLE_HOLD_BYTES;
+    this.#graceMs = opts.inputGraceMs ?? CONSOLE_INPUT_GRACE_MS;
+    this.#now = opts.now ?? (() => performance.now());
+  }
+
+  /** Whether held input may go to the guest now. */
+  get inputOpen(): boolean {
+    if (this.#txSeen) return true;
+    return this.#liveSince !== null && this.#now() - this.#liveSince >= this.#graceMs;
+  }
+
+  /** While input is held behind the grace period, wake run() when it ends. */
+  protected override wakeAfterMs(): number | undefined {
+    if (this.#held === 0 || this.#txSeen || this.#liveSince === null) return undefined;
+    return Math.max(1, this.#liveSince + this.#graceMs - this.#now());
   }
 
   /** Bytes waiting for receive buffers. */
@@ -82,15 +119,19 @@ export class ConsoleDevice extends VirtioDevice {
 
   protected override onReset(): void {
     // Held input stays: it was typed for whoever drives the console next.
+    this.#txSeen = false;
+    this.#liveSince = null;
   }
 
   protected processQueue(q: number, vq: VirtQueue): void {
+    this.#liveSince ??= this.#now();
     if (q === CONSOLE_RX) this.#receive(vq);
     else if (q === CONSOLE_TX) this.#transmit(vq);
   }
 
   /** Fill the guest's receive buffers from the hold buffer. */
   #receive(vq: VirtQueue): void {
+    if (!this.inputOpen) return;
     while (this.#held > 0) {
       const r = vq.pop();
       if (r.kind === "empty") return;
@@ -139,6 +180,12 @@ export class ConsoleDevice extends VirtioDevice {
         total += bytes.length;
       }
       this.complete(vq, c.head, 0);
+      if (!this.#txSeen) {
+        // The guest is talking on the port: it is listening too.
+        this.#txSeen = true;
+        const rx = this.queues[CONSOLE_RX];
+        if (rx) this.#receive(rx);
+      }
     }
     if (total === 0) return;
     const out = parts.length === 1 ? parts[0] : new Uint8Array(total);

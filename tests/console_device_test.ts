@@ -1,6 +1,7 @@
 // virtio-console through its registers and queues in fake guest RAM: input
-// that arrives before the guest posted receive buffers is held and delivered
-// later (bounded, overflow counted), output reaches the sink in one piece.
+// that arrives before the guest is listening is held and delivered later
+// (bounded, overflow counted) — after the guest's first transmit or a grace
+// period — and output reaches the sink in one piece.
 
 import { assert, assertEquals } from "./assert.ts";
 import { createControlBlock, CTL } from "../actors/layout.ts";
@@ -13,6 +14,7 @@ const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 
 function rig(holdBytes?: number) {
+  const clock = { t: 1000 };
   const mem = new FakeRam(1 << 18);
   const state = createConsoleState(IRQ);
   const control = createControlBlock();
@@ -23,14 +25,21 @@ function rig(holdBytes?: number) {
     output: (b) => out.push(dec(b)),
     log: (l) => logs.push(l),
     holdBytes,
+    now: () => clock.t,
   });
   const rx = new DriverQueue(mem, 8), tx = new DriverQueue(mem, 8);
   const up = () => driverSetup(mmio, [rx, tx]);
   const line = () => Atomics.load(new Int32Array(control), CTL.LINE0 + IRQ);
-  return { mem, mmio, dev, rx, tx, up, out, logs, line };
+  /** The guest writes something (as Linux does once the port is connected). */
+  const talk = (text = ".") => {
+    tx.add([{ len: text.length, data: enc(text) }]);
+    mmio.write(REG.QUEUE_NOTIFY, 4, 1);
+    dev.service();
+  };
+  return { mem, mmio, dev, rx, tx, up, out, logs, line, talk, clock };
 }
 
-Deno.test("console: input before the guest is ready is held, then delivered", () => {
+Deno.test("console: input before the guest is listening is held, then delivered", () => {
   const r = rig();
   assertEquals(r.mmio.read(REG.DEVICE_ID, 4), 3);
   r.dev.pushInput(enc("hello"));
@@ -42,6 +51,12 @@ Deno.test("console: input before the guest is ready is held, then delivered", ()
   const b = r.rx.add([{ len: 64, write: true }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   r.dev.service();
+  // Linux posts receive buffers before it marks the port connected, and
+  // drops what lands in between: wait for its first transmit.
+  assertEquals(r.dev.held, 5, "not before the guest has transmitted");
+  assertEquals(r.rx.usedIdx(), 0);
+  r.talk("boot log");
+  assertEquals(r.out, ["boot log"]);
   assertEquals(r.dev.held, 0);
   assertEquals(r.rx.usedElem(0), { id: a.head, len: 3 });
   assertEquals(r.rx.usedElem(1), { id: b.head, len: 2 });
@@ -61,15 +76,38 @@ Deno.test("console: the hold buffer is bounded and counts what it drops", () => 
   r.dev.pushInput(enc("ghijkl"));
   assertEquals([r.dev.held, r.dev.droppedInput], [8, 4]);
   r.up();
+  r.talk();
   const a = r.rx.add([{ len: 100, write: true }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   r.dev.service();
   assertEquals(dec(r.mem.read(a.addrs[0], 8)), "abcdefgh");
-  // A reset keeps what is held for the next driver.
-  r.dev.pushInput(enc("xyz"));
+  // A reset keeps what is held for the next driver, and closes the gate again.
   r.mmio.write(REG.STATUS, 4, 0);
   r.dev.service();
+  r.dev.pushInput(enc("xyz"));
   assertEquals(r.dev.held, 3);
+  r.up();
+  r.rx.add([{ len: 100, write: true }]);
+  r.dev.service();
+  assertEquals(r.dev.held, 3);
+  r.talk();
+  assertEquals(r.dev.held, 0);
+});
+
+Deno.test("console: a guest that never transmits gets held input after the grace period", () => {
+  const r = rig();
+  r.up();
+  const a = r.rx.add([{ len: 16, write: true }]);
+  r.dev.pushInput(enc("ls\n"));
+  assert(!r.dev.inputOpen);
+  r.clock.t += 1999;
+  r.dev.service();
+  assertEquals(r.dev.held, 3);
+  r.clock.t += 1;
+  r.dev.service();
+  assert(r.dev.inputOpen);
+  assertEquals(r.dev.held, 0);
+  assertEquals(dec(r.mem.read(a.addrs[0], 3)), "ls\n");
 });
 
 Deno.test("console: output reaches the sink, several chains in one piece", () => {
@@ -89,6 +127,7 @@ Deno.test("console: output reaches the sink, several chains in one piece", () =>
 Deno.test("console: a receive buffer the device may not write is returned empty and logged", () => {
   const r = rig();
   r.up();
+  r.talk();
   const a = r.rx.add([{ len: 4 }]);
   const b = r.rx.add([{ len: 4, write: true }]);
   r.dev.pushInput(enc("q"));

@@ -64,6 +64,11 @@ export abstract class VirtioDevice {
   /** The driver reset the device: drop per-request state (queues are already gone). */
   protected onReset(): void {}
 
+  /** A device with timed work says when run() should look again without a notification. */
+  protected wakeAfterMs(): number | undefined {
+    return undefined;
+  }
+
   /** One pass over everything pending. Never throws. */
   service(): void {
     try {
@@ -90,7 +95,7 @@ export abstract class VirtioDevice {
     while (!signal.aborted) {
       const seq = this.transport.doorbellSeq();
       this.service();
-      await this.transport.waitDoorbell(seq, undefined, signal);
+      await this.transport.waitDoorbell(seq, this.wakeAfterMs(), signal);
     }
   }
 
