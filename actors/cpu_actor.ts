@@ -32,6 +32,8 @@ const CSR_MTVAL = 0x343;
 const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MCOUNTEREN = 0x306;
+const CSR_STVEC = 0x105;
+const CSR_SCAUSE = 0x142;
 const CSR_SCOUNTEREN = 0x106;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
@@ -166,10 +168,19 @@ export function runCpu(
         `mepc ${hex(hart.csrRead(CSR_MEPC))} mtval ${hex(hart.csrRead(CSR_MTVAL))}`;
       break;
     }
+    const t = hart.lastTrap;
+    if (
+      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === (hart.csrRead(CSR_STVEC) & ~3n)
+    ) {
+      // The trap vector itself cannot be fetched: every trap lands back here.
+      fate = FATE.CRASHED;
+      reason = `double fault: the trap vector ${hex(t.epc)} cannot be fetched (cause ${t.cause})`;
+      break;
+    }
     if (r === RUN_WFI) {
       if (hart.csrRead(CSR_MIE) === 0n) {
         fate = FATE.CRASHED;
-        reason = `hart stuck: wfi at ${hex(hart.pc)} with every interrupt disabled`;
+        reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
         break;
       }
       Atomics.wait(ctl, CTL.WAKE, seen);
