@@ -65,7 +65,7 @@ export interface FaultRule {
   layer: FaultLayer;
   effect: string;
   when: FaultTrigger;
-  /** delay / skew: milliseconds (skew may be negative: the clock event fires early). */
+  /** delay / skew / duplicate (the gap): milliseconds (skew may be negative). */
   ms?: number;
   /** Position in the plan's rule list: the name used in errors, logs and counters. */
   index: number;
@@ -283,10 +283,10 @@ function checkRule(r: Json, index: number, at: string): FaultRule {
   let ms: number | undefined;
   const needsMs = effect === "delay" || effect === "skew";
   if (r.ms !== undefined) {
-    if (!needsMs) throw bad(`"ms" is only for delay and skew`);
+    if (!needsMs && effect !== "duplicate") throw bad(`"ms" is only for delay, skew and duplicate`);
     if (typeof r.ms !== "number" || !Number.isFinite(r.ms)) throw bad(`"ms" must be a number`);
-    if (effect === "delay" && !(r.ms > 0 && r.ms <= 60_000)) {
-      throw bad(`"ms" for delay must be in (0, 60000]`);
+    if (effect !== "skew" && !(r.ms > 0 && r.ms <= 60_000)) {
+      throw bad(`"ms" for ${effect} must be in (0, 60000]`);
     }
     if (effect === "skew" && !(Math.abs(r.ms) <= 3_600_000 && r.ms !== 0)) {
       throw bad(`"ms" for skew must be non-zero, at most an hour either way`);

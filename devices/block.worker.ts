@@ -31,7 +31,11 @@ serveActor(BLOCK, {
       log,
       trace: ctx.config.verbose ? log : undefined,
     });
-    void device.run(abort.signal);
+    // Serve from the next task, after "ready" is out: a fault that kills this
+    // instance while it replays in-flight requests then counts as a crash of a
+    // running actor, and its report reaches the launcher.
+    const dev = device;
+    setTimeout(() => void dev.run(abort.signal), 0);
     faults.armTimedKills();
   },
   request: {

@@ -85,7 +85,9 @@ serveActor(CONSOLE, {
       },
     );
     const faults = engine.active ? new ConsoleInputFaults(engine, (b) => dev.pushInput(b)) : null;
-    void pumpInput(new ByteRingReader(ctx.buffers.input), dev, faults);
+    // The input pump starts after "ready" is out, so a kill on its first byte
+    // is a crash of a running actor whose report reaches the launcher.
+    setTimeout(() => void pumpInput(new ByteRingReader(ctx.buffers.input), dev, faults), 0);
     engine.armTimedKills();
   },
   request: {

@@ -28,7 +28,10 @@ export class ConsoleInputFaults {
     while (reader.available > 0) {
       const hit = this.#engine.decide({ detail: `input byte ${n + 1} of this batch` });
       const effect = hit?.rule.effect;
-      if (effect === "kill") this.#engine.kill(hit!); // the byte stays in the ring
+      if (effect === "kill") {
+        this.#flush(); // what came before is delivered; this byte stays in the ring
+        this.#engine.kill(hit!);
+      }
       if (reader.read(this.#one) !== 1) break;
       n++;
       if (effect === "drop") continue;
