@@ -25,6 +25,9 @@ export function runBatch(h: Hart, max: number): number {
   const ctab = compressedTable();
   const ring = h.pcRing;
   let pc = h.pcN;
+  // The code page and the data TLB set live in locals; they are re-read from
+  // the hart after anything that may change them (SYSTEM, traps, fetchSlow).
+  let fVa = h.fetchVa, fOff = h.fetchOff, dBase = h.dBase;
   let n = 0;
   let base = h.instretN;
   let status = RUN_BUDGET;
@@ -37,9 +40,9 @@ export function runBatch(h: Hart, max: number): number {
     }
     // --- fetch ---
     let insn: number;
-    const foff = pc - h.fetchVa;
+    const foff = pc - fVa;
     if (foff >= 0 && foff < 4094) {
-      const p = (h.fetchOff + foff) >>> 1;
+      const p = (fOff + foff) >>> 1;
       insn = r16[p];
       if ((insn & 3) === 3) insn |= r16[p + 1] << 16;
     } else {
@@ -50,14 +53,19 @@ export function runBatch(h: Hart, max: number): number {
       const po = pc - vpn * 4096;
       if (fTag[ti] === vpn && po < 4094) {
         const off = pc + fAdd[ti];
-        h.fetchVa = pc - po;
-        h.fetchOff = off - po;
+        fVa = h.fetchVa = pc - po;
+        fOff = h.fetchOff = off - po;
         insn = r16[off >>> 1];
         if ((insn & 3) === 3) insn |= r16[(off >>> 1) + 1] << 16;
       } else {
         const v = fetchSlow(h, pc);
+        fVa = h.fetchVa;
+        fOff = h.fetchOff;
+        dBase = h.dBase;
         if (v < 0) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         insn = v | 0;
@@ -71,6 +79,8 @@ export function runBatch(h: Hart, max: number): number {
       if (insn === 0) {
         takeTrap(h, CAUSE.ILLEGAL, BigInt(raw), pc, false);
         pc = h.pcN;
+        fVa = NaN; // a trap: privilege and sets may have changed
+        dBase = h.dBase;
         continue;
       }
     }
@@ -88,6 +98,8 @@ export function runBatch(h: Hart, max: number): number {
             if ((imm >>> 6) !== 0) {
               illegal(h, raw, pc);
               pc = h.pcN;
+              fVa = NaN; // a trap: privilege and sets may have changed
+              dBase = h.dBase;
               continue;
             }
             sll(xw, rd, rs1, imm & 63);
@@ -110,6 +122,8 @@ export function runBatch(h: Hart, max: number): number {
             else {
               illegal(h, raw, pc);
               pc = h.pcN;
+              fVa = NaN; // a trap: privilege and sets may have changed
+              dBase = h.dBase;
               continue;
             }
             break;
@@ -164,6 +178,8 @@ export function runBatch(h: Hart, max: number): number {
         } else {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
@@ -172,7 +188,7 @@ export function runBatch(h: Hart, max: number): number {
       case 0x03: { // LOAD
         const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + (insn >> 20);
         const vpn = Math.floor(va / 4096);
-        const ti = h.dBase + (vpn & TLB_MASK);
+        const ti = dBase + (vpn & TLB_MASK);
         if (rTag[ti] === vpn) {
           const p = va + rAdd[ti];
           switch (f3) {
@@ -234,14 +250,22 @@ export function runBatch(h: Hart, max: number): number {
         if (f3 === 7) {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         if (!loadSlow(h, va, f3, rd, pc)) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) {
+          pc = h.pcN;
+          fVa = NaN;
+          dBase = h.dBase;
+        }
         break;
       }
       case 0x23: { // STORE
@@ -249,7 +273,7 @@ export function runBatch(h: Hart, max: number): number {
         const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) +
           (((insn >> 20) & ~31) | ((insn >>> 7) & 31));
         const vpn = Math.floor(va / 4096);
-        const ti = h.dBase + (vpn & TLB_MASK);
+        const ti = dBase + (vpn & TLB_MASK);
         if (wTag[ti] === vpn) {
           const p = va + wAdd[ti];
           switch (f3) {
@@ -283,14 +307,22 @@ export function runBatch(h: Hart, max: number): number {
         if (f3 > 3) {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         if (!storeValue(h, va, 1 << f3, x[rs2], pc)) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) {
+          pc = h.pcN;
+          fVa = NaN;
+          dBase = h.dBase;
+        }
         break;
       }
       case 0x63: { // BRANCH
@@ -318,6 +350,8 @@ export function runBatch(h: Hart, max: number): number {
           default:
             illegal(h, raw, pc);
             pc = h.pcN;
+            fVa = NaN; // a trap: privilege and sets may have changed
+            dBase = h.dBase;
             continue;
         }
         if (taken) {
@@ -356,11 +390,15 @@ export function runBatch(h: Hart, max: number): number {
             default:
               illegal(h, raw, pc);
               pc = h.pcN;
+              fVa = NaN; // a trap: privilege and sets may have changed
+              dBase = h.dBase;
               continue;
           }
         } else {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         xw[2 * rd] = r;
@@ -379,6 +417,8 @@ export function runBatch(h: Hart, max: number): number {
         else {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         xw[2 * rd] = r;
@@ -414,6 +454,8 @@ export function runBatch(h: Hart, max: number): number {
         if (f3 !== 0) {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         let t = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + (insn >> 20);
@@ -429,6 +471,8 @@ export function runBatch(h: Hart, max: number): number {
         if (f3 > 1) {
           illegal(h, raw, pc);
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
@@ -438,29 +482,46 @@ export function runBatch(h: Hart, max: number): number {
         const r = execSystem(h, insn, raw, pc, ilen);
         base = h.instretN - n;
         pc = h.pcN;
+        fVa = h.fetchVa;
+        fOff = h.fetchOff;
+        dBase = h.dBase;
         if (r !== RUN_BUDGET) {
           status = r;
           break;
         }
         if (checkInterrupts(h)) pc = h.pcN;
+        fVa = NaN; // a trap: privilege and sets may have changed
+        dBase = h.dBase;
         continue;
       }
       case 0x2f: // AMO
         if (!execAmo(h, insn, raw, pc)) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) {
+          pc = h.pcN;
+          fVa = NaN;
+          dBase = h.dBase;
+        }
         break;
       case 0x07: // LOAD-FP
       case 0x27: // STORE-FP
         if (!fpLoadStore(h, insn, raw, pc)) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) pc = h.pcN;
+        if (h.mmioSeen && mmioInterrupt(h, pc)) {
+          pc = h.pcN;
+          fVa = NaN;
+          dBase = h.dBase;
+        }
         break;
       case 0x43:
       case 0x47:
@@ -469,6 +530,8 @@ export function runBatch(h: Hart, max: number): number {
       case 0x53: // FP arithmetic
         if (!fpExecute(h, insn, raw, pc)) {
           pc = h.pcN;
+          fVa = NaN; // a trap: privilege and sets may have changed
+          dBase = h.dBase;
           continue;
         }
         pc += ilen;
@@ -476,6 +539,8 @@ export function runBatch(h: Hart, max: number): number {
       default:
         illegal(h, raw, pc);
         pc = h.pcN;
+        fVa = NaN; // a trap: privilege and sets may have changed
+        dBase = h.dBase;
         continue;
     }
     if (status !== RUN_BUDGET) break;
