@@ -33,7 +33,6 @@ const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MCOUNTEREN = 0x306;
 const CSR_STVEC = 0x105;
-const CSR_SCAUSE = 0x142;
 const CSR_SCOUNTEREN = 0x106;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
