@@ -261,10 +261,14 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) {
-          pc = h.pcN;
-          fVa = NaN;
-          dBase = h.dBase;
+        if (h.mmioSeen) {
+          // A device may have raised an interrupt line or asked to stop.
+          if (mmioInterrupt(h, pc)) {
+            pc = h.pcN;
+            fVa = NaN;
+            dBase = h.dBase;
+          }
+          if (h.stopRequested) status = RUN_STOP;
         }
         break;
       }
@@ -318,10 +322,14 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) {
-          pc = h.pcN;
-          fVa = NaN;
-          dBase = h.dBase;
+        if (h.mmioSeen) {
+          // A device may have raised an interrupt line or asked to stop.
+          if (mmioInterrupt(h, pc)) {
+            pc = h.pcN;
+            fVa = NaN;
+            dBase = h.dBase;
+          }
+          if (h.stopRequested) status = RUN_STOP;
         }
         break;
       }
@@ -502,10 +510,14 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) {
-          pc = h.pcN;
-          fVa = NaN;
-          dBase = h.dBase;
+        if (h.mmioSeen) {
+          // A device may have raised an interrupt line or asked to stop.
+          if (mmioInterrupt(h, pc)) {
+            pc = h.pcN;
+            fVa = NaN;
+            dBase = h.dBase;
+          }
+          if (h.stopRequested) status = RUN_STOP;
         }
         break;
       case 0x07: // LOAD-FP
@@ -517,10 +529,14 @@ export function runBatch(h: Hart, max: number): number {
           continue;
         }
         pc += ilen;
-        if (h.mmioSeen && mmioInterrupt(h, pc)) {
-          pc = h.pcN;
-          fVa = NaN;
-          dBase = h.dBase;
+        if (h.mmioSeen) {
+          // A device may have raised an interrupt line or asked to stop.
+          if (mmioInterrupt(h, pc)) {
+            pc = h.pcN;
+            fVa = NaN;
+            dBase = h.dBase;
+          }
+          if (h.stopRequested) status = RUN_STOP;
         }
         break;
       case 0x43:

@@ -232,6 +232,17 @@ export class Hart {
     }
   }
 
+  /**
+   * Set or clear software-writable pending bits of mip (SSIP, STIP, SEIP), as
+   * M-mode software would — e.g. an SBI IPI raising SSIP. Unlike
+   * `csrWrite(mip, csrRead(mip) | bit)`, this never folds the lines driven in
+   * `externalMip` into the software bits (where they would stick).
+   */
+  setMipSoftware(mask: number, on: boolean): void {
+    const m = mask & ((1 << 1) | (1 << 5) | (1 << 9));
+    this.mipSw = on ? this.mipSw | m : this.mipSw & ~m;
+  }
+
   /** Drop every cached translation (sfence.vma, satp writes, SBI remote fences). */
   flushTlb(): void {
     this.fTag.fill(NaN);

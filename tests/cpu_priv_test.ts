@@ -399,3 +399,31 @@ Deno.test("priv: sstatus through csrrs/csrrc/csrrw from S matches the CSR view",
   assert.equal(h.csrRead(0x300) & 8n, 0n, "MIE untouched");
   assert.equal(u(h.x[14]), h.csrRead(0x100));
 });
+
+Deno.test("priv: an MMIO write that sets stopRequested ends the batch after that instruction", () => {
+  const IO = 0x1000_0000;
+  const h = makeHart({
+    bus: {
+      read: () => 0,
+      write: () => {
+        h.stopRequested = true; // e.g. a power-off register
+        return true;
+      },
+    },
+  });
+  load(h, BASE, [...li(6, BigInt(IO)), A.sw(0, 0, 6), A.addi(10, 0, 1), ...A.exit()]);
+  assert.equal(h.run(1000), RUN_STOP);
+  assert.equal(h.x[10], 0n);
+  assert.equal(h.pc, BigInt(BASE + 4 * li(6, BigInt(IO)).length + 4));
+});
+
+Deno.test("priv: setMipSoftware raises SSIP without making external lines stick", () => {
+  const h = makeHart();
+  h.externalMip = 1 << 5; // STIP from the waker
+  h.setMipSoftware(1 << 1, true);
+  assert.equal(h.csrRead(0x344), (1n << 5n) | (1n << 1n));
+  h.externalMip = 0; // the waker drops STIP
+  assert.equal(h.csrRead(0x344), 1n << 1n);
+  h.setMipSoftware(1 << 1, false);
+  assert.equal(h.csrRead(0x344), 0n);
+});
