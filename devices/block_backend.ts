@@ -27,6 +27,7 @@ export type BlockOpenErrorReason =
   | "not-a-file"
   | "read-only"
   | "too-small"
+  | "in-use"
   | "io";
 
 /** A disk file the launcher cannot use, with a message fit for the user. */
@@ -148,6 +149,52 @@ function translate(path: string, e: unknown, what: string): BlockOpenError {
     path,
     `${path}: cannot ${what}: ${e instanceof Error ? e.message : e}`,
   );
+}
+
+/** A held disk lock; release() is idempotent. */
+export interface BlockLock {
+  release(): void;
+}
+
+/**
+ * Lock `path` for this run, as QEMU locks its images: exclusive for a
+ * read-write disk, shared for ",ro". The lock (flock(2), on its own open file
+ * description) refuses a second emulator on the same file and the same file
+ * named twice in one command line — two guests mounting one filesystem would
+ * corrupt it. The launcher holds it for the whole run; workers never lock, so
+ * a replacement worker is never stopped by its dead predecessor's lock.
+ */
+export function lockBlockFile(path: string, readOnly: boolean): BlockLock {
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(path, { read: true });
+  } catch (e) {
+    throw translate(path, e, "open");
+  }
+  let locked: boolean;
+  try {
+    locked = f.tryLockSync(!readOnly);
+  } catch (e) {
+    f.close();
+    throw translate(path, e, "lock");
+  }
+  if (!locked) {
+    f.close();
+    throw new BlockOpenError(
+      "in-use",
+      path,
+      `${path}: in use (locked by another actorvm, or named twice by --block); ` +
+        `only ,ro disks can be shared`,
+    );
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      f.close(); // closing the last descriptor drops the lock
+    },
+  };
 }
 
 /** A disk image file. Sync I/O: the block actor's worker is the I/O thread. */
