@@ -28,7 +28,13 @@ import { WAKER } from "../actors/waker_protocol.ts";
 import { createConsoleState } from "../devices/console.ts";
 import { CONSOLE } from "../devices/console_protocol.ts";
 import { createBlockState } from "../devices/block.ts";
-import { BlockOpenError, type BlockProbe, probeBlockFile } from "../devices/block_backend.ts";
+import {
+  type BlockLock,
+  BlockOpenError,
+  type BlockProbe,
+  lockBlockFile,
+  probeBlockFile,
+} from "../devices/block_backend.ts";
 import { BLOCK } from "../devices/block_protocol.ts";
 import { createNetState } from "../devices/net.ts";
 import { NET } from "../devices/net_protocol.ts";
@@ -95,6 +101,8 @@ interface Prepared {
   initrd: Uint8Array | null;
   cmdline: string;
   disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  /** Each disk file's lock (exclusive, or shared for ,ro), held for the whole run. */
+  diskLocks: BlockLock[];
   nets: PreparedNet[];
   /** The fault plan (--faults), checked; null without one. */
   faults: FaultRun | null;
@@ -114,12 +122,16 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
     cmdline = new TextDecoder().decode(readInput(BUNDLED.cmdline.pathname, "command line"))
       .trim();
   }
+  const diskLocks: BlockLock[] = [];
+  const unlock = () => diskLocks.forEach((l) => l.release());
   const disks = o.blocks.map((b) => {
     try {
       const probe = probeBlockFile(b.path, b.readOnly);
+      diskLocks.push(lockBlockFile(b.path, b.readOnly));
       for (const w of probe.warnings) log(`warning: ${w}`);
       return { ...b, probe };
     } catch (e) {
+      unlock();
       if (e instanceof BlockOpenError) throw new InputError(e.message);
       throw e;
     }
@@ -128,6 +140,7 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   try {
     nets = await prepareNet({ tunnet: o.tunnet, sharenet: o.sharenet, mac: o.mac });
   } catch (e) {
+    unlock();
     throw new InputError((e as Error).message);
   }
   let faults: FaultRun | null = null;
@@ -135,6 +148,7 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
     try {
       faults = FaultRun.load(o.faults, o.seed);
     } catch (e) {
+      unlock();
       if (e instanceof PlanError) throw new InputError(e.message);
       throw e;
     }
@@ -142,7 +156,7 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   } else if (o.seed !== null) {
     log("warning: --seed without --faults does nothing");
   }
-  return { memBytes, kernel, initrd, cmdline, disks, nets, faults };
+  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults };
 }
 
 /** Hooks for a library user; the CLI passes none. */
@@ -229,6 +243,7 @@ export async function runMachine(
   } finally {
     terminal.close();
     for (const n of p.nets) n.release();
+    for (const l of p.diskLocks) l.release();
     if (p.faults) log(p.faults.summary());
   }
 }
