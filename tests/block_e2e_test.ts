@@ -6,7 +6,8 @@
 // Helpers: tests/guest_session.ts, tests/block_tools.ts. Device-level checks
 // (past-the-end requests, malformed chains): tests/block_device_test.ts.
 
-import { assert, assertEquals, assertMatch } from "./assert.ts";
+import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
+import { lockBlockFile } from "../devices/block_backend.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";
 import {
   debugfsCat,
@@ -199,6 +200,19 @@ Deno.test("block e2e: an unusable --block file stops the launcher with status 2"
     } else {
       console.warn("block e2e: chattr +i unavailable here; the immutable-file case is skipped");
     }
+    // One file named twice, read-write both times or once read-only: refused,
+    // as is a file another emulator holds (here: this test holds its lock).
+    const twice = `${dir}/twice.img`;
+    await Deno.writeFile(twice, new Uint8Array(4096));
+    cases.push(
+      { name: "named twice", args: [`--block=${twice}`, `--block=${twice}`], want: IN_USE },
+      { name: "rw and ro", args: [`--block=${twice},ro`, `--block=${twice}`], want: IN_USE },
+    );
+    const held = `${dir}/held.img`;
+    await Deno.writeFile(held, new Uint8Array(4096));
+    const holder = await Deno.open(held, { read: true });
+    await holder.lock(false); // shared, as a ,ro user would: a read-write open must still fail
+    cases.push({ name: "locked elsewhere", args: [`--block=${held}`], want: IN_USE });
     try {
       for (const c of cases) {
         const r = await launch(c.args);
@@ -207,10 +221,34 @@ Deno.test("block e2e: an unusable --block file stops the launcher with status 2"
         assert(!r.stderr.includes("internal error"), `${c.name}: ${r.stderr}`);
       }
     } finally {
+      holder.close();
       if (immutable) await chattr("-i", imm);
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const IN_USE = /: in use \(locked by another actorvm, or named twice by --block\)/;
+
+Deno.test("block lock: read-write is exclusive, ,ro is shared, release lets the next one in", () => {
+  const path = Deno.makeTempFileSync();
+  try {
+    Deno.writeFileSync(path, new Uint8Array(512));
+    const r1 = lockBlockFile(path, true);
+    const r2 = lockBlockFile(path, true);
+    assertThrows(() => lockBlockFile(path, false), /in use/);
+    r1.release();
+    r1.release(); // idempotent
+    assertThrows(() => lockBlockFile(path, false), /in use/, "one reader is still there");
+    r2.release();
+    const w = lockBlockFile(path, false);
+    assertThrows(() => lockBlockFile(path, true), /in use/);
+    w.release();
+    lockBlockFile(path, true).release();
+    assertThrows(() => lockBlockFile(`${path}.missing`, true), /no such file/);
+  } finally {
+    Deno.removeSync(path);
   }
 });
 
