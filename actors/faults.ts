@@ -67,6 +67,8 @@ export interface FaultRule {
   when: FaultTrigger;
   /** delay / skew / duplicate (the gap): milliseconds (skew may be negative). */
   ms?: number;
+  /** block kill: die before the operation reaches the file (default: just after it). */
+  before?: boolean;
   /** Position in the plan's rule list: the name used in errors, logs and counters. */
   index: number;
 }
@@ -180,8 +182,8 @@ function checkRule(r: Json, index: number, at: string): FaultRule {
   const show = JSON.stringify(r);
   const bad = (msg: string) => new PlanError(`${at} ${show}: ${msg}`);
   for (const k of Object.keys(r)) {
-    if (!["layer", "effect", "when", "ms", "comment"].includes(k)) {
-      throw bad(`unknown key "${k}" (keys: layer, effect, when, ms, comment)`);
+    if (!["layer", "effect", "when", "ms", "before", "comment"].includes(k)) {
+      throw bad(`unknown key "${k}" (keys: layer, effect, when, ms, before, comment)`);
     }
   }
   const layer = r.layer as FaultLayer;
@@ -298,7 +300,11 @@ function checkRule(r: Json, index: number, at: string): FaultRule {
   if (effect === "skew" && Object.keys(t).length > 0) {
     throw bad(`skew is a constant offset of the waker's clock: it takes no "when"`);
   }
-  return { layer, effect, when: t, ms, index };
+  if (r.before !== undefined) {
+    if (layer !== "block" || effect !== "kill") throw bad(`"before" is for block kill only`);
+    if (typeof r.before !== "boolean") throw bad(`"before" must be true or false`);
+  }
+  return { layer, effect, when: t, ms, index, ...(r.before ? { before: true } : {}) };
 }
 
 // ---- Deterministic choices.

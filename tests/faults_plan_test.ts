@@ -97,6 +97,10 @@ Deno.test("plan: errors name the rule, the field and what is allowed", () => {
       /unknown trigger "sector"/,
     ],
     [`{"rules": [], "restart": {"block": {"maxRestarts": -1}}}`, /restart.block.maxRestarts/],
+    [
+      `{"rules": [{"layer": "irq", "effect": "kill", "before": true}]}`,
+      /"before" is for block kill only/,
+    ],
   ];
   for (const [text, re] of cases) {
     assertThrows(() => parsePlan(text, "plan.json"), re, text);

@@ -2,8 +2,8 @@
 // plan, fails an operation (the device answers the request with IOERR),
 // corrupts the bytes a read returns, delays an operation (the request's
 // completion waits), or kills the actor right after an operation reached the
-// file but before the request was completed — the case the used ring must
-// recover from. Read next: devices/block.ts (how a throw becomes IOERR).
+// file but before the request was completed (or, with "before", before it
+// reached the file) — the cases the used ring must recover from. Read next: devices/block.ts (how a throw becomes IOERR).
 
 import type { BlockBackend } from "../../devices/block_backend.ts";
 import type { FaultEngine, Hit } from "../faults.ts";
@@ -46,6 +46,9 @@ export class FaultyBackend implements BlockBackend {
       case "delay":
         sleepSync(hit.rule.ms!);
         return null;
+      case "kill":
+        if (hit.rule.before) this.#engine.kill(hit); // popped, nothing done yet
+        return hit;
       default:
         return hit; // corrupt and kill act after the operation
     }
@@ -61,7 +64,7 @@ export class FaultyBackend implements BlockBackend {
         buf[at] ^= 1 + Math.floor(hit.random() * 255);
       }
     }
-    if (hit?.rule.effect === "kill") this.#engine.kill(hit);
+    if (hit?.rule.effect === "kill") this.#engine.kill(hit); // done, not completed
   }
 
   write(offset: number, data: Uint8Array): void {
