@@ -42,7 +42,7 @@ import { type PreparedNet, prepareNet } from "../devices/net_setup.ts";
 import { createPlicState } from "../devices/plic.ts";
 import { IRQ } from "../devices/plic_protocol.ts";
 import { buildMachineFdt } from "../devices/fdt.ts";
-import { RAM_BASE, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
+import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
 import { checkMemorySize, loadGuest } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
 import { Terminal } from "./terminal.ts";
@@ -109,6 +109,15 @@ interface Prepared {
 }
 
 async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
+  // The console takes one virtio-mmio slot; every disk and network another.
+  const netCount = (o.tunnet === null ? 0 : 1) + (o.sharenet === null ? 0 : 1);
+  if (1 + o.blocks.length + netCount > VIRTIO_SLOTS) {
+    throw new InputError(
+      `too many devices: the machine has ${VIRTIO_SLOTS} virtio slots, the console takes one, ` +
+        `so at most ${VIRTIO_SLOTS - 1} disks and networks (asked for ${o.blocks.length} ` +
+        `disk(s) and ${netCount} network(s))`,
+    );
+  }
   let memBytes: number;
   try {
     memBytes = checkMemorySize(o.memMb);

@@ -93,6 +93,14 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
         /too large|cannot hold|at most/i,
       ],
     ];
+    cases.push([
+      [
+        ...Array.from({ length: 8 }, () => `--block=${junk}`),
+        "64",
+        new URL("../guest/Image", import.meta.url).pathname,
+      ],
+      /too many devices: .* at most 7 disks and networks/,
+    ]);
     for (const [args, re] of cases) {
       const r = await launch(args);
       assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
