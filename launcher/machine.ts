@@ -527,9 +527,10 @@ async function bootOnce(
   });
 
   try {
-    // Devices first, so the cpu never runs ahead of a device it could touch.
-    await Promise.all(supervisors.filter((s) => s !== (cpu as unknown)).map((s) => s.start()));
-    await cpu.start();
+    // Every actor at once. Start order does not matter: a device's registers,
+    // queues, interrupt lines and the timer deadline are all shared state, so
+    // whatever the cpu does before an actor is up waits for it in memory.
+    await Promise.all(supervisors.map((s) => s.start()));
   } catch (e) {
     settle({
       fate: FATE.INTERNAL_ERROR,
