@@ -427,3 +427,23 @@ Deno.test("priv: setMipSoftware raises SSIP without making external lines stick"
   h.setMipSoftware(1 << 1, false);
   assert.equal(h.csrRead(0x344), 0n);
 });
+
+Deno.test("priv: instret/cycle count across batches; minstret is writable; pcRing keeps recent pcs", () => {
+  const h = makeHart();
+  h.enablePcRing(4);
+  load(h, BASE, [A.addi(10, 10, 1), A.addi(10, 10, 1), A.jal(0, -8)]);
+  assert.equal(h.run(5), 0);
+  assert.equal(h.run(5), 0);
+  assert.equal(h.instret, 10n);
+  assert.equal(h.csrRead(0xb02), 10n);
+  assert.equal(h.csrRead(0xb00), 10n);
+  assert.deepEqual(h.recentPcs(), [BASE, BASE + 4, BASE + 8, BASE].map(BigInt));
+  h.csrWrite(0xb02, 1000n);
+  h.run(3);
+  assert.equal(h.instret, 1003n);
+  // In the guest: csrr minstret sees its own position in the batch.
+  const g = makeHart();
+  load(g, BASE, [A.addi(0, 0, 0), A.addi(0, 0, 0), A.csrrs(10, 0xb02, 0), ...A.exit()]);
+  runToExit(g);
+  assert.equal(g.x[10], 3n, "two nops and the csrr itself");
+});
