@@ -189,6 +189,8 @@ export function runBatch(h: Hart, max: number): number {
         const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + (insn >> 20);
         const vpn = Math.floor(va / 4096);
         const ti = dBase + (vpn & TLB_MASK);
+        // A miss walks the tables and fills the entry (faults are left to the slow path).
+        if (rTag[ti] !== vpn) translateFill(h, va, ACC_LOAD);
         if (rTag[ti] === vpn) {
           const p = va + rAdd[ti];
           switch (f3) {
@@ -278,6 +280,7 @@ export function runBatch(h: Hart, max: number): number {
           (((insn >> 20) & ~31) | ((insn >>> 7) & 31));
         const vpn = Math.floor(va / 4096);
         const ti = dBase + (vpn & TLB_MASK);
+        if (wTag[ti] !== vpn) translateFill(h, va, ACC_STORE);
         if (wTag[ti] === vpn) {
           const p = va + wAdd[ti];
           switch (f3) {
