@@ -181,7 +181,15 @@ export class Hart {
     this.readTime = opts.readTime ?? null;
     this.sv48 = opts.sv48 ?? true;
     this.updateMode();
-    if (opts.warmUp !== false) warmUpJit();
+    if (opts.warmUp !== false) {
+      // Only an optimization: a warm-up that went wrong must not stop a machine
+      // from starting (tests/cpu_warmup_test.ts is where it fails loudly).
+      try {
+        warmUpJit();
+      } catch (e) {
+        console.error(`hart: JIT warm-up skipped: ${e instanceof Error ? e.message : e}`);
+      }
+    }
   }
 
   /** pc as an unsigned 64-bit value (the setter accepts signed or unsigned). */
