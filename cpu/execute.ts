@@ -983,8 +983,21 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
   const imm = isStore ? ((insn >> 20) & ~31) | ((insn >>> 7) & 31) : insn >> 20;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + imm;
   const fw = h.fw, fbits = h.fpu.bits;
+  // Fast path: an aligned access to a RAM page already in the TLB.
+  const vpn = Math.floor(va / 4096);
+  const ti = h.dBase + (vpn & TLB_MASK);
+  const size = f3 === 2 ? 4 : 8;
   if (isStore) {
     const rs2 = (insn >>> 20) & 31;
+    if (h.wTag[ti] !== vpn) translateFill(h, va, ACC_STORE);
+    if (h.wTag[ti] === vpn) {
+      const p = va + h.wAdd[ti];
+      if ((p & (size - 1)) === 0) {
+        if (size === 4) h.ram32[p >>> 2] = fw[2 * rs2];
+        else h.ram64[p >>> 3] = fbits[rs2];
+        return true;
+      }
+    }
     return storeValue(
       h,
       va,
@@ -994,7 +1007,19 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
     );
   }
   const rd = (insn >>> 7) & 31;
-  const v = loadValue(h, va, f3 === 2 ? 4 : 8, pc);
+  if (h.rTag[ti] !== vpn) translateFill(h, va, ACC_LOAD);
+  if (h.rTag[ti] === vpn) {
+    const p = va + h.rAdd[ti];
+    if ((p & (size - 1)) === 0) {
+      if (size === 4) {
+        fw[2 * rd] = h.ram32[p >>> 2];
+        fw[2 * rd + 1] = -1; // NaN-box the single
+      } else fbits[rd] = h.ram64[p >>> 3];
+      markFsDirty(h);
+      return true;
+    }
+  }
+  const v = loadValue(h, va, size, pc);
   if (v === null) return false;
   if (f3 === 2) {
     fw[2 * rd] = Number(v);
