@@ -899,9 +899,18 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
       raiseAt(h, h.faultCause, h.faultTval, pc);
       return false;
     }
-    const v = loadValue(h, va, size, pc);
-    if (v === null) return false;
-    h.x[rd] = BigInt.asIntN(bits, v);
+    const off = pa - h.ramBase;
+    if (off >= 0 && off < h.ramSize) { // RAM: straight from the typed arrays
+      if (size === 4) {
+        const v = h.ram32[off >>> 2];
+        xw[2 * rd] = v;
+        xw[2 * rd + 1] = v >> 31;
+      } else h.x[rd] = h.ram64[off >>> 3];
+    } else {
+      const v = loadValue(h, va, size, pc);
+      if (v === null) return false;
+      h.x[rd] = BigInt.asIntN(bits, v);
+    }
     h.x[0] = 0n;
     h.resValid = true;
     h.resAddr = pa;
@@ -920,13 +929,25 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
     raiseAt(h, h.faultCause, h.faultTval, pc);
     return false;
   }
+  const off = pa - h.ramBase;
+  const inRam = off >= 0 && off < h.ramSize;
   if (f5 === 3) { // SC
     const ok = h.resValid && h.resAddr === pa;
     h.resValid = false;
-    if (ok && !storeValue(h, va, size, h.x[rs2], pc)) return false;
+    if (ok) {
+      if (!inRam) {
+        if (!storeValue(h, va, size, h.x[rs2], pc)) return false;
+      } else if (size === 4) h.ram32[off >>> 2] = xw[2 * rs2];
+      else h.ram64[off >>> 3] = h.x[rs2];
+    }
     h.x[rd] = ok ? 0n : 1n;
     h.x[0] = 0n;
     return true;
+  }
+  if (inRam) {
+    return size === 4
+      ? amoWordRam(h, f5, rd, rs2, off >>> 2)
+      : amoDoubleRam(h, f5, rd, rs2, off >>> 3);
   }
   const old = loadValue(h, va, size, pc);
   if (old === null) return false;
@@ -966,6 +987,87 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   if (!storeValue(h, va, size, BigInt.asUintN(bits, r), pc)) return false;
   h.x[rd] = a;
   h.x[0] = 0n;
+  return true;
+}
+
+/** A .w AMO on RAM, on int32s (the kernel's atomic_t operations). */
+function amoWordRam(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r32 = h.ram32, xw = h.xw;
+  const a = r32[i], b = xw[2 * rs2];
+  let r: number;
+  switch (f5) {
+    case 0:
+      r = (a + b) | 0;
+      break;
+    case 1:
+      r = b;
+      break;
+    case 4:
+      r = a ^ b;
+      break;
+    case 8:
+      r = a | b;
+      break;
+    case 12:
+      r = a & b;
+      break;
+    case 16:
+      r = a < b ? a : b;
+      break;
+    case 20:
+      r = a > b ? a : b;
+      break;
+    case 24:
+      r = (a >>> 0) < (b >>> 0) ? a : b;
+      break;
+    default:
+      r = (a >>> 0) > (b >>> 0) ? a : b;
+      break;
+  }
+  r32[i] = r;
+  xw[2 * rd] = a;
+  xw[2 * rd + 1] = a >> 31;
+  h.x[0] = 0n;
+  return true;
+}
+
+/** A .d AMO on RAM, on the BigInt64 view. */
+function amoDoubleRam(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r64 = h.ram64, x = h.x;
+  const a = r64[i], b = x[rs2];
+  let r: bigint;
+  switch (f5) {
+    case 0:
+      r = BigInt.asIntN(64, a + b);
+      break;
+    case 1:
+      r = b;
+      break;
+    case 4:
+      r = a ^ b;
+      break;
+    case 8:
+      r = a | b;
+      break;
+    case 12:
+      r = a & b;
+      break;
+    case 16:
+      r = a < b ? a : b;
+      break;
+    case 20:
+      r = a > b ? a : b;
+      break;
+    case 24:
+      r = BigInt.asUintN(64, a) < BigInt.asUintN(64, b) ? a : b;
+      break;
+    default:
+      r = BigInt.asUintN(64, a) > BigInt.asUintN(64, b) ? a : b;
+      break;
+  }
+  r64[i] = r;
+  x[rd] = a;
+  x[0] = 0n;
   return true;
 }
 
