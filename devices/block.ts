@@ -145,7 +145,7 @@ export class BlockDevice extends VirtioDevice {
       if (r.kind === "empty") return;
       if (r.kind === "error") return this.queueFailed(0, r, vq);
       this.#serve(vq, r.chain);
-      if (this.broken) return;
+      if (this.broken || this.stale) return;
     }
   }
 

@@ -64,6 +64,7 @@ Deno.test("virtio state layout is pinned", () => {
     20,
     21,
   ]);
+  assertEquals([VS.BAD_ACCESSES, VS.DEVICE_BUSY], [22, 23]);
   assertEquals([VS.QUEUE0, QUEUE_STRIDE, VQ.NUM_MAX, VQ.READY, VQ.DESC_LO, VQ.DEVICE_HI], [
     32,
     16,
@@ -266,4 +267,38 @@ Deno.test("a device that died in the middle of a config write does not hang the 
   Atomics.add(s, VS.CONFIG_GEN, 1); // odd: "writing", and nobody will finish
   assertEquals(mmio.read(0x100, 1), 0x11);
   assertEquals(mmio.read(REG.CONFIG_GENERATION, 4), 0);
+});
+
+Deno.test("a reset waits for a device pass under way, and not forever for a dead device", async () => {
+  const { mmio, state } = make();
+  const s = new Int32Array(state);
+  const MARK = 30; // an unused word
+  // The "device": busy until it sees the reset, then it finishes and marks.
+  const code = `self.onmessage = (e) => {
+    const s = new Int32Array(e.data);
+    const seen = Atomics.load(s, ${VS.RESET_COUNT});
+    Atomics.store(s, ${VS.DEVICE_BUSY}, 1);
+    self.postMessage("busy");
+    Atomics.wait(s, ${VS.RESET_COUNT}, seen, 5000);
+    Atomics.store(s, ${MARK}, 42);
+    Atomics.store(s, ${VS.DEVICE_BUSY}, 0);
+    Atomics.notify(s, ${VS.DEVICE_BUSY});
+  };`;
+  const url = URL.createObjectURL(new Blob([code], { type: "application/javascript" }));
+  const w = new Worker(url, { type: "module" });
+  try {
+    const busy = new Promise((ok) => w.onmessage = ok);
+    w.postMessage(state);
+    await busy;
+    mmio.write(REG.STATUS, 4, 0);
+    assertEquals(Atomics.load(s, MARK), 42, "the reset returned only after the pass ended");
+  } finally {
+    w.terminate();
+    URL.revokeObjectURL(url);
+  }
+  // A device that died mid-pass: the reset goes on after RESET_WAIT_MS.
+  Atomics.store(s, VS.DEVICE_BUSY, 1);
+  mmio.write(REG.STATUS, 4, 1);
+  mmio.write(REG.STATUS, 4, 0);
+  assertEquals(mmio.read(REG.STATUS, 4), 0);
 });

@@ -54,6 +54,8 @@ export abstract class VirtioDevice {
     this.queues = new Array(this.transport.numQueues).fill(null);
     this.#epoch = this.transport.resetCount();
     this.#restarted = this.transport.live();
+    // A predecessor that died mid-pass left the busy word set.
+    this.transport.setBusy(false);
     this.#log = opts.log ?? ((l) => console.error(l));
     this.trace = opts.trace;
   }
@@ -71,23 +73,34 @@ export abstract class VirtioDevice {
 
   /** One pass over everything pending. Never throws. */
   service(): void {
+    this.transport.setBusy(true);
     try {
-      const ev = this.transport.nextEvents();
-      if (this.trace && ev.queues) {
-        this.trace(`${this.name}: notify queues 0b${ev.queues.toString(2)}`);
-      }
-      const epoch = this.transport.resetCount();
-      if ((ev.events & EV.RESET) || epoch !== this.#epoch) this.#reset(epoch);
-      if (this.#broken || !this.transport.live()) return;
-      for (let q = 0; q < this.queues.length; q++) {
-        const vq = this.#activate(q);
-        if (vq) this.processQueue(q, vq);
-        if (this.#broken) break;
-      }
+      this.#pass();
     } catch (e) {
       this.fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     }
-    this.flushInterrupt();
+    try {
+      this.flushInterrupt();
+    } catch (e) {
+      this.logError(`internal error raising the interrupt: ${e instanceof Error ? e.message : e}`);
+    } finally {
+      this.transport.setBusy(false);
+    }
+  }
+
+  #pass(): void {
+    const ev = this.transport.nextEvents();
+    if (this.trace && ev.queues) {
+      this.trace(`${this.name}: notify queues 0b${ev.queues.toString(2)}`);
+    }
+    const epoch = this.transport.resetCount();
+    if ((ev.events & EV.RESET) || epoch !== this.#epoch) this.#reset(epoch);
+    if (this.#broken || !this.transport.live()) return;
+    for (let q = 0; q < this.queues.length; q++) {
+      const vq = this.#activate(q);
+      if (vq) this.processQueue(q, vq);
+      if (this.#broken) break;
+    }
   }
 
   /** Serve the device until `signal` aborts: a pass, then sleep on the doorbell. */
@@ -186,6 +199,11 @@ export abstract class VirtioDevice {
         this.#log(`${this.name}: further errors counted, not logged`);
       }
     }
+  }
+
+  /** The driver reset the device during this pass: stop taking requests. */
+  protected get stale(): boolean {
+    return this.transport.resetCount() !== this.#epoch;
   }
 
   /** True after fail() until the driver resets the device. */

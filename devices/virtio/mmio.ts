@@ -63,6 +63,12 @@ export const VS = {
   RESET_COUNT: 21,
   /** cpu: register accesses of the wrong width or alignment, ignored and counted. */
   BAD_ACCESSES: 22,
+  /**
+   * dev: 1 while the device is in a service pass (it may be reading or
+   * writing the rings). A reset waits, bounded, for it to drop to 0, so no
+   * completion lands in rings the driver frees once the reset returns.
+   */
+  DEVICE_BUSY: 23,
   /** First per-queue block; queue q's words start at QUEUE0 + q * QUEUE_STRIDE. */
   QUEUE0: 32,
 } as const;
@@ -86,6 +92,9 @@ export const VQ = {
 
 /** Config space: bytes from this byte offset (word 160). */
 export const CONFIG_OFFSET = 4 * (VS.QUEUE0 + MAX_QUEUES * QUEUE_STRIDE);
+/** The longest a reset waits for a busy device (a dead one never finishes). */
+export const RESET_WAIT_MS = 200;
+
 /** Size of a transport state buffer. */
 export const STATE_BYTES = 1024;
 
@@ -419,9 +428,16 @@ export class MmioTransport {
     this.#ring(0, EV.STATUS | driverOk);
   }
 
-  /** Status ← 0: clear everything the driver set, lower the line, tell the device. */
+  /**
+   * Status ← 0: clear everything the driver set, lower the line, tell the
+   * device — and wait (at most RESET_WAIT_MS) for a service pass under way
+   * to finish. The new epoch is published first, so the device checks it
+   * before every completion and a pass that starts later sees it at once.
+   */
   #reset(): void {
     const s = this.#s;
+    Atomics.add(s, VS.RESET_COUNT, 1);
+    Atomics.notify(s, VS.RESET_COUNT);
     for (
       const w of [
         VS.DEVICE_FEATURES_SEL,
@@ -435,12 +451,17 @@ export class MmioTransport {
     for (let q = 0; q < this.#numQueues; q++) {
       for (let f = VQ.NUM; f <= VQ.DEVICE_HI; f++) Atomics.store(s, qw(q, f), 0);
     }
-    Atomics.add(s, VS.RESET_COUNT, 1);
     Atomics.store(s, VS.STATUS, 0);
     Atomics.store(s, VS.INTERRUPT_STATUS, 0);
     Atomics.store(s, VS.NOTIFY_BITS, 0);
     setIrqLine(this.#ctl, this.#irq, 0);
     this.#ring(0, EV.RESET | EV.STATUS);
+    const deadline = performance.now() + RESET_WAIT_MS;
+    while (Atomics.load(s, VS.DEVICE_BUSY) !== 0) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      Atomics.wait(s, VS.DEVICE_BUSY, 1, left);
+    }
   }
 
   /** Ring the device's doorbell with queue bits and/or event bits. */
@@ -561,6 +582,12 @@ export class DeviceTransport {
   needsReset(): void {
     Atomics.or(this.#s, VS.STATUS, STATUS.DEVICE_NEEDS_RESET);
     this.interrupt("config");
+  }
+
+  /** Mark a service pass under way (or over): a reset waits for it. */
+  setBusy(busy: boolean): void {
+    Atomics.store(this.#s, VS.DEVICE_BUSY, busy ? 1 : 0);
+    if (!busy) Atomics.notify(this.#s, VS.DEVICE_BUSY);
   }
 
   /** Take the queue and event bits the doorbell gathered since the last call. */
