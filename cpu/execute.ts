@@ -630,9 +630,11 @@ function ltu(xw: Int32Array, a: number, b: number): boolean {
   return ha < hb || (ha === hb && (xw[2 * a] >>> 0) < (xw[2 * b] >>> 0));
 }
 
-const U64 = (1n << 64n) - 1n;
-
-/** MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU (funct3 1..7). */
+/**
+ * MULH, MULHSU, MULHU, DIV, DIVU, REM, REMU (funct3 1..7). Signed BigInt64
+ * division is compiled to machine code by V8; unsigned forms take the signed
+ * path when both operands are non-negative (asUintN is much cheaper than & 2^64-1).
+ */
 function mulDiv(x: BigInt64Array, f3: number, rd: number, rs1: number, rs2: number): void {
   const a = x[rs1], b = x[rs2];
   switch (f3) {
@@ -640,22 +642,30 @@ function mulDiv(x: BigInt64Array, f3: number, rd: number, rs1: number, rs2: numb
       x[rd] = BigInt.asIntN(64, (a * b) >> 64n);
       break;
     case 2:
-      x[rd] = BigInt.asIntN(64, (a * (b & U64)) >> 64n);
+      x[rd] = BigInt.asIntN(64, (a * BigInt.asUintN(64, b)) >> 64n);
       break;
     case 3:
-      x[rd] = BigInt.asIntN(64, ((a & U64) * (b & U64)) >> 64n);
+      x[rd] = BigInt.asIntN(64, (BigInt.asUintN(64, a) * BigInt.asUintN(64, b)) >> 64n);
       break;
     case 4:
       x[rd] = b === 0n ? -1n : BigInt.asIntN(64, a / b);
       break;
     case 5:
-      x[rd] = b === 0n ? -1n : BigInt.asIntN(64, (a & U64) / (b & U64));
+      x[rd] = b === 0n
+        ? -1n
+        : a >= 0n && b > 0n
+        ? a / b
+        : BigInt.asIntN(64, BigInt.asUintN(64, a) / BigInt.asUintN(64, b));
       break;
     case 6:
       x[rd] = b === 0n ? a : BigInt.asIntN(64, a % b);
       break;
     default:
-      x[rd] = b === 0n ? a : BigInt.asIntN(64, (a & U64) % (b & U64));
+      x[rd] = b === 0n
+        ? a
+        : a >= 0n && b > 0n
+        ? a % b
+        : BigInt.asIntN(64, BigInt.asUintN(64, a) % BigInt.asUintN(64, b));
       break;
   }
 }
