@@ -189,6 +189,10 @@ export class Hart {
       } catch (e) {
         console.error(`hart: JIT warm-up skipped: ${e instanceof Error ? e.message : e}`);
       }
+      // The warm-up generalized the Hart map's field representations after
+      // this object was built; a store moves it onto the new map now rather
+      // than in the middle of the compiled loop.
+      this.pcN = this.pcN + 0;
     }
   }
 

@@ -156,6 +156,42 @@ function userCode(): Asm {
   return a;
 }
 
+/** mstatus misa medeleg mideleg mie mtvec mcounteren menvcfg mscratch mepc mcause mtval mip,
+ * the S-mode ones, satp, the counters, the FP CSRs, one PMP pair. */
+const WRITTEN_CSRS = [
+  0x300,
+  0x301,
+  0x302,
+  0x303,
+  0x304,
+  0x305,
+  0x306,
+  0x30a,
+  0x340,
+  0x341,
+  0x342,
+  0x343,
+  0x344,
+  0x100,
+  0x104,
+  0x105,
+  0x106,
+  0x10a,
+  0x140,
+  0x141,
+  0x142,
+  0x143,
+  0x144,
+  0x180,
+  0xb00,
+  0xb02,
+  0x001,
+  0x002,
+  0x003,
+  0x3a0,
+  0x3b0,
+]; // deno-fmt-ignore
+
 let done = false;
 
 /**
@@ -165,6 +201,24 @@ let done = false;
 export function warmUpJit(rounds = 40): void {
   if (done) return;
   done = true;
+  // A machine's hart has a readTime function and its own bus object; the warm-up
+  // hart has neither. Build one of each kind first, so the Hart map's field
+  // types are general before any code is compiled against them (otherwise the
+  // machine's hart arrives with a new map and the loop deoptimizes on entry).
+  new Hart({
+    ram: new SharedArrayBuffer(4096),
+    ramBase: RAM,
+    warmUp: false,
+    readTime: () => 0n,
+    bus: new class {
+      read(): number {
+        return -1;
+      }
+      write(): boolean {
+        return false;
+      }
+    }(),
+  });
   const h = warmupHart(rounds);
   for (let i = 0; i < 1000 && !h.stopRequested; i++) h.run(500);
   if (!h.stopRequested) {
@@ -218,6 +272,47 @@ export function warmupHart(rounds: number): Hart {
   r64[at(0xf1000, 511)] = pte(RAM + 0xf2000, 1);
   r64[at(0xf2000, 0x1f0)] = pte(RAM + 0x20000, 0x1b); // V R X U (A set by the walk)
   r64[at(0xf2000, 0x1f1)] = pte(RAM + 0x21000, 0x17); // V R W U
+  // Write every CSR and host-set field once, as a machine's setup will: V8
+  // treats a field never written after construction as constant, and the
+  // first write by the real machine would deoptimize the compiled loop.
+  for (const csr of WRITTEN_CSRS) {
+    const v = h.csrRead(csr);
+    h.csrWrite(csr, 1n);
+    h.csrWrite(csr, v);
+  }
+  // Likewise the fields holding addresses: give each a value outside the
+  // small-integer range once, so they are doubles from the start.
+  const big = 2 ** 40;
+  h.pcN =
+    h.mepc =
+    h.sepc =
+    h.mtvec =
+    h.stvec =
+    h.satpRoot =
+    h.resAddr =
+      big;
+  h.fetchVa =
+    h.fetchOff =
+    h.faultTval =
+    h.cycleDelta =
+      big;
+  h.mepc =
+    h.sepc =
+    h.mtvec =
+    h.stvec =
+    h.satpRoot =
+    h.resAddr =
+    h.faultTval =
+    h.cycleDelta =
+      0;
+  h.fetchVa = NaN;
+  h.fetchOff = 0;
+  h.externalMip = 1 << 9;
+  h.externalMip = 0;
+  h.stopRequested = true;
+  h.stopRequested = false;
+  h.enablePcRing(16);
+  h.enablePcRing(0);
   h.csrWrite(0x180, (8n << 60n) | BigInt((RAM + 0xf0000) / 4096));
   h.csrWrite(0x105, BigInt.asUintN(64, BigInt(K + 0x800)));
   // Delegate illegal, ebreak, ecall from U and S to the S handler.
