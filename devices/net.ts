@@ -12,6 +12,15 @@ import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
 import { createTransportState } from "./virtio/mmio.ts";
 import { type Chain, gatherBytes, scatterBytes, type VirtQueue } from "./virtio/queue.ts";
 import { MAX_FRAME, MIN_FRAME, type NetBackend } from "./net_backend.ts";
+import {
+  completeChecksum,
+  GSO_ECN,
+  GSO_NONE,
+  GSO_TCPV4,
+  GSO_TCPV6,
+  segmentTcp,
+  VIRTIO_NET_HDR_F_NEEDS_CSUM,
+} from "./net_offload.ts";
 
 export const NET_RX = 0;
 export const NET_TX = 1;
@@ -24,16 +33,28 @@ export const NET_HDR_LEN = 12;
 
 /** Device feature bits (§5.1.3). */
 export const NET_F = {
+  CSUM: 0,
   MAC: 5,
+  HOST_TSO4: 11,
+  HOST_TSO6: 12,
+  HOST_ECN: 13,
   STATUS: 16,
 } as const;
 /** virtio_net_config.status bits. */
 export const NET_S_LINK_UP = 1;
-const VIRTIO_NET_HDR_GSO_NONE = 0;
+/** A TCP super-frame (TSO) may be this long: an IPv6 header and a 64 KiB payload. */
+export const MAX_GSO_FRAME = 18 + 40 + 65535;
 
 /** The features offered: MAC, link status, and the ring features the queue implements. */
 export const NET_FEATURES = bit(NET_F.MAC) | bit(NET_F.STATUS) | bit(F.RING_INDIRECT_DESC) |
   bit(F.RING_EVENT_IDX);
+/**
+ * Transmit offloads, done by the device in software (devices/net_offload.ts):
+ * checksum completion and TCP segmentation for IPv4 and IPv6, with ECN. The
+ * receive side has none: frames reach the guest whole and unverified.
+ */
+export const NET_TX_OFFLOADS = bit(NET_F.CSUM) | bit(NET_F.HOST_TSO4) | bit(NET_F.HOST_TSO6) |
+  bit(NET_F.HOST_ECN);
 
 /** virtio_net_config as far as our features reach: mac[6], status u16. */
 const CONFIG_BYTES = 8;
@@ -70,15 +91,22 @@ export function macToString(mac: Uint8Array): string {
   return Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join(":");
 }
 
-/** The transport state for a virtio-net device in the slot with interrupt `irq`. */
-export function createNetState(irq: number, mac: Uint8Array): SharedArrayBuffer {
+/**
+ * The transport state for a virtio-net device in the slot with interrupt
+ * `irq`. `offloads: false` leaves out the transmit offloads.
+ */
+export function createNetState(
+  irq: number,
+  mac: Uint8Array,
+  opts: { offloads?: boolean } = {},
+): SharedArrayBuffer {
   if (mac.length !== 6) throw new RangeError(`virtio-net: MAC of ${mac.length} bytes`);
   const config = new Uint8Array(CONFIG_BYTES);
   config.set(mac, 0);
   new DataView(config.buffer).setUint16(6, NET_S_LINK_UP, true);
   return createTransportState({
     deviceId: DEVICE_ID.NET,
-    deviceFeatures: NET_FEATURES,
+    deviceFeatures: NET_FEATURES | (opts.offloads === false ? 0n : NET_TX_OFFLOADS),
     queueMax: [NET_QUEUE_SIZE, NET_QUEUE_SIZE],
     configBytes: CONFIG_BYTES,
     irq,
@@ -111,10 +139,14 @@ export interface NetStats {
   txBytes: number;
   /** Dropped: shorter than an Ethernet header. */
   txDroppedShort: number;
-  /** Dropped: longer than 1514 bytes (no GSO was negotiated). */
+  /** Dropped: longer than 1514 bytes (64 KiB for a TSO super-frame). */
   txDroppedLong: number;
-  /** Dropped: the header asked for an offload that was not negotiated. */
+  /** Dropped: the header asked for an offload that was not negotiated, or is malformed. */
   txDroppedHeader: number;
+  /** Frames whose checksum the device completed (NEEDS_CSUM). */
+  txChecksummed: number;
+  /** TCP super-frames the device cut into segments (each segment counts in txFrames). */
+  txSegmented: number;
   /** Dropped by the backend (host side down or full). */
   txDroppedBackend: number;
   /** Chains with the wrong kind of buffers, returned with 0 bytes. */
@@ -134,6 +166,8 @@ export class NetDevice extends VirtioDevice {
     txDroppedShort: 0,
     txDroppedLong: 0,
     txDroppedHeader: 0,
+    txChecksummed: 0,
+    txSegmented: 0,
     txDroppedBackend: 0,
     malformedChains: 0,
   };
@@ -156,7 +190,7 @@ export class NetDevice extends VirtioDevice {
     this.#holdMax = opts.holdFrames ?? NET_HOLD_FRAMES;
     // num_buffers is 1 in every rx header: without MRG_RXBUF a frame is one buffer (§5.1.6.4).
     new DataView(this.#hdr.buffer).setUint16(10, 1, true);
-    this.#hdr[1] = VIRTIO_NET_HDR_GSO_NONE;
+    this.#hdr[1] = GSO_NONE;
   }
 
   /** The MAC address in config space. */
@@ -306,34 +340,85 @@ export class NetDevice extends VirtioDevice {
       this.stats.txDroppedShort++;
       return;
     }
-    if (len > MAX_FRAME) {
-      this.stats.txDroppedLong++;
-      return;
-    }
     const bytes = this.ram.bytes;
     const first = c.readable[0];
-    // The header: no NEEDS_CSUM (flags bit 0) and no GSO, as nothing was negotiated.
-    const hdr = first.len >= 2
-      ? bytes.subarray(first.off, first.off + 2)
-      : gatherBytes(this.ram, c.readable, 0, 2);
-    if ((hdr[0] & 1) !== 0 || hdr[1] !== VIRTIO_NET_HDR_GSO_NONE) {
+    const hdr = first.len >= NET_HDR_LEN
+      ? bytes.subarray(first.off, first.off + NET_HDR_LEN)
+      : gatherBytes(this.ram, c.readable, 0, NET_HDR_LEN);
+    const flags = hdr[0], gsoType = hdr[1];
+    if (flags === 0 && gsoType === GSO_NONE) {
+      if (len > MAX_FRAME) {
+        this.stats.txDroppedLong++;
+        return;
+      }
+      // Usually the frame lies in one buffer (Linux puts header and frame
+      // together, or the header alone first): send it from guest RAM directly.
+      let frame: Uint8Array;
+      if (first.len === c.readLen) {
+        frame = bytes.subarray(first.off + NET_HDR_LEN, first.off + first.len);
+      } else if (first.len === NET_HDR_LEN && c.readable.length === 2) {
+        const s = c.readable[1];
+        frame = bytes.subarray(s.off, s.off + s.len);
+      } else {
+        frame = gatherBytes(this.ram, c.readable, NET_HDR_LEN, len);
+      }
+      this.#send(frame);
+      return;
+    }
+    this.#sendOffloaded(c, hdr, len);
+  }
+
+  /** A frame asking for checksum completion or segmentation: checked, then done here. */
+  #sendOffloaded(c: Chain, hdr: Uint8Array, len: number): void {
+    const has = (b: number) => this.transport.hasFeature(b);
+    const flags = hdr[0];
+    const gso = hdr[1] & ~GSO_ECN;
+    const v = new DataView(hdr.buffer, hdr.byteOffset, NET_HDR_LEN);
+    const needsCsum = (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+    const ok = (flags & ~VIRTIO_NET_HDR_F_NEEDS_CSUM) === 0 &&
+      (!needsCsum || has(NET_F.CSUM)) &&
+      ((hdr[1] & GSO_ECN) === 0 || (gso !== GSO_NONE && has(NET_F.HOST_ECN))) &&
+      (gso === GSO_NONE || (needsCsum &&
+        ((gso === GSO_TCPV4 && has(NET_F.HOST_TSO4)) ||
+          (gso === GSO_TCPV6 && has(NET_F.HOST_TSO6)))));
+    if (!ok) {
       this.stats.txDroppedHeader++;
       return;
     }
-    // Usually the frame lies in one buffer (Linux puts header and frame
-    // together, or the header alone first): send it from guest RAM directly.
-    let frame: Uint8Array;
-    if (first.len === c.readLen) {
-      frame = bytes.subarray(first.off + NET_HDR_LEN, first.off + first.len);
-    } else if (first.len === NET_HDR_LEN && c.readable.length === 2) {
-      const s = c.readable[1];
-      frame = bytes.subarray(s.off, s.off + s.len);
-    } else {
-      frame = gatherBytes(this.ram, c.readable, NET_HDR_LEN, len);
+    if (len > (gso === GSO_NONE ? MAX_FRAME : MAX_GSO_FRAME)) {
+      this.stats.txDroppedLong++;
+      return;
     }
+    // A private copy: the checksum and the segments are written into it, never into guest RAM.
+    const frame = gatherBytes(this.ram, c.readable, NET_HDR_LEN, len);
+    if (gso === GSO_NONE) {
+      if (!completeChecksum(frame, v.getUint16(6, true), v.getUint16(8, true))) {
+        this.stats.txDroppedHeader++;
+        return;
+      }
+      this.stats.txChecksummed++;
+      this.#send(frame);
+      return;
+    }
+    const r = segmentTcp(
+      frame,
+      gso === GSO_TCPV6,
+      v.getUint16(4, true),
+      MAX_FRAME,
+      (seg) => this.#send(seg),
+    );
+    if (typeof r === "string") {
+      this.stats.txDroppedHeader++;
+      this.logError(`tx super-frame of ${len} bytes dropped: ${r}`);
+      return;
+    }
+    this.stats.txSegmented++;
+  }
+
+  #send(frame: Uint8Array): void {
     if (this.#backend.send(frame)) {
       this.stats.txFrames++;
-      this.stats.txBytes += len;
+      this.stats.txBytes += frame.length;
     } else {
       this.stats.txDroppedBackend++;
     }

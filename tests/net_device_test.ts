@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { createControlBlock, CTL } from "../actors/layout.ts";
-import { REG } from "../devices/virtio/mmio.ts";
+import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
 import { STATUS } from "../devices/virtio/constants.ts";
 import { FakeNetDriver, RAM_BYTES } from "./net_fakeguest.ts";
 import {
@@ -79,22 +79,30 @@ function putTx(bytes: Uint8Array, addr: number, f: Uint8Array, hdr = new Uint8Ar
 
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
-Deno.test("net device: config space carries the MAC and link up; offers no offloads", () => {
+Deno.test("net device: config space carries the MAC and link up; only tx offloads offered", () => {
   const g = setup({ driverOk: false });
   const cfg = Array.from({ length: 8 }, (_, i) => g.mmio.read(REG.CONFIG + i, 1));
   assert.deepEqual(cfg.slice(0, 6), Array.from(MAC));
   assert.equal(g.mmio.read(REG.CONFIG + 6, 2), 1); // VIRTIO_NET_S_LINK_UP
   assert.equal(g.mmio.read(REG.DEVICE_ID, 4), 1);
-  g.mmio.write(REG.DEVICE_FEATURES_SEL, 4, 0);
-  const lo = g.mmio.read(REG.DEVICE_FEATURES, 4);
-  g.mmio.write(REG.DEVICE_FEATURES_SEL, 4, 1);
-  const hi = g.mmio.read(REG.DEVICE_FEATURES, 4);
+  const features = (state: SharedArrayBuffer) => {
+    const m = new MmioTransport(state, createControlBlock());
+    m.write(REG.DEVICE_FEATURES_SEL, 4, 0);
+    const lo = m.read(REG.DEVICE_FEATURES, 4);
+    m.write(REG.DEVICE_FEATURES_SEL, 4, 1);
+    return [lo, m.read(REG.DEVICE_FEATURES, 4)];
+  };
+  const [lo, hi] = features(createNetState(IRQ, MAC));
   assert.ok(lo & (1 << NET_F.MAC) && lo & (1 << NET_F.STATUS));
   assert.equal(hi & 1, 1); // VERSION_1
-  // CSUM, GUEST_CSUM, the GSO family, MRG_RXBUF, CTRL_VQ, MQ: none offered.
-  for (const b of [0, 1, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 22]) {
+  // Transmit offloads, done by the device: CSUM, HOST_TSO4/6, HOST_ECN.
+  for (const b of [0, 11, 12, 13]) assert.ok(lo & (1 << b), `feature bit ${b} not offered`);
+  // Nothing on the receive side, no UFO, no GSO-any, no mergeable buffers, no control queue.
+  for (const b of [1, 6, 7, 8, 9, 10, 14, 15, 17, 22]) {
     assert.equal(lo & (1 << b), 0, `feature bit ${b} offered`);
   }
+  const [lo2] = features(createNetState(IRQ, MAC, { offloads: false }));
+  for (const b of [0, 11, 12, 13]) assert.equal(lo2 & (1 << b), 0, `bit ${b} with offloads off`);
   assert.deepEqual(Array.from(g.dev.mac), Array.from(MAC));
   g.dev.setLink(false);
   assert.equal(g.mmio.read(REG.CONFIG + 6, 2), 0);

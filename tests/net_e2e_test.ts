@@ -33,6 +33,8 @@ if (skip) console.warn(`net_e2e_test: skipping: ${skip}`);
 
 const BOOT_MS = 300_000;
 const BYTES = 3 << 20;
+/** A transfer that takes longer than this is stuck, not slow (they take seconds). */
+const TRANSFER_MS = 120_000;
 
 /** The guest interface with this MAC (eth0/eth1 order is the launcher's business). */
 async function ifaceByMac(vm: Vm, mac: string): Promise<string> {
@@ -85,7 +87,7 @@ Deno.test({
 
         // TCP host → guest, checked by SHA-256.
         const send = await startPeer(ns, "send", "10.213.30.1", 5001, BYTES, 11);
-        const got = await g1.run(`nc 10.213.30.1 5001 </dev/null | sha256sum`, 300_000);
+        const got = await g1.run(`nc 10.213.30.1 5001 </dev/null | sha256sum`, TRANSFER_MS);
         const sent = await send.result;
         assert.equal(got.trim().split(/\s+/)[0], sent.sha256);
         // TCP guest → host.
@@ -93,10 +95,10 @@ Deno.test({
           `dd if=/dev/urandom of=/tmp/blob bs=65536 count=${
             BYTES / 65536
           } 2>/dev/null; sha256sum /tmp/blob`,
-          300_000,
+          TRANSFER_MS,
         );
         const sink = await startPeer(ns, "sink", "10.213.30.1", 5002, BYTES);
-        await g1.run(`nc 10.213.30.1 5002 </tmp/blob`, 300_000);
+        await g1.run(`nc 10.213.30.1 5002 </tmp/blob`, TRANSFER_MS);
         const recv = await sink.result;
         assert.equal(recv.bytes, BYTES);
         assert.equal(want.trim().split(/\s+/)[0], recv.sha256);
@@ -130,6 +132,21 @@ Deno.test({
         assert.match(await g2.run("ping -c 3 -W 10 10.213.32.1"), / 0% packet loss/);
         // The segment is a real L2: guest 1 learned guest 2's MAC over it.
         assert.match(await g1.run(`ip neigh show 10.213.32.2`), new RegExp(mac2));
+        // TCP between the guests over the segment (segmented by the sending device).
+        await g2.run(
+          "(nc -l -p 7000 >/tmp/in </dev/null; sha256sum /tmp/in >/tmp/in.sum) >/dev/null 2>&1 & true",
+        );
+        const sum1 = await g1.run(
+          "dd if=/dev/urandom of=/tmp/b1 bs=65536 count=16 2>/dev/null; sha256sum /tmp/b1; " +
+            "nc -w 3 10.213.32.2 7000 </tmp/b1",
+          TRANSFER_MS,
+        );
+        const sum2 = await g2.run(
+          "n=0; while [ ! -s /tmp/in.sum ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n+1)); done; " +
+            "cat /tmp/in.sum",
+          TRANSFER_MS,
+        );
+        assert.equal(sum2.trim().split(/\s+/)[0], sum1.trim().split(/\s+/)[0]);
       } finally {
         for (const vm of vms.reverse()) await vm.close();
         Deno.removeSync(seg, { recursive: true });

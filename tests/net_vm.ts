@@ -273,6 +273,9 @@ export async function startPeer(
     await lines.cancel().catch(() => {});
     await child.stderr.cancel().catch(() => {});
   });
+  // A caller that failed before awaiting the result must not also get an
+  // unhandled rejection when the peer is killed at cleanup.
+  result.catch(() => {});
   return {
     result,
     stop: () => {
