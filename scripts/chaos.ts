@@ -176,7 +176,7 @@ export async function runCase(
   };
   const why = () => {
     const line = s.stderr.split("\n").reverse().find((l) => /guest |crashed|gave up/.test(l));
-    return line?.replace(/^actorvm: /, "").slice(0, 110) ?? `status ${exited?.code}`;
+    return line?.replace(/^actorvm: /, "").slice(0, 160) ?? `status ${exited?.code}`;
   };
   // A step ran out of time: is the shell still there (a lost or garbled command) or not?
   const hang = async (step: string): Promise<ChaosResult> => {
