@@ -109,12 +109,18 @@ export interface SharenetMember {
 /** Join the segment at `path` (created if missing). Throws a clear Error if it cannot. */
 export function joinSharenet(path: string): SharenetMember {
   if (path === "") throw new Error("--sharenet needs a directory path");
+  let info: Deno.FileInfo | null = null;
+  try {
+    info = Deno.statSync(path);
+  } catch { /* not there yet */ }
+  if (info !== null && !info.isDirectory) {
+    throw new Error(`--sharenet=${path}: exists and is not a directory`);
+  }
   try {
     Deno.mkdirSync(path, { recursive: true });
   } catch (e) {
     throw new Error(`--sharenet=${path}: cannot create the directory: ${(e as Error).message}`);
   }
-  if (!Deno.statSync(path).isDirectory) throw new Error(`--sharenet=${path}: not a directory`);
   const dir = Deno.realPathSync(path);
   const c = libc();
   const fd = newSocket();

@@ -82,22 +82,23 @@ export class Tap {
     if (c.ioctl(fd, TUNSETIFF, ifr) < 0) {
       const e = errno();
       c.close(fd);
+      const what = name.includes("%d") ? "a tap" : `tap "${name}"`;
       if (e === EPERM || e === EACCES) {
         throw new Error(
-          `cannot create tap "${name}": operation not permitted (needs CAP_NET_ADMIN in ` +
+          `cannot create ${what}: operation not permitted (needs CAP_NET_ADMIN in ` +
             "this network namespace, or the tap exists and belongs to another user)",
         );
       }
       if (e === EBUSY) {
-        throw new Error(`cannot create tap "${name}": that name is in use by another process`);
+        throw new Error(`cannot create ${what}: that name is in use by another process`);
       }
       if (e === EINVAL) {
         throw new Error(
-          `cannot create tap "${name}": an interface of that name exists and is not a tap ` +
+          `cannot create ${what}: an interface of that name exists and is not a tap ` +
             "(or the name is invalid)",
         );
       }
-      throw new Error(`cannot create tap "${name}": ${strerror(e)}`);
+      throw new Error(`cannot create ${what}: ${strerror(e)}`);
     }
     const end = ifr.indexOf(0);
     const actual = new TextDecoder().decode(ifr.subarray(0, end < 0 ? IFNAMSIZ : end));

@@ -155,3 +155,35 @@ Deno.test({
       assert.doesNotMatch(await ns.sh("ip -br link"), /avm\d/);
     }),
 });
+
+Deno.test({
+  name: "net e2e: bad network options stop the launcher with the cause, exit 2, nothing left",
+  ignore: skip !== null,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      const notDir = Deno.makeTempFileSync({ prefix: "avm-e2e-" });
+      const cases: [string[], RegExp, string[]?][] = [
+        [["--tunnet=bridge:nosuch"], /bridge "nosuch" does not exist/],
+        [["--tunnet=10.0.2"], /"10\.0\.2" is not an IPv4 address/],
+        [["--tunnet=10.213.0.1/33"], /prefix "33" must be a number from 1 to 30/],
+        [[`--sharenet=${notDir}`], /exists and is not a directory/],
+        [["--mac=01:00:5e:00:00:01"], /multicast/],
+        // Root without capabilities cannot make a tap.
+        [["--tunnet=10.213.0.1"], /cannot create a tap: operation not permitted/, [
+          "setpriv",
+          "--bounding-set=-all",
+          "--inh-caps=-all",
+        ]],
+      ];
+      try {
+        for (const [args, want, wrap] of cases) {
+          const r = await ns.exec([...(wrap ?? []), Deno.execPath(), "run", "-A", MOD, ...args]);
+          assert.equal(r.code, 2, `${args}: exit ${r.code}\n${r.stderr}`);
+          assert.match(r.stderr, want);
+          assert.doesNotMatch(await ns.sh("ip -br link"), /avm/, `${args} left a link`);
+        }
+      } finally {
+        Deno.removeSync(notDir);
+      }
+    }),
+});
