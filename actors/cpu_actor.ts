@@ -11,9 +11,18 @@ import type { Bus } from "../cpu/bus.ts";
 import { createSbi, type SbiHost } from "../cpu/sbi.ts";
 import { PlicRegisters } from "../devices/plic.ts";
 import { MmioTransport } from "../devices/virtio/mmio.ts";
+import { Clint } from "../devices/clint.ts";
+import { Uart } from "../devices/uart.ts";
+import { Syscon, SYSCON_BASE, SYSCON_SIZE, type SysconAction } from "../devices/syscon.ts";
+import { setIrqLine } from "../devices/plic.ts";
+import { ByteRingReader } from "./ring.ts";
 import {
+  CLINT_BASE,
+  CLINT_SIZE,
   PLIC_BASE,
   PLIC_SIZE,
+  UART_BASE,
+  UART_IRQ,
   VIRTIO_BASE,
   VIRTIO_SLOTS,
   VIRTIO_STRIDE,
@@ -25,7 +34,6 @@ import type { CpuConfig, CpuFate, CpuProtocol } from "./cpu_protocol.ts";
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
 const CSR_MIE = 0x304;
-const CSR_MIP = 0x344;
 const CSR_MCAUSE = 0x342;
 const CSR_MEPC = 0x341;
 const CSR_MTVAL = 0x343;
@@ -33,6 +41,7 @@ const CSR_MEDELEG = 0x302;
 const CSR_MIDELEG = 0x303;
 const CSR_MCOUNTEREN = 0x306;
 const CSR_STVEC = 0x105;
+const CSR_MTVEC = 0x305;
 const CSR_SCOUNTEREN = 0x106;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
@@ -53,6 +62,45 @@ export function runCpu(
   // The bus and the SBI need the hart, and the hart is built with them.
   // deno-lint-ignore prefer-const
   let hart: Hart;
+  let fate: number = FATE.RUNNING;
+  let reason = "";
+  const firmware = start.firmware ?? null;
+
+  // Firmware boots add the CLINT and QEMU's test/syscon device (docs/firmware.md).
+  const skewSlot = CTL64.CLOCK_SKEW / 8;
+  const clint = firmware ? new Clint(ctl, () => BigInt(guestTimeTicks(control))) : null;
+  const syscon = firmware
+    ? new Syscon((a: SysconAction) => {
+      fate = a.kind === "poweroff"
+        ? FATE.POWEROFF
+        : a.kind === "reset"
+        ? FATE.REBOOT
+        : FATE.CRASHED;
+      reason = a.kind === "fail"
+        ? `guest reported failure through the test device (code ${a.code})`
+        : `guest asked for ${a.kind} through the test device`;
+      hart.stopRequested = true;
+    })
+    : null;
+  // The UART's output is gathered and written after each batch (and at a newline).
+  let uartOut: number[] = [];
+  const flushUart = () => {
+    if (uartOut.length === 0) return;
+    const bytes = new Uint8Array(uartOut);
+    uartOut = [];
+    let off = 0;
+    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  };
+  const uart = start.uart
+    ? new Uart({
+      out(b) {
+        uartOut.push(b);
+        if (b === 10 || uartOut.length >= 4096) flushUart();
+      },
+      input: buffers.uartInput ? new ByteRingReader(buffers.uartInput) : null,
+      setIrq: (level) => setIrqLine(ctl, UART_IRQ, level),
+    })
+    : null;
 
   // MMIO: the PLIC and the virtio register pages. Everything else faults.
   const bus: Bus = {
@@ -66,6 +114,15 @@ export function runCpu(
         // A claim changes which external interrupts are pending: see it now.
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return v;
+      }
+      if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
+        return uart.read(addr - UART_BASE, size);
+      }
+      if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
+        return clint.read(addr - CLINT_BASE, size);
+      }
+      if (syscon && addr >= SYSCON_BASE && addr < SYSCON_BASE + SYSCON_SIZE) {
+        return syscon.read(addr - SYSCON_BASE, size);
       }
       return -1;
     },
@@ -84,12 +141,22 @@ export function runCpu(
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return ok;
       }
+      if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
+        return uart.write(addr - UART_BASE, size, value);
+      }
+      if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
+        // msip and mtimecmp change MSIP/MTIP: the hart sees them after this instruction.
+        const ok = clint.write(addr - CLINT_BASE, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      if (syscon && addr >= SYSCON_BASE && addr < SYSCON_BASE + SYSCON_SIZE) {
+        return syscon.write(addr - SYSCON_BASE, size, value);
+      }
       return false;
     },
   };
 
-  let fate: number = FATE.RUNNING;
-  let reason = "";
   const host: SbiHost = {
     consoleWrite(bytes) {
       let off = 0;
@@ -114,12 +181,12 @@ export function runCpu(
     sendIpi(mask, base) {
       // One hart: an IPI to hart 0 sets its supervisor software interrupt.
       if (start.hartId >= base && ((mask >> (BigInt(start.hartId) - base)) & 1n) === 1n) {
-        hart.csrWrite(CSR_MIP, hart.csrRead(CSR_MIP) | BigInt(MIP.SSIP));
+        // Only the software-writable bit: reading mip would fold in external lines.
+        hart.setMipSoftware(MIP.SSIP, true);
       }
     },
   };
 
-  const skewSlot = CTL64.CLOCK_SKEW / 8;
   hart = new Hart({
     ram: buffers.ram,
     ramBase: start.ramBase,
@@ -127,26 +194,25 @@ export function runCpu(
     hartId: start.hartId,
     readTime: () => BigInt(guestTimeTicks(control)) + ctl64[skewSlot],
   });
-  hart.onEcall = createSbi(host);
+  // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
+  hart.onEcall = firmware ? null : createSbi(host);
   if (start.tracePcs) hart.enablePcRing(4096);
   // Profiling samples the pc between short batches (a prime, so loops do not alias).
   const profile = start.profile ? new Map<number, number>() : null;
   const batch = profile ? 997 : BATCH;
 
-  // Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
-  // a1 = device tree. With no M-mode firmware, every trap and interrupt the
-  // supervisor can take is delegated to it, as OpenSBI would do.
-  hart.priv = 1;
-  hart.updateMode();
-  hart.pc = BigInt(start.entry);
-  hart.x[10] = BigInt(start.hartId);
-  hart.x[11] = BigInt(start.fdtAddr);
-  hart.csrWrite(CSR_MEDELEG, 0xb3ffn & ~(1n << 9n) & ~(1n << 11n));
-  hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
-  // cycle, time and instret readable from S-mode, as OpenSBI leaves mcounteren.
-  hart.csrWrite(CSR_MCOUNTEREN, 7n);
-  // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
-  hart.csrWrite(CSR_SCOUNTEREN, 7n);
+  if (firmware) {
+    // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
+    // a0 = hartid, a1 = device tree, a2 = fw_dynamic info. The firmware sets
+    // up delegation, counters and the next stage itself.
+    hart.priv = 3;
+    hart.pc = BigInt(start.entry);
+    hart.x[10] = BigInt(start.hartId);
+    hart.x[11] = BigInt(start.fdtAddr);
+    hart.x[12] = BigInt(firmware.fwDynamicInfo);
+  } else {
+    setupDirectBoot(hart, start);
+  }
 
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) {
@@ -159,8 +225,12 @@ export function runCpu(
     const r = hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
+    if (uart) {
+      flushUart();
+      uart.update(); // input may have arrived during the batch
+    }
     if (r === RUN_STOP) break;
-    if (hart.priv === 3) {
+    if (!firmware && hart.priv === 3) {
       // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
       fate = FATE.CRASHED;
       reason = `trap into M-mode with no firmware: mcause ${hex(hart.csrRead(CSR_MCAUSE))} ` +
@@ -168,8 +238,9 @@ export function runCpu(
       break;
     }
     const t = hart.lastTrap;
+    const vector = hart.priv === 3 ? CSR_MTVEC : CSR_STVEC;
     if (
-      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === (hart.csrRead(CSR_STVEC) & ~3n)
+      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === (hart.csrRead(vector) & ~3n)
     ) {
       // The trap vector itself cannot be fetched: every trap lands back here.
       fate = FATE.CRASHED;
@@ -186,6 +257,7 @@ export function runCpu(
     }
   }
   publishInstret(ctl, hart.instretN);
+  flushUart();
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
@@ -196,6 +268,24 @@ export function runCpu(
   if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
   post(msg);
   return msg;
+}
+
+/**
+ * Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
+ * a1 = device tree. With no M-mode firmware, every trap and interrupt the
+ * supervisor can take is delegated to it, as OpenSBI would do.
+ */
+function setupDirectBoot(hart: Hart, start: CpuConfig): void {
+  hart.priv = 1;
+  hart.pc = BigInt(start.entry);
+  hart.x[10] = BigInt(start.hartId);
+  hart.x[11] = BigInt(start.fdtAddr);
+  hart.csrWrite(CSR_MEDELEG, 0xb3ffn & ~(1n << 9n) & ~(1n << 11n));
+  hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
+  // cycle, time and instret readable from S-mode, as OpenSBI leaves mcounteren.
+  hart.csrWrite(CSR_MCOUNTEREN, 7n);
+  // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
+  hart.csrWrite(CSR_SCOUNTEREN, 7n);
 }
 
 /** Publish instructions retired (a number, exact to 2^53) as two words, high first. */
