@@ -2,10 +2,11 @@
 // found (docs/faults.md, the chaos table), asserted exactly. Losing every
 // interrupt of the disk hangs the boot: virtio-blk has no timeout and the
 // level line, never acknowledged, is never raised again — the bounded wait
-// reports it as a hang, it is not left to time out CI. Losing every console
-// interrupt, delaying every interrupt by 20 ms and duplicating every one are
-// all survived: the console is polled by hvc, and a spurious interrupt finds
-// an empty status. Two boots.
+// reports it as a hang, it is not left to time out CI. Delaying interrupts by
+// 20 ms and duplicating every one are survived: a spurious interrupt finds an
+// empty status. (Losing every console interrupt is survived too — hvc polls —
+// but slowly, up to 2 s a poll: that one is in the chaos table, not in CI.)
+// Two boots.
 
 import { assert, assertEquals } from "./assert.ts";
 import { chaosDisk, runCase } from "../scripts/chaos.ts";
@@ -43,7 +44,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "irq faults e2e: console interrupts lost, all delayed 20 ms, all duplicated: survived",
+  name: "irq faults e2e: every 2nd interrupt delayed 20 ms, every one duplicated: survived",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -53,9 +54,8 @@ Deno.test({
           name: "irq noise",
           plan: {
             rules: [
-              { layer: "irq", effect: "drop", when: { sources: [1] } },
-              { layer: "irq", effect: "delay", ms: 20, when: { sources: [2], every: 2 } },
-              { layer: "irq", effect: "duplicate", ms: 1, when: { sources: [2] } },
+              { layer: "irq", effect: "delay", ms: 20, when: { every: 2 } },
+              { layer: "irq", effect: "duplicate", ms: 1 },
             ],
           },
         },
