@@ -15,6 +15,8 @@ import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "
 import { execCsr, markFsDirty } from "./csr.ts";
 
 const TWO32 = 4294967296;
+/** A private word whose atomic store makes a guest `fence` a host memory barrier. */
+const FENCE_WORD = new Int32Array(new SharedArrayBuffer(4));
 const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2;
 
 /** Run up to `max` instructions (see Hart.run). */
@@ -486,6 +488,10 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
+        // Guest RAM is shared with the device workers, and the guest orders its
+        // virtqueue writes with fences: an atomic store is a full barrier for
+        // both V8 and the host CPU, which plain typed-array accesses are not.
+        if (f3 === 0) Atomics.store(FENCE_WORD, 0, 0);
         pc += ilen;
         break;
       case 0x73: { // SYSTEM
