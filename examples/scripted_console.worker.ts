@@ -54,19 +54,22 @@ serveActor(CONSOLE, {
     device = dev;
     let at = 0;
     advance = () => {
+      // pushInput() services the device, which may print, which calls us
+      // again: take each step (at++) before doing it, so none runs twice.
       while (at < steps.length) {
         const s = steps[at];
         if (s.kind === "expect") {
           const i = seen.indexOf(s.text);
           if (i < 0) return;
+          at++;
           seen = seen.slice(i + s.text.length); // the next expect looks after this match
           log(`saw ${JSON.stringify(s.text)}`);
         } else {
+          at++;
           const b = new TextEncoder().encode(s.text);
           bytesIn += b.length;
           dev.pushInput(b);
         }
-        at++;
       }
     };
     void dev.run(abort.signal);

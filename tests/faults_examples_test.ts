@@ -92,7 +92,8 @@ Deno.test({
       assertMatch(s.output, /dd: \/dev\/vda: Input\/output error/);
       assertMatch(s.stderr, /bad sector in read of sectors 2048\.\.2055/);
       assert(s.output.includes(`${good}  -`), "block 700 read back intact");
-      assertMatch(s.output, /good-rc=0/);
+      assertMatch(s.stderr, /scripted console: saw "good-rc=0"/);
+      assertEquals(s.output.split("good-rc=0").length, 2, "each scripted line typed once");
       // The irq logger: every raise was claimed, per source, and the log file agrees.
       const m = /irq logger: (\d+) raised, (\d+) claimed/.exec(s.stderr);
       assert(m, s.stderr);
