@@ -1,8 +1,9 @@
 // The network device: virtio-net (device id 1, virtio 1.2 §5.1) with one
 // rx/tx queue pair — queue 0 receives into the guest, queue 1 transmits from
-// it — a MAC address and link status in config space, and no offloads. Every
-// buffer starts with the 12-byte virtio_net_hdr_v1; frames cross to the
-// backend (devices/net_backend.ts: tap or sharenet) bare. The backend pushes
+// it — a MAC address and link status in config space, and transmit offloads
+// done in software (devices/net_offload.ts; none on receive). Every buffer
+// starts with the 12-byte virtio_net_hdr_v1; frames cross to the backend
+// (devices/net_backend.ts: tap or sharenet) bare. The backend pushes
 // frames in with receive(): they go straight into posted rx buffers, or wait
 // in a bounded queue while the guest has posted none; overflow is dropped and
 // counted, so the backend is never blocked. Read next: devices/net.worker.ts.
@@ -177,6 +178,8 @@ export class NetDevice extends VirtioDevice {
   #hold: Uint8Array[] = [];
   #holdHead = 0;
   #flushQueued = false;
+  /** The reset epoch the rx queue object belongs to (see receive()). */
+  #epoch: number;
   readonly #hdr = new Uint8Array(NET_HDR_LEN);
 
   constructor(
@@ -188,6 +191,7 @@ export class NetDevice extends VirtioDevice {
     super("net", ram, state, control, opts);
     this.#backend = opts.backend;
     this.#holdMax = opts.holdFrames ?? NET_HOLD_FRAMES;
+    this.#epoch = this.transport.resetCount();
     // num_buffers is 1 in every rx header: without MRG_RXBUF a frame is one buffer (§5.1.6.4).
     new DataView(this.#hdr.buffer).setUint16(10, 1, true);
     this.#hdr[1] = GSO_NONE;
@@ -225,6 +229,14 @@ export class NetDevice extends VirtioDevice {
       this.stats.rxDroppedNotReady++;
       return;
     }
+    // A frame can arrive between a driver reset + re-initialisation and the
+    // service pass that notices it: the rx queue object would still point at
+    // the old rings. Let the pass run first.
+    if (this.transport.resetCount() !== this.#epoch) this.service();
+    if (this.broken || !this.transport.live()) {
+      this.stats.rxDroppedNotReady++;
+      return;
+    }
     const vq = this.queues[NET_RX];
     if (vq) {
       try {
@@ -249,6 +261,7 @@ export class NetDevice extends VirtioDevice {
     // Frames held for the old driver instance are stale: a new one starts clean.
     this.#hold = [];
     this.#holdHead = 0;
+    this.#epoch = this.transport.resetCount();
   }
 
   protected processQueue(q: number, vq: VirtQueue): void {

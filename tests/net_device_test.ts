@@ -47,6 +47,8 @@ function setup(opts: { holdFrames?: number; driverOk?: boolean; features?: bigin
   dev.service();
   return {
     dev,
+    state,
+    control: ctlSab,
     mmio: drv.mmio,
     bytes: drv.bytes,
     rx: drv.rx,
@@ -275,4 +277,22 @@ Deno.test("net device: default MACs are stable, local, unicast and differ by key
   assert.throws(() => parseMac("01:00:5e:00:00:01"), /multicast/);
   assert.throws(() => parseMac("02:00:00:00:00"), /six hex bytes/);
   assert.throws(() => parseMac("00:00:00:00:00:00"), /all-zero/);
+});
+
+Deno.test("net device: a frame between a driver re-init and the next pass never hits the old rings", () => {
+  const g = setup();
+  g.rx.post([{ addr: 0x20000, len: 1526, write: true }]);
+  g.notify(NET_RX);
+  // The driver resets and sets the device up again (new rings elsewhere)
+  // without the device having run a pass in between.
+  const ram = g.bytes;
+  const before = ram.slice(0x20000, 0x20000 + 1526);
+  const drv = new FakeNetDriver(ram.buffer as SharedArrayBuffer, g.state, g.control, {
+    ringBase: 0x8000,
+  });
+  drv.rx.post([{ addr: 0x30000, len: 1526, write: true }]);
+  g.dev.receive(frame(60, 9));
+  assert.deepEqual(ram.slice(0x20000, 0x20000 + 1526), before, "old buffer written");
+  assert.deepEqual(drv.rx.takeUsed(), [{ id: 0, len: NET_HDR_LEN + 60 }]);
+  assert.deepEqual(ram.slice(0x30000 + NET_HDR_LEN, 0x30000 + NET_HDR_LEN + 60), frame(60, 9));
 });

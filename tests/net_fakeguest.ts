@@ -91,14 +91,16 @@ export class FakeNetDriver {
     ramSab: SharedArrayBuffer,
     state: SharedArrayBuffer,
     control: SharedArrayBuffer,
-    opts: { driverOk?: boolean; features?: bigint } = {},
+    opts: { driverOk?: boolean; features?: bigint; ringBase?: number } = {},
   ) {
     this.mmio = new MmioTransport(state, control);
     this.ram = new DataView(ramSab);
     this.bytes = new Uint8Array(ramSab);
-    this.rx = new DriverQueue(this.ram, 0x1000);
-    this.tx = new DriverQueue(this.ram, 0x2000);
+    const base = opts.ringBase ?? 0x1000;
+    this.rx = new DriverQueue(this.ram, base);
+    this.tx = new DriverQueue(this.ram, base + 0x1000);
     const w = (reg: number, v: number) => this.write(reg, v);
+    w(REG.STATUS, 0); // reset first, as a driver does
     w(REG.STATUS, STATUS.ACKNOWLEDGE);
     w(REG.STATUS, STATUS.ACKNOWLEDGE | STATUS.DRIVER);
     const features = opts.features ?? NET_DRIVER_FEATURES;
