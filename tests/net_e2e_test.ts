@@ -147,11 +147,16 @@ Deno.test({
           TRANSFER_MS,
         );
         assert.equal(sum2.trim().split(/\s+/)[0], sum1.trim().split(/\s+/)[0]);
+
+        // However an emulator ends, its tap goes: guest 2 powers off, guest 1 is SIGKILLed.
+        await g2.close();
+        assert.doesNotMatch(await ns.sh("ip -br link"), /avm1/);
+        await g1.kill();
+        assert.doesNotMatch(await ns.sh("ip -br link"), /avm0/);
       } finally {
         for (const vm of vms.reverse()) await vm.close();
         Deno.removeSync(seg, { recursive: true });
       }
-      // The taps went with the emulators.
       assert.doesNotMatch(await ns.sh("ip -br link"), /avm\d/);
     }),
 });

@@ -176,6 +176,17 @@ export class Vm {
     return text;
   }
 
+  /** SIGKILL the emulator and wait for it to be gone. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await this.#status;
+    try {
+      await this.#writer.close();
+    } catch { /* closed */ }
+  }
+
   /** Power the guest off (best effort) and make sure the process is gone. */
   async close(): Promise<void> {
     if (!this.#exited) {
