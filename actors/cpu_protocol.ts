@@ -18,6 +18,15 @@ export interface CpuConfig {
   tracePcs: boolean;
   /** Sample the pc every 997 instructions and report the samples with the fate. */
   profile?: boolean;
+  /**
+   * A firmware boot (--bios, docs/firmware.md): the hart starts in M-mode at
+   * `entry` (the firmware) with a0 = hartid, a1 = fdtAddr, a2 = fwDynamicInfo;
+   * no host SBI (the firmware serves it); a CLINT and the test/syscon device
+   * join the bus. Absent: the direct S-mode boot.
+   */
+  firmware?: { fwDynamicInfo: number };
+  /** An ns16550a UART at UART_BASE; its input is buffer `uartInput` when present. */
+  uart?: boolean;
 }
 
 export interface CpuFate {
@@ -39,7 +48,7 @@ export interface CpuProtocol {
   cast: never;
   event: CpuFate | { kind: "log"; text: string };
   config: CpuConfig;
-  /** ram, control, plic, and slot<n> for each slot in config.slots. */
+  /** ram, control, plic, slot<n> for each slot in config.slots, and uartInput (a byte ring). */
   buffers: Record<string, SharedArrayBuffer>;
 }
 

@@ -15,10 +15,12 @@ const TICKS_PER_MS = 10_000;
  * The cpu side of the protocol (SBI set_timer): retire the old timer
  * interrupt, publish the deadline, then bump and notify TIMER_SEQ. The order
  * matters: the waker reads the sequence first, so it never pairs a new
- * sequence number with an old deadline. `deadline` < 0 means none.
+ * sequence number with an old deadline. `deadline` < 0 means none. `bit` is
+ * the interrupt the waker drives: STIP (SBI set_timer, the direct boot) or
+ * MTIP (a CLINT mtimecmp write on a firmware boot, devices/clint.ts).
  */
-export function armTimer(ctl: Int32Array, deadline: bigint): void {
-  Atomics.and(ctl, CTL.MIP, ~MIP.STIP);
+export function armTimer(ctl: Int32Array, deadline: bigint, bit: number = MIP.STIP): void {
+  Atomics.and(ctl, CTL.MIP, ~bit);
   const ctl64 = new BigInt64Array(ctl.buffer, 0, CTL64.TIMER_DEADLINE / 8 + 1);
   Atomics.store(ctl64, CTL64.TIMER_DEADLINE / 8, deadline < 0n ? -1n : deadline);
   Atomics.add(ctl, CTL.TIMER_SEQ, 1);
@@ -44,6 +46,11 @@ export interface WakerOptions {
   beforeFire?: BeforeFire;
   /** Told of each event that fired (for --verbose). */
   onFire?: (ev: TimerEvent) => void;
+  /**
+   * The interrupt raised when a deadline is due (default MIP.STIP). A firmware
+   * boot's waker raises MIP.MTIP: the machine timer of the CLINT.
+   */
+  timerBit?: number;
 }
 
 export interface WakerStats {
@@ -103,6 +110,7 @@ export class Waker {
 
   async #loop(): Promise<void> {
     const ctl = this.#ctl;
+    const bit = this.#opts.timerBit ?? MIP.STIP;
     let doneSeq = -1; // the sequence number whose event has fired or was dropped
     let postponed = null as { seq: number; until: bigint } | null;
     while (this.#running) {
@@ -128,7 +136,7 @@ export class Waker {
           if (decision === "drop") {
             this.stats.dropped++;
           } else {
-            Atomics.or(ctl, CTL.MIP, MIP.STIP);
+            Atomics.or(ctl, CTL.MIP, bit);
             wakeCpu(ctl);
             this.stats.fired++;
             this.#opts.onFire?.(ev);
@@ -137,7 +145,7 @@ export class Waker {
             // unless the new deadline is due too, and look again at once.
             if (Atomics.load(ctl, CTL.TIMER_SEQ) !== seq) {
               const next = Atomics.load(this.#ctl64, CTL64.TIMER_DEADLINE / 8);
-              if (next < 0n || this.now() < next) Atomics.and(ctl, CTL.MIP, ~MIP.STIP);
+              if (next < 0n || this.now() < next) Atomics.and(ctl, CTL.MIP, ~bit);
               continue;
             }
           }

@@ -5,6 +5,7 @@
 // nothing here, and it still answers messages.
 import { serveActor } from "./protocol.ts";
 import { Waker } from "./waker.ts";
+import { MIP } from "./layout.ts";
 import { WAKER } from "./waker_protocol.ts";
 import { FaultEngine } from "./faults.ts";
 import { wakerFaultHook } from "./fault_layers/waker.ts";
@@ -24,7 +25,10 @@ serveActor(WAKER, {
         kill: (reason) => ctx.exit(reason),
       },
     );
-    waker = new Waker(ctx.buffers.control, { beforeFire: wakerFaultHook(faults) });
+    waker = new Waker(ctx.buffers.control, {
+      beforeFire: wakerFaultHook(faults),
+      timerBit: ctx.config.machineTimer ? MIP.MTIP : MIP.STIP,
+    });
     faults.armTimedKills();
     void waker.start();
   },

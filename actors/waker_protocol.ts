@@ -17,6 +17,8 @@ export interface WakerProtocol {
   cast: never;
   event: { kind: "log"; text: string } | FaultEvent;
   config: {
+    /** Raise MTIP instead of STIP: a firmware boot's CLINT timer (docs/firmware.md). */
+    machineTimer?: boolean;
     /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */
     faults?: FaultConfig;
   };

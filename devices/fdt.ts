@@ -248,6 +248,11 @@ export interface MachineFdtConfig {
   uart?: boolean;
   /** Add a CLINT node (for M-mode firmware boots). */
   clint?: boolean;
+  /**
+   * Add QEMU virt's test/syscon device at 0x100000 with syscon-poweroff and
+   * syscon-reboot nodes (firmware boots: OpenSBI's reset driver; devices/syscon.ts).
+   */
+  syscon?: boolean;
   /** Override the ISA description (default: RV64GC as below). */
   isa?: { string: string; base: string; extensions: string[] };
   /**
@@ -331,6 +336,17 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
       .strings("compatible", "sifive,clint0", "riscv,clint0")
       .u64("reg", CLINT_BASE, CLINT_SIZE)
       .u32("interrupts-extended", intcPh, 3, intcPh, 7);
+  }
+
+  if (cfg.syscon) {
+    const test = soc.child("test@100000");
+    const testPh = test.phandle();
+    test.strings("compatible", "sifive,test1", "sifive,test0", "syscon")
+      .u64("reg", 0x100000, 0x1000);
+    root.child("poweroff").string("compatible", "syscon-poweroff").u32("regmap", testPh)
+      .u32("offset", 0).u32("value", 0x5555);
+    root.child("reboot").string("compatible", "syscon-reboot").u32("regmap", testPh)
+      .u32("offset", 0).u32("value", 0x7777);
   }
 
   const plic = soc.child(`plic@${hex(PLIC_BASE)}`);

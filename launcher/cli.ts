@@ -33,6 +33,10 @@ export interface LaunchOptions {
   systemMap: string | null;
   /** True when no kernel was named: the bundled guest is booting. */
   bundled: boolean;
+  /** M-mode firmware to boot first (--bios, docs/firmware.md); null = direct S-mode boot. */
+  bios: string | null;
+  /** An ns16550a UART that takes the terminal's input (--uart); always present with --bios. */
+  uart: boolean;
 }
 
 export class UsageError extends Error {
@@ -67,6 +71,12 @@ Options (before <mem-in-mb>):
   --profile               sample the guest's pc; print the hottest functions at exit
   --system-map=<file>     name guest PCs with this System.map (default: guest/System.map
                           for the bundled guest)
+  --bios=<file>           boot M-mode firmware first, as QEMU's -bios: e.g. OpenSBI's
+                          fw_jump.bin or fw_dynamic.bin (ELF or raw, at 0x80000000);
+                          it serves the SBI to the kernel at 0x80200000 and prints on
+                          a UART (added, with a CLINT and a poweroff device)
+  --uart                  add an ns16550a serial port and give it this terminal's
+                          input (a serial console, e.g. for U-Boot)
 
 The console is the guest's hvc0 on this terminal. Three ^C within one second
 stop the emulator; a single ^C goes to the guest.
@@ -85,8 +95,16 @@ const VALUE_OPTIONS = new Set([
   "faults",
   "seed",
   "system-map",
+  "bios",
 ]);
-const FLAG_OPTIONS = new Set(["help", "verbose", "no-reboot", "trace-on-crash", "profile"]);
+const FLAG_OPTIONS = new Set([
+  "help",
+  "verbose",
+  "no-reboot",
+  "trace-on-crash",
+  "profile",
+  "uart",
+]);
 export const ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
 export type Role = typeof ROLES[number];
 
@@ -118,6 +136,8 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
     profile: false,
     systemMap: null,
     bundled: false,
+    bios: null,
+    uart: false,
   };
   let i = 0;
   for (; i < argv.length; i++) {
@@ -133,6 +153,7 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
       if (name === "no-reboot") o.noReboot = true;
       if (name === "trace-on-crash") o.traceOnCrash = true;
       if (name === "profile") o.profile = true;
+      if (name === "uart") o.uart = true;
       continue;
     }
     if (!VALUE_OPTIONS.has(name)) {
@@ -192,6 +213,10 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
       }
       case "system-map":
         o.systemMap = value;
+        break;
+      case "bios":
+        if (o.bios !== null) throw new UsageError("--bios given twice");
+        o.bios = value;
         break;
       case "faults":
         o.faults = value;

@@ -337,3 +337,79 @@ function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
   if (phys < 0) throw new LoadError(`${name}: entry point ${hex(entry)} is in no loaded segment`);
   return { kind: "elf", entry: phys, segments };
 }
+
+// --- M-mode firmware (--bios): OpenSBI and the like (docs/firmware.md) ------
+
+/** Where the firmware went: its entry (the hart's first pc) and extent. */
+export interface LoadedFirmware {
+  kind: "raw" | "elf";
+  entry: number;
+  start: number;
+  end: number;
+}
+
+/**
+ * Load M-mode firmware as QEMU's -bios does: an ELF at its physical
+ * addresses (which must lie in RAM), anything else as a raw binary at
+ * RAM_BASE. It must end at or below `limit` (the kernel's start), or the
+ * kernel would overwrite it.
+ */
+export function loadFirmware(
+  ram: SharedArrayBuffer | Uint8Array,
+  bytes: Uint8Array,
+  name: string,
+  limit: number,
+): LoadedFirmware {
+  const mem = ram instanceof Uint8Array ? ram : new Uint8Array(ram);
+  if (bytes.length === 0) throw new LoadError(`${name}: the firmware file is empty`);
+  let fw: LoadedFirmware;
+  let segments: Segment[];
+  if (bytes.length >= 4 && bytes[0] === 0x7f && ascii(bytes, 1, 3) === "ELF") {
+    const k = parseKernel(bytes, name, mem.length);
+    segments = k.segments;
+    const start = Math.min(...segments.map((s) => s.addr));
+    const end = Math.max(...segments.map((s) => s.addr + s.memBytes));
+    fw = { kind: "elf", entry: k.entry, start, end };
+  } else {
+    segments = [{ addr: RAM_BASE, data: bytes, memBytes: bytes.length }];
+    fw = { kind: "raw", entry: RAM_BASE, start: RAM_BASE, end: RAM_BASE + bytes.length };
+  }
+  if (fw.end > RAM_BASE + mem.length) {
+    throw new LoadError(`${name}: the firmware (${mib(fw.end - RAM_BASE)}) does not fit in RAM`);
+  }
+  if (fw.end > limit) {
+    throw new LoadError(
+      `${name}: the firmware ends at ${hex(fw.end)}, past the kernel's start ${hex(limit)}`,
+    );
+  }
+  for (const s of segments) {
+    const off = s.addr - RAM_BASE;
+    mem.set(s.data, off);
+    mem.fill(0, off + s.data.length, off + s.memBytes);
+  }
+  return fw;
+}
+
+/** fw_dynamic's handoff (OpenSBI include/sbi/fw_dynamic.h): "OSBI", version 2. */
+export const FW_DYNAMIC_MAGIC = 0x4942534f;
+
+/**
+ * Write OpenSBI's `struct fw_dynamic_info` at physical `addr`: where the next
+ * stage starts and in which mode (1 = S). fw_dynamic reads it through a2;
+ * fw_jump ignores a2, so it is always passed.
+ */
+export function writeFwDynamicInfo(
+  ram: SharedArrayBuffer | Uint8Array,
+  addr: number,
+  nextAddr: number,
+  hartId: number,
+): void {
+  const mem = ram instanceof Uint8Array ? ram : new Uint8Array(ram);
+  const v = new DataView(mem.buffer, mem.byteOffset + (addr - RAM_BASE), 48);
+  v.setBigUint64(0, BigInt(FW_DYNAMIC_MAGIC), true); // magic
+  v.setBigUint64(8, 2n, true); // version
+  v.setBigUint64(16, BigInt(nextAddr), true); // next_addr
+  v.setBigUint64(24, 1n, true); // next_mode: S
+  v.setBigUint64(32, 0n, true); // options
+  v.setBigUint64(40, BigInt(hartId), true); // boot_hart
+}

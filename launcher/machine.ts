@@ -43,7 +43,7 @@ import { createPlicState } from "../devices/plic.ts";
 import { IRQ } from "../devices/plic_protocol.ts";
 import { buildMachineFdt } from "../devices/fdt.ts";
 import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
-import { checkMemorySize, loadGuest } from "./loader.ts";
+import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
 import { Terminal } from "./terminal.ts";
 
@@ -106,6 +106,8 @@ interface Prepared {
   nets: PreparedNet[];
   /** The fault plan (--faults), checked; null without one. */
   faults: FaultRun | null;
+  /** M-mode firmware (--bios); null for the direct S-mode boot. */
+  bios: Uint8Array | null;
 }
 
 async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
@@ -126,6 +128,7 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   }
   const kernel = readInput(o.kernel, "kernel");
   const initrd = o.initrd === null ? null : readInput(o.initrd, "initrd");
+  const bios = o.bios === null ? null : readInput(o.bios, "firmware (--bios)");
   let cmdline = o.cmdline;
   if (o.bundled && cmdline === "") {
     cmdline = new TextDecoder().decode(readInput(BUNDLED.cmdline.pathname, "command line"))
@@ -165,7 +168,7 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   } else if (o.seed !== null) {
     log("warning: --seed without --faults does nothing");
   }
-  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults };
+  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults, bios };
 }
 
 /** Hooks for a library user; the CLI passes none. */
@@ -181,6 +184,9 @@ export interface MachineHooks {
   watch?: string[];
   onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
 }
+
+/** Free bytes left after the device tree on a firmware boot (OpenSBI grows it in place). */
+const FIRMWARE_FDT_ROOM = 64 * 1024;
 
 /** The line the bundled guest prints when its shell is about to start (docs/guest.md). */
 export const READY_LINE = "actorvm-guest: ready";
@@ -223,9 +229,12 @@ export async function runMachine(
   const p = await prepare(o, log);
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
+  // With --uart the terminal types into the UART, which the cpu polls: wake it.
+  let inputWake: () => void = () => {};
   const terminal = new Terminal({
     input(bytes) {
       input?.writeOrDrop(bytes);
+      inputWake();
     },
     interrupt() {
       log("three ^C: stopping");
@@ -239,9 +248,10 @@ export async function runMachine(
   terminal.start();
   try {
     for (let boot = 1;; boot++) {
-      const outcome = await bootOnce(o, p, registry, log, hooks, (ring, stopFn) => {
+      const outcome = await bootOnce(o, p, registry, log, hooks, (ring, stopFn, wake) => {
         input = new ByteRingWriter(ring);
         stop = stopFn;
+        inputWake = wake;
       });
       if (outcome.fate === FATE.REBOOT && !o.noReboot) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);
@@ -263,7 +273,11 @@ async function bootOnce(
   registry: Registry,
   log: (s: string) => void,
   hooks: MachineHooks,
-  attach: (inputRing: SharedArrayBuffer, stop: (fate: number) => void) => void,
+  attach: (
+    inputRing: SharedArrayBuffer,
+    stop: (fate: number) => void,
+    wake: () => void,
+  ) => void,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
   const ram = new SharedArrayBuffer(p.memBytes);
@@ -290,6 +304,10 @@ async function bootOnce(
   };
   const plic = createPlicState();
   const inputRing = createByteRing(1 << 16);
+  // A firmware boot prints on a UART; --uart adds one that also takes the input.
+  const firmware = p.bios !== null;
+  const uart = o.uart || firmware;
+  const uartInput = o.uart ? createByteRing(1 << 16) : null;
 
   // Devices, slot by slot: the console first, then disks (vda, vdb, ...), then networks.
   let slot = 0;
@@ -320,21 +338,48 @@ async function bootOnce(
   );
 
   let loaded;
+  let firmwareEntry = 0, fwDynamicInfo = 0;
   try {
     loaded = loadGuest({
       ram,
       kernel: p.kernel,
       kernelName: o.kernel,
       initrd: p.initrd,
-      buildFdt: (layout) =>
-        buildMachineFdt({
+      buildFdt: (layout) => {
+        const fdt = buildMachineFdt({
           ramBytes: p.memBytes,
           bootargs: p.cmdline,
           initrd: layout.initrd ?? undefined,
           virtioSlots: slots,
-        }),
+          uart,
+          clint: firmware,
+          syscon: firmware,
+        });
+        if (!firmware) return fdt;
+        // OpenSBI edits the tree in place (fdt_open_into past its end): leave it room.
+        const room = new Uint8Array(fdt.length + FIRMWARE_FDT_ROOM);
+        room.set(fdt);
+        return room;
+      },
     });
+    if (p.bios) {
+      const fw = loadFirmware(ram, p.bios, o.bios!, loaded.kernelStart);
+      // fw_dynamic's handoff sits just below the kernel (fw_jump ignores it).
+      fwDynamicInfo = Math.floor((loaded.kernelStart - 64) / 8) * 8;
+      if (fwDynamicInfo < fw.end) {
+        throw new InputError(`${o.bios}: no room between the firmware and the kernel`);
+      }
+      writeFwDynamicInfo(ram, fwDynamicInfo, loaded.entry, 0);
+      firmwareEntry = fw.entry;
+      if (o.verbose) {
+        log(
+          `firmware (${fw.kind}) at 0x${fw.start.toString(16)}..0x${fw.end.toString(16)}, ` +
+            `entry 0x${fw.entry.toString(16)}; fw_dynamic info at 0x${fwDynamicInfo.toString(16)}`,
+        );
+      }
+    }
   } catch (e) {
+    if (e instanceof InputError) throw e;
     throw new InputError((e as Error).message);
   }
   if (o.verbose) {
@@ -425,7 +470,7 @@ async function bootOnce(
       descriptor: WAKER,
       url: registry.get("waker"),
       buffers: { control, ...plan("waker").buffers },
-      config: { ...plan("waker").config },
+      config: { machineTimer: firmware, ...plan("waker").config },
       policy: plan("waker").policy,
     }),
     true,
@@ -495,11 +540,13 @@ async function bootOnce(
     new Supervisor({
       descriptor: CPU,
       url: registry.get("cpu"),
-      buffers: { ram, control, plic, ...slotBuffers },
+      buffers: { ram, control, plic, ...slotBuffers, ...(uartInput ? { uartInput } : {}) },
       config: {
         ramBase: RAM_BASE,
         slots,
-        entry: loaded.entry,
+        entry: firmware ? firmwareEntry : loaded.entry,
+        firmware: firmware ? { fwDynamicInfo } : undefined,
+        uart,
         fdtAddr: loaded.fdtAddr,
         hartId: 0,
         verbose,
@@ -521,10 +568,10 @@ async function bootOnce(
       profile: f.profile,
     });
   });
-  attach(inputRing, (fate) => {
+  attach(uartInput ?? inputRing, (fate) => {
     Atomics.store(ctl, CTL.STOP, fate);
     wakeCpu(ctl);
-  });
+  }, uartInput ? () => wakeCpu(ctl) : () => {});
 
   try {
     // Every actor at once. Start order does not matter: a device's registers,

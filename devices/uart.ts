@@ -1,0 +1,164 @@
+// An ns16550a UART at UART_BASE, executed by the cpu actor on its bus: the
+// console of OpenSBI (its banner, the SBI console it serves) and of U-Boot.
+// Transmit is immediate (THR always empty); received bytes come from a byte
+// ring the launcher fills from the terminal. Interrupts (rx data, THR empty)
+// drive PLIC line UART_IRQ. Read next: docs/firmware.md, actors/ring.ts.
+
+import type { ByteRingReader } from "../actors/ring.ts";
+
+// Register offsets (reg-shift 0, byte wide, as on QEMU virt).
+const RBR_THR_DLL = 0;
+const IER_DLM = 1;
+const IIR_FCR = 2;
+const LCR = 3;
+const MCR = 4;
+const LSR = 5;
+const MSR = 6;
+const SCR = 7;
+
+const IER_RDI = 1; // received data available
+const IER_THRI = 2; // transmitter holding register empty
+const LCR_DLAB = 0x80;
+const LSR_DR = 0x01;
+const LSR_THRE = 0x20;
+const LSR_TEMT = 0x40;
+const IIR_NONE = 0x01;
+const IIR_THRI = 0x02;
+const IIR_RDI = 0x04;
+const MCR_LOOP = 0x10;
+
+export interface UartHost {
+  /** A byte the guest transmitted. */
+  out(byte: number): void;
+  /** Where received bytes come from (null: nothing is ever received). */
+  input: ByteRingReader | null;
+  /** Drive the interrupt line (level). */
+  setIrq(level: boolean): void;
+}
+
+export class Uart {
+  ier = 0;
+  lcr = 0x03; // 8N1
+  mcr = 0;
+  scr = 0;
+  dll = 1;
+  dlm = 0;
+  fifoEnabled = false;
+  /** A THR-empty interrupt is owed (set by a write or by enabling it; cleared by reading IIR). */
+  #thrPending = false;
+  /** The byte at the head of the receive side, taken from the ring, not yet read. */
+  #rx = -1;
+  readonly #one = new Uint8Array(1);
+  readonly #host: UartHost;
+  #level = false;
+
+  constructor(host: UartHost) {
+    this.#host = host;
+  }
+
+  /** Is a received byte waiting? Pulls one from the ring into the holding register. */
+  rxReady(): boolean {
+    if (this.#rx < 0 && this.#host.input && this.#host.input.read(this.#one) === 1) {
+      this.#rx = this.#one[0];
+    }
+    return this.#rx >= 0;
+  }
+
+  read(off: number, size: number): number {
+    if (off + size > 0x100) return -1;
+    let v = 0;
+    switch (off) {
+      case RBR_THR_DLL:
+        if (this.lcr & LCR_DLAB) v = this.dll;
+        else if (this.rxReady()) {
+          v = this.#rx;
+          this.#rx = -1;
+        }
+        break;
+      case IER_DLM:
+        v = this.lcr & LCR_DLAB ? this.dlm : this.ier;
+        break;
+      case IIR_FCR: {
+        v = this.#iir();
+        if (v === IIR_THRI) this.#thrPending = false; // reading IIR acknowledges THRE
+        v |= this.fifoEnabled ? 0xc0 : 0;
+        break;
+      }
+      case LCR:
+        v = this.lcr;
+        break;
+      case MCR:
+        v = this.mcr;
+        break;
+      case LSR:
+        v = LSR_THRE | LSR_TEMT | (this.rxReady() ? LSR_DR : 0);
+        break;
+      case MSR:
+        // In loopback the modem inputs follow the outputs (Linux's probe checks this);
+        // otherwise report carrier, data set ready and clear to send.
+        v = this.mcr & MCR_LOOP
+          ? ((this.mcr & 0x0c) << 4) | ((this.mcr & 0x01) << 5) | ((this.mcr & 0x02) << 3)
+          : 0xb0;
+        break;
+      case SCR:
+        v = this.scr;
+        break;
+    }
+    this.update();
+    return v;
+  }
+
+  write(off: number, size: number, value: number): boolean {
+    if (off + size > 0x100) return false;
+    const b = value & 0xff;
+    switch (off) {
+      case RBR_THR_DLL:
+        if (this.lcr & LCR_DLAB) this.dll = b;
+        else {
+          if (this.mcr & MCR_LOOP) {
+            if (this.#rx < 0) this.#rx = b; // loopback: what is sent is received
+          } else this.#host.out(b);
+          this.#thrPending = true;
+        }
+        break;
+      case IER_DLM:
+        if (this.lcr & LCR_DLAB) this.dlm = b;
+        else {
+          // Enabling the THR-empty interrupt with THR empty raises it at once.
+          if ((b & IER_THRI) && !(this.ier & IER_THRI)) this.#thrPending = true;
+          this.ier = b & 0x0f;
+        }
+        break;
+      case IIR_FCR:
+        this.fifoEnabled = (b & 1) !== 0;
+        if (b & 2) this.#rx = -1; // clear the receive FIFO (the ring keeps unread input)
+        break;
+      case LCR:
+        this.lcr = b;
+        break;
+      case MCR:
+        this.mcr = b & 0x1f;
+        break;
+      case SCR:
+        this.scr = b;
+        break;
+    }
+    this.update();
+    return true;
+  }
+
+  #iir(): number {
+    if ((this.ier & IER_RDI) && this.rxReady()) return IIR_RDI;
+    if ((this.ier & IER_THRI) && this.#thrPending) return IIR_THRI;
+    return IIR_NONE;
+  }
+
+  /** Recompute the interrupt line (also called between batches: input may have arrived). */
+  update(): void {
+    const level = this.#iir() !== IIR_NONE;
+    if (level !== this.#level) {
+      this.#level = level;
+      this.#host.setIrq(level);
+    }
+  }
+}
