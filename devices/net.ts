@@ -19,7 +19,9 @@ import {
   GSO_NONE,
   GSO_TCPV4,
   GSO_TCPV6,
+  l4ChecksumOk,
   segmentTcp,
+  VIRTIO_NET_HDR_F_DATA_VALID,
   VIRTIO_NET_HDR_F_NEEDS_CSUM,
 } from "./net_offload.ts";
 
@@ -35,6 +37,7 @@ export const NET_HDR_LEN = 12;
 /** Device feature bits (§5.1.3). */
 export const NET_F = {
   CSUM: 0,
+  GUEST_CSUM: 1,
   MAC: 5,
   HOST_TSO4: 11,
   HOST_TSO6: 12,
@@ -50,12 +53,14 @@ export const MAX_GSO_FRAME = 18 + 40 + 65535;
 export const NET_FEATURES = bit(NET_F.MAC) | bit(NET_F.STATUS) | bit(F.RING_INDIRECT_DESC) |
   bit(F.RING_EVENT_IDX);
 /**
- * Transmit offloads, done by the device in software (devices/net_offload.ts):
- * checksum completion and TCP segmentation for IPv4 and IPv6, with ECN. The
- * receive side has none: frames reach the guest whole and unverified.
+ * Offloads, done by the device in software (devices/net_offload.ts): on
+ * transmit, checksum completion and TCP segmentation for IPv4 and IPv6, with
+ * ECN; on receive, TCP/UDP checksums verified here and marked DATA_VALID, so
+ * the guest neither checks them nor is kept from merging segments (GRO).
+ * Received frames are never merged or left with partial checksums.
  */
-export const NET_TX_OFFLOADS = bit(NET_F.CSUM) | bit(NET_F.HOST_TSO4) | bit(NET_F.HOST_TSO6) |
-  bit(NET_F.HOST_ECN);
+export const NET_OFFLOADS = bit(NET_F.CSUM) | bit(NET_F.HOST_TSO4) | bit(NET_F.HOST_TSO6) |
+  bit(NET_F.HOST_ECN) | bit(NET_F.GUEST_CSUM);
 
 /** virtio_net_config as far as our features reach: mac[6], status u16. */
 const CONFIG_BYTES = 8;
@@ -94,7 +99,7 @@ export function macToString(mac: Uint8Array): string {
 
 /**
  * The transport state for a virtio-net device in the slot with interrupt
- * `irq`. `offloads: false` leaves out the transmit offloads.
+ * `irq`. `offloads: false` leaves out the offloads.
  */
 export function createNetState(
   irq: number,
@@ -107,7 +112,7 @@ export function createNetState(
   new DataView(config.buffer).setUint16(6, NET_S_LINK_UP, true);
   return createTransportState({
     deviceId: DEVICE_ID.NET,
-    deviceFeatures: NET_FEATURES | (opts.offloads === false ? 0n : NET_TX_OFFLOADS),
+    deviceFeatures: NET_FEATURES | (opts.offloads === false ? 0n : NET_OFFLOADS),
     queueMax: [NET_QUEUE_SIZE, NET_QUEUE_SIZE],
     configBytes: CONFIG_BYTES,
     irq,
@@ -134,6 +139,8 @@ export interface NetStats {
   rxDroppedNotReady: number;
   /** Dropped: the frame did not fit the posted buffer (the buffer is returned empty). */
   rxDroppedTooBig: number;
+  /** Received frames whose TCP/UDP checksum the device verified (marked DATA_VALID). */
+  rxChecksumValid: number;
   /** Frames received from the backend that are not Ethernet frames at all (< 14 or > 1514 bytes). */
   rxDroppedBad: number;
   txFrames: number;
@@ -162,6 +169,7 @@ export class NetDevice extends VirtioDevice {
     rxDroppedNotReady: 0,
     rxDroppedTooBig: 0,
     rxDroppedBad: 0,
+    rxChecksumValid: 0,
     txFrames: 0,
     txBytes: 0,
     txDroppedShort: 0,
@@ -321,6 +329,10 @@ export class NetDevice extends VirtioDevice {
         this.complete(vq, c.head, 0);
         return true;
       }
+      this.#hdr[0] = this.transport.hasFeature(NET_F.GUEST_CSUM) && l4ChecksumOk(frame)
+        ? VIRTIO_NET_HDR_F_DATA_VALID
+        : 0;
+      if (this.#hdr[0]) this.stats.rxChecksumValid++;
       scatterBytes(this.ram, c.writable, 0, this.#hdr);
       scatterBytes(this.ram, c.writable, NET_HDR_LEN, frame);
       this.stats.rxFrames++;

@@ -4,9 +4,9 @@
 // features negotiated, through a fake guest. Read next: devices/net_offload.ts.
 
 import assert from "node:assert/strict";
-import { completeChecksum, segmentTcp } from "../devices/net_offload.ts";
+import { completeChecksum, l4ChecksumOk, segmentTcp } from "../devices/net_offload.ts";
 import { createControlBlock } from "../actors/layout.ts";
-import { createNetState, NET_F, NET_HDR_LEN, NET_TX, NetDevice } from "../devices/net.ts";
+import { createNetState, NET_F, NET_HDR_LEN, NET_RX, NET_TX, NetDevice } from "../devices/net.ts";
 import { F } from "../devices/virtio/constants.ts";
 import { FakeNetDriver, RAM_BYTES } from "./net_fakeguest.ts";
 
@@ -180,4 +180,64 @@ Deno.test("net offload: the device segments a TSO chain from the guest, leaving 
   // The guest's buffers are as it wrote them.
   assert.deepEqual(drv.bytes.slice(0x12000, 0x12000 + big.length - 66), big.subarray(66));
   assert.deepEqual(drv.bytes.slice(0x11000, 0x11000 + 66), big.subarray(0, 66));
+});
+
+Deno.test("net offload: receive checksums are verified for TCP/UDP over IPv4 and IPv6 only", () => {
+  for (const v6 of [false, true]) {
+    const segs: Uint8Array[] = [];
+    segmentTcp(tcpFrame(v6, payloadOf(1000), ACK, 7), v6, 1400, 1514, (s) => segs.push(s.slice()));
+    const good = segs[0];
+    assert.ok(tcpOk(good, v6));
+    assert.equal(l4ChecksumOk(good), true, `good IPv${v6 ? 6 : 4}`);
+    const bad = good.slice();
+    bad[bad.length - 1] ^= 1;
+    assert.equal(l4ChecksumOk(bad), false, `corrupt IPv${v6 ? 6 : 4}`);
+    // Ethernet padding after the IP packet is not part of the sum.
+    const padded = new Uint8Array(good.length + 6);
+    padded.set(good);
+    padded.fill(0xee, good.length);
+    assert.equal(l4ChecksumOk(padded), true, "padded");
+    assert.equal(l4ChecksumOk(good.subarray(0, good.length - 1)), false, "truncated");
+  }
+  const frag = tcpFrame(false, payloadOf(100), ACK, 1);
+  segmentTcp(frag, false, 1400, 1514, (s) => frag.set(s));
+  assert.equal(l4ChecksumOk(frag), true);
+  frag[14 + 6] |= 0x20; // More Fragments
+  assert.equal(l4ChecksumOk(frag), false, "a fragment");
+  const arp = new Uint8Array(42);
+  arp.set([0x08, 0x06], 12);
+  assert.equal(l4ChecksumOk(arp), false, "ARP");
+});
+
+Deno.test("net offload: with GUEST_CSUM, good received frames are marked DATA_VALID, bad ones not", () => {
+  const ram = new SharedArrayBuffer(RAM_BYTES);
+  const control = createControlBlock();
+  const state = createNetState(3, new Uint8Array([2, 0x41, 0x56, 0, 0, 1]));
+  const dev = new NetDevice(ram, state, control, { backend: { send: () => true } });
+  const feat = (b: number) => 1n << BigInt(b);
+  const drv = new FakeNetDriver(ram, state, control, {
+    features: feat(NET_F.MAC) | feat(NET_F.GUEST_CSUM) | feat(F.VERSION_1),
+  });
+  dev.service();
+  for (let i = 0; i < 3; i++) drv.rx.post([{ addr: 0x40000 + i * 0x800, len: 1526, write: true }]);
+  drv.notify(NET_RX);
+  dev.service();
+  const segs: Uint8Array[] = [];
+  segmentTcp(
+    tcpFrame(false, payloadOf(500), ACK, 7),
+    false,
+    1400,
+    1514,
+    (s) => segs.push(s.slice()),
+  );
+  const bad = segs[0].slice();
+  bad[100] ^= 0xff;
+  const arp = new Uint8Array(60);
+  arp.set([0x08, 0x06], 12);
+  dev.receive(segs[0]);
+  dev.receive(bad);
+  dev.receive(arp);
+  assert.equal(drv.rx.takeUsed().length, 3);
+  assert.deepEqual([0, 1, 2].map((i) => drv.bytes[0x40000 + i * 0x800]), [2, 0, 0]);
+  assert.equal(dev.stats.rxChecksumValid, 1);
 });
