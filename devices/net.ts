@@ -1,7 +1,7 @@
 // The network device: virtio-net (device id 1, virtio 1.2 §5.1) with one
 // rx/tx queue pair — queue 0 receives into the guest, queue 1 transmits from
 // it — a MAC address and link status in config space, and transmit offloads
-// done in software (devices/net_offload.ts; none on receive). Every buffer
+// done in software (devices/net_offload.ts; docs/adr/0004). Every buffer
 // starts with the 12-byte virtio_net_hdr_v1; frames cross to the backend
 // (devices/net_backend.ts: tap or sharenet) bare. The backend pushes
 // frames in with receive(): they go straight into posted rx buffers, or wait
