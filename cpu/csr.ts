@@ -385,16 +385,20 @@ export function execCsr(h: Hart, insn: number, raw: number, pc: number): boolean
   }
   if (isWrite) {
     const src = f3 >= 5 ? BigInt(rs1) : h.x[rs1];
+    // In a CSRRS/CSRRC of mip only the software-writable bits take part
+    // (priv spec 3.1.9): a line driven from outside (SEIP from the PLIC)
+    // must not be read back and written as a sticky software bit.
+    const base = csr === CSR.MIP ? BigInt(h.mipSw) : old;
     let nv: bigint;
     switch (f3 & 3) {
       case 1:
         nv = src;
         break;
       case 2:
-        nv = old | src;
+        nv = base | src;
         break;
       default:
-        nv = old & ~src;
+        nv = base & ~src;
         break;
     }
     csrWriteRaw(h, csr, nv);
