@@ -47,13 +47,33 @@ export async function run(cmd: string[], stdin?: string): Promise<RunResult> {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+/**
+ * Delete namespaces left by test processes that were killed before their
+ * cleanup ran (`avm-test-<pid>-...` whose pid is gone). Namespaces of live
+ * processes, and names in any other form, are never touched.
+ */
+async function sweepOrphans(): Promise<void> {
+  const r = await run(["ip", "netns", "list"]);
+  for (const line of r.stdout.split("\n")) {
+    const m = /^(avm-test-(\d+)-[0-9a-f]+)\b/.exec(line);
+    if (!m) continue;
+    try {
+      Deno.statSync(`/proc/${m[2]}`);
+    } catch {
+      await run(["ip", "netns", "del", m[1]]);
+    }
+  }
+}
+
 /** One namespace: commands run in it through `ip netns exec`. */
 export class Netns {
   readonly #children = new Set<Deno.ChildProcess>();
   private constructor(readonly name: string) {}
 
   static async create(): Promise<Netns> {
-    const name = `avm-test-${crypto.randomUUID().slice(0, 8)}`;
+    await sweepOrphans();
+    // The creator's pid in the name lets a later run remove what a killed run left.
+    const name = `avm-test-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
     const r = await run(["ip", "netns", "add", name]);
     if (r.code !== 0) throw new Error(`ip netns add ${name}: ${r.stderr.trim()}`);
     const ns = new Netns(name);
