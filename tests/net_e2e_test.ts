@@ -192,3 +192,41 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name:
+    "net e2e: the net actor killed 5 times mid-transfer; the restarts keep the tap, data intact",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      const plan = Deno.makeTempFileSync({ prefix: "avm-e2e-plan-", suffix: ".json" });
+      Deno.writeTextFileSync(
+        plan,
+        JSON.stringify({
+          rules: [{ layer: "net", effect: "kill", when: { every: 50, count: 5 } }],
+        }),
+      );
+      let vm: Vm | null = null;
+      try {
+        vm = await Vm.boot({
+          vm: "actorvm",
+          ns,
+          tunnet: "10.213.33.1/24",
+          guestIp: "10.213.33.2/24",
+          extraArgs: [`--faults=${plan}`],
+        }, BOOT_MS);
+        const send = await startPeer(ns, "send", "10.213.33.1", 5001, 2 << 20, 23);
+        const got = await vm.run(`nc 10.213.33.1 5001 </dev/null | sha256sum`, TRANSFER_MS);
+        assert.equal(got.trim().split(/\s+/)[0], (await send.result).sha256);
+        await ns.sh("ping -c 2 -W 10 -q 10.213.33.2");
+        await vm.close();
+        assert.match(vm.stderr, /5 injected: rule 0 net kill ×5/);
+        assert.match(vm.stderr, /net actor restarted/);
+      } finally {
+        await vm?.close();
+        Deno.removeSync(plan);
+      }
+    }),
+});

@@ -56,12 +56,15 @@ export class Vm {
   #exited = false;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
   readonly #status: Promise<Deno.CommandStatus>;
+  readonly #pumps: Promise<void>[];
 
   private constructor(readonly opts: VmOptions, cmd: string[]) {
     this.child = opts.ns.spawn(cmd, { stdin: "piped" });
     this.#writer = this.child.stdin.getWriter();
-    this.#pump(this.child.stdout, (s) => this.#out += s);
-    this.#pump(this.child.stderr, (s) => this.#err += s);
+    this.#pumps = [
+      this.#pump(this.child.stdout, (s) => this.#out += s),
+      this.#pump(this.child.stderr, (s) => this.#err += s),
+    ];
     this.#status = this.child.status;
     this.#status.then(() => {
       this.#exited = true;
@@ -182,6 +185,7 @@ export class Vm {
       this.child.kill("SIGKILL");
     } catch { /* gone */ }
     await this.#status;
+    await Promise.all(this.#pumps);
     try {
       await this.#writer.close();
     } catch { /* closed */ }
@@ -201,6 +205,8 @@ export class Vm {
       await this.#status;
       clearTimeout(t);
     }
+    // Everything the emulator printed (e.g. its exit summary) is in output/stderr now.
+    await Promise.all(this.#pumps);
     try {
       await this.#writer.close();
     } catch { /* closed */ }
