@@ -131,7 +131,9 @@ export class Uart {
         break;
       case IIR_FCR:
         this.fifoEnabled = (b & 1) !== 0;
-        if (b & 2) this.#rx = -1; // clear the receive FIFO (the ring keeps unread input)
+        // "Clear the receive FIFO" drops nothing here: what the terminal typed is
+        // still on the wire until the guest reads it, and U-Boot re-initialises
+        // the port (FCR = 7) twice while booting — piped input would lose bytes.
         break;
       case LCR:
         this.lcr = b;
