@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { A } from "./cpu_harness.ts";
+import { parseCommandLine, USAGE, UsageError } from "../launcher/cli.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const [T0, T1, T2, T3, T4, T5, T6] = [5, 6, 7, 28, 29, 30, 31];
@@ -128,4 +129,17 @@ Deno.test("firmware fate: a missing --bios file or one that overlaps the kernel 
   const big = await boot(new Uint8Array(3 << 20));
   assert.equal(big.code, 2, big.stderr);
   assert.match(big.stderr, /past the kernel's start 0x80200000/);
+});
+
+Deno.test("firmware cli: --bios takes a file once, --uart is a flag", () => {
+  const o = parseCommandLine(["--bios=fw.bin", "--uart"])!;
+  assert.equal(o.bios, "fw.bin");
+  assert.equal(o.uart, true);
+  const d = parseCommandLine([])!;
+  assert.equal(d.bios, null);
+  assert.equal(d.uart, false);
+  assert.throws(() => parseCommandLine(["--bios=a", "--bios=b"]), UsageError);
+  assert.throws(() => parseCommandLine(["--uart=1"]), UsageError);
+  assert.throws(() => parseCommandLine(["--bios"]), /needs a value/);
+  assert.match(USAGE, /--bios=<file>/);
 });
