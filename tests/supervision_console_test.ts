@@ -1,4 +1,5 @@
-// Supervision end to end, one boot: the console actor is killed in the middle
+// Supervision end to end, one boot: the waker is killed at a set time during
+// the boot and restarted (timers keep working); the console actor is killed in the middle
 // of a typed command line and restarted — the command still runs and the
 // session goes on (the byte it died on stayed in the input ring); the block
 // actor, with a plan that allows it no restart, dies on a read — the
@@ -35,6 +36,7 @@ Deno.test({
           rules: [
             { layer: "console", effect: "kill", when: { nth: 20 } },
             { layer: "block", effect: "kill", when: { op: "read", sectors: [4000, 4000] } },
+            { layer: "waker", effect: "kill", when: { atMs: 500 } },
           ],
         }),
       );
@@ -50,6 +52,13 @@ Deno.test({
       );
       assertMatch(s.stderr, /console actor restarted \(1\)/);
       assertEquals((await s.run("echo second; echo line")).trim(), "second\nline");
+      // The waker was killed at 500 ms of guest time, during the boot, and restarted: timers go on.
+      assertMatch(
+        s.stderr,
+        /waker actor crashed: killed by fault plan rule 2 \(waker, at 500 ms\)/,
+      );
+      assertMatch(s.stderr, /waker actor restarted \(1\)/);
+      assertEquals((await s.run("sleep 1; echo slept")).trim(), "slept");
       await s.run("dmesg -n 1");
       // Block 500 = sector 4000: the read kills the block actor, which may not restart.
       await s.run(

@@ -12,6 +12,7 @@ import {
   type FaultLayer,
   FaultLog,
   type FaultPlan,
+  LAYER_UNITS,
   parsePlan,
   PlanError,
   type RestartOverride,
@@ -50,6 +51,10 @@ export class FaultRun {
     return [
       `fault plan ${this.path}, seed ${this.seed} (repeat with --seed=${this.seed}): ${this.plan.rules.length} rule(s)`,
       ...this.plan.rules.map((r) => `  ${describeRule(r)}`),
+      // What "the n-th event" counts, for each layer the plan uses.
+      ...[...new Set(this.plan.rules.map((r) => r.layer))].map((l) =>
+        `  a ${l} event is one ${LAYER_UNITS[l]}`
+      ),
       ...Object.entries(this.plan.restart).map(([role, p]) =>
         `  restart policy for ${role}: ${JSON.stringify(p)}`
       ),
