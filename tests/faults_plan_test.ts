@@ -19,6 +19,7 @@ import { FaultyBackend } from "../actors/fault_layers/block.ts";
 import { FaultyPlicGateway } from "../actors/fault_layers/irq.ts";
 import { FaultyNetBackend } from "../actors/fault_layers/net.ts";
 import { ConsoleInputFaults } from "../actors/fault_layers/console.ts";
+import { wakerFaultHook } from "../actors/fault_layers/waker.ts";
 import type { BlockBackend } from "../devices/block_backend.ts";
 import type { FrameSink, NetBackend } from "../devices/net_backend.ts";
 import { newStats } from "../devices/net_backend.ts";
@@ -342,4 +343,45 @@ Deno.test("launcher: a malformed plan or a wrong swapped module is refused befor
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("net and console delay keep order; waker hook drops, postpones, fires", async () => {
+  const plan = parsePlan(JSON.stringify({
+    rules: [
+      { layer: "net", effect: "delay", ms: 20, when: { dir: "rx", nth: 1 } },
+      { layer: "console", effect: "delay", ms: 20, when: { nth: 2 } },
+      { layer: "waker", effect: "drop", when: { nth: 1 } },
+      { layer: "waker", effect: "delay", ms: 3, when: { nth: 2 } },
+    ],
+  }));
+  // net: a delayed rx frame arrives after the ones behind it (delay is not order-keeping on a wire).
+  const inner = new FakeNet();
+  const be = new FaultyNetBackend(inner, engineFor(plan, "net").engine);
+  const got: number[] = [];
+  be.start((f) => got.push(f[0]));
+  inner.sink(new Uint8Array([1]));
+  inner.sink(new Uint8Array([2]));
+  assertEquals(got, [2]);
+  await new Promise((r) => setTimeout(r, 40));
+  assertEquals(got, [2, 1]);
+  await be.close();
+  // console: the stream pauses at the 2nd byte, and everything after it waits behind it.
+  const ring = createByteRing(64);
+  new ByteRingWriter(ring).write(new TextEncoder().encode("xyz"));
+  const out: string[] = [];
+  const c = new ConsoleInputFaults(
+    engineFor(plan, "console").engine,
+    (b) => out.push(new TextDecoder().decode(b)),
+  );
+  assertEquals(c.take(new ByteRingReader(ring)), 3);
+  assertEquals(out, ["x"]);
+  await new Promise((r) => setTimeout(r, 40));
+  assertEquals(out, ["x", "yz"]);
+  c.dispose();
+  // waker: the 1st due event is dropped, the 2nd postponed 3 ms (30 000 ticks), the 3rd fires.
+  const hook = wakerFaultHook(engineFor(plan, "waker").engine)!;
+  const ev = { deadline: 100n, now: 1000n, seq: 1 };
+  assertEquals(hook(ev), "drop");
+  assertEquals(hook(ev), 31_000n);
+  assertEquals(hook(ev), "fire");
 });

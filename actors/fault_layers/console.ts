@@ -36,6 +36,7 @@ export class ConsoleInputFaults {
       n++;
       if (effect === "drop") continue;
       if (effect === "delay") {
+        this.#flush(); // what came before goes now; this byte and the rest wait
         this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + hit!.rule.ms!);
       }
       this.#queue.push(this.#one[0]);
