@@ -192,7 +192,7 @@ export function runCpu(
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
-    readTime: () => BigInt(guestTimeTicks(control)) + ctl64[skewSlot],
+    readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
   });
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host);
