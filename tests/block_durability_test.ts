@@ -6,8 +6,8 @@
 // writes it follows. Helpers: tests/guest_session.ts, tests/block_tools.ts.
 
 import { assert, assertEquals } from "./assert.ts";
-import { GuestSession, READY_LINE } from "./guest_session.ts";
-import { debugfsRead, E2FS_MISSING, GUEST, mke2fs, pattern } from "./block_tools.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";
+import { debugfsRead, E2FS_MISSING, mke2fs, pattern } from "./block_tools.ts";
 import { createControlBlock } from "../actors/layout.ts";
 import { BLK_S, BLK_T, BlockDevice, createBlockState } from "../devices/block.ts";
 import { FileBackend } from "../devices/block_backend.ts";
@@ -38,12 +38,7 @@ Deno.test({
         args: [
           `--block=${fs}`,
           `--block=${raw}`,
-          `--initrd=${GUEST}/initramfs.cpio`,
-          "128",
-          `${GUEST}/Image`,
-          "console=hvc0",
-          "earlycon=sbi",
-          "actorvm.mount=1",
+          ...bundledBoot(["actorvm.mount=1"]),
         ],
       });
       await g.waitFor(READY_LINE, 60_000);

@@ -8,13 +8,12 @@
 
 import { assert, assertEquals, assertMatch, assertThrows } from "./assert.ts";
 import { lockBlockFile } from "../devices/block_backend.ts";
-import { GuestSession, READY_LINE } from "./guest_session.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";
 import {
   debugfsCat,
   debugfsRead,
   E2FS_MISSING,
   e2fsck,
-  GUEST,
   mke2fs,
   pattern,
   seqText,
@@ -58,12 +57,7 @@ Deno.test({
           `--block=${a}`,
           `--block=${b},ro`,
           `--block=${c}`,
-          `--initrd=${GUEST}/initramfs.cpio`,
-          "128",
-          `${GUEST}/Image`,
-          "console=hvc0",
-          "earlycon=sbi",
-          "actorvm.mount=1",
+          ...bundledBoot(["actorvm.mount=1"]),
         ],
       });
       await g.waitFor(READY_LINE, 60_000);

@@ -6,8 +6,7 @@
 // the same points of the guest's requests (the injection logs are equal).
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { GuestSession, READY_LINE } from "./guest_session.ts";
-import { GUEST } from "./block_tools.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";
 
 /** Deterministic disk contents: sector s is filled from s. */
 function diskBytes(sectors: number): Uint8Array {
@@ -47,11 +46,7 @@ async function boot(dir: string, disk: string): Promise<RunResult> {
       `--faults=${dir}/plan.json`,
       "--seed=1234",
       `--block=${disk}`,
-      `--initrd=${GUEST}/initramfs.cpio`,
-      "128",
-      `${GUEST}/Image`,
-      "console=hvc0",
-      "earlycon=sbi",
+      ...bundledBoot([]),
     ],
   });
   try {

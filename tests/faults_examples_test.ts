@@ -6,8 +6,7 @@
 // `--actor` route is exercised for every role that can boot without a network.
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { GuestSession } from "./guest_session.ts";
-import { GUEST } from "./block_tools.ts";
+import { bundledBoot, GuestSession } from "./guest_session.ts";
 import { parseScript } from "../examples/scripted_console.worker.ts";
 import { parseSectors } from "../examples/bad_sector_block.worker.ts";
 
@@ -74,11 +73,7 @@ Deno.test({
           "--actor",
           `waker=${ROOT}actors/waker.worker.ts`,
           `--block=${dir}/disk.raw`,
-          `--initrd=${GUEST}/initramfs.cpio`,
-          "128",
-          `${GUEST}/Image`,
-          "console=hvc0",
-          "earlycon=sbi",
+          ...bundledBoot([]),
         ],
         env: {
           ACTORVM_CONSOLE_SCRIPT: `${dir}/script.txt`,

@@ -5,7 +5,23 @@
 // Used by tests/boot_*_test.ts and the block/net/fault end-to-end tests.
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
+const GUEST_DIR = new URL("../guest/", import.meta.url).pathname;
 export const READY_LINE = "actorvm-guest: ready";
+
+/**
+ * The `mod.ts` arguments, after any options, that boot the bundled kernel and
+ * initramfs with the default console parameters plus `kernelArgs`.
+ */
+export function bundledBoot(kernelArgs: string[] = [], memMb = 128): string[] {
+  return [
+    `--initrd=${GUEST_DIR}initramfs.cpio`,
+    String(memMb),
+    `${GUEST_DIR}Image`,
+    "console=hvc0",
+    "earlycon=sbi",
+    ...kernelArgs,
+  ];
+}
 
 export interface SessionOptions {
   /** Arguments after `mod.ts`. */

@@ -7,8 +7,8 @@
 // holds what the guest wrote (read with debugfs).
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { GuestSession, READY_LINE } from "./guest_session.ts";
-import { debugfsRead, E2FS_MISSING, e2fsck, GUEST, mke2fs } from "./block_tools.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";
+import { debugfsRead, E2FS_MISSING, e2fsck, mke2fs } from "./block_tools.ts";
 
 const FILES = 40;
 /** What the guest writes to /mnt/f<i>: `yes "file <i> line" | head -c <n>`. */
@@ -51,12 +51,7 @@ Deno.test({
         args: [
           `--faults=${dir}/plan.json`,
           `--block=${img}`,
-          `--initrd=${GUEST}/initramfs.cpio`,
-          "128",
-          `${GUEST}/Image`,
-          "console=hvc0",
-          "earlycon=sbi",
-          "actorvm.mount=1",
+          ...bundledBoot(["actorvm.mount=1"]),
         ],
       });
       await s.waitFor(READY_LINE, 60_000);

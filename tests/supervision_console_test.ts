@@ -9,15 +9,10 @@
 // interrupt controller: the machine stops with a clear reason and status 1.
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
-import { GuestSession, READY_LINE } from "./guest_session.ts";
-import { GUEST } from "./block_tools.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";
 
 const KERNEL = [
-  `--initrd=${GUEST}/initramfs.cpio`,
-  "128",
-  `${GUEST}/Image`,
-  "console=hvc0",
-  "earlycon=sbi",
+  ...bundledBoot([]),
 ];
 
 Deno.test({
