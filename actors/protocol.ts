@@ -18,7 +18,7 @@ export interface Message {
 
 /**
  * The type-level description of one role's protocol. A role's protocol
- * module (e.g. actors/console_protocol.ts) declares one of these and a
+ * module (e.g. devices/console_protocol.ts) declares one of these and a
  * descriptor made with `defineRole`:
  *
  *   export interface ConsoleProtocol {

@@ -3,7 +3,7 @@
 // read swallows input), raw mode while the guest runs, and the terminal put
 // back on every way out. Three ^C within one second stop the emulator, as in
 // lguest; a single ^C is just a byte for the guest.
-// Read next: actors/console_actor.ts (where these bytes go).
+// Read next: launcher/machine.ts (where these bytes go: the console's byte ring).
 
 const CTRL_C = 0x03;
 
