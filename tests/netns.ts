@@ -1,6 +1,6 @@
 // Test helper: network namespaces that a test creates and always deletes.
 // Every network test runs its taps, bridges, veths, addresses and emulators
-// inside namespaces made here (`ip netns add avm-test-<random>`), so nothing
+// inside namespaces made here (`ip netns add avm-test-<pid>-<random>`), so nothing
 // touches the host's own namespace. Used by tests/net_*_test.ts.
 // Read next: tests/net_tap_test.ts.
 
