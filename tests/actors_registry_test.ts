@@ -2,6 +2,7 @@
 // module through the option and through the API (seen by what the running
 // actor answers), and modules with the wrong role or protocol version refused
 // with a message naming the module, the role and both versions.
+// Read next: actors/registry.ts.
 
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";

@@ -1,6 +1,7 @@
 // The file backend: every way a --block file can be unusable gets a
 // BlockOpenError with a clear message; reads and writes stay inside the
 // usable size, so the file never grows.
+// Read next: devices/block_backend.ts.
 
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import {

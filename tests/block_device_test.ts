@@ -2,6 +2,7 @@
 // MMIO registers and a split queue in fake guest RAM. Reads, writes, flush,
 // GET_ID, WRITE_ZEROES, requests past the end (IOERR, the file never grows),
 // read-only disks, malformed chains, several requests in flight.
+// Read next: devices/block.ts, docs/virtio.md.
 
 import { assert, assertEquals } from "./assert.ts";
 import { createControlBlock, CTL } from "../actors/layout.ts";

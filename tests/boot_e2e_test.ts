@@ -1,6 +1,7 @@
 // End-to-end: boot the bundled guest with stdin and stdout as pipes, wait for
 // the guest's ready line, run a few commands through the virtio console,
 // power off, and expect exit status 0. One boot serves every check.
+// Read next: tests/guest_session.ts (the expect-style handle), mod.ts.
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";
 

@@ -2,6 +2,7 @@
 // that arrives before the guest is listening is held and delivered later
 // (bounded, overflow counted) — after the guest's first transmit or a grace
 // period — and output reaches the sink in one piece.
+// Read next: devices/console.ts.
 
 import { assert, assertEquals } from "./assert.ts";
 import { createControlBlock, CTL } from "../actors/layout.ts";

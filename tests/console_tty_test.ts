@@ -2,6 +2,7 @@
 // the terminal restored after poweroff and after three ^C, and a single ^C
 // delivered to the guest (it interrupts a `sleep` in the guest's shell).
 // Skipped with a message when tmux is not installed (CI installs it).
+// Read next: launcher/terminal.ts.
 import { assert, assertMatch } from "./assert.ts";
 import { READY_LINE } from "./guest_session.ts";
 

@@ -2,6 +2,7 @@
 // bits (priv spec 3.1.9). OpenSBI raises STIP with `csrs mip` while the PLIC
 // may be driving SEIP; before this was fixed SEIP became a sticky software
 // bit and Linux took an endless stream of empty external interrupts.
+// Read next: cpu/csr.ts, docs/firmware.md ("A hart bug the firmware found").
 
 import assert from "node:assert/strict";
 import { A, BASE, load, makeHart, runToExit } from "./cpu_harness.ts";

@@ -4,6 +4,7 @@
 // error, the emulator keeps running, and other sectors still read back what
 // the host wrote. The same plan and seed, run twice, inject the same faults at
 // the same points of the guest's requests (the injection logs are equal).
+// Read next: actors/fault_layers/block.ts, docs/faults.md.
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";

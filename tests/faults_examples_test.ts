@@ -4,6 +4,7 @@
 // and an interrupt controller logs every raise and claim. The cpu and waker
 // roles are swapped too (for their built-in modules, named by path), so the
 // `--actor` route is exercised for every role that can boot without a network.
+// Read next: examples/, docs/faults.md (the examples table).
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { bundledBoot, GuestSession } from "./guest_session.ts";

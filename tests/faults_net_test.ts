@@ -5,6 +5,7 @@
 // exactly twice — a frame in flight when the actor died is sent again by its
 // successor (from the used ring), never lost and never sent a third time —
 // and the actor is restarted twice. One boot.
+// Read next: actors/fault_layers/net.ts.
 
 import { assertEquals, assertMatch } from "./assert.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";

@@ -3,6 +3,7 @@
 // CLINT and UART that QEMU's OpenSBI needs), and the kernel must find the
 // PLIC, the hart's ISA and the virtio console and reach the guest's ready line.
 // Skipped when QEMU or the bundled guest is missing.
+// Read next: devices/fdt.ts.
 
 import assert from "node:assert/strict";
 import { buildMachineFdt } from "../devices/fdt.ts";

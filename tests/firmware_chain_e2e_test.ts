@@ -3,6 +3,7 @@
 // initramfs from an ext2 virtio disk and boots them with its own device tree;
 // Linux runs the guest's self-check and powers off through OpenSBI and the
 // test device: exit 0. Skipped without opensbi, u-boot-qemu or mke2fs.
+// Read next: docs/firmware.md.
 
 import assert from "node:assert/strict";
 import { GuestSession } from "./guest_session.ts";

@@ -3,6 +3,7 @@
 // the test/syscon device ends the machine with the right fate, and a CLINT
 // mtimecmp deadline reaches the hart as MTIP through the waker — plus the
 // launcher's refusals of a bad --bios (exit 2). Runs with no package installed.
+// Read next: devices/syscon.ts, devices/clint.ts.
 
 import assert from "node:assert/strict";
 import { A } from "./cpu_harness.ts";

@@ -3,6 +3,7 @@
 // serves the SBI (timer through the CLINT, console, SRST) to the bundled
 // Linux at 0x80200000, and its reset driver powers off through QEMU's test
 // device — exit status 0. Skipped when the `opensbi` package is absent.
+// Read next: docs/firmware.md, launcher/loader.ts (loadFirmware).
 
 import assert from "node:assert/strict";
 import { GuestSession, READY_LINE } from "./guest_session.ts";

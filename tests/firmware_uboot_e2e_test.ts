@@ -3,6 +3,7 @@
 // the device tree, drives the ns16550a (--uart) as its console, finds and
 // reads our virtio-blk disk, and powers off through SBI SRST (exit 0).
 // Skipped when u-boot-qemu is absent.
+// Read next: devices/uart.ts, docs/firmware.md.
 
 import assert from "node:assert/strict";
 import { GuestSession } from "./guest_session.ts";

@@ -3,6 +3,7 @@
 // reboot through SBI SRST, a hart stuck in wfi with every interrupt disabled,
 // and a double fault (a trap vector that cannot be fetched) — the emulator
 // must report each clearly and never hang.
+// Read next: actors/cpu_actor.ts (where each fate is found), mod.ts.
 import { assertEquals, assertMatch } from "./assert.ts";
 
 /** A RISC-V Image: the 64-byte header, then `code` (32-bit words) at 0x40. */

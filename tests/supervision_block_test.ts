@@ -5,6 +5,7 @@
 // from the used ring (no acknowledged write lost, none completed twice). After
 // poweroff, e2fsck on the host finds the image clean and every synced file
 // holds what the guest wrote (read with debugfs).
+// Read next: actors/supervisor.ts, devices/virtio/queue.ts (resuming).
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";

@@ -7,6 +7,7 @@
 // sees the bit in the device status, the reader hangs but the rest of the
 // guest and the emulator keep running. A second, short boot kills the
 // interrupt controller: the machine stops with a clear reason and status 1.
+// Read next: actors/supervisor.ts, launcher/machine.ts.
 
 import { assert, assertEquals, assertMatch } from "./assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "./guest_session.ts";

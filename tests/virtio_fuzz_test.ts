@@ -5,6 +5,7 @@
 // escaped (the device logs "internal error" if one did), and no byte changed
 // outside the used ring and the buffers some descriptor marks device-writable.
 // Seeded: a failure prints the seed and iteration to replay.
+// Read next: devices/virtio/queue.ts (the parser under attack).
 
 import { assert, assertEquals } from "./assert.ts";
 import { createControlBlock } from "../actors/layout.ts";

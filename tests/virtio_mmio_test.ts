@@ -1,6 +1,7 @@
 // The virtio-mmio transport: the pinned state layout, register semantics as
 // the cpu executes them (feature negotiation, queue setup, reset, interrupt
 // ack → line low), and what the device side sees through the doorbell.
+// Read next: devices/virtio/mmio.ts.
 
 import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { createControlBlock, CTL } from "../actors/layout.ts";

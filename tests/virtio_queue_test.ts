@@ -1,6 +1,7 @@
 // The split virtqueue against a fake guest RAM: chains, indirect tables,
 // event-idx and the no-interrupt/no-notify flags, 16-bit index wrap-around,
 // resuming from the used index, and every malformed case by its name.
+// Read next: devices/virtio/queue.ts.
 
 import { assert, assertEquals } from "./assert.ts";
 import {

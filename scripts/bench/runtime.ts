@@ -3,6 +3,7 @@
 // wake-up round-trip latency for Atomics.notify↔wait, the ring sleep
 // protocol, runtime request/reply and bare postMessage — all in one run, so
 // the ratios hold even if the machine is busy. Actors: actors/testing/.
+// Read next: actors/ring.ts, actors/testing/pingpong_protocol.ts.
 
 import { createRing, RING, RingConsumer, RingProducer } from "../../actors/ring.ts";
 import { spawnActor } from "../../actors/spawn.ts";
