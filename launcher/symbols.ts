@@ -1,6 +1,7 @@
 // Kernel symbols from a System.map, for turning guest PCs into names: the
 // crash trace (--trace-on-crash), the profile (--profile) and
 // scripts/boot-trace.ts all print "function+offset" with this.
+// Read next: mod.ts (where the crash trace and the profile are printed).
 
 export class SymbolMap {
   private readonly addrs: bigint[] = [];

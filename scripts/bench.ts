@@ -3,7 +3,7 @@
 // exports `run(): Promise<Record<string, unknown>>` and measures its own
 // reference in the same run, so results are ratios, not absolute claims.
 // Usage: deno task bench [name...]   e.g. deno task bench runtime cpu
-// Read next: scripts/bench/runtime.ts (the smallest module), README.md's Benchmarks.
+// Read next: scripts/bench/boot.ts (one module: actorvm against QEMU), README.md's Benchmarks.
 
 const dir = new URL("./bench/", import.meta.url);
 const wanted = new Set(Deno.args);

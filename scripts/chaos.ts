@@ -1,9 +1,9 @@
-// `deno run -A scripts/chaos.ts [name...]`: boots the bundled guest under each
+// `deno run -A scripts/chaos.ts [--markdown] [name...]`: boots the bundled guest under each
 // single-fault plan of a matrix, runs a small workload (a shell command, a
 // checksum of 256 KiB read off a disk, poweroff) with a bounded wait at every
 // step, and prints a table of outcomes: recovered / clean error / wrong data /
 // guest hang / emulator stopped. `--markdown` prints the table docs/faults.md
-// carries. The pieces (runCase, MATRIX) are used by tests/faults_irq_test.ts.
+// carries. The pieces (runCase, chaosDisk) are used by tests/faults_irq_test.ts.
 // Read docs/faults.md for what each fault means.
 
 import { GuestSession, READY_LINE } from "../tests/guest_session.ts";
