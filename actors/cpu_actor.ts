@@ -10,6 +10,7 @@ import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import type { Bus } from "../cpu/bus.ts";
 import { createSbi, type SbiHost } from "../cpu/sbi.ts";
 import { PlicRegisters } from "../devices/plic.ts";
+import { writeStdout } from "./stdout.ts";
 import { MmioTransport } from "../devices/virtio/mmio.ts";
 import { Clint } from "../devices/clint.ts";
 import { Uart } from "../devices/uart.ts";
@@ -88,8 +89,7 @@ export function runCpu(
     if (uartOut.length === 0) return;
     const bytes = new Uint8Array(uartOut);
     uartOut = [];
-    let off = 0;
-    while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+    writeStdout(bytes);
   };
   const uart = start.uart
     ? new Uart({
@@ -159,8 +159,7 @@ export function runCpu(
 
   const host: SbiHost = {
     consoleWrite(bytes) {
-      let off = 0;
-      while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+      writeStdout(bytes);
     },
     consoleRead: () => new Uint8Array(0),
     setTimer(deadline) {
@@ -225,6 +224,7 @@ export function runCpu(
     const r = hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
+    Atomics.add(ctl, CTL.CPU_BEAT, 1);
     if (uart) {
       flushUart();
       uart.update(); // input may have arrived during the batch
@@ -253,7 +253,9 @@ export function runCpu(
         reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
         break;
       }
+      Atomics.store(ctl, CTL.CPU_IDLE, 1);
       Atomics.wait(ctl, CTL.WAKE, seen);
+      Atomics.store(ctl, CTL.CPU_IDLE, 0);
     }
   }
   publishInstret(ctl, hart.instretN);

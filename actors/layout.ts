@@ -46,6 +46,14 @@ export const CTL = {
   /** Instructions retired, low and high 32 bits, published by the cpu after every batch. */
   INSTRET_LO: 10,
   INSTRET_HI: 11,
+  /**
+   * The cpu's heartbeat: bumped after every instruction batch and every wake
+   * from wfi. The launcher's watchdog reads it to tell a hung cpu actor from
+   * a busy or sleeping one.
+   */
+  CPU_BEAT: 12,
+  /** 1 while the cpu sleeps in wfi (no beat is due), else 0. */
+  CPU_IDLE: 13,
   /** First of PLIC_NDEV+1 interrupt-line level words (index = source number). */
   LINE0: 16,
 } as const;

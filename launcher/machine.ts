@@ -586,12 +586,48 @@ async function bootOnce(
       instret: 0,
     });
   }
+  const watchdog = watchCpu(
+    ctl,
+    (reason) =>
+      settle({ fate: FATE.INTERNAL_ERROR, reason, exitCode: 1, instret: publishedInstret(ctl) }),
+  );
   const outcome = await done;
+  clearInterval(watchdog);
   // Make sure the cpu is off the guest before the devices go away.
   Atomics.store(ctl, CTL.STOP, FATE.STOPPED);
   wakeCpu(ctl);
   await Promise.all(supervisors.map((s) => withTimeout(s.stop(), 2000)));
   return outcome;
+}
+
+/** How long the cpu may go without finishing a batch while not in wfi (a batch takes ~1 ms). */
+export const CPU_WATCHDOG_MS = 10_000;
+
+/**
+ * The launcher's watchdog on the cpu actor: a hung cpu (an emulator bug, or a
+ * swapped-in cpu that stopped) would otherwise go unnoticed, because the cpu
+ * never answers messages while it runs. It reads the heartbeat words of the
+ * control block; a cpu asleep in wfi owes no beat.
+ */
+function watchCpu(ctl: Int32Array, hung: (reason: string) => void): ReturnType<typeof setInterval> {
+  let beat = Atomics.load(ctl, CTL.CPU_BEAT);
+  let since = performance.now();
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const b = Atomics.load(ctl, CTL.CPU_BEAT);
+    if (b !== beat || Atomics.load(ctl, CTL.CPU_IDLE) === 1) {
+      beat = b;
+      since = now;
+    } else if (now - since >= CPU_WATCHDOG_MS) {
+      clearInterval(timer);
+      hung(
+        `the cpu actor stopped making progress: no instruction batch finished in ${
+          Math.round((now - since) / 1000)
+        } s and it is not waiting in wfi`,
+      );
+    }
+  }, 1000);
+  return timer;
 }
 
 function withTimeout(p: Promise<void>, ms: number): Promise<void> {
