@@ -4,6 +4,7 @@
 // fed from the stdin byte ring, writing the guest's output to stdout.
 import { serveActor } from "../actors/protocol.ts";
 import { ByteRingReader } from "../actors/ring.ts";
+import { writeStdout } from "../actors/stdout.ts";
 import { ConsoleDevice } from "./console.ts";
 import { CONSOLE } from "./console_protocol.ts";
 import { FaultEngine } from "../actors/faults.ts";
@@ -21,8 +22,7 @@ let onSeen: (text: string) => void = () => {};
 const decoder = new TextDecoder();
 
 function writeAll(bytes: Uint8Array): void {
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+  writeStdout(bytes);
   bytesOut += bytes.length;
   if (watching.length === 0) return;
   const text = tail + decoder.decode(bytes, { stream: true });
