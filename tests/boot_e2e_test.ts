@@ -42,3 +42,22 @@ Deno.test("--no-reboot: a guest reboot ends the emulator with status 0", async (
     await s.close();
   }
 });
+
+Deno.test("console: input piped before the guest is ready is delivered; stdin's end does not stop the guest", async () => {
+  // The whole of stdin is written and closed at once, long before the guest
+  // has a console: the bytes must wait, and end-of-file must not end the run.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(240_000),
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("echo early-$((20+1)); sleep 1; poweroff\n"));
+  await w.close();
+  const out = await child.output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+  assertMatch(stdout, /actorvm-guest: ready[\s\S]*\nearly-21\r?\n/);
+});
