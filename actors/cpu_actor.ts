@@ -102,7 +102,8 @@ export function runCpu(
     })
     : null;
 
-  // MMIO: the PLIC and the virtio register pages. Everything else faults.
+  // MMIO: the virtio register pages and the PLIC; with firmware also the UART,
+  // CLINT and test device. Everything else is an access fault.
   const bus: Bus = {
     read(addr, size) {
       if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
