@@ -44,6 +44,7 @@ const CSR_MCOUNTEREN = 0x306;
 const CSR_STVEC = 0x105;
 const CSR_MTVEC = 0x305;
 const CSR_SCOUNTEREN = 0x106;
+const CSR_MSTATUS = 0x300;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
 
@@ -238,10 +239,17 @@ export function runCpu(
         `mepc ${hex(hart.csrRead(CSR_MEPC))} mtval ${hex(hart.csrRead(CSR_MTVAL))}`;
       break;
     }
+    // A double fault: the last trap was a fetch fault at the very trap vector,
+    // taken from the vector's own mode (a user program that jumps to the
+    // kernel's vector faults from U and is handled), and the hart is back there.
     const t = hart.lastTrap;
-    const vector = hart.priv === 3 ? CSR_MTVEC : CSR_STVEC;
+    const inM = hart.priv === 3;
+    const vector = hart.csrRead(inM ? CSR_MTVEC : CSR_STVEC) & ~3n;
+    const status = hart.csrRead(CSR_MSTATUS);
+    const fromSameMode = inM ? ((status >> 11n) & 3n) === 3n : ((status >> 8n) & 1n) === 1n;
     if (
-      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === (hart.csrRead(vector) & ~3n)
+      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === vector &&
+      fromSameMode && hart.pc === vector
     ) {
       // The trap vector itself cannot be fetched: every trap lands back here.
       fate = FATE.CRASHED;
