@@ -109,7 +109,7 @@ export class VirtQueue {
     this.#desc = d;
     this.#avail = a;
     this.#used = u;
-    this.#nextUsed = Atomics.load(ram.u16, (u + 2) >> 1);
+    this.#nextUsed = Atomics.load(ram.u16, (u + 2) / 2);
     this.#lastAvail = this.#nextUsed;
   }
 
@@ -151,19 +151,19 @@ export class VirtQueue {
 
   /** True if the driver has made buffers available that pop() has not taken. */
   hasPending(): boolean {
-    return Atomics.load(this.#ram.u16, (this.#avail + 2) >> 1) !== this.#lastAvail;
+    return Atomics.load(this.#ram.u16, (this.#avail + 2) / 2) !== this.#lastAvail;
   }
 
   /** Take the next available chain. Never throws. */
   pop(): PopResult {
     const ram = this.#ram;
-    const idxAt = (this.#avail + 2) >> 1;
+    const idxAt = (this.#avail + 2) / 2;
     let availIdx = Atomics.load(ram.u16, idxAt);
     if (availIdx === this.#lastAvail) {
       if (!this.#f.eventIdx) return EMPTY;
       // Ask to be notified for the next buffer, then look again: the driver
       // may have added one before it could see our avail_event (§2.7.10).
-      Atomics.store(ram.u16, (this.#used + 4 + 8 * this.size) >> 1, this.#lastAvail);
+      Atomics.store(ram.u16, (this.#used + 4 + 8 * this.size) / 2, this.#lastAvail);
       availIdx = Atomics.load(ram.u16, idxAt);
       if (availIdx === this.#lastAvail) return EMPTY;
     }
@@ -282,13 +282,13 @@ export class VirtQueue {
     ram.view.setUint32(e + 4, written >>> 0, true);
     this.#nextUsed = (old + 1) & 0xffff;
     // A seq-cst store: the element is visible before the index.
-    Atomics.store(ram.u16, (this.#used + 2) >> 1, this.#nextUsed);
+    Atomics.store(ram.u16, (this.#used + 2) / 2, this.#nextUsed);
     if (this.#f.eventIdx) {
       // vring_need_event(used_event, new, old) for one step: used_event == old.
-      const usedEvent = Atomics.load(ram.u16, (this.#avail + 4 + 2 * this.size) >> 1);
+      const usedEvent = Atomics.load(ram.u16, (this.#avail + 4 + 2 * this.size) / 2);
       return usedEvent === old;
     }
-    return (Atomics.load(ram.u16, this.#avail >> 1) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
+    return (Atomics.load(ram.u16, this.#avail / 2) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
   }
 
   /**
@@ -298,7 +298,7 @@ export class VirtQueue {
    * drivers then). After re-enabling, look at hasPending() before sleeping.
    */
   setNotify(enabled: boolean): void {
-    const at = this.#used >> 1;
+    const at = this.#used / 2;
     const f = Atomics.load(this.#ram.u16, at);
     Atomics.store(
       this.#ram.u16,
