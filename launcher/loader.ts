@@ -13,6 +13,8 @@ export class LoadError extends Error {
 /** The smallest guest we agree to boot, and the largest RAM a SharedArrayBuffer held here. */
 export const MIN_MEM_MB = 16;
 export const MAX_MEM_MB = 16 * 1024;
+/** The hart addresses at most 4 GiB of RAM (cpu/hart.ts): refuse more here, not in the cpu actor. */
+export const MAX_HART_MEM_MB = 4 * 1024;
 export const PAGE = 4096;
 
 /** Check `<mem-in-mb>`; returns the RAM size in bytes. */
@@ -26,6 +28,11 @@ export function checkMemorySize(mb: number): number {
   if (mb > MAX_MEM_MB) {
     throw new LoadError(
       `memory size ${mb} MB is more than a SharedArrayBuffer can hold (at most ${MAX_MEM_MB} MB)`,
+    );
+  }
+  if (mb > MAX_HART_MEM_MB) {
+    throw new LoadError(
+      `memory size ${mb} MB is more than the hart can address (at most ${MAX_HART_MEM_MB} MB)`,
     );
   }
   return mb * 1024 * 1024;

@@ -7,6 +7,8 @@
 import { assert, assertEquals } from "./assert.ts";
 import { VirtQueue } from "../devices/virtio/queue.ts";
 import { DriverQueue, FakeRam } from "../devices/virtio/testing.ts";
+import { checkMemorySize } from "../launcher/loader.ts";
+import { bundledBoot } from "./guest_session.ts";
 
 Deno.test("robustness: a virtqueue above 2 GiB of guest RAM", () => {
   // The buffer is lazily zeroed by the OS: only the pages touched cost memory.
@@ -29,4 +31,18 @@ Deno.test("robustness: a virtqueue above 2 GiB of guest RAM", () => {
     assertEquals(dq.usedElem(round), { id: head, len: 64 });
   }
   assertEquals(vq.pop().kind, "empty");
+});
+
+Deno.test("robustness: more RAM than the hart addresses is bad usage (2), not a crashed cpu (1)", async () => {
+  assertEquals(checkMemorySize(4096), 4096 * 1024 * 1024);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../mod.ts", import.meta.url).pathname, ...bundledBoot([], 4097)],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 2, err);
+  assert(err.includes("4097 MB is more than the hart can address (at most 4096 MB)"), err);
+  assertEquals(out.stdout.length, 0, "nothing started");
 });
