@@ -39,7 +39,9 @@ export interface RestartPolicy {
 export const ROLE_POLICIES: Record<MachineRole, RestartPolicy> = {
   cpu: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
   waker: { maxRestarts: 5, windowMs: 10_000, backoffMs: 20 },
-  irq: { maxRestarts: 5, windowMs: 10_000, backoffMs: 20 },
+  // The interrupt controller is not restarted either: an interrupt may be
+  // lost mid-flight, so the launcher ends the run on its crash.
+  irq: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
   console: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
   net: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
   block: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },

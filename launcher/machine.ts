@@ -426,7 +426,7 @@ async function bootOnce(
               fate: FATE.INTERNAL_ERROR,
               reason: `the ${e.role} actor failed: ${e.reason}`,
               exitCode: 1,
-              instret: 0,
+              instret: publishedInstret(ctl),
             });
           } else if (device && e.failure.kind === "gave-up") {
             // What real hardware shows: the device needs a reset (§2.1.2). The

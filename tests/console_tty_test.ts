@@ -21,7 +21,13 @@ class TmuxPane {
   constructor(readonly script: string) {}
 
   private tmux(...args: string[]): string {
-    const out = new Deno.Command("tmux", { args, stdout: "piped", stderr: "piped" }).outputSync();
+    // Each pane on its own tmux server (-L): tests running in parallel never
+    // race one shared server's sessions.
+    const out = new Deno.Command("tmux", {
+      args: ["-L", this.name, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
     if (!out.success) {
       throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
     }
@@ -59,7 +65,7 @@ class TmuxPane {
   }
   kill(): void {
     try {
-      this.tmux("kill-session", "-t", this.name);
+      this.tmux("kill-server");
     } catch {
       // already gone
     }
