@@ -185,6 +185,21 @@ export interface MachineHooks {
   onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
 }
 
+/**
+ * What Linux prints when it panics. With panic=0 it then loops forever with
+ * interrupts off (no wfi, so the cpu burns a core); the launcher watches the
+ * console for it. A panic before hvc0 is up (on the SBI console) is not seen.
+ */
+export const PANIC_LINE = "Kernel panic - not syncing";
+/** Time for the rest of the panic report (the stack, the end marker) to reach the console. */
+const PANIC_GRACE_MS = 2000;
+
+/** The guest kernel's panic timeout from its command line (0, Linux's default, if none). */
+export function panicTimeout(cmdline: string): number {
+  const m = [...cmdline.matchAll(/(?:^|\s)panic=(-?\d+)(?=\s|$)/g)].at(-1);
+  return m ? Number(m[1]) : 0;
+}
+
 /** Free bytes left after the device tree on a firmware boot (OpenSBI grows it in place). */
 const FIRMWARE_FDT_ROOM = 64 * 1024;
 
@@ -475,6 +490,7 @@ async function bootOnce(
     }),
     true,
   );
+  const userWatch = hooks.watch ?? [READY_LINE];
   const consoleSup = watch(
     new Supervisor({
       descriptor: CONSOLE,
@@ -489,7 +505,7 @@ async function bootOnce(
       config: {
         ramBase: RAM_BASE,
         verbose,
-        watch: hooks.watch ?? [READY_LINE],
+        watch: [...userWatch, PANIC_LINE],
         ...plan("console").config,
       },
       policy: plan("console").policy,
@@ -497,8 +513,31 @@ async function bootOnce(
     false,
     { state: consoleSlot.state, name: "virtio-console (hvc0)" },
   );
+  let panicTimer: ReturnType<typeof setTimeout> | undefined;
   consoleSup.onMessage((m) => {
     if (m.kind !== "seen") return;
+    if (m.text === PANIC_LINE) {
+      // panic=0 (Linux's default) spins forever with interrupts off: end the
+      // run once the panic report is out. Any other panic= reboots by itself.
+      const timeout = panicTimeout(p.cmdline);
+      log(
+        timeout === 0
+          ? `the guest kernel panicked (its report is above); stopping in ${
+            PANIC_GRACE_MS / 1000
+          } s`
+          : `the guest kernel panicked; it reboots by itself (panic=${timeout})`,
+      );
+      if (timeout === 0) {
+        panicTimer = setTimeout(() =>
+          settle({
+            fate: FATE.CRASHED,
+            reason: "the guest kernel panicked (boot it with panic=-1 to reboot instead)",
+            exitCode: 1,
+            instret: publishedInstret(ctl),
+          }), PANIC_GRACE_MS);
+      }
+      if (!userWatch.includes(PANIC_LINE)) return;
+    }
     const instret = publishedInstret(ctl);
     const ms = performance.now() - bootStart;
     if (o.verbose) log(`console: "${m.text}" after ${instret} instructions, ${ms.toFixed(0)} ms`);
@@ -593,6 +632,7 @@ async function bootOnce(
   );
   const outcome = await done;
   clearInterval(watchdog);
+  clearTimeout(panicTimer);
   // Make sure the cpu is off the guest before the devices go away.
   Atomics.store(ctl, CTL.STOP, FATE.STOPPED);
   wakeCpu(ctl);

@@ -1,0 +1,47 @@
+// A guest kernel panic must not leave the emulator spinning a core forever in
+// silence: with panic=0 (Linux's default) Linux loops with interrupts off, so
+// the launcher, which watches hvc0 for the panic line, ends the run with the
+// guest's death (status 1); with panic=-1 Linux reboots by itself.
+// Read next: launcher/machine.ts (PANIC_LINE, panicTimeout).
+import { assert, assertEquals } from "./assert.ts";
+import { panicTimeout } from "../launcher/machine.ts";
+import { bundledBoot } from "./guest_session.ts";
+
+const MOD = new URL("../mod.ts", import.meta.url).pathname;
+// No init anywhere: Linux panics once hvc0 is up ("VFS: Unable to mount root fs").
+const NO_INIT = ["rdinit=/nope", "init=/nope"];
+
+async function run(args: string[]): Promise<{ code: number; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  // A bound for a broken build; the expected exits come within seconds.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  clearTimeout(timer);
+  return { code: status.code, err };
+}
+
+Deno.test("robustness: panicTimeout reads the last panic= of the command line", () => {
+  assertEquals(panicTimeout("console=hvc0"), 0);
+  assertEquals(panicTimeout("panic=-1 console=hvc0"), -1);
+  assertEquals(panicTimeout("console=hvc0 panic=5 panic=0"), 0);
+  assertEquals(panicTimeout("oops_panic=3 xpanic=1"), 0);
+});
+
+Deno.test("robustness: a kernel panic (panic=0) ends the run as a dead guest", async () => {
+  const { code, err } = await run(bundledBoot(NO_INIT, 64));
+  assertEquals(code, 1, err);
+  assert(err.includes("the guest kernel panicked"), err);
+  assert(err.includes("guest died"), err);
+});
+
+Deno.test("robustness: with panic=-1 the guest reboots (and --no-reboot ends with 0)", async () => {
+  const { code, err } = await run(["--no-reboot", ...bundledBoot([...NO_INIT, "panic=-1"], 64)]);
+  assertEquals(code, 0, err);
+  assert(err.includes("it reboots by itself (panic=-1)"), err);
+  assert(err.includes("guest rebooted"), err);
+});
