@@ -81,6 +81,10 @@ function readInput(path: string, what: string): Uint8Array {
   try {
     const st = Deno.statSync(path);
     if (st.isDirectory) throw new InputError(`${what} "${path}" is a directory, not a file`);
+    // A device or a pipe (/dev/zero, a fifo) would be read until memory runs out.
+    if (!st.isFile) {
+      throw new InputError(`${what} "${path}" is not a regular file (a device or a pipe?)`);
+    }
     return Deno.readFileSync(path);
   } catch (e) {
     if (e instanceof InputError) throw e;
