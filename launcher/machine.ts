@@ -522,16 +522,9 @@ async function bootOnce(
     if (m.kind !== "seen") return;
     if (m.text === PANIC_LINE) {
       // panic=0 (Linux's default) spins forever with interrupts off: end the
-      // run once the panic report is out. Any other panic= reboots by itself.
-      const timeout = panicTimeout(p.cmdline);
-      log(
-        timeout === 0
-          ? `the guest kernel panicked (its report is above); stopping in ${
-            PANIC_GRACE_MS / 1000
-          } s`
-          : `the guest kernel panicked; it reboots by itself (panic=${timeout})`,
-      );
-      if (timeout === 0) {
+      // run once the panic report is out (said then: a line now would land in
+      // the middle of the guest's). Any other panic= reboots by itself.
+      if (panicTimeout(p.cmdline) === 0) {
         panicTimer = setTimeout(() =>
           settle({
             fate: FATE.CRASHED,

@@ -42,6 +42,5 @@ Deno.test("robustness: a kernel panic (panic=0) ends the run as a dead guest", a
 Deno.test("robustness: with panic=-1 the guest reboots (and --no-reboot ends with 0)", async () => {
   const { code, err } = await run(["--no-reboot", ...bundledBoot([...NO_INIT, "panic=-1"], 64)]);
   assertEquals(code, 0, err);
-  assert(err.includes("it reboots by itself (panic=-1)"), err);
   assert(err.includes("guest rebooted"), err);
 });
