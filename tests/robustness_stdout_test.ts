@@ -33,3 +33,20 @@ Deno.test("robustness: stdout closed after the first bytes; the guest still powe
   assert(err.includes("standard output is closed"), `stderr:\n${err}`);
   assert(!err.includes("crashed"), `stderr:\n${err}`);
 });
+
+Deno.test("robustness: stdout on a full disk (/dev/full); the guest still powers off", async () => {
+  const child = new Deno.Command("sh", {
+    args: ["-c", 'exec "$0" run -A "$@" >/dev/full', Deno.execPath(), MOD, ...bundledBoot()],
+    stdin: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode("poweroff\n"));
+  await w.close();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  clearTimeout(timer);
+  assertEquals(status.code, 0, `stderr:\n${err}`);
+  assert(err.includes("standard output failed (No space left on device"), `stderr:\n${err}`);
+  assert(!err.includes("crashed"), `stderr:\n${err}`);
+});
