@@ -22,9 +22,11 @@ export class SymbolMap {
     }
   }
 
-  /** Load a System.map; null (not an error) if the file is not there. */
+  /** Load a System.map; null (not an error) if the file is not there or not a regular file. */
   static load(path: string): SymbolMap | null {
     try {
+      // A device (/dev/zero) would be read forever, at exit.
+      if (!Deno.statSync(path).isFile) return null;
       return new SymbolMap(Deno.readTextFileSync(path));
     } catch {
       return null;

@@ -1,8 +1,10 @@
 // Bad inputs a user can name on the command line that are not regular files:
-// a device such as /dev/zero as the kernel or the initrd was read forever (the
-// emulator hung, growing). Each must be a clear error, status 2, nothing started.
-// Read next: launcher/machine.ts (readInput).
+// a device such as /dev/zero as the kernel, the initrd or the fault plan was
+// read forever (the emulator hung, growing). Each must be a clear error, status
+// 2, nothing started; a --system-map that is a device is ignored, not read at exit.
+// Read next: launcher/machine.ts (readInput), actors/fault_layers/plan_run.ts.
 import { assert, assertEquals } from "./assert.ts";
+import { SymbolMap } from "../launcher/symbols.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const GUEST = new URL("../guest/", import.meta.url).pathname;
@@ -28,4 +30,16 @@ Deno.test("robustness: /dev/zero as the kernel or the initrd is bad input (2), n
   const i = await run(["--initrd=/dev/zero", "64", `${GUEST}Image`]);
   assertEquals(i.code, 2, i.err);
   assert(i.err.includes(`"/dev/zero" is not a regular file`), i.err);
+});
+
+Deno.test("robustness: /dev/zero as the fault plan is bad input (2), not a hang", async () => {
+  const f = await run(["--faults=/dev/zero", "64", `${GUEST}Image`]);
+  assertEquals(f.code, 2, f.err);
+  assert(f.err.includes("fault plan /dev/zero: not a regular file"), f.err);
+});
+
+Deno.test("robustness: a System.map that is a device is no map (it was read forever at exit)", () => {
+  assertEquals(SymbolMap.load("/dev/zero"), null);
+  assertEquals(SymbolMap.load("/nonexistent/System.map"), null);
+  assert((SymbolMap.load(`${GUEST}System.map`)?.size ?? 0) > 1000);
 });

@@ -32,8 +32,13 @@ export class FaultRun {
   static load(path: string, seed: number | null): FaultRun {
     let text: string;
     try {
+      // A device or a fifo (/dev/zero) would be read forever.
+      if (!Deno.statSync(path).isFile) {
+        throw new PlanError(`fault plan ${path}: not a regular file (a device or a pipe?)`);
+      }
       text = Deno.readTextFileSync(path);
     } catch (e) {
+      if (e instanceof PlanError) throw e;
       throw new PlanError(
         `fault plan ${path}: cannot be read: ${
           e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
