@@ -77,13 +77,20 @@ export function exitCodeFor(fate: number): number {
   }
 }
 
-function readInput(path: string, what: string): Uint8Array {
+function readInput(path: string, what: string, maxBytes = Infinity): Uint8Array {
   try {
     const st = Deno.statSync(path);
     if (st.isDirectory) throw new InputError(`${what} "${path}" is a directory, not a file`);
     // A device or a pipe (/dev/zero, a fifo) would be read until memory runs out.
     if (!st.isFile) {
       throw new InputError(`${what} "${path}" is not a regular file (a device or a pipe?)`);
+    }
+    // Checked before reading: a huge file would be read whole (gigabytes) just to be refused.
+    if (st.size > maxBytes) {
+      throw new InputError(
+        `${what} "${path}" is ${(st.size / 2 ** 20).toFixed(1)} MiB, ` +
+          `more than the ${maxBytes / 2 ** 20} MB of guest RAM`,
+      );
     }
     return Deno.readFileSync(path);
   } catch (e) {
@@ -131,8 +138,9 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
     throw new InputError((e as Error).message);
   }
   const kernel = readInput(o.kernel, "kernel");
-  const initrd = o.initrd === null ? null : readInput(o.initrd, "initrd");
-  const bios = o.bios === null ? null : readInput(o.bios, "firmware (--bios)");
+  // An ELF kernel may be larger than RAM (debug sections); these are copied whole.
+  const initrd = o.initrd === null ? null : readInput(o.initrd, "initrd", memBytes);
+  const bios = o.bios === null ? null : readInput(o.bios, "firmware (--bios)", memBytes);
   let cmdline = o.cmdline;
   if (o.bundled && cmdline === "") {
     cmdline = new TextDecoder().decode(readInput(BUNDLED.cmdline.pathname, "command line"))
