@@ -10,7 +10,7 @@ import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import type { Bus } from "../cpu/bus.ts";
 import { createSbi, type SbiHost } from "../cpu/sbi.ts";
 import { PlicRegisters } from "../devices/plic.ts";
-import { writeStdout } from "./stdout.ts";
+import { OutputWatch, writeStdout } from "./stdout.ts";
 import { MmioTransport } from "../devices/virtio/mmio.ts";
 import { Clint } from "../devices/clint.ts";
 import { Uart } from "../devices/uart.ts";
@@ -30,7 +30,7 @@ import {
 } from "../devices/memmap.ts";
 import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "./layout.ts";
 import { armTimer } from "./waker.ts";
-import type { CpuConfig, CpuFate, CpuProtocol } from "./cpu_protocol.ts";
+import { type CpuConfig, type CpuFate, type CpuProtocol, PANIC_END } from "./cpu_protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
@@ -159,9 +159,16 @@ export function runCpu(
     },
   };
 
+  const panicWatch = start.stopOnPanic ? new OutputWatch(PANIC_END) : null;
   const host: SbiHost = {
     consoleWrite(bytes) {
       writeStdout(bytes);
+      if (panicWatch?.feed(bytes) && fate === FATE.RUNNING) {
+        fate = FATE.CRASHED;
+        reason =
+          "the guest kernel panicked (on the SBI console; boot it with panic=-1 to reboot instead)";
+        hart.stopRequested = true;
+      }
     },
     consoleRead: () => new Uint8Array(0),
     setTimer(deadline) {

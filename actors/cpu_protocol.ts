@@ -27,7 +27,15 @@ export interface CpuConfig {
   firmware?: { fwDynamicInfo: number };
   /** An ns16550a UART at UART_BASE; its input is buffer `uartInput` when present. */
   uart?: boolean;
+  /**
+   * End the run as CRASHED when Linux's end-of-panic line appears on the SBI
+   * console (an early panic, before hvc0; with panic=0 Linux then loops forever).
+   */
+  stopOnPanic?: boolean;
 }
+
+/** The last line Linux prints when it panics (kernel/panic.c). */
+export const PANIC_END = "---[ end Kernel panic - not syncing";
 
 export interface CpuFate {
   kind: "fate";

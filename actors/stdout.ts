@@ -34,3 +34,21 @@ export function writeStdout(
   }
   return true;
 }
+
+/** Watches a byte stream for one ASCII string, across chunk boundaries. */
+export class OutputWatch {
+  seen = false;
+  private tail = "";
+  // One character per byte, so a multi-byte character cannot hide an ASCII match.
+  private readonly decoder = new TextDecoder("latin1");
+  constructor(private readonly needle: string) {}
+
+  /** Feed the next chunk; true once the string has been seen (in this chunk or before). */
+  feed(bytes: Uint8Array): boolean {
+    if (this.seen) return true;
+    const text = this.tail + this.decoder.decode(bytes);
+    if (text.includes(this.needle)) return this.seen = true;
+    this.tail = text.slice(-(this.needle.length - 1));
+    return false;
+  }
+}

@@ -200,7 +200,8 @@ export interface MachineHooks {
 /**
  * What Linux prints when it panics. With panic=0 it then loops forever with
  * interrupts off (no wfi, so the cpu burns a core); the launcher watches the
- * console for it. A panic before hvc0 is up (on the SBI console) is not seen.
+ * console for it; a panic before hvc0 is up, on the SBI console, the cpu
+ * actor sees (CpuConfig.stopOnPanic).
  */
 export const PANIC_LINE = "Kernel panic - not syncing";
 /** Time for the rest of the panic report (the stack, the end marker) to reach the console. */
@@ -596,6 +597,7 @@ async function bootOnce(
         verbose,
         tracePcs: o.traceOnCrash,
         profile: o.profile,
+        stopOnPanic: panicTimeout(p.cmdline) === 0,
       },
     }),
     true,
