@@ -43,7 +43,13 @@ async function main(argv: string[]): Promise<number> {
     throw e;
   }
   if (opts === null) {
-    console.log(USAGE);
+    try {
+      console.log(USAGE);
+    } catch (e) {
+      // `--help >/dev/full`: say so, like coreutils, not with a stack trace.
+      console.error(`actorvm: cannot write the usage: ${(e as Error).message}`);
+      return 1;
+    }
     return 0;
   }
   try {

@@ -50,3 +50,14 @@ Deno.test("robustness: stdout on a full disk (/dev/full); the guest still powers
   assert(err.includes("standard output failed (No space left on device"), `stderr:\n${err}`);
   assert(!err.includes("crashed"), `stderr:\n${err}`);
 });
+
+Deno.test("robustness: --help to a full disk is one clear line and status 1", async () => {
+  const out = await new Deno.Command("sh", {
+    args: ["-c", 'exec "$0" run -A "$1" --help >/dev/full', Deno.execPath(), MOD],
+    stdin: "null",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 1, err);
+  assertEquals(err, "actorvm: cannot write the usage: No space left on device (os error 28)\n");
+});
