@@ -52,8 +52,16 @@ async function main(argv: string[]): Promise<number> {
     }
     return 0;
   }
+  // Until the machine's terminal takes over signals, one still means "stop"
+  // (exit 130, as documented): probing --actor modules can take seconds.
+  const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const early = () => Deno.exit(130);
+  for (const sig of SIGNALS) Deno.addSignalListener(sig, early);
+  const dropEarly = () => {
+    for (const sig of SIGNALS) Deno.removeSignalListener(sig, early);
+  };
   try {
-    const out = await runMachine(opts);
+    const out = await runMachine(opts, undefined, { terminalReady: dropEarly });
     if (out.fate !== FATE.POWEROFF || opts.verbose) {
       console.error(
         `actorvm: guest ${FATE_NAMES[out.fate] ?? `fate ${out.fate}`}: ${out.reason}` +

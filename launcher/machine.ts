@@ -195,6 +195,11 @@ export interface MachineHooks {
    */
   watch?: string[];
   onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
+  /**
+   * Called once the terminal is set up and its signal handlers (which stop
+   * the machine and restore the terminal) are installed.
+   */
+  terminalReady?: () => void;
 }
 
 /**
@@ -274,6 +279,7 @@ export async function runMachine(
     },
   });
   terminal.start();
+  hooks.terminalReady?.();
   try {
     for (let boot = 1;; boot++) {
       const outcome = await bootOnce(o, p, registry, log, hooks, (ring, stopFn, wake) => {

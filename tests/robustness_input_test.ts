@@ -56,3 +56,21 @@ Deno.test("robustness: an initrd larger than RAM is refused before it is read", 
     Deno.removeSync(big);
   }
 });
+
+Deno.test("robustness: a signal while a swapped module's handshake is awaited exits 130", async () => {
+  // This module never answers the handshake, so the launcher waits on it for
+  // up to 20 s before the terminal (and its signal handlers) are set up.
+  const silent = new URL("../actors/testing/not_an_actor.worker.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "--actor", `irq=${silent}`],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill("SIGTERM");
+  const status = await child.status;
+  clearTimeout(timer);
+  assertEquals(status.code, 130);
+});
