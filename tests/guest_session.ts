@@ -23,6 +23,27 @@ export function bundledBoot(kernelArgs: string[] = [], memMb = 128): string[] {
   ];
 }
 
+/**
+ * Run `mod.ts` with `args` to its exit (stdin and stdout closed), killing it
+ * after `limitMs` so a broken build fails instead of hanging; returns the
+ * exit status and everything it wrote on stderr.
+ */
+export async function runMod(
+  args: string[],
+  limitMs: number,
+): Promise<{ code: number; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  clearTimeout(timer);
+  return { code: status.code, err };
+}
+
 export interface SessionOptions {
   /** Arguments after `mod.ts`. */
   args?: string[];

@@ -3,25 +3,15 @@
 // read forever (the emulator hung, growing). Each must be a clear error, status
 // 2, nothing started; a --system-map that is a device is ignored, not read at exit.
 // Read next: launcher/machine.ts (readInput), actors/fault_layers/plan_run.ts.
+import { runMod } from "./guest_session.ts";
 import { assert, assertEquals } from "./assert.ts";
 import { SymbolMap } from "../launcher/symbols.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const GUEST = new URL("../guest/", import.meta.url).pathname;
 
-async function run(args: string[]): Promise<{ code: number; err: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // Without the check this never ends on its own.
-  const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
-  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  clearTimeout(timer);
-  return { code: status.code, err };
-}
+// Without the check this never ends on its own.
+const run = (args: string[]) => runMod(args, 20_000);
 
 Deno.test("robustness: /dev/zero as the kernel or the initrd is bad input (2), not a hang", async () => {
   const k = await run(["64", "/dev/zero"]);

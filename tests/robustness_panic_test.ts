@@ -8,25 +8,13 @@ import { assert, assertEquals } from "./assert.ts";
 import { panicTimeout } from "../launcher/machine.ts";
 import { OutputWatch } from "../actors/stdout.ts";
 import { PANIC_END } from "../actors/cpu_protocol.ts";
-import { bundledBoot } from "./guest_session.ts";
+import { bundledBoot, runMod } from "./guest_session.ts";
 
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
 // No init anywhere: Linux panics once hvc0 is up ("VFS: Unable to mount root fs").
 const NO_INIT = ["rdinit=/nope", "init=/nope"];
 
-async function run(args: string[]): Promise<{ code: number; err: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdin: "null",
-    stdout: "null",
-    stderr: "piped",
-  }).spawn();
-  // A bound for a broken build; the expected exits come within seconds.
-  const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-  const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
-  clearTimeout(timer);
-  return { code: status.code, err };
-}
+// A bound for a broken build; the expected exits come within seconds.
+const run = (args: string[]) => runMod(args, 60_000);
 
 Deno.test("robustness: panicTimeout reads the last panic= of the command line", () => {
   assertEquals(panicTimeout("console=hvc0"), 0);
