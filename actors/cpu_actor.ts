@@ -293,7 +293,10 @@ export function runCpu(
  * a1 = device tree. With no M-mode firmware, every trap and interrupt the
  * supervisor can take is delegated to it, as OpenSBI would do.
  */
-function setupDirectBoot(hart: Hart, start: CpuConfig): void {
+export function setupDirectBoot(
+  hart: Hart,
+  start: Pick<CpuConfig, "entry" | "hartId" | "fdtAddr">,
+): void {
   hart.priv = 1;
   hart.pc = BigInt(start.entry);
   hart.x[10] = BigInt(start.hartId);

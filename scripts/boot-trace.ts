@@ -12,6 +12,8 @@ import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import { buildMachineFdt } from "../devices/fdt.ts";
 import { RAM_BASE } from "../devices/memmap.ts";
+import { createSbi } from "../cpu/sbi.ts";
+import { setupDirectBoot } from "../actors/cpu_actor.ts";
 import { SymbolMap } from "../launcher/symbols.ts";
 
 const { values } = parseArgs({
@@ -49,61 +51,27 @@ let deadline = -1n;
 let time = 0n;
 const hart = new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
 hart.enablePcRing(Number(values.ring));
-const out = (b: Uint8Array) => Deno.stdout.writeSync(b);
-hart.onEcall = (h, from) => {
-  if (from !== 1) return false;
-  const a7 = Number(h.x[17]), a6 = Number(h.x[16]);
-  const a0 = h.x[10];
-  const ok = (v = 0n) => {
-    h.x[10] = 0n;
-    h.x[11] = v;
-    return true;
-  };
-  switch (a7) {
-    case 0x10: // BASE
-      if (a6 === 0) return ok(2n << 24n);
-      if (a6 === 3) {
-        return ok([0x10, 0x54494d45, 0x4442434e, 0x53525354].includes(Number(h.x[10])) ? 1n : 0n);
-      }
-      return ok(0n);
-    case 0x54494d45: // TIME
-    case 0:
-      deadline = a0;
-      h.externalMip &= ~(1 << 5);
-      if (a7 === 0) h.x[10] = 0n;
-      return a7 === 0 ? true : ok();
-    case 0x4442434e: { // DBCN
-      if (a6 === 2) {
-        out(new Uint8Array([Number(a0 & 0xffn)]));
-        return ok();
-      }
-      const len = Number(a0), addr = Number(h.x[11]);
-      const buf = new Uint8Array(len);
-      h.readPhys(addr, buf);
-      out(buf);
-      return ok(BigInt(len));
-    }
-    case 1:
-      out(new Uint8Array([Number(a0 & 0xffn)]));
-      h.x[10] = 0n;
-      return true;
-    case 0x53525354: // SRST
-    case 8:
-      console.error(`\n[boot-trace] SRST type ${a0}`);
-      h.stopRequested = true;
-      return ok();
-    default:
-      h.x[10] = -2n;
-      return true;
-  }
-};
-hart.priv = 1;
-hart.updateMode();
-hart.pc = BigInt(RAM_BASE + 0x200000);
-hart.x[11] = BigInt(fdtAddr);
-hart.csrWrite(0x302, 0xb1ffn);
-hart.csrWrite(0x303, 0x222n);
-hart.csrWrite(0x306, 7n); // mcounteren: cycle, time, instret readable from S (as OpenSBI sets it)
+// The host's own SBI (cpu/sbi.ts), with the timer kept here: time advances
+// with the instruction count, so a run is repeatable.
+hart.onEcall = createSbi({
+  consoleWrite: (bytes) => void Deno.stdout.writeSync(bytes),
+  consoleRead: () => new Uint8Array(0),
+  setTimer(d) {
+    deadline = d;
+    hart.externalMip &= ~(1 << 5);
+  },
+  reset(type) {
+    console.error(`\n[boot-trace] SBI reset: ${type}`);
+    hart.stopRequested = true;
+  },
+  readPhys(addr, len) {
+    const buf = new Uint8Array(len);
+    return hart.readPhys(addr, buf) ? buf : null;
+  },
+  writePhys: (addr, data) => hart.writePhys(addr, data),
+  sendIpi: () => hart.setMipSoftware(1 << 1, true),
+});
+setupDirectBoot(hart, { entry: RAM_BASE + 0x200000, hartId: 0, fdtAddr });
 
 const max = Number(values.max) * 1e6;
 const t0 = performance.now();
