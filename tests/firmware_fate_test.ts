@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { A } from "./cpu_harness.ts";
 import { parseCommandLine, USAGE, UsageError } from "../launcher/cli.ts";
 
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
+import { runMod } from "./guest_session.ts";
 const [T0, T1, T2, T3, T4, T5, T6] = [5, 6, 7, 28, 29, 30, 31];
 const MTVEC = 0x305, MIE = 0x304, MSTATUS = 0x300;
 
@@ -48,14 +48,8 @@ async function boot(firmware: Uint8Array | string, extra: string[] = []) {
       bios = `${dir}/fw.bin`;
       Deno.writeFileSync(bios, firmware);
     }
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MOD, `--bios=${bios}`, ...extra, "32", `${dir}/Image`],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(30_000),
-    }).output();
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    const { code, err } = await runMod([`--bios=${bios}`, ...extra, "32", `${dir}/Image`], 30_000);
+    return { code, stderr: err };
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -4,6 +4,7 @@
 // and a double fault (a trap vector that cannot be fetched) — the emulator
 // must report each clearly and never hang.
 // Read next: actors/cpu_actor.ts (where each fate is found), mod.ts.
+import { runMod } from "./guest_session.ts";
 import { assertEquals, assertMatch } from "./assert.ts";
 
 /** A RISC-V Image: the 64-byte header, then `code` (32-bit words) at 0x40. */
@@ -42,21 +43,8 @@ async function boot(kernel: Uint8Array, extra: string[] = []) {
   const dir = Deno.makeTempDirSync();
   try {
     Deno.writeFileSync(`${dir}/Image`, kernel);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("../mod.ts", import.meta.url).pathname,
-        ...extra,
-        "32",
-        `${dir}/Image`,
-      ],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(30_000),
-    }).output();
-    return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+    const { code, err } = await runMod([...extra, "32", `${dir}/Image`], 30_000);
+    return { code, stderr: err };
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
