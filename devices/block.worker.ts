@@ -18,11 +18,17 @@ const abort = new AbortController();
 serveActor(BLOCK, {
   start(ctx) {
     const log = (text: string) => ctx.emit({ kind: "log", text });
-    backend = FileBackend.open(ctx.config.path, { readOnly: ctx.config.readOnly });
+    backend = FileBackend.open(ctx.config.path, {
+      readOnly: ctx.config.readOnly,
+      warn: log,
+      expect: ctx.config.identity,
+    });
     // The fault plan's block layer (if any) wraps the file: --faults, docs/faults.md.
     faults = new FaultEngine("block", ctx.config.faults, ctx.buffers.faults, ctx.buffers.control, {
       report: (e) => ctx.emit(e),
       kill: (reason) => ctx.exit(reason),
+      // Requests this instance completed: a kill before any is a kill without progress.
+      progress: () => device ? device.stats.ok + device.stats.ioerr + device.stats.unsupp : 0,
     });
     device = new BlockDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
       backend: faults.active ? new FaultyBackend(backend, faults) : backend,

@@ -2,6 +2,8 @@
 // device uses (read, write, flush, size) and its file implementation. Opening
 // a file checks everything a user can get wrong and throws a BlockOpenError
 // with a message the launcher prints as is. A fault layer wraps a backend.
+// Each flush also checks that the path still names the file that was opened:
+// a disk deleted or replaced under a running guest fails its flushes (IOERR).
 // Read next: devices/block.ts (what the guest's requests mean).
 
 export const SECTOR = 512;
@@ -28,6 +30,7 @@ export type BlockOpenErrorReason =
   | "read-only"
   | "too-small"
   | "in-use"
+  | "changed"
   | "io";
 
 /** A disk file the launcher cannot use, with a message fit for the user. */
@@ -52,6 +55,14 @@ export interface BlockProbe {
   sectors: number;
   /** Problems that do not stop the disk (e.g. the size rounding), one line each. */
   warnings: string[];
+  /** Which file this is (fstat st_dev, st_ino): a reopen must find the same one. */
+  identity: FileIdentity;
+}
+
+/** A file's identity on the host: its device and inode numbers. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
 }
 
 /**
@@ -97,7 +108,8 @@ function probeOpen(path: string, f: Deno.FsFile): BlockProbe {
       } bytes (${sectors} sectors)`,
     );
   }
-  return { path, fileSize, size: sectors * SECTOR, sectors, warnings };
+  const identity = { dev: st.dev ?? 0, ino: st.ino ?? 0 };
+  return { path, fileSize, size: sectors * SECTOR, sectors, warnings, identity };
 }
 
 function openChecked(path: string, readOnly: boolean): Deno.FsFile {
@@ -197,6 +209,26 @@ export function lockBlockFile(path: string, readOnly: boolean): BlockLock {
   };
 }
 
+/**
+ * Why the open file `f` is no longer what `path` names — "deleted", "replaced
+ * by another file" — or null while it still is (the path's device and inode
+ * are the open file's, so it still has a link). Checked at each flush: after either change the
+ * guest's writes are durable only in a file the user cannot reach.
+ */
+export function fileIdentityLost(path: string, f: Deno.FsFile): string | null {
+  const mine = f.statSync();
+  let now: Deno.FileInfo;
+  try {
+    now = Deno.statSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return "deleted";
+    return `made unreachable (${e instanceof Error ? e.message : e})`;
+  }
+  // Renamed over (an editor's save, `mv new.img disk.img`): the path names a new inode.
+  if (now.dev !== mine.dev || now.ino !== mine.ino) return "replaced by another file";
+  return null;
+}
+
 /** A disk image file. Sync I/O: the block actor's worker is the I/O thread. */
 export class FileBackend implements BlockBackend {
   readonly size: number;
@@ -204,25 +236,59 @@ export class FileBackend implements BlockBackend {
   readonly path: string;
   readonly probe: BlockProbe;
   readonly #f: Deno.FsFile;
+  readonly #warn: (line: string) => void;
+  /** Set once the path stops naming our file; every flush from then on fails. */
+  #lost: string | null = null;
 
-  private constructor(path: string, f: Deno.FsFile, probe: BlockProbe, readOnly: boolean) {
+  private constructor(
+    path: string,
+    f: Deno.FsFile,
+    probe: BlockProbe,
+    readOnly: boolean,
+    warn: (line: string) => void,
+  ) {
     this.path = path;
     this.#f = f;
     this.probe = probe;
     this.size = probe.size;
     this.readOnly = readOnly;
+    this.#warn = warn;
   }
 
-  /** Open `path` (read-only if `readOnly`). Throws BlockOpenError. */
-  static open(path: string, opts: { readOnly?: boolean } = {}): FileBackend {
+  /**
+   * Open `path` (read-only if `readOnly`). Throws BlockOpenError. `warn`
+   * (default console.error) gets the one warning when the file is deleted or
+   * replaced under the guest. With `expect` (the launcher's probe), the file
+   * must be that one: a restarted worker must not carry on in a file that
+   * replaced the disk.
+   */
+  static open(
+    path: string,
+    opts: { readOnly?: boolean; warn?: (line: string) => void; expect?: FileIdentity } = {},
+  ): FileBackend {
     const readOnly = opts.readOnly ?? false;
     const f = openChecked(path, readOnly);
     try {
-      return new FileBackend(path, f, probeOpen(path, f), readOnly);
+      const warn = opts.warn ?? ((l: string) => console.error(l));
+      const probe = probeOpen(path, f);
+      const want = opts.expect;
+      if (want && (probe.identity.dev !== want.dev || probe.identity.ino !== want.ino)) {
+        throw new BlockOpenError(
+          "changed",
+          path,
+          `${path}: no longer the file this run started with (replaced while the guest ran)`,
+        );
+      }
+      return new FileBackend(path, f, probe, readOnly, warn);
     } catch (e) {
       f.close();
       throw e;
     }
+  }
+
+  /** Why flushes fail ("deleted", "replaced by another file"), or null while the file is ours. */
+  get lost(): string | null {
+    return this.#lost;
   }
 
   #check(offset: number, len: number): void {
@@ -253,8 +319,28 @@ export class FileBackend implements BlockBackend {
     while (done < data.length) done += this.#f.writeSync(data.subarray(done));
   }
 
+  /**
+   * fdatasync — unless the path no longer names the file we write. Then the
+   * flush fails (the guest sees IOERR), now and on every later flush: data
+   * made "durable" in a deleted or orphaned file is lost to the user at exit.
+   */
   flush(): void {
-    if (!this.readOnly) this.#f.syncDataSync();
+    if (this.readOnly) return;
+    if (this.#lost === null) {
+      const why = fileIdentityLost(this.path, this.#f);
+      if (why !== null) {
+        this.#lost = why;
+        this.#warn(
+          `WARNING: disk ${this.path} was ${why} while the guest was running; ` +
+            `its writes now reach no file you can see: every flush (sync, fsync) ` +
+            `from now on fails with an I/O error in the guest`,
+        );
+      }
+    }
+    if (this.#lost !== null) {
+      throw new Error(`${this.path} was ${this.#lost}: flush refused`);
+    }
+    this.#f.syncDataSync();
   }
 
   close(): void {

@@ -6,10 +6,13 @@
 
 import { defineRole } from "../actors/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../actors/faults.ts";
+import type { FileIdentity } from "./block_backend.ts";
 
 export interface BlockConfig {
   path: string;
   readOnly: boolean;
+  /** The file the launcher probed: the worker refuses to open another one at `path`. */
+  identity?: FileIdentity;
   ramBase: number;
   verbose: boolean;
   /** The fault plan's rules for this actor (actors/faults.ts); none without --faults. */

@@ -45,7 +45,7 @@ import { buildMachineFdt } from "../devices/fdt.ts";
 import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
-import { Terminal } from "./terminal.ts";
+import { Terminal, TERMINAL_HOLD_BYTES } from "./terminal.ts";
 
 /** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
 export class InputError extends Error {
@@ -264,10 +264,25 @@ export async function runMachine(
   let stop: (why: number) => void = () => {};
   // With --uart the terminal types into the UART, which the cpu polls: wake it.
   let inputWake: () => void = () => {};
+  // The input ring never drops: what does not fit waits in the terminal
+  // (launcher/terminal.ts), which stops reading a pipe meanwhile.
   const terminal = new Terminal({
     input(bytes) {
-      input?.writeOrDrop(bytes);
-      inputWake();
+      const n = input?.write(bytes) ?? 0; // no machine yet (or between boots): wait
+      if (n > 0) inputWake();
+      return n;
+    },
+    async room() {
+      // Bounded: a reboot replaces the ring, and the new one must be seen.
+      const ring = input;
+      if (ring) await ring.waitForSpaceAsync(100);
+      else await new Promise((r) => setTimeout(r, 20));
+    },
+    dropping() {
+      log(
+        `input: the guest has not taken the last ${TERMINAL_HOLD_BYTES / 1024} KiB typed; ` +
+          "further typed bytes are dropped until it does",
+      );
     },
     interrupt() {
       log("three ^C: stopping");
@@ -295,6 +310,9 @@ export async function runMachine(
     }
   } finally {
     terminal.close();
+    if (terminal.dropped > 0) {
+      log(`input: ${terminal.dropped} typed bytes were dropped (the guest was not reading)`);
+    }
     for (const n of p.nets) n.release();
     for (const l of p.diskLocks) l.release();
     if (p.faults) log(p.faults.summary());
@@ -564,6 +582,7 @@ async function bootOnce(
         config: {
           path: d.path,
           readOnly: d.readOnly,
+          identity: d.probe.identity,
           ramBase: RAM_BASE,
           verbose,
           ...plan("block", i).config,

@@ -90,3 +90,72 @@ Deno.test("block backend: read, write, flush; a read-only backend refuses writes
     Deno.removeSync(path);
   }
 });
+
+Deno.test("block backend: a disk deleted or replaced under us fails every flush, warning once", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    for (const how of ["deleted", "replaced"] as const) {
+      const path = `${dir}/${how}.img`;
+      Deno.writeFileSync(path, new Uint8Array(4096));
+      const warnings: string[] = [];
+      const b = FileBackend.open(path, { warn: (l) => warnings.push(l) });
+      b.write(0, new Uint8Array(512).fill(1));
+      b.flush();
+      assertEquals([b.lost, warnings.length], [null, 0], "still ours: the flush is an fdatasync");
+      if (how === "deleted") {
+        Deno.removeSync(path);
+      } else {
+        // What an editor or `cp new.img disk.img && mv` does: a new inode at the path.
+        Deno.writeFileSync(`${path}.new`, new Uint8Array(4096));
+        Deno.renameSync(`${path}.new`, path);
+      }
+      b.write(512, new Uint8Array(512).fill(2)); // writes still land (in the orphan)
+      assertThrows(() => b.flush(), new RegExp(`${how}.img was ${how}.*: flush refused`));
+      assertThrows(() => b.flush(), /flush refused/, "and every later flush");
+      assertEquals(warnings.length, 1, warnings.join("\n"));
+      assert(warnings[0].includes(path) && warnings[0].includes(how), warnings[0]);
+      assert(b.lost!.startsWith(how), String(b.lost));
+      b.close();
+    }
+    // The file lives on under another name, but not under the one the user gave.
+    const p = `${dir}/linked.img`;
+    Deno.writeFileSync(p, new Uint8Array(1024));
+    Deno.linkSync(p, `${dir}/other-name.img`);
+    const b = FileBackend.open(p, { warn: () => {} });
+    Deno.removeSync(p);
+    assertThrows(() => b.flush(), /deleted/);
+    b.close();
+    // A read-only disk never flushes, so it never fails one.
+    const ro = `${dir}/ro.img`;
+    Deno.writeFileSync(ro, new Uint8Array(1024));
+    const r = FileBackend.open(ro, { readOnly: true, warn: () => {} });
+    Deno.removeSync(ro);
+    r.flush();
+    r.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("block backend: a reopen (a restarted worker) refuses a file that replaced the disk", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/d.img`;
+    Deno.writeFileSync(path, new Uint8Array(2048));
+    const { identity } = probeBlockFile(path, false);
+    FileBackend.open(path, { expect: identity }).close();
+    Deno.writeFileSync(`${path}.new`, new Uint8Array(2048));
+    Deno.renameSync(`${path}.new`, path);
+    let err: unknown = null;
+    try {
+      FileBackend.open(path, { expect: identity }).close();
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof BlockOpenError, String(err));
+    assertEquals(err.reason, "changed");
+    assert(err.message.includes("no longer the file this run started with"), err.message);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
