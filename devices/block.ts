@@ -51,6 +51,12 @@ export const BLOCK_MAX_WRITE_ZEROES = 1 << 16;
 const CONFIG_BYTES = 60;
 /** Length of the GET_ID answer. */
 export const BLK_ID_BYTES = 20;
+/**
+ * The most one backend read or write moves: a request's data is served in
+ * pieces of this size (docs/virtio.md, "Host memory budget"). Linux's
+ * segments are never larger (size_max), so only a hostile guest is cut up.
+ */
+export const IO_PIECE = BLOCK_SIZE_MAX;
 
 export interface BlockStateOptions {
   irq: number;
@@ -119,6 +125,8 @@ export class BlockDevice extends VirtioDevice {
   readonly stats = { ok: 0, ioerr: 0, unsupp: 0, reads: 0, writes: 0, flushes: 0 };
   /** Usable bytes: the backend's size (the config's capacity never exceeds it). */
   readonly #size: number;
+  /** IO_PIECE zero bytes for WRITE_ZEROES, allocated on first use. */
+  #zeros: Uint8Array | null = null;
 
   constructor(
     ram: SharedArrayBuffer,
@@ -269,9 +277,16 @@ export class BlockDevice extends VirtioDevice {
     const ram = this.ram.bytes;
     switch (req.type) {
       case "in": {
+        // Straight between the file and guest RAM, in pieces of at most
+        // IO_PIECE: a segment's length is the guest's to choose (up to all of
+        // RAM), and nothing on the way may hold a copy of it (a fault layer
+        // that corrupts a write copies one piece).
         let at = req.offset;
         for (const s of req.data) {
-          this.backend.read(at, ram.subarray(s.off, s.off + s.len));
+          for (let done = 0; done < s.len; done += IO_PIECE) {
+            const n = Math.min(IO_PIECE, s.len - done);
+            this.backend.read(at + done, ram.subarray(s.off + done, s.off + done + n));
+          }
           at += s.len;
         }
         this.stats.reads++;
@@ -280,7 +295,10 @@ export class BlockDevice extends VirtioDevice {
       case "out": {
         let at = req.offset;
         for (const s of req.data) {
-          this.backend.write(at, ram.subarray(s.off, s.off + s.len));
+          for (let done = 0; done < s.len; done += IO_PIECE) {
+            const n = Math.min(IO_PIECE, s.len - done);
+            this.backend.write(at + done, ram.subarray(s.off + done, s.off + done + n));
+          }
           at += s.len;
         }
         this.stats.writes++;
@@ -299,12 +317,13 @@ export class BlockDevice extends VirtioDevice {
         return req.len;
       }
       case "write-zeroes": {
+        // One zero piece for the device's life, made on first use.
+        const zeros = this.#zeros ??= new Uint8Array(IO_PIECE);
         for (const r of req.ranges) {
-          const zeros = new Uint8Array(Math.min(r.len, 1 << 20));
-          for (let done = 0; done < r.len; done += zeros.length) {
+          for (let done = 0; done < r.len; done += IO_PIECE) {
             this.backend.write(
               r.offset + done,
-              zeros.subarray(0, Math.min(zeros.length, r.len - done)),
+              zeros.subarray(0, Math.min(IO_PIECE, r.len - done)),
             );
           }
         }

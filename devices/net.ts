@@ -372,10 +372,7 @@ export class NetDevice extends VirtioDevice {
       : gatherBytes(this.ram, c.readable, 0, NET_HDR_LEN);
     const flags = hdr[0], gsoType = hdr[1];
     if (flags === 0 && gsoType === GSO_NONE) {
-      if (len > MAX_FRAME) {
-        this.stats.txDroppedLong++;
-        return;
-      }
+      if (len > MAX_FRAME) return this.#tooLong(c, len, MAX_FRAME);
       // Usually the frame lies in one buffer (Linux puts header and frame
       // together, or the header alone first): send it from guest RAM directly.
       let frame: Uint8Array;
@@ -410,11 +407,10 @@ export class NetDevice extends VirtioDevice {
       this.stats.txDroppedHeader++;
       return;
     }
-    if (len > (gso === GSO_NONE ? MAX_FRAME : MAX_GSO_FRAME)) {
-      this.stats.txDroppedLong++;
-      return;
-    }
-    // A private copy: the checksum and the segments are written into it, never into guest RAM.
+    const max = gso === GSO_NONE ? MAX_FRAME : MAX_GSO_FRAME;
+    if (len > max) return this.#tooLong(c, len, max);
+    // A private copy of at most MAX_GSO_FRAME bytes (checked above): the
+    // checksum and the segments are written into it, never into guest RAM.
     const frame = gatherBytes(this.ram, c.readable, NET_HDR_LEN, len);
     if (gso === GSO_NONE) {
       if (!completeChecksum(frame, v.getUint16(6, true), v.getUint16(8, true))) {
@@ -447,6 +443,16 @@ export class NetDevice extends VirtioDevice {
     } else {
       this.stats.txDroppedBackend++;
     }
+  }
+
+  /**
+   * A transmit chain longer than any frame: dropped before a byte of it is
+   * copied (its length is the guest's to choose, up to 4 GiB), counted and
+   * logged — a guest with an MTU over 1500 sees its large frames vanish.
+   */
+  #tooLong(c: Chain, len: number, max: number): void {
+    this.stats.txDroppedLong++;
+    this.logError(`chain ${c.head}: transmit of ${len} bytes is longer than ${max}; dropped`);
   }
 
   #malformed(c: Chain, why: string): void {

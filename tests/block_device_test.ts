@@ -12,9 +12,10 @@ import {
   BLK_T,
   BlockDevice,
   createBlockState,
+  IO_PIECE,
   serialFromPath,
 } from "../devices/block.ts";
-import { FileBackend } from "../devices/block_backend.ts";
+import { type BlockBackend, FileBackend } from "../devices/block_backend.ts";
 import { STATUS, VIRTQ_DESC_F_NEXT, VIRTQ_DESC_F_WRITE } from "../devices/virtio/constants.ts";
 import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
 import { VirtQueue } from "../devices/virtio/queue.ts";
@@ -33,7 +34,7 @@ function header(type: number, sector: number): Uint8Array {
 
 class Rig {
   readonly path: string;
-  readonly mem = new FakeRam(1 << 20);
+  readonly mem: FakeRam;
   readonly dq: DriverQueue;
   readonly mmio: MmioTransport;
   readonly dev: BlockDevice;
@@ -43,7 +44,18 @@ class Rig {
   readonly state: SharedArrayBuffer;
   readonly control: SharedArrayBuffer;
 
-  constructor(opts: { bytes?: number; readOnly?: boolean; name?: string } = {}) {
+  constructor(
+    opts: {
+      bytes?: number;
+      readOnly?: boolean;
+      name?: string;
+      ramBytes?: number;
+      queueSize?: number;
+      /** Wrap the file backend (e.g. to record what the device asks of it). */
+      wrap?: (b: BlockBackend) => BlockBackend;
+    } = {},
+  ) {
+    this.mem = new FakeRam(opts.ramBytes ?? 1 << 20);
     const dir = Deno.makeTempDirSync();
     this.path = `${dir}/${opts.name ?? "disk.img"}`;
     Deno.writeFileSync(this.path, pattern(opts.bytes ?? 64 * 1024));
@@ -56,10 +68,10 @@ class Rig {
     const control = this.control = createControlBlock();
     this.ctl = new Int32Array(control);
     this.mmio = new MmioTransport(state, control);
-    this.dq = new DriverQueue(this.mem, 16);
+    this.dq = new DriverQueue(this.mem, opts.queueSize ?? 16);
     assert(driverSetup(this.mmio, [this.dq]) & STATUS.DRIVER_OK);
     this.dev = new BlockDevice(this.mem.sab, state, control, {
-      backend: this.backend,
+      backend: opts.wrap ? opts.wrap(this.backend) : this.backend,
       serial: serialFromPath(this.path),
       log: (l) => this.logs.push(l),
     });
@@ -380,6 +392,55 @@ Deno.test("block: a replacement device actor resumes where the used ring says", 
     assertEquals(r.mem.read(a.addrs[1], 512), pattern(64 * 1024).slice(512, 1024));
     assertEquals(r.file().subarray(1024, 1536), pattern(512, 5));
     assertEquals(r.line(), 1, "the replacement raises the interrupt");
+  } finally {
+    r.close();
+  }
+});
+
+Deno.test("block: a segment larger than size_max is served in IO_PIECE pieces, straight from RAM", () => {
+  // A hostile guest's segment may span most of RAM: the device must neither
+  // copy it nor hand the backend more than IO_PIECE at once.
+  const ops: number[] = [];
+  const record = (b: BlockBackend): BlockBackend => ({
+    get size() {
+      return b.size;
+    },
+    readOnly: b.readOnly,
+    read: (off, buf) => (ops.push(buf.length), b.read(off, buf)),
+    write: (off, data) => (ops.push(data.length), b.write(off, data)),
+    flush: () => b.flush(),
+    close: () => b.close(),
+  });
+  const big = 2 * IO_PIECE + 3 * 512;
+  const r = new Rig({ bytes: 4 << 20, ramBytes: 8 << 20, wrap: record });
+  try {
+    const data = pattern(big, 5);
+    const w = r.request(BLK_T.OUT, 8, [{ len: big, data }]);
+    assertEquals(w.status, BLK_S.OK);
+    assertEquals(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
+    assertEquals(r.file().subarray(8 * 512, 8 * 512 + big), data);
+    ops.length = 0;
+    const rd = r.request(BLK_T.IN, 8, [{ len: big, write: true }], { indirect: true });
+    assertEquals(rd.status, BLK_S.OK);
+    assertEquals(rd.len, big + 1);
+    assertEquals(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
+    assertEquals(rd.data[0], data);
+  } finally {
+    r.close();
+  }
+});
+
+Deno.test("block: a queue larger than QueueNumMax is refused with NEEDS_RESET", () => {
+  const r = new Rig({ ramBytes: 1 << 20, queueSize: 512 });
+  try {
+    r.post(BLK_T.IN, 0, [{ len: 512, write: true }]);
+    r.kick();
+    assertEquals(r.mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET, STATUS.DEVICE_NEEDS_RESET);
+    assertEquals(r.dq.usedIdx(), 0, "nothing served");
+    assert(
+      r.logs.some((l) => /queue-size: queue size 512 over QueueNumMax 256/.test(l)),
+      r.logs.join("\n"),
+    );
   } finally {
     r.close();
   }

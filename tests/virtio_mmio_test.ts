@@ -145,6 +145,7 @@ Deno.test("queue setup through the registers, frozen while ready", () => {
   mmio.write(REG.QUEUE_DEVICE_LOW, 4, 0x8000_3000);
   mmio.write(REG.QUEUE_READY, 4, 1);
   assertEquals(dev.queue(1), {
+    max: 64,
     size: 32,
     ready: true,
     desc: 0x1_8000_1000,
@@ -215,7 +216,7 @@ Deno.test("reset clears the driver's state, lowers the line and tells the device
   assertEquals(dev.resetCount(), epoch + 1);
   assertEquals(dev.nextEvents().events & EV.RESET, EV.RESET);
   assertEquals(dev.driverFeatures(), 0n);
-  assertEquals(dev.queue(0), { size: 0, ready: false, desc: 0, driver: 0, device: 0 });
+  assertEquals(dev.queue(0), { size: 0, max: 256, ready: false, desc: 0, driver: 0, device: 0 });
   assert(!dev.live());
 });
 

@@ -121,6 +121,17 @@ export abstract class VirtioDevice {
     }
     const have = this.queues[q];
     if (have) return have;
+    if (setup.size > setup.max) {
+      // The driver MUST NOT (§4.2.2.2); refusing it also bounds a chain's
+      // segment lists by QueueNumMax rather than by the 32768 a ring may have.
+      this.queueFailed(q, {
+        kind: "error",
+        error: "queue-size",
+        head: null,
+        detail: `queue size ${setup.size} over QueueNumMax ${setup.max}`,
+      });
+      return null;
+    }
     const vq = VirtQueue.create(this.ram, {
       size: setup.size,
       desc: setup.desc,

@@ -482,6 +482,8 @@ export class MmioTransport {
 /** One queue as the driver configured it. Addresses are guest-physical. */
 export interface QueueSetup {
   size: number;
+  /** QueueNumMax: the largest size the driver may choose (§4.2.2.2). */
+  max: number;
   ready: boolean;
   desc: number;
   driver: number;
@@ -561,10 +563,11 @@ export class DeviceTransport {
     const s = this.#s;
     const w = (f: number) => Atomics.load(s, qw(q, f));
     if (q < 0 || q >= this.numQueues) {
-      return { size: 0, ready: false, desc: 0, driver: 0, device: 0 };
+      return { size: 0, max: 0, ready: false, desc: 0, driver: 0, device: 0 };
     }
     return {
       size: w(VQ.NUM) >>> 0,
+      max: w(VQ.NUM_MAX) >>> 0,
       ready: w(VQ.READY) === 1,
       desc: u64(w(VQ.DESC_LO), w(VQ.DESC_HI)),
       driver: u64(w(VQ.DRIVER_LO), w(VQ.DRIVER_HI)),
