@@ -86,6 +86,22 @@ export interface FaultPlan {
   restart: Partial<Record<FaultLayer, RestartOverride>>;
 }
 
+/**
+ * The largest time (ms) and count a plan may hold. Times end up in setTimeout
+ * (a kill's `atMs`, a restart's `backoffMs`), which fires at once, with a
+ * warning, past 2^31−1 ms (about 24.8 days); counts live in the Int32 words of
+ * the shared counters.
+ */
+export const MAX_PLAN_MS = 0x7fff_ffff;
+export const MAX_PLAN_COUNT = 0x7fff_ffff;
+
+/**
+ * A kill rule whose kills keep landing before the actor has finished anything
+ * (the same request killed on every retry: a multi-segment block request under
+ * a small `every`) is disarmed once this many kills in a row made no progress.
+ */
+export const NO_PROGRESS_KILLS = 10;
+
 /** A plan that cannot be used; the message points at the rule and field. */
 export class PlanError extends Error {
   override name = "PlanError";
@@ -107,6 +123,9 @@ const TRIGGER_KEYS = new Set([
   "sources",
   "dir",
 ]);
+/** Why a time is capped, for the error message. */
+const TIMER_WHY = " (2^31−1 ms, about 24.8 days: the longest a timer can wait)";
+
 /** Trigger fields that only some layers understand. */
 const LAYER_ONLY: Record<string, FaultLayer[]> = {
   sectors: ["block"],
@@ -143,7 +162,7 @@ export function checkPlan(raw: Json, where = "fault plan"): FaultPlan {
   }
   let seed: number | null = null;
   if (raw.seed !== undefined) {
-    if (!Number.isInteger(raw.seed) || (raw.seed as number) < 0) {
+    if (!Number.isSafeInteger(raw.seed) || (raw.seed as number) < 0) {
       throw new PlanError(`${where}: "seed" must be a non-negative integer`);
     }
     seed = raw.seed as number;
@@ -167,6 +186,11 @@ export function checkPlan(raw: Json, where = "fault plan"): FaultPlan {
         if (!Number.isInteger(v) || (v as number) < 0 || (k === "windowMs" && v === 0)) {
           throw new PlanError(
             `${at}.${k}: want a ${k === "windowMs" ? "positive" : "non-negative"} integer`,
+          );
+        }
+        if ((v as number) > MAX_PLAN_MS) {
+          throw new PlanError(
+            `${at}.${k}: at most ${MAX_PLAN_MS}${k === "maxRestarts" ? "" : ` ms${TIMER_WHY}`}`,
           );
         }
         o[k as keyof RestartOverride] = v as number;
@@ -197,11 +221,12 @@ function checkRule(r: Json, index: number, at: string): FaultRule {
   const when = r.when ?? {};
   if (!isObj(when)) throw bad(`"when" must be an object`);
   const t: FaultTrigger = {};
-  const posInt = (k: string, min = 1) => {
+  const posInt = (k: string, min = 1, max = MAX_PLAN_COUNT, unit = "") => {
     const v = when[k];
     if (!Number.isInteger(v) || (v as number) < min) {
       throw bad(`when.${k} must be an integer >= ${min}`);
     }
+    if ((v as number) > max) throw bad(`when.${k} must be at most ${max}${unit}`);
     return v as number;
   };
   for (const k of Object.keys(when)) {
@@ -219,7 +244,7 @@ function checkRule(r: Json, index: number, at: string): FaultRule {
       case "afterMs":
       case "untilMs":
       case "atMs":
-        t[k] = posInt(k, 0);
+        t[k] = posInt(k, 0, MAX_PLAN_MS, ` ms${TIMER_WHY}`);
         break;
       case "device":
         t.device = posInt(k, 0);
@@ -349,7 +374,11 @@ export interface FaultConfig {
   device: number;
 }
 
-/** One injection, as a layer reports it to the launcher (the role's "fault" event). */
+/**
+ * One injection, as a layer reports it to the launcher (the role's "fault"
+ * event); effect "disarmed" is not an injection but the rule being switched
+ * off for making no progress (NO_PROGRESS_KILLS).
+ */
 export interface FaultEvent {
   kind: "fault";
   rule: number;
@@ -360,9 +389,14 @@ export interface FaultEvent {
   detail: string;
 }
 
-/** The shared counters: two Int32 words per rule of the plan (matched, injected). */
+/** Int32 words per rule in the shared counters. */
+const CTR_WORDS = 4;
+/** Word offsets: events matched, injections made, kills in a row without progress, disarmed. */
+const CTR = { MATCHED: 0, INJECTED: 1, STALLED: 2, DISARMED: 3 } as const;
+
+/** The shared counters: CTR_WORDS Int32 words per rule of the plan (see CTR). */
 export function createFaultCounters(plan: FaultPlan): SharedArrayBuffer {
-  return new SharedArrayBuffer(Math.max(1, plan.rules.length) * 8);
+  return new SharedArrayBuffer(Math.max(1, plan.rules.length) * 4 * CTR_WORDS);
 }
 
 /** The event a layer asks about; fields a rule does not test may be left out. */
@@ -391,6 +425,13 @@ export interface FaultEngineOptions {
   kill: (reason: string) => void;
   /** Guest ms since boot (default: from the control block). */
   nowMs?: () => number;
+  /**
+   * Units of work this actor instance has finished since it started (block:
+   * requests completed). A kill with none is a kill without progress. Default:
+   * the events this instance let through unharmed, right where one event is
+   * one unit of work (a frame, an input byte, a clock event).
+   */
+  progress?: () => number;
 }
 
 /**
@@ -405,6 +446,9 @@ export class FaultEngine {
   readonly #ctr: Int32Array;
   readonly #opts: FaultEngineOptions;
   readonly #nowMs: () => number;
+  readonly #progress: () => number;
+  /** Events this instance decided without a kill (the default progress). */
+  #passed = 0;
   #timers: ReturnType<typeof setTimeout>[] = [];
 
   constructor(
@@ -419,9 +463,14 @@ export class FaultEngine {
       r.layer === layer && (r.when.device === undefined || r.when.device === config!.device)
     );
     if (this.rules.length && !counters) throw new Error(`${layer}: fault rules without counters`);
-    this.#ctr = new Int32Array(counters ?? new SharedArrayBuffer(8));
+    this.#ctr = new Int32Array(counters ?? new SharedArrayBuffer(4 * CTR_WORDS));
     this.#opts = opts;
     this.#nowMs = opts.nowMs ?? (control ? () => guestTimeTicks(control) / 10_000 : () => 0);
+    this.#progress = opts.progress ?? (() => this.#passed);
+  }
+
+  #word(rule: number, w: number): number {
+    return CTR_WORDS * rule + w;
   }
 
   get active(): boolean {
@@ -435,7 +484,12 @@ export class FaultEngine {
 
   /** Injections so far by rule `i` (shared across restarts). */
   injected(i: number): number {
-    return Atomics.load(this.#ctr, 2 * i + 1);
+    return Atomics.load(this.#ctr, this.#word(i, CTR.INJECTED));
+  }
+
+  /** True once rule `i` was switched off for making no progress (shared across restarts). */
+  disarmed(i: number): boolean {
+    return Atomics.load(this.#ctr, this.#word(i, CTR.DISARMED)) !== 0;
   }
 
   #limit(r: FaultRule): number {
@@ -445,11 +499,40 @@ export class FaultEngine {
   /** Take one injection slot of rule r; false if its count is used up. */
   #claim(r: FaultRule): boolean {
     const limit = this.#limit(r);
-    if (Atomics.add(this.#ctr, 2 * r.index + 1, 1) >= limit) {
-      Atomics.sub(this.#ctr, 2 * r.index + 1, 1);
+    const at = this.#word(r.index, CTR.INJECTED);
+    if (Atomics.add(this.#ctr, at, 1) >= limit) {
+      Atomics.sub(this.#ctr, at, 1);
       return false;
     }
     return true;
+  }
+
+  /**
+   * Before a kill by rule r: count it as one without progress if this
+   * instance has finished nothing since it started (its predecessor was
+   * killed, and it is about to be killed on the same work). The kill that
+   * would come after NO_PROGRESS_KILLS of those is not made: the rule is
+   * disarmed, for good, and reported once. Returns false if it now is.
+   */
+  #mayKill(r: FaultRule, match: number, detail: string): boolean {
+    const stalled = this.#word(r.index, CTR.STALLED);
+    if (this.#progress() > 0) {
+      Atomics.store(this.#ctr, stalled, 0);
+      return true;
+    }
+    if (Atomics.add(this.#ctr, stalled, 1) + 1 <= NO_PROGRESS_KILLS) return true;
+    if (Atomics.exchange(this.#ctr, this.#word(r.index, CTR.DISARMED), 1) === 0) {
+      this.#opts.report({
+        kind: "fault",
+        rule: r.index,
+        effect: "disarmed",
+        match,
+        detail: `its last ${NO_PROGRESS_KILLS} kills each hit a restarted ${r.layer} actor ` +
+          `before it had finished anything (the same work killed on every retry): ` +
+          `no more kills by this rule, so the run can go on (next: ${detail})`,
+      });
+    }
+    return false;
   }
 
   #matches(r: FaultRule, q: FaultQuery): boolean {
@@ -483,8 +566,8 @@ export class FaultEngine {
     let hit: Hit | null = null;
     for (const r of this.rules) {
       if (!this.#matches(r, q)) continue;
-      const k = Atomics.add(this.#ctr, 2 * r.index, 1) + 1;
-      if (hit) continue;
+      const k = Atomics.add(this.#ctr, this.#word(r.index, CTR.MATCHED), 1) + 1;
+      if (hit || (r.effect === "kill" && this.disarmed(r.index))) continue;
       const w = r.when;
       if (w.nth !== undefined && k !== w.nth) continue;
       if (w.every !== undefined && k % w.every !== 0) continue;
@@ -492,6 +575,10 @@ export class FaultEngine {
       if (w.to !== undefined && k > w.to) continue;
       if (w.probability !== undefined && chance(this.seed, r.index, k) >= w.probability) continue;
       if (!this.#claim(r)) continue;
+      if (r.effect === "kill" && !this.#mayKill(r, k, q.detail)) {
+        Atomics.sub(this.#ctr, this.#word(r.index, CTR.INJECTED), 1);
+        continue;
+      }
       hit = { rule: r, match: k, random: prng(this.seed, r.index + 0x10000, k) };
       this.#opts.report({
         kind: "fault",
@@ -501,6 +588,7 @@ export class FaultEngine {
         detail: q.detail,
       });
     }
+    if (hit?.rule.effect !== "kill") this.#passed++;
     return hit;
   }
 

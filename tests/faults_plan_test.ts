@@ -13,8 +13,10 @@ import {
   FaultEngine,
   type FaultEvent,
   type FaultPlan,
+  NO_PROGRESS_KILLS,
   parsePlan,
 } from "../actors/faults.ts";
+import { FaultRun } from "../actors/fault_layers/plan_run.ts";
 import { FaultyBackend } from "../actors/fault_layers/block.ts";
 import { FaultyPlicGateway } from "../actors/fault_layers/irq.ts";
 import { FaultyNetBackend } from "../actors/fault_layers/net.ts";
@@ -102,10 +104,47 @@ Deno.test("plan: errors name the rule, the field and what is allowed", () => {
       `{"rules": [{"layer": "irq", "effect": "kill", "before": true}]}`,
       /"before" is for block kill only/,
     ],
+    // Times past what setTimeout can wait (it would fire after 1 ms), counts past the Int32 counters.
+    [
+      `{"rules": [{"layer": "block", "effect": "kill", "when": {"atMs": 2147483648}}]}`,
+      /rule 0 .*when.atMs must be at most 2147483647 ms \(2\^31−1 ms, about 24.8 days/,
+    ],
+    [
+      `{"rules": [{"layer": "net", "effect": "drop", "when": {"untilMs": 1e12}}]}`,
+      /when.untilMs must be at most 2147483647 ms/,
+    ],
+    [
+      `{"rules": [{"layer": "net", "effect": "drop", "when": {"afterMs": 3000000000}}]}`,
+      /when.afterMs must be at most 2147483647 ms/,
+    ],
+    [
+      `{"rules": [{"layer": "block", "effect": "kill", "when": {"every": 4294967296}}]}`,
+      /when.every must be at most 2147483647/,
+    ],
+    [
+      `{"rules": [{"layer": "block", "effect": "kill", "when": {"count": 1e20}}]}`,
+      /when.count must be at most 2147483647/,
+    ],
+    [
+      `{"rules": [], "restart": {"block": {"backoffMs": 2147483648}}}`,
+      /restart.block.backoffMs: at most 2147483647 ms/,
+    ],
+    [`{"rules": [], "restart": {"net": {"windowMs": 1e15}}}`, /restart.net.windowMs: at most/],
+    [
+      `{"rules": [], "restart": {"net": {"maxRestarts": 1e10}}}`,
+      /restart.net.maxRestarts: at most/,
+    ],
+    [`{"seed": 1e300, "rules": []}`, /"seed" must be a non-negative integer/],
   ];
   for (const [text, re] of cases) {
     assertThrows(() => parsePlan(text, "plan.json"), re, text);
   }
+  // The largest values are fine.
+  const big = parsePlan(
+    `{"rules": [{"layer": "block", "effect": "kill", "when": {"atMs": 2147483647}}],
+      "restart": {"block": {"backoffMs": 2147483647, "windowMs": 2147483647}}}`,
+  );
+  assertEquals(big.rules[0].when.atMs, 2147483647);
   const ok = parsePlan(
     `{"seed": 9, "rules": [{"layer": "block", "effect": "ioerr", "when": {"sectors": [8, 8]}}],
       "restart": {"block": {"maxRestarts": 30}}}`,
@@ -198,6 +237,95 @@ Deno.test("block layer: IOERR on a sector range, corrupted reads, kill after the
     "1:corrupt:read sector 20+2",
     "2:kill:write sector 30+1",
   ]);
+});
+
+Deno.test("block layer: a kill rule that re-kills the same request on every retry is disarmed", () => {
+  // every 3rd write, after it reached the file: a request of 4 data segments
+  // is killed at its 3rd segment on every retry (the 501-kills case).
+  const plan = parsePlan(JSON.stringify({
+    rules: [{ layer: "block", effect: "kill", when: { op: "write", every: 3 } }],
+  }));
+  const counters = createFaultCounters(plan);
+  const events: FaultEvent[] = [];
+  let kills = 0;
+  const instance = (completed: () => number) =>
+    new FaultyBackend(
+      new MemDisk(),
+      new FaultEngine("block", { seed: 1, rules: plan.rules, device: 0 }, counters, undefined, {
+        report: (e) => events.push(e),
+        kill: () => {
+          kills++;
+          throw new Error("killed");
+        },
+        nowMs: () => 0,
+        progress: completed,
+      }),
+    );
+  const seg = new Uint8Array(512);
+  /** One instance serves the request (4 segments); true if it completed it. */
+  const serve = (be: FaultyBackend) => {
+    try {
+      for (let s = 0; s < 4; s++) be.write(s * 512, seg);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // The first instance did work (the boot's requests) before its kill: not counted.
+  let done = 0;
+  assert(!serve(instance(() => 1)));
+  // Each restart replays the request and dies before completing anything.
+  let restarts = 0;
+  while (!serve(instance(() => done))) {
+    restarts++;
+    assert(restarts < 50, "never disarmed");
+  }
+  done++;
+  assertEquals(restarts, NO_PROGRESS_KILLS, "10 kills without progress, then no more");
+  assertEquals(kills, NO_PROGRESS_KILLS + 1);
+  const off = events.filter((e) => e.effect === "disarmed");
+  assertEquals(off.length, 1, "reported once");
+  assertMatch(off[0].detail, /last 10 kills each hit a restarted block actor before it had/);
+  // Disarmed for good: a restarted actor (same counters) does not kill again.
+  const later = instance(() => 5);
+  for (let i = 0; i < 12; i++) later.write(0, seg);
+  assertEquals(kills, NO_PROGRESS_KILLS + 1);
+  // The launcher prints it once and names it in the summary; it is not an injection.
+  const run = FaultRun.fromPlan(plan, 1, "p.json");
+  for (const e of events) run.record("block", e);
+  assertEquals(run.record("block", off[0]), null, "said once");
+  assertEquals(
+    run.summary(),
+    "fault plan p.json (seed 1): 11 injected: rule 0 block kill ×11; " +
+      "disarmed for making no progress: rule 0",
+  );
+});
+
+Deno.test("block layer: kills with progress in between are never disarmed", () => {
+  const plan = parsePlan(JSON.stringify({
+    rules: [{ layer: "block", effect: "kill", when: { op: "write", every: 2 } }],
+  }));
+  const counters = createFaultCounters(plan);
+  let kills = 0;
+  for (let i = 0; i < 40; i++) {
+    // Each instance completes a request (one write), then is killed on the next.
+    let completed = 0;
+    const be = new FaultyBackend(
+      new MemDisk(),
+      new FaultEngine("block", { seed: 1, rules: plan.rules, device: 0 }, counters, undefined, {
+        report: () => {},
+        kill: () => {
+          kills++;
+          throw new Error("killed");
+        },
+        progress: () => completed,
+      }),
+    );
+    be.write(0, new Uint8Array(512));
+    completed++;
+    assertThrows(() => be.write(512, new Uint8Array(512)), /killed/);
+  }
+  assertEquals(kills, 40);
 });
 
 Deno.test("irq layer: a dropped interrupt waits for the line to fall; delay and duplicate", async () => {
@@ -334,6 +462,15 @@ Deno.test("launcher: a malformed plan or a wrong swapped module is refused befor
       bad.err,
       /bad\.json: rule 1 .*"effect" for layer net must be one of drop, duplicate/,
     );
+    // A kill planned for a month from now would fire at once if let through.
+    await Deno.writeTextFile(
+      `${dir}/late.json`,
+      `{"rules": [{"layer": "block", "effect": "kill", "when": {"atMs": 2592000000}}]}`,
+    );
+    const late = await run(`--faults=${dir}/late.json`);
+    assertEquals(late.code, 2, late.err);
+    assertMatch(late.err, /late\.json: rule 0 .*when.atMs must be at most 2147483647 ms/);
+    assert(!/TimeoutOverflowWarning/.test(late.err), late.err);
     const missing = await run(`--faults=${dir}/none.json`);
     assertEquals(missing.code, 2);
     assertMatch(missing.err, /none\.json: cannot be read/);

@@ -25,8 +25,15 @@ const MAX_LINES_PER_RULE = 20;
 export class FaultRun {
   readonly log = new FaultLog();
   readonly #printed = new Map<number, number>();
+  /** Rules switched off for making no progress (FaultEngine, NO_PROGRESS_KILLS). */
+  readonly disarmed = new Set<number>();
 
   private constructor(readonly plan: FaultPlan, readonly seed: number, readonly path: string) {}
+
+  /** A run of a plan already checked (tests, scripts); `path` names it in messages. */
+  static fromPlan(plan: FaultPlan, seed: number, path: string): FaultRun {
+    return new FaultRun(plan, seed, path);
+  }
 
   /** Read `path` and check it; throws PlanError (the caller's exit 2) with the bad rule named. */
   static load(path: string, seed: number | null): FaultRun {
@@ -90,6 +97,12 @@ export class FaultRun {
 
   /** An injection reported by an actor; returns the line to print, or null past the limit. */
   record(role: string, e: FaultEvent): string | null {
+    if (e.effect === "disarmed") {
+      // Not an injection: said once, loudly, and in the summary.
+      if (this.disarmed.has(e.rule)) return null;
+      this.disarmed.add(e.rule);
+      return `fault: rule ${e.rule} ${role} kill disarmed: ${e.detail}`;
+    }
     this.log.add(e);
     const n = (this.#printed.get(e.rule) ?? 0) + 1;
     this.#printed.set(e.rule, n);
@@ -101,7 +114,10 @@ export class FaultRun {
   }
 
   summary(): string {
-    return `fault plan ${this.path} (seed ${this.seed}): ${this.log.summary(this.plan)}`;
+    const off = [...this.disarmed].sort((a, b) => a - b).map((r) => `rule ${r}`);
+    return `fault plan ${this.path} (seed ${this.seed}): ${this.log.summary(this.plan)}${
+      off.length ? `; disarmed for making no progress: ${off.join(", ")}` : ""
+    }`;
   }
 }
 
