@@ -5,12 +5,16 @@
 // has posted receive buffers are held, up to a bound, and delivered later.
 // Held input is released once the guest has transmitted on the port: Linux
 // posts receive buffers before it marks the port connected and discards what
-// arrives in between. Output goes to a sink callback. Read next: devices/block.ts.
+// arrives in between. Output goes to a sink callback, streamed from guest RAM
+// in bounded passes: whatever lengths the guest posts, the device holds at
+// most its fixed buffers (docs/virtio.md, "memory budget"). Input is taken
+// only while there is room (inputRoom / waitForInputRoom), so the stdin
+// reader upstream waits instead of losing bytes. Read next: devices/block.ts.
 
 import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
 import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
 import { createTransportState } from "./virtio/mmio.ts";
-import { gatherBytes, scatterBytes, type VirtQueue } from "./virtio/queue.ts";
+import { scatterBytes, type Segment, type VirtQueue } from "./virtio/queue.ts";
 
 export const CONSOLE_RX = 0;
 export const CONSOLE_TX = 1;
@@ -18,6 +22,10 @@ export const CONSOLE_TX = 1;
 export const CONSOLE_QUEUE_SIZE = 64;
 /** Default bound on input held while the guest has no receive buffers. */
 export const CONSOLE_HOLD_BYTES = 64 * 1024;
+/** Transmitted bytes handed to the sink per service pass; the rest waits for the next pass. */
+export const TX_PASS_BYTES = 64 * 1024;
+/** Pieces up to this size are coalesced (boot output: many small chains, one write). */
+const TX_STAGE_BYTES = 16 * 1024;
 
 /** virtio_console_config: cols u16, rows u16, max_nr_ports u32, emerg_wr u32 (§5.3.4). */
 const CONFIG_BYTES = 12;
@@ -37,7 +45,11 @@ export function createConsoleState(irq: number): SharedArrayBuffer {
 }
 
 export interface ConsoleOptions extends DeviceOptions {
-  /** Receives the guest's output, one call per service pass with output. */
+  /**
+   * Receives the guest's output in order, in pieces of at most TX_PASS_BYTES
+   * (usually one per pass). A piece may be a view into guest RAM or a reused
+   * buffer: valid only during the call, so a sink that keeps it must copy.
+   */
   output: (bytes: Uint8Array) => void;
   /** Bound on held input (default CONSOLE_HOLD_BYTES); beyond it input is dropped and counted. */
   holdBytes?: number;
@@ -73,6 +85,15 @@ export class ConsoleDevice extends VirtioDevice {
   #liveSince: number | null = null;
   readonly #graceMs: number;
   readonly #now: () => number;
+  /** Input pumps waiting for room in the hold buffer. */
+  #roomWaiters: (() => void)[] = [];
+  /** The transmit chain being written: its segments, and the position reached. */
+  #tx: { head: number; segs: Segment[]; seg: number; at: number } | null = null;
+  /** Small pieces of output waiting to go to the sink together (fixed size). */
+  readonly #stage = new Uint8Array(TX_STAGE_BYTES);
+  #staged = 0;
+  /** Chains whose last bytes are in #stage: completed when it is written. */
+  readonly #txDone: number[] = [];
 
   constructor(
     ram: SharedArrayBuffer,
@@ -93,8 +114,13 @@ export class ConsoleDevice extends VirtioDevice {
     return this.#liveSince !== null && this.#now() - this.#liveSince >= this.#graceMs;
   }
 
-  /** While input is held behind the grace period, wake run() when it ends. */
+  /**
+   * A transmit cut off by the pass budget: look again at once. While input is
+   * held behind the grace period, wake run() when it ends.
+   */
   protected override wakeAfterMs(): number | undefined {
+    if (this.broken) return undefined;
+    if (this.#tx !== null || this.queues[CONSOLE_TX]?.hasPending()) return 0;
     if (this.#held === 0 || this.#txSeen || this.#liveSince === null) return undefined;
     return Math.max(1, this.#liveSince + this.#graceMs - this.#now());
   }
@@ -104,7 +130,29 @@ export class ConsoleDevice extends VirtioDevice {
     return this.#held;
   }
 
-  /** Input from the host side: hold it and deliver what the guest has room for. */
+  /** Bytes pushInput() can take now without dropping any. */
+  get inputRoom(): number {
+    return Math.max(0, this.#holdMax - this.#held);
+  }
+
+  /** Resolves once inputRoom > 0 (at once if it is), or after `timeoutMs`. */
+  waitForInputRoom(timeoutMs: number): Promise<void> {
+    if (this.inputRoom > 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(done, timeoutMs);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.#roomWaiters.push(done);
+    });
+  }
+
+  /**
+   * Input from the host side: hold it and deliver what the guest has room
+   * for. Beyond the hold bound it is dropped and counted: callers that must
+   * not lose input take inputRoom bytes at a time.
+   */
   pushInput(bytes: Uint8Array): void {
     const room = this.#holdMax - this.#held;
     const take = Math.min(room, bytes.length);
@@ -121,6 +169,10 @@ export class ConsoleDevice extends VirtioDevice {
     // Held input stays: it was typed for whoever drives the console next.
     this.#txSeen = false;
     this.#liveSince = null;
+    // A chain being transmitted belonged to the old rings: drop the rest of it.
+    this.#tx = null;
+    this.#staged = 0;
+    this.#txDone.length = 0;
   }
 
   protected processQueue(q: number, vq: VirtQueue): void {
@@ -158,46 +210,92 @@ export class ConsoleDevice extends VirtioDevice {
         }
       }
       this.complete(vq, c.head, written);
+      this.#roomFreed();
     }
   }
 
-  /** Take everything the guest transmitted and hand it to the sink in one piece. */
+  /** Wake input pumps waiting for room (see waitForInputRoom). */
+  #roomFreed(): void {
+    if (this.#roomWaiters.length === 0 || this.inputRoom === 0) return;
+    const w = this.#roomWaiters;
+    this.#roomWaiters = [];
+    for (const f of w) f();
+  }
+
+  /**
+   * Hand what the guest transmitted to the sink, at most TX_PASS_BYTES per
+   * pass, straight from guest RAM: small pieces are coalesced in a fixed
+   * staging buffer, larger ones go as views into RAM. A chain is completed
+   * only once all its bytes went to the sink; one cut off by the budget is
+   * carried to the next pass (wakeAfterMs asks run() for it at once).
+   */
   #transmit(vq: VirtQueue): void {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const r = vq.pop();
-      if (r.kind === "empty") break;
-      if (r.kind === "error") {
-        this.queueFailed(CONSOLE_TX, r, vq);
-        break;
+    let budget = TX_PASS_BYTES;
+    while (budget > 0) {
+      if (this.#tx === null) {
+        const r = vq.pop();
+        if (r.kind === "empty") break;
+        if (r.kind === "error") {
+          this.queueFailed(CONSOLE_TX, r, vq);
+          break;
+        }
+        // Writable parts of a transmit buffer are ignored (nothing is written back).
+        this.#tx = { head: r.chain.head, segs: r.chain.readable, seg: 0, at: 0 };
+        if (!this.#txSeen) {
+          // The guest is talking on the port: it is listening too.
+          this.#txSeen = true;
+          const rx = this.queues[CONSOLE_RX];
+          if (rx) this.#receive(rx);
+        }
       }
-      const c = r.chain;
-      // Writable parts of a transmit buffer are ignored (nothing is written back).
-      const bytes = gatherBytes(this.ram, c.readable, 0, c.readLen);
-      if (bytes.length) {
-        parts.push(bytes);
-        total += bytes.length;
+      const t = this.#tx;
+      while (budget > 0 && t.seg < t.segs.length) {
+        const s = t.segs[t.seg];
+        const n = Math.min(s.len - t.at, budget);
+        this.#emit(vq, this.ram.bytes.subarray(s.off + t.at, s.off + t.at + n));
+        budget -= n;
+        t.at += n;
+        if (t.at === s.len) {
+          t.seg++;
+          t.at = 0;
+        }
       }
-      this.complete(vq, c.head, 0);
-      if (!this.#txSeen) {
-        // The guest is talking on the port: it is listening too.
-        this.#txSeen = true;
-        const rx = this.queues[CONSOLE_RX];
-        if (rx) this.#receive(rx);
-      }
+      if (t.seg < t.segs.length) break; // out of budget mid-chain: the rest next pass
+      this.#tx = null;
+      // Its last bytes may still sit in the staging buffer: complete it after they are out.
+      if (this.#staged > 0) this.#txDone.push(t.head);
+      else this.complete(vq, t.head, 0);
     }
-    if (total === 0) return;
-    const out = parts.length === 1 ? parts[0] : new Uint8Array(total);
-    if (parts.length > 1) {
-      let at = 0;
-      for (const p of parts) {
-        out.set(p, at);
-        at += p.length;
-      }
+    this.#flushStage(vq);
+  }
+
+  /** Send one piece of guest output on its way, in order. */
+  #emit(vq: VirtQueue, piece: Uint8Array): void {
+    if (piece.length <= TX_STAGE_BYTES - this.#staged) {
+      this.#stage.set(piece, this.#staged);
+      this.#staged += piece.length;
+      return;
     }
+    this.#flushStage(vq);
+    if (piece.length <= TX_STAGE_BYTES) {
+      this.#stage.set(piece, 0);
+      this.#staged = piece.length;
+    } else {
+      this.#sink(piece);
+    }
+  }
+
+  /** Write the staged bytes, then complete the chains they finished. */
+  #flushStage(vq: VirtQueue): void {
+    if (this.#staged > 0) this.#sink(this.#stage.subarray(0, this.#staged));
+    this.#staged = 0;
+    for (const head of this.#txDone) this.complete(vq, head, 0);
+    this.#txDone.length = 0;
+  }
+
+  #sink(bytes: Uint8Array): void {
     try {
-      this.#output(out);
+      this.#output(bytes);
     } catch (e) {
       this.logError(`output sink failed: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -1,7 +1,11 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 // The console actor's worker: the virtio-console device (devices/console.ts)
-// fed from the stdin byte ring, writing the guest's output to stdout.
+// fed from the stdin byte ring, writing the guest's output to stdout. Input
+// is taken off the ring only while the device has room to hold it, so a full
+// device leaves the ring full and the launcher's stdin reader waits: nothing
+// is dropped. Output pieces are views into guest RAM of bounded size; they are
+// written and scanned for watched strings in place, never copied or decoded.
 import { serveActor } from "../actors/protocol.ts";
 import { ByteRingReader } from "../actors/ring.ts";
 import { writeStdout } from "../actors/stdout.ts";
@@ -15,23 +19,57 @@ const abort = new AbortController();
 let bytesIn = 0;
 let bytesOut = 0;
 
-/** Watched strings not yet seen, and the output tail that a match may straddle. */
-let watching: string[] = [];
-let tail = "";
+/** Watched strings (as UTF-8) not yet seen; the output tail a match may straddle. */
+let watching: { text: string; bytes: Uint8Array }[] = [];
+/** The last bytes of output, at most the longest watched string less one. */
+let tail = new Uint8Array(0);
+let tailLen = 0;
 let onSeen: (text: string) => void = () => {};
-const decoder = new TextDecoder();
 
 function writeAll(bytes: Uint8Array): void {
   writeStdout(bytes);
   bytesOut += bytes.length;
-  if (watching.length === 0) return;
-  const text = tail + decoder.decode(bytes, { stream: true });
-  for (const w of watching.filter((w) => text.includes(w))) {
+  if (watching.length > 0) watch(bytes);
+}
+
+/** Report each watched string that occurs in tail + `bytes`. */
+function watch(bytes: Uint8Array): void {
+  for (const w of watching.filter((w) => occursIn(w.bytes, bytes))) {
     watching = watching.filter((x) => x !== w);
-    onSeen(w);
+    onSeen(w.text);
   }
-  const keep = Math.max(0, ...watching.map((w) => w.length - 1));
-  tail = text.slice(text.length - keep);
+  // Keep the last tail.length bytes of tail + bytes.
+  const keep = tail.length;
+  if (bytes.length >= keep) {
+    tail.set(bytes.subarray(bytes.length - keep));
+  } else {
+    const old = Math.min(tailLen, keep - bytes.length);
+    tail.copyWithin(0, tailLen - old, tailLen);
+    tail.set(bytes, old);
+    tailLen = old + bytes.length;
+    return;
+  }
+  tailLen = keep;
+}
+
+/** Whether `needle` occurs in tail + bytes, without building that string. */
+function occursIn(needle: Uint8Array, bytes: Uint8Array): boolean {
+  const n = needle.length;
+  const at = (i: number) => i < tailLen ? tail[i] : bytes[i - tailLen];
+  // Matches that start in the tail: at most n - 1 starting points.
+  for (let i = Math.max(0, tailLen - n + 1); i < tailLen; i++) {
+    if (i + n > tailLen + bytes.length) break;
+    let j = 0;
+    while (j < n && at(i + j) === needle[j]) j++;
+    if (j === n) return true;
+  }
+  for (let i = bytes.indexOf(needle[0]); i >= 0 && i + n <= bytes.length;) {
+    let j = 1;
+    while (j < n && bytes[i + j] === needle[j]) j++;
+    if (j === n) return true;
+    i = bytes.indexOf(needle[0], i + 1);
+  }
+  return false;
 }
 
 async function pumpInput(
@@ -42,14 +80,26 @@ async function pumpInput(
   const buf = new Uint8Array(4096);
   while (!abort.signal.aborted) {
     if (faults) {
-      // The fault layer takes the bytes one by one (docs/faults.md).
+      // The fault layer takes the bytes one by one (docs/faults.md); it takes
+      // what the ring holds, so wait for the device to have room first.
+      if (dev.inputRoom === 0) {
+        await dev.waitForInputRoom(1000);
+        continue;
+      }
       const n = faults.take(reader);
       bytesIn += n;
       if (n > 0) continue;
       await reader.waitForDataAsync(1000);
       continue;
     }
-    const n = reader.read(buf);
+    // Take only what the device can hold: the rest stays in the ring, which
+    // holds the launcher's stdin reader back (backpressure, not loss).
+    const room = dev.inputRoom;
+    if (room === 0) {
+      await dev.waitForInputRoom(1000);
+      continue;
+    }
+    const n = reader.read(buf.subarray(0, Math.min(buf.length, room)));
     if (n > 0) {
       bytesIn += n;
       dev.pushInput(buf.subarray(0, n));
@@ -63,7 +113,13 @@ async function pumpInput(
 serveActor(CONSOLE, {
   start(ctx) {
     const log = (text: string) => ctx.emit({ kind: "log", text });
-    watching = [...(ctx.config.watch ?? [])];
+    const enc = new TextEncoder();
+    watching = (ctx.config.watch ?? []).filter((t) => t.length > 0).map((text) => ({
+      text,
+      bytes: enc.encode(text),
+    }));
+    tail = new Uint8Array(Math.max(0, ...watching.map((w) => w.bytes.length - 1)));
+    tailLen = 0;
     onSeen = (text) => ctx.emit({ kind: "seen", text });
     const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
       output: writeAll,

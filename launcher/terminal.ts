@@ -3,13 +3,24 @@
 // read swallows input), raw mode while the guest runs, and the terminal put
 // back on every way out. Three ^C within one second stop the emulator, as in
 // lguest; a single ^C is just a byte for the guest.
+// Input waits rather than being lost: what the guest is not taking is held
+// here. From a pipe or file, reading stops until the held bytes are taken (a
+// paste or pipe of any size arrives whole, in order); from a terminal, reading
+// goes on so three ^C are still seen, holding up to TERMINAL_HOLD_BYTES, and
+// beyond that typed bytes are dropped, counted and reported.
 // Read next: launcher/machine.ts (where these bytes go: the console's byte ring).
 
 const CTRL_C = 0x03;
+/** Bytes a terminal's reader holds while the guest is not taking input. */
+export const TERMINAL_HOLD_BYTES = 1 << 20;
 
 export interface TerminalHooks {
-  /** Bytes typed (or piped) for the guest. */
-  input(bytes: Uint8Array): void;
+  /** Offer bytes typed (or piped) for the guest; returns how many it took (the rest is offered again). */
+  input(bytes: Uint8Array): number;
+  /** Resolves when input() may take more, or after a short while (then input() is simply tried again). */
+  room(): Promise<void>;
+  /** The first typed byte dropped because the guest took nothing while TERMINAL_HOLD_BYTES were held. */
+  dropping?(): void;
   /** Three ^C within a second. */
   interrupt(): void;
   /** SIGINT/SIGTERM/SIGHUP arrived: the launcher should stop the machine. */
@@ -22,6 +33,15 @@ export class Terminal {
   private ctrlC: number[] = [];
   private readonly handlers: [Deno.Signal, () => void][] = [];
   private reading = false;
+  /** Bytes read and not yet taken by input(), in order; the first from heldOff. */
+  private held: Uint8Array[] = [];
+  private heldOff = 0;
+  private heldBytes = 0;
+  /** The loop offering held bytes to input(), while there are any. */
+  private delivering: Promise<void> | null = null;
+  private closed = false;
+  /** Typed bytes dropped because TERMINAL_HOLD_BYTES were already held. */
+  dropped = 0;
 
   constructor(private readonly hooks: TerminalHooks) {}
 
@@ -48,6 +68,8 @@ export class Terminal {
   private async readLoop(): Promise<void> {
     const buf = new Uint8Array(4096);
     for (;;) {
+      // A pipe or file waits for the guest: stop reading until it took everything.
+      if (!this.isTerminal && this.delivering) await this.delivering;
       let n: number | null;
       try {
         n = await Deno.stdin.read(buf);
@@ -55,12 +77,48 @@ export class Terminal {
         return; // stdin closed under us: the guest keeps running
       }
       if (n === null) return; // end of a pipe or file: the guest keeps running
-      const bytes = buf.slice(0, n);
-      this.hooks.input(bytes);
+      const bytes = buf.subarray(0, n);
+      this.offer(bytes);
       if (this.sawTripleCtrlC(bytes)) {
         this.restore();
         this.hooks.interrupt();
         return;
+      }
+    }
+  }
+
+  /** Give `bytes` to the guest, holding (in order) what it does not take now. */
+  private offer(bytes: Uint8Array): void {
+    const taken = this.heldBytes === 0 ? this.hooks.input(bytes) : 0;
+    let rest = bytes.subarray(taken);
+    if (rest.length === 0) return;
+    if (this.isTerminal) {
+      const room = Math.max(0, TERMINAL_HOLD_BYTES - this.heldBytes);
+      if (rest.length > room) {
+        if (this.dropped === 0) this.hooks.dropping?.();
+        this.dropped += rest.length - room;
+        rest = rest.subarray(0, room);
+        if (rest.length === 0) return;
+      }
+    }
+    // A copy: the read buffer is reused.
+    this.held.push(rest.slice());
+    this.heldBytes += rest.length;
+    this.delivering ??= this.deliver().finally(() => this.delivering = null);
+  }
+
+  /** Offer the held bytes until the guest has taken them all (or the terminal closes). */
+  private async deliver(): Promise<void> {
+    while (this.heldBytes > 0 && !this.closed) {
+      await this.hooks.room();
+      while (this.held.length > 0) {
+        const chunk = this.held[0];
+        const n = this.hooks.input(chunk.subarray(this.heldOff));
+        this.heldOff += n;
+        this.heldBytes -= n;
+        if (this.heldOff < chunk.length) break;
+        this.held.shift();
+        this.heldOff = 0;
       }
     }
   }
@@ -88,8 +146,9 @@ export class Terminal {
     }
   }
 
-  /** Restore and drop the signal handlers. */
+  /** Restore and drop the signal handlers; held input is given up. */
   close(): void {
+    this.closed = true;
     this.restore();
     for (const [sig, h] of this.handlers) Deno.removeSignalListener(sig, h);
     this.handlers.length = 0;

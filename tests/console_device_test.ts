@@ -1,12 +1,14 @@
 // virtio-console through its registers and queues in fake guest RAM: input
 // that arrives before the guest is listening is held and delivered later
 // (bounded, overflow counted) — after the guest's first transmit or a grace
-// period — and output reaches the sink in one piece.
+// period — and output reaches the sink: small chains in one piece, huge ones
+// streamed from guest RAM in bounded passes, each chain completed only after
+// its bytes were written; input waits for room instead of being dropped.
 // Read next: devices/console.ts.
 
 import { assert, assertEquals } from "./assert.ts";
 import { createControlBlock, CTL } from "../actors/layout.ts";
-import { ConsoleDevice, createConsoleState } from "../devices/console.ts";
+import { ConsoleDevice, createConsoleState, TX_PASS_BYTES } from "../devices/console.ts";
 import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
 import { DriverQueue, driverSetup, FakeRam } from "../devices/virtio/testing.ts";
 
@@ -150,4 +152,98 @@ Deno.test("console: run() serves notifications until aborted", async () => {
   assertEquals(r.out, ["hi"]);
   ctl.abort();
   await running;
+});
+
+Deno.test("console: huge transmit chains stream from guest RAM in bounded passes, completed after their bytes", () => {
+  // A hostile guest: two chains, each an indirect table of 32 descriptors that
+  // all point at the same 1 MiB of its RAM: 64 MiB of output from 1 MiB. The
+  // device must neither gather a chain nor join them (it used to hold both,
+  // twice), and must complete a chain only once all its bytes are out.
+  const REGION = 1 << 20;
+  const mem = new FakeRam(REGION + (1 << 16));
+  const state = createConsoleState(IRQ);
+  const control = createControlBlock();
+  const mmio = new MmioTransport(state, control);
+  const rx = new DriverQueue(mem, 8), tx = new DriverQueue(mem, 64);
+  const region = mem.alloc(REGION, 16);
+  const pattern = (i: number) => (i * 31 + 7) & 0xff;
+  const fill = new Uint8Array(REGION);
+  for (let i = 0; i < REGION; i++) fill[i] = pattern(i);
+  mem.write(region, fill);
+  let total = 0, bad = -1, biggest = 0;
+  /** The used index at the moment each byte range went out. */
+  const usedAt: { end: number; used: number }[] = [];
+  const dev = new ConsoleDevice(mem.sab, state, control, {
+    output: (b) => {
+      // Check in place: the piece is only valid during the call.
+      for (let i = 0; i < b.length && bad < 0; i++) {
+        if (b[i] !== pattern((total + i) % REGION)) bad = total + i;
+      }
+      total += b.length;
+      biggest = Math.max(biggest, b.length);
+      usedAt.push({ end: total, used: tx.usedIdx() });
+    },
+    log: () => {},
+  });
+  driverSetup(mmio, [rx, tx]);
+  const desc = Array.from({ length: 32 }, () => ({ len: REGION, addr: region }));
+  const a = tx.add(desc, { indirect: true });
+  const b = tx.add(desc, { indirect: true });
+  mmio.write(REG.QUEUE_NOTIFY, 4, 1);
+  const rssBefore = Deno.memoryUsage().rss;
+  let passes = 0;
+  while (tx.usedIdx() < 2 && passes < 10_000) {
+    dev.service();
+    passes++;
+  }
+  const grew = Deno.memoryUsage().rss - rssBefore;
+  const chain = 32 * REGION;
+  assertEquals(bad, -1, "every byte as the guest's RAM holds it, in order");
+  assertEquals(total, 2 * chain);
+  assert(biggest <= TX_PASS_BYTES, `a piece of ${biggest} bytes`);
+  assertEquals(passes, (2 * chain) / TX_PASS_BYTES, "one bounded piece per pass");
+  assertEquals(tx.usedElem(0), { id: a.head, len: 0 });
+  assertEquals(tx.usedElem(1), { id: b.head, len: 0 });
+  // Nothing completed before its last byte was written.
+  for (const u of usedAt) assert(u.used <= Math.floor((u.end - 1) / chain), JSON.stringify(u));
+  assert(grew < 32 * 2 ** 20, `host memory grew by ${grew} bytes for 64 MiB of output`);
+  assertEquals(dev.errors, 0);
+});
+
+Deno.test("console: run() carries a long transmit across passes without a new notification", async () => {
+  const r = rig();
+  r.up();
+  // 64 KiB of RAM behind a 512 KiB chain (descriptors may overlap): eight passes.
+  const addr = r.mem.alloc(TX_PASS_BYTES, 16);
+  const ctl = new AbortController();
+  const running = r.dev.run(ctl.signal);
+  r.tx.add(Array.from({ length: 8 }, () => ({ addr, len: TX_PASS_BYTES })), { indirect: true });
+  r.mmio.write(REG.QUEUE_NOTIFY, 4, 1);
+  for (let i = 0; i < 400 && r.tx.usedIdx() === 0; i++) {
+    await new Promise((ok) => setTimeout(ok, 5));
+  }
+  ctl.abort();
+  await running;
+  assertEquals(r.tx.usedIdx(), 1, "completed without another notification");
+  assertEquals(r.out.reduce((n, s) => n + s.length, 0), 8 * TX_PASS_BYTES);
+});
+
+Deno.test("console: input waits for room instead of being dropped", async () => {
+  const r = rig(8);
+  r.dev.pushInput(enc("abcdefgh"));
+  assertEquals([r.dev.held, r.dev.inputRoom, r.dev.droppedInput], [8, 0, 0]);
+  let woke = false;
+  const waiting = r.dev.waitForInputRoom(5000).then(() => woke = true);
+  r.up();
+  r.talk();
+  await Promise.resolve();
+  assert(!woke, "no receive buffers yet: still no room");
+  r.rx.add([{ len: 3, write: true }]);
+  r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
+  r.dev.service();
+  await waiting;
+  assert(woke);
+  assertEquals([r.dev.held, r.dev.inputRoom], [5, 3]);
+  // With room already there it resolves at once.
+  await r.dev.waitForInputRoom(5000);
 });
