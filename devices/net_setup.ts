@@ -34,11 +34,11 @@ export interface NetLaunchOptions {
  */
 export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
   const givenMac = o.mac === null ? null : parseMac(o.mac);
-  const tunnet = o.tunnet === null ? null : parseTunnet(o.tunnet);
+  const tunnet = o.tunnet === null ? null : named("tunnet", o.tunnet, () => parseTunnet(o.tunnet!));
   const out: PreparedNet[] = [];
   try {
     if (tunnet !== null) {
-      const tap = await openTunnet(tunnet);
+      const tap = await namedAsync("tunnet", o.tunnet!, () => openTunnet(tunnet));
       let open = true;
       out.push({
         spec: { kind: "tap", fd: tap.fd, name: tap.name },
@@ -55,7 +55,7 @@ export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
       });
     }
     if (o.sharenet !== null) {
-      const member = joinSharenet(o.sharenet);
+      const member = named("sharenet", o.sharenet, () => joinSharenet(o.sharenet!));
       let joined = true;
       out.push({
         spec: { kind: "sharenet", member },
@@ -73,4 +73,26 @@ export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
   }
   if (givenMac !== null && out.length > 0) out[0].mac = givenMac;
   return out;
+}
+
+/** Errors name the option they came from: "--sharenet=<dir>: ...", unless they already do. */
+function withOption(option: string, value: string, e: unknown): Error {
+  const msg = e instanceof Error ? e.message : String(e);
+  return new Error(msg.startsWith(`--${option}`) ? msg : `--${option}=${value}: ${msg}`);
+}
+
+function named<T>(option: string, value: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw withOption(option, value, e);
+  }
+}
+
+async function namedAsync<T>(option: string, value: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw withOption(option, value, e);
+  }
 }

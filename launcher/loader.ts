@@ -88,6 +88,12 @@ export interface LoadRequest {
   /** For messages ("guest/Image"); default "kernel". */
   kernelName?: string;
   initrd?: Uint8Array | null;
+  /**
+   * The kernel's System.map text, if the caller has one: when it matches an
+   * Image (its _end - _start is the header's image_size) its _edata tells
+   * the Image file's exact length, so a file cut anywhere is caught.
+   */
+  systemMap?: string | null;
   /** Build the device tree once the initrd's place is known. */
   buildFdt: (layout: GuestLayout) => Uint8Array;
 }
@@ -103,7 +109,7 @@ export function loadGuest(req: LoadRequest): LoadedGuest {
   const ram = req.ram instanceof Uint8Array ? req.ram : new Uint8Array(req.ram);
   const name = req.kernelName ?? "kernel";
   const ramEnd = RAM_BASE + ram.length;
-  const k = parseKernel(req.kernel, name, ram.length);
+  const k = parseKernel(req.kernel, name, ram.length, req.systemMap ?? null);
 
   let kernelStart = Infinity, kernelEnd = 0;
   for (const s of k.segments) {
@@ -112,7 +118,10 @@ export function loadGuest(req: LoadRequest): LoadedGuest {
   }
   if (k.segments.length === 0) throw new LoadError(`${name}: no loadable segments`);
 
-  const initrd = req.initrd && req.initrd.length ? req.initrd : null;
+  // An empty initrd is not "no initrd": the guest would boot without its
+  // root filesystem and panic. The launcher names the option; this is for callers.
+  if (req.initrd && req.initrd.length === 0) throw new LoadError("the initrd is empty (0 bytes)");
+  const initrd = req.initrd ?? null;
   const initrdBytes = initrd ? alignUp(initrd.length, PAGE) : 0;
   const need = (fdtBytes: number) => kernelEnd - RAM_BASE + initrdBytes + fdtBytes;
   // Before building the tree: is there room for the kernel and initrd at all?
@@ -166,11 +175,17 @@ function tooSmall(
 }
 
 /** Recognise and parse a kernel: RISC-V Image or ELF64 RISC-V. */
-export function parseKernel(bytes: Uint8Array, name: string, ramBytes: number): ParsedKernel {
+export function parseKernel(
+  bytes: Uint8Array,
+  name: string,
+  ramBytes: number,
+  systemMap: string | null = null,
+): ParsedKernel {
+  if (bytes.length === 0) throw new LoadError(`${name}: the file is empty (0 bytes)`);
   if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c) {
     if (bytes[3] === 0x46) return parseElf(bytes, name, ramBytes);
   }
-  if (isRiscvImage(bytes)) return parseImage(bytes, name, ramBytes);
+  if (isRiscvImage(bytes)) return parseImage(bytes, name, ramBytes, systemMap);
   throw new LoadError(
     `${name}: not a RISC-V kernel (no Image magic "RSC\\x05" at 0x38, not an ELF file)`,
   );
@@ -191,7 +206,36 @@ function isRiscvImage(b: Uint8Array): boolean {
     (ascii(b, 0x38, 4) === IMAGE_MAGIC2 || ascii(b, 0x30, 8) === IMAGE_MAGIC);
 }
 
-function parseImage(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
+/**
+ * The length an Image file must have, from a System.map — `_edata - _start`,
+ * what objcopy writes — if the map is this kernel's (`_end - _start` equals
+ * the header's image_size); null otherwise (no map, garbage, another kernel).
+ */
+export function imageFileBytesFromMap(map: string, imageSize: bigint): number | null {
+  const at: Record<string, bigint> = {};
+  for (const m of map.matchAll(/^([0-9a-fA-F]{1,16}) \S (_start|_edata|_end)$/gm)) {
+    if (!(m[2] in at)) at[m[2]] = BigInt("0x" + m[1]);
+  }
+  const { _start, _edata, _end } = at;
+  if (_start === undefined || _edata === undefined || _end === undefined) return null;
+  if (_end - _start !== imageSize || _edata < _start || _edata > _end) return null;
+  return Number(_edata - _start);
+}
+
+/**
+ * A kernel Image file is its image_size less only the bss, which no kernel
+ * makes half its size: a file shorter than half of image_size was cut short
+ * (a partial copy or download). Without a matching System.map, that is the
+ * most the header can tell.
+ */
+const MIN_IMAGE_FILE_FRACTION = 0.5;
+
+function parseImage(
+  b: Uint8Array,
+  name: string,
+  ramBytes: number,
+  systemMap: string | null,
+): ParsedKernel {
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const textOffset = v.getBigUint64(8, true);
   const imageSize = v.getBigUint64(16, true);
@@ -200,6 +244,21 @@ function parseImage(b: Uint8Array, name: string, ramBytes: number): ParsedKernel
   if (span < BigInt(b.length)) {
     throw new LoadError(
       `${name}: Image header says image_size ${span} but the file has ${b.length} bytes`,
+    );
+  }
+  const exact = systemMap === null || imageSize === 0n
+    ? null
+    : imageFileBytesFromMap(systemMap, imageSize);
+  if (exact !== null && b.length < exact) {
+    throw new LoadError(
+      `${name}: truncated: the header says ${span} bytes (image_size) and its System.map ` +
+        `puts the end of the file at ${exact} bytes (_edata), the file has ${b.length}`,
+    );
+  }
+  if (exact === null && Number(span) * MIN_IMAGE_FILE_FRACTION > b.length) {
+    throw new LoadError(
+      `${name}: truncated: the header says ${span} bytes (image_size), the file has ` +
+        `${b.length}: less than half, more than any kernel's bss accounts for`,
     );
   }
   const addr = BigInt(RAM_BASE) + textOffset;
@@ -269,8 +328,14 @@ function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
   const phoff = Number(v.getBigUint64(32, true));
   const phentsize = v.getUint16(54, true);
   const phnum = v.getUint16(56, true);
-  if (phentsize < 56 || phoff + phnum * phentsize > b.length) {
-    throw new LoadError(`${name}: ELF program headers run past the end of the file`);
+  if (phentsize < 56) {
+    throw new LoadError(`${name}: ELF program header entries of ${phentsize} bytes (want 56)`);
+  }
+  if (phoff + phnum * phentsize > b.length) {
+    throw new LoadError(
+      `${name}: truncated: ELF program headers end at byte ${phoff + phnum * phentsize}, ` +
+        `the file has ${b.length}`,
+    );
   }
   const loads: {
     i: number;
@@ -296,7 +361,11 @@ function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
       throw new LoadError(`${name}: segment ${i} has p_filesz > p_memsz`);
     }
     if (BigInt(seg.offset) + seg.filesz > BigInt(b.length)) {
-      throw new LoadError(`${name}: segment ${i} runs past the end of the file`);
+      throw new LoadError(
+        `${name}: truncated: ELF segment ${i} ends at byte ${
+          BigInt(seg.offset) + seg.filesz
+        }, the file has ${b.length}`,
+      );
     }
     loads.push(seg);
   }

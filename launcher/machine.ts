@@ -77,7 +77,18 @@ export function exitCodeFor(fate: number): number {
   }
 }
 
-function readInput(path: string, what: string, maxBytes = Infinity): Uint8Array {
+/**
+ * Read a whole input file. `what` names it in messages: "kernel" (the
+ * positional argument) or the option it came from ("--initrd:"). An empty
+ * file is refused unless `mayBeEmpty`: an empty initrd or kernel is a
+ * mistake (a failed download, a build that wrote nothing), not "none".
+ */
+function readInput(
+  path: string,
+  what: string,
+  maxBytes = Infinity,
+  mayBeEmpty = false,
+): Uint8Array {
   try {
     const st = Deno.statSync(path);
     if (st.isDirectory) throw new InputError(`${what} "${path}" is a directory, not a file`);
@@ -92,7 +103,11 @@ function readInput(path: string, what: string, maxBytes = Infinity): Uint8Array 
           `more than the ${maxBytes / 2 ** 20} MB of guest RAM`,
       );
     }
-    return Deno.readFileSync(path);
+    const bytes = Deno.readFileSync(path);
+    if (bytes.length === 0 && !mayBeEmpty) {
+      throw new InputError(`${what} "${path}" is empty (0 bytes)`);
+    }
+    return bytes;
   } catch (e) {
     if (e instanceof InputError) throw e;
     if (e instanceof Deno.errors.NotFound) {
@@ -119,6 +134,24 @@ interface Prepared {
   faults: FaultRun | null;
   /** M-mode firmware (--bios); null for the direct S-mode boot. */
   bios: Uint8Array | null;
+  /** The System.map text (--system-map, or the bundled guest's); null if none or unreadable. */
+  systemMap: string | null;
+}
+
+/**
+ * The System.map, for the loader's truncation check: an Image's exact file
+ * length when the map is its kernel's. Optional: a missing, unreadable or
+ * huge map is no error (it only names PCs); the loader ignores one that does
+ * not match the kernel.
+ */
+function readSystemMap(path: string): string | null {
+  try {
+    const st = Deno.statSync(path);
+    if (!st.isFile || st.size > 64 * 2 ** 20) return null;
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
 }
 
 async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
@@ -139,11 +172,14 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
   }
   const kernel = readInput(o.kernel, "kernel");
   // An ELF kernel may be larger than RAM (debug sections); these are copied whole.
-  const initrd = o.initrd === null ? null : readInput(o.initrd, "initrd", memBytes);
-  const bios = o.bios === null ? null : readInput(o.bios, "firmware (--bios)", memBytes);
+  const initrd = o.initrd === null ? null : readInput(o.initrd, "--initrd:", memBytes);
+  const bios = o.bios === null ? null : readInput(o.bios, "--bios:", memBytes);
+  const systemMap = o.systemMap === null ? null : readSystemMap(o.systemMap);
   let cmdline = o.cmdline;
   if (o.bundled && cmdline === "") {
-    cmdline = new TextDecoder().decode(readInput(BUNDLED.cmdline.pathname, "command line"))
+    cmdline = new TextDecoder().decode(
+      readInput(BUNDLED.cmdline.pathname, "command line", Infinity, true),
+    )
       .trim();
   }
   const diskLocks: BlockLock[] = [];
@@ -156,7 +192,12 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
       return { ...b, probe };
     } catch (e) {
       unlock();
-      if (e instanceof BlockOpenError) throw new InputError(e.message);
+      // "--block=<path>: <what is wrong>": every BlockOpenError starts with its path.
+      if (e instanceof BlockOpenError) {
+        throw new InputError(
+          e.message.startsWith(`${e.path}: `) ? `--block=${e.message}` : `--block: ${e.message}`,
+        );
+      }
       throw e;
     }
   });
@@ -173,14 +214,14 @@ async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prep
       faults = FaultRun.load(o.faults, o.seed);
     } catch (e) {
       unlock();
-      if (e instanceof PlanError) throw new InputError(e.message);
+      if (e instanceof PlanError) throw new InputError(`--faults: ${e.message}`);
       throw e;
     }
     for (const line of faults.describe()) log(line);
   } else if (o.seed !== null) {
     log("warning: --seed without --faults does nothing");
   }
-  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults, bios };
+  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults, bios, systemMap };
 }
 
 /** Hooks for a library user; the CLI passes none. */
@@ -396,6 +437,7 @@ async function bootOnce(
       ram,
       kernel: p.kernel,
       kernelName: o.kernel,
+      systemMap: p.systemMap,
       initrd: p.initrd,
       buildFdt: (layout) => {
         const fdt = buildMachineFdt({
@@ -415,11 +457,11 @@ async function bootOnce(
       },
     });
     if (p.bios) {
-      const fw = loadFirmware(ram, p.bios, o.bios!, loaded.kernelStart);
+      const fw = loadFirmware(ram, p.bios, `--bios: ${o.bios}`, loaded.kernelStart);
       // fw_dynamic's handoff sits just below the kernel (fw_jump ignores it).
       fwDynamicInfo = Math.floor((loaded.kernelStart - 64) / 8) * 8;
       if (fwDynamicInfo < fw.end) {
-        throw new InputError(`${o.bios}: no room between the firmware and the kernel`);
+        throw new InputError(`--bios: ${o.bios}: no room between the firmware and the kernel`);
       }
       writeFwDynamicInfo(ram, fwDynamicInfo, loaded.entry, 0);
       firmwareEntry = fw.entry;

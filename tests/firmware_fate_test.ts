@@ -120,7 +120,7 @@ Deno.test("firmware fate: a CLINT deadline reaches the hart as MTIP (waker machi
 Deno.test("firmware fate: a missing --bios file or one that overlaps the kernel is exit 2", async () => {
   const missing = await boot("/nonexistent/fw.bin");
   assert.equal(missing.code, 2, missing.stderr);
-  assert.match(missing.stderr, /firmware \(--bios\) "\/nonexistent\/fw.bin" does not exist/);
+  assert.match(missing.stderr, /--bios: "\/nonexistent\/fw.bin" does not exist/);
   const big = await boot(new Uint8Array(3 << 20));
   assert.equal(big.code, 2, big.stderr);
   assert.match(big.stderr, /past the kernel's start 0x80200000/);

@@ -116,3 +116,74 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("launcher: empty and truncated inputs, and each error names its option (exit 2)", async () => {
+  const dir = Deno.makeTempDirSync();
+  const image = new URL("../guest/Image", import.meta.url).pathname;
+  const map = new URL("../guest/System.map", import.meta.url).pathname;
+  try {
+    const empty = `${dir}/empty.bin`;
+    Deno.writeFileSync(empty, new Uint8Array(0));
+    const whole = Deno.readFileSync(image);
+    const head = `${dir}/Image.100k`;
+    Deno.writeFileSync(head, whole.subarray(0, 100_000));
+    const short = `${dir}/Image.short`;
+    Deno.writeFileSync(short, whole.subarray(0, whole.length - 4096));
+    const imageSize = new DataView(whole.buffer).getBigUint64(16, true);
+    const unreadable = `${dir}/unreadable`;
+    Deno.mkdirSync(unreadable, { mode: 0o000 });
+    Deno.chmodSync(unreadable, 0o000);
+    const cases: [string[], RegExp][] = [
+      // An empty initrd is not "no initrd" (the guest would panic, exit 1).
+      [[`--initrd=${empty}`, "64", image], /--initrd: ".*empty\.bin" is empty \(0 bytes\)/],
+      [["64", empty], /kernel ".*empty\.bin" is empty \(0 bytes\)/],
+      [[`--bios=${empty}`, "64", image], /--bios: ".*empty\.bin" is empty \(0 bytes\)/],
+      // The first 100 KB of the bundled kernel: its header says how big it is.
+      [
+        ["64", head],
+        new RegExp(
+          `Image\\.100k: truncated: the header says ${imageSize} bytes \\(image_size\\), ` +
+            `the file has 100000`,
+        ),
+      ],
+      // All but its last 4 KiB: only its System.map (_edata) can tell.
+      [
+        [`--system-map=${map}`, "64", short],
+        new RegExp(
+          `Image\\.short: truncated: .* \\(_edata\\), the file has ${whole.length - 4096}`,
+        ),
+      ],
+      [[`--block=${dir}/missing.img`, "64", image], /--block=.*missing\.img: no such file/],
+      [[`--faults=${dir}/missing.json`, "64", image], /--faults: .*missing\.json/],
+      [[`--sharenet=${empty}`, "64", image], /--sharenet=.*empty\.bin: exists and is not a dir/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await launch(args);
+      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assertMatch(r.stderr, re, args.join(" "));
+    }
+    // A directory root cannot enter once its capabilities are gone (as any user).
+    const out = await new Deno.Command("setpriv", {
+      args: [
+        "--bounding-set=-all",
+        "--inh-caps=-all",
+        Deno.execPath(),
+        "run",
+        "-A",
+        new URL("../mod.ts", import.meta.url).pathname,
+        `--sharenet=${unreadable}`,
+        "64",
+        image,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, err);
+    assertMatch(err, /--sharenet=.*unreadable: .*[Pp]ermission denied/);
+  } finally {
+    Deno.chmodSync(`${dir}/unreadable`, 0o755);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

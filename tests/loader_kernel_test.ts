@@ -7,6 +7,7 @@ import {
   allocateRam,
   checkMemorySize,
   type GuestLayout,
+  imageFileBytesFromMap,
   LoadError,
   loadGuest,
   MAX_MEM_MB,
@@ -94,7 +95,7 @@ function machineFdt(ramBytes: number) {
 
 Deno.test("loader: Image at RAM_BASE+text_offset, initrd at the top, FDT below it", () => {
   const r = ram(32);
-  const img = makeImage(100_000, 300_000);
+  const img = makeImage(200_000, 300_000);
   const initrd = fill(123_457, 0x5a);
   let seen: GuestLayout | null = null;
   const g = loadGuest({
@@ -189,7 +190,8 @@ Deno.test("loader: every bad input is a LoadError that says what is wrong", () =
   const load = (kernel: Uint8Array, mb = 16, initrd?: Uint8Array, fdt = 256) =>
     loadGuest({ ram: ram(mb, 0), kernel, initrd, buildFdt: () => new Uint8Array(fdt) });
   const bad: [() => unknown, RegExp][] = [
-    [() => load(new Uint8Array(0)), /not a RISC-V kernel/],
+    [() => load(new Uint8Array(0)), /kernel: the file is empty \(0 bytes\)/],
+    [() => load(new Uint8Array(10)), /not a RISC-V kernel/],
     [() => load(new TextEncoder().encode("#!/bin/sh\necho hello\n".repeat(5))), /not a RISC-V/],
     [() => load(makeElf(seg, 0x8000_0000n, { cls: 1 })), /32-bit \(ELFCLASS32\).*want a 64-bit/],
     [() => load(makeElf(seg, 0x8000_0000n, { data: 2 })), /big-endian/],
@@ -206,15 +208,28 @@ Deno.test("loader: every bad input is a LoadError that says what is wrong", () =
       /memory too small: .*segment 0.*needs at least 18 MB of RAM, have 16 MB/,
     ],
     [() => load(makeElf(seg, 0x9000_0000n)), /entry point 0x90000000 is in no loaded segment/],
-    [() => load(makeElf(seg, 0x8000_0000n).subarray(0, 130)), /runs past the end of the file/],
+    [
+      () => load(makeElf(seg, 0x8000_0000n).subarray(0, 130)),
+      /truncated: ELF segment 0 ends at byte 184, the file has 130/,
+    ],
+    [
+      () => load(makeElf(seg, 0x8000_0000n).subarray(0, 100)),
+      /truncated: ELF program headers end at byte 120, the file has 100/,
+    ],
+    // The first 100 KB of a 4 MB kernel: less than half of image_size.
+    [
+      () => load(makeImage(100_000 - 64, 4 * MiB)),
+      /kernel: truncated: the header says 4194304 bytes \(image_size\), the file has 100000/,
+    ],
+    [() => load(makeImage(100, 0), 16, new Uint8Array(0)), /the initrd is empty \(0 bytes\)/],
     [() => load(makeImage(100, 50)), /image_size 50 but the file has 164 bytes/],
     [() => load(makeImage(100, 0, 0x7fff_0000_0000)), /Image at 0x7fff80000000.*outside RAM/],
     [
-      () => load(makeImage(1000, 10 * MiB), 16, new Uint8Array(5 * MiB)),
+      () => load(makeImage(5 * MiB, 10 * MiB), 16, new Uint8Array(5 * MiB)),
       /memory too small: kernel ends at 0x80c00000.*initrd 5\.0 MiB, device tree 4 KiB: need at least 18 MB, have 16 MB/,
     ],
     [
-      () => load(makeImage(1000, 10 * MiB), 16, new Uint8Array(3 * MiB), 2 * MiB),
+      () => load(makeImage(5 * MiB, 10 * MiB), 16, new Uint8Array(3 * MiB), 2 * MiB),
       /memory too small: .*device tree 2\.0 MiB: need at least 17 MB/,
     ],
   ];
@@ -225,6 +240,55 @@ Deno.test("loader: every bad input is a LoadError that says what is wrong", () =
       return true;
     });
   }
+});
+
+Deno.test("loader: a System.map that matches the Image finds a cut anywhere; others are ignored", () => {
+  // image_size 0x30000 (_end - _start), file 0x28040 bytes (_edata - _start).
+  const map = (end: number) =>
+    [
+      "ffffffff80000000 T _start",
+      "ffffffff80001000 t some_function",
+      "ffffffff80028040 D _edata",
+      "ffffffff80028040 B __bss_start",
+      `ffffffff8${end.toString(16).padStart(7, "0")} B _end`,
+    ].join("\n") + "\n";
+  const whole = makeImage(0x28000, 0x30000);
+  const load = (kernel: Uint8Array, systemMap: string | null) =>
+    loadGuest({
+      ram: ram(16, 0),
+      kernel,
+      kernelName: "guest/Image",
+      systemMap,
+      buildFdt: () => new Uint8Array(256),
+    });
+  assert.equal(imageFileBytesFromMap(map(0x30000), 0x30000n), 0x28040);
+  assert.equal(imageFileBytesFromMap(map(0x40000), 0x30000n), null, "another kernel's map");
+  assert.equal(imageFileBytesFromMap("garbage\n\0\xff", 0x30000n), null);
+  load(whole, map(0x30000)); // the whole file loads
+  // 4 KiB short: above half of image_size, so only the map can tell.
+  const cut = whole.subarray(0, whole.length - 4096);
+  load(cut, null);
+  load(cut, map(0x40000));
+  assert.throws(
+    () => load(cut, map(0x30000)),
+    /guest\/Image: truncated: the header says 196608 bytes \(image_size\) and its System\.map puts the end of the file at 163904 bytes \(_edata\), the file has 159808/,
+  );
+});
+
+Deno.test("loader: the bundled kernel whole loads; its first 100 KB, or all but 4 KiB with its System.map, do not", () => {
+  const image = Deno.readFileSync(new URL("../guest/Image", import.meta.url));
+  const map = Deno.readTextFileSync(new URL("../guest/System.map", import.meta.url));
+  const load = (kernel: Uint8Array, systemMap: string | null) =>
+    loadGuest({ ram: ram(64, 0), kernel, systemMap, buildFdt: () => new Uint8Array(256) });
+  load(image, map);
+  assert.throws(
+    () => load(image.subarray(0, 100_000), null),
+    /truncated: the header says \d+ bytes/,
+  );
+  assert.throws(
+    () => load(image.subarray(0, image.length - 4096), map),
+    new RegExp(`_edata\\), the file has ${image.length - 4096}$`),
+  );
 });
 
 Deno.test("loader: memory sizes", () => {
