@@ -9,6 +9,7 @@ import { parseCommandLine, USAGE, UsageError } from "./launcher/cli.ts";
 import { InputError, runMachine } from "./launcher/machine.ts";
 import { FATE } from "./actors/layout.ts";
 import { SymbolMap } from "./launcher/symbols.ts";
+import { ignoreSigusr1, stopSignals } from "./launcher/signals.ts";
 
 export { BUNDLED, type LaunchOptions, parseCommandLine, USAGE } from "./launcher/cli.ts";
 export {
@@ -54,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
   }
   // Until the machine's terminal takes over signals, one still means "stop"
   // (exit 130, as documented): probing --actor modules can take seconds.
-  const SIGNALS: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const SIGNALS = stopSignals();
   const early = () => Deno.exit(130);
   for (const sig of SIGNALS) Deno.addSignalListener(sig, early);
   const dropEarly = () => {
@@ -98,6 +99,9 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  // First, before Deno's inspector starts listening for SIGUSR1 (half a
+  // second into the run): the emulator never opens a debugger port.
+  ignoreSigusr1();
   // Deno.exit, not a return: the cpu worker may still be inside the guest
   // (DENO-FACTS: terminate() cannot stop a worker that never yields).
   Deno.exit(await main(Deno.args));

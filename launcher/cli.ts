@@ -83,7 +83,8 @@ stop the emulator; a single ^C goes to the guest.
 
 Exit status: 0 guest powered off (or rebooted, with --no-reboot); 1 the guest
 died or the emulator failed (the reason is printed); 2 bad usage or input;
-130 stopped by three ^C or a signal (SIGINT, SIGTERM, SIGHUP).`;
+130 stopped by three ^C or a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT and
+every other signal that would end the process; SIGUSR1 is ignored).`;
 
 const VALUE_OPTIONS = new Set([
   "initrd",

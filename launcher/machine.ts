@@ -303,6 +303,9 @@ export async function runMachine(
   const p = await prepare(o, log);
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
+  // A stop asked for between boots (a signal while a reboot is under way) is
+  // kept, so the next boot stops at once instead of running on.
+  let stopping = false;
   // With --uart the terminal types into the UART, which the cpu polls: wake it.
   let inputWake: () => void = () => {};
   // The input ring never drops: what does not fit waits in the terminal
@@ -327,10 +330,12 @@ export async function runMachine(
     },
     interrupt() {
       log("three ^C: stopping");
+      stopping = true;
       stop(FATE.STOPPED);
     },
     signal(sig) {
       log(`${sig}: stopping`);
+      stopping = true;
       stop(FATE.STOPPED);
     },
   });
@@ -341,9 +346,10 @@ export async function runMachine(
       const outcome = await bootOnce(o, p, registry, log, hooks, (ring, stopFn, wake) => {
         input = new ByteRingWriter(ring);
         stop = stopFn;
+        if (stopping) stopFn(FATE.STOPPED);
         inputWake = wake;
       });
-      if (outcome.fate === FATE.REBOOT && !o.noReboot) {
+      if (outcome.fate === FATE.REBOOT && !o.noReboot && !stopping) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);
         continue;
       }

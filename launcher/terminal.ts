@@ -8,11 +8,17 @@
 // paste or pipe of any size arrives whole, in order); from a terminal, reading
 // goes on so three ^C are still seen, holding up to TERMINAL_HOLD_BYTES, and
 // beyond that typed bytes are dropped, counted and reported.
+// Every signal that would end the process stops the run instead, with the
+// terminal put back (launcher/signals.ts lists them).
 // Read next: launcher/machine.ts (where these bytes go: the console's byte ring).
+
+import { stopSignals } from "./signals.ts";
 
 const CTRL_C = 0x03;
 /** Bytes a terminal's reader holds while the guest is not taking input. */
 export const TERMINAL_HOLD_BYTES = 1 << 20;
+
+const GUARD_EVENTS = ["unload", "error", "unhandledrejection"];
 
 export interface TerminalHooks {
   /** Offer bytes typed (or piped) for the guest; returns how many it took (the rest is offered again). */
@@ -23,7 +29,7 @@ export interface TerminalHooks {
   dropping?(): void;
   /** Three ^C within a second. */
   interrupt(): void;
-  /** SIGINT/SIGTERM/SIGHUP arrived: the launcher should stop the machine. */
+  /** A signal that ends the run arrived (launcher/signals.ts): the launcher should stop the machine. */
   signal(name: Deno.Signal): void;
 }
 
@@ -43,6 +49,8 @@ export class Terminal {
   /** Typed bytes dropped because TERMINAL_HOLD_BYTES were already held. */
   dropped = 0;
 
+  private readonly guard = () => this.restore();
+
   constructor(private readonly hooks: TerminalHooks) {}
 
   /** Raw mode (if a terminal), signal handlers that restore it, and the reader. */
@@ -51,7 +59,7 @@ export class Terminal {
       Deno.stdin.setRaw(true);
       this.raw = true;
     }
-    for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as Deno.Signal[]) {
+    for (const sig of stopSignals()) {
       const h = () => {
         this.restore();
         this.hooks.signal(sig);
@@ -59,6 +67,9 @@ export class Terminal {
       Deno.addSignalListener(sig, h);
       this.handlers.push([sig, h]);
     }
+    // A guard for the ways out that are not signals: Deno.exit() (unload), an
+    // uncaught error or rejection (Deno then exits; the event is not handled).
+    for (const ev of GUARD_EVENTS) globalThis.addEventListener(ev, this.guard);
     if (!this.reading) {
       this.reading = true;
       this.readLoop();
@@ -152,5 +163,6 @@ export class Terminal {
     this.restore();
     for (const [sig, h] of this.handlers) Deno.removeSignalListener(sig, h);
     this.handlers.length = 0;
+    for (const ev of GUARD_EVENTS) globalThis.removeEventListener(ev, this.guard);
   }
 }
