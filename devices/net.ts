@@ -10,7 +10,7 @@
 
 import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
 import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
-import { createTransportState } from "./virtio/mmio.ts";
+import { createTransportState, type DeviceTransport } from "./virtio/mmio.ts";
 import { type Chain, gatherBytes, scatterBytes, type VirtQueue } from "./virtio/queue.ts";
 import { MAX_FRAME, MIN_FRAME, type NetBackend } from "./net_backend.ts";
 import {
@@ -64,6 +64,18 @@ export const NET_OFFLOADS = bit(NET_F.CSUM) | bit(NET_F.HOST_TSO4) | bit(NET_F.H
 
 /** virtio_net_config as far as our features reach: mac[6], status u16. */
 const CONFIG_BYTES = 8;
+
+/**
+ * Write virtio_net_config.status (LINK_UP or not) and raise a config-change
+ * interrupt, so the guest's driver re-reads it (Linux: carrier on/off). The
+ * device uses it, and the launcher when the net actor is gone for good.
+ */
+export function setNetLink(transport: DeviceTransport, up: boolean): void {
+  const s = new Uint8Array(2);
+  new DataView(s.buffer).setUint16(0, up ? NET_S_LINK_UP : 0, true);
+  transport.writeConfig(6, s);
+  transport.interrupt("config");
+}
 
 // ---- MAC addresses
 
@@ -217,10 +229,7 @@ export class NetDevice extends VirtioDevice {
 
   /** Set the link state the guest sees (config status) and tell it (config interrupt). */
   setLink(up: boolean): void {
-    const s = new Uint8Array(2);
-    new DataView(s.buffer).setUint16(0, up ? NET_S_LINK_UP : 0, true);
-    this.transport.writeConfig(6, s);
-    this.transport.interrupt("config");
+    setNetLink(this.transport, up);
   }
 
   /**

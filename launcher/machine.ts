@@ -36,7 +36,7 @@ import {
   probeBlockFile,
 } from "../devices/block_backend.ts";
 import { BLOCK } from "../devices/block_protocol.ts";
-import { createNetState } from "../devices/net.ts";
+import { createNetState, setNetLink } from "../devices/net.ts";
 import { NET } from "../devices/net_protocol.ts";
 import { type PreparedNet, prepareNet } from "../devices/net_setup.ts";
 import { createPlicState } from "../devices/plic.ts";
@@ -531,9 +531,14 @@ async function bootOnce(
           } else if (device && e.failure.kind === "gave-up") {
             // What real hardware shows: the device needs a reset (§2.1.2). The
             // guest's driver may reset it; nobody serves its queues until then.
-            new DeviceTransport(device.state, control).needsReset();
+            const t = new DeviceTransport(device.state, control);
+            // A network nobody serves has no link: clear LINK_UP first, so the
+            // config interrupt also tells the guest (eth0 NO-CARRIER).
+            if (e.role === "net") setNetLink(t, false);
+            t.needsReset();
             log(
-              `${device.name}: set DEVICE_NEEDS_RESET and raised a config interrupt; ` +
+              `${device.name}: ${e.role === "net" ? "link down, " : ""}` +
+                `set DEVICE_NEEDS_RESET and raised a config interrupt; ` +
                 `the machine keeps running without this device`,
             );
           }
