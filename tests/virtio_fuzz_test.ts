@@ -1,18 +1,23 @@
 // Fuzz: random, mostly hostile descriptor chains (bad addresses, absurd
 // lengths, loops, broken and nested indirect tables, random headers and
-// sectors, avail indexes run ahead) against the block and console devices in
-// a small guest RAM with guard regions. After every chain: no exception
-// escaped (the device logs "internal error" if one did), and no byte changed
-// outside the used ring and the buffers some descriptor marks device-writable.
-// Seeded: a failure prints the seed and iteration to replay.
-// Read next: devices/virtio/queue.ts (the parser under attack).
+// sectors, avail indexes run ahead) against the block, console (receive and
+// transmit) and net (receive and transmit) devices in a small guest RAM with
+// guard regions, while host input and frames of every size arrive. After
+// every chain: no exception escaped (the device logs "internal error" if one
+// did), and no byte changed outside the used rings and the buffers some
+// descriptor marks device-writable.
+// ACTORVM_FUZZ_COUNT (chains per device, default 100000) and ACTORVM_FUZZ_SEED
+// (default: a fresh one, printed) choose the run; a failure names the seed and
+// the iteration, so `ACTORVM_FUZZ_SEED=<s> deno test -A tests/virtio_fuzz_test.ts`
+// replays it. Read next: devices/virtio/queue.ts (the parser under attack).
 
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertThrows } from "./assert.ts";
 import { createControlBlock } from "../actors/layout.ts";
 import { RAM_BASE } from "../devices/memmap.ts";
 import { BlockDevice, createBlockState } from "../devices/block.ts";
 import type { BlockBackend } from "../devices/block_backend.ts";
 import { ConsoleDevice, createConsoleState } from "../devices/console.ts";
+import { createNetState, NET_HDR_LEN, NetDevice } from "../devices/net.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -22,11 +27,28 @@ import type { VirtioDevice } from "../devices/virtio/device.ts";
 import { MmioTransport, REG } from "../devices/virtio/mmio.ts";
 import { driverSetup } from "../devices/virtio/testing.ts";
 
+/** Chains per device (the read-only disk gets a fifth), and the seed of the whole run. */
+function envInt(name: string, fallback: number): number {
+  const v = Deno.env.get(name);
+  if (v === undefined || v === "") return fallback;
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) {
+    throw new Error(`${name}=${v}: want a non-negative integer`);
+  }
+  return Number(v);
+}
+const COUNT = envInt("ACTORVM_FUZZ_COUNT", 100_000);
+const SEED = envInt("ACTORVM_FUZZ_SEED", Math.floor(Math.random() * 0x7fff_ffff));
+console.log(`virtio fuzz: ${COUNT} chains per device, seed ${SEED} (ACTORVM_FUZZ_SEED=${SEED})`);
+
 /** RAM layout (offsets): guards at both ends, rings, indirect tables, a data arena. */
 const RAM_BYTES = 0x8000;
 const QSIZE = 16;
-const DESC = 0x400, AVAIL = 0x500, USED = 0x580;
-const USED_END = USED + 6 + 8 * QSIZE;
+/** Each queue's rings (a second set for the two-queue devices); they all fit below TABLES. */
+const RINGS = [
+  { desc: 0x400, avail: 0x500, used: 0x540 },
+  { desc: 0x600, avail: 0x700, used: 0x740 },
+].map((q) => ({ ...q, usedEnd: q.used + 6 + 8 * QSIZE }));
+const RINGS_START = 0x400, RINGS_END = RINGS[1].usedEnd;
 const TABLES = 0x800, TABLES_END = 0x1000;
 const ARENA = 0x1000, ARENA_END = 0x7000;
 
@@ -77,7 +99,10 @@ function prng(seed: number) {
 
 type Rng = ReturnType<typeof prng>;
 
+type Kind = "block" | "console" | "net";
+
 interface Fuzz {
+  kind: Kind;
   ram: SharedArrayBuffer;
   bytes: Uint8Array;
   view: DataView;
@@ -85,27 +110,45 @@ interface Fuzz {
   dev: VirtioDevice;
   logs: string[];
   queues: number;
+  /** Which rings each queue uses now (a hostile driver may point both at the same ones). */
+  rings: typeof RINGS;
+  /** Bytes and frames that reached the host side; input bytes offered to the guest. */
+  out: { bytes: number; frames: number; pushed: number };
 }
 
-function makeRig(kind: "block" | "console", readOnly: boolean): Fuzz {
+function makeRig(kind: Kind, readOnly: boolean): Fuzz {
   const ram = new SharedArrayBuffer(RAM_BYTES);
   const control = createControlBlock();
   const logs: string[] = [];
   const log = (l: string) => {
     if (logs.length < 1000) logs.push(l);
   };
+  const out = { bytes: 0, frames: 0, pushed: 0 };
   let state: SharedArrayBuffer;
   let dev: VirtioDevice;
   if (kind === "block") {
     const backend = new MemBackend(readOnly);
     state = createBlockState({ irq: 2, sectors: backend.size / 512, readOnly });
     dev = new BlockDevice(ram, state, control, { backend, log });
-  } else {
+  } else if (kind === "console") {
     state = createConsoleState(1);
-    dev = new ConsoleDevice(ram, state, control, { output: () => {}, log, holdBytes: 256 });
+    dev = new ConsoleDevice(ram, state, control, {
+      output: (b) => void (out.bytes += b.length),
+      log,
+      holdBytes: 256,
+    });
+  } else {
+    state = createNetState(3, Uint8Array.of(2, 0, 0, 0, 0, 1));
+    const send = (f: Uint8Array) => {
+      out.frames++;
+      out.bytes += f.length;
+      return true;
+    };
+    dev = new NetDevice(ram, state, control, { backend: { send }, log, holdFrames: 8 });
   }
   const mmio = new MmioTransport(state, control);
-  const f = {
+  return {
+    kind,
     ram,
     bytes: new Uint8Array(ram),
     view: new DataView(ram),
@@ -113,21 +156,28 @@ function makeRig(kind: "block" | "console", readOnly: boolean): Fuzz {
     dev,
     logs,
     queues: kind === "block" ? 1 : 2,
+    rings: RINGS,
+    out,
   };
-  return f;
 }
 
-/** (Re)initialise the rings as a driver would after a reset: all zero, then set up. */
-function bringUp(z: Fuzz): void {
-  z.bytes.fill(0, DESC, TABLES);
-  // Every queue points at the same rings (a hostile driver may do that too).
-  const layout = {
-    size: QSIZE,
-    desc: RAM_BASE + DESC,
-    avail: RAM_BASE + AVAIL,
-    used: RAM_BASE + USED,
-  };
-  driverSetup(z.mmio, Array.from({ length: z.queues }, () => layout));
+/**
+ * (Re)initialise the rings as a driver would after a reset: all zero, then set
+ * up. Now and then every queue points at the same rings (a hostile driver may
+ * do that too).
+ */
+function bringUp(z: Fuzz, r: Rng): void {
+  z.bytes.fill(0, RINGS_START, TABLES);
+  z.rings = r.chance(0.1) ? [RINGS[0], RINGS[0]] : RINGS;
+  driverSetup(
+    z.mmio,
+    z.rings.slice(0, z.queues).map((q) => ({
+      size: QSIZE,
+      desc: RAM_BASE + q.desc,
+      avail: RAM_BASE + q.avail,
+      used: RAM_BASE + q.used,
+    })),
+  );
 }
 
 const LENS = [0, 1, 15, 16, 17, 511, 512, 513, 1024, 4096, 0x7fffffff, 0xffffffff];
@@ -140,7 +190,7 @@ function randomAddr(r: Rng, len: number): number {
     const span = Math.max(1, ARENA_END - ARENA - Math.min(len, ARENA_END - ARENA));
     return RAM_BASE + ARENA + r.int(span);
   }
-  if (x < 0.85) return RAM_BASE + DESC + r.int(USED_END - DESC); // into the rings
+  if (x < 0.85) return RAM_BASE + RINGS_START + r.int(RINGS_END - RINGS_START); // into the rings
   return r.pick([
     0,
     0x1000,
@@ -182,12 +232,10 @@ function header(r: Rng): Uint8Array {
   return h;
 }
 
-/**
- * A request that is well formed or nearly so: header, data in sector
- * multiples split at random points, status byte — then maybe one mutation.
- * Without these, random chains almost never reach the device's I/O paths.
- */
-function shapedChain(z: Fuzz, r: Rng, availIdx: number): void {
+type Buf = { len: number; write: boolean; data?: Uint8Array };
+
+/** A virtio-blk request: header, data in sector multiples split at random points, status byte. */
+function blockBufs(r: Rng): Buf[] {
   const type = r.pick([0, 0, 0, 1, 1, 1, 4, 8, 13]);
   const sectors = r.int(5);
   const h = new Uint8Array(32);
@@ -199,7 +247,7 @@ function shapedChain(z: Fuzz, r: Rng, availIdx: number): void {
   const hdrLen = type === 13 ? 32 : 16;
   const dataLen = type === 8 ? 20 : type === 4 || type === 13 ? 0 : 512 * sectors;
   const write = type !== 1;
-  const bufs: { len: number; write: boolean; data?: Uint8Array }[] = [];
+  const bufs: Buf[] = [];
   const cut = 1 + r.int(hdrLen - 1);
   if (r.chance(0.3)) {
     bufs.push({ len: cut, write: false, data: h.subarray(0, cut) });
@@ -212,6 +260,92 @@ function shapedChain(z: Fuzz, r: Rng, availIdx: number): void {
     left -= n;
   }
   bufs.push({ len: 1, write: true });
+  return bufs;
+}
+
+/** A buffer of `len` bytes (device-writable, or holding `data`), cut into 1..3 pieces. */
+function pieces(r: Rng, len: number, write: boolean, data?: Uint8Array): Buf[] {
+  const out: Buf[] = [];
+  let at = 0;
+  for (let k = r.int(3); k > 0 && len - at > 1; k--) {
+    const n = 1 + r.int(len - at - 1);
+    out.push({ len: n, write, data: data?.subarray(at, at + n) });
+    at += n;
+  }
+  out.push({ len: len - at, write, data: data?.subarray(at, len) });
+  return out;
+}
+
+function randomBytes(r: Rng, n: number): Uint8Array {
+  const b = new Uint8Array(n);
+  // Four bytes per draw: frames are long and the run is 10^5 of them.
+  for (let i = 0; i < n; i += 4) {
+    const x = r.int(0x1_0000_0000);
+    for (let k = 0; k < 4 && i + k < n; k++) b[i + k] = x >>> (8 * k);
+  }
+  return b;
+}
+
+/**
+ * A virtio-net buffer: receive, room for a header and a frame (or less);
+ * transmit, a virtio_net_hdr (mostly plain, sometimes asking for checksum or
+ * segmentation with random offsets) and a frame of 0..1600 bytes, or a TSO
+ * super-frame of up to 9000.
+ */
+function netBufs(r: Rng, q: number): Buf[] {
+  if (q === 0) {
+    return pieces(r, r.pick([NET_HDR_LEN + 1514, NET_HDR_LEN + 60, 1 + r.int(2000)]), true);
+  }
+  const h = new Uint8Array(NET_HDR_LEN);
+  const hv = new DataView(h.buffer);
+  if (r.chance(0.4)) {
+    h[0] = r.pick([0, 1, 1, 2, r.int(256)]); // flags: NEEDS_CSUM, DATA_VALID
+    h[1] = r.pick([0, 1, 3, 4, 0x80, r.int(256)]); // gso_type: TCPV4, UDP, TCPV6, ECN
+    hv.setUint16(2, r.pick([0, 34, 54, 66, r.int(0x10000)]), true); // hdr_len
+    hv.setUint16(4, r.pick([0, 536, 1448, 1, r.int(0x10000)]), true); // gso_size
+    hv.setUint16(6, r.pick([14, 34, 54, r.int(0x10000)]), true); // csum_start
+    hv.setUint16(8, r.pick([6, 16, r.int(0x10000)]), true); // csum_offset
+  }
+  const tso = r.chance(0.15);
+  const len = tso ? 54 + r.int(8000) : r.chance(0.9) ? r.int(1600) : r.int(9000);
+  const frame = randomBytes(r, len);
+  if (len >= 54 && (tso || r.chance(0.5))) {
+    // An IPv4/TCP-looking frame, so the offload paths go past their first checks.
+    frame.set([0x08, 0x00, 0x45, 0, (len - 14) >> 8, (len - 14) & 255, 0, 0, 0, 0], 12);
+    frame[23] = r.pick([6, 6, 17]);
+    frame[34 + 12] = 0x50; // a 20-byte TCP header
+  }
+  if (tso) {
+    // A well-formed TSO super-frame (NEEDS_CSUM, TCPV4): the device cuts it into segments.
+    h.set([1, r.chance(0.9) ? 1 : 0x81]);
+    hv.setUint16(2, 54, true);
+    hv.setUint16(4, r.pick([536, 1448, 1 + r.int(1460)]), true);
+    hv.setUint16(6, 34, true);
+    hv.setUint16(8, 16, true);
+  }
+  return [{ len: NET_HDR_LEN, write: false, data: h }, ...pieces(r, len, false, frame)].filter((
+    b,
+  ) => b.len > 0);
+}
+
+/** A console buffer: receive, room for input; transmit, output. */
+function consoleBufs(r: Rng, q: number): Buf[] {
+  const len = 1 + r.int(q === 0 ? 64 : 600);
+  return pieces(r, len, q === 0, q === 0 ? undefined : randomBytes(r, len));
+}
+
+/**
+ * A chain that is well formed or nearly so for the device and queue — then
+ * maybe one mutation. Without these, random chains almost never reach the
+ * device's I/O paths.
+ */
+function shapedChain(z: Fuzz, r: Rng, q: number, availIdx: number): void {
+  const bufs = z.kind === "block"
+    ? blockBufs(r)
+    : z.kind === "net"
+    ? netBufs(r, q)
+    : consoleBufs(r, q);
+  const rings = z.rings[q];
   const descs = bufs.map((b) => {
     const off = ARENA + r.int(ARENA_END - ARENA - b.len);
     if (b.data) z.bytes.set(b.data, off);
@@ -226,9 +360,9 @@ function shapedChain(z: Fuzz, r: Rng, availIdx: number): void {
     else if (m === 2) d.addr = randomAddr(r, d.len);
     else descs.splice(r.int(descs.length), 1);
   }
-  const indirect = r.chance(0.3) && descs.length > 0;
+  const indirect = (r.chance(0.3) || descs.length > QSIZE) && descs.length > 0;
   const ids = shuffle(r, Array.from({ length: QSIZE }, (_, i) => i)).slice(0, descs.length);
-  const base = indirect ? TABLES : DESC;
+  const base = indirect ? TABLES : rings.desc;
   const idx = indirect ? descs.map((_, i) => i) : ids;
   descs.forEach((d, i) => {
     const last = i === descs.length - 1;
@@ -244,9 +378,16 @@ function shapedChain(z: Fuzz, r: Rng, availIdx: number): void {
   let head = ids[0] ?? 0;
   if (indirect) {
     head = ids[0];
-    writeDesc(z, DESC + 16 * head, RAM_BASE + TABLES, 16 * descs.length, VIRTQ_DESC_F_INDIRECT, 0);
+    writeDesc(
+      z,
+      rings.desc + 16 * head,
+      RAM_BASE + TABLES,
+      16 * descs.length,
+      VIRTQ_DESC_F_INDIRECT,
+      0,
+    );
   }
-  z.view.setUint16(AVAIL + 4 + 2 * (availIdx % QSIZE), head, true);
+  z.view.setUint16(rings.avail + 4 + 2 * (availIdx % QSIZE), head, true);
 }
 
 function shuffle<T>(r: Rng, xs: T[]): T[] {
@@ -258,7 +399,8 @@ function shuffle<T>(r: Rng, xs: T[]): T[] {
 }
 
 /** Write one random chain (with maybe an indirect table) and publish it. */
-function randomChain(z: Fuzz, r: Rng, availIdx: number): number {
+function randomChain(z: Fuzz, r: Rng, q: number, availIdx: number): number {
+  const rings = z.rings[q];
   const n = 1 + r.int(6);
   const ids = Array.from({ length: n }, () => r.int(QSIZE));
   let sawWrite = false;
@@ -298,11 +440,11 @@ function randomChain(z: Fuzz, r: Rng, availIdx: number): number {
         addr = randomAddr(r, dlen);
       }
     }
-    writeDesc(z, DESC + 16 * ids[i], addr, dlen, flags, next);
+    writeDesc(z, rings.desc + 16 * ids[i], addr, dlen, flags, next);
     if (i === 0) plantHeader(z, r, addr, dlen);
   }
   const head = r.chance(0.97) ? ids[0] : r.int(QSIZE + 8);
-  z.view.setUint16(AVAIL + 4 + 2 * (availIdx % QSIZE), head, true);
+  z.view.setUint16(rings.avail + 4 + 2 * (availIdx % QSIZE), head, true);
   return head;
 }
 
@@ -314,9 +456,8 @@ function plantHeader(z: Fuzz, r: Rng, addr: number, len: number) {
 }
 
 /**
- * Byte ranges a correct device may write: the used ring and every
- * device-writable descriptor in `ram` (the main table and the tables its
- * INDIRECT descriptors point at).
+ * Byte ranges a correct device may write: every device-writable descriptor in
+ * `ram` (the queues' tables and the tables their INDIRECT descriptors point at).
  */
 function allowedRanges(ram: DataView, out: [number, number][]): [number, number][] {
   const add = (at: number) => {
@@ -330,10 +471,12 @@ function allowedRanges(ram: DataView, out: [number, number][]): [number, number]
     }
     return null;
   };
-  for (let i = 0; i < QSIZE; i++) {
-    const t = add(DESC + 16 * i);
-    if (t && t[0] >= 0 && t[0] + t[1] <= RAM_BYTES) {
-      for (let k = 0; k + 16 <= t[1]; k += 16) add(t[0] + k);
+  for (const { desc } of RINGS) {
+    for (let i = 0; i < QSIZE; i++) {
+      const t = add(desc + 16 * i);
+      if (t && t[0] >= 0 && t[0] + t[1] <= RAM_BYTES) {
+        for (let k = 0; k + 16 <= t[1]; k += 16) add(t[0] + k);
+      }
     }
   }
   return out;
@@ -348,7 +491,7 @@ function checkWrites(z: Fuzz, before: Uint8Array, where: string): void {
     // now (a writable buffer may alias the table and change a later chain).
     ranges ??= allowedRanges(
       new DataView(before.buffer),
-      allowedRanges(z.view, [[USED, USED_END + 2]]),
+      allowedRanges(z.view, z.rings.map((q) => [q.used, q.usedEnd + 2] as [number, number])),
     );
     for (let i = 4 * w; i < 4 * w + 4; i++) {
       if (z.bytes[i] === before[i]) continue;
@@ -361,34 +504,51 @@ function checkWrites(z: Fuzz, before: Uint8Array, where: string): void {
   }
 }
 
-function fuzz(kind: "block" | "console", iterations: number, seed: number, readOnly = false) {
+function fuzz(kind: Kind, iterations: number, seed: number, readOnly = false) {
   const r = prng(seed);
   const z = makeRig(kind, readOnly);
   // Random bytes everywhere but the rings, so stray reads see garbage.
   for (let i = 0; i < RAM_BYTES; i++) z.bytes[i] = r.int(256);
-  bringUp(z);
-  let availIdx = 0;
+  bringUp(z, r);
+  /** The driver's avail index, per ring set (shared rings share it). */
+  const availIdx = new Map<number, number>();
   let resets = 0;
   const before = new Uint8Array(RAM_BYTES);
   for (let it = 0; it < iterations; it++) {
-    const q = kind === "console" ? r.int(2) : 0;
-    if (r.chance(0.5)) shapedChain(z, r, availIdx);
-    else randomChain(z, r, availIdx);
-    availIdx = (availIdx + 1) & 0xffff;
-    if (r.chance(0.005)) availIdx = (availIdx + r.int(0x10000)) & 0xffff; // run ahead
-    z.view.setUint16(AVAIL + 2, availIdx, true);
-    if (kind === "console" && r.chance(0.5)) {
-      (z.dev as ConsoleDevice).pushInput(new Uint8Array(1 + r.int(40)).fill(0x41));
-    }
+    const where = `${kind} seed ${seed} iteration ${it}`;
+    const q = z.queues > 1 ? r.int(2) : 0;
+    const ring = z.rings[q];
+    let idx = availIdx.get(ring.avail) ?? 0;
+    if (r.chance(0.5)) shapedChain(z, r, q, idx);
+    else randomChain(z, r, q, idx);
+    idx = (idx + 1) & 0xffff;
+    if (r.chance(0.005)) idx = (idx + r.int(0x10000)) & 0xffff; // run ahead
+    availIdx.set(ring.avail, idx);
+    z.view.setUint16(ring.avail + 2, idx, true);
+    // From here on only the device writes guest RAM.
     before.set(z.bytes);
-    z.mmio.write(REG.QUEUE_NOTIFY, 4, q);
-    z.dev.service();
-    checkWrites(z, before, `${kind} seed ${seed} iteration ${it}`);
+    try {
+      if (kind === "console" && r.chance(0.5)) {
+        const input = randomBytes(r, 1 + r.int(r.chance(0.1) ? 600 : 40));
+        z.out.pushed += input.length;
+        (z.dev as ConsoleDevice).pushInput(input);
+      }
+      if (kind === "net" && r.chance(0.5)) {
+        // Frames of every size, the absurd ones too (the device must refuse them).
+        const len = r.chance(0.9) ? 14 + r.int(1501) : r.pick([0, 1, 13, 1515, 70_000]);
+        (z.dev as NetDevice).receive(randomBytes(r, len));
+      }
+      z.mmio.write(REG.QUEUE_NOTIFY, 4, q);
+      z.dev.service();
+    } catch (e) {
+      throw new Error(`${where}: the device threw: ${(e as Error).stack}`);
+    }
+    checkWrites(z, before, where);
     if (z.dev.broken) {
       resets++;
-      bringUp(z);
+      bringUp(z, r);
       z.dev.service();
-      availIdx = 0;
+      availIdx.clear();
     }
   }
   const internal = z.logs.filter((l) => l.includes("internal error"));
@@ -396,14 +556,22 @@ function fuzz(kind: "block" | "console", iterations: number, seed: number, readO
   return { z, resets };
 }
 
-Deno.test("fuzz: 100,000 hostile chains against virtio-blk write nothing outside their buffers", () => {
-  const seed = 0x5eed;
-  const { z, resets } = fuzz("block", 100_000, seed);
+/** Outcome counts scale with the run's size: `per100k` at the default count. */
+const atLeast = (per100k: number) => Math.floor(per100k * COUNT / 100_000);
+
+Deno.test(`fuzz: ${COUNT} hostile chains against virtio-blk write nothing outside their buffers`, () => {
+  const { z, resets } = fuzz("block", COUNT, SEED);
   const s = (z.dev as BlockDevice).stats;
   // The fuzz must reach every outcome, or it proves little.
-  assert(s.ok > 1000 && s.ioerr > 1000 && s.unsupp > 100, JSON.stringify(s));
-  assert(s.reads > 100 && s.writes > 100 && s.flushes > 10, JSON.stringify(s));
-  assert(resets > 1000, `resets ${resets}`);
+  assert(
+    s.ok > atLeast(1000) && s.ioerr > atLeast(1000) && s.unsupp > atLeast(100),
+    JSON.stringify(s),
+  );
+  assert(
+    s.reads > atLeast(100) && s.writes > atLeast(100) && s.flushes > atLeast(10),
+    JSON.stringify(s),
+  );
+  assert(resets > atLeast(1000), `resets ${resets}`);
   for (
     const kind of [
       "addr-outside-ram",
@@ -417,17 +585,66 @@ Deno.test("fuzz: 100,000 hostile chains against virtio-blk write nothing outside
       "no-status-byte",
     ]
   ) {
-    assert((z.dev.errorCounts[kind] ?? 0) > 10, `${kind}: ${JSON.stringify(z.dev.errorCounts)}`);
+    assert(
+      (z.dev.errorCounts[kind] ?? 0) > atLeast(10),
+      `${kind}: ${JSON.stringify(z.dev.errorCounts)}`,
+    );
   }
-  assert(z.dev.errors > 1000, `errors ${z.dev.errors}`);
+  assert(z.dev.errors > atLeast(1000), `errors ${z.dev.errors}`);
 });
 
-Deno.test("fuzz: 20,000 hostile chains against a read-only virtio-blk", () => {
-  const { z } = fuzz("block", 20_000, 0xb10c, true);
+Deno.test(`fuzz: ${Math.ceil(COUNT / 5)} hostile chains against a read-only virtio-blk`, () => {
+  const { z } = fuzz("block", Math.ceil(COUNT / 5), SEED ^ 0xb10c, true);
   assertEquals((z.dev as BlockDevice).stats.writes, 0);
 });
 
-Deno.test("fuzz: 30,000 hostile chains against virtio-console", () => {
-  const { z, resets } = fuzz("console", 30_000, 0xc0de);
-  assert(resets > 100 && z.dev.errors > 100, `resets ${resets} errors ${z.dev.errors}`);
+Deno.test(`fuzz: ${COUNT} hostile chains against virtio-console, receive and transmit`, () => {
+  const { z, resets } = fuzz("console", COUNT, SEED ^ 0xc0de);
+  const dev = z.dev as ConsoleDevice;
+  assert(
+    resets > atLeast(300) && z.dev.errors > atLeast(300),
+    `resets ${resets} errors ${z.dev.errors}`,
+  );
+  // Both directions did real work: output reached the host, input reached the guest.
+  assert(z.out.bytes > atLeast(100_000), `output bytes ${z.out.bytes}`);
+  const delivered = z.out.pushed - dev.droppedInput - dev.held;
+  assert(delivered > atLeast(10_000), `input: ${delivered} of ${z.out.pushed} delivered`);
+});
+
+Deno.test(`fuzz: ${COUNT} hostile chains and frames against virtio-net, receive and transmit`, () => {
+  const { z, resets } = fuzz("net", COUNT, SEED ^ 0x4e7);
+  const s = (z.dev as NetDevice).stats;
+  assert(
+    resets > atLeast(300) && z.dev.errors > atLeast(300),
+    `resets ${resets} errors ${z.dev.errors}`,
+  );
+  // Every path was taken: frames both ways, offloads, and each kind of refusal.
+  assert(s.txFrames > atLeast(1000) && z.out.frames === s.txFrames, JSON.stringify(s));
+  assert(s.rxFrames > atLeast(1000), JSON.stringify(s));
+  assert(s.txChecksummed > atLeast(10) && s.txSegmented > atLeast(1), JSON.stringify(s));
+  for (
+    const k of [
+      "rxDroppedBad",
+      "rxDroppedTooBig",
+      "txDroppedShort",
+      "txDroppedHeader",
+      "malformedChains",
+    ] as const
+  ) {
+    assert(s[k] > atLeast(10), `${k}: ${JSON.stringify(s)}`);
+  }
+});
+
+Deno.test("fuzz: the oracle catches a write outside the writable buffers and allows one inside", () => {
+  const r = prng(SEED);
+  const z = makeRig("net", false);
+  bringUp(z, r);
+  const buf = ARENA + 0x100;
+  writeDesc(z, z.rings[0].desc, RAM_BASE + buf, 64, VIRTQ_DESC_F_WRITE, 0);
+  const before = z.bytes.slice();
+  z.bytes[buf + 63] ^= 1; // inside the writable buffer
+  z.bytes[z.rings[0].used + 2] ^= 1; // the used ring
+  checkWrites(z, before, "inside");
+  z.bytes[buf + 64] ^= 1; // one past its end
+  assertThrows(() => checkWrites(z, before, "outside"), /outside writable buffers/);
 });
