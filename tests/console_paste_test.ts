@@ -30,7 +30,7 @@ Deno.test("console: 1 MiB piped into stdin at once reaches the guest intact (md5
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
   try {
     const w = child.stdin.getWriter();
     // One write of all of it, then end-of-file: the launcher must hold back, not drop.
