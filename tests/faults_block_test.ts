@@ -118,3 +118,50 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "faults e2e: a kill rule that kills the same write on every retry is disarmed; the write completes",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // every 3rd write segment, after it reached the file: dd's 64 KiB writes
+    // are requests of several segments, killed at their 3rd on every retry.
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-stall-" });
+    let s: GuestSession | null = null;
+    try {
+      const img = `${dir}/raw.img`;
+      await Deno.writeFile(img, new Uint8Array(4 << 20));
+      await Deno.writeTextFile(
+        `${dir}/plan.json`,
+        JSON.stringify({
+          seed: 1,
+          restart: { block: { maxRestarts: 40, windowMs: 60000, backoffMs: 5 } },
+          rules: [{ layer: "block", effect: "kill", when: { op: "write", every: 3 } }],
+        }),
+      );
+      s = new GuestSession({
+        args: [`--faults=${dir}/plan.json`, `--block=${img}`, ...bundledBoot()],
+      });
+      await s.waitFor(READY_LINE, 60_000);
+      await s.run("dmesg -n 1");
+      await s.run(
+        "yes stall | head -c 262144 | dd of=/dev/vda bs=64k conv=fsync 2>/dev/null",
+        120_000,
+      );
+      await s.send("poweroff\n");
+      const st = await s.exit(60_000);
+      assertEquals(st.code, 0, s.stderr);
+      const said = s.stderr.match(/fault: rule 0 block kill disarmed: .*/g) ?? [];
+      assertEquals(said.length, 1, s.stderr);
+      assertMatch(said[0] ?? "", /its last 10 kills each hit a restarted block actor/);
+      assertMatch(s.stderr, /11 injected: rule 0 block kill ×11; disarmed .*: rule 0/);
+      const want = new TextEncoder().encode("stall\n".repeat(43691).slice(0, 262144));
+      const got = (await Deno.readFile(img)).subarray(0, want.length);
+      assert(got.every((b, i) => b === want[i]), "the write reached the disk");
+    } finally {
+      await s?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
