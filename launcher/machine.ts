@@ -26,7 +26,7 @@ import { Supervisor, type SupervisorEvent } from "../actors/supervisor.ts";
 import { CPU, type CpuFate } from "../actors/cpu_protocol.ts";
 import { WAKER } from "../actors/waker_protocol.ts";
 import { createConsoleState } from "../devices/console.ts";
-import { CONSOLE } from "../devices/console_protocol.ts";
+import { CONSOLE, type ConsoleProtocol } from "../devices/console_protocol.ts";
 import { createBlockState } from "../devices/block.ts";
 import {
   type BlockLock,
@@ -37,7 +37,7 @@ import {
 } from "../devices/block_backend.ts";
 import { BLOCK } from "../devices/block_protocol.ts";
 import { createNetState, setNetLink } from "../devices/net.ts";
-import { NET } from "../devices/net_protocol.ts";
+import { NET, type NetProtocol } from "../devices/net_protocol.ts";
 import { type PreparedNet, prepareNet } from "../devices/net_setup.ts";
 import { createPlicState } from "../devices/plic.ts";
 import { IRQ } from "../devices/plic_protocol.ts";
@@ -646,7 +646,7 @@ async function bootOnce(
       { state: diskSlots[i].state, name: `virtio-blk /dev/vd${String.fromCharCode(97 + i)}` },
     )
   );
-  p.nets.forEach((n, i) =>
+  const netSups = p.nets.map((n, i) =>
     watch(
       new Supervisor({
         descriptor: NET,
@@ -718,11 +718,55 @@ async function bootOnce(
   const outcome = await done;
   clearInterval(watchdog);
   clearTimeout(panicTimer);
+  await reportDrops(consoleSup, netSups, verbose, log);
   // Make sure the cpu is off the guest before the devices go away.
   Atomics.store(ctl, CTL.STOP, FATE.STOPPED);
   wakeCpu(ctl);
   await Promise.all(supervisors.map((s) => withTimeout(s.stop(), 2000)));
   return outcome;
+}
+
+/**
+ * Where dropping is the policy (a full receive queue, a frame the guest sent
+ * that no host could take, typed input past the console's room), the count is
+ * said at the end of the boot; with --verbose every counter is. An actor that
+ * is not running (it gave up) has nothing to say.
+ */
+async function reportDrops(
+  consoleSup: Supervisor<ConsoleProtocol>,
+  netSups: Supervisor<NetProtocol>[],
+  verbose: boolean,
+  log: (s: string) => void,
+): Promise<void> {
+  const c = await consoleSup.request({ kind: "stats" }, { timeoutMs: 500 }).catch(() => null);
+  if (c && (verbose || c.droppedInput > 0)) {
+    log(
+      `console: ${c.bytesIn} bytes in, ${c.bytesOut} out, ` +
+        `${c.droppedInput} input bytes dropped`,
+    );
+  }
+  for (const [i, s] of netSups.entries()) {
+    const r = await s.request({ kind: "stats" }, { timeoutMs: 500 }).catch(() => null);
+    if (!r) continue;
+    const d = r.device, b = r.backend;
+    const drops: [string, number][] = [
+      ["receive queue full", d.rxDroppedFull],
+      ["driver not ready", d.rxDroppedNotReady],
+      ["frame bigger than the guest's buffer", d.rxDroppedTooBig],
+      ["bad receive buffer", d.rxDroppedBad],
+      ["transmitted frame too short", d.txDroppedShort],
+      ["transmitted frame too long", d.txDroppedLong],
+      ["bad offload header", d.txDroppedHeader],
+      ["host side refused", d.txDroppedBackend + b.txDropped],
+    ];
+    const said = drops.filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`);
+    if (verbose || said.length) {
+      log(
+        `virtio-net ${i}: ${b.rxFrames} frames received, ${b.txFrames} sent; dropped: ` +
+          (said.length ? said.join(", ") : "none"),
+      );
+    }
+  }
 }
 
 /** How long the cpu may go without finishing a batch while not in wfi (a batch takes ~1 ms). */
