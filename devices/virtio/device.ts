@@ -73,11 +73,24 @@ export abstract class VirtioDevice {
 
   /** One pass over everything pending. Never throws. */
   service(): void {
+    // A sink that feeds the device from inside a pass (a scripted console
+    // typing when it sees a prompt) asks for another pass, not a nested one:
+    // a nested pass would send the same pending output twice.
+    if (this.#inService) {
+      this.#again = true;
+      return;
+    }
+    this.#inService = true;
     this.transport.setBusy(true);
     try {
-      this.#pass();
+      do {
+        this.#again = false;
+        this.#pass();
+      } while (this.#again && !this.#broken);
     } catch (e) {
       this.fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    } finally {
+      this.#inService = false;
     }
     try {
       this.flushInterrupt();
@@ -87,6 +100,9 @@ export abstract class VirtioDevice {
       this.transport.setBusy(false);
     }
   }
+
+  #inService = false;
+  #again = false;
 
   #pass(): void {
     const ev = this.transport.nextEvents();
