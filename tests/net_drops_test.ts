@@ -5,7 +5,7 @@
 // sends broadcasts, which the device can only drop.
 // Read next: launcher/machine.ts (reportDrops), devices/net.ts (the counters).
 
-import { assertEquals, assertMatch } from "./assert.ts";
+import { assertEquals } from "./assert.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";
 import { SharenetBackend } from "../devices/sharenet.ts";
 
