@@ -7,7 +7,7 @@
 
 import { parseCommandLine, USAGE, UsageError } from "./launcher/cli.ts";
 import { InputError, runMachine } from "./launcher/machine.ts";
-import { FATE } from "./actors/layout.ts";
+import { FATE } from "./machine/control.ts";
 import { SymbolMap } from "./launcher/symbols.ts";
 import { ignoreSigusr1, stopSignals } from "./launcher/signals.ts";
 
@@ -19,10 +19,10 @@ export {
   type MachineOutcome,
   runMachine,
 } from "./launcher/machine.ts";
-export { parseActorOption, probeModule, Registry } from "./actors/registry.ts";
-export { ROLE_POLICIES, Supervisor, type SupervisorEvent } from "./actors/supervisor.ts";
-export { ActorFailure, defineRole, serveActor } from "./actors/protocol.ts";
-export { CTL, FATE } from "./actors/layout.ts";
+export { parseActorOption, probeModule, Registry } from "./actors/runtime/registry.ts";
+export { ROLE_POLICIES, Supervisor, type SupervisorEvent } from "./actors/runtime/supervisor.ts";
+export { ActorFailure, defineRole, serveActor } from "./actors/runtime/protocol.ts";
+export { CTL, FATE } from "./machine/control.ts";
 
 const FATE_NAMES: Record<number, string> = {
   [FATE.POWEROFF]: "powered off",

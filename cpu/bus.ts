@@ -1,7 +1,7 @@
 // The hart's only window on the machine besides RAM: a small bus interface for
 // physical addresses outside RAM (MMIO), and hooks for the things the host
 // serves (ecall as a hypercall, wfi). The CPU knows no devices: the cpu actor
-// (actors/cpu_actor.ts) plugs the machine's MMIO map in here; tests and the
+// (actors/cpu/cpu_actor.ts) plugs the machine's MMIO map in here; tests and the
 // user-mode runner (scripts/run-user.ts) plug in their own.
 // Read next: cpu/hart.ts.
 

@@ -183,7 +183,7 @@ export class Hart {
     this.updateMode();
     if (opts.warmUp !== false) {
       // Only an optimization: a warm-up that went wrong must not stop a machine
-      // from starting (tests/cpu_warmup_test.ts is where it fails loudly).
+      // from starting (tests/unit/cpu/warmup_test.ts is where it fails loudly).
       try {
         warmUpJit();
       } catch (e) {

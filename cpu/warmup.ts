@@ -93,7 +93,7 @@ function kernelCode(loops: number): Asm {
   for (const f3 of [0, 1, 4, 5, 6, 7]) {
     a.w(encB(f3, T0, T1, 8), addi(0, 0, 0), encB(f3, T1, T0, 8), addi(0, 0, 0));
   }
-  // Compressed forms (registers as in tests/cpu_compressed_test.ts).
+  // Compressed forms (registers as in tests/unit/cpu/compressed_test.ts).
   a.c(0x1501, 0x52fd, 0x6585, 0x8105, 0x9581, 0x9afd, 0x8d0d, 0x8cbd, 0x8e55, 0x8f61, 0x9d1d);
   a.c(0x9ca1, 0x0506, 0x852e, 0x952e, 0x2505, 0x0001);
   a.c(0x4048, 0xc048, 0xe05c, 0x7c78, 0x70fe, 0xe422, 0x557e, 0xdfaa); // c.lw/sw/sd/ld, sp forms

@@ -2,10 +2,10 @@
 // msip, mtimecmp and mtime of hart 0, executed by the cpu actor on its bus.
 // MSIP is set here at once; MTIP goes through the waker in its machine-timer
 // mode (armTimer with MIP.MTIP), exactly as SBI set_timer drives STIP on the
-// direct path. Read next: actors/waker.ts, docs/firmware.md.
+// direct path. Read next: devices/waker.ts, docs/firmware.md.
 
-import { CTL, CTL64, MIP } from "../actors/layout.ts";
-import { armTimer } from "../actors/waker.ts";
+import { CTL, CTL64, MIP } from "../machine/control.ts";
+import { armTimer } from "./waker.ts";
 
 /** Register offsets (hart 0), as on QEMU virt and the SiFive CLINT. */
 export const CLINT_MSIP = 0x0000;

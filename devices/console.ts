@@ -9,7 +9,7 @@
 // in bounded passes: whatever lengths the guest posts, the device holds at
 // most its fixed buffers (docs/virtio.md, "memory budget"). Input is taken
 // only while there is room (inputRoom / waitForInputRoom), so the stdin
-// reader upstream waits instead of losing bytes. Read next: devices/block.ts.
+// reader upstream waits instead of losing bytes. Read next: devices/block/block.ts.
 
 import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
 import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";

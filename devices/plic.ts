@@ -4,10 +4,10 @@
 // workers: the cpu actor runs the MMIO registers (PlicRegisters), the
 // interrupt-controller actor runs the gateway (PlicGateway) that turns device
 // line levels (CTL.LINE0+src) into pending bits. Every mutation holds the spin
-// lock CTL.PLIC_LOCK. Read next: docs/machine.md (PLIC design), actors/layout.ts.
+// lock CTL.PLIC_LOCK. Read next: docs/machine.md (PLIC design), machine/control.ts.
 
-import { PLIC_CONTEXTS, PLIC_NDEV } from "./memmap.ts";
-import { CTL, MIP, openControlBlock, wakeCpu } from "../actors/layout.ts";
+import { PLIC_CONTEXTS, PLIC_NDEV } from "../machine/memmap.ts";
+import { CTL, MIP, openControlBlock, wakeCpu } from "../machine/control.ts";
 
 /** "PLIC" and the layout version, at words 0 and 1 of the state buffer. */
 export const PLIC_MAGIC = 0x504c4943;

@@ -3,7 +3,7 @@
 // with a code in the top 16 bits. OpenSBI's reset driver and Linux's
 // syscon-poweroff use it on firmware boots. Read next: docs/firmware.md.
 
-/** Where QEMU virt puts it (not in devices/memmap.ts: only firmware boots have it). */
+/** Where QEMU virt puts it (not in machine/memmap.ts: only firmware boots have it). */
 export const SYSCON_BASE = 0x0010_0000;
 export const SYSCON_SIZE = 0x1000;
 

@@ -2,9 +2,9 @@
 // console of OpenSBI (its banner, the SBI console it serves) and of U-Boot.
 // Transmit is immediate (THR always empty); received bytes come from a byte
 // ring the launcher fills from the terminal. Interrupts (rx data, THR empty)
-// drive PLIC line UART_IRQ. Read next: docs/firmware.md, actors/ring.ts.
+// drive PLIC line UART_IRQ. Read next: docs/firmware.md, lib/ring.ts.
 
-import type { ByteRingReader } from "../actors/ring.ts";
+import type { ByteRingReader } from "../lib/ring.ts";
 
 // Register offsets (reg-shift 0, byte wide, as on QEMU virt).
 const RBR_THR_DLL = 0;

@@ -4,13 +4,13 @@
 // the built-in virtio-blk device on a file, except that every read or write
 // touching a sector listed in $ACTORVM_BAD_SECTORS (e.g. "2048,4000-4007")
 // fails, so the guest sees an I/O error there — a disk with bad sectors. It
-// speaks the block role's protocol (devices/block_protocol.ts), so the
+// speaks the block role's protocol (actors/block/protocol.ts), so the
 // launcher starts and supervises it like the built-in one. docs/faults.md.
 
-import { serveActor } from "../actors/protocol.ts";
-import { BlockDevice, serialFromPath } from "../devices/block.ts";
-import { type BlockBackend, FileBackend, SECTOR } from "../devices/block_backend.ts";
-import { BLOCK } from "../devices/block_protocol.ts";
+import { serveActor } from "../actors/runtime/protocol.ts";
+import { BlockDevice, serialFromPath } from "../devices/block/block.ts";
+import { type BlockBackend, FileBackend, SECTOR } from "../devices/block/backend.ts";
+import { BLOCK } from "../actors/block/protocol.ts";
 
 /** "2048,4000-4007" → ranges of sectors (inclusive). A bad list is an error at start. */
 export function parseSectors(text: string): [number, number][] {

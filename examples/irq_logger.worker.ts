@@ -7,13 +7,13 @@
 // no longer pending was claimed (only a claim clears a pending bit). It looks
 // at every doorbell — the guest's acknowledgement lowers the device's line and
 // rings it — and at least every 10 ms. Lines go to $ACTORVM_IRQ_LOG if set;
-// the totals are reported at stop. Protocol: devices/plic_protocol.ts.
+// the totals are reported at stop. Protocol: actors/irq/protocol.ts.
 
-import { serveActor } from "../actors/protocol.ts";
-import { CTL, openControlBlock } from "../actors/layout.ts";
-import { PLIC_NDEV } from "../devices/memmap.ts";
+import { serveActor } from "../actors/runtime/protocol.ts";
+import { CTL, openControlBlock } from "../machine/control.ts";
+import { PLIC_NDEV } from "../machine/memmap.ts";
 import { PLIC, PlicGateway } from "../devices/plic.ts";
-import { IRQ } from "../devices/plic_protocol.ts";
+import { IRQ } from "../actors/irq/protocol.ts";
 
 class LoggingGateway extends PlicGateway {
   readonly raised = new Array<number>(PLIC_NDEV + 1).fill(0);

@@ -5,11 +5,11 @@
 // instead of the keyboard. $ACTORVM_CONSOLE_SCRIPT names a file of lines
 // "expect <text>" (wait until the guest has printed <text>) and "send <text>"
 // (type <text>; \n and \t are escapes). Output still goes to stdout, and the
-// script's progress is reported as log lines. Protocol: devices/console_protocol.ts.
+// script's progress is reported as log lines. Protocol: actors/console/protocol.ts.
 
-import { serveActor } from "../actors/protocol.ts";
+import { serveActor } from "../actors/runtime/protocol.ts";
 import { ConsoleDevice } from "../devices/console.ts";
-import { CONSOLE } from "../devices/console_protocol.ts";
+import { CONSOLE } from "../actors/console/protocol.ts";
 
 export type Step = { kind: "expect"; text: string } | { kind: "send"; text: string };
 

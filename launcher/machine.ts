@@ -5,7 +5,7 @@
 // supervised actor per component — interrupt controller, waker, console,
 // disks, network, and the cpu last — and wait for the guest's fate. A reboot
 // builds the machine again; the terminal and the network backends live across.
-// Read next: actors/cpu_actor.ts (the cpu), devices/plic.worker.ts (interrupts).
+// Read next: actors/cpu/cpu_actor.ts (the cpu), actors/irq/irq.worker.ts (interrupts).
 
 import {
   createControlBlock,
@@ -14,35 +14,35 @@ import {
   FATE,
   publishedInstret,
   wakeCpu,
-} from "../actors/layout.ts";
-import type { ProtocolShape } from "../actors/protocol.ts";
-import { ByteRingWriter, createByteRing } from "../actors/ring.ts";
-import { probeModule, Registry } from "../actors/registry.ts";
-import type { FaultEvent, FaultLayer } from "../actors/faults.ts";
-import { FaultRun, PlanError } from "../actors/fault_layers/plan_run.ts";
+} from "../machine/control.ts";
+import type { ProtocolShape } from "../actors/runtime/protocol.ts";
+import { ByteRingWriter, createByteRing } from "../lib/ring.ts";
+import { probeModule, Registry } from "../actors/runtime/registry.ts";
+import type { FaultEvent, FaultLayer } from "../faults/engine.ts";
+import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
 import { DeviceTransport } from "../devices/virtio/mmio.ts";
-import { isMachineRole, type RoleDescriptor } from "../actors/protocol.ts";
-import { Supervisor, type SupervisorEvent } from "../actors/supervisor.ts";
-import { CPU, type CpuFate } from "../actors/cpu_protocol.ts";
-import { WAKER } from "../actors/waker_protocol.ts";
+import { isMachineRole, type RoleDescriptor } from "../actors/runtime/protocol.ts";
+import { Supervisor, type SupervisorEvent } from "../actors/runtime/supervisor.ts";
+import { CPU, type CpuFate } from "../actors/cpu/protocol.ts";
+import { WAKER } from "../actors/waker/protocol.ts";
 import { createConsoleState } from "../devices/console.ts";
-import { CONSOLE, type ConsoleProtocol } from "../devices/console_protocol.ts";
-import { createBlockState } from "../devices/block.ts";
+import { CONSOLE, type ConsoleProtocol } from "../actors/console/protocol.ts";
+import { createBlockState } from "../devices/block/block.ts";
 import {
   type BlockLock,
   BlockOpenError,
   type BlockProbe,
   lockBlockFile,
   probeBlockFile,
-} from "../devices/block_backend.ts";
-import { BLOCK } from "../devices/block_protocol.ts";
-import { createNetState, setNetLink } from "../devices/net.ts";
-import { NET, type NetProtocol } from "../devices/net_protocol.ts";
-import { type PreparedNet, prepareNet } from "../devices/net_setup.ts";
+} from "../devices/block/backend.ts";
+import { BLOCK } from "../actors/block/protocol.ts";
+import { createNetState, setNetLink } from "../devices/net/net.ts";
+import { NET, type NetProtocol } from "../actors/net/protocol.ts";
+import { type PreparedNet, prepareNet } from "../actors/net/setup.ts";
 import { createPlicState } from "../devices/plic.ts";
-import { IRQ } from "../devices/plic_protocol.ts";
-import { buildMachineFdt } from "../devices/fdt.ts";
-import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../devices/memmap.ts";
+import { IRQ } from "../actors/irq/protocol.ts";
+import { buildMachineFdt } from "../lib/fdt.ts";
+import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machine/memmap.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
 import { Terminal, TERMINAL_HOLD_BYTES } from "./terminal.ts";
@@ -53,7 +53,7 @@ export class InputError extends Error {
 }
 
 export interface MachineOutcome {
-  /** A value of FATE (actors/layout.ts). */
+  /** A value of FATE (machine/control.ts). */
   fate: number;
   reason: string;
   exitCode: number;

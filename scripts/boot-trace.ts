@@ -10,10 +10,10 @@
 // kernel functions (where boot time goes).
 import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
-import { buildMachineFdt } from "../devices/fdt.ts";
-import { RAM_BASE } from "../devices/memmap.ts";
-import { createSbi } from "../cpu/sbi.ts";
-import { setupDirectBoot } from "../actors/cpu_actor.ts";
+import { buildMachineFdt } from "../lib/fdt.ts";
+import { RAM_BASE } from "../machine/memmap.ts";
+import { createSbi } from "../actors/cpu/sbi.ts";
+import { setupDirectBoot } from "../actors/cpu/cpu_actor.ts";
 import { SymbolMap } from "../launcher/symbols.ts";
 
 const { values } = parseArgs({
@@ -51,7 +51,7 @@ let deadline = -1n;
 let time = 0n;
 const hart = new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
 hart.enablePcRing(Number(values.ring));
-// The host's own SBI (cpu/sbi.ts), with the timer kept here: time advances
+// The host's own SBI (actors/cpu/sbi.ts), with the timer kept here: time advances
 // with the instruction count, so a run is repeatable.
 hart.onEcall = createSbi({
   consoleWrite: (bytes) => void Deno.stdout.writeSync(bytes),

@@ -3,7 +3,7 @@
 # Debian's riscv64-linux-gnu-gcc and regenerates their expected outputs with
 # Debian's qemu-riscv64 (qemu-user), for every case in tests/programs/cases.txt.
 # Binaries and expected outputs are committed: tests never need the toolchain.
-# Usage: scripts/build-test-programs.sh      Read next: tests/cpu_diff_test.ts
+# Usage: scripts/build-test-programs.sh      Read next: tests/unit/cpu/diff_test.ts
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"

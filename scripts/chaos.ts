@@ -3,10 +3,10 @@
 // checksum of 256 KiB read off a disk, poweroff) with a bounded wait at every
 // step, and prints a table of outcomes: recovered / clean error / wrong data /
 // guest hang / emulator stopped. `--markdown` prints the table docs/faults.md
-// carries. The pieces (runCase, chaosDisk) are used by tests/faults_irq_test.ts.
+// carries. The pieces (runCase, chaosDisk) are used by tests/unit/faults/irq_test.ts.
 // Read docs/faults.md for what each fault means.
 
-import { GuestSession, READY_LINE } from "../tests/guest_session.ts";
+import { GuestSession, READY_LINE } from "../testing/guest_session.ts";
 
 const GUEST = new URL("../guest/", import.meta.url).pathname;
 

@@ -2,10 +2,10 @@
 // runs a freestanding static RISC-V 64 program on the hart in U-mode with
 // paging on, like `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours
 // and its exit status (or 128 + signal after a fault) becomes ours. The logic
-// is in cpu/user_runner.ts; this file only parses arguments and wires stdio.
+// is in usermode/runner.ts; this file only parses arguments and wires stdio.
 
 import { parseArgs } from "node:util";
-import { runUserElf } from "../cpu/user_runner.ts";
+import { runUserElf } from "../usermode/runner.ts";
 
 function writeAll(f: { writeSync(p: Uint8Array): number }, b: Uint8Array): void {
   let off = 0;

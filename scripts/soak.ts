@@ -7,13 +7,13 @@
 // M times; each boot writes a file and a raw-disk block, syncs, and the
 // emulator is SIGKILLed the moment the shell reports the sync's status; the
 // data must be on the host. It prints what was checked and what was lost.
-// tests/soak_test.ts runs it small; docs/faults.md carries a 100+100 run.
-// The 20-kill and 1-SIGKILL versions: tests/supervision_block_test.ts,
-// tests/block_durability_test.ts (same helpers).
+// tests/e2e/soak_test.ts runs it small; docs/faults.md carries a 100+100 run.
+// The 20-kill and 1-SIGKILL versions: tests/e2e/supervision_block_test.ts,
+// tests/e2e/block_durability_test.ts (same helpers).
 
-import { bundledBoot, GuestSession, READY_LINE } from "../tests/guest_session.ts";
-import { debugfsRead, E2FS_MISSING, e2fsck, mke2fs } from "../tests/block_tools.ts";
-import { MAX_PLAN_MS } from "../actors/faults.ts";
+import { bundledBoot, GuestSession, READY_LINE } from "../testing/guest_session.ts";
+import { debugfsRead, E2FS_MISSING, e2fsck, mke2fs } from "../testing/block_tools.ts";
+import { MAX_PLAN_MS } from "../faults/engine.ts";
 
 export interface SoakPhase {
   phase: "block-actor kills" | "emulator SIGKILLs";

@@ -4,7 +4,7 @@
 // interrupts, and on a broken queue set DEVICE_NEEDS_RESET and stop until the
 // driver resets — never throwing out of the worker. service() does one pass
 // (tests call it directly); run() sleeps on the doorbell between passes.
-// Read next: devices/console.ts and devices/block.ts (the two devices).
+// Read next: devices/console.ts and devices/block/block.ts (the two devices).
 
 import { F } from "./constants.ts";
 import { DeviceTransport, EV } from "./mmio.ts";

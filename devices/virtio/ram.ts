@@ -3,7 +3,7 @@
 // goes through before a device touches RAM (lguest's `check_pointer`).
 // Read next: devices/virtio/queue.ts (the only caller that walks guest data).
 
-import { RAM_BASE } from "../memmap.ts";
+import { RAM_BASE } from "../../machine/memmap.ts";
 
 export class GuestRam {
   readonly bytes: Uint8Array;

@@ -5,7 +5,7 @@
 // on actorvm and on qemu-system-riscv64 with the same scratch image, in the
 // same run. Driven by scripts/bench.ts; alone: deno run -A scripts/bench/block.ts
 
-import { E2FS_MISSING, GUEST, mke2fs } from "../../tests/block_tools.ts";
+import { E2FS_MISSING, GUEST, mke2fs } from "../../testing/block_tools.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const READY = "actorvm-guest: ready";

@@ -1,11 +1,11 @@
 // CPU benchmark (`deno task bench cpu`): the integer and the FP benchmark
 // programs (tests/programs/src/bench_*.c) run on the hart in U-mode with Sv39
-// paging on, through cpu/user_runner.ts, and under qemu-riscv64 in the same
+// paging on, through usermode/runner.ts, and under qemu-riscv64 in the same
 // run when it is installed. Reports MIPS (instructions retired / wall time,
 // the hart's instret counting for both) and the time ratio actorvm / qemu.
 // The issue's target: at least 60 MIPS on the integer program.
 
-import { runUserElf } from "../../cpu/user_runner.ts";
+import { runUserElf } from "../../usermode/runner.ts";
 
 const bin = (name: string) => new URL(`../../tests/programs/bin/${name}`, import.meta.url);
 

@@ -2,13 +2,19 @@
 // round-trip time over a tap, for actorvm and for qemu-system-riscv64 with a
 // tap in the same kind of namespace, in the same run, reported as ratios
 // (actorvm / qemu). Everything happens inside network namespaces made here
-// (tests/netns.ts), addresses 10.213.40.0/24 only. Run: deno task bench net
+// (testing/netns.ts), addresses 10.213.40.0/24 only. Run: deno task bench net
 
-import { netnsUnavailable, withNetns } from "../../tests/netns.ts";
-import { startPeer, Vm } from "../../tests/net_vm.ts";
-import { openTunnet, parseTunnet } from "../../devices/netcfg.ts";
-import { TapBackend } from "../../devices/tap.ts";
-import { arpRequest, icmpEcho, parseArp, parseIcmp, parseMacText } from "../../tests/net_frames.ts";
+import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
+import { startPeer, Vm } from "../../testing/net_vm.ts";
+import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
+import { TapBackend } from "../../devices/net/tap.ts";
+import {
+  arpRequest,
+  icmpEcho,
+  parseArp,
+  parseIcmp,
+  parseMacText,
+} from "../../testing/net_frames.ts";
 
 const HOST = "10.213.40.1";
 const GUEST = "10.213.40.2";

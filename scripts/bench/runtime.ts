@@ -3,19 +3,19 @@
 // wake-up round-trip latency for Atomics.notify↔wait, the ring sleep
 // protocol, runtime request/reply and bare postMessage — all in one run, so
 // the ratios hold even if the machine is busy. Actors: actors/testing/.
-// Read next: actors/ring.ts, actors/testing/pingpong_protocol.ts.
+// Read next: lib/ring.ts, testing/actors/pingpong_protocol.ts.
 
-import { createRing, RING, RingConsumer, RingProducer } from "../../actors/ring.ts";
-import { spawnActor } from "../../actors/spawn.ts";
-import { RING_SIDE, type RingSideProtocol } from "../../actors/testing/ring_protocol.ts";
+import { createRing, RING, RingConsumer, RingProducer } from "../../lib/ring.ts";
+import { spawnActor } from "../../actors/runtime/spawn.ts";
+import { RING_SIDE, type RingSideProtocol } from "../../testing/actors/ring_protocol.ts";
 import {
   PING,
   PINGPONG,
   type PingPongProtocol,
   PONG,
-} from "../../actors/testing/pingpong_protocol.ts";
+} from "../../testing/actors/pingpong_protocol.ts";
 
-const testing = (f: string) => new URL(`../../actors/testing/${f}`, import.meta.url);
+const testing = (f: string) => new URL(`../../testing/actors/${f}`, import.meta.url);
 
 function stats(samplesMs: number[]) {
   const a = samplesMs.map((x) => x * 1000).sort((x, y) => x - y);

@@ -1,9 +1,9 @@
 // Instruction coverage of the differential test programs: a small RV64GC
 // classifier (encoding -> mnemonic, independent of the hart's decoder) and
-// the full list of RV64GC mnemonics. tests/cpu_diff_test.ts sweeps the
+// the full list of RV64GC mnemonics. tests/unit/cpu/diff_test.ts sweeps the
 // executable segments of every committed binary and checks that each
 // mnemonic occurs, and that every rounding FP operation occurs with each of
-// the five static rounding modes and dyn. Read next: tests/cpu_diff_test.ts.
+// the five static rounding modes and dyn. Read next: tests/unit/cpu/diff_test.ts.
 
 /** Every RV64GC instruction (base RV64I, M, A, F, D, C, Zicsr, Zifencei). */
 export const RV64GC = (

@@ -1,0 +1,47 @@
+// The block actor's protocol: virtio-blk on one file, served by its own
+// worker — lguest's block I/O thread. The worker opens the file itself (the
+// launcher has already probed it, so bad paths fail before boot), and a
+// restarted worker reopens it and resumes from the queue indexes in guest RAM.
+// Read next: actors/block/block.worker.ts.
+
+import { defineRole } from "../runtime/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FileIdentity } from "../../devices/block/backend.ts";
+
+export interface BlockConfig {
+  path: string;
+  readOnly: boolean;
+  /** The file the launcher probed: the worker refuses to open another one at `path`. */
+  identity?: FileIdentity;
+  ramBase: number;
+  verbose: boolean;
+  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  faults?: FaultConfig;
+}
+
+export interface BlockStats {
+  ok: number;
+  ioerr: number;
+  unsupp: number;
+  reads: number;
+  writes: number;
+  flushes: number;
+  errors: number;
+}
+
+export interface BlockProtocol {
+  request: { kind: "stats" };
+  reply: { stats: BlockStats };
+  cast: never;
+  event: { kind: "log"; text: string } | FaultEvent;
+  config: BlockConfig;
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
+}
+
+export const BLOCK = defineRole<BlockProtocol>("block", 1);

@@ -1,0 +1,43 @@
+// The console actor's protocol: virtio-console on the slot's transport state.
+// Input arrives through a byte ring filled by the launcher's one stdin reader
+// (launcher/terminal.ts), so a restarted console loses nothing typed; output
+// goes straight to this process's stdout. Read next: actors/console/console.worker.ts.
+
+import { defineRole } from "../runtime/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+
+export interface ConsoleConfig {
+  ramBase: number;
+  verbose: boolean;
+  /** Strings to watch for in the guest's output; each sighting is reported once as "seen". */
+  watch?: string[];
+  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  faults?: FaultConfig;
+}
+
+export interface ConsoleStats {
+  bytesIn: number;
+  bytesOut: number;
+  held: number;
+  droppedInput: number;
+  errors: number;
+}
+
+export interface ConsoleProtocol {
+  request: { kind: "stats" };
+  reply: { stats: ConsoleStats };
+  cast: never;
+  event: { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
+  config: ConsoleConfig;
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** Byte ring (lib/ring.ts): the launcher writes stdin bytes, this actor reads. */
+    input: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
+}
+
+export const CONSOLE = defineRole<ConsoleProtocol>("console", 1);

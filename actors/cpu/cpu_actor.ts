@@ -1,0 +1,316 @@
+// The cpu actor: runs hart 0 until the guest powers off, reboots, dies, or the
+// launcher asks it to stop — lguest's "read /dev/lguest to run the Guest". It
+// plugs the machine into the hart: MMIO to the PLIC and the virtio register
+// pages (executed here, synchronously, on their shared state), and the SBI
+// served by the host. Between instruction batches it takes the interrupt lines
+// from the control block; in `wfi` it sleeps with Atomics.wait on CTL.WAKE.
+// Read next: cpu/hart.ts (the hart), actors/cpu/sbi.ts (the hypercalls).
+
+import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
+import type { Bus } from "../../cpu/bus.ts";
+import { createSbi, type SbiHost } from "./sbi.ts";
+import { PlicRegisters } from "../../devices/plic.ts";
+import { OutputWatch, writeStdout } from "../output.ts";
+import { MmioTransport } from "../../devices/virtio/mmio.ts";
+import { Clint } from "../../devices/clint.ts";
+import { Uart } from "../../devices/uart.ts";
+import { Syscon, SYSCON_BASE, SYSCON_SIZE, type SysconAction } from "../../devices/syscon.ts";
+import { setIrqLine } from "../../devices/plic.ts";
+import { ByteRingReader } from "../../lib/ring.ts";
+import {
+  CLINT_BASE,
+  CLINT_SIZE,
+  PLIC_BASE,
+  PLIC_SIZE,
+  UART_BASE,
+  UART_IRQ,
+  VIRTIO_BASE,
+  VIRTIO_SLOTS,
+  VIRTIO_STRIDE,
+} from "../../machine/memmap.ts";
+import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "../../machine/control.ts";
+import { armTimer } from "../../devices/waker.ts";
+import { type CpuConfig, type CpuFate, type CpuProtocol, PANIC_END } from "./protocol.ts";
+
+/** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
+const BATCH = 40_000;
+const CSR_MIE = 0x304;
+const CSR_MCAUSE = 0x342;
+const CSR_MEPC = 0x341;
+const CSR_MTVAL = 0x343;
+const CSR_MEDELEG = 0x302;
+const CSR_MIDELEG = 0x303;
+const CSR_MCOUNTEREN = 0x306;
+const CSR_STVEC = 0x105;
+const CSR_MTVEC = 0x305;
+const CSR_SCOUNTEREN = 0x106;
+const CSR_MSTATUS = 0x300;
+
+const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
+
+/** Run the machine's hart to its fate. Returns the fate message (also posted). */
+export function runCpu(
+  start: CpuConfig,
+  buffers: CpuProtocol["buffers"],
+  post: (m: CpuProtocol["event"]) => void,
+): CpuFate {
+  const control = buffers.control;
+  const ctl = openControlBlock(control);
+  const ctl64 = new BigInt64Array(control);
+  const plic = new PlicRegisters(buffers.plic, control);
+  const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
+  for (const n of start.slots) slots[n] = new MmioTransport(buffers[`slot${n}`], control);
+  const log = (text: string) => post({ kind: "log", text });
+  // The bus and the SBI need the hart, and the hart is built with them.
+  // deno-lint-ignore prefer-const
+  let hart: Hart;
+  let fate: number = FATE.RUNNING;
+  let reason = "";
+  const firmware = start.firmware ?? null;
+
+  // Firmware boots add the CLINT and QEMU's test/syscon device (docs/firmware.md).
+  const skewSlot = CTL64.CLOCK_SKEW / 8;
+  const clint = firmware ? new Clint(ctl, () => BigInt(guestTimeTicks(control))) : null;
+  const syscon = firmware
+    ? new Syscon((a: SysconAction) => {
+      fate = a.kind === "poweroff"
+        ? FATE.POWEROFF
+        : a.kind === "reset"
+        ? FATE.REBOOT
+        : FATE.CRASHED;
+      reason = a.kind === "fail"
+        ? `guest reported failure through the test device (code ${a.code})`
+        : `guest asked for ${a.kind} through the test device`;
+      hart.stopRequested = true;
+    })
+    : null;
+  // The UART's output is gathered and written after each batch (and at a newline).
+  let uartOut: number[] = [];
+  const flushUart = () => {
+    if (uartOut.length === 0) return;
+    const bytes = new Uint8Array(uartOut);
+    uartOut = [];
+    writeStdout(bytes);
+  };
+  const uart = start.uart
+    ? new Uart({
+      out(b) {
+        uartOut.push(b);
+        if (b === 10 || uartOut.length >= 4096) flushUart();
+      },
+      input: buffers.uartInput ? new ByteRingReader(buffers.uartInput) : null,
+      setIrq: (level) => setIrqLine(ctl, UART_IRQ, level),
+    })
+    : null;
+
+  // MMIO: the virtio register pages and the PLIC; with firmware also the UART,
+  // CLINT and test device. Everything else is an access fault.
+  const bus: Bus = {
+    read(addr, size) {
+      if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
+        const t = slots[(addr - VIRTIO_BASE) >>> 12];
+        return t ? t.read(addr & 0xfff, size) : -1;
+      }
+      if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
+        const v = plic.read(addr - PLIC_BASE, size);
+        // A claim changes which external interrupts are pending: see it now.
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return v;
+      }
+      if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
+        return uart.read(addr - UART_BASE, size);
+      }
+      if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
+        return clint.read(addr - CLINT_BASE, size);
+      }
+      if (syscon && addr >= SYSCON_BASE && addr < SYSCON_BASE + SYSCON_SIZE) {
+        return syscon.read(addr - SYSCON_BASE, size);
+      }
+      return -1;
+    },
+    write(addr, size, value) {
+      if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
+        const n = (addr - VIRTIO_BASE) >>> 12;
+        const t = slots[n];
+        if (!t) return false;
+        if (start.verbose && (addr & 0xfff) === 0x50) log(`notify: slot ${n} queue ${value}`);
+        const ok = t.write(addr & 0xfff, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
+        const ok = plic.write(addr - PLIC_BASE, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
+        return uart.write(addr - UART_BASE, size, value);
+      }
+      if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
+        // msip and mtimecmp change MSIP/MTIP: the hart sees them after this instruction.
+        const ok = clint.write(addr - CLINT_BASE, size, value);
+        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        return ok;
+      }
+      if (syscon && addr >= SYSCON_BASE && addr < SYSCON_BASE + SYSCON_SIZE) {
+        return syscon.write(addr - SYSCON_BASE, size, value);
+      }
+      return false;
+    },
+  };
+
+  const panicWatch = start.stopOnPanic ? new OutputWatch(PANIC_END) : null;
+  const host: SbiHost = {
+    consoleWrite(bytes) {
+      writeStdout(bytes);
+      if (panicWatch?.feed(bytes) && fate === FATE.RUNNING) {
+        fate = FATE.CRASHED;
+        reason =
+          "the guest kernel panicked (on the SBI console; boot it with panic=-1 to reboot instead)";
+        hart.stopRequested = true;
+      }
+    },
+    consoleRead: () => new Uint8Array(0),
+    setTimer(deadline) {
+      // A new deadline retires the old timer interrupt (SBI TIME semantics).
+      armTimer(ctl, deadline);
+      hart.externalMip &= ~MIP.STIP;
+    },
+    reset(type, why) {
+      fate = type === "shutdown" ? FATE.POWEROFF : FATE.REBOOT;
+      reason = `guest asked for ${type} (reason ${why})`;
+      hart.stopRequested = true;
+    },
+    readPhys(addr, len) {
+      const buf = new Uint8Array(len);
+      return hart.readPhys(addr, buf) ? buf : null;
+    },
+    writePhys: (addr, data) => hart.writePhys(addr, data),
+    sendIpi(mask, base) {
+      // One hart: an IPI to hart 0 sets its supervisor software interrupt.
+      if (start.hartId >= base && ((mask >> (BigInt(start.hartId) - base)) & 1n) === 1n) {
+        // Only the software-writable bit: reading mip would fold in external lines.
+        hart.setMipSoftware(MIP.SSIP, true);
+      }
+    },
+  };
+
+  hart = new Hart({
+    ram: buffers.ram,
+    ramBase: start.ramBase,
+    bus,
+    hartId: start.hartId,
+    readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
+  });
+  // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
+  hart.onEcall = firmware ? null : createSbi(host);
+  if (start.tracePcs) hart.enablePcRing(4096);
+  // Profiling samples the pc between short batches (a prime, so loops do not alias).
+  const profile = start.profile ? new Map<number, number>() : null;
+  const batch = profile ? 997 : BATCH;
+
+  if (firmware) {
+    // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
+    // a0 = hartid, a1 = device tree, a2 = fw_dynamic info. The firmware sets
+    // up delegation, counters and the next stage itself.
+    hart.priv = 3;
+    hart.pc = BigInt(start.entry);
+    hart.x[10] = BigInt(start.hartId);
+    hart.x[11] = BigInt(start.fdtAddr);
+    hart.x[12] = BigInt(firmware.fwDynamicInfo);
+  } else {
+    setupDirectBoot(hart, start);
+  }
+
+  for (;;) {
+    if (Atomics.load(ctl, CTL.STOP) !== 0) {
+      fate = FATE.STOPPED;
+      reason = "stopped by the launcher";
+      break;
+    }
+    const seen = Atomics.load(ctl, CTL.WAKE);
+    hart.externalMip = Atomics.load(ctl, CTL.MIP);
+    const r = hart.run(batch);
+    if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
+    publishInstret(ctl, hart.instretN);
+    Atomics.add(ctl, CTL.CPU_BEAT, 1);
+    if (uart) {
+      flushUart();
+      uart.update(); // input may have arrived during the batch
+    }
+    if (r === RUN_STOP) break;
+    if (!firmware && hart.priv === 3) {
+      // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
+      fate = FATE.CRASHED;
+      reason = `trap into M-mode with no firmware: mcause ${hex(hart.csrRead(CSR_MCAUSE))} ` +
+        `mepc ${hex(hart.csrRead(CSR_MEPC))} mtval ${hex(hart.csrRead(CSR_MTVAL))}`;
+      break;
+    }
+    // A double fault: the last trap was a fetch fault at the very trap vector,
+    // taken from the vector's own mode (a user program that jumps to the
+    // kernel's vector faults from U and is handled), and the hart is back there.
+    const t = hart.lastTrap;
+    const inM = hart.priv === 3;
+    const vector = hart.csrRead(inM ? CSR_MTVEC : CSR_STVEC) & ~3n;
+    const status = hart.csrRead(CSR_MSTATUS);
+    const fromSameMode = inM ? ((status >> 11n) & 3n) === 3n : ((status >> 8n) & 1n) === 1n;
+    if (
+      t !== null && (t.cause === 1n || t.cause === 12n) && t.epc === vector &&
+      fromSameMode && hart.pc === vector
+    ) {
+      // The trap vector itself cannot be fetched: every trap lands back here.
+      fate = FATE.CRASHED;
+      reason = `double fault: the trap vector ${hex(t.epc)} cannot be fetched (cause ${t.cause})`;
+      break;
+    }
+    if (r === RUN_WFI) {
+      if (hart.csrRead(CSR_MIE) === 0n) {
+        fate = FATE.CRASHED;
+        reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
+        break;
+      }
+      Atomics.store(ctl, CTL.CPU_IDLE, 1);
+      Atomics.wait(ctl, CTL.WAKE, seen);
+      Atomics.store(ctl, CTL.CPU_IDLE, 0);
+    }
+  }
+  publishInstret(ctl, hart.instretN);
+  flushUart();
+  if (fate === FATE.RUNNING) {
+    fate = FATE.CRASHED;
+    reason = "the hart stopped without a reason";
+  }
+  Atomics.store(ctl, CTL.FATE, fate);
+  const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
+  if (fate === FATE.CRASHED && start.tracePcs) msg.pcs = hart.recentPcs().map((pc) => hex(pc));
+  if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
+  post(msg);
+  return msg;
+}
+
+/**
+ * Direct boot, as lguest's setup_regs: S-mode at the entry, a0 = hartid,
+ * a1 = device tree. With no M-mode firmware, every trap and interrupt the
+ * supervisor can take is delegated to it, as OpenSBI would do.
+ */
+export function setupDirectBoot(
+  hart: Hart,
+  start: Pick<CpuConfig, "entry" | "hartId" | "fdtAddr">,
+): void {
+  hart.priv = 1;
+  hart.pc = BigInt(start.entry);
+  hart.x[10] = BigInt(start.hartId);
+  hart.x[11] = BigInt(start.fdtAddr);
+  hart.csrWrite(CSR_MEDELEG, 0xb3ffn & ~(1n << 9n) & ~(1n << 11n));
+  hart.csrWrite(CSR_MIDELEG, BigInt(MIP.SSIP | MIP.STIP | MIP.SEIP));
+  // cycle, time and instret readable from S-mode, as OpenSBI leaves mcounteren.
+  hart.csrWrite(CSR_MCOUNTEREN, 7n);
+  // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
+  hart.csrWrite(CSR_SCOUNTEREN, 7n);
+}
+
+/** Publish instructions retired (a number, exact to 2^53) as two words, high first. */
+function publishInstret(ctl: Int32Array, n: number): void {
+  Atomics.store(ctl, CTL.INSTRET_HI, Math.floor(n / 4294967296) | 0);
+  Atomics.store(ctl, CTL.INSTRET_LO, n | 0);
+}

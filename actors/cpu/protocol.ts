@@ -1,0 +1,63 @@
+// The cpu actor's protocol: the launcher starts it with guest RAM, the control
+// block, the PLIC state and one transport state per virtio slot; it reports
+// the guest's fate once, as an event. While the guest runs the cpu never
+// returns to its event loop, so everything it must react to is a word in the
+// control block (machine/control.ts), never a message. Read next: actors/cpu/cpu_actor.ts.
+
+import { defineRole } from "../runtime/protocol.ts";
+
+export interface CpuConfig {
+  ramBase: number;
+  /** Virtio slot numbers in use; slot n's transport state is buffer `slot<n>`. */
+  slots: number[];
+  entry: number;
+  fdtAddr: number;
+  hartId: number;
+  verbose: boolean;
+  /** Keep a ring of recent PCs and report it with a crash. */
+  tracePcs: boolean;
+  /** Sample the pc every 997 instructions and report the samples with the fate. */
+  profile?: boolean;
+  /**
+   * A firmware boot (--bios, docs/firmware.md): the hart starts in M-mode at
+   * `entry` (the firmware) with a0 = hartid, a1 = fdtAddr, a2 = fwDynamicInfo;
+   * no host SBI (the firmware serves it); a CLINT and the test/syscon device
+   * join the bus. Absent: the direct S-mode boot.
+   */
+  firmware?: { fwDynamicInfo: number };
+  /** An ns16550a UART at UART_BASE; its input is buffer `uartInput` when present. */
+  uart?: boolean;
+  /**
+   * End the run as CRASHED when Linux's end-of-panic line appears on the SBI
+   * console (an early panic, before hvc0; with panic=0 Linux then loops forever).
+   */
+  stopOnPanic?: boolean;
+}
+
+/** The last line Linux prints when it panics (kernel/panic.c). */
+export const PANIC_END = "---[ end Kernel panic - not syncing";
+
+export interface CpuFate {
+  kind: "fate";
+  /** A value of FATE in machine/control.ts. */
+  fate: number;
+  /** What happened, in words (the lguest `lg->dead` string). */
+  reason: string;
+  instret: number;
+  /** Recent PCs, oldest first, hex (when tracePcs was set and the guest died). */
+  pcs?: string[];
+  /** pc samples as [pc in hex, count] (when profiling). */
+  profile?: [string, number][];
+}
+
+export interface CpuProtocol {
+  request: never;
+  reply: Record<never, never>;
+  cast: never;
+  event: CpuFate | { kind: "log"; text: string };
+  config: CpuConfig;
+  /** ram, control, plic, slot<n> for each slot in config.slots, and uartInput (a byte ring). */
+  buffers: Record<string, SharedArrayBuffer>;
+}
+
+export const CPU = defineRole<CpuProtocol>("cpu", 1);

@@ -1,0 +1,78 @@
+// The net actor's handlers: adopt the backend the launcher opened, run the
+// virtio-net device on the slot's shared state, and pump frames both ways.
+// Frames from the host are read off the event loop (the backend's poll runs on
+// Deno's blocking pool) and pushed into the device; the device's tx path runs
+// on doorbells from the cpu. Nothing here ever blocks the cpu.
+// The worker file (actors/net/net.worker.ts) only wires these to its port.
+
+import type { ActorHandlers } from "../runtime/protocol.ts";
+import { NetDevice } from "../../devices/net/net.ts";
+import type { NetBackend } from "../../devices/net/backend.ts";
+import type { NetBackendSpec, NetProtocol } from "./protocol.ts";
+import { SharenetBackend } from "../../devices/net/sharenet.ts";
+import { Tap, TapBackend } from "../../devices/net/tap.ts";
+import { FaultEngine } from "../../faults/engine.ts";
+import { FaultyNetBackend } from "../../faults/layers/net.ts";
+
+/** Adopt a backend opened by the launcher; the launcher keeps ownership of its fd. */
+export function adoptBackend(spec: NetBackendSpec): NetBackend {
+  switch (spec.kind) {
+    case "tap":
+      return new TapBackend(Tap.adopt(spec.fd, spec.name), false);
+    case "sharenet":
+      return new SharenetBackend(spec.member, { leave: false });
+    default: {
+      const _: never = spec;
+      throw new Error(`unknown net backend ${JSON.stringify(_)}`);
+    }
+  }
+}
+
+export function netHandlers(): ActorHandlers<NetProtocol> {
+  let device: NetDevice;
+  let backend: NetBackend;
+  const abort = new AbortController();
+  let running: Promise<void> | null = null;
+  return {
+    start(ctx) {
+      const { ram, state, control } = ctx.buffers;
+      const log = (text: string) => ctx.emit({ kind: "log", text });
+      backend = adoptBackend(ctx.config.backend);
+      // The fault plan's net layer (if any) wraps the backend: both directions pass it.
+      const faults = new FaultEngine("net", ctx.config.faults, ctx.buffers.faults, control, {
+        report: (e) => ctx.emit(e),
+        kill: (reason) => ctx.exit(reason),
+      });
+      if (faults.active) backend = new FaultyNetBackend(backend, faults);
+      faults.armTimedKills();
+      device = new NetDevice(ram, state, control, {
+        backend,
+        holdFrames: ctx.config.holdFrames,
+        ramBase: ctx.config.ramBase,
+        log,
+        trace: ctx.config.verbose ? log : undefined,
+      });
+      backend.start((frame) => device.receive(frame), (e) => {
+        device.setLink(false);
+        ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
+      });
+      running = device.run(abort.signal);
+    },
+    request: {
+      stats: () => ({
+        device: { ...device.stats },
+        backend: { ...backend.stats },
+        held: device.held,
+        errors: device.errors,
+      }),
+    },
+    cast: {
+      link: (m) => device.setLink(m.up),
+    },
+    async stop() {
+      abort.abort();
+      await running;
+      await backend.close();
+    },
+  };
+}

@@ -1,0 +1,59 @@
+// The net actor's protocol: what the launcher hands the net worker (guest RAM,
+// the slot's transport state, the control block, and which backend to adopt)
+// and what it can ask of it. The backend is opened by the launcher before boot
+// (actors/net/setup.ts), so bad options fail early, and a restarted worker
+// adopts the same tap fd or sharenet socket. Read next: actors/net/net_actor.ts.
+
+import { defineRole } from "../runtime/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { BackendStats } from "../../devices/net/backend.ts";
+import type { NetStats } from "../../devices/net/net.ts";
+import type { SharenetMember } from "../../devices/net/sharenet.ts";
+
+/** A backend already opened in this process, described as plain data. */
+export type NetBackendSpec =
+  | { kind: "tap"; fd: number; name: string }
+  | { kind: "sharenet"; member: SharenetMember };
+
+export interface NetConfig {
+  backend: NetBackendSpec;
+  /** Bound on received frames held while the guest posts no buffers (default 256). */
+  holdFrames?: number;
+  /** Trace notifications and interrupts (--verbose). */
+  verbose?: boolean;
+  /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
+  ramBase?: number;
+  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  faults?: FaultConfig;
+}
+
+export interface NetActorStats {
+  device: NetStats;
+  backend: BackendStats;
+  /** Frames waiting for receive buffers right now. */
+  held: number;
+  /** Guest mistakes seen by the device. */
+  errors: number;
+}
+
+export interface NetProtocol {
+  request: { kind: "stats" };
+  reply: { stats: NetActorStats };
+  /** Set the link state the guest sees (a fault plan can pull the cable). */
+  cast: { kind: "link"; up: boolean };
+  event:
+    | { kind: "log"; text: string }
+    /** The backend stopped receiving; the link is reported down to the guest. */
+    | { kind: "backend-failed"; message: string }
+    | FaultEvent;
+  config: NetConfig;
+  buffers: {
+    ram: SharedArrayBuffer;
+    state: SharedArrayBuffer;
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
+}
+
+export const NET = defineRole<NetProtocol>("net", 1);

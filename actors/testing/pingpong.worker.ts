@@ -1,8 +1,0 @@
-/// <reference no-default-lib="true" />
-/// <reference lib="deno.worker" />
-// Test actor: the ping-pong responder (pingpong_protocol.ts). Only wires the handlers.
-
-import { serveActor } from "../protocol.ts";
-import { PINGPONG, pingPongHandlers } from "./pingpong_protocol.ts";
-
-serveActor(PINGPONG, pingPongHandlers());

@@ -1,0 +1,32 @@
+// The waker actor's protocol: it is handed the control block and owns the
+// guest's clock event — it reads the deadline the cpu stores on SBI
+// set_timer, sleeps until then, and raises STIP with the one wake primitive.
+// Read next: devices/waker.ts (the logic), actors/waker/waker.worker.ts.
+
+import { defineRole } from "../runtime/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+
+export interface WakerStats {
+  /** Timer interrupts raised. */
+  fired: number;
+}
+
+export interface WakerProtocol {
+  request: { kind: "stats" };
+  reply: { stats: WakerStats };
+  cast: never;
+  event: { kind: "log"; text: string } | FaultEvent;
+  config: {
+    /** Raise MTIP instead of STIP: a firmware boot's CLINT timer (docs/firmware.md). */
+    machineTimer?: boolean;
+    /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+    faults?: FaultConfig;
+  };
+  buffers: {
+    control: SharedArrayBuffer;
+    /** The fault rules' shared counters (createFaultCounters); with config.faults. */
+    faults?: SharedArrayBuffer;
+  };
+}
+
+export const WAKER = defineRole<WakerProtocol>("waker", 1);

@@ -1,0 +1,193 @@
+// The launcher's command line and its refusals: every bad input gets a clear
+// message and a non-zero exit, with nothing started. The pure parser is
+// tested in-process; the refusals through `mod.ts` as a user runs it.
+import { assert, assertEquals, assertMatch, assertThrows } from "../../testing/assert.ts";
+import { parseCommandLine, UsageError } from "../../launcher/cli.ts";
+
+Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
+  const o = parseCommandLine([
+    "--verbose",
+    "--initrd=/tmp/i.cpio",
+    "--block=/tmp/a.img",
+    "--block=/tmp/b.img,ro",
+    "--actor",
+    "block=./x.ts",
+    "64",
+    "/tmp/Image",
+    "console=hvc0",
+    "quiet",
+  ])!;
+  assertEquals(o.verbose, true);
+  assertEquals(o.initrd, "/tmp/i.cpio");
+  assertEquals(o.blocks, [{ path: "/tmp/a.img", readOnly: false }, {
+    path: "/tmp/b.img",
+    readOnly: true,
+  }]);
+  assertEquals(o.actors.get("block"), "./x.ts");
+  assertEquals(o.memMb, 64);
+  assertEquals(o.kernel, "/tmp/Image");
+  assertEquals(o.cmdline, "console=hvc0 quiet");
+  assertEquals(o.bundled, false);
+});
+
+Deno.test("cli: no positional arguments boots the bundled guest", () => {
+  const o = parseCommandLine([])!;
+  assert(o.bundled);
+  assertEquals(o.memMb, 128);
+  assertMatch(o.kernel, /guest\/Image$/);
+  assertMatch(o.initrd!, /guest\/initramfs\.cpio$/);
+  assertEquals(parseCommandLine(["--help"]), null);
+});
+
+Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
+  const cases: [string[], RegExp][] = [
+    [["--frobnicate"], /unknown option --frobnicate/],
+    [["--block"], /needs a value/],
+    [["--block=x,rx"], /unknown flag "rx"/],
+    [["--actor", "gpu=x.ts"], /role one of cpu, waker, console, net, block, irq/],
+    [["--mac=01:00:00:00:00:01"], /multicast/],
+    [["--mac=zz"], /six hex bytes/],
+    [["--seed=-3"], /non-negative integer/],
+    [["64"], /want <mem-in-mb> <kernel>/],
+    [["sixty", "k"], /positive whole number/],
+    [["0", "k"], /positive whole number/],
+    [["--verbose=1"], /takes no value/],
+  ];
+  for (const [argv, re] of cases) {
+    assertThrows(() => parseCommandLine(argv), re, argv.join(" "));
+    try {
+      parseCommandLine(argv);
+    } catch (e) {
+      assert(e instanceof UsageError);
+    }
+  }
+});
+
+async function launch(args: string[]): Promise<{ code: number; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
+Deno.test("launcher: bad inputs are refused with a clear message and exit 2", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const junk = `${dir}/junk.bin`;
+    Deno.writeFileSync(junk, new Uint8Array(4096).fill(0x41));
+    const cases: [string[], RegExp][] = [
+      [["--nope"], /unknown option --nope/],
+      [["64", `${dir}/missing`], /kernel.*does not exist|No such file/i],
+      [["64", dir], /kernel.*is a directory/i],
+      [["64", junk], /not a RISC-V kernel|neither/i],
+      [
+        [
+          "--initrd=/nonexistent/initrd",
+          "64",
+          new URL("../../guest/Image", import.meta.url).pathname,
+        ],
+        /initrd.*does not exist|No such file/i,
+      ],
+      [["1", new URL("../../guest/Image", import.meta.url).pathname], /too small|need/i],
+      [
+        ["99999999", new URL("../../guest/Image", import.meta.url).pathname],
+        /too large|cannot hold|at most/i,
+      ],
+    ];
+    cases.push([
+      [
+        ...Array.from({ length: 8 }, () => `--block=${junk}`),
+        "64",
+        new URL("../../guest/Image", import.meta.url).pathname,
+      ],
+      /too many devices: .* at most 7 disks and networks/,
+    ]);
+    for (const [args, re] of cases) {
+      const r = await launch(args);
+      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assertMatch(r.stderr, re, args.join(" "));
+    }
+    const help = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, "--help"],
+      stdout: "piped",
+    }).output();
+    assertEquals(help.code, 0);
+    assertMatch(new TextDecoder().decode(help.stdout), /--block=<file>\[,ro\]/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("launcher: empty and truncated inputs, and each error names its option (exit 2)", async () => {
+  const dir = Deno.makeTempDirSync();
+  const image = new URL("../../guest/Image", import.meta.url).pathname;
+  const map = new URL("../../guest/System.map", import.meta.url).pathname;
+  try {
+    const empty = `${dir}/empty.bin`;
+    Deno.writeFileSync(empty, new Uint8Array(0));
+    const whole = Deno.readFileSync(image);
+    const head = `${dir}/Image.100k`;
+    Deno.writeFileSync(head, whole.subarray(0, 100_000));
+    const short = `${dir}/Image.short`;
+    Deno.writeFileSync(short, whole.subarray(0, whole.length - 4096));
+    const imageSize = new DataView(whole.buffer).getBigUint64(16, true);
+    const unreadable = `${dir}/unreadable`;
+    Deno.mkdirSync(unreadable, { mode: 0o000 });
+    Deno.chmodSync(unreadable, 0o000);
+    const cases: [string[], RegExp][] = [
+      // An empty initrd is not "no initrd" (the guest would panic, exit 1).
+      [[`--initrd=${empty}`, "64", image], /--initrd: ".*empty\.bin" is empty \(0 bytes\)/],
+      [["64", empty], /kernel ".*empty\.bin" is empty \(0 bytes\)/],
+      [[`--bios=${empty}`, "64", image], /--bios: ".*empty\.bin" is empty \(0 bytes\)/],
+      // The first 100 KB of the bundled kernel: its header says how big it is.
+      [
+        ["64", head],
+        new RegExp(
+          `Image\\.100k: truncated: the header says ${imageSize} bytes \\(image_size\\), ` +
+            `the file has 100000`,
+        ),
+      ],
+      // All but its last 4 KiB: only its System.map (_edata) can tell.
+      [
+        [`--system-map=${map}`, "64", short],
+        new RegExp(
+          `Image\\.short: truncated: .* \\(_edata\\), the file has ${whole.length - 4096}`,
+        ),
+      ],
+      [[`--block=${dir}/missing.img`, "64", image], /--block=.*missing\.img: no such file/],
+      [[`--faults=${dir}/missing.json`, "64", image], /--faults: .*missing\.json/],
+      [[`--sharenet=${empty}`, "64", image], /--sharenet=.*empty\.bin: exists and is not a dir/],
+    ];
+    for (const [args, re] of cases) {
+      const r = await launch(args);
+      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assertMatch(r.stderr, re, args.join(" "));
+    }
+    // A directory root cannot enter once its capabilities are gone (as any user).
+    const out = await new Deno.Command("setpriv", {
+      args: [
+        "--bounding-set=-all",
+        "--inh-caps=-all",
+        Deno.execPath(),
+        "run",
+        "-A",
+        new URL("../../mod.ts", import.meta.url).pathname,
+        `--sharenet=${unreadable}`,
+        "64",
+        image,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const err = new TextDecoder().decode(out.stderr);
+    assertEquals(out.code, 2, err);
+    assertMatch(err, /--sharenet=.*unreadable: .*[Pp]ermission denied/);
+  } finally {
+    Deno.chmodSync(`${dir}/unreadable`, 0o755);
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

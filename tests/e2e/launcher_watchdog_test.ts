@@ -1,0 +1,23 @@
+// The launcher's watchdog: a cpu actor that stops making progress (here a
+// swapped-in one that spins forever) ends the run with exit status 1 and a
+// reason, instead of a silent hang. Read next: launcher/machine.ts (watchCpu).
+import { assertEquals, assertMatch } from "../../testing/assert.ts";
+
+Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../mod.ts", import.meta.url).pathname,
+      "--actor",
+      `cpu=${new URL("../../testing/actors/hung_cpu.worker.ts", import.meta.url).pathname}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 1, stderr);
+  assertMatch(stderr, /the cpu actor stopped making progress/);
+});

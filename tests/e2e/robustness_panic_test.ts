@@ -1,0 +1,58 @@
+// A guest kernel panic must not leave the emulator spinning a core forever in
+// silence: with panic=0 (Linux's default) Linux loops with interrupts off, so
+// the launcher, which watches hvc0 for the panic line, ends the run with the
+// guest's death (status 1); an early panic, on the SBI console before hvc0, is
+// seen by the cpu actor; with panic=-1 Linux reboots by itself.
+// Read next: launcher/machine.ts (PANIC_LINE, panicTimeout).
+import { assert, assertEquals } from "../../testing/assert.ts";
+import { panicTimeout } from "../../launcher/machine.ts";
+import { OutputWatch } from "../../actors/output.ts";
+import { PANIC_END } from "../../actors/cpu/protocol.ts";
+import { bundledBoot, runMod } from "../../testing/guest_session.ts";
+
+// No init anywhere: Linux panics once hvc0 is up ("VFS: Unable to mount root fs").
+const NO_INIT = ["rdinit=/nope", "init=/nope"];
+
+// A bound for a broken build; the expected exits come within seconds.
+const run = (args: string[]) => runMod(args, 60_000);
+
+Deno.test("robustness: panicTimeout reads the last panic= of the command line", () => {
+  assertEquals(panicTimeout("console=hvc0"), 0);
+  assertEquals(panicTimeout("panic=-1 console=hvc0"), -1);
+  assertEquals(panicTimeout("console=hvc0 panic=5 panic=0"), 0);
+  assertEquals(panicTimeout("oops_panic=3 xpanic=1"), 0);
+});
+
+Deno.test("robustness: a kernel panic (panic=0) ends the run as a dead guest", async () => {
+  const { code, err } = await run(bundledBoot(NO_INIT, 64));
+  assertEquals(code, 1, err);
+  assert(err.includes("the guest kernel panicked"), err);
+  assert(err.includes("guest died"), err);
+});
+
+Deno.test("robustness: with panic=-1 the guest reboots (and --no-reboot ends with 0)", async () => {
+  const { code, err } = await run(["--no-reboot", ...bundledBoot([...NO_INIT, "panic=-1"], 64)]);
+  assertEquals(code, 0, err);
+  assert(err.includes("guest rebooted"), err);
+});
+
+Deno.test("robustness: OutputWatch finds the end-of-panic line across chunks", () => {
+  const w = new OutputWatch(PANIC_END);
+  const before = new TextEncoder().encode("[ 0.1] caf\u00e9 ");
+  const text = new Uint8Array([...before, ...new TextEncoder().encode(`${PANIC_END}: x ]---\n`)]);
+  const last = before.length + PANIC_END.length - 1; // the needle's last byte
+  let first = -1;
+  for (let i = 0; i < text.length; i += 3) {
+    if (w.feed(text.subarray(i, i + 3)) && first < 0) first = i;
+  }
+  assertEquals(first, last - (last % 3), "seen in the chunk that completes it");
+  assert(!new OutputWatch(PANIC_END).feed(new TextEncoder().encode("Kernel panic - not")));
+});
+
+Deno.test("robustness: an early panic (SBI console, before hvc0) ends the run too", async () => {
+  // More than 32 x=y parameters: Linux panics in start_kernel ("Too many boot env vars").
+  const many = Array.from({ length: 40 }, (_, i) => `x${i}=1`);
+  const { code, err } = await run(bundledBoot(many, 64));
+  assertEquals(code, 1, err);
+  assert(err.includes("the guest kernel panicked (on the SBI console"), err);
+});

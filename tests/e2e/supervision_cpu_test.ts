@@ -1,0 +1,29 @@
+// A crash of the cpu actor stops the machine: no restart (the hart's
+// registers died with its worker), the fate is an emulator failure naming
+// the actor and the error, and the exit status is 1. The cpu is a swapped-in
+// module that starts and then throws (testing/actors/crashing_cpu.worker.ts),
+// so no guest boots: this takes a second.
+
+import { assertEquals, assertMatch } from "../../testing/assert.ts";
+
+const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const CPU = new URL("../../testing/actors/crashing_cpu.worker.ts", import.meta.url).pathname;
+
+Deno.test("supervision: a crashing cpu stops the machine with status 1 and says why", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, "--actor", `cpu=${CPU}`],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assertEquals(out.code, 1, err);
+  assertMatch(
+    err,
+    /cpu actor crashed: uncaught Error: crashing_cpu: the hart fell over on purpose/,
+  );
+  assertMatch(
+    err,
+    /guest emulator failure: the cpu actor failed: .*past its policy \(no restarts\)/,
+  );
+});
