@@ -1,6 +1,11 @@
-// The one import for assertions in tests: node's strict assert under the names
-// @std/assert uses (JSR is unreachable here; switching later is one line).
+// The one import for assertions in tests and benchmarks: node's strict assert,
+// as the default export (`assert.equal`, `assert.throws`, ...) and under the
+// names @std/assert uses (JSR is unreachable here; switching later is one
+// line). No test imports node:assert itself, so a change of library is here.
+// Read next: testing/guest_session.ts (the end-to-end tests' handle on a guest).
 import nodeAssert from "node:assert/strict";
+
+export default nodeAssert;
 
 export function assert(cond: unknown, msg?: string): asserts cond {
   nodeAssert.ok(cond, msg);

@@ -5,7 +5,7 @@
 // test device: exit 0. Skipped without opensbi, u-boot-qemu or mke2fs.
 // Read next: docs/firmware.md.
 
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 import { GuestSession } from "../../testing/guest_session.ts";
 
 const FW = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";

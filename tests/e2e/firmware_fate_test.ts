@@ -5,7 +5,7 @@
 // launcher's refusals of a bad --bios (exit 2). Runs with no package installed.
 // Read next: devices/syscon.ts, devices/clint.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 import { A } from "../../testing/cpu_harness.ts";
 import { parseCommandLine, USAGE, UsageError } from "../../launcher/cli.ts";
 

@@ -5,7 +5,7 @@
 // device — exit status 0. Skipped when the `opensbi` package is absent.
 // Read next: docs/firmware.md, launcher/loader.ts (loadFirmware).
 
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 const DIR = "/usr/lib/riscv64-linux-gnu/opensbi/generic";

@@ -5,7 +5,7 @@
 // Skipped when u-boot-qemu is absent.
 // Read next: devices/uart.ts, docs/firmware.md.
 
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 import { GuestSession } from "../../testing/guest_session.ts";
 
 const UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf";

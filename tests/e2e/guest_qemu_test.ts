@@ -3,7 +3,7 @@
 // once with the self-check switch (ready line, disk, link, clean power-off),
 // once interactively (^C interrupts `sleep` at the shell, `poweroff` works).
 // Skipped, with a message, where QEMU is absent. Guest details: docs/guest.md.
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const HARD_LIMIT_MS = 60_000; // no boot may outlive this, whatever happens

@@ -8,7 +8,7 @@
 // SHA-256, bridge mode to the veth peer, and the two guests pinging each other
 // over the sharenet segment (10.213.32.1 / .2). Read next: docs/net.md.
 
-import assert from "node:assert/strict";
+import assert from "../../testing/assert.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
 import { defaultMac, macToString } from "../../devices/net/net.ts";

@@ -3,7 +3,7 @@
 // that throws while loading or never answers the handshake; graceful stop.
 // Runtime under test: actors/runtime/spawn.ts, actors/runtime/protocol.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   ActorFailure,
   type ActorHandlers,

@@ -4,7 +4,7 @@
 // with a message naming the module, the role and both versions.
 // Read next: actors/runtime/registry.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { fileURLToPath } from "node:url";
 import { ActorFailure, MACHINE_ROLES, type MachineRole } from "../../../actors/runtime/protocol.ts";
 import {

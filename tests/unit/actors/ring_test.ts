@@ -3,7 +3,7 @@
 // between two real workers with a consumer that sleeps (Atomics.wait) and one
 // that awaits (Atomics.waitAsync). Code under test: lib/ring.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   ByteRingReader,
   ByteRingWriter,

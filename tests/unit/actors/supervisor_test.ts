@@ -3,7 +3,7 @@
 // stops and says why; a clean stop runs the actor's stop handler; a module
 // with the wrong protocol is refused without restarts. actors/runtime/supervisor.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { ActorFailure } from "../../../actors/runtime/protocol.ts";
 import {
   type RestartPolicy,

@@ -3,7 +3,7 @@
 // sign-extended old values, and alignment exceptions.
 // Read next: tests/unit/cpu/compressed_test.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { A, BASE, li, load, makeHart, runToExit } from "../../../testing/cpu_harness.ts";
 
 const D = BASE + 0x4000;

@@ -3,7 +3,7 @@
 // rvc and norvc), reserved encodings are illegal, and compressed code runs
 // with 2-byte pc steps and pc+2 links. Read next: tests/unit/cpu/integer_test.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { compressedTable, expandCompressed } from "../../../cpu/compressed.ts";
 import { A, BASE, load, makeHart, runToExit } from "../../../testing/cpu_harness.ts";
 

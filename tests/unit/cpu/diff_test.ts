@@ -5,7 +5,7 @@
 // regenerates them), so this needs neither the toolchain nor QEMU.
 // Read next: tests/programs/src/*.c for what each program covers.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { parseElf, runUserElf } from "../../../usermode/runner.ts";
 import { type Coverage, ROUNDING, RV64GC, sweep } from "../../programs/coverage.ts";
 

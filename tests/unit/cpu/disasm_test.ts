@@ -4,7 +4,7 @@
 // shift amounts in decimal, compressed forms shown with their expanded
 // operands, `fence` without its iorw sets). Read next: cpu/disasm.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { disassemble, disassembleAt } from "../../../cpu/disasm.ts";
 
 // [word or halfword, pc, text]

@@ -4,7 +4,7 @@
 // break those ties by a hair, cancellation, and the edges of the guard ranges.
 // Every RNE add/sub/mul/div/sqrt/fma (S and D) must match bits and fflags.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { Fpu } from "../../../cpu/fpu.ts";
 import * as sf from "../../../cpu/softfloat.ts";
 import { fpOp } from "../../cpu_fpu_vectors/encode.ts";

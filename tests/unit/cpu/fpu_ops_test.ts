@@ -3,7 +3,7 @@
 // min/max/compare NaN rules, illegal encodings, rd = x0). The broad coverage
 // is in cpu_fpu_vectors_test.ts; these pin the rules down by name.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { Fpu } from "../../../cpu/fpu.ts";
 import { fpOp } from "../../cpu_fpu_vectors/encode.ts";
 

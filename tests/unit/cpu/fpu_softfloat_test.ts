@@ -2,7 +2,7 @@
 // and isqrt, including sizes beyond the double range that FMA and sqrt never
 // reach today but that the helpers promise to handle.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { bitLength, isqrt } from "../../../cpu/softfloat.ts";
 
 Deno.test("softfloat: bitLength at powers of two and beyond 2^1024", () => {

@@ -4,7 +4,7 @@
 // rounding mode both static (rm field) and dynamic (rm=7, frm), and with the
 // destination aliasing a source. FPU_VECTORS=<file> runs another vector file.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { Fpu } from "../../../cpu/fpu.ts";
 import { fpOp } from "../../cpu_fpu_vectors/encode.ts";
 

@@ -3,7 +3,7 @@
 // the spec's definitions, plus loads/stores of every width, branches, jumps,
 // lui/auipc, and x0 staying zero. Read next: tests/unit/cpu/mmu_test.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { A, BASE, li, load, makeHart, runToExit } from "../../../testing/cpu_harness.ts";
 
 const M64 = (1n << 64n) - 1n;

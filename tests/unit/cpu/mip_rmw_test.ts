@@ -4,7 +4,7 @@
 // bit and Linux took an endless stream of empty external interrupts.
 // Read next: cpu/csr.ts, docs/firmware.md ("A hart bug the firmware found").
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { A, BASE, load, makeHart, runToExit } from "../../../testing/cpu_harness.ts";
 
 const MIP = 0x344;

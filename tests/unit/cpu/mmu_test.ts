@@ -4,7 +4,7 @@
 // Each test builds page tables in RAM, drops from M to S or U with mret, and
 // exits with the harness ecall (a7 = 93). Read next: tests/unit/cpu/priv_test.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   A,
   BASE,

@@ -3,7 +3,7 @@
 // wfi sleeping and waking, CSR privilege/read-only/counter checks, mstatus
 // WARL fields and FS gating of the FPU. Read next: tests/unit/cpu/atomic_test.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { A, BASE, li, load, makeHart, runToExit } from "../../../testing/cpu_harness.ts";
 import { RUN_BUDGET, RUN_STOP, RUN_WFI } from "../../../cpu/hart.ts";
 

@@ -3,7 +3,7 @@
 // take (illegal, ebreak, ecalls from S and U, all delegated to S).
 // Read next: cpu/warmup.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { warmupHart, warmUpJit } from "../../../cpu/warmup.ts";
 
 Deno.test("warm-up: the synthetic program runs to its end through its traps", () => {

@@ -2,7 +2,7 @@
 // with a small hart-shaped object (the fields the SBI uses) and a recording
 // host; then the same hook plugged into the real cpu/hart.ts, running ecall.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   createSbi,
   DBCN_CHUNK,

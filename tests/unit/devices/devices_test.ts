@@ -3,7 +3,7 @@
 // msip), the ns16550a UART, QEMU's test/syscon device, the device-tree nodes,
 // loadFirmware and the fw_dynamic handoff. The boots are firmware_*_e2e tests.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { Clint, CLINT_MSIP, CLINT_MTIME, CLINT_MTIMECMP } from "../../../devices/clint.ts";
 import { Uart } from "../../../devices/uart.ts";
 import { Syscon, type SysconAction } from "../../../devices/syscon.ts";

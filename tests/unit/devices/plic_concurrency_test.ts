@@ -3,7 +3,7 @@
 // and this thread as the cpu claiming and completing. Every assertion must be
 // claimed exactly once: no lost interrupt, no duplicate.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { createPlicState, PLIC_REG, PlicRegisters, setIrqLine } from "../../../devices/plic.ts";
 import { createControlBlock, CTL, MIP } from "../../../machine/control.ts";
 

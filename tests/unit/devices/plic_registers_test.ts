@@ -2,7 +2,7 @@
 // behaves as the PLIC spec says (priorities, threshold, enables, claim order,
 // level re-pend on complete), and MEIP/SEIP follow the state in CTL.MIP.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   createPlicState,
   PLIC,

@@ -2,7 +2,7 @@
 // the shape of each image: a RISC-V Image header, an uncompressed newc cpio,
 // an ext2 disk, the default command line. Built by scripts/build-guest.sh;
 // docs/guest.md says what each file is. The QEMU boot: guest_qemu_test.ts.
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 
 const GUEST = new URL("../../../guest/", import.meta.url);
 

@@ -2,7 +2,7 @@
 // expects them, the initrd at the top of RAM and the device tree below it
 // (naming the initrd), and every bad input is a LoadError saying what is wrong.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import {
   allocateRam,
   checkMemorySize,

@@ -5,7 +5,7 @@
 // Skipped when QEMU or the bundled guest is missing.
 // Read next: lib/fdt.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { buildMachineFdt } from "../../../lib/fdt.ts";
 import { VIRTIO_SLOTS } from "../../../machine/memmap.ts";
 

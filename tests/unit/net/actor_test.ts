@@ -5,7 +5,7 @@
 // Unix sockets in a temporary directory only: no network is touched.
 // Read next: actors/net/net_actor.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock } from "../../../machine/control.ts";
 import { spawnActor } from "../../../actors/runtime/spawn.ts";
 import {

@@ -3,7 +3,7 @@
 // out by hand. No network and no worker: frames go to a recording backend.
 // Read next: devices/net/net.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import { MmioTransport, REG } from "../../../devices/virtio/mmio.ts";
 import { STATUS } from "../../../devices/virtio/constants.ts";

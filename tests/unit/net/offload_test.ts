@@ -3,7 +3,7 @@
 // and by reassembling the payload; then the device path with the offload
 // features negotiated, through a fake guest. Read next: devices/net/offload.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { completeChecksum, l4ChecksumOk, segmentTcp } from "../../../devices/net/offload.ts";
 import { createControlBlock } from "../../../machine/control.ts";
 import {

@@ -4,7 +4,7 @@
 // Unix sockets in a temporary directory only: no network is touched.
 // Read next: devices/net/sharenet.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { SharenetBackend } from "../../../devices/net/sharenet.ts";
 import { AF_UNIX, libc, SOCK_DGRAM, sockaddrUn } from "../../../devices/net/libc.ts";
 import { FrameCatcher } from "../../../testing/net_frames.ts";

@@ -4,7 +4,7 @@
 // `import.meta.main` block below); Deno.test calls are inert there.
 // Read next: devices/net/tap.ts, devices/net/netcfg.ts.
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { Tap, TapBackend } from "../../../devices/net/tap.ts";
 import { openTunnet, parseTunnet } from "../../../devices/net/netcfg.ts";
 import {

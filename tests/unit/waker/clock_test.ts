@@ -3,7 +3,7 @@
 // postpone an event, skew moves the clock, and an idle waker does not spin.
 // Assertions are on what happens, never on how fast (speed is a benchmark).
 
-import assert from "node:assert/strict";
+import assert from "../../../testing/assert.ts";
 import { armTimer, type TimerEvent, Waker } from "../../../devices/waker.ts";
 import { createControlBlock, CTL, CTL64, guestTimeTicks, MIP } from "../../../machine/control.ts";
 
