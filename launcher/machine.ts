@@ -18,7 +18,7 @@ import {
 import type { ProtocolShape } from "../actors/runtime/protocol.ts";
 import { ByteRingWriter, createByteRing } from "../lib/ring.ts";
 import { probeModule, Registry } from "../actors/runtime/registry.ts";
-import type { FaultEvent, FaultLayer } from "../faults/engine.ts";
+import type { FaultEvent, FaultLayer } from "../faults/plan.ts";
 import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
 import { DeviceTransport } from "../devices/virtio/mmio.ts";
 import { isMachineRole, type RoleDescriptor } from "../actors/runtime/protocol.ts";

@@ -13,7 +13,7 @@
 
 import { bundledBoot, GuestSession, READY_LINE } from "../testing/guest_session.ts";
 import { debugfsRead, E2FS_MISSING, e2fsck, mke2fs } from "../testing/block_tools.ts";
-import { MAX_PLAN_MS } from "../faults/engine.ts";
+import { MAX_PLAN_MS } from "../faults/plan.ts";
 
 export interface SoakPhase {
   phase: "block-actor kills" | "emulator SIGKILLs";

@@ -5,7 +5,7 @@
 // Read next: actors/block/block.worker.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 import type { FileIdentity } from "../../devices/block/backend.ts";
 
 export interface BlockConfig {
@@ -15,7 +15,7 @@ export interface BlockConfig {
   identity?: FileIdentity;
   ramBase: number;
   verbose: boolean;
-  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
 }
 

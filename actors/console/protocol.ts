@@ -4,14 +4,14 @@
 // goes straight to this process's stdout. Read next: actors/console/console.worker.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface ConsoleConfig {
   ramBase: number;
   verbose: boolean;
   /** Strings to watch for in the guest's output; each sighting is reported once as "seen". */
   watch?: string[];
-  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
 }
 

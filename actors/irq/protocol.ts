@@ -5,12 +5,12 @@
 // Read next: actors/irq/irq.worker.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface IrqConfig {
   /** Log every interrupt that becomes pending (--verbose). */
   verbose: boolean;
-  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
 }
 

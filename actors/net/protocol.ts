@@ -5,7 +5,7 @@
 // adopts the same tap fd or sharenet socket. Read next: actors/net/net_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 import type { BackendStats } from "../../devices/net/backend.ts";
 import type { NetStats } from "../../devices/net/net.ts";
 import type { SharenetMember } from "../../devices/net/sharenet.ts";
@@ -23,7 +23,7 @@ export interface NetConfig {
   verbose?: boolean;
   /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
   ramBase?: number;
-  /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+  /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
 }
 

@@ -4,7 +4,7 @@
 // Read next: devices/waker.ts (the logic), actors/waker/waker.worker.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { FaultConfig, FaultEvent } from "../../faults/engine.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface WakerStats {
   /** Timer interrupts raised. */
@@ -19,7 +19,7 @@ export interface WakerProtocol {
   config: {
     /** Raise MTIP instead of STIP: a firmware boot's CLINT timer (docs/firmware.md). */
     machineTimer?: boolean;
-    /** The fault plan's rules for this actor (faults/engine.ts); none without --faults. */
+    /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
     faults?: FaultConfig;
   };
   buffers: {

@@ -2,10 +2,10 @@
 // seed, hand each actor its rules and its shared counters, print the plan at
 // start, log each injection as it is reported, and sum them up at exit.
 // launcher/machine.ts owns one FaultRun per run (counters are fresh per boot).
-// Read next: faults/engine.ts (the format and the engine).
+// Read next: faults/plan.ts (the format), faults/engine.ts (the engine).
 
+import { createFaultCounters } from "../engine.ts";
 import {
-  createFaultCounters,
   describeRule,
   type FaultConfig,
   type FaultEvent,
@@ -16,7 +16,7 @@ import {
   parsePlan,
   PlanError,
   type RestartOverride,
-} from "../engine.ts";
+} from "../plan.ts";
 import { clockSkewTicks } from "./waker.ts";
 
 /** Injection lines printed per rule before the rest are only counted. */

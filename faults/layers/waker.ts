@@ -4,7 +4,8 @@
 // (CTL64.CLOCK_SKEW, written by the launcher: see clockSkewTicks).
 // Read next: devices/waker.ts (when the hook runs).
 
-import type { FaultEngine, FaultPlan } from "../engine.ts";
+import type { FaultEngine } from "../engine.ts";
+import type { FaultPlan } from "../plan.ts";
 import type { BeforeFire } from "../../devices/waker.ts";
 
 const TICKS_PER_MS = 10_000n;

@@ -15,13 +15,15 @@ import {
 import {
   chance,
   createFaultCounters,
-  type FaultConfig,
   FaultEngine,
+  NO_PROGRESS_KILLS,
+} from "../../../faults/engine.ts";
+import {
+  type FaultConfig,
   type FaultEvent,
   type FaultPlan,
-  NO_PROGRESS_KILLS,
   parsePlan,
-} from "../../../faults/engine.ts";
+} from "../../../faults/plan.ts";
 import { FaultRun } from "../../../faults/layers/plan_run.ts";
 import { FaultyBackend } from "../../../faults/layers/block.ts";
 import { FaultyPlicGateway } from "../../../faults/layers/irq.ts";
