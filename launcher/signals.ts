@@ -2,7 +2,7 @@
 // signal whose default action would end the process (and that Deno lets a
 // program listen for) stops the machine the same way: terminal restored,
 // status 130. Without a listener such a signal kills Deno with the terminal
-// left raw (DENO-FACTS). SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE cannot be
+// left raw (docs/deno-facts.md). SIGKILL, SIGSTOP, SIGSEGV, SIGILL, SIGFPE cannot be
 // listened for; SIGPIPE and SIGBUS are already ignored or handled by Deno.
 // Read next: launcher/terminal.ts (which installs the listeners), mod.ts.
 

@@ -1,5 +1,5 @@
 // The launcher's side of the console: the one stdin reader of the whole run
-// (DENO-FACTS: a reader must outlive any console actor restart, or an orphaned
+// (docs/deno-facts.md: a reader must outlive any console actor restart, or an orphaned
 // read swallows input), raw mode while the guest runs, and the terminal put
 // back on every way out. Three ^C within one second stop the emulator, as in
 // lguest; a single ^C is just a byte for the guest.

@@ -209,7 +209,7 @@ export class ActorLink<P extends ProtocolShape> {
   /**
    * Ask the actor to run its stop handler and exit; terminate it if it has
    * not after `graceMs`. A worker stuck in a loop that never yields cannot
-   * be terminated (DENO-FACTS.md): such actors must watch a stop word.
+   * be terminated (docs/deno-facts.md): such actors must watch a stop word.
    */
   stop(graceMs = 1000): Promise<Death> {
     this.stopping = true;
