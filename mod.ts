@@ -17,10 +17,20 @@ export {
   InputError,
   type MachineHooks,
   type MachineOutcome,
+  READY_LINE,
   runMachine,
 } from "./launcher/machine.ts";
-export { parseActorOption, probeModule, Registry } from "./actors/runtime/registry.ts";
-export { ROLE_POLICIES, Supervisor, type SupervisorEvent } from "./actors/runtime/supervisor.ts";
+export { probeModule, Registry } from "./actors/runtime/registry.ts";
+export {
+  isMachineRole,
+  MACHINE_ROLES,
+  machineRegistry,
+  type MachineRole,
+  parseActorOption,
+  ROLE_POLICIES,
+  ROLES,
+} from "./actors/roles.ts";
+export { Supervisor, type SupervisorEvent } from "./actors/runtime/supervisor.ts";
 export { ActorFailure, defineRole, serveActor } from "./actors/runtime/protocol.ts";
 export { CTL, FATE } from "./machine/control.ts";
 

@@ -7,6 +7,7 @@
 // Read docs/faults.md for what each fault means.
 
 import { GuestSession, READY_LINE } from "../testing/guest_session.ts";
+import { sha256Hex } from "../testing/sha256.ts";
 
 const GUEST = new URL("../guest/", import.meta.url).pathname;
 
@@ -124,11 +125,6 @@ export function chaosDisk(): Uint8Array {
   return b;
 }
 
-async function sha256(b: Uint8Array): Promise<string> {
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>));
-  return [...h].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
-
 /** Bounded waits (ms) for each step; a step that runs out is a hang. */
 export const LIMITS = { boot: 20_000, command: 15_000, poweroff: 15_000 };
 
@@ -146,7 +142,7 @@ export async function runCase(
   const planPath = `${dir}/plan-${c.name.replace(/[^a-z0-9]+/gi, "_")}.json`;
   await Deno.writeTextFile(planPath, JSON.stringify(c.plan));
   const disk = `${dir}/disk.raw`;
-  const want = await sha256((await Deno.readFile(disk)).subarray(2048 * 512, 2560 * 512));
+  const want = await sha256Hex((await Deno.readFile(disk)).subarray(2048 * 512, 2560 * 512));
   const s = new GuestSession({
     args: [
       `--faults=${planPath}`,

@@ -1,12 +1,16 @@
-// An expect-style handle on one running emulator, for end-to-end tests: start
-// `mod.ts` as a child process with pipes (or any argv), wait for text on its
-// console, type lines, and collect its exit status. Every wait has a deadline,
-// so a wedged guest fails a test instead of hanging CI.
-// Used by tests/boot_*_test.ts and the block/net/fault end-to-end tests.
+// The one expect-style handle on a running guest, for end-to-end tests and
+// benchmarks: start `mod.ts` as a child process with pipes (or drive any
+// process already spawned with piped stdio — a `mod.ts` inside a network
+// namespace, a qemu reference run), wait for text on its console, type lines,
+// run shell commands and collect their output, and collect its exit status.
+// Every wait has a deadline, so a wedged guest fails a test instead of
+// hanging CI. testing/net_vm.ts builds its networked `Vm` on this class.
+// Read next: testing/net_vm.ts, then testing/virtio_driver.ts.
+
+export { READY_LINE } from "../mod.ts";
 
 const MOD = new URL("../mod.ts", import.meta.url).pathname;
 const GUEST_DIR = new URL("../guest/", import.meta.url).pathname;
-export const READY_LINE = "actorvm-guest: ready";
 
 /**
  * The `mod.ts` arguments, after any options, that boot the bundled kernel and
@@ -44,89 +48,115 @@ export async function runMod(
   return { code: status.code, err };
 }
 
+/**
+ * Drop the kernel's own console lines (`[    1.234567] ...`, CONFIG_PRINTK_TIME)
+ * wherever they landed, even in the middle of a line of command output: the
+ * kernel writes to the same console as the shell, at any moment.
+ */
+export function withoutKernelLines(text: string): string {
+  return text.replace(/\[ *\d+\.\d{6}\][^\n]*\n/g, "");
+}
+
 export interface SessionOptions {
   /** Arguments after `mod.ts`. */
   args?: string[];
   /** Run the command inside this network namespace (ip netns exec). */
   netns?: string;
   env?: Record<string, string>;
+  /** Drive this already spawned process (stdin, stdout, stderr piped) instead of starting `mod.ts`. */
+  child?: Deno.ChildProcess;
 }
 
+/** A running guest: wait for console text, type, run shell commands, stop. */
 export class GuestSession {
   readonly child: Deno.ChildProcess;
-  private out = "";
-  private err = "";
-  private readonly writer: WritableStreamDefaultWriter<Uint8Array>;
-  private readonly done: Promise<Deno.CommandStatus>;
-  private readonly enc = new TextEncoder();
-  private waiters: (() => void)[] = [];
+  #out = "";
+  #err = "";
+  #waiters: (() => void)[] = [];
+  #exited = false;
+  #seq = 0;
+  /** Distinguishes this session's command markers from anything else on the console. */
+  readonly #tag = Math.random().toString(36).slice(2, 8).toUpperCase();
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #status: Promise<Deno.CommandStatus>;
+  readonly #pumps: Promise<void>[];
+  readonly #enc = new TextEncoder();
 
   constructor(opts: SessionOptions = {}) {
+    this.child = opts.child ?? GuestSession.#spawn(opts);
+    this.#writer = this.child.stdin.getWriter();
+    this.#pumps = [
+      this.#pump(this.child.stdout, (s) => this.#out += s),
+      this.#pump(this.child.stderr, (s) => this.#err += s),
+    ];
+    this.#status = this.child.status;
+    this.#status.then(() => {
+      this.#exited = true;
+      this.#wake();
+    });
+  }
+
+  static #spawn(opts: SessionOptions): Deno.ChildProcess {
     const argv = ["run", "-A", MOD, ...(opts.args ?? [])];
-    const exe = opts.netns ? "ip" : Deno.execPath();
-    this.child = new Deno.Command(exe, {
+    return new Deno.Command(opts.netns ? "ip" : Deno.execPath(), {
       args: opts.netns ? ["netns", "exec", opts.netns, Deno.execPath(), ...argv] : argv,
       stdin: "piped",
       stdout: "piped",
       stderr: "piped",
       env: opts.env,
     }).spawn();
-    this.writer = this.child.stdin.getWriter();
-    this.pump(this.child.stdout, (s) => this.out += s);
-    this.pump(this.child.stderr, (s) => this.err += s);
-    this.done = this.child.status;
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void) {
-    const dec = new TextDecoder();
-    for await (const chunk of stream) {
-      add(dec.decode(chunk, { stream: true }));
-      const w = this.waiters;
-      this.waiters = [];
-      for (const f of w) f();
-    }
-    const w = this.waiters;
-    this.waiters = [];
-    for (const f of w) f();
   }
 
   /** Everything the guest's console (stdout) has printed so far. */
   get output(): string {
-    return this.out;
+    return this.#out;
   }
   get stderr(): string {
-    return this.err;
+    return this.#err;
+  }
+  /** Whether the process has exited. */
+  get exited(): boolean {
+    return this.#exited;
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  async #pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of stream) {
+        add(dec.decode(chunk, { stream: true }));
+        this.#wake();
+      }
+    } catch { /* the process was killed */ }
+    this.#wake();
   }
 
   /**
-   * Wait until `what` appears in stdout after position `from`; returns the
-   * index just past the match. Throws with the tail of the output on timeout.
+   * Poll `find` each time output arrives until it returns non-null; throws
+   * with the tails of stdout and stderr on the deadline or if the process exits.
    */
-  async waitFor(what: string | RegExp, timeoutMs: number, from = 0): Promise<number> {
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    this.done.then(() => exited = true);
+  async #until<T>(find: () => T | null, what: string, timeoutMs: number): Promise<T> {
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const hay = this.out.slice(from);
-      if (typeof what === "string") {
-        const i = hay.indexOf(what);
-        if (i >= 0) return from + i + what.length;
-      } else {
-        const m = what.exec(hay);
-        if (m) return from + m.index + m[0].length;
-      }
-      const left = deadline - Date.now();
-      if (left <= 0 || exited) {
+      const got = find();
+      if (got !== null) return got;
+      const left = deadline - performance.now();
+      if (left <= 0 || this.#exited) {
         throw new Error(
-          `${exited ? "emulator exited" : "timed out"} waiting for ${String(what)}\n` +
-            `--- stdout tail ---\n${this.out.slice(-2000)}\n--- stderr tail ---\n${
-              this.err.slice(-2000)
+          `${this.#exited ? "emulator exited" : "timed out"} waiting for ${what}\n` +
+            `--- stdout tail ---\n${this.#out.slice(-2000)}\n--- stderr tail ---\n${
+              this.#err.slice(-2000)
             }`,
         );
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => {
+        this.#waiters.push(() => {
           clearTimeout(t);
           resolve();
         });
@@ -134,27 +164,54 @@ export class GuestSession {
     }
   }
 
+  /**
+   * Wait until `what` appears in stdout after position `from`; returns the
+   * index just past the match. Throws with the tail of the output on timeout.
+   */
+  waitFor(what: string | RegExp, timeoutMs: number, from = 0): Promise<number> {
+    return this.#until(
+      () => {
+        const hay = this.#out.slice(from);
+        if (typeof what === "string") {
+          const i = hay.indexOf(what);
+          return i >= 0 ? from + i + what.length : null;
+        }
+        const m = what.exec(hay);
+        return m ? from + m.index + m[0].length : null;
+      },
+      String(what),
+      timeoutMs,
+    );
+  }
+
   /** Type bytes on the guest's console. */
   async send(text: string | Uint8Array): Promise<void> {
-    await this.writer.write(typeof text === "string" ? this.enc.encode(text) : text);
+    await this.#writer.write(typeof text === "string" ? this.#enc.encode(text) : text);
   }
 
   /**
-   * Run one shell command and return what it printed: the command is wrapped
-   * in unique markers so its output can be cut out of the console stream.
+   * Run one shell command and return what it printed (\r removed); throws
+   * with that output if its status is not 0. The command is typed between two
+   * `echo`s of markers this session numbers itself, and its output is what
+   * lies between their lines, kernel console lines taken out — so a printk
+   * landing mid-command can't end up in the result. (A command whose own
+   * output looks like printk, such as a bare `dmesg`, loses those lines too.)
    */
   async run(command: string, timeoutMs = 60_000): Promise<string> {
-    const tag = `M${Math.random().toString(36).slice(2, 10)}`;
-    const from = this.out.length;
-    // The marker is split in the typed line so the echo of the line does not match.
-    await this.send(`echo ${tag}''B; ${command}; echo ${tag}''E$?\n`);
-    const b = await this.waitFor(`${tag}B`, timeoutMs, from);
-    const e = await this.waitFor(new RegExp(`${tag}E(\\d+)`), timeoutMs, b);
-    const body = this.out.slice(b, e);
-    const m = /([\s\S]*)M[a-z0-9]+E(\d+)$/.exec(body)!;
-    const status = Number(m[2]);
-    const text = m[1].replace(/\r/g, "").replace(/^\n/, "");
-    if (status !== 0) throw new Error(`guest command failed (${status}): ${command}\n${text}`);
+    const mark = `__${this.#tag}_${++this.#seq}`;
+    const from = this.#out.length;
+    // The shell echoes the typed line: the markers are split by '' in it, so
+    // only what the two echo commands print matches. The end marker starts a
+    // line of its own even if the output did not end with a newline.
+    await this.send(`echo ${mark}''_B__; ${command}; printf '\\n%s %s\\n' ${mark}''_E__ $?\n`);
+    const re = new RegExp(`${mark}_B__\\r?\\n([\\s\\S]*?)\\r?\\n${mark}_E__ (\\d+)\\r?\\n`);
+    const m = await this.#until(
+      () => re.exec(withoutKernelLines(this.#out.slice(from))),
+      `the end of \`${command}\``,
+      timeoutMs,
+    );
+    const text = m[1].replace(/\r/g, "");
+    if (m[2] !== "0") throw new Error(`guest command failed (${m[2]}): ${command}\n${text}`);
     return text;
   }
 
@@ -165,24 +222,60 @@ export class GuestSession {
       timer = setTimeout(() => reject(new Error("emulator did not exit in time")), timeoutMs);
     });
     try {
-      return await Promise.race([this.done, timeout]);
+      return await Promise.race([this.#status, timeout]);
     } finally {
       clearTimeout(timer);
     }
   }
 
+  /** SIGKILL the process and wait until it and its output are gone. */
+  async kill(): Promise<void> {
+    try {
+      this.child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await this.#finish();
+  }
+
   /** Close stdin and make sure the process is gone. */
   async close(): Promise<void> {
     try {
-      await this.writer.close();
-    } catch {
-      // already closed
+      await this.#writer.close();
+    } catch { /* already closed */ }
+    await this.kill();
+  }
+
+  /**
+   * Type `poweroff -f`, give the guest `graceMs` to exit, then SIGKILL it;
+   * everything the emulator printed (its exit summary) is in output/stderr after.
+   */
+  async poweroff(graceMs = 5000): Promise<void> {
+    if (!this.#exited) {
+      try {
+        await this.send("\npoweroff -f\n");
+      } catch { /* stdin gone */ }
+      const t = setTimeout(() => {
+        try {
+          this.child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, graceMs);
+      await this.#status;
+      clearTimeout(t);
     }
+    await this.#finish();
+  }
+
+  /** After exit: wait (briefly) for the output pumps, and release stdin. */
+  async #finish(): Promise<void> {
+    await this.#status;
+    // A grandchild still holding the pipes must not hang the test.
+    let t: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(this.#pumps),
+      new Promise((r) => t = setTimeout(r, 5000)),
+    ]);
+    clearTimeout(t);
     try {
-      this.child.kill("SIGKILL");
-    } catch {
-      // already exited
-    }
-    await this.done;
+      await this.#writer.close();
+    } catch { /* closed */ }
   }
 }

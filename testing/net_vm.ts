@@ -6,10 +6,11 @@
 // SHA-256 and timing. Used by tests/e2e/net_e2e_test.ts and scripts/bench/net.ts.
 
 import type { Netns } from "./netns.ts";
+import { GuestSession, READY_LINE } from "./guest_session.ts";
+import { sha256Hex } from "./sha256.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const SELF = new URL(import.meta.url).pathname;
-export const READY_LINE = "actorvm-guest: ready";
 
 export interface VmOptions {
   vm: "actorvm" | "qemu";
@@ -47,29 +48,13 @@ function argv(o: VmOptions, cmdline: string): string[] {
   return args;
 }
 
-/** A running guest: wait for console text, run shell commands, stop. */
-export class Vm {
-  readonly child: Deno.ChildProcess;
-  #out = "";
-  #err = "";
-  #waiters: (() => void)[] = [];
-  #exited = false;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #status: Promise<Deno.CommandStatus>;
-  readonly #pumps: Promise<void>[];
-
+/**
+ * A booted guest in a namespace: the session helper (wait, type, run shell
+ * commands) on an `ip netns exec` child, plus booting it to the ready line.
+ */
+export class Vm extends GuestSession {
   private constructor(readonly opts: VmOptions, cmd: string[]) {
-    this.child = opts.ns.spawn(cmd, { stdin: "piped" });
-    this.#writer = this.child.stdin.getWriter();
-    this.#pumps = [
-      this.#pump(this.child.stdout, (s) => this.#out += s),
-      this.#pump(this.child.stderr, (s) => this.#err += s),
-    ];
-    this.#status = this.child.status;
-    this.#status.then(() => {
-      this.#exited = true;
-      this.#wake();
-    });
+    super({ child: opts.ns.spawn(cmd, { stdin: "piped" }) });
   }
 
   /** Boot and wait for the guest's ready line (and, for qemu, configure the tap). */
@@ -98,118 +83,16 @@ export class Vm {
   async #waitLink(name: string, ms: number): Promise<void> {
     const deadline = performance.now() + ms;
     while ((await this.opts.ns.exec(["ip", "link", "show", "dev", name])).code !== 0) {
-      if (performance.now() > deadline || this.#exited) {
-        throw new Error(`${name} did not appear\n${this.#err.slice(-2000)}`);
+      if (performance.now() > deadline || this.exited) {
+        throw new Error(`${name} did not appear\n${this.stderr.slice(-2000)}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
   }
 
-  get output(): string {
-    return this.#out;
-  }
-
-  get stderr(): string {
-    return this.#err;
-  }
-
-  #wake(): void {
-    const w = this.#waiters;
-    this.#waiters = [];
-    for (const f of w) f();
-  }
-
-  async #pump(stream: ReadableStream<Uint8Array>, add: (s: string) => void): Promise<void> {
-    const dec = new TextDecoder();
-    try {
-      for await (const chunk of stream) {
-        add(dec.decode(chunk, { stream: true }));
-        this.#wake();
-      }
-    } catch { /* the process was killed */ }
-    this.#wake();
-  }
-
-  /** Wait for `what` in the console output after `from`; returns the index past it. */
-  async waitFor(what: string | RegExp, timeoutMs: number, from = 0): Promise<number> {
-    const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      const hay = this.#out.slice(from);
-      if (typeof what === "string") {
-        const i = hay.indexOf(what);
-        if (i >= 0) return from + i + what.length;
-      } else {
-        const m = what.exec(hay);
-        if (m) return from + m.index + m[0].length;
-      }
-      const left = deadline - performance.now();
-      if (left <= 0 || this.#exited) {
-        throw new Error(
-          `${this.#exited ? `${this.opts.vm} exited` : "timed out"} waiting for ${String(what)}\n` +
-            `--- console tail ---\n${this.#out.slice(-1500)}\n--- stderr tail ---\n${
-              this.#err.slice(-1500)
-            }`,
-        );
-      }
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(left, 250));
-        this.#waiters.push(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** Run a shell command in the guest; its output, or an Error with it on a non-zero status. */
-  async run(command: string, timeoutMs = 60_000): Promise<string> {
-    const tag = `M${Math.random().toString(36).slice(2, 10)}`;
-    const from = this.#out.length;
-    // The marker is split in the typed line so the echo of the line does not match.
-    await this.#writer.write(
-      new TextEncoder().encode(`echo ${tag}''B; ${command}; echo ${tag}''E$?\n`),
-    );
-    const b = await this.waitFor(`${tag}B`, timeoutMs, from);
-    const e = await this.waitFor(new RegExp(`${tag}E(\\d+)`), timeoutMs, b);
-    const m = /([\s\S]*)M[a-z0-9]+E(\d+)$/.exec(this.#out.slice(b, e))!;
-    const text = m[1].replace(/\r/g, "").replace(/^\n/, "");
-    if (Number(m[2]) !== 0) {
-      throw new Error(`guest command failed (${m[2]}): ${command}\n${text}`);
-    }
-    return text;
-  }
-
-  /** SIGKILL the emulator and wait for it to be gone. */
-  async kill(): Promise<void> {
-    try {
-      this.child.kill("SIGKILL");
-    } catch { /* gone */ }
-    await this.#status;
-    await Promise.all(this.#pumps);
-    try {
-      await this.#writer.close();
-    } catch { /* closed */ }
-  }
-
   /** Power the guest off (best effort) and make sure the process is gone. */
-  async close(): Promise<void> {
-    if (!this.#exited) {
-      try {
-        await this.#writer.write(new TextEncoder().encode("\npoweroff -f\n"));
-      } catch { /* stdin gone */ }
-      const t = setTimeout(() => {
-        try {
-          this.child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 5000);
-      await this.#status;
-      clearTimeout(t);
-    }
-    // Everything the emulator printed (e.g. its exit summary) is in output/stderr now.
-    await Promise.all(this.#pumps);
-    try {
-      await this.#writer.close();
-    } catch { /* closed */ }
+  override close(): Promise<void> {
+    return this.poweroff();
   }
 }
 
@@ -235,11 +118,6 @@ export function streamBytes(n: number, seed: number): Uint8Array<ArrayBuffer> {
     words[i] = x;
   }
   return new Uint8Array(words.buffer, 0, n);
-}
-
-export async function sha256(b: Uint8Array<ArrayBuffer>): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", b));
-  return Array.from(d, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 /**
@@ -320,7 +198,7 @@ async function peerMain(args: string[]): Promise<void> {
     // Wait for the guest to close: then it has everything.
     const scratch = new Uint8Array(4096);
     while ((await conn.read(scratch)) !== null) { /* nothing expected */ }
-    result = { bytes: n, sha256: await sha256(data), ms: performance.now() - t0 };
+    result = { bytes: n, sha256: await sha256Hex(data), ms: performance.now() - t0 };
   } else {
     const got = new Uint8Array(n);
     let at = 0;
@@ -329,7 +207,7 @@ async function peerMain(args: string[]): Promise<void> {
       if (r === null) break;
       at += r;
     }
-    result = { bytes: at, sha256: await sha256(got.slice(0, at)), ms: performance.now() - t0 };
+    result = { bytes: at, sha256: await sha256Hex(got.slice(0, at)), ms: performance.now() - t0 };
   }
   conn.close();
   console.log(JSON.stringify(result));

@@ -17,8 +17,8 @@ import {
   mke2fs,
   pattern,
   seqText,
-  sha256Hex,
 } from "../../testing/block_tools.ts";
+import { sha256Hex } from "../../testing/sha256.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 

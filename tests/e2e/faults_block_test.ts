@@ -8,17 +8,13 @@
 
 import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+import { sha256Hex } from "../../testing/sha256.ts";
 
 /** Deterministic disk contents: sector s is filled from s. */
 function diskBytes(sectors: number): Uint8Array {
   const b = new Uint8Array(sectors * 512);
   for (let i = 0; i < b.length; i++) b[i] = ((i >>> 9) * 31 + (i & 511) * 7) & 0xff;
   return b;
-}
-
-async function sha256(b: Uint8Array): Promise<string> {
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>));
-  return [...h].map((x) => x.toString(16).padStart(2, "0")).join("");
 }
 
 const PLAN = {
@@ -95,11 +91,11 @@ Deno.test({
       assertMatch(a.badRead, /Input\/output error/);
       assertMatch(a.badRead, /status=1/);
       const block = (n: number) => bytes.subarray(n * 4096, (n + 1) * 4096);
-      assertEquals(a.goodSum, `${await sha256(block(1000))}  -`);
+      assertEquals(a.goodSum, `${await sha256Hex(block(1000))}  -`);
       // Some of the 16 blocks were corrupted, some not: each sum is either right or not.
       let intact = 0;
       for (let i = 0; i < 16; i++) {
-        if (a.corruptSums[i] === `${await sha256(block(600 + i))}  -`) intact++;
+        if (a.corruptSums[i] === `${await sha256Hex(block(600 + i))}  -`) intact++;
       }
       const corrupted = a.log.filter((l) => l.includes("corrupt")).length;
       assert(corrupted > 0 && intact > 0, `corrupted ${corrupted}, intact ${intact}`);
@@ -112,7 +108,7 @@ Deno.test({
       assertEquals(b.log, a.log);
       assertEquals(b.corruptSums, a.corruptSums);
       // The disk itself was never written.
-      assertEquals(await sha256(await Deno.readFile(disk)), await sha256(bytes));
+      assertEquals(await sha256Hex(await Deno.readFile(disk)), await sha256Hex(bytes));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

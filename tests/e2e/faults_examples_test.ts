@@ -10,13 +10,9 @@ import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { bundledBoot, GuestSession } from "../../testing/guest_session.ts";
 import { parseScript } from "../../examples/scripted_console.worker.ts";
 import { parseSectors } from "../../examples/bad_sector_block.worker.ts";
+import { sha256Hex } from "../../testing/sha256.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
-
-async function sha256(b: Uint8Array): Promise<string> {
-  const h = new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>));
-  return [...h].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
 
 Deno.test("examples: script and sector-list parsers refuse bad input clearly", () => {
   assertEquals(parseScript("# c\nexpect a b\nsend x\\n\n"), [
@@ -49,7 +45,7 @@ Deno.test({
       const disk = new Uint8Array(4 << 20);
       for (let i = 0; i < disk.length; i++) disk[i] = (i * 13 + (i >>> 12)) & 0xff;
       await Deno.writeFile(`${dir}/disk.raw`, disk);
-      const good = await sha256(disk.subarray(700 * 4096, 701 * 4096));
+      const good = await sha256Hex(disk.subarray(700 * 4096, 701 * 4096));
       await Deno.writeTextFile(
         `${dir}/script.txt`,
         [

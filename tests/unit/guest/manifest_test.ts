@@ -3,6 +3,7 @@
 // an ext2 disk, the default command line. Built by scripts/build-guest.sh;
 // docs/guest.md says what each file is. The QEMU boot: guest_qemu_test.ts.
 import assert from "../../../testing/assert.ts";
+import { sha256Hex } from "../../../testing/sha256.ts";
 
 const GUEST = new URL("../../../guest/", import.meta.url);
 
@@ -19,11 +20,6 @@ async function manifest(): Promise<Manifest> {
   return JSON.parse(await Deno.readTextFile(new URL("MANIFEST.json", GUEST)));
 }
 
-async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 Deno.test("guest manifest: every listed file has its size and SHA-256", async () => {
   const m = await manifest();
   const names = Object.keys(m.files);
@@ -33,7 +29,7 @@ Deno.test("guest manifest: every listed file has its size and SHA-256", async ()
   for (const [name, entry] of Object.entries(m.files)) {
     const bytes = await Deno.readFile(new URL(name, GUEST));
     assert.equal(bytes.length, entry.bytes, `${name}: size`);
-    assert.equal(await sha256(bytes), entry.sha256, `${name}: SHA-256`);
+    assert.equal(await sha256Hex(bytes), entry.sha256, `${name}: SHA-256`);
   }
   assert.match(m.debian["linux-source-6.12"], /^6\.12\./);
   assert.match(m.debian["busybox (source)"], /1\.35/);
