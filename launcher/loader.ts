@@ -5,6 +5,18 @@
 // Read next: lib/fdt.ts (the tree), machine/memmap.ts, docs/machine.md.
 
 import { KERNEL_BASE, RAM_BASE } from "../machine/memmap.ts";
+import {
+  ElfError,
+  EM_RISCV,
+  ET_DYN,
+  ET_EXEC,
+  isElf,
+  machineName,
+  type ProgramHeader,
+  PT_LOAD,
+  readElfHeader,
+  readProgramHeaders,
+} from "../lib/elf.ts";
 
 export class LoadError extends Error {
   override name = "LoadError";
@@ -36,16 +48,6 @@ export function checkMemorySize(mb: number): number {
     );
   }
   return mb * 1024 * 1024;
-}
-
-/** Allocate guest RAM (checked size); a failed allocation is a clear LoadError. */
-export function allocateRam(mb: number): SharedArrayBuffer {
-  const bytes = checkMemorySize(mb);
-  try {
-    return new SharedArrayBuffer(bytes);
-  } catch (e) {
-    throw new LoadError(`cannot allocate ${mb} MB of guest RAM: ${(e as Error).message}`);
-  }
 }
 
 /** A piece of the kernel to copy to physical `addr`, followed by `zero` bytes of bss. */
@@ -182,9 +184,7 @@ export function parseKernel(
   systemMap: string | null = null,
 ): ParsedKernel {
   if (bytes.length === 0) throw new LoadError(`${name}: the file is empty (0 bytes)`);
-  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c) {
-    if (bytes[3] === 0x46) return parseElf(bytes, name, ramBytes);
-  }
+  if (isElf(bytes)) return parseElf(bytes, name, ramBytes);
   if (isRiscvImage(bytes)) return parseImage(bytes, name, ramBytes, systemMap);
   throw new LoadError(
     `${name}: not a RISC-V kernel (no Image magic "RSC\\x05" at 0x38, not an ELF file)`,
@@ -289,85 +289,24 @@ function checkInRam(name: string, what: string, addr: bigint, len: bigint, ramBy
 
 // --- ELF64 (the vmlinux, or a bare-metal program) -------------------------
 
-const EM_RISCV = 243;
-const PT_LOAD = 1;
-const MACHINES: Record<number, string> = {
-  3: "i386",
-  8: "MIPS",
-  20: "PowerPC",
-  21: "PowerPC64",
-  22: "s390",
-  40: "ARM",
-  62: "x86-64",
-  183: "AArch64",
-  243: "RISC-V",
-  258: "LoongArch",
-};
-
 function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
-  const cls = b[4], data = b[5];
-  if (cls !== 2) {
-    throw new LoadError(
-      `${name}: ${cls === 1 ? "a 32-bit (ELFCLASS32)" : `an ELF class ${cls}`} file; ` +
-        `want a 64-bit RISC-V (ELFCLASS64) kernel`,
-    );
-  }
-  if (data !== 1) throw new LoadError(`${name}: a big-endian ELF file; want little-endian`);
-  if (b.length < 64) throw new LoadError(`${name}: ELF header cut short (${b.length} bytes)`);
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const machine = v.getUint16(18, true);
-  if (machine !== EM_RISCV) {
-    const m = MACHINES[machine] ?? "an unknown machine";
-    throw new LoadError(`${name}: an ELF file for ${m} (e_machine ${machine}); want RISC-V (243)`);
-  }
-  const type = v.getUint16(16, true);
-  if (type !== 2 && type !== 3) {
-    throw new LoadError(`${name}: ELF type ${type} is not an executable (want ET_EXEC)`);
-  }
-  const entry = v.getBigUint64(24, true);
-  const phoff = Number(v.getBigUint64(32, true));
-  const phentsize = v.getUint16(54, true);
-  const phnum = v.getUint16(56, true);
-  if (phentsize < 56) {
-    throw new LoadError(`${name}: ELF program header entries of ${phentsize} bytes (want 56)`);
-  }
-  if (phoff + phnum * phentsize > b.length) {
-    throw new LoadError(
-      `${name}: truncated: ELF program headers end at byte ${phoff + phnum * phentsize}, ` +
-        `the file has ${b.length}`,
-    );
-  }
-  const loads: {
-    i: number;
-    offset: number;
-    vaddr: bigint;
-    paddr: bigint;
-    filesz: bigint;
-    memsz: bigint;
-  }[] = [];
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * phentsize;
-    if (v.getUint32(o, true) !== PT_LOAD) continue;
-    const seg = {
-      i,
-      offset: Number(v.getBigUint64(o + 8, true)),
-      vaddr: v.getBigUint64(o + 16, true),
-      paddr: v.getBigUint64(o + 24, true),
-      filesz: v.getBigUint64(o + 32, true),
-      memsz: v.getBigUint64(o + 40, true),
-    };
-    if (seg.memsz === 0n) continue;
-    if (seg.filesz > seg.memsz) {
-      throw new LoadError(`${name}: segment ${i} has p_filesz > p_memsz`);
-    }
-    if (BigInt(seg.offset) + seg.filesz > BigInt(b.length)) {
-      throw new LoadError(
-        `${name}: truncated: ELF segment ${i} ends at byte ${
-          BigInt(seg.offset) + seg.filesz
-        }, the file has ${b.length}`,
+  let entry: bigint;
+  let loads: ProgramHeader[];
+  try {
+    const h = readElfHeader(b);
+    if (h.machine !== EM_RISCV) {
+      throw new ElfError(
+        `an ELF file for ${machineName(h.machine)} (e_machine ${h.machine}); want RISC-V (243)`,
       );
     }
-    loads.push(seg);
+    if (h.type !== ET_EXEC && h.type !== ET_DYN) {
+      throw new ElfError(`ELF type ${h.type} is not an executable (want ET_EXEC)`);
+    }
+    entry = h.entry;
+    loads = readProgramHeaders(b, h).filter((p) => p.type === PT_LOAD && p.memsz !== 0n);
+  } catch (e) {
+    if (e instanceof ElfError) throw new LoadError(`${name}: ${e.message}`);
+    throw e;
   }
   if (loads.length === 0) throw new LoadError(`${name}: ELF file has no PT_LOAD segments`);
 
@@ -378,7 +317,7 @@ function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
   const lo = BigInt(RAM_BASE), hi = BigInt(RAM_BASE + ramBytes);
   const physicalOk = loads.every((s) => s.paddr >= lo && s.paddr + s.memsz <= hi);
   const highHalf = entry >= 0x8000_0000_0000_0000n;
-  let place: (s: typeof loads[number]) => bigint;
+  let place: (s: ProgramHeader) => bigint;
   if (physicalOk || !highHalf) {
     place = (s) => s.paddr;
   } else {
@@ -387,12 +326,8 @@ function parseElf(b: Uint8Array, name: string, ramBytes: number): ParsedKernel {
   }
   const segments = loads.map((s) => {
     const addr = place(s);
-    checkInRam(name, `segment ${s.i}`, addr, s.memsz, ramBytes);
-    return {
-      addr: Number(addr),
-      data: b.subarray(s.offset, s.offset + Number(s.filesz)),
-      memBytes: Number(s.memsz),
-    };
+    checkInRam(name, `segment ${s.index}`, addr, s.memsz, ramBytes);
+    return { addr: Number(addr), data: s.data, memBytes: Number(s.memsz) };
   });
 
   // The entry: a virtual address inside a segment goes to that segment's
@@ -440,7 +375,7 @@ export function loadFirmware(
   if (bytes.length === 0) throw new LoadError(`${name}: the firmware file is empty`);
   let fw: LoadedFirmware;
   let segments: Segment[];
-  if (bytes.length >= 4 && bytes[0] === 0x7f && ascii(bytes, 1, 3) === "ELF") {
+  if (isElf(bytes)) {
     const k = parseKernel(bytes, name, mem.length);
     segments = k.segments;
     const start = Math.min(...segments.map((s) => s.addr));

@@ -3,7 +3,8 @@
 // it loads the PT_LOAD segments into RAM, builds the page table, lays out the
 // initial stack (argc, argv, envp, auxv) and serves ecalls through a small
 // Linux syscall shim. Faults the program cannot handle end it like a signal
-// (status 128 + signal). Used by scripts/run-user.ts (the CLI), by
+// (status 128 + signal). Its ELF reader is lib/elf.ts, shared with the
+// kernel loader. Used by scripts/run-user.ts (the CLI), by
 // tests/unit/cpu/diff_test.ts and by scripts/bench/cpu.ts. Read next: cpu/hart.ts.
 //
 // How a trap is noticed: U-mode traps go to M-mode (medeleg = 0); mtvec points
@@ -13,6 +14,19 @@
 // the trap from mcause/mepc/mtval. No per-instruction hook, any batch size.
 
 import { Hart, RUN_BUDGET, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import {
+  ElfError,
+  EM_RISCV,
+  ET_DYN,
+  ET_EXEC,
+  PF_R,
+  PF_W,
+  PF_X,
+  PT_INTERP,
+  PT_LOAD,
+  readElfHeader,
+  readProgramHeaders,
+} from "../lib/elf.ts";
 
 export const PAGE = 4096;
 /** Physical address of the runner's RAM (as on the virt machine). */
@@ -112,60 +126,50 @@ interface ElfImage {
 
 /** Parses a static RISC-V 64 ELF executable; throws a clear Error for anything else. */
 export function parseElf(file: Uint8Array): ElfImage {
-  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
   const fail = (why: string): never => {
     throw new Error(`not a runnable RISC-V 64 ELF: ${why}`);
   };
-  if (file.length < 64) fail("file too short");
-  if (dv.getUint32(0, false) !== 0x7f454c46) fail("no ELF magic");
-  if (file[4] !== 2) fail("not ELFCLASS64");
-  if (file[5] !== 1) fail("not little-endian");
-  const type = dv.getUint16(16, true);
-  if (dv.getUint16(18, true) !== 243) {
-    fail(`e_machine ${dv.getUint16(18, true)} is not RISC-V (243)`);
-  }
-  if (type !== 2) {
-    fail(
-      type === 3
-        ? "position-independent (ET_DYN) executables are not supported"
-        : `e_type ${type} is not ET_EXEC`,
-    );
-  }
-  const u64 = (o: number): number => {
-    const v = dv.getBigUint64(o, true);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      fail(`value 0x${v.toString(16)} at offset ${o} too large`);
+  try {
+    const h = readElfHeader(file);
+    if (h.machine !== EM_RISCV) fail(`e_machine ${h.machine} is not RISC-V (243)`);
+    if (h.type !== ET_EXEC) {
+      fail(
+        h.type === ET_DYN
+          ? "position-independent (ET_DYN) executables are not supported"
+          : `e_type ${h.type} is not ET_EXEC`,
+      );
     }
-    return Number(v);
-  };
-  const entry = u64(24);
-  const phoff = u64(32);
-  const phent = dv.getUint16(54, true);
-  const phnum = dv.getUint16(56, true);
-  if (phent !== 56) fail(`e_phentsize ${phent} is not 56`);
-  if (phoff + phnum * phent > file.length) fail("program headers beyond end of file");
-  const segments: ElfSegment[] = [];
-  let phdr: number | null = null;
-  for (let i = 0; i < phnum; i++) {
-    const p = phoff + i * phent;
-    const ptype = dv.getUint32(p, true);
-    if (ptype === 3) fail("dynamically linked (PT_INTERP): only static programs run here");
-    if (ptype !== 1) continue; // PT_LOAD only
-    const flags = dv.getUint32(p + 4, true);
-    const offset = u64(p + 8), vaddr = u64(p + 16), filesz = u64(p + 32), memsz = u64(p + 40);
-    if (filesz > memsz) fail(`segment ${i}: p_filesz > p_memsz`);
-    if (offset + filesz > file.length) fail(`segment ${i} extends past the end of the file`);
-    if (vaddr + memsz > STACK_TOP - STACK_SIZE || vaddr < PAGE) {
-      fail(`segment ${i} at 0x${vaddr.toString(16)} is outside the user address range`);
+    const u64 = (v: bigint, what: string): number => {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) fail(`${what} 0x${v.toString(16)} too large`);
+      return Number(v);
+    };
+    const entry = u64(h.entry, "e_entry");
+    const phdrsEnd = h.phoff + h.phnum * h.phentsize;
+    const segments: ElfSegment[] = [];
+    let phdr: number | null = null;
+    for (const p of readProgramHeaders(file, h)) {
+      if (p.type === PT_INTERP) {
+        fail("dynamically linked (PT_INTERP): only static programs run here");
+      }
+      if (p.type !== PT_LOAD) continue;
+      const vaddr = u64(p.vaddr, "p_vaddr"), memsz = u64(p.memsz, "p_memsz");
+      if (vaddr + memsz > STACK_TOP - STACK_SIZE || vaddr < PAGE) {
+        fail(`segment ${p.index} at 0x${vaddr.toString(16)} is outside the user address range`);
+      }
+      const perm = (p.flags & PF_R ? PTE_R : 0) | (p.flags & PF_W ? PTE_W : 0) |
+        (p.flags & PF_X ? PTE_X : 0);
+      segments.push({ vaddr, memsz, data: p.data, perm });
+      // The program headers themselves, if this segment maps them (for AT_PHDR).
+      if (h.phoff >= p.offset && phdrsEnd <= p.offset + p.data.length) {
+        phdr = vaddr + (h.phoff - p.offset);
+      }
     }
-    const perm = (flags & 4 ? PTE_R : 0) | (flags & 2 ? PTE_W : 0) | (flags & 1 ? PTE_X : 0);
-    segments.push({ vaddr, memsz, data: file.subarray(offset, offset + filesz), perm });
-    if (phoff >= offset && phoff + phnum * phent <= offset + filesz) {
-      phdr = vaddr + (phoff - offset);
-    }
+    if (segments.length === 0) fail("no PT_LOAD segment");
+    return { entry, segments, phdr, phent: h.phentsize, phnum: h.phnum };
+  } catch (e) {
+    if (e instanceof ElfError) fail(e.message);
+    throw e;
   }
-  if (segments.length === 0) fail("no PT_LOAD segment");
-  return { entry, segments, phdr, phent, phnum };
 }
 
 /**
