@@ -1,11 +1,18 @@
 // The CLINT (SiFive core-local interruptor, `riscv,clint0`) for firmware boots:
 // msip, mtimecmp and mtime of hart 0, executed by the cpu actor on its bus.
 // MSIP is set here at once; MTIP goes through the waker in its machine-timer
-// mode (armTimer with MIP.MTIP), exactly as SBI set_timer drives STIP on the
-// direct path. Read next: devices/waker.ts, docs/firmware.md.
+// mode (machine/control.ts armTimer with MIP.MTIP), exactly as SBI set_timer
+// drives STIP on the direct path. Read next: devices/waker.ts, docs/firmware.md.
 
-import { CTL, CTL64, MIP } from "../machine/control.ts";
-import { armTimer } from "./waker.ts";
+import {
+  armTimer,
+  CTL,
+  CTL64,
+  lowerMip,
+  MIP,
+  raiseMip,
+  setClockSkew,
+} from "../machine/control.ts";
 
 /** Register offsets (hart 0), as on QEMU virt and the SiFive CLINT. */
 export const CLINT_MSIP = 0x0000;
@@ -17,7 +24,7 @@ const LO = 0xffff_ffffn;
 
 /**
  * One hart's CLINT on the control block. `rawTicks` is guest time before the
- * clock skew (layout.ts guestTimeTicks); mtime = rawTicks + CTL64.CLOCK_SKEW,
+ * clock skew (machine/control.ts guestTimeTicks); mtime = rawTicks + CTL64.CLOCK_SKEW,
  * the same value the hart's `time` CSR and the waker see. Only aligned 32-bit
  * accesses are accepted (the hart splits 64-bit ones, low word first); others fault.
  */
@@ -64,8 +71,9 @@ export class Clint {
     const v = BigInt(value >>> 0);
     if (off === CLINT_MSIP) {
       // Only bit 0 exists: the machine software interrupt of hart 0.
-      if (value & 1) Atomics.or(this.#ctl, CTL.MIP, MIP.MSIP);
-      else Atomics.and(this.#ctl, CTL.MIP, ~MIP.MSIP);
+      // The cpu runs this model itself and re-reads CTL.MIP after the store: no wake.
+      if (value & 1) raiseMip(this.#ctl, MIP.MSIP, false);
+      else lowerMip(this.#ctl, MIP.MSIP);
     } else if (off === CLINT_MTIMECMP || off === CLINT_MTIMECMP + 4) {
       this.mtimecmp = off === CLINT_MTIMECMP
         ? (this.mtimecmp & ~LO & U64) | v
@@ -76,7 +84,7 @@ export class Clint {
       // the hart's `time` CSR and the waker, so all three stay in step.
       const now = this.mtime();
       const want = off === CLINT_MTIME ? (now & ~LO & U64) | v : (now & LO) | (v << 32n);
-      Atomics.store(this.#ctl64, CTL64.CLOCK_SKEW / 8, BigInt.asIntN(64, want - this.#rawTicks()));
+      setClockSkew(this.#ctl, want - this.#rawTicks());
       this.#armTimer();
     }
     return true; // other offsets: reserved, writes ignored
@@ -91,6 +99,6 @@ export class Clint {
     const cmp = this.mtimecmp;
     // Deadlines past 2^63 are "never" for the waker (its deadline word is signed).
     armTimer(this.#ctl, cmp >= 1n << 63n ? -1n : cmp, MIP.MTIP);
-    if (cmp < 1n << 63n && this.mtime() >= cmp) Atomics.or(this.#ctl, CTL.MIP, MIP.MTIP);
+    if (cmp < 1n << 63n && this.mtime() >= cmp) raiseMip(this.#ctl, MIP.MTIP, false);
   }
 }

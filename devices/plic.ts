@@ -4,10 +4,12 @@
 // workers: the cpu actor runs the MMIO registers (PlicRegisters), the
 // interrupt-controller actor runs the gateway (PlicGateway) that turns device
 // line levels (CTL.LINE0+src) into pending bits. Every mutation holds the spin
-// lock CTL.PLIC_LOCK. Read next: docs/machine.md (PLIC design), machine/control.ts.
+// lock CTL.PLIC_LOCK. Devices drive their lines with setIrqLine (an IrqLine),
+// both in machine/control.ts: they never need this module.
+// Read next: docs/machine.md (PLIC design), machine/control.ts.
 
 import { PLIC_CONTEXTS, PLIC_NDEV } from "../machine/memmap.ts";
-import { CTL, MIP, openControlBlock, wakeCpu } from "../machine/control.ts";
+import { CTL, lowerMip, MIP, openControlBlock, raiseMip } from "../machine/control.ts";
 
 /** "PLIC" and the layout version, at words 0 and 1 of the state buffer. */
 export const PLIC_MAGIC = 0x504c4943;
@@ -69,20 +71,6 @@ function openPlicState(sab: SharedArrayBuffer): Int32Array {
     throw new Error(`plic: state layout v${s[PLIC.VERSION]}, want v${PLIC_LAYOUT_VERSION}`);
   }
   return s;
-}
-
-/**
- * A device drives its interrupt line: level 1 = asserted. Rings the
- * interrupt-controller actor's doorbell only when the level changes.
- */
-export function setIrqLine(ctl: Int32Array, src: number, level: number | boolean): void {
-  if (!Number.isInteger(src) || src < 1 || src > PLIC_NDEV) {
-    throw new Error(`plic: no interrupt source ${src} (1..${PLIC_NDEV})`);
-  }
-  const v = level ? 1 : 0;
-  if (Atomics.exchange(ctl, CTL.LINE0 + src, v) === v) return;
-  Atomics.add(ctl, CTL.IRQ_DOORBELL, 1);
-  Atomics.notify(ctl, CTL.IRQ_DOORBELL);
 }
 
 /** Shared core: the lock, the gateway rule and the MIP output. */
@@ -167,11 +155,8 @@ class PlicCore {
     // Only a newly raised line needs a wake-up. Lines drop only through the
     // cpu's own claim or register writes, and it re-reads CTL.MIP after those.
     const before = Atomics.load(this.ctl, CTL.MIP);
-    if (before & clear) Atomics.and(this.ctl, CTL.MIP, ~clear);
-    if ((before & set) !== set) {
-      Atomics.or(this.ctl, CTL.MIP, set);
-      wakeCpu(this.ctl);
-    }
+    if (before & clear) lowerMip(this.ctl, clear);
+    if ((before & set) !== set) raiseMip(this.ctl, set);
   }
 }
 

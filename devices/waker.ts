@@ -1,31 +1,22 @@
 // The waker's logic: it owns the guest's clock event. The cpu publishes each
-// SBI set_timer deadline (armTimer: TIMER_DEADLINE, then a TIMER_SEQ bump);
+// SBI set_timer deadline (machine/control.ts armTimer: TIMER_DEADLINE, then a
+// TIMER_SEQ bump);
 // the waker sleeps until that guest time or the next bump, then sets STIP in
 // CTL.MIP and wakes the cpu — lguest's Waker, with one wake primitive. It
 // never spins: it sleeps in Atomics.waitAsync, so its worker still takes
 // messages. Fault layers hook in with `beforeFire` (delay or drop an event)
 // and CTL64.CLOCK_SKEW. Read next: machine/control.ts, docs/machine.md (waker).
 
-import { CTL, CTL64, guestTimeTicks, MIP, openControlBlock, wakeCpu } from "../machine/control.ts";
-
-/** Timebase ticks per millisecond (10 MHz). */
-const TICKS_PER_MS = 10_000;
-
-/**
- * The cpu side of the protocol (SBI set_timer): retire the old timer
- * interrupt, publish the deadline, then bump and notify TIMER_SEQ. The order
- * matters: the waker reads the sequence first, so it never pairs a new
- * sequence number with an old deadline. `deadline` < 0 means none. `bit` is
- * the interrupt the waker drives: STIP (SBI set_timer, the direct boot) or
- * MTIP (a CLINT mtimecmp write on a firmware boot, devices/clint.ts).
- */
-export function armTimer(ctl: Int32Array, deadline: bigint, bit: number = MIP.STIP): void {
-  Atomics.and(ctl, CTL.MIP, ~bit);
-  const ctl64 = new BigInt64Array(ctl.buffer, 0, CTL64.TIMER_DEADLINE / 8 + 1);
-  Atomics.store(ctl64, CTL64.TIMER_DEADLINE / 8, deadline < 0n ? -1n : deadline);
-  Atomics.add(ctl, CTL.TIMER_SEQ, 1);
-  Atomics.notify(ctl, CTL.TIMER_SEQ);
-}
+import {
+  CTL,
+  CTL64,
+  guestTimeTicks,
+  lowerMip,
+  MIP,
+  openControlBlock,
+  raiseMip,
+} from "../machine/control.ts";
+import { TICKS_PER_MS } from "../machine/memmap.ts";
 
 /** A clock event that is due, as a fault hook sees it. Times in timebase ticks. */
 export interface TimerEvent {
@@ -136,8 +127,7 @@ export class Waker {
           if (decision === "drop") {
             this.stats.dropped++;
           } else {
-            Atomics.or(ctl, CTL.MIP, bit);
-            wakeCpu(ctl);
+            raiseMip(ctl, bit);
             this.stats.fired++;
             this.#opts.onFire?.(ev);
             // A set_timer racing with us may have retired this event just
@@ -145,7 +135,7 @@ export class Waker {
             // unless the new deadline is due too, and look again at once.
             if (Atomics.load(ctl, CTL.TIMER_SEQ) !== seq) {
               const next = Atomics.load(this.#ctl64, CTL64.TIMER_DEADLINE / 8);
-              if (next < 0n || this.now() < next) Atomics.and(ctl, CTL.MIP, ~bit);
+              if (next < 0n || this.now() < next) lowerMip(ctl, bit);
               continue;
             }
           }

@@ -7,6 +7,7 @@
 // Read next: faults/arm.ts (one engine per role), faults/layers/*.ts (one layer per role).
 
 import { guestTimeTicks } from "../machine/control.ts";
+import { TICKS_PER_MS } from "../machine/memmap.ts";
 import type { FaultConfig, FaultEvent, FaultLayer, FaultPlan, FaultRule } from "./plan.ts";
 
 /**
@@ -126,7 +127,7 @@ export class FaultEngine {
     if (this.rules.length && !counters) throw new Error(`${layer}: fault rules without counters`);
     this.#ctr = new Int32Array(counters ?? new SharedArrayBuffer(4 * CTR_WORDS));
     this.#opts = opts;
-    this.#nowMs = opts.nowMs ?? (control ? () => guestTimeTicks(control) / 10_000 : () => 0);
+    this.#nowMs = opts.nowMs ?? (control ? () => guestTimeTicks(control) / TICKS_PER_MS : () => 0);
     this.#progress = opts.progress ?? (() => this.#passed);
   }
 

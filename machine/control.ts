@@ -1,9 +1,15 @@
 // The machine control block: one small SharedArrayBuffer that every actor is
 // handed at start, beside guest RAM. It carries the words the cpu actor checks
-// between instruction batches (interrupt lines, stop and break requests), the
-// timer deadline the waker serves, the clock epoch every actor reads time
-// from, and the guest's fate. Layout, owners and wake rules: docs/ipc.md.
-// Read next: lib/ring.ts (the SPSC rings), cpu/hart.ts (what consumes MIP).
+// between instruction batches (interrupt lines, stop requests), the timer
+// deadline the waker serves, the clock epoch every actor reads time from, and
+// the guest's fate. This module is the block's one home: every word's index,
+// and every function that writes one (wakeCpu, setIrqLine, armTimer, ...), so
+// a reader finds all the writers here; the cpu's hot loop and the devices only
+// read words directly. Layout, owners and wake rules: docs/ipc.md; the offsets
+// are pinned by tests/unit/machine/control_test.ts.
+// Read next: devices/plic.ts (what turns LINE words into MIP bits), lib/ring.ts.
+
+import { PLIC_NDEV, TICKS_PER_MS } from "./memmap.ts";
 
 /** Magic word at index 0 ("AVMC") and the layout version at index 1. */
 export const CONTROL_MAGIC = 0x41564d43;
@@ -29,11 +35,11 @@ export const CTL = {
   /** Non-zero: the launcher asks the cpu to stop at the next batch boundary. */
   STOP: 4,
   /**
-   * The guest's fate, written once by the cpu actor when the machine stops:
-   * see FATE below. FATE_DETAIL carries an SBI reset reason or trap cause.
+   * The guest's fate, written once by the cpu actor when the machine stops
+   * (setFate): see FATE below. The why (an SBI reset reason, a trap cause)
+   * travels as text in the cpu's fate message, so word 6 stays reserved.
    */
   FATE: 5,
-  FATE_DETAIL: 6,
   /**
    * Timer sequence: bumped (and notified) by the cpu each time the guest sets
    * a new deadline, so the waker re-reads TIMER_DEADLINE.
@@ -62,7 +68,7 @@ export const CTL = {
 export const CTL64 = {
   /** Absolute timer deadline in timebase ticks (BigInt64); -1 = none. */
   TIMER_DEADLINE: 8 * 32,
-  /** Clock epoch (Float64, ms since the Unix epoch): time = (now - epoch) * 10_000. */
+  /** Clock epoch (Float64, ms since the Unix epoch): ticks = (now - epoch) * TICKS_PER_MS. */
   CLOCK_EPOCH_MS: 8 * 33,
   /** Clock skew in ticks added by a fault plan (BigInt64), normally 0. */
   CLOCK_SKEW: 8 * 34,
@@ -120,7 +126,7 @@ export function openControlBlock(sab: SharedArrayBuffer): Int32Array {
 /** Current guest time in timebase ticks, from the shared epoch (same in every worker). */
 export function guestTimeTicks(ctlSab: SharedArrayBuffer): number {
   const epoch = new Float64Array(ctlSab)[CTL64.CLOCK_EPOCH_MS / 8];
-  return Math.floor((performance.timeOrigin + performance.now() - epoch) * 10_000);
+  return Math.floor((performance.timeOrigin + performance.now() - epoch) * TICKS_PER_MS);
 }
 
 /** Instructions retired as last published by the cpu (once per batch). */
@@ -130,8 +136,120 @@ export function publishedInstret(ctl: Int32Array): number {
   return hi * 4294967296 + lo;
 }
 
+// ---- The writers. Each word has one set of writers, listed in docs/ipc.md. ----
+
 /** Wake the cpu: the single primitive every actor uses. */
 export function wakeCpu(ctl: Int32Array): void {
   Atomics.add(ctl, CTL.WAKE, 1);
   Atomics.notify(ctl, CTL.WAKE);
+}
+
+/**
+ * Set mip bits in CTL.MIP. `wake` (the default) wakes the cpu, as a device or
+ * the waker must; the cpu's own models (the CLINT, run on the cpu's thread)
+ * pass false: the hart re-reads CTL.MIP after the instruction.
+ */
+export function raiseMip(ctl: Int32Array, bits: number, wake = true): void {
+  Atomics.or(ctl, CTL.MIP, bits);
+  if (wake) wakeCpu(ctl);
+}
+
+/** Clear mip bits in CTL.MIP. Never wakes: a line going down gives the cpu nothing to do. */
+export function lowerMip(ctl: Int32Array, bits: number): void {
+  Atomics.and(ctl, CTL.MIP, ~bits);
+}
+
+/**
+ * One interrupt line as its device sees it: a level it drives. The narrow
+ * interface a virtio transport or the UART raises its interrupt through (as
+ * Firecracker's transport takes a VirtioInterrupt), so they need not know
+ * which interrupt controller is behind it.
+ */
+export interface IrqLine {
+  /** Drive the line: true = asserted (level high). */
+  set(level: boolean): void;
+}
+
+/**
+ * A device drives interrupt source `src`: level 1 = asserted. Rings the
+ * interrupt-controller actor's doorbell only when the level changes.
+ */
+export function setIrqLine(ctl: Int32Array, src: number, level: number | boolean): void {
+  checkSource(src);
+  const v = level ? 1 : 0;
+  if (Atomics.exchange(ctl, CTL.LINE0 + src, v) === v) return;
+  Atomics.add(ctl, CTL.IRQ_DOORBELL, 1);
+  Atomics.notify(ctl, CTL.IRQ_DOORBELL);
+}
+
+function checkSource(src: number): void {
+  if (!Number.isInteger(src) || src < 1 || src > PLIC_NDEV) {
+    throw new Error(`plic: no interrupt source ${src} (1..${PLIC_NDEV})`);
+  }
+}
+
+/** Interrupt source `src` of the machine's PLIC as an IrqLine (setIrqLine on the control block). */
+export function irqLine(control: SharedArrayBuffer | Int32Array, src: number): IrqLine {
+  const ctl = control instanceof Int32Array ? control : new Int32Array(control);
+  checkSource(src); // now: a wiring mistake, not something to find at the first interrupt
+  return { set: (level) => setIrqLine(ctl, src, level) };
+}
+
+/**
+ * Publish a timer deadline (SBI set_timer, a CLINT mtimecmp write): retire
+ * the old timer interrupt, store the deadline, then bump and notify
+ * TIMER_SEQ. The order matters: the waker reads the sequence first, so it
+ * never pairs a new sequence number with an old deadline. `deadline` < 0
+ * means none. `bit` is the interrupt the waker drives: STIP (SBI set_timer,
+ * the direct boot) or MTIP (a firmware boot, devices/clint.ts).
+ */
+export function armTimer(ctl: Int32Array, deadline: bigint, bit: number = MIP.STIP): void {
+  lowerMip(ctl, bit);
+  const ctl64 = new BigInt64Array(ctl.buffer, 0, CTL64.TIMER_DEADLINE / 8 + 1);
+  Atomics.store(ctl64, CTL64.TIMER_DEADLINE / 8, deadline < 0n ? -1n : deadline);
+  Atomics.add(ctl, CTL.TIMER_SEQ, 1);
+  Atomics.notify(ctl, CTL.TIMER_SEQ);
+}
+
+/**
+ * Move the machine's clock: CLOCK_SKEW ticks are added to guest time by the
+ * hart's `time` CSR, the CLINT's mtime and the waker alike. Written by the
+ * launcher (a fault plan's skew) and by a CLINT mtime write.
+ */
+export function setClockSkew(ctl: Int32Array, ticks: bigint): void {
+  const ctl64 = new BigInt64Array(ctl.buffer, 0, CTL64.CLOCK_SKEW / 8 + 1);
+  Atomics.store(ctl64, CTL64.CLOCK_SKEW / 8, BigInt.asIntN(64, ticks));
+}
+
+/** The launcher asks the cpu to stop at its next batch boundary (`why` is a FATE value), and wakes it. */
+export function requestStop(ctl: Int32Array, why: number): void {
+  Atomics.store(ctl, CTL.STOP, why);
+  wakeCpu(ctl);
+}
+
+/** The cpu publishes instructions retired (a number, exact to 2^53) as two words, high first. */
+export function publishInstret(ctl: Int32Array, n: number): void {
+  Atomics.store(ctl, CTL.INSTRET_HI, Math.floor(n / 4294967296) | 0);
+  Atomics.store(ctl, CTL.INSTRET_LO, n | 0);
+}
+
+/** The cpu's heartbeat, after every batch and every wake from wfi (the launcher's watchdog reads it). */
+export function cpuBeat(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.CPU_BEAT, 1);
+}
+
+/**
+ * The cpu sleeps in wfi until CTL.WAKE moves from `seen`, marked idle
+ * meanwhile so the watchdog expects no beat. Only the cpu actor calls this
+ * (Atomics.wait blocks: never on the main thread).
+ */
+export function cpuSleep(ctl: Int32Array, seen: number): void {
+  Atomics.store(ctl, CTL.CPU_IDLE, 1);
+  Atomics.wait(ctl, CTL.WAKE, seen);
+  Atomics.store(ctl, CTL.CPU_IDLE, 0);
+}
+
+/** The cpu records the guest's fate (a FATE value) once, when the machine stops. */
+export function setFate(ctl: Int32Array, fate: number): void {
+  Atomics.store(ctl, CTL.FATE, fate);
 }

@@ -31,5 +31,11 @@ export const VIRTIO_SLOTS = 8;
 export const virtioSlotBase = (n: number): number => VIRTIO_BASE + n * VIRTIO_STRIDE;
 export const virtioSlotIrq = (n: number): number => 1 + n;
 
-/** The timebase the hart's `time` CSR and SBI set_timer count in (10 MHz, as QEMU virt). */
+/**
+ * The timebase the hart's `time` CSR, SBI set_timer, the CLINT and the waker
+ * count in (10 MHz, as QEMU virt); the device tree's timebase-frequency. Every
+ * other tick rate derives from this one number.
+ */
 export const TIMEBASE_HZ = 10_000_000;
+/** Timebase ticks per millisecond. */
+export const TICKS_PER_MS = TIMEBASE_HZ / 1000;

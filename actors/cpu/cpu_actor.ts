@@ -15,7 +15,6 @@ import { MmioTransport } from "../../devices/virtio/mmio.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Uart } from "../../devices/uart.ts";
 import { Syscon, SYSCON_BASE, SYSCON_SIZE, type SysconAction } from "../../devices/syscon.ts";
-import { setIrqLine } from "../../devices/plic.ts";
 import { ByteRingReader } from "../../lib/ring.ts";
 import {
   CLINT_BASE,
@@ -27,9 +26,23 @@ import {
   VIRTIO_BASE,
   VIRTIO_SLOTS,
   VIRTIO_STRIDE,
+  virtioSlotIrq,
 } from "../../machine/memmap.ts";
-import { CTL, CTL64, FATE, guestTimeTicks, MIP, openControlBlock } from "../../machine/control.ts";
-import { armTimer } from "../../devices/waker.ts";
+import {
+  armTimer,
+  cpuBeat,
+  cpuSleep,
+  CTL,
+  CTL64,
+  FATE,
+  guestTimeTicks,
+  irqLine,
+  MIP,
+  openControlBlock,
+  publishInstret,
+  setFate,
+  setIrqLine,
+} from "../../machine/control.ts";
 import { type CpuConfig, type CpuFate, type CpuProtocol, PANIC_END } from "./protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
@@ -59,7 +72,10 @@ export function runCpu(
   const ctl64 = new BigInt64Array(control);
   const plic = new PlicRegisters(buffers.plic, control);
   const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
-  for (const n of start.slots) slots[n] = new MmioTransport(buffers[`slot${n}`], control);
+  // The board's wiring: virtio slot n raises PLIC source 1+n.
+  for (const n of start.slots) {
+    slots[n] = new MmioTransport(buffers[`slot${n}`], irqLine(ctl, virtioSlotIrq(n)));
+  }
   const log = (text: string) => post({ kind: "log", text });
   // The bus and the SBI need the hart, and the hart is built with them.
   // deno-lint-ignore prefer-const
@@ -233,7 +249,7 @@ export function runCpu(
     const r = hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
-    Atomics.add(ctl, CTL.CPU_BEAT, 1);
+    cpuBeat(ctl);
     if (uart) {
       flushUart();
       uart.update(); // input may have arrived during the batch
@@ -269,9 +285,7 @@ export function runCpu(
         reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
         break;
       }
-      Atomics.store(ctl, CTL.CPU_IDLE, 1);
-      Atomics.wait(ctl, CTL.WAKE, seen);
-      Atomics.store(ctl, CTL.CPU_IDLE, 0);
+      cpuSleep(ctl, seen);
     }
   }
   publishInstret(ctl, hart.instretN);
@@ -280,7 +294,7 @@ export function runCpu(
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
   }
-  Atomics.store(ctl, CTL.FATE, fate);
+  setFate(ctl, fate);
   const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
   if (fate === FATE.CRASHED && start.tracePcs) msg.pcs = hart.recentPcs().map((pc) => hex(pc));
   if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
@@ -307,10 +321,4 @@ export function setupDirectBoot(
   hart.csrWrite(CSR_MCOUNTEREN, 7n);
   // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
   hart.csrWrite(CSR_SCOUNTEREN, 7n);
-}
-
-/** Publish instructions retired (a number, exact to 2^53) as two words, high first. */
-function publishInstret(ctl: Int32Array, n: number): void {
-  Atomics.store(ctl, CTL.INSTRET_HI, Math.floor(n / 4294967296) | 0);
-  Atomics.store(ctl, CTL.INSTRET_LO, n | 0);
 }

@@ -7,7 +7,7 @@
 // Read next: devices/console.ts and devices/block/block.ts (the two devices).
 
 import { F } from "./constants.ts";
-import { DeviceTransport, EV } from "./mmio.ts";
+import { DeviceTransport, EV, type TransportIrq } from "./mmio.ts";
 import { type QueueError, VirtQueue } from "./queue.ts";
 import { GuestRam } from "./ram.ts";
 
@@ -45,12 +45,13 @@ export abstract class VirtioDevice {
     name: string,
     ram: SharedArrayBuffer,
     state: SharedArrayBuffer,
-    control: SharedArrayBuffer,
+    /** The slot's interrupt line, or the control block (its PLIC source VS.IRQ). */
+    irq: TransportIrq,
     opts: DeviceOptions = {},
   ) {
     this.name = name;
     this.ram = new GuestRam(ram, opts.ramBase);
-    this.transport = new DeviceTransport(state, control);
+    this.transport = new DeviceTransport(state, irq);
     this.queues = new Array(this.transport.numQueues).fill(null);
     this.#epoch = this.transport.resetCount();
     this.#restarted = this.transport.live();

@@ -4,9 +4,12 @@
 // and the device actor in its own worker reads what the driver set up and is
 // told about notifications and status changes by a doorbell word in the same
 // buffer (DeviceTransport). Why this split: docs/adr/0001-mmio-on-shared-state.md.
-// Layout and wake rules: docs/virtio.md. Read next: devices/virtio/queue.ts.
+// Both sides raise and lower the slot's interrupt through an IrqLine (the
+// narrow interface of machine/control.ts, as Firecracker's transport takes a
+// VirtioInterrupt): the transport never knows which interrupt controller is
+// behind it. Layout and wake rules: docs/virtio.md. Read next: devices/virtio/queue.ts.
 
-import { setIrqLine } from "../plic.ts";
+import { irqLine, type IrqLine } from "../../machine/control.ts";
 import { F, INT_CONFIG_CHANGE, INT_USED_BUFFER, MAX_QUEUE_SIZE, STATUS } from "./constants.ts";
 
 /** "VIOS": magic word at index 0 of a transport state buffer; layout version at index 1. */
@@ -247,6 +250,17 @@ function readConfig(s: Int32Array, cfg: Uint8Array, off: number, size: number): 
 }
 
 /**
+ * What a transport raises its interrupt through: an IrqLine, or the machine's
+ * control block, meaning the PLIC source the state names (VS.IRQ) through
+ * machine/control.ts irqLine — the wiring every actor and test uses.
+ */
+export type TransportIrq = IrqLine | SharedArrayBuffer;
+
+function lineFor(irq: TransportIrq, s: Int32Array): IrqLine {
+  return irq instanceof SharedArrayBuffer ? irqLine(irq, s[VS.IRQ]) : irq;
+}
+
+/**
  * The cpu side: guest loads and stores to one virtio-mmio register page
  * (offsets 0..0xfff), executed synchronously on the shared state. Accesses to
  * registers below 0x100 must be 4 bytes and aligned (§4.2.2.2); others read 0
@@ -255,17 +269,15 @@ function readConfig(s: Int32Array, cfg: Uint8Array, off: number, size: number): 
  */
 export class MmioTransport {
   readonly #s: Int32Array;
-  readonly #ctl: Int32Array;
+  readonly #irq: IrqLine;
   readonly #cfg: Uint8Array;
-  readonly #irq: number;
   readonly #numQueues: number;
   readonly #configBytes: number;
 
-  constructor(state: SharedArrayBuffer, control: SharedArrayBuffer) {
+  constructor(state: SharedArrayBuffer, irq: TransportIrq) {
     this.#s = openTransportState(state);
-    this.#ctl = new Int32Array(control);
+    this.#irq = lineFor(irq, this.#s);
     this.#cfg = new Uint8Array(state, CONFIG_OFFSET, MAX_CONFIG_BYTES);
-    this.#irq = this.#s[VS.IRQ];
     this.#numQueues = this.#s[VS.NUM_QUEUES];
     this.#configBytes = this.#s[VS.CONFIG_BYTES];
   }
@@ -373,9 +385,9 @@ export class MmioTransport {
       case REG.INTERRUPT_ACK: {
         const left = Atomics.and(s, VS.INTERRUPT_STATUS, ~value) & ~value;
         if (left === 0) {
-          setIrqLine(this.#ctl, this.#irq, 0);
+          this.#irq.set(false);
           // The device may have set a bit between our and and the line going low.
-          if (Atomics.load(s, VS.INTERRUPT_STATUS) !== 0) setIrqLine(this.#ctl, this.#irq, 1);
+          if (Atomics.load(s, VS.INTERRUPT_STATUS) !== 0) this.#irq.set(true);
         }
         break;
       }
@@ -454,7 +466,7 @@ export class MmioTransport {
     Atomics.store(s, VS.STATUS, 0);
     Atomics.store(s, VS.INTERRUPT_STATUS, 0);
     Atomics.store(s, VS.NOTIFY_BITS, 0);
-    setIrqLine(this.#ctl, this.#irq, 0);
+    this.#irq.set(false);
     this.#ring(0, EV.RESET | EV.STATUS);
     const deadline = performance.now() + RESET_WAIT_MS;
     while (Atomics.load(s, VS.DEVICE_BUSY) !== 0) {
@@ -506,16 +518,17 @@ const u64 = (lo: number, hi: number) => (hi >>> 0) * 0x1_0000_0000 + (lo >>> 0);
  */
 export class DeviceTransport {
   readonly #s: Int32Array;
-  readonly #ctl: Int32Array;
+  readonly #line: IrqLine;
   readonly #cfg: Uint8Array;
   readonly deviceId: number;
   readonly numQueues: number;
+  /** The slot's interrupt source number (VS.IRQ), for traces. */
   readonly irq: number;
   readonly configBytes: number;
 
-  constructor(state: SharedArrayBuffer, control: SharedArrayBuffer) {
+  constructor(state: SharedArrayBuffer, irq: TransportIrq) {
     this.#s = openTransportState(state);
-    this.#ctl = new Int32Array(control);
+    this.#line = lineFor(irq, this.#s);
     this.#cfg = new Uint8Array(state, CONFIG_OFFSET, MAX_CONFIG_BYTES);
     this.deviceId = this.#s[VS.DEVICE_ID];
     this.numQueues = this.#s[VS.NUM_QUEUES];
@@ -578,7 +591,7 @@ export class DeviceTransport {
   /** Set InterruptStatus bit 0 ("used") or 1 ("config") and raise the line (level high). */
   interrupt(kind: "used" | "config"): void {
     Atomics.or(this.#s, VS.INTERRUPT_STATUS, kind === "used" ? INT_USED_BUFFER : INT_CONFIG_CHANGE);
-    setIrqLine(this.#ctl, this.irq, 1);
+    this.#line.set(true);
   }
 
   /** The device cannot go on (§2.1.2): set DEVICE_NEEDS_RESET and send a config interrupt. */

@@ -7,8 +7,10 @@
 import type { FaultEngine } from "../engine.ts";
 import type { FaultPlan } from "../plan.ts";
 import type { BeforeFire } from "../../devices/waker.ts";
+import { TICKS_PER_MS } from "../../machine/memmap.ts";
 
-const TICKS_PER_MS = 10_000n;
+/** Milliseconds in timebase ticks (to the nearest tick). */
+const msToTicks = (ms: number): bigint => BigInt(Math.round(ms * TICKS_PER_MS));
 
 export function wakerFaultHook(engine: FaultEngine): BeforeFire | undefined {
   if (!engine.active) return undefined;
@@ -19,7 +21,7 @@ export function wakerFaultHook(engine: FaultEngine): BeforeFire | undefined {
       case "drop":
         return "drop";
       case "delay":
-        return ev.now + BigInt(Math.round(hit.rule.ms! * 10_000));
+        return ev.now + msToTicks(hit.rule.ms!);
       case "kill":
         // Dies before firing: the restarted waker finds the event still due.
         engine.kill(hit);
@@ -37,5 +39,5 @@ export function wakerFaultHook(engine: FaultEngine): BeforeFire | undefined {
 export function clockSkewTicks(plan: FaultPlan): bigint {
   let ms = 0;
   for (const r of plan.rules) if (r.layer === "waker" && r.effect === "skew") ms += r.ms!;
-  return BigInt(Math.round(ms)) * TICKS_PER_MS;
+  return BigInt(Math.round(ms)) * BigInt(TICKS_PER_MS);
 }

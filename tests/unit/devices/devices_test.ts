@@ -7,8 +7,15 @@ import assert from "../../../testing/assert.ts";
 import { Clint, CLINT_MSIP, CLINT_MTIME, CLINT_MTIMECMP } from "../../../devices/clint.ts";
 import { Uart } from "../../../devices/uart.ts";
 import { Syscon, type SysconAction } from "../../../devices/syscon.ts";
-import { createControlBlock, CTL, CTL64, guestTimeTicks, MIP } from "../../../machine/control.ts";
-import { armTimer, Waker } from "../../../devices/waker.ts";
+import {
+  armTimer,
+  createControlBlock,
+  CTL,
+  CTL64,
+  guestTimeTicks,
+  MIP,
+} from "../../../machine/control.ts";
+import { Waker } from "../../../devices/waker.ts";
 import { ByteRingReader, ByteRingWriter, createByteRing } from "../../../lib/ring.ts";
 import { buildMachineFdt, type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
 import {
@@ -17,7 +24,7 @@ import {
   loadFirmware,
   writeFwDynamicInfo,
 } from "../../../launcher/loader.ts";
-import { KERNEL_BASE, RAM_BASE } from "../../../machine/memmap.ts";
+import { KERNEL_BASE, RAM_BASE, TICKS_PER_MS } from "../../../machine/memmap.ts";
 
 function clintMachine(ticks = 1000n) {
   const control = createControlBlock();
@@ -81,7 +88,7 @@ Deno.test("waker: machine-timer mode raises MTIP (not STIP) when mtimecmp is due
   const w = new Waker(control, { timerBit: MIP.MTIP });
   w.start();
   try {
-    armTimer(ctl, BigInt(guestTimeTicks(control)) + 20n * 10_000n, MIP.MTIP);
+    armTimer(ctl, BigInt(guestTimeTicks(control)) + 20n * BigInt(TICKS_PER_MS), MIP.MTIP);
     const end = performance.now() + 5000;
     while (!(Atomics.load(ctl, CTL.MIP) & MIP.MTIP) && performance.now() < end) {
       await new Promise((r) => setTimeout(r, 2));

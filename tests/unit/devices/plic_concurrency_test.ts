@@ -4,10 +4,11 @@
 // claimed exactly once: no lost interrupt, no duplicate.
 
 import assert from "../../../testing/assert.ts";
-import { createPlicState, PLIC_REG, PlicRegisters, setIrqLine } from "../../../devices/plic.ts";
-import { createControlBlock, CTL, MIP } from "../../../machine/control.ts";
+import { createPlicState, PLIC_REG, PlicRegisters } from "../../../devices/plic.ts";
+import { createControlBlock, CTL, MIP, setIrqLine } from "../../../machine/control.ts";
 
 const PLIC_URL = new URL("../../../devices/plic.ts", import.meta.url).href;
+const CONTROL_URL = new URL("../../../machine/control.ts", import.meta.url).href;
 
 // Workers are built from source text so they need no files of their own.
 const GATEWAY_SRC = `
@@ -25,7 +26,7 @@ self.onmessage = async (e) => {
 };`;
 
 const DEVICE_SRC = `
-import { setIrqLine } from "${PLIC_URL}";
+import { setIrqLine } from "${CONTROL_URL}";
 self.postMessage({ kind: "ready" });
 self.onmessage = (e) => {
   const { control, acks, rounds, sources } = e.data;

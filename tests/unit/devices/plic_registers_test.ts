@@ -13,10 +13,9 @@ import {
   PLIC_WORDS,
   PlicGateway,
   PlicRegisters,
-  setIrqLine,
 } from "../../../devices/plic.ts";
 import { PLIC_NDEV } from "../../../machine/memmap.ts";
-import { createControlBlock, CTL, MIP } from "../../../machine/control.ts";
+import { createControlBlock, CTL, MIP, setIrqLine } from "../../../machine/control.ts";
 
 const M = 0, S = 1; // contexts
 const prio = (src: number) => PLIC_REG.PRIORITY + 4 * src;

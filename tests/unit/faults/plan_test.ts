@@ -33,8 +33,8 @@ import { wakerFaultHook } from "../../../faults/layers/waker.ts";
 import type { BlockBackend } from "../../../devices/block/backend.ts";
 import type { FrameSink, NetBackend } from "../../../devices/net/backend.ts";
 import { newStats } from "../../../devices/net/backend.ts";
-import { createControlBlock, CTL, MIP } from "../../../machine/control.ts";
-import { createPlicState, PLIC, PlicRegisters, setIrqLine } from "../../../devices/plic.ts";
+import { createControlBlock, CTL, MIP, setIrqLine } from "../../../machine/control.ts";
+import { createPlicState, PLIC, PlicRegisters } from "../../../devices/plic.ts";
 import { ByteRingReader, ByteRingWriter, createByteRing } from "../../../lib/ring.ts";
 
 const MOD = new URL("../../../mod.ts", import.meta.url).pathname;

@@ -4,10 +4,18 @@
 // Assertions are on what happens, never on how fast (speed is a benchmark).
 
 import assert from "../../../testing/assert.ts";
-import { armTimer, type TimerEvent, Waker } from "../../../devices/waker.ts";
-import { createControlBlock, CTL, CTL64, guestTimeTicks, MIP } from "../../../machine/control.ts";
+import { type TimerEvent, Waker } from "../../../devices/waker.ts";
+import {
+  armTimer,
+  createControlBlock,
+  CTL,
+  CTL64,
+  guestTimeTicks,
+  MIP,
+} from "../../../machine/control.ts";
+import { TICKS_PER_MS } from "../../../machine/memmap.ts";
 
-const MS = 10_000n; // ticks per millisecond
+const MS = BigInt(TICKS_PER_MS);
 
 function machine() {
   const control = createControlBlock();
