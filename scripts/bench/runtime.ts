@@ -2,7 +2,7 @@
 // throughput between two workers (publishing every record and batched), and
 // wake-up round-trip latency for Atomics.notify↔wait, the ring sleep
 // protocol, runtime request/reply and bare postMessage — all in one run, so
-// the ratios hold even if the machine is busy. Actors: actors/testing/.
+// the ratios hold even if the machine is busy. Actors: testing/actors/.
 // Read next: lib/ring.ts, testing/actors/pingpong_protocol.ts.
 
 import { createRing, RING, RingConsumer, RingProducer } from "../../lib/ring.ts";

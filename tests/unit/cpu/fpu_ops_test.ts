@@ -1,7 +1,7 @@
 // Hand-checked F/D cases for Fpu.execute: one test per concern (NaN-boxing,
 // rounding modes, fused single rounding, tininess after rounding, saturation,
 // min/max/compare NaN rules, illegal encodings, rd = x0). The broad coverage
-// is in cpu_fpu_vectors_test.ts; these pin the rules down by name.
+// is in fpu_vectors_test.ts; these pin the rules down by name.
 
 import assert from "../../../testing/assert.ts";
 import { Fpu } from "../../../cpu/fpu.ts";
