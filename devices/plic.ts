@@ -9,7 +9,15 @@
 // Read next: docs/machine.md (PLIC design), machine/control.ts.
 
 import { PLIC_CONTEXTS, PLIC_NDEV } from "../machine/memmap.ts";
-import { CTL, lowerMip, MIP, openControlBlock, raiseMip } from "../machine/control.ts";
+import {
+  CTL,
+  lowerMip,
+  MIP,
+  openControlBlock,
+  plicLock,
+  plicUnlock,
+  raiseMip,
+} from "../machine/control.ts";
 
 /** "PLIC" and the layout version, at words 0 and 1 of the state buffer. */
 export const PLIC_MAGIC = 0x504c4943;
@@ -83,24 +91,13 @@ class PlicCore {
     this.ctl = openControlBlock(control);
   }
 
-  /**
-   * The spin lock. Critical sections are a few dozen word operations, so a
-   * short spin almost always wins; if the holder was descheduled we sleep on
-   * the lock word instead of burning a core (unlock always notifies).
-   */
+  /** The spin lock CTL.PLIC_LOCK (machine/control.ts plicLock: spin briefly, then sleep). */
   protected lock(): void {
-    const ctl = this.ctl;
-    for (let i = 0; i < 100; i++) {
-      if (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) === 0) return;
-    }
-    while (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) !== 0) {
-      Atomics.wait(ctl, CTL.PLIC_LOCK, 1, 1);
-    }
+    plicLock(this.ctl);
   }
 
   protected unlock(): void {
-    Atomics.store(this.ctl, CTL.PLIC_LOCK, 0);
-    Atomics.notify(this.ctl, CTL.PLIC_LOCK, 1);
+    plicUnlock(this.ctl);
   }
 
   protected bit(base: number, src: number): boolean {

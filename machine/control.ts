@@ -47,7 +47,7 @@ export const CTL = {
   TIMER_SEQ: 7,
   /** Interrupt-line doorbell: devices bump it after changing a LINE word. */
   IRQ_DOORBELL: 8,
-  /** Lock word for the PLIC state (see devices/plic.ts): 0 free, 1 held. */
+  /** Lock word for the PLIC state (devices/plic.ts): 0 free, 1 held; plicLock / plicUnlock. */
   PLIC_LOCK: 9,
   /** Instructions retired, low and high 32 bits, published by the cpu after every batch. */
   INSTRET_LO: 10,
@@ -247,6 +247,27 @@ export function cpuSleep(ctl: Int32Array, seen: number): void {
   Atomics.store(ctl, CTL.CPU_IDLE, 1);
   Atomics.wait(ctl, CTL.WAKE, seen);
   Atomics.store(ctl, CTL.CPU_IDLE, 0);
+}
+
+/**
+ * Take the PLIC state's spin lock (devices/plic.ts; the cpu and the irq
+ * actor both hold it). Critical sections are a few dozen word operations, so
+ * a short spin almost always wins; if the holder was descheduled we sleep on
+ * the lock word instead of burning a core (unlock always notifies).
+ */
+export function plicLock(ctl: Int32Array): void {
+  for (let i = 0; i < 100; i++) {
+    if (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) === 0) return;
+  }
+  while (Atomics.compareExchange(ctl, CTL.PLIC_LOCK, 0, 1) !== 0) {
+    Atomics.wait(ctl, CTL.PLIC_LOCK, 1, 1);
+  }
+}
+
+/** Release the PLIC state's lock and wake one waiter. */
+export function plicUnlock(ctl: Int32Array): void {
+  Atomics.store(ctl, CTL.PLIC_LOCK, 0);
+  Atomics.notify(ctl, CTL.PLIC_LOCK, 1);
 }
 
 /** The cpu records the guest's fate (a FATE value) once, when the machine stops. */
