@@ -4,15 +4,7 @@
 // mode (machine/control.ts armTimer with MIP.MTIP), exactly as SBI set_timer
 // drives STIP on the direct path. Read next: devices/waker.ts, docs/firmware.md.
 
-import {
-  armTimer,
-  CTL,
-  CTL64,
-  lowerMip,
-  MIP,
-  raiseMip,
-  setClockSkew,
-} from "../machine/control.ts";
+import { armTimer, CTL, CTL64, lowerMip, MIP, raiseMip, setClockSkew } from "../machine/control.ts";
 
 /** Register offsets (hart 0), as on QEMU virt and the SiFive CLINT. */
 export const CLINT_MSIP = 0x0000;

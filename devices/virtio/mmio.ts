@@ -9,7 +9,7 @@
 // VirtioInterrupt): the transport never knows which interrupt controller is
 // behind it. Layout and wake rules: docs/virtio.md. Read next: devices/virtio/queue.ts.
 
-import { irqLine, type IrqLine } from "../../machine/control.ts";
+import { type IrqLine, irqLine } from "../../machine/control.ts";
 import { F, INT_CONFIG_CHANGE, INT_USED_BUFFER, MAX_QUEUE_SIZE, STATUS } from "./constants.ts";
 
 /** "VIOS": magic word at index 0 of a transport state buffer; layout version at index 1. */
