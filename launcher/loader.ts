@@ -2,7 +2,7 @@
 // kernel `Image` or an ELF64 `vmlinux` into guest RAM, the initrd at the top
 // of RAM, and the device tree just below it, built by the caller once the
 // addresses are known. Every failure is a LoadError that says what is wrong.
-// Read next: lib/fdt.ts (the tree), machine/memmap.ts, docs/machine.md.
+// Read next: launcher/devicetree.ts (the tree), machine/memmap.ts, docs/machine.md.
 
 import { KERNEL_BASE, RAM_BASE } from "../machine/memmap.ts";
 import {

@@ -41,7 +41,7 @@ import { NET, type NetProtocol } from "../actors/net/protocol.ts";
 import { type PreparedNet, prepareNet } from "../actors/net/setup.ts";
 import { createPlicState } from "../devices/plic.ts";
 import { IRQ } from "../actors/irq/protocol.ts";
-import { buildMachineFdt } from "../lib/fdt.ts";
+import { buildMachineFdt } from "./devicetree.ts";
 import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machine/memmap.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";

@@ -10,7 +10,7 @@
 // kernel functions (where boot time goes).
 import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
-import { buildMachineFdt } from "../lib/fdt.ts";
+import { buildMachineFdt } from "../launcher/devicetree.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
 import { createSbi } from "../actors/cpu/sbi.ts";
 import { setupDirectBoot } from "../actors/cpu/cpu_actor.ts";

@@ -17,7 +17,8 @@ import {
 } from "../../../machine/control.ts";
 import { Waker } from "../../../devices/waker.ts";
 import { ByteRingReader, ByteRingWriter, createByteRing } from "../../../lib/ring.ts";
-import { buildMachineFdt, type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
+import { buildMachineFdt } from "../../../launcher/devicetree.ts";
+import { type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
 import {
   FW_DYNAMIC_MAGIC,
   LoadError,

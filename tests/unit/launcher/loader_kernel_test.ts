@@ -12,7 +12,8 @@ import {
   loadGuest,
   MAX_MEM_MB,
 } from "../../../launcher/loader.ts";
-import { buildMachineFdt, parseFdt } from "../../../lib/fdt.ts";
+import { buildMachineFdt } from "../../../launcher/devicetree.ts";
+import { parseFdt } from "../../../lib/fdt.ts";
 import { KERNEL_BASE, RAM_BASE } from "../../../machine/memmap.ts";
 
 const MiB = 1024 * 1024;

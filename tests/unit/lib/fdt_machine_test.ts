@@ -1,8 +1,9 @@
-// Tests for lib/fdt.ts: the writer round-trips through our own reader and
+// Tests for lib/fdt.ts and launcher/devicetree.ts: the writer round-trips through our own reader and
 // through Debian's `dtc`, and the machine tree has what a 6.x kernel reads.
 
 import assert from "../../../testing/assert.ts";
-import { buildMachineFdt, FdtWriter, type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
+import { buildMachineFdt } from "../../../launcher/devicetree.ts";
+import { FdtWriter, type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
 import { PLIC_NDEV } from "../../../machine/memmap.ts";
 
 const dec = new TextDecoder();

@@ -3,10 +3,10 @@
 // CLINT and UART that QEMU's OpenSBI needs), and the kernel must find the
 // PLIC, the hart's ISA and the virtio console and reach the guest's ready line.
 // Skipped when QEMU or the bundled guest is missing.
-// Read next: lib/fdt.ts.
+// Read next: launcher/devicetree.ts.
 
 import assert from "../../../testing/assert.ts";
-import { buildMachineFdt } from "../../../lib/fdt.ts";
+import { buildMachineFdt } from "../../../launcher/devicetree.ts";
 import { VIRTIO_SLOTS } from "../../../machine/memmap.ts";
 
 const GUEST = new URL("../../../guest/", import.meta.url);
