@@ -1,5 +1,6 @@
 // The guest's output to the host's standard output, shared by every actor that
-// prints for the guest (the console actor, and the cpu's SBI console and UART).
+// prints for the guest (the console actor, and the cpu's SBI console and UART),
+// and the one watcher that spots strings in it (the ready and panic lines).
 // A stdout that fails — a closed pipe (`| head -1`), a full disk (`>/dev/full`),
 // a terminal gone — must not kill the machine: as QEMU's char backends do, the
 // output is discarded from then on, said once per writer.
@@ -35,20 +36,71 @@ export function writeStdout(
   return true;
 }
 
-/** Watches a byte stream for one ASCII string, across chunk boundaries. */
+/**
+ * Watches a byte stream for strings, across chunk boundaries: the one watcher
+ * behind the console actor's `seen` events and the cpu's SBI console and UART
+ * (the ready line, the panic lines). Matches UTF-8 bytes in place — output is
+ * never copied whole or decoded — and keeps only a tail as long as the longest
+ * string not yet seen, less one byte. Each string is reported once.
+ */
 export class OutputWatch {
-  seen = false;
-  private tail = "";
-  // One character per byte, so a multi-byte character cannot hide an ASCII match.
-  private readonly decoder = new TextDecoder("latin1");
-  constructor(private readonly needle: string) {}
+  /** Strings not yet seen, with their UTF-8 bytes. */
+  private pending: { text: string; bytes: Uint8Array }[];
+  private tail: Uint8Array;
+  private tailLen = 0;
 
-  /** Feed the next chunk; true once the string has been seen (in this chunk or before). */
-  feed(bytes: Uint8Array): boolean {
-    if (this.seen) return true;
-    const text = this.tail + this.decoder.decode(bytes);
-    if (text.includes(this.needle)) return this.seen = true;
-    this.tail = text.slice(-(this.needle.length - 1));
+  constructor(texts: readonly string[]) {
+    const enc = new TextEncoder();
+    this.pending = [...new Set(texts)].filter((t) => t.length > 0)
+      .map((text) => ({ text, bytes: enc.encode(text) }));
+    this.tail = new Uint8Array(Math.max(0, ...this.pending.map((w) => w.bytes.length - 1)));
+  }
+
+  /** Whether any string is still unseen (feeding is then pointless). */
+  get watching(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Feed the next chunk; returns the strings seen for the first time in it. */
+  feed(bytes: Uint8Array): string[] {
+    if (this.pending.length === 0 || bytes.length === 0) return [];
+    const hits = this.pending.filter((w) => this.occursIn(w.bytes, bytes));
+    if (hits.length > 0) this.pending = this.pending.filter((w) => !hits.includes(w));
+    this.keepTail(bytes);
+    return hits.map((w) => w.text);
+  }
+
+  /** Keep the last tail.length bytes of tail + bytes. */
+  private keepTail(bytes: Uint8Array): void {
+    const keep = this.tail.length;
+    if (bytes.length >= keep) {
+      this.tail.set(bytes.subarray(bytes.length - keep));
+      this.tailLen = keep;
+      return;
+    }
+    const old = Math.min(this.tailLen, keep - bytes.length);
+    this.tail.copyWithin(0, this.tailLen - old, this.tailLen);
+    this.tail.set(bytes, old);
+    this.tailLen = old + bytes.length;
+  }
+
+  /** Whether `needle` occurs in tail + bytes, without building that string. */
+  private occursIn(needle: Uint8Array, bytes: Uint8Array): boolean {
+    const n = needle.length, tail = this.tail, tailLen = this.tailLen;
+    const at = (i: number) => i < tailLen ? tail[i] : bytes[i - tailLen];
+    // Matches that start in the tail: at most n - 1 starting points.
+    for (let i = Math.max(0, tailLen - n + 1); i < tailLen; i++) {
+      if (i + n > tailLen + bytes.length) break;
+      let j = 0;
+      while (j < n && at(i + j) === needle[j]) j++;
+      if (j === n) return true;
+    }
+    for (let i = bytes.indexOf(needle[0]); i >= 0 && i + n <= bytes.length;) {
+      let j = 1;
+      while (j < n && bytes[i + j] === needle[j]) j++;
+      if (j === n) return true;
+      i = bytes.indexOf(needle[0], i + 1);
+    }
     return false;
   }
 }

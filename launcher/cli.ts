@@ -5,6 +5,8 @@
 // positional arguments the bundled guest in guest/ boots with 128 MB.
 // Read next: launcher/machine.ts (what these options turn into).
 
+import { isMachineRole, MACHINE_ROLES } from "../actors/roles.ts";
+
 export interface BlockOption {
   path: string;
   readOnly: boolean;
@@ -106,8 +108,6 @@ const FLAG_OPTIONS = new Set([
   "profile",
   "uart",
 ]);
-export const ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
-export type Role = typeof ROLES[number];
 
 /** Where the bundled guest lives, relative to this file. */
 export const BUNDLED = {
@@ -204,9 +204,9 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
         const at = value.indexOf("=");
         const role = at < 0 ? "" : value.slice(0, at);
         const mod = at < 0 ? "" : value.slice(at + 1);
-        if (!(ROLES as readonly string[]).includes(role) || mod === "") {
+        if (!isMachineRole(role) || mod === "") {
           throw new UsageError(
-            `--actor ${value}: want <role>=<module> with role one of ${ROLES.join(", ")}`,
+            `--actor ${value}: want <role>=<module> with role one of ${MACHINE_ROLES.join(", ")}`,
           );
         }
         o.actors.set(role, mod);

@@ -43,7 +43,7 @@ import {
   setFate,
   setIrqLine,
 } from "../../machine/control.ts";
-import { type CpuConfig, type CpuFate, type CpuProtocol, PANIC_END } from "./protocol.ts";
+import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
@@ -83,6 +83,26 @@ export function runCpu(
   let fate: number = FATE.RUNNING;
   let reason = "";
   const firmware = start.firmware ?? null;
+  // The one output watcher (actors/output.ts) on each of the cpu's consoles:
+  // the strings the launcher asked to see, and the one that ends the run (the
+  // end of a panic that hvc0 never shows; the policy is launcher/fate.ts's).
+  const watched = [...(start.watch ?? []), ...(start.stopOn ? [start.stopOn.text] : [])];
+  const watchOutput = (where: string) => {
+    const w = new OutputWatch(watched);
+    return (bytes: Uint8Array) => {
+      if (!w.watching) return;
+      for (const text of w.feed(bytes)) {
+        if (start.watch?.includes(text)) post({ kind: "seen", text });
+        if (text === start.stopOn?.text && fate === FATE.RUNNING) {
+          fate = FATE.CRASHED;
+          reason = start.stopOn.reason.replace("{where}", where);
+          hart.stopRequested = true;
+        }
+      }
+    };
+  };
+  const watchSbi = watchOutput("SBI console");
+  const watchUart = watchOutput("UART");
 
   // Firmware boots add the CLINT and QEMU's test/syscon device (docs/firmware.md).
   const skewSlot = CTL64.CLOCK_SKEW / 8;
@@ -107,6 +127,7 @@ export function runCpu(
     const bytes = new Uint8Array(uartOut);
     uartOut = [];
     writeStdout(bytes);
+    watchUart(bytes);
   };
   const uart = start.uart
     ? new Uart({
@@ -175,16 +196,10 @@ export function runCpu(
     },
   };
 
-  const panicWatch = start.stopOnPanic ? new OutputWatch(PANIC_END) : null;
   const host: SbiHost = {
     consoleWrite(bytes) {
       writeStdout(bytes);
-      if (panicWatch?.feed(bytes) && fate === FATE.RUNNING) {
-        fate = FATE.CRASHED;
-        reason =
-          "the guest kernel panicked (on the SBI console; boot it with panic=-1 to reboot instead)";
-        hart.stopRequested = true;
-      }
+      watchSbi(bytes);
     },
     consoleRead: () => new Uint8Array(0),
     setTimer(deadline) {

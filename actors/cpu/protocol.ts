@@ -28,14 +28,18 @@ export interface CpuConfig {
   /** An ns16550a UART at UART_BASE; its input is buffer `uartInput` when present. */
   uart?: boolean;
   /**
-   * End the run as CRASHED when Linux's end-of-panic line appears on the SBI
-   * console (an early panic, before hvc0; with panic=0 Linux then loops forever).
+   * Strings to watch for on the SBI console and the UART (actors/output.ts);
+   * each sighting is reported once as "seen", as the console actor does for hvc0.
    */
-  stopOnPanic?: boolean;
+  watch?: string[];
+  /**
+   * End the run as CRASHED when `text` appears on the SBI console or the UART,
+   * with `reason` ("{where}" in it names which). The launcher's panic policy
+   * (launcher/fate.ts): the end of a panic report hvc0 never shows (an early
+   * panic; with panic=0 Linux then loops forever with interrupts off).
+   */
+  stopOn?: { text: string; reason: string };
 }
-
-/** The last line Linux prints when it panics (kernel/panic.c). */
-export const PANIC_END = "---[ end Kernel panic - not syncing";
 
 export interface CpuFate {
   kind: "fate";
@@ -54,7 +58,7 @@ export interface CpuProtocol {
   request: never;
   reply: Record<never, never>;
   cast: never;
-  event: CpuFate | { kind: "log"; text: string };
+  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
   config: CpuConfig;
   /** ram, control, plic, slot<n> for each slot in config.slots, and uartInput (a byte ring). */
   buffers: Record<string, SharedArrayBuffer>;

@@ -3,14 +3,6 @@
 // ids, casts, events, exit) and `serveActor`, the actor-side half a worker
 // file calls. The parent side is actors/runtime/spawn.ts; the contract is docs/ipc.md.
 
-/** The machine's roles; `--actor <role>=<module>` accepts exactly these. */
-export const MACHINE_ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
-export type MachineRole = typeof MACHINE_ROLES[number];
-
-export function isMachineRole(s: string): s is MachineRole {
-  return (MACHINE_ROLES as readonly string[]).includes(s);
-}
-
 /** Every protocol message is a `kind`-tagged union member. */
 export interface Message {
   kind: string;

@@ -1,27 +1,15 @@
 // Which module plays each role: role → module URL, with the defaults the
 // launcher starts and the swaps asked for by `--actor <role>=<path>` or by the
-// library API (`registry.set`). `probeModule` runs only the handshake, so a
-// swapped module with the wrong role or version is refused before boot.
+// library API (`registry.set`). Generic: the roles and their default modules
+// are the caller's table (the machine's is actors/roles.ts). `probeModule`
+// runs only the handshake, so a swapped module with the wrong role or version
+// is refused before boot.
 // Read next: actors/runtime/supervisor.ts, which starts what the registry names.
 
 import { pathToFileURL } from "node:url";
 import { resolve } from "node:path";
-import { isMachineRole, MACHINE_ROLES, type MachineRole, type RoleDescriptor } from "./protocol.ts";
+import type { RoleDescriptor } from "./protocol.ts";
 import { spawnActor } from "./spawn.ts";
-
-/**
- * Where each role's actor worker is expected to live. These files are written
- * by the issues that build each actor; until one exists, `get` on that role
- * says so clearly. The launcher may also `set` them.
- */
-export const DEFAULT_MODULES: Record<MachineRole, URL> = {
-  cpu: new URL("../cpu/cpu.worker.ts", import.meta.url),
-  waker: new URL("../waker/waker.worker.ts", import.meta.url),
-  console: new URL("../console/console.worker.ts", import.meta.url),
-  net: new URL("../net/net.worker.ts", import.meta.url),
-  block: new URL("../block/block.worker.ts", import.meta.url),
-  irq: new URL("../irq/irq.worker.ts", import.meta.url),
-};
 
 /** `path` (relative to `cwd`, absolute, or already a URL) as a module URL. */
 export function resolveModule(path: string, cwd = Deno.cwd()): URL {
@@ -44,44 +32,52 @@ function checkFile(role: string, url: URL): void {
   }
 }
 
-/** Parse one `--actor` value, `<role>=<path-or-url>`. Throws a clear error on bad input. */
-export function parseActorOption(spec: string, cwd = Deno.cwd()): { role: MachineRole; url: URL } {
+/**
+ * Parse one `--actor` value, `<role>=<path-or-url>`, where role is one of
+ * `roles`. Throws a clear error on bad input.
+ */
+export function parseRoleOption<R extends string>(
+  spec: string,
+  roles: readonly R[],
+  cwd = Deno.cwd(),
+): { role: R; url: URL } {
   const eq = spec.indexOf("=");
   if (eq <= 0 || eq === spec.length - 1) {
     throw new Error(
-      `--actor wants <role>=<module>, got ${JSON.stringify(spec)} (roles: ${
-        MACHINE_ROLES.join(", ")
-      })`,
+      `--actor wants <role>=<module>, got ${JSON.stringify(spec)} (roles: ${roles.join(", ")})`,
     );
   }
   const role = spec.slice(0, eq).trim();
-  if (!isMachineRole(role)) {
-    throw new Error(
-      `--actor ${spec}: unknown role "${role}" (roles: ${MACHINE_ROLES.join(", ")})`,
-    );
+  if (!(roles as readonly string[]).includes(role)) {
+    throw new Error(`--actor ${spec}: unknown role "${role}" (roles: ${roles.join(", ")})`);
   }
   const url = resolveModule(spec.slice(eq + 1).trim(), cwd);
   checkFile(role, url);
-  return { role, url };
+  return { role: role as R, url };
 }
 
 /** role → module URL. One per launcher; tests make their own. */
-export class Registry {
-  private readonly modules = new Map<MachineRole, URL>();
+export class Registry<R extends string = string> {
+  private readonly modules = new Map<R, URL>();
+  /** The roles this registry knows, in the order of its defaults. */
+  readonly roles: readonly R[];
 
-  constructor(private readonly defaults: Record<MachineRole, URL> = DEFAULT_MODULES) {}
+  /** `defaults`: the module each role runs unless swapped (the machine's: actors/roles.ts). */
+  constructor(private readonly defaults: Readonly<Record<R, URL>>) {
+    this.roles = Object.keys(defaults) as R[];
+  }
 
   /** The module for `role`: a swap if one was set, else the default. Checks a local file exists. */
-  get(role: MachineRole): URL {
+  get(role: R): URL {
     const url = this.modules.get(role) ?? this.defaults[role];
     checkFile(role, url);
     return url;
   }
 
   /** Play `role` with another module (a URL, or a path relative to `cwd`). */
-  set(role: MachineRole, module: URL | string, cwd = Deno.cwd()): void {
-    if (!isMachineRole(role)) {
-      throw new Error(`unknown role "${role}" (roles: ${MACHINE_ROLES.join(", ")})`);
+  set(role: R, module: URL | string, cwd = Deno.cwd()): void {
+    if (!this.roles.includes(role)) {
+      throw new Error(`unknown role "${role}" (roles: ${this.roles.join(", ")})`);
     }
     const url = module instanceof URL ? module : resolveModule(module, cwd);
     checkFile(role, url);
@@ -89,23 +85,23 @@ export class Registry {
   }
 
   /** Back to the default module. */
-  reset(role: MachineRole): void {
+  reset(role: R): void {
     this.modules.delete(role);
   }
 
-  isSwapped(role: MachineRole): boolean {
+  isSwapped(role: R): boolean {
     return this.modules.has(role);
   }
 
   /** Apply every `--actor` value; all are parsed before any is applied. */
   applyActorOptions(specs: readonly string[], cwd = Deno.cwd()): void {
-    const parsed = specs.map((s) => parseActorOption(s, cwd));
+    const parsed = specs.map((s) => parseRoleOption(s, this.roles, cwd));
     for (const { role, url } of parsed) this.modules.set(role, url);
   }
 
   /** Every role with its module URL (swapped or default), unchecked. */
-  entries(): [MachineRole, URL][] {
-    return MACHINE_ROLES.map((r) => [r, this.modules.get(r) ?? this.defaults[r]]);
+  entries(): [R, URL][] {
+    return this.roles.map((r) => [r, this.modules.get(r) ?? this.defaults[r]]);
   }
 }
 

@@ -1,15 +1,15 @@
 // Supervision: one xstate v5 machine per actor — starting, running, failed,
-// restarting, stopped — and a restart policy per role (at most N restarts in
-// T ms, then give up and say why). The worker itself is a `fromCallback`
-// child: receive → postMessage, worker notices → typed events via sendBack,
-// cleanup terminates it. `Supervisor` is the small class the launcher uses.
+// restarting, stopped — under a restart policy (at most N restarts in T ms,
+// then give up and say why; each role's is in actors/roles.ts). The worker
+// itself is a `fromCallback` child: receive → postMessage, worker notices →
+// typed events via sendBack, cleanup terminates it. `Supervisor` is the
+// small class the launcher uses.
 // Read actors/runtime/spawn.ts first for what one instance does.
 
 import { assign, createActor, emit, fromCallback, sendTo, setup } from "xstate";
 import {
   ActorFailure,
   type Failure,
-  type MachineRole,
   type Message,
   type ProtocolShape,
   type RemoteError,
@@ -31,21 +31,8 @@ export interface RestartPolicy {
   stopGraceMs?: number;
 }
 
-/**
- * Defaults per role. The cpu is not restarted: the hart's registers live in
- * its worker, so a crash there is the guest's death, reported as such.
- * Device actors keep their state in guest RAM and shared memory and resume.
- */
-export const ROLE_POLICIES: Record<MachineRole, RestartPolicy> = {
-  cpu: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
-  waker: { maxRestarts: 5, windowMs: 10_000, backoffMs: 20 },
-  // The interrupt controller is not restarted either: an interrupt may be
-  // lost mid-flight, so the launcher ends the run on its crash.
-  irq: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
-  console: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
-  net: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
-  block: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
-};
+/** The policy of a supervisor given none: no restarts (a role's own is in its table, actors/roles.ts). */
+export const NO_RESTARTS: RestartPolicy = { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 };
 
 /** What a supervisor tells its listeners. */
 export type SupervisorEvent =
@@ -372,7 +359,7 @@ export interface SupervisorOptions<P extends ProtocolShape> {
   url: URL | string;
   buffers: P["buffers"];
   config: P["config"];
-  /** Default: ROLE_POLICIES[role] for a machine role, else no restarts. */
+  /** Merged over NO_RESTARTS; the launcher passes the role's policy from actors/roles.ts. */
   policy?: Partial<RestartPolicy>;
 }
 
@@ -389,9 +376,7 @@ export class Supervisor<P extends ProtocolShape> {
 
   constructor(opts: SupervisorOptions<P>) {
     this.role = opts.descriptor.role;
-    const base = (ROLE_POLICIES as Record<string, RestartPolicy>)[this.role] ??
-      { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 };
-    const policy = { ...base, ...opts.policy };
+    const policy = { ...NO_RESTARTS, ...opts.policy };
     if (!(policy.maxRestarts >= 0 && policy.windowMs > 0 && policy.backoffMs >= 0)) {
       throw new Error(`${this.role}: bad restart policy ${JSON.stringify(policy)}`);
     }

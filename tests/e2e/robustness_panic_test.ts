@@ -3,11 +3,10 @@
 // the launcher, which watches hvc0 for the panic line, ends the run with the
 // guest's death (status 1); an early panic, on the SBI console before hvc0, is
 // seen by the cpu actor; with panic=-1 Linux reboots by itself.
-// Read next: launcher/machine.ts (PANIC_LINE, panicTimeout).
+// Read next: launcher/fate.ts (the panic policy: PANIC_LINE, PANIC_END, panicTimeout).
 import { assert, assertEquals } from "../../testing/assert.ts";
-import { panicTimeout } from "../../launcher/machine.ts";
+import { PANIC_END, panicTimeout } from "../../launcher/fate.ts";
 import { OutputWatch } from "../../actors/output.ts";
-import { PANIC_END } from "../../actors/cpu/protocol.ts";
 import { bundledBoot, runMod } from "../../testing/guest_session.ts";
 
 // No init anywhere: Linux panics once hvc0 is up ("VFS: Unable to mount root fs").
@@ -37,16 +36,32 @@ Deno.test("robustness: with panic=-1 the guest reboots (and --no-reboot ends wit
 });
 
 Deno.test("robustness: OutputWatch finds the end-of-panic line across chunks", () => {
-  const w = new OutputWatch(PANIC_END);
+  const w = new OutputWatch([PANIC_END]);
   const before = new TextEncoder().encode("[ 0.1] caf\u00e9 ");
   const text = new Uint8Array([...before, ...new TextEncoder().encode(`${PANIC_END}: x ]---\n`)]);
   const last = before.length + PANIC_END.length - 1; // the needle's last byte
-  let first = -1;
+  const hits: number[] = [];
   for (let i = 0; i < text.length; i += 3) {
-    if (w.feed(text.subarray(i, i + 3)) && first < 0) first = i;
+    if (w.feed(text.subarray(i, i + 3)).includes(PANIC_END)) hits.push(i);
   }
-  assertEquals(first, last - (last % 3), "seen in the chunk that completes it");
-  assert(!new OutputWatch(PANIC_END).feed(new TextEncoder().encode("Kernel panic - not")));
+  assertEquals(hits, [last - (last % 3)], "seen once, in the chunk that completes it");
+  assertEquals(
+    new OutputWatch([PANIC_END]).feed(new TextEncoder().encode("Kernel panic - not")),
+    [],
+  );
+});
+
+Deno.test("robustness: OutputWatch reports several strings, each once, whole chunk or split", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  const w = new OutputWatch(["ready", "Kernel panic", "ready"]);
+  assertEquals(w.feed(enc("...rea")), []);
+  assertEquals(w.feed(enc("dy\nKernel panic - not syncing")), ["ready", "Kernel panic"]);
+  assertEquals(w.watching, false);
+  assertEquals(w.feed(enc("ready Kernel panic")), []);
+  // A string split over many one-byte chunks; a multi-byte character before it.
+  const v = new OutputWatch(["caf\u00e9 ok"]);
+  const seen = [...enc("x caf\u00e9 ok")].flatMap((b) => v.feed(new Uint8Array([b])));
+  assertEquals(seen, ["caf\u00e9 ok"]);
 });
 
 Deno.test("robustness: an early panic (SBI console, before hvc0) ends the run too", async () => {

@@ -6,13 +6,9 @@
 
 import assert from "../../../testing/assert.ts";
 import { fileURLToPath } from "node:url";
-import { ActorFailure, MACHINE_ROLES, type MachineRole } from "../../../actors/runtime/protocol.ts";
-import {
-  parseActorOption,
-  probeModule,
-  Registry,
-  resolveModule,
-} from "../../../actors/runtime/registry.ts";
+import { ActorFailure } from "../../../actors/runtime/protocol.ts";
+import { probeModule, Registry, resolveModule } from "../../../actors/runtime/registry.ts";
+import { MACHINE_ROLES, type MachineRole, parseActorOption } from "../../../actors/roles.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { ECHO, type EchoProtocol } from "../../../testing/actors/echo_protocol.ts";
 
@@ -20,12 +16,12 @@ const ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 const testing = (f: string) => new URL(`../../../testing/actors/${f}`, import.meta.url);
 
 /** A registry whose defaults are all the echo test actor. */
-function testRegistry(): Registry {
+function testRegistry(): Registry<MachineRole> {
   const defaults = Object.fromEntries(MACHINE_ROLES.map((r) => [r, testing("echo.worker.ts")]));
   return new Registry(defaults as Record<MachineRole, URL>);
 }
 
-async function whoPlaysConsole(reg: Registry): Promise<string> {
+async function whoPlaysConsole(reg: Registry<MachineRole>): Promise<string> {
   const sup = new Supervisor<EchoProtocol>({
     descriptor: ECHO,
     url: reg.get("console"),

@@ -1,0 +1,318 @@
+// One boot: start one supervised actor per role on the board launcher/prepare.ts
+// laid out — the interrupt controller, the waker, the console, one per disk
+// and per network, and the cpu — and wait for the guest's fate. Every
+// supervisor is built the same way from the role table (actors/roles.ts):
+// its module, restart policy, fault-plan share and failure mode; only the
+// buffers and config each role is handed differ (`actorsFor`).
+// Read next: actors/cpu/cpu_actor.ts (the cpu), actors/irq/irq.worker.ts (interrupts).
+
+import { FATE, publishedInstret, requestStop, wakeCpu } from "../machine/control.ts";
+import type { ProtocolShape } from "../actors/runtime/protocol.ts";
+import type { Registry } from "../actors/runtime/registry.ts";
+import { Supervisor, type SupervisorEvent } from "../actors/runtime/supervisor.ts";
+import { type MachineRole, ROLES } from "../actors/roles.ts";
+import type { CpuFate } from "../actors/cpu/protocol.ts";
+import type { ConsoleProtocol } from "../actors/console/protocol.ts";
+import type { NetProtocol } from "../actors/net/protocol.ts";
+import type { FaultEvent } from "../faults/plan.ts";
+import { DeviceTransport } from "../devices/virtio/mmio.ts";
+import { setNetLink } from "../devices/net/net.ts";
+import { RAM_BASE } from "../machine/memmap.ts";
+import type { LaunchOptions } from "./cli.ts";
+import { type Board, buildBoard, type Prepared } from "./prepare.ts";
+import {
+  endedBy,
+  exitCodeFor,
+  type MachineOutcome,
+  PanicPolicy,
+  READY_LINE,
+  watchCpu,
+} from "./fate.ts";
+
+/** Hooks for a library user; the CLI passes none. */
+export interface MachineHooks {
+  /** Where emulator messages go (default: stderr). */
+  log?: (line: string) => void;
+  /** Called with each supervisor event (crash, restart, give up). */
+  onActorEvent?: (e: SupervisorEvent) => void;
+  /**
+   * Strings to watch for on the guest's consoles (default: the bundled
+   * guest's ready line). Each is reported once per boot to onSeen, and with --verbose.
+   */
+  watch?: string[];
+  onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
+  /**
+   * Called once the terminal is set up and its signal handlers (which stop
+   * the machine and restore the terminal) are installed.
+   */
+  terminalReady?: () => void;
+}
+
+/** What one boot hands the run loop (launcher/machine.ts) while it runs. */
+export interface Attach {
+  /** The ring the terminal writes typed bytes into (the console's, or the UART's with --uart). */
+  inputRing: SharedArrayBuffer;
+  stop: (fate: number) => void;
+  /** Called after typed bytes went in: wakes the cpu when it polls the UART. */
+  wake: () => void;
+}
+
+/** One actor to start: its role, which device of its kind, and what it is handed. */
+interface ActorPlan {
+  role: MachineRole;
+  /** The disk or network index (0 for a role with one actor). */
+  index: number;
+  buffers: Record<string, SharedArrayBuffer>;
+  config: Record<string, unknown>;
+  /** The virtio device it serves: marked DEVICE_NEEDS_RESET if its actor gives up. */
+  device?: { state: SharedArrayBuffer; name: string };
+}
+
+/** What each role is handed on this board: the only per-role code of a boot. */
+function actorsFor(o: LaunchOptions, p: Prepared, b: Board, watch: string[], panic: PanicPolicy) {
+  const { ram, control, plic } = b;
+  const verbose = o.verbose;
+  const vd = (i: number) => `/dev/vd${String.fromCharCode(97 + i)}`;
+  const plans: ActorPlan[] = [
+    { role: "irq", index: 0, buffers: { control, plic }, config: { verbose } },
+    { role: "waker", index: 0, buffers: { control }, config: { machineTimer: b.firmware } },
+    {
+      role: "console",
+      index: 0,
+      buffers: { ram, state: b.consoleSlot.state, control, input: b.inputRing },
+      config: { ramBase: RAM_BASE, verbose, watch },
+      device: { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
+    },
+    ...p.disks.map((d, i): ActorPlan => ({
+      role: "block",
+      index: i,
+      buffers: { ram, state: b.diskSlots[i].state, control },
+      config: {
+        path: d.path,
+        readOnly: d.readOnly,
+        identity: d.probe.identity,
+        ramBase: RAM_BASE,
+        verbose,
+      },
+      device: { state: b.diskSlots[i].state, name: `virtio-blk ${vd(i)}` },
+    })),
+    ...p.nets.map((n, i): ActorPlan => ({
+      role: "net",
+      index: i,
+      buffers: { ram, state: b.netSlots[i].state, control },
+      config: { backend: n.spec, verbose, ramBase: RAM_BASE },
+      device: { state: b.netSlots[i].state, name: `virtio-net ${i}` },
+    })),
+    {
+      role: "cpu",
+      index: 0,
+      buffers: {
+        ram,
+        control,
+        plic,
+        ...b.slotBuffers,
+        ...(b.uartInput ? { uartInput: b.uartInput } : {}),
+      },
+      config: {
+        ramBase: RAM_BASE,
+        slots: b.slots,
+        entry: b.entry,
+        firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
+        uart: b.uart,
+        fdtAddr: b.fdtAddr,
+        hartId: 0,
+        verbose,
+        tracePcs: o.traceOnCrash,
+        profile: o.profile,
+        watch,
+        stopOn: panic.cpuStopOn,
+      },
+    },
+  ];
+  return plans;
+}
+
+/** Boot once and run to the guest's fate (or a fatal actor failure). */
+export async function bootOnce(
+  o: LaunchOptions,
+  p: Prepared,
+  registry: Registry<MachineRole>,
+  log: (s: string) => void,
+  hooks: MachineHooks,
+  attach: (a: Attach) => void,
+): Promise<MachineOutcome> {
+  const bootStart = performance.now();
+  const b = buildBoard(o, p, log);
+  const { control } = b;
+  const ctl = new Int32Array(control);
+
+  // Supervise everything; the cpu's fate (or a fatal actor failure) ends the boot.
+  let settle!: (o: MachineOutcome) => void;
+  const done = new Promise<MachineOutcome>((r) => settle = r);
+  const panic = new PanicPolicy(p.cmdline, (out) => settle(out));
+  const userWatch = hooks.watch ?? [READY_LINE];
+  const reported = new Set<string>();
+  // One report per string per boot, whichever console (hvc0, SBI, UART) saw it first.
+  const seen = (text: string) => {
+    panic.seen(text, ctl);
+    if (!userWatch.includes(text) || reported.has(text)) return;
+    reported.add(text);
+    const instret = publishedInstret(ctl);
+    const ms = performance.now() - bootStart;
+    if (o.verbose) log(`console: "${text}" after ${instret} instructions, ${ms.toFixed(0)} ms`);
+    hooks.onSeen?.(text, instret, ms);
+  };
+
+  const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
+  for (const a of actorsFor(o, p, b, [...userWatch, ...panic.watch], panic)) {
+    const spec = ROLES[a.role];
+    // The fault plan's share for this actor: its rules, its counters, its restart policy.
+    const share = spec.faultLayer ? p.faults?.forActor(spec.faultLayer, a.index) : undefined;
+    const s = new Supervisor<ProtocolShape>({
+      descriptor: spec.descriptor,
+      url: registry.get(a.role),
+      buffers: { ...a.buffers, ...(share ? { faults: share.counters } : {}) },
+      config: { ...a.config, ...(share ? { faults: share.config } : {}) },
+      policy: { ...spec.policy, ...(spec.faultLayer ? p.faults?.policy(spec.faultLayer) : {}) },
+    });
+    s.onEvent((e) => {
+      hooks.onActorEvent?.(e);
+      if (e.kind === "crashed") {
+        log(`${e.role} actor crashed: ${e.reason}`);
+        if (spec.failure === "crash-ends-run") {
+          // Nothing a restart could trust the guest to resync (actors/roles.ts): stop.
+          const why = `the ${e.role} actor (${spec.what}) crashed: ${e.reason}`;
+          settle(endedBy(FATE.INTERNAL_ERROR, why, ctl));
+        }
+      } else if (e.kind === "restarted") {
+        log(`${e.role} actor restarted (${e.restarts})`);
+      } else if (e.kind === "gave-up") {
+        log(`${e.role} actor: gave up: ${e.reason}`);
+        if (spec.failure !== "device-needs-reset") {
+          settle(endedBy(FATE.INTERNAL_ERROR, `the ${e.role} actor failed: ${e.reason}`, ctl));
+        } else if (a.device && e.failure.kind === "gave-up") {
+          needsReset(a.role, a.device, control, log);
+        }
+      }
+    });
+    s.onMessage((m) => {
+      const msg = m as { kind: string; text?: string };
+      if (msg.kind === "log") log(msg.text ?? "");
+      else if (msg.kind === "seen" && msg.text !== undefined) seen(msg.text);
+      else if (msg.kind === "fault" && p.faults) {
+        const line = p.faults.record(s.role, m as unknown as FaultEvent);
+        if (line) log(line);
+      } else if (msg.kind === "fate" && a.role === "cpu") {
+        const f = m as unknown as CpuFate;
+        settle({
+          fate: f.fate,
+          reason: f.reason,
+          exitCode: exitCodeFor(f.fate),
+          instret: f.instret,
+          pcs: f.pcs,
+          profile: f.profile,
+        });
+      }
+    });
+    supervisors.set(a, s);
+  }
+  attach({
+    inputRing: b.uartInput ?? b.inputRing,
+    stop: (fate) => requestStop(ctl, fate),
+    wake: b.uartInput ? () => wakeCpu(ctl) : () => {},
+  });
+
+  const all = [...supervisors.values()];
+  try {
+    // Every actor at once. Start order does not matter: a device's registers,
+    // queues, interrupt lines and the timer deadline are all shared state, so
+    // whatever the cpu does before an actor is up waits for it in memory.
+    await Promise.all(all.map((s) => s.start()));
+  } catch (e) {
+    settle({ fate: FATE.INTERNAL_ERROR, reason: (e as Error).message, exitCode: 1, instret: 0 });
+  }
+  const stopWatchdog = watchCpu(ctl, (reason) => settle(endedBy(FATE.INTERNAL_ERROR, reason, ctl)));
+  const outcome = await done;
+  stopWatchdog();
+  panic.dispose();
+  const of = <P extends ProtocolShape>(role: MachineRole) =>
+    [...supervisors].filter(([a]) => a.role === role).map(([, s]) => s as unknown as Supervisor<P>);
+  await reportDrops(of<ConsoleProtocol>("console")[0], of<NetProtocol>("net"), o.verbose, log);
+  // Make sure the cpu is off the guest before the devices go away.
+  requestStop(ctl, FATE.STOPPED);
+  await Promise.all(all.map((s) => withTimeout(s.stop(), 2000)));
+  return outcome;
+}
+
+/**
+ * A device actor past its restart policy: what real hardware shows is a
+ * device that needs a reset (virtio §2.1.2). The guest's driver may reset
+ * it; nobody serves its queues until then.
+ */
+function needsReset(
+  role: MachineRole,
+  device: { state: SharedArrayBuffer; name: string },
+  control: SharedArrayBuffer,
+  log: (s: string) => void,
+): void {
+  const t = new DeviceTransport(device.state, control);
+  // A network nobody serves has no link: clear LINK_UP first, so the config
+  // interrupt also tells the guest (eth0 NO-CARRIER).
+  if (role === "net") setNetLink(t, false);
+  t.needsReset();
+  log(
+    `${device.name}: ${role === "net" ? "link down, " : ""}` +
+      `set DEVICE_NEEDS_RESET and raised a config interrupt; ` +
+      `the machine keeps running without this device`,
+  );
+}
+
+/**
+ * Where dropping is the policy (a full receive queue, a frame the guest sent
+ * that no host could take, typed input past the console's room), the count is
+ * said at the end of the boot; with --verbose every counter is. An actor that
+ * is not running (it gave up) has nothing to say.
+ */
+async function reportDrops(
+  consoleSup: Supervisor<ConsoleProtocol>,
+  netSups: Supervisor<NetProtocol>[],
+  verbose: boolean,
+  log: (s: string) => void,
+): Promise<void> {
+  const c = await consoleSup.request({ kind: "stats" }, { timeoutMs: 500 }).catch(() => null);
+  if (c && (verbose || c.droppedInput > 0)) {
+    log(
+      `console: ${c.bytesIn} bytes in, ${c.bytesOut} out, ` +
+        `${c.droppedInput} input bytes dropped`,
+    );
+  }
+  for (const [i, s] of netSups.entries()) {
+    const r = await s.request({ kind: "stats" }, { timeoutMs: 500 }).catch(() => null);
+    if (!r) continue;
+    const d = r.device, b = r.backend;
+    const drops: [string, number][] = [
+      ["receive queue full", d.rxDroppedFull],
+      ["driver not ready", d.rxDroppedNotReady],
+      ["frame bigger than the guest's buffer", d.rxDroppedTooBig],
+      ["bad receive buffer", d.rxDroppedBad],
+      ["transmitted frame too short", d.txDroppedShort],
+      ["transmitted frame too long", d.txDroppedLong],
+      ["bad offload header", d.txDroppedHeader],
+      ["host side refused", d.txDroppedBackend + b.txDropped],
+    ];
+    const said = drops.filter(([, n]) => n > 0).map(([why, n]) => `${n} ${why}`);
+    if (verbose || said.length) {
+      log(
+        `virtio-net ${i}: ${b.rxFrames} frames received, ${b.txFrames} sent; dropped: ` +
+          (said.length ? said.join(", ") : "none"),
+      );
+    }
+  }
+}
+
+function withTimeout(p: Promise<void>, ms: number): Promise<void> {
+  let t: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([p, new Promise<void>((r) => t = setTimeout(r, ms))]).finally(() =>
+    clearTimeout(t)
+  );
+}

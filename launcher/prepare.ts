@@ -1,0 +1,357 @@
+// Everything a boot needs, made before anything starts: the inputs read and
+// checked once per run (a bad file is a clear error, never a half-started
+// guest; exit 2), then, for each boot, the board — guest RAM, the control
+// block, the interrupt controller's state, one transport state per virtio
+// slot, and the kernel, initrd, device tree (and firmware) loaded into RAM.
+// Read next: launcher/loader.ts (what goes where in RAM), launcher/boot.ts (who runs on it).
+
+import { createControlBlock, setClockSkew } from "../machine/control.ts";
+import { createByteRing } from "../lib/ring.ts";
+import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
+import { createConsoleState } from "../devices/console.ts";
+import { createBlockState } from "../devices/block/block.ts";
+import {
+  type BlockLock,
+  BlockOpenError,
+  type BlockProbe,
+  lockBlockFile,
+  probeBlockFile,
+} from "../devices/block/backend.ts";
+import { createNetState } from "../devices/net/net.ts";
+import { type PreparedNet, prepareNet } from "../actors/net/setup.ts";
+import { probeModule, type Registry } from "../actors/runtime/registry.ts";
+import { isMachineRole, type MachineRole, ROLES } from "../actors/roles.ts";
+import { createPlicState } from "../devices/plic.ts";
+import { buildMachineFdt } from "./devicetree.ts";
+import { VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machine/memmap.ts";
+import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
+import { BUNDLED, type LaunchOptions } from "./cli.ts";
+
+/** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
+export class InputError extends Error {
+  override name = "InputError";
+}
+
+/**
+ * Read a whole input file. `what` names it in messages: "kernel" (the
+ * positional argument) or the option it came from ("--initrd:"). An empty
+ * file is refused unless `mayBeEmpty`: an empty initrd or kernel is a
+ * mistake (a failed download, a build that wrote nothing), not "none".
+ */
+function readInput(
+  path: string,
+  what: string,
+  maxBytes = Infinity,
+  mayBeEmpty = false,
+): Uint8Array {
+  try {
+    const st = Deno.statSync(path);
+    if (st.isDirectory) throw new InputError(`${what} "${path}" is a directory, not a file`);
+    // A device or a pipe (/dev/zero, a fifo) would be read until memory runs out.
+    if (!st.isFile) {
+      throw new InputError(`${what} "${path}" is not a regular file (a device or a pipe?)`);
+    }
+    // Checked before reading: a huge file would be read whole (gigabytes) just to be refused.
+    if (st.size > maxBytes) {
+      throw new InputError(
+        `${what} "${path}" is ${(st.size / 2 ** 20).toFixed(1)} MiB, ` +
+          `more than the ${maxBytes / 2 ** 20} MB of guest RAM`,
+      );
+    }
+    const bytes = Deno.readFileSync(path);
+    if (bytes.length === 0 && !mayBeEmpty) {
+      throw new InputError(`${what} "${path}" is empty (0 bytes)`);
+    }
+    return bytes;
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    if (e instanceof Deno.errors.NotFound) {
+      throw new InputError(`${what} "${path}" does not exist`);
+    }
+    if (e instanceof Deno.errors.PermissionDenied) {
+      throw new InputError(`${what} "${path}" cannot be read: permission denied`);
+    }
+    throw new InputError(`${what} "${path}" cannot be read: ${(e as Error).message}`);
+  }
+}
+
+/** Everything checked and opened before the first boot; reused across reboots. */
+export interface Prepared {
+  memBytes: number;
+  kernel: Uint8Array;
+  initrd: Uint8Array | null;
+  cmdline: string;
+  disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  /** Each disk file's lock (exclusive, or shared for ,ro), held for the whole run. */
+  diskLocks: BlockLock[];
+  nets: PreparedNet[];
+  /** The fault plan (--faults), checked; null without one. */
+  faults: FaultRun | null;
+  /** M-mode firmware (--bios); null for the direct S-mode boot. */
+  bios: Uint8Array | null;
+  /** The System.map text (--system-map, or the bundled guest's); null if none or unreadable. */
+  systemMap: string | null;
+}
+
+/**
+ * The System.map, for the loader's truncation check: an Image's exact file
+ * length when the map is its kernel's. Optional: a missing, unreadable or
+ * huge map is no error (it only names PCs); the loader ignores one that does
+ * not match the kernel.
+ */
+function readSystemMap(path: string): string | null {
+  try {
+    const st = Deno.statSync(path);
+    if (!st.isFile || st.size > 64 * 2 ** 20) return null;
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** Read and check every input; locks the disks and opens the networks (released by the caller). */
+export async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
+  // The console takes one virtio-mmio slot; every disk and network another.
+  const netCount = (o.tunnet === null ? 0 : 1) + (o.sharenet === null ? 0 : 1);
+  if (1 + o.blocks.length + netCount > VIRTIO_SLOTS) {
+    throw new InputError(
+      `too many devices: the machine has ${VIRTIO_SLOTS} virtio slots, the console takes one, ` +
+        `so at most ${VIRTIO_SLOTS - 1} disks and networks (asked for ${o.blocks.length} ` +
+        `disk(s) and ${netCount} network(s))`,
+    );
+  }
+  let memBytes: number;
+  try {
+    memBytes = checkMemorySize(o.memMb);
+  } catch (e) {
+    throw new InputError((e as Error).message);
+  }
+  const kernel = readInput(o.kernel, "kernel");
+  // An ELF kernel may be larger than RAM (debug sections); these are copied whole.
+  const initrd = o.initrd === null ? null : readInput(o.initrd, "--initrd:", memBytes);
+  const bios = o.bios === null ? null : readInput(o.bios, "--bios:", memBytes);
+  const systemMap = o.systemMap === null ? null : readSystemMap(o.systemMap);
+  let cmdline = o.cmdline;
+  if (o.bundled && cmdline === "") {
+    cmdline = new TextDecoder().decode(
+      readInput(BUNDLED.cmdline.pathname, "command line", Infinity, true),
+    )
+      .trim();
+  }
+  const diskLocks: BlockLock[] = [];
+  const unlock = () => diskLocks.forEach((l) => l.release());
+  const disks = o.blocks.map((b) => {
+    try {
+      const probe = probeBlockFile(b.path, b.readOnly);
+      diskLocks.push(lockBlockFile(b.path, b.readOnly));
+      for (const w of probe.warnings) log(`warning: ${w}`);
+      return { ...b, probe };
+    } catch (e) {
+      unlock();
+      // "--block=<path>: <what is wrong>": every BlockOpenError starts with its path.
+      if (e instanceof BlockOpenError) {
+        throw new InputError(
+          e.message.startsWith(`${e.path}: `) ? `--block=${e.message}` : `--block: ${e.message}`,
+        );
+      }
+      throw e;
+    }
+  });
+  let nets: PreparedNet[] = [];
+  try {
+    nets = await prepareNet({ tunnet: o.tunnet, sharenet: o.sharenet, mac: o.mac });
+  } catch (e) {
+    unlock();
+    throw new InputError((e as Error).message);
+  }
+  let faults: FaultRun | null = null;
+  if (o.faults !== null) {
+    try {
+      faults = FaultRun.load(o.faults, o.seed);
+    } catch (e) {
+      unlock();
+      if (e instanceof PlanError) throw new InputError(`--faults: ${e.message}`);
+      throw e;
+    }
+    for (const line of faults.describe()) log(line);
+  } else if (o.seed !== null) {
+    log("warning: --seed without --faults does nothing");
+  }
+  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults, bios, systemMap };
+}
+
+/**
+ * Apply the `--actor` swaps to `registry`, and refuse before boot (exit 2) a
+ * swapped module that does not speak its role's protocol.
+ */
+export async function applySwaps(o: LaunchOptions, registry: Registry<MachineRole>): Promise<void> {
+  for (const [role, mod] of o.actors) {
+    try {
+      registry.set(role as MachineRole, mod);
+    } catch (e) {
+      throw new InputError((e as Error).message);
+    }
+  }
+  for (const role of o.actors.keys()) {
+    if (!isMachineRole(role)) continue;
+    try {
+      await probeModule(registry.get(role), ROLES[role].descriptor);
+    } catch (e) {
+      throw new InputError(`--actor ${role}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Free bytes left after the device tree on a firmware boot (OpenSBI grows it in place). */
+const FIRMWARE_FDT_ROOM = 64 * 1024;
+
+/** One virtio slot: its number and its transport state. */
+export interface Slot {
+  n: number;
+  state: SharedArrayBuffer;
+}
+
+/** One boot's machine, laid out and loaded, before any actor runs. */
+export interface Board {
+  ram: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  plic: SharedArrayBuffer;
+  /** Stdin → console byte ring; `uartInput` instead takes the input with --uart. */
+  inputRing: SharedArrayBuffer;
+  uartInput: SharedArrayBuffer | null;
+  /** A firmware boot (--bios): M-mode firmware first, a UART, the CLINT and syscon. */
+  firmware: boolean;
+  uart: boolean;
+  /** Slot numbers in use, and each as buffer `slot<n>` for the cpu. */
+  slots: number[];
+  slotBuffers: Record<string, SharedArrayBuffer>;
+  consoleSlot: Slot;
+  diskSlots: Slot[];
+  netSlots: Slot[];
+  /** Where the cpu starts (the firmware's entry on a firmware boot), and the device tree. */
+  entry: number;
+  fdtAddr: number;
+  fwDynamicInfo: number;
+}
+
+/** Lay out and load one boot's machine. Throws InputError if the guest does not fit. */
+export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => void): Board {
+  let ram: SharedArrayBuffer;
+  try {
+    ram = new SharedArrayBuffer(p.memBytes);
+  } catch (e) {
+    throw new InputError(
+      `cannot allocate ${p.memBytes / 2 ** 20} MB of guest RAM: ${(e as Error).message}`,
+    );
+  }
+  const control = createControlBlock();
+  // A waker skew rule is a constant offset of the waker's clock (docs/ipc.md, CLOCK_SKEW).
+  if (p.faults?.clockSkew) setClockSkew(new Int32Array(control), p.faults.clockSkew);
+  const plic = createPlicState();
+  const inputRing = createByteRing(1 << 16);
+  // A firmware boot prints on a UART; --uart adds one that also takes the input.
+  const firmware = p.bios !== null;
+  const uart = o.uart || firmware;
+  const uartInput = o.uart ? createByteRing(1 << 16) : null;
+
+  // Devices, slot by slot: the console first, then disks (vda, vdb, ...), then networks.
+  let slot = 0;
+  const slots: number[] = [];
+  const slotBuffers: Record<string, SharedArrayBuffer> = {};
+  const claim = (state: SharedArrayBuffer, what: string) => {
+    const n = slot++;
+    slots.push(n);
+    slotBuffers[`slot${n}`] = state;
+    if (o.verbose) {
+      log(`slot ${n}: ${what} at 0x${virtioSlotBase(n).toString(16)}, irq ${virtioSlotIrq(n)}`);
+    }
+    return { n, state };
+  };
+  const consoleSlot = claim(createConsoleState(virtioSlotIrq(0)), "virtio-console (hvc0)");
+  const diskSlots = p.disks.map((d, i) =>
+    claim(
+      createBlockState({
+        irq: virtioSlotIrq(slot),
+        sectors: d.probe.sectors,
+        readOnly: d.readOnly,
+      }),
+      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${d.readOnly ? " (ro)" : ""}`,
+    )
+  );
+  const netSlots = p.nets.map((n) =>
+    claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
+  );
+
+  let loaded;
+  let firmwareEntry = 0, fwDynamicInfo = 0;
+  try {
+    loaded = loadGuest({
+      ram,
+      kernel: p.kernel,
+      kernelName: o.kernel,
+      systemMap: p.systemMap,
+      initrd: p.initrd,
+      buildFdt: (layout) => {
+        const fdt = buildMachineFdt({
+          ramBytes: p.memBytes,
+          bootargs: p.cmdline,
+          initrd: layout.initrd ?? undefined,
+          virtioSlots: slots,
+          uart,
+          clint: firmware,
+          syscon: firmware,
+        });
+        if (!firmware) return fdt;
+        // OpenSBI edits the tree in place (fdt_open_into past its end): leave it room.
+        const room = new Uint8Array(fdt.length + FIRMWARE_FDT_ROOM);
+        room.set(fdt);
+        return room;
+      },
+    });
+    if (p.bios) {
+      const fw = loadFirmware(ram, p.bios, `--bios: ${o.bios}`, loaded.kernelStart);
+      // fw_dynamic's handoff sits just below the kernel (fw_jump ignores it).
+      fwDynamicInfo = Math.floor((loaded.kernelStart - 64) / 8) * 8;
+      if (fwDynamicInfo < fw.end) {
+        throw new InputError(`--bios: ${o.bios}: no room between the firmware and the kernel`);
+      }
+      writeFwDynamicInfo(ram, fwDynamicInfo, loaded.entry, 0);
+      firmwareEntry = fw.entry;
+      if (o.verbose) {
+        log(
+          `firmware (${fw.kind}) at 0x${fw.start.toString(16)}..0x${fw.end.toString(16)}, ` +
+            `entry 0x${fw.entry.toString(16)}; fw_dynamic info at 0x${fwDynamicInfo.toString(16)}`,
+        );
+      }
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    throw new InputError((e as Error).message);
+  }
+  if (o.verbose) {
+    log(
+      `kernel entry 0x${loaded.entry.toString(16)}, device tree at 0x${
+        loaded.fdtAddr.toString(16)
+      }` + (p.initrd ? `, initrd 0x${loaded.initrdStart.toString(16)}` : ""),
+    );
+    log(`command line: ${p.cmdline}`);
+  }
+
+  return {
+    ram,
+    control,
+    plic,
+    inputRing,
+    uartInput,
+    firmware,
+    uart,
+    slots,
+    slotBuffers,
+    consoleSlot,
+    diskSlots,
+    netSlots,
+    entry: firmware ? firmwareEntry : loaded.entry,
+    fdtAddr: loaded.fdtAddr,
+    fwDynamicInfo,
+  };
+}
