@@ -3,6 +3,8 @@
 // drive. Drive it like this: construct it over the guest RAM SharedArrayBuffer,
 // set pc/priv/registers, plug `bus` and `onEcall`, then call `run(n)` in a loop,
 // setting `externalMip` between batches and sleeping when it returns RUN_WFI.
+// A long-running hart is built after cpu/warmup.ts's warmUpJit() has trained
+// the JIT (the hart does not call it itself: warmup.ts builds harts).
 // The instruction loop is in cpu/execute.ts; CSRs cpu/csr.ts; paging
 // cpu/mmu.ts; traps and interrupts cpu/trap.ts; FP arithmetic cpu/fpu.ts.
 // Design notes: docs/cpu.md. Read next: cpu/execute.ts.
@@ -13,7 +15,6 @@ import { csrReadRaw, csrWriteRaw } from "./csr.ts";
 import { runBatch } from "./execute.ts";
 import { TLB_MASK, TLB_SETS, TLB_SIZE } from "./mmu.ts";
 import { checkInterrupts, MSTATUS } from "./trap.ts";
-import { warmUpJit } from "./warmup.ts";
 
 export const RUN_BUDGET = 0;
 export const RUN_WFI = 1;
@@ -32,12 +33,6 @@ export interface HartOptions {
   readTime?: () => bigint;
   /** Allow satp mode Sv48 (default true). Without it only Sv39 is accepted. */
   sv48?: boolean;
-  /**
-   * Train the JIT on a short synthetic program before the first hart of the
-   * process runs (default true; ~30 ms once per process, saves ~0.4 s of a
-   * Linux boot). See cpu/warmup.ts.
-   */
-  warmUp?: boolean;
 }
 
 /** The most recent trap; all three values unsigned 64-bit. */
@@ -181,19 +176,6 @@ export class Hart {
     this.readTime = opts.readTime ?? null;
     this.sv48 = opts.sv48 ?? true;
     this.updateMode();
-    if (opts.warmUp !== false) {
-      // Only an optimization: a warm-up that went wrong must not stop a machine
-      // from starting (tests/unit/cpu/warmup_test.ts is where it fails loudly).
-      try {
-        warmUpJit();
-      } catch (e) {
-        console.error(`hart: JIT warm-up skipped: ${e instanceof Error ? e.message : e}`);
-      }
-      // The warm-up generalized the Hart map's field representations after
-      // this object was built; a store moves it onto the new map now rather
-      // than in the middle of the compiled loop.
-      this.pcN = this.pcN + 0;
-    }
   }
 
   /** pc as an unsigned 64-bit value (the setter accepts signed or unsigned). */

@@ -10,6 +10,7 @@
 // kernel functions (where boot time goes).
 import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import { warmUpJit } from "../cpu/warmup.ts";
 import { buildMachineFdt } from "../launcher/devicetree.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
 import { createSbi } from "../actors/cpu/sbi.ts";
@@ -49,6 +50,7 @@ ram8.set(fdt, fdtAddr - RAM_BASE);
 
 let deadline = -1n;
 let time = 0n;
+warmUpJit();
 const hart = new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
 hart.enablePcRing(Number(values.ring));
 // The host's own SBI (actors/cpu/sbi.ts), with the timer kept here: time advances

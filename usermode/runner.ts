@@ -14,6 +14,7 @@
 // the trap from mcause/mepc/mtval. No per-instruction hook, any batch size.
 
 import { Hart, RUN_BUDGET, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import { warmUpJitOrWarn } from "../cpu/warmup.ts";
 import {
   ElfError,
   EM_RISCV,
@@ -201,6 +202,7 @@ export class UserProcess {
     const sab = new SharedArrayBuffer(this.ramSize);
     this.ram = new Uint8Array(sab);
     this.ramDv = new DataView(sab);
+    warmUpJitOrWarn();
     this.hart = new Hart({ ram: sab, ramBase: RAM_BASE });
     this.rootOff = this.allocPage();
     // The trap page: wfi; j -4 (see the header comment).

@@ -9,6 +9,8 @@
 // Read next: cpu/execute.ts (what is being measured).
 
 import { Hart, RUN_STOP } from "../../cpu/hart.ts";
+import { warmUpJit } from "../../cpu/warmup.ts";
+import { PT_LOAD, readElfHeader, readProgramHeaders } from "../../lib/elf.ts";
 
 export const PROGRAM_C = `
 typedef unsigned long u64; typedef unsigned int u32;
@@ -42,30 +44,26 @@ const RAM_BASE = 0x8000_0000;
 
 /** Load the ELF's PT_LOAD segments; returns the entry point. */
 function loadElf(h: Hart, elf: Uint8Array): number {
-  const dv = new DataView(elf.buffer, elf.byteOffset, elf.byteLength);
-  const phoff = Number(dv.getBigUint64(32, true));
-  const phnum = dv.getUint16(56, true);
-  for (let i = 0; i < phnum; i++) {
-    const o = phoff + i * 56;
-    if (dv.getUint32(o, true) !== 1) continue;
-    let off = Number(dv.getBigUint64(o + 8, true));
-    let va = Number(dv.getBigUint64(o + 16, true));
-    let filesz = Number(dv.getBigUint64(o + 32, true));
+  const eh = readElfHeader(elf);
+  for (const p of readProgramHeaders(elf, eh)) {
+    if (p.type !== PT_LOAD) continue;
+    let va = Number(p.vaddr);
+    let data = p.data;
     if (va < RAM_BASE) { // the segment may start with the ELF headers, below RAM: clip them
-      const skip = Math.min(RAM_BASE - va, filesz);
-      off += skip;
+      const skip = Math.min(RAM_BASE - va, data.length);
       va += skip;
-      filesz -= skip;
+      data = data.subarray(skip);
     }
-    if (filesz === 0) continue;
-    if (!h.writePhys(va, elf.subarray(off, off + filesz))) throw new Error("segment outside RAM");
+    if (data.length === 0) continue;
+    if (!h.writePhys(va, data)) throw new Error("segment outside RAM");
   }
-  return Number(dv.getBigUint64(24, true));
+  return Number(eh.entry);
 }
 
 /** One run: returns [instructions, ms, output]. */
 function runOnce(elf: Uint8Array): [number, number, string] {
   const ramBytes = 16 << 20;
+  warmUpJit();
   const h = new Hart({ ram: new SharedArrayBuffer(ramBytes), ramBase: RAM_BASE });
   const entry = loadElf(h, elf);
   // Sv39: one 1 GiB user page mapping VA 0x8000_0000 onto itself (V R W X U A D).
