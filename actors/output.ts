@@ -4,7 +4,7 @@
 // A stdout that fails — a closed pipe (`| head -1`), a full disk (`>/dev/full`),
 // a terminal gone — must not kill the machine: as QEMU's char backends do, the
 // output is discarded from then on, said once per writer.
-// Read next: actors/console/console.worker.ts, actors/cpu/cpu_actor.ts (the writers).
+// Read next: actors/console/console_actor.ts, actors/cpu/cpu_actor.ts (the writers).
 
 let closed = false;
 const nap = new Int32Array(new SharedArrayBuffer(4));

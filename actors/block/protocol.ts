@@ -2,7 +2,7 @@
 // worker — lguest's block I/O thread. The worker opens the file itself (the
 // launcher has already probed it, so bad paths fail before boot), and a
 // restarted worker reopens it and resumes from the queue indexes in guest RAM.
-// Read next: actors/block/block.worker.ts.
+// Read next: actors/block/block_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";

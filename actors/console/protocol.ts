@@ -1,7 +1,7 @@
 // The console actor's protocol: virtio-console on the slot's transport state.
 // Input arrives through a byte ring filled by the launcher's one stdin reader
 // (launcher/terminal.ts), so a restarted console loses nothing typed; output
-// goes straight to this process's stdout. Read next: actors/console/console.worker.ts.
+// goes straight to this process's stdout. Read next: actors/console/console_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";

@@ -4,8 +4,10 @@
 // pages (executed here, synchronously, on their shared state), and the SBI
 // served by the host. Between instruction batches it takes the interrupt lines
 // from the control block; in `wfi` it sleeps with Atomics.wait on CTL.WAKE.
+// The worker file (actors/cpu/cpu.worker.ts) only wires cpuHandlers() to its port.
 // Read next: cpu/hart.ts (the hart), actors/cpu/sbi.ts (the hypercalls).
 
+import type { ActorHandlers } from "../runtime/protocol.ts";
 import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
@@ -61,6 +63,22 @@ const CSR_SCOUNTEREN = 0x106;
 const CSR_MSTATUS = 0x300;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
+
+/**
+ * The cpu role's handlers. After the start handshake the hart runs — off the
+ * event loop, until the guest's fate — then the fate goes out as an event and
+ * the worker is back in its event loop, where a stop request can end it.
+ */
+export function cpuHandlers(): ActorHandlers<CpuProtocol> {
+  return {
+    start(ctx) {
+      // Let the "ready" reply go out first: runCpu does not return until the guest's fate.
+      setTimeout(() => runCpu(ctx.config, ctx.buffers, (m) => ctx.emit(m)), 0);
+    },
+    request: {},
+    cast: {},
+  };
+}
 
 /** Run the machine's hart to its fate. Returns the fate message (also posted). */
 export function runCpu(

@@ -2,7 +2,7 @@
 // control block (line words, doorbell, MIP) and the PLIC state, and serves as
 // the PLIC's gateway — line levels in, pending bits and SEIP/MEIP out. The
 // register side (claim/complete) runs in the cpu: docs/adr/0001.
-// Read next: actors/irq/irq.worker.ts.
+// Read next: actors/irq/irq_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";

@@ -11,7 +11,8 @@ import type { NetBackend } from "../../devices/net/backend.ts";
 import type { NetBackendSpec, NetProtocol } from "./protocol.ts";
 import { SharenetBackend } from "../../devices/net/sharenet.ts";
 import { Tap, TapBackend } from "../../devices/net/tap.ts";
-import { FaultEngine } from "../../faults/engine.ts";
+import type { FaultEngine } from "../../faults/engine.ts";
+import { armFaults } from "../../faults/arm.ts";
 import { FaultyNetBackend } from "../../faults/layers/net.ts";
 
 /** Adopt a backend opened by the launcher; the launcher keeps ownership of its fd. */
@@ -33,18 +34,15 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
   let backend: NetBackend;
   const abort = new AbortController();
   let running: Promise<void> | null = null;
+  let faults: FaultEngine | null = null;
   return {
     start(ctx) {
       const { ram, state, control } = ctx.buffers;
       const log = (text: string) => ctx.emit({ kind: "log", text });
       backend = adoptBackend(ctx.config.backend);
       // The fault plan's net layer (if any) wraps the backend: both directions pass it.
-      const faults = new FaultEngine("net", ctx.config.faults, ctx.buffers.faults, control, {
-        report: (e) => ctx.emit(e),
-        kill: (reason) => ctx.exit(reason),
-      });
+      faults = armFaults("net", ctx);
       if (faults.active) backend = new FaultyNetBackend(backend, faults);
-      faults.armTimedKills();
       device = new NetDevice(ram, state, control, {
         backend,
         holdFrames: ctx.config.holdFrames,
@@ -70,6 +68,7 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
       link: (m) => device.setLink(m.up),
     },
     async stop() {
+      faults?.dispose();
       abort.abort();
       await running;
       await backend.close();

@@ -1,7 +1,7 @@
 // The waker actor's protocol: it is handed the control block and owns the
 // guest's clock event — it reads the deadline the cpu stores on SBI
 // set_timer, sleeps until then, and raises STIP with the one wake primitive.
-// Read next: devices/waker.ts (the logic), actors/waker/waker.worker.ts.
+// Read next: actors/waker/waker_actor.ts, devices/waker.ts (the logic).
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";

@@ -3,7 +3,7 @@
 // a kill leaves the n-th byte in the ring for the restarted actor (nothing
 // typed is lost); it drops bytes, or pauses the input stream for `ms` from a
 // byte on (order is kept: later bytes wait behind a delayed one).
-// Read next: actors/console/console.worker.ts (the input pump).
+// Read next: actors/console/console_actor.ts (the input pump).
 
 import type { ByteRingReader } from "../../lib/ring.ts";
 import type { FaultEngine } from "../engine.ts";

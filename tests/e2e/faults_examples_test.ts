@@ -4,12 +4,14 @@
 // and an interrupt controller logs every raise and claim. The cpu and waker
 // roles are swapped too (for their built-in modules, named by path), so the
 // `--actor` route is exercised for every role that can boot without a network.
+// The scripted console reuses the real console's handlers, so the launcher
+// still sees the guest's panic line through it.
 // Read next: examples/, docs/faults.md (the examples table).
 
 import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { bundledBoot, GuestSession } from "../../testing/guest_session.ts";
-import { parseScript } from "../../examples/scripted_console.worker.ts";
-import { parseSectors } from "../../examples/bad_sector_block.worker.ts";
+import { parseScript } from "../../examples/scripted_console.ts";
+import { parseSectors } from "../../examples/bad_sector_block.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
@@ -96,6 +98,36 @@ Deno.test({
       assertEquals(lines.filter((l) => / claim \d+$/.test(l)).length, Number(m[2]));
       // Slot 0 is the console (source 1), slot 1 the disk (source 2): both interrupted.
       assert(lines.some((l) => l.endsWith("raise 1")) && lines.some((l) => l.endsWith("raise 2")));
+    } finally {
+      await s?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "examples e2e: the scripted console reports the panic line, so a dead guest ends the run",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // No init: Linux panics once hvc0 is up. Only the console's "seen" report
+    // tells the launcher (panic=0 spins with interrupts off): without it the
+    // run would go on until the bound below.
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-examples-" });
+    let s: GuestSession | null = null;
+    try {
+      await Deno.writeTextFile(`${dir}/script.txt`, "# types nothing\n");
+      s = new GuestSession({
+        args: [
+          "--actor",
+          `console=${ROOT}examples/scripted_console.worker.ts`,
+          ...bundledBoot(["rdinit=/nope", "init=/nope"], 64),
+        ],
+        env: { ACTORVM_CONSOLE_SCRIPT: `${dir}/script.txt` },
+      });
+      const st = await s.exit(60_000);
+      assertEquals(st.code, 1, `stderr:\n${s.stderr}`);
+      assertMatch(s.stderr, /the guest kernel panicked/);
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });

@@ -1,0 +1,39 @@
+// The interrupt controller actor's handlers: the PLIC gateway (devices/plic.ts)
+// on the shared state, woken by the interrupt-line doorbell; with a fault plan,
+// a gateway that asks the plan before it forwards (faults/layers/irq.ts).
+// The worker file (actors/irq/irq.worker.ts) only wires these to its port.
+// Read next: devices/plic.ts (the gateway), faults/layers/irq.ts.
+
+import type { ActorHandlers } from "../runtime/protocol.ts";
+import { PLIC_NDEV } from "../../machine/memmap.ts";
+import { PlicGateway } from "../../devices/plic.ts";
+import type { IrqProtocol } from "./protocol.ts";
+import type { FaultEngine } from "../../faults/engine.ts";
+import { armFaults } from "../../faults/arm.ts";
+import { FaultyPlicGateway } from "../../faults/layers/irq.ts";
+
+export function irqHandlers(): ActorHandlers<IrqProtocol> {
+  let gateway: PlicGateway | null = null;
+  let faults: FaultEngine | null = null;
+  const raised = new Array<number>(PLIC_NDEV + 1).fill(0);
+  return {
+    start(ctx) {
+      faults = armFaults("irq", ctx);
+      gateway = faults.active
+        ? new FaultyPlicGateway(ctx.buffers.plic, ctx.buffers.control, faults)
+        : new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
+      void gateway.start((sources) => {
+        for (const s of sources) raised[s]++;
+        if (ctx.config.verbose) ctx.emit({ kind: "log", text: `irq: raise ${sources.join(",")}` });
+      });
+    },
+    request: {
+      stats: () => ({ raised: [...raised] }),
+    },
+    cast: {},
+    async stop() {
+      faults?.dispose();
+      await gateway?.stop();
+    },
+  };
+}

@@ -1,0 +1,37 @@
+// The waker actor's handlers: the clock-event loop of devices/waker.ts on the
+// control block, with the fault plan's waker hook (faults/layers/waker.ts)
+// deciding about each due event when there is a plan. It sleeps in
+// Atomics.waitAsync, so an idle guest costs nothing here, and it still
+// answers messages. The worker file (actors/waker/waker.worker.ts) only wires
+// these to its port. Read next: devices/waker.ts (the loop).
+
+import type { ActorHandlers } from "../runtime/protocol.ts";
+import { Waker } from "../../devices/waker.ts";
+import { MIP } from "../../machine/control.ts";
+import type { WakerProtocol } from "./protocol.ts";
+import type { FaultEngine } from "../../faults/engine.ts";
+import { armFaults } from "../../faults/arm.ts";
+import { wakerFaultHook } from "../../faults/layers/waker.ts";
+
+export function wakerHandlers(): ActorHandlers<WakerProtocol> {
+  let waker: Waker | null = null;
+  let faults: FaultEngine | null = null;
+  return {
+    start(ctx) {
+      faults = armFaults("waker", ctx);
+      waker = new Waker(ctx.buffers.control, {
+        beforeFire: wakerFaultHook(faults),
+        timerBit: ctx.config.machineTimer ? MIP.MTIP : MIP.STIP,
+      });
+      void waker.start();
+    },
+    request: {
+      stats: () => ({ fired: waker?.stats.fired ?? 0 }),
+    },
+    cast: {},
+    async stop() {
+      faults?.dispose();
+      await waker?.stop();
+    },
+  };
+}
