@@ -11,12 +11,12 @@ import type { RoleDescriptor } from "./runtime/protocol.ts";
 import { parseRoleOption, Registry } from "./runtime/registry.ts";
 import type { RestartPolicy } from "./runtime/supervisor.ts";
 import type { FaultLayer } from "../faults/plan.ts";
-import { CPU } from "./cpu/protocol.ts";
-import { WAKER } from "./waker/protocol.ts";
-import { CONSOLE } from "./console/protocol.ts";
-import { NET } from "./net/protocol.ts";
-import { BLOCK } from "./block/protocol.ts";
-import { IRQ } from "./irq/protocol.ts";
+import { CPU, type CpuProtocol } from "./cpu/protocol.ts";
+import { WAKER, type WakerProtocol } from "./waker/protocol.ts";
+import { CONSOLE, type ConsoleProtocol } from "./console/protocol.ts";
+import { NET, type NetProtocol } from "./net/protocol.ts";
+import { BLOCK, type BlockProtocol } from "./block/protocol.ts";
+import { IRQ, type IrqProtocol } from "./irq/protocol.ts";
 
 /** The machine's roles; `--actor <role>=<module>` accepts exactly these (in this order in messages). */
 export const MACHINE_ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
@@ -24,6 +24,16 @@ export type MachineRole = typeof MACHINE_ROLES[number];
 
 export function isMachineRole(s: string): s is MachineRole {
   return (MACHINE_ROLES as readonly string[]).includes(s);
+}
+
+/** Each role's protocol (its buffers, config, messages), for code that builds any role. */
+export interface RoleProtocols {
+  cpu: CpuProtocol;
+  waker: WakerProtocol;
+  console: ConsoleProtocol;
+  net: NetProtocol;
+  block: BlockProtocol;
+  irq: IrqProtocol;
 }
 
 /**

@@ -10,7 +10,7 @@ import { FATE, publishedInstret, requestStop, wakeCpu } from "../machine/control
 import type { ProtocolShape } from "../actors/runtime/protocol.ts";
 import type { Registry } from "../actors/runtime/registry.ts";
 import { Supervisor, type SupervisorEvent } from "../actors/runtime/supervisor.ts";
-import { type MachineRole, ROLES } from "../actors/roles.ts";
+import { type MachineRole, type RoleProtocols, ROLES } from "../actors/roles.ts";
 import type { CpuFate } from "../actors/cpu/protocol.ts";
 import type { ConsoleProtocol } from "../actors/console/protocol.ts";
 import type { NetProtocol } from "../actors/net/protocol.ts";
@@ -62,58 +62,73 @@ interface ActorPlan {
   role: MachineRole;
   /** The disk or network index (0 for a role with one actor). */
   index: number;
-  buffers: Record<string, SharedArrayBuffer>;
-  config: Record<string, unknown>;
+  buffers: object;
+  config: object;
   /** The virtio device it serves: marked DEVICE_NEEDS_RESET if its actor gives up. */
   device?: { state: SharedArrayBuffer; name: string };
 }
 
+/** One actor of `role`, its buffers and config checked against the role's protocol. */
+function actor<R extends MachineRole>(
+  role: R,
+  index: number,
+  buffers: Omit<RoleProtocols[R]["buffers"], "faults">,
+  config: Omit<RoleProtocols[R]["config"], "faults">,
+  device?: ActorPlan["device"],
+): ActorPlan {
+  return { role, index, buffers, config, device };
+}
+
 /** What each role is handed on this board: the only per-role code of a boot. */
-function actorsFor(o: LaunchOptions, p: Prepared, b: Board, watch: string[], panic: PanicPolicy) {
+function actorsFor(
+  o: LaunchOptions,
+  p: Prepared,
+  b: Board,
+  watch: string[],
+  panic: PanicPolicy,
+): ActorPlan[] {
   const { ram, control, plic } = b;
   const verbose = o.verbose;
   const vd = (i: number) => `/dev/vd${String.fromCharCode(97 + i)}`;
-  const plans: ActorPlan[] = [
-    { role: "irq", index: 0, buffers: { control, plic }, config: { verbose } },
-    { role: "waker", index: 0, buffers: { control }, config: { machineTimer: b.firmware } },
-    {
-      role: "console",
-      index: 0,
-      buffers: { ram, state: b.consoleSlot.state, control, input: b.inputRing },
-      config: { ramBase: RAM_BASE, verbose, watch },
-      device: { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
-    },
-    ...p.disks.map((d, i): ActorPlan => ({
-      role: "block",
-      index: i,
-      buffers: { ram, state: b.diskSlots[i].state, control },
-      config: {
-        path: d.path,
-        readOnly: d.readOnly,
-        identity: d.probe.identity,
-        ramBase: RAM_BASE,
-        verbose,
-      },
-      device: { state: b.diskSlots[i].state, name: `virtio-blk ${vd(i)}` },
-    })),
-    ...p.nets.map((n, i): ActorPlan => ({
-      role: "net",
-      index: i,
-      buffers: { ram, state: b.netSlots[i].state, control },
-      config: { backend: n.spec, verbose, ramBase: RAM_BASE },
-      device: { state: b.netSlots[i].state, name: `virtio-net ${i}` },
-    })),
-    {
-      role: "cpu",
-      index: 0,
-      buffers: {
-        ram,
-        control,
-        plic,
-        ...b.slotBuffers,
-        ...(b.uartInput ? { uartInput: b.uartInput } : {}),
-      },
-      config: {
+  return [
+    actor("irq", 0, { control, plic }, { verbose }),
+    actor("waker", 0, { control }, { machineTimer: b.firmware }),
+    actor(
+      "console",
+      0,
+      { ram, state: b.consoleSlot.state, control, input: b.inputRing },
+      { ramBase: RAM_BASE, verbose, watch },
+      { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
+    ),
+    ...p.disks.map((d, i) =>
+      actor(
+        "block",
+        i,
+        { ram, state: b.diskSlots[i].state, control },
+        {
+          path: d.path,
+          readOnly: d.readOnly,
+          identity: d.probe.identity,
+          ramBase: RAM_BASE,
+          verbose,
+        },
+        { state: b.diskSlots[i].state, name: `virtio-blk ${vd(i)}` },
+      )
+    ),
+    ...p.nets.map((n, i) =>
+      actor(
+        "net",
+        i,
+        { ram, state: b.netSlots[i].state, control },
+        { backend: n.spec, verbose, ramBase: RAM_BASE },
+        { state: b.netSlots[i].state, name: `virtio-net ${i}` },
+      )
+    ),
+    actor(
+      "cpu",
+      0,
+      { ram, control, plic, ...b.slotBuffers, ...(b.uartInput ? { uartInput: b.uartInput } : {}) },
+      {
         ramBase: RAM_BASE,
         slots: b.slots,
         entry: b.entry,
@@ -127,9 +142,8 @@ function actorsFor(o: LaunchOptions, p: Prepared, b: Board, watch: string[], pan
         watch,
         stopOn: panic.cpuStopOn,
       },
-    },
+    ),
   ];
-  return plans;
 }
 
 /** Boot once and run to the guest's fate (or a fatal actor failure). */
