@@ -1,6 +1,6 @@
 // The launcher's watchdog: a cpu actor that stops making progress (here a
 // swapped-in one that spins forever) ends the run with exit status 1 and a
-// reason, instead of a silent hang. Read next: launcher/machine.ts (watchCpu).
+// reason, instead of a silent hang. Read next: launcher/fate.ts (watchCpu).
 import { assertEquals, assertMatch } from "../../testing/assert.ts";
 
 Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", async () => {

@@ -3,7 +3,7 @@
 // the boot, not lost in silence. One boot on a sharenet segment (no root, no
 // tap); the guest unbinds its virtio-net driver, then a member in this process
 // sends broadcasts, which the device can only drop.
-// Read next: launcher/machine.ts (reportDrops), devices/net/net.ts (the counters).
+// Read next: launcher/boot.ts (reportDrops), devices/net/net.ts (the counters).
 
 import { assertEquals } from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";

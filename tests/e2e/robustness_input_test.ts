@@ -2,7 +2,7 @@
 // a device such as /dev/zero as the kernel, the initrd or the fault plan was
 // read forever (the emulator hung, growing). Each must be a clear error, status
 // 2, nothing started; a --system-map that is a device is ignored, not read at exit.
-// Read next: launcher/machine.ts (readInput), faults/layers/plan_run.ts.
+// Read next: launcher/prepare.ts (readInput), faults/layers/plan_run.ts.
 import { runMod } from "../../testing/guest_session.ts";
 import { assert, assertEquals } from "../../testing/assert.ts";
 import { SymbolMap } from "../../launcher/symbols.ts";

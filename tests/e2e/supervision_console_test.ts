@@ -7,7 +7,7 @@
 // sees the bit in the device status, the reader hangs but the rest of the
 // guest and the emulator keep running. A second, short boot kills the
 // interrupt controller: the machine stops with a clear reason and status 1.
-// Read next: actors/runtime/supervisor.ts, launcher/machine.ts.
+// Read next: actors/runtime/supervisor.ts, launcher/boot.ts.
 
 import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";

@@ -3,7 +3,7 @@
 // VIRTIO_NET_S_LINK_UP in the device's config space and raises a config
 // interrupt (with DEVICE_NEEDS_RESET), so the guest's eth0 goes from carrier
 // 1 to NO-CARRIER instead of claiming a link nobody serves. One boot, on a
-// sharenet segment (no root, no tap). Read next: launcher/machine.ts (gave-up).
+// sharenet segment (no root, no tap). Read next: launcher/boot.ts (needsReset).
 
 import { assertEquals, assertMatch } from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
