@@ -3,6 +3,7 @@
 // descriptor chains — plain, indirect, or deliberately broken — and read the
 // used ring back, like Firecracker's virtio test_utils.rs. Also a helper that
 // brings a device up through its MMIO registers the way virtio_mmio.c does.
+// The one fake driver: testing/net_fakeguest.ts plays virtio-net with it.
 // Read next: tests/unit/virtio/queue_test.ts.
 
 import { RAM_BASE } from "../machine/memmap.ts";
@@ -17,7 +18,11 @@ import { type MmioTransport, REG } from "../devices/virtio/mmio.ts";
 import type { QueueLayout } from "../devices/virtio/queue.ts";
 import { GuestRam } from "../devices/virtio/ram.ts";
 
-/** A small guest RAM with a bump allocator for rings and buffers. */
+/**
+ * A small guest RAM with a bump allocator for rings and buffers: a new one
+ * of `size` bytes, or a view of an existing RAM buffer (a device under test
+ * already holds it).
+ */
 export class FakeRam {
   readonly sab: SharedArrayBuffer;
   readonly ram: GuestRam;
@@ -25,8 +30,13 @@ export class FakeRam {
   readonly size: number;
   #next: number;
 
-  constructor(size = 1 << 20, base = RAM_BASE) {
-    this.sab = new SharedArrayBuffer(size);
+  constructor(size: number | SharedArrayBuffer = 1 << 20, base = RAM_BASE) {
+    if (typeof size !== "number") {
+      this.sab = size;
+      size = size.byteLength;
+    } else {
+      this.sab = new SharedArrayBuffer(size);
+    }
     this.ram = new GuestRam(this.sab, base);
     this.base = base;
     this.size = size;
@@ -78,7 +88,11 @@ export interface RawDesc {
   next: number;
 }
 
-/** The driver's side of one split virtqueue in a FakeRam. */
+/**
+ * The driver's side of one split virtqueue in a FakeRam. Descriptors are
+ * handed out from a free list (in order, as Linux does on a fresh queue) and
+ * come back when the device returns their chain (takeUsed, reclaim).
+ */
 export class DriverQueue {
   readonly mem: FakeRam;
   readonly size: number;
@@ -90,13 +104,26 @@ export class DriverQueue {
   #seenUsed = 0;
   /** Descriptor ids of each chain in flight, by head. */
   #chains = new Map<number, number[]>();
+  /** Used elements reclaim() consumed that takeUsed() has not returned yet. */
+  #unread: { id: number; len: number }[] = [];
 
-  constructor(mem: FakeRam, size: number) {
+  /**
+   * Rings from the RAM's allocator, or, with `at`, laid out back to back from
+   * that guest-physical address (descriptors, avail, used on 4 bytes), as a
+   * test that places its rings itself wants.
+   */
+  constructor(mem: FakeRam, size: number, at?: number) {
     this.mem = mem;
     this.size = size;
-    this.desc = mem.alloc(16 * size, 16);
-    this.avail = mem.alloc(6 + 2 * size, 2);
-    this.used = mem.alloc(6 + 8 * size, 4);
+    if (at === undefined) {
+      this.desc = mem.alloc(16 * size, 16);
+      this.avail = mem.alloc(6 + 2 * size, 2);
+      this.used = mem.alloc(6 + 8 * size, 4);
+    } else {
+      this.desc = at;
+      this.avail = at + 16 * size;
+      this.used = Math.ceil((this.avail + 6 + 2 * size) / 4) * 4; // not & ~3: addresses pass 2^31
+    }
     this.#free = Array.from({ length: size }, (_, i) => i);
   }
 
@@ -179,14 +206,28 @@ export class DriverQueue {
 
   /** Free the descriptors of chains the device has returned (add() does this when it runs out). */
   reclaim(): void {
+    this.#unread.push(...this.#drain());
+  }
+
+  /** The used elements the device published since the last call; their descriptors are free again. */
+  takeUsed(): { id: number; len: number }[] {
+    const out = [...this.#unread, ...this.#drain()];
+    this.#unread = [];
+    return out;
+  }
+
+  #drain(): { id: number; len: number }[] {
     const used = this.usedIdx();
+    const out = [];
     while (this.#seenUsed !== used) {
-      const { id } = this.usedElem(this.#seenUsed);
-      const ids = this.#chains.get(id);
+      const e = this.usedElem(this.#seenUsed);
+      out.push(e);
+      const ids = this.#chains.get(e.id);
       if (ids) this.#free.push(...ids);
-      this.#chains.delete(id);
+      this.#chains.delete(e.id);
       this.#seenUsed = (this.#seenUsed + 1) & 0xffff;
     }
+    return out;
   }
 
   /** Put `head` in the avail ring and bump avail idx. */

@@ -6,6 +6,7 @@
 // Read next: actors/net/net_actor.ts.
 
 import assert from "../../../testing/assert.ts";
+import { RAM_BASE } from "../../../machine/memmap.ts";
 import { createControlBlock } from "../../../machine/control.ts";
 import { spawnActor } from "../../../actors/runtime/spawn.ts";
 import {
@@ -66,7 +67,7 @@ Deno.test("net actor: two workers on one sharenet segment exchange frames", asyn
     assert.notEqual(macToString(a.net.mac), macToString(b.net.mac));
     assert.deepEqual(a.drv.mac(), Array.from(a.net.mac));
     // b posts receive buffers; a broadcasts a frame.
-    b.drv.rx.post([{ addr: 0x40000, len: 1526, write: true }]);
+    b.drv.rx.add([{ addr: RAM_BASE + 0x40000, len: 1526, write: true }]);
     b.drv.notify(NET_RX);
     const f = testFrame(a.net.mac, 0);
     a.drv.transmit(0x50000, f);
@@ -101,7 +102,7 @@ Deno.test("net actor: a terminated net worker is replaced on the same segment me
     // Kill b's worker outright (its poll is pending) and start another on the same state.
     b.link.terminate("test kill");
     b.link = await b.spawn();
-    b.drv.rx.post([{ addr: 0x40000, len: 1526, write: true }]);
+    b.drv.rx.add([{ addr: RAM_BASE + 0x40000, len: 1526, write: true }]);
     b.drv.notify(NET_RX);
     const f = testFrame(a.net.mac, 5);
     a.drv.transmit(0x50000, f);

@@ -4,9 +4,14 @@
 // Read next: devices/net/net.ts.
 
 import assert from "../../../testing/assert.ts";
+import { RAM_BASE } from "../../../machine/memmap.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import { MmioTransport, REG } from "../../../devices/virtio/mmio.ts";
-import { STATUS } from "../../../devices/virtio/constants.ts";
+import {
+  STATUS,
+  VIRTQ_DESC_F_NEXT,
+  VIRTQ_DESC_F_WRITE,
+} from "../../../devices/virtio/constants.ts";
 import { FakeNetDriver, RAM_BYTES } from "../../../testing/net_fakeguest.ts";
 import {
   createNetState,
@@ -117,17 +122,17 @@ Deno.test("net device: tx strips the header, sends whole frames, completes every
   const g = setup();
   const a = frame(60, 1), b = frame(1514, 2), c = frame(300, 3);
   putTx(g.bytes, 0x10000, a);
-  g.tx.post([{ addr: 0x10000, len: NET_HDR_LEN + a.length }]);
+  g.tx.add([{ addr: RAM_BASE + 0x10000, len: NET_HDR_LEN + a.length }]);
   // Header alone, then the frame.
   putTx(g.bytes, 0x11000, b);
-  g.tx.post([{ addr: 0x11000, len: NET_HDR_LEN }, {
-    addr: 0x11000 + NET_HDR_LEN,
+  g.tx.add([{ addr: RAM_BASE + 0x11000, len: NET_HDR_LEN }, {
+    addr: RAM_BASE + 0x11000 + NET_HDR_LEN,
     len: b.length,
   }]);
   // Scattered at odd places, header split across buffers.
   putTx(g.bytes, 0x13000, c);
-  g.tx.post([{ addr: 0x13000, len: 5 }, { addr: 0x13005, len: 100 }, {
-    addr: 0x13069,
+  g.tx.add([{ addr: RAM_BASE + 0x13000, len: 5 }, { addr: RAM_BASE + 0x13005, len: 100 }, {
+    addr: RAM_BASE + 0x13069,
     len: NET_HDR_LEN + c.length - 105,
   }]);
   g.notify(NET_TX);
@@ -141,21 +146,21 @@ Deno.test("net device: tx strips the header, sends whole frames, completes every
 Deno.test("net device: tx drops too short, too long, offload headers and backend refusals, counted", () => {
   const g = setup();
   putTx(g.bytes, 0x10000, frame(13, 1));
-  g.tx.post([{ addr: 0x10000, len: NET_HDR_LEN + 13 }]);
+  g.tx.add([{ addr: RAM_BASE + 0x10000, len: NET_HDR_LEN + 13 }]);
   putTx(g.bytes, 0x11000, frame(1515, 1));
-  g.tx.post([{ addr: 0x11000, len: NET_HDR_LEN + 1515 }]);
+  g.tx.add([{ addr: RAM_BASE + 0x11000, len: NET_HDR_LEN + 1515 }]);
   const gso = new Uint8Array(NET_HDR_LEN);
   gso[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4, never negotiated
   putTx(g.bytes, 0x12000, frame(100, 1), gso);
-  g.tx.post([{ addr: 0x12000, len: NET_HDR_LEN + 100 }]);
+  g.tx.add([{ addr: RAM_BASE + 0x12000, len: NET_HDR_LEN + 100 }]);
   const csum = new Uint8Array(NET_HDR_LEN);
   csum[0] = 1; // NEEDS_CSUM
   putTx(g.bytes, 0x13000, frame(100, 1), csum);
-  g.tx.post([{ addr: 0x13000, len: NET_HDR_LEN + 100 }]);
+  g.tx.add([{ addr: RAM_BASE + 0x13000, len: NET_HDR_LEN + 100 }]);
   g.notify(NET_TX);
   g.setAccept(false);
   putTx(g.bytes, 0x14000, frame(100, 1));
-  g.tx.post([{ addr: 0x14000, len: NET_HDR_LEN + 100 }]);
+  g.tx.add([{ addr: RAM_BASE + 0x14000, len: NET_HDR_LEN + 100 }]);
   g.notify(NET_TX);
   assert.equal(g.sent.length, 0);
   const s = g.dev.stats;
@@ -172,8 +177,12 @@ Deno.test("net device: rx fills posted buffers with header + frame; frames wait 
   const a = frame(42, 1), b = frame(1514, 2), c = frame(98, 3);
   g.dev.receive(a); // nothing posted yet: held
   assert.equal(g.dev.held, 1);
-  g.rx.post([{ addr: 0x20000, len: 1526, write: true }]);
-  g.rx.post([{ addr: 0x21000, len: 6, write: true }, { addr: 0x21100, len: 1520, write: true }]);
+  g.rx.add([{ addr: RAM_BASE + 0x20000, len: 1526, write: true }]);
+  g.rx.add([{ addr: RAM_BASE + 0x21000, len: 6, write: true }, {
+    addr: RAM_BASE + 0x21100,
+    len: 1520,
+    write: true,
+  }]);
   g.notify(NET_RX);
   assert.equal(g.dev.held, 0);
   let used = g.rx.takeUsed();
@@ -206,7 +215,9 @@ Deno.test("net device: the hold queue is bounded; overflow is dropped and counte
   for (let i = 0; i < 7; i++) g.dev.receive(frame(60, i));
   assert.equal(g.dev.held, 4);
   assert.equal(g.dev.stats.rxDroppedFull, 3);
-  for (let i = 0; i < 4; i++) g.rx.post([{ addr: 0x20000 + i * 0x800, len: 1526, write: true }]);
+  for (let i = 0; i < 4; i++) {
+    g.rx.add([{ addr: RAM_BASE + 0x20000 + i * 0x800, len: 1526, write: true }]);
+  }
   g.notify(NET_RX);
   assert.equal(g.rx.takeUsed().length, 4);
   for (let i = 0; i < 4; i++) {
@@ -229,10 +240,10 @@ Deno.test("net device: frames before DRIVER_OK and bad frames from the backend a
 
 Deno.test("net device: malformed and small rx buffers are returned empty, never fatal", () => {
   const g = setup();
-  g.rx.post([{ addr: 0x20000, len: 1526 }]); // device-readable: wrong for rx
-  g.rx.post([{ addr: 0x21000, len: 20, write: true }]); // no room for header + Ethernet header
-  g.rx.post([{ addr: 0x22000, len: 100, write: true }]); // too small for this frame
-  g.rx.post([{ addr: 0x23000, len: 1526, write: true }]);
+  g.rx.add([{ addr: RAM_BASE + 0x20000, len: 1526 }]); // device-readable: wrong for rx
+  g.rx.add([{ addr: RAM_BASE + 0x21000, len: 20, write: true }]); // no room for header + Ethernet header
+  g.rx.add([{ addr: RAM_BASE + 0x22000, len: 100, write: true }]); // too small for this frame
+  g.rx.add([{ addr: RAM_BASE + 0x23000, len: 1526, write: true }]);
   g.notify(NET_RX);
   g.dev.receive(frame(200, 1)); // skips two bad buffers, dropped by the small one
   g.dev.receive(frame(60, 2));
@@ -246,7 +257,7 @@ Deno.test("net device: malformed and small rx buffers are returned empty, never 
   assert.equal(g.dev.broken, false);
   assert.ok(g.logs.length >= 2);
   // tx: a chain with a device-writable part.
-  g.tx.post([{ addr: 0x24000, len: 100, write: true }]);
+  g.tx.add([{ addr: RAM_BASE + 0x24000, len: 100, write: true }]);
   g.notify(NET_TX);
   assert.deepEqual(g.tx.takeUsed(), [{ id: 0, len: 0 }]);
   assert.equal(g.dev.stats.malformedChains, 3);
@@ -256,8 +267,9 @@ Deno.test("net device: a descriptor loop sets NEEDS_RESET; a reset brings it bac
   const g = setup();
   g.dev.receive(frame(60, 1)); // held
   // Two descriptors pointing at each other.
-  g.rx.writeDesc(0, { addr: 0x20000, len: 100, write: true }, 1);
-  g.rx.writeDesc(1, { addr: 0x20100, len: 100, write: true }, 0);
+  const flags = VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE;
+  g.rx.setDesc(0, { addr: RAM_BASE + 0x20000, len: 100, flags, next: 1 });
+  g.rx.setDesc(1, { addr: RAM_BASE + 0x20100, len: 100, flags, next: 0 });
   g.rx.publish(0);
   g.notify(NET_RX);
   assert.equal(g.dev.broken, true);
@@ -283,7 +295,7 @@ Deno.test("net device: default MACs are stable, local, unicast and differ by key
 
 Deno.test("net device: a frame between a driver re-init and the next pass never hits the old rings", () => {
   const g = setup();
-  g.rx.post([{ addr: 0x20000, len: 1526, write: true }]);
+  g.rx.add([{ addr: RAM_BASE + 0x20000, len: 1526, write: true }]);
   g.notify(NET_RX);
   // The driver resets and sets the device up again (new rings elsewhere)
   // without the device having run a pass in between.
@@ -292,7 +304,7 @@ Deno.test("net device: a frame between a driver re-init and the next pass never 
   const drv = new FakeNetDriver(ram.buffer as SharedArrayBuffer, g.state, g.control, {
     ringBase: 0x8000,
   });
-  drv.rx.post([{ addr: 0x30000, len: 1526, write: true }]);
+  drv.rx.add([{ addr: RAM_BASE + 0x30000, len: 1526, write: true }]);
   g.dev.receive(frame(60, 9));
   assert.deepEqual(ram.slice(0x20000, 0x20000 + 1526), before, "old buffer written");
   assert.deepEqual(drv.rx.takeUsed(), [{ id: 0, len: NET_HDR_LEN + 60 }]);

@@ -4,6 +4,7 @@
 // features negotiated, through a fake guest. Read next: devices/net/offload.ts.
 
 import assert from "../../../testing/assert.ts";
+import { RAM_BASE } from "../../../machine/memmap.ts";
 import { completeChecksum, l4ChecksumOk, segmentTcp } from "../../../devices/net/offload.ts";
 import { createControlBlock } from "../../../machine/control.ts";
 import {
@@ -163,10 +164,10 @@ Deno.test("net offload: the device segments a TSO chain from the guest, leaving 
   drv.bytes.set(hdr, 0x10000);
   drv.bytes.set(big.subarray(0, 66), 0x11000);
   drv.bytes.set(big.subarray(66), 0x12000);
-  drv.tx.post([
-    { addr: 0x10000, len: NET_HDR_LEN },
-    { addr: 0x11000, len: 66 },
-    { addr: 0x12000, len: big.length - 66 },
+  drv.tx.add([
+    { addr: RAM_BASE + 0x10000, len: NET_HDR_LEN },
+    { addr: RAM_BASE + 0x11000, len: 66 },
+    { addr: RAM_BASE + 0x12000, len: big.length - 66 },
   ]);
   // A TSO6 frame: not negotiated, so dropped.
   const hdr6 = hdr.slice();
@@ -226,7 +227,9 @@ Deno.test("net offload: with GUEST_CSUM, good received frames are marked DATA_VA
     features: feat(NET_F.MAC) | feat(NET_F.GUEST_CSUM) | feat(F.VERSION_1),
   });
   dev.service();
-  for (let i = 0; i < 3; i++) drv.rx.post([{ addr: 0x40000 + i * 0x800, len: 1526, write: true }]);
+  for (let i = 0; i < 3; i++) {
+    drv.rx.add([{ addr: RAM_BASE + 0x40000 + i * 0x800, len: 1526, write: true }]);
+  }
   drv.notify(NET_RX);
   dev.service();
   const segs: Uint8Array[] = [];
