@@ -5,7 +5,7 @@
 // once per disk on stderr; the replacement file is never written. Backend-level
 // checks: tests/unit/block/backend_test.ts.
 
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 /** A dd that writes one sector and fsyncs; prints its status as `rc=N`. */
@@ -28,8 +28,8 @@ Deno.test({
       await g.run("dmesg -n 1");
 
       // While the files are ours, a flushed write is fine.
-      assertMatch(await g.run(ddSync("vda", 1)), /rc=0/);
-      assertMatch(await g.run(ddSync("vdb", 1)), /rc=0/);
+      assert.match(await g.run(ddSync("vda", 1)), /rc=0/);
+      assert.match(await g.run(ddSync("vdb", 1)), /rc=0/);
 
       await Deno.remove(a);
       const replacement = new Uint8Array(64 * 512).fill(0x77);
@@ -38,21 +38,21 @@ Deno.test({
 
       for (const dev of ["vda", "vdb"]) {
         const first = await g.run(ddSync(dev, 2));
-        assertMatch(first, new RegExp(`/dev/${dev}: Input/output error\nrc=1`), first);
+        assert.match(first, new RegExp(`/dev/${dev}: Input/output error\nrc=1`), first);
         // And later: data written since cannot be made durable where the user expects it.
         const again = await g.run(ddSync(dev, 3));
-        assertMatch(again, /Input\/output error\nrc=1/, `${dev} again: ${again}`);
+        assert.match(again, /Input\/output error\nrc=1/, `${dev} again: ${again}`);
       }
       const warned = (what: string) =>
         g!.stderr.split("\n").filter((l) => l.includes("WARNING") && l.includes(what));
-      assertEquals(warned(`disk ${a} was deleted`).length, 1, g.stderr);
-      assertEquals(warned(`disk ${b} was replaced by another file`).length, 1, g.stderr);
-      assert(warned("every flush").length === 2, g.stderr);
+      assert.deepEqual(warned(`disk ${a} was deleted`).length, 1, g.stderr);
+      assert.deepEqual(warned(`disk ${b} was replaced by another file`).length, 1, g.stderr);
+      assert.ok(warned("every flush").length === 2, g.stderr);
 
       await g.send("poweroff\n");
       const st = await g.exit(60_000);
-      assertEquals(st.code, 0, `exit status; stderr:\n${g.stderr}`);
-      assertEquals(await Deno.readFile(b), replacement, "the file that replaced vdb untouched");
+      assert.deepEqual(st.code, 0, `exit status; stderr:\n${g.stderr}`);
+      assert.deepEqual(await Deno.readFile(b), replacement, "the file that replaced vdb untouched");
     } finally {
       await g?.close();
       await Deno.remove(dir, { recursive: true });

@@ -5,7 +5,7 @@
 // caches in the emulator). Below it: FLUSH reaches fdatasync(2), after the
 // writes it follows. Helpers: testing/guest_session.ts, testing/block_tools.ts.
 
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { debugfsRead, E2FS_MISSING, mke2fs, pattern } from "../../testing/block_tools.ts";
 import { createControlBlock } from "../../machine/control.ts";
@@ -52,11 +52,15 @@ Deno.test({
       );
       g.child.kill("SIGKILL");
       const st = await g.exit(10_000);
-      assertEquals(st.signal, "SIGKILL", "killed, not exited");
+      assert.deepEqual(st.signal, "SIGKILL", "killed, not exited");
 
       const got = (await Deno.readFile(raw)).subarray(0, blob.length);
-      assert(got.every((b, i) => b === blob[i]), "the raw disk holds the fsynced data");
-      assertEquals(await debugfsRead(fs, "/durable.bin"), blob, "the synced file is in the image");
+      assert.ok(got.every((b, i) => b === blob[i]), "the raw disk holds the fsynced data");
+      assert.deepEqual(
+        await debugfsRead(fs, "/durable.bin"),
+        blob,
+        "the synced file is in the image",
+      );
     } finally {
       await g?.close();
       await Deno.remove(dir, { recursive: true });
@@ -102,16 +106,16 @@ Deno.test("block durability: FLUSH calls fdatasync on the file, after the writes
       len: 1,
       write: true,
     }]);
-    assertEquals(seen.length, 0, "nothing before the guest asks");
+    assert.deepEqual(seen.length, 0, "nothing before the guest asks");
     mmio.write(REG.QUEUE_NOTIFY, 4, 0);
     dev.service();
-    assertEquals(dq.usedIdx(), 3, "all three completed");
+    assert.deepEqual(dq.usedIdx(), 3, "all three completed");
     for (const r of [w1, fl, w2]) {
-      assertEquals(mem.read(r.addrs[r.addrs.length - 1], 1)[0], BLK_S.OK);
+      assert.deepEqual(mem.read(r.addrs[r.addrs.length - 1], 1)[0], BLK_S.OK);
     }
-    assertEquals(seen.length, 1, "one FLUSH, one fdatasync; writes alone do not sync");
-    assert(seen[0].every((b) => b === 0xab), "the write before the FLUSH was in the file");
-    assertEquals(dev.stats.flushes, 1);
+    assert.deepEqual(seen.length, 1, "one FLUSH, one fdatasync; writes alone do not sync");
+    assert.ok(seen[0].every((b) => b === 0xab), "the write before the FLUSH was in the file");
+    assert.deepEqual(dev.stats.flushes, 1);
   } finally {
     proto.syncDataSync = real;
     backend?.close();

@@ -6,7 +6,7 @@
 // Helpers: testing/guest_session.ts, testing/block_tools.ts. Device-level checks
 // (past-the-end requests, malformed chains): tests/unit/block/device_test.ts.
 
-import { assert, assertEquals, assertMatch, assertThrows } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { lockBlockFile } from "../../devices/block/backend.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import {
@@ -61,20 +61,20 @@ Deno.test({
         ],
       });
       await g.waitFor(READY_LINE, 60_000);
-      assertMatch(g.stderr, /c\.raw: size 65636 is not a multiple of 512; using the first 65536/);
+      assert.match(g.stderr, /c\.raw: size 65636 is not a multiple of 512; using the first 65536/);
       await g.run("dmesg -n 1"); // kernel messages off the console: command output stays clean
 
       // Reading: known files, byte for byte.
-      assertEquals(await g.run("cat /mnt/hello.txt"), "hello from the host\n");
+      assert.deepEqual(await g.run("cat /mnt/hello.txt"), "hello from the host\n");
       const sum = await g.run("sha256sum /mnt/sub/blob.bin");
-      assertEquals(sum.split(" ")[0], await sha256Hex(blob));
+      assert.deepEqual(sum.split(" ")[0], await sha256Hex(blob));
 
       // Identity and sizes as the guest's driver sees them (serial via GET_ID).
       const ids = await g.run(
         "for d in vda vdb vdc; do echo $d $(cat /sys/block/$d/serial) " +
           "$(cat /sys/block/$d/ro) $(cat /sys/block/$d/size); done",
       );
-      assertEquals(ids, "vda a.img 0 16384\nvdb b.img 1 8192\nvdc c.raw 0 128\n");
+      assert.deepEqual(ids, "vda a.img 0 16384\nvdb b.img 1 8192\nvdc c.raw 0 128\n");
 
       // Writing through ext2: new files across many blocks, an append, a removal.
       // (cp, not seq: busybox seq of 50,000 lines costs the interpreted guest seconds.)
@@ -85,15 +85,15 @@ Deno.test({
 
       // The read-only disk: mountable read-only, every way of writing refused.
       await g.run("mkdir -p /ro && mount -o ro /dev/vdb /ro");
-      assertEquals(await g.run("cat /ro/b.txt"), "the second disk\n");
+      assert.deepEqual(await g.run("cat /ro/b.txt"), "the second disk\n");
       const ro = await g.run(
         "mount -o remount,rw /ro 2>&1; echo remount=$?; echo x > /ro/new 2>&1; echo create=$?;" +
           " dd if=/dev/zero of=/dev/vdb bs=512 count=1 2>&1 | head -n 1; cat /ro/b.txt",
       );
-      assertMatch(ro, /remount=[1-9]/);
-      assertMatch(ro, /Read-only file system\s*\ncreate=1/);
-      assertMatch(ro, /dd: error writing '\/dev\/vdb': Operation not permitted/);
-      assertMatch(ro, /the second disk\n$/);
+      assert.match(ro, /remount=[1-9]/);
+      assert.match(ro, /Read-only file system\s*\ncreate=1/);
+      assert.match(ro, /dd: error writing '\/dev\/vdb': Operation not permitted/);
+      assert.match(ro, /the second disk\n$/);
       await g.run("umount /ro");
 
       // The raw disk: a sector written at a known place, read back from the
@@ -102,7 +102,7 @@ Deno.test({
       await g.run(
         "printf 'raw-sector' | dd of=/dev/vdc bs=512 seek=127 conv=sync,fsync 2>/dev/null",
       );
-      assertEquals(
+      assert.deepEqual(
         await g.run(
           "echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vdc bs=512 skip=126 count=2 2>/dev/null" +
             " | tail -c 513 | head -c 11",
@@ -114,26 +114,26 @@ Deno.test({
       // "Power down" line (the guest resets its virtio devices before it).
       await g.send("poweroff\n");
       const st = await g.exit(60_000);
-      assertEquals(st.code, 0, `exit status; stderr:\n${g.stderr}`);
+      assert.deepEqual(st.code, 0, `exit status; stderr:\n${g.stderr}`);
 
       // The host's view of vda.
-      assertEquals(await debugfsRead(a, "/out/copy.bin"), blob);
-      assertEquals(await debugfsCat(a, "/out/seq.txt"), seqText(1, 2000));
-      assertEquals(await debugfsCat(a, "/hello.txt"), "hello from the host\nappended\n");
-      assert((await debugfsCat(a, "/sub/blob.bin").catch(() => null)) === null, "blob removed");
+      assert.deepEqual(await debugfsRead(a, "/out/copy.bin"), blob);
+      assert.deepEqual(await debugfsCat(a, "/out/seq.txt"), seqText(1, 2000));
+      assert.deepEqual(await debugfsCat(a, "/hello.txt"), "hello from the host\nappended\n");
+      assert.ok((await debugfsCat(a, "/sub/blob.bin").catch(() => null)) === null, "blob removed");
       const fsckA = await e2fsck(a);
-      assertEquals(fsckA.code, 0, `e2fsck -fn ${a}:\n${fsckA.text}`);
+      assert.deepEqual(fsckA.code, 0, `e2fsck -fn ${a}:\n${fsckA.text}`);
       // vdb untouched, still clean.
-      assertEquals(await sha256Hex(await Deno.readFile(b)), bHash, "read-only image changed");
-      assertEquals((await e2fsck(b)).code, 0);
+      assert.deepEqual(await sha256Hex(await Deno.readFile(b)), bHash, "read-only image changed");
+      assert.deepEqual((await e2fsck(b)).code, 0);
       // vdc: the sector landed at 127 * 512, the ragged tail and the size are untouched.
       const raw = await Deno.readFile(c);
-      assertEquals(raw.length, 128 * 512 + 100, "the file never grows");
+      assert.deepEqual(raw.length, 128 * 512 + 100, "the file never grows");
       const want = new Uint8Array(512);
       want.set(new TextEncoder().encode("raw-sector"));
-      assertEquals(raw.subarray(127 * 512, 128 * 512), want);
-      assert(raw.subarray(0, 127 * 512).every((x) => x === 0x5a), "sectors 0..126 untouched");
-      assert(raw.subarray(128 * 512).every((x) => x === 0x5a), "the tail is untouched");
+      assert.deepEqual(raw.subarray(127 * 512, 128 * 512), want);
+      assert.ok(raw.subarray(0, 127 * 512).every((x) => x === 0x5a), "sectors 0..126 untouched");
+      assert.ok(raw.subarray(128 * 512).every((x) => x === 0x5a), "the tail is untouched");
     } finally {
       await g?.close();
       await Deno.remove(dir, { recursive: true });
@@ -210,9 +210,9 @@ Deno.test("block e2e: an unusable --block file stops the launcher with status 2"
     try {
       for (const c of cases) {
         const r = await launch(c.args);
-        assertEquals(r.code, 2, `${c.name}: exit status; stderr:\n${r.stderr}`);
-        assertMatch(r.stderr, c.want, c.name);
-        assert(!r.stderr.includes("internal error"), `${c.name}: ${r.stderr}`);
+        assert.deepEqual(r.code, 2, `${c.name}: exit status; stderr:\n${r.stderr}`);
+        assert.match(r.stderr, c.want, c.name);
+        assert.ok(!r.stderr.includes("internal error"), `${c.name}: ${r.stderr}`);
       }
     } finally {
       holder.close();
@@ -231,16 +231,16 @@ Deno.test("block lock: read-write is exclusive, ,ro is shared, release lets the 
     Deno.writeFileSync(path, new Uint8Array(512));
     const r1 = lockBlockFile(path, true);
     const r2 = lockBlockFile(path, true);
-    assertThrows(() => lockBlockFile(path, false), /in use/);
+    assert.throws(() => lockBlockFile(path, false), /in use/);
     r1.release();
     r1.release(); // idempotent
-    assertThrows(() => lockBlockFile(path, false), /in use/, "one reader is still there");
+    assert.throws(() => lockBlockFile(path, false), /in use/, "one reader is still there");
     r2.release();
     const w = lockBlockFile(path, false);
-    assertThrows(() => lockBlockFile(path, true), /in use/);
+    assert.throws(() => lockBlockFile(path, true), /in use/);
     w.release();
     lockBlockFile(path, true).release();
-    assertThrows(() => lockBlockFile(`${path}.missing`, true), /no such file/);
+    assert.throws(() => lockBlockFile(`${path}.missing`, true), /no such file/);
   } finally {
     Deno.removeSync(path);
   }

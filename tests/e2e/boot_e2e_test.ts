@@ -2,7 +2,7 @@
 // the guest's ready line, run a few commands through the virtio console,
 // power off, and expect exit status 0. One boot serves every check.
 // Read next: testing/guest_session.ts (the expect-style handle), mod.ts.
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 Deno.test("boot the bundled guest to a shell, run commands, reboot, power off", async () => {
@@ -10,21 +10,21 @@ Deno.test("boot the bundled guest to a shell, run commands, reboot, power off", 
   try {
     await s.waitFor(READY_LINE, 240_000);
     const uname = await s.run("uname -a");
-    assertMatch(uname, /^Linux actorvm 6\.12\.\S+ .* riscv64/m);
+    assert.match(uname, /^Linux actorvm 6\.12\.\S+ .* riscv64/m);
     const cpuinfo = await s.run("cat /proc/cpuinfo");
-    assertMatch(cpuinfo, /isa\s*:\s*rv64imafdc/);
-    assertMatch(cpuinfo, /mmu\s*:\s*sv(39|48)/);
-    assertEquals((await s.run("echo $((6*7))")).trim(), "42");
+    assert.match(cpuinfo, /isa\s*:\s*rv64imafdc/);
+    assert.match(cpuinfo, /mmu\s*:\s*sv(39|48)/);
+    assert.deepEqual((await s.run("echo $((6*7))")).trim(), "42");
     // The earlycon boot log came out through the SBI console before hvc0 was up.
-    assert(s.output.includes("Linux version 6.12"), "boot log via earlycon=sbi");
+    assert.ok(s.output.includes("Linux version 6.12"), "boot log via earlycon=sbi");
     // reboot restarts the machine: a second boot, a fresh shell.
     const mark = s.output.length;
     await s.send("reboot\n");
     await s.waitFor(READY_LINE, 240_000, mark);
-    assertEquals((await s.run("echo again-$((2+3))")).trim(), "again-5");
+    assert.deepEqual((await s.run("echo again-$((2+3))")).trim(), "again-5");
     await s.send("poweroff\n");
     const status = await s.exit(120_000);
-    assertEquals(status.code, 0, `exit status; stderr:\n${s.stderr}`);
+    assert.deepEqual(status.code, 0, `exit status; stderr:\n${s.stderr}`);
   } finally {
     await s.close();
   }
@@ -36,8 +36,8 @@ Deno.test("--no-reboot: a guest reboot ends the emulator with status 0", async (
     await s.waitFor(READY_LINE, 240_000);
     await s.send("reboot\n");
     const status = await s.exit(120_000);
-    assertEquals(status.code, 0, `exit status; stderr:\n${s.stderr}`);
-    assertMatch(s.stderr, /guest rebooted/);
+    assert.deepEqual(status.code, 0, `exit status; stderr:\n${s.stderr}`);
+    assert.match(s.stderr, /guest rebooted/);
   } finally {
     await s.close();
   }
@@ -58,6 +58,6 @@ Deno.test("console: input piped before the guest is ready is delivered; stdin's 
   await w.close();
   const out = await child.output();
   const stdout = new TextDecoder().decode(out.stdout);
-  assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
-  assertMatch(stdout, /actorvm-guest: ready[\s\S]*\nearly-21\r?\n/);
+  assert.deepEqual(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.match(stdout, /actorvm-guest: ready[\s\S]*\nearly-21\r?\n/);
 });

@@ -4,7 +4,7 @@
 // dropped in silence (a third arrived). The guest decodes base64 (the tty's
 // line discipline would mangle raw bytes) and prints the md5, which must
 // match the host's. Read next: launcher/terminal.ts, actors/console/console.worker.ts.
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot } from "../../testing/guest_session.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -39,10 +39,10 @@ Deno.test("console: 1 MiB piped into stdin at once reaches the guest intact (md5
     const out = await child.output();
     const stdout = new TextDecoder().decode(out.stdout);
     const stderr = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 0, stderr);
+    assert.deepEqual(out.code, 0, stderr);
     const sums = [...stdout.matchAll(/^([0-9a-f]{32}) {2}-\r?$/gm)].map((m) => m[1]);
-    assertEquals(sums, [md5], `guest md5sum; stdout tail:\n${stdout.slice(-1000)}`);
-    assert(!/dropped/.test(stderr), stderr);
+    assert.deepEqual(sums, [md5], `guest md5sum; stdout tail:\n${stdout.slice(-1000)}`);
+    assert.ok(!/dropped/.test(stderr), stderr);
   } finally {
     clearTimeout(timer);
   }

@@ -3,7 +3,7 @@
 // delivered to the guest (it interrupts a `sleep` in the guest's shell).
 // Skipped with a message when tmux is not installed (CI installs it).
 // Read next: launcher/terminal.ts.
-import { assert, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { READY_LINE } from "../../testing/guest_session.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -92,7 +92,7 @@ Deno.test({
     try {
       pane.start();
       await pane.waitFor(new RegExp(READY_LINE), 240_000);
-      assert(isRaw(pane.stty()), "terminal is raw while the guest runs");
+      assert.ok(isRaw(pane.stty()), "terminal is raw while the guest runs");
       // One ^C interrupts a long sleep in the guest's shell, and the shell goes on.
       pane.keys("sleep 1000", "Enter");
       await new Promise((r) => setTimeout(r, 1500));
@@ -101,8 +101,8 @@ Deno.test({
       await pane.waitFor(/after-ctrl-c-42/, 60_000);
       pane.keys("poweroff", "Enter");
       const screen = await pane.waitFor(/^MODE=[a-z,-]*$/m, 120_000);
-      assertMatch(screen, /^EXIT=0$/m);
-      assertMatch(screen, LEFT_COOKED, "terminal restored after poweroff");
+      assert.match(screen, /^EXIT=0$/m);
+      assert.match(screen, LEFT_COOKED, "terminal restored after poweroff");
     } finally {
       pane.kill();
     }
@@ -117,11 +117,11 @@ Deno.test({
     try {
       pane.start();
       await pane.waitFor(new RegExp(READY_LINE), 240_000);
-      assert(isRaw(pane.stty()), "terminal is raw while the guest runs");
+      assert.ok(isRaw(pane.stty()), "terminal is raw while the guest runs");
       pane.keys("C-c", "C-c", "C-c");
       const screen = await pane.waitFor(/^MODE=[a-z,-]*$/m, 60_000);
-      assertMatch(screen, /^EXIT=130$/m);
-      assertMatch(screen, LEFT_COOKED, "terminal restored after three ^C");
+      assert.match(screen, /^EXIT=130$/m);
+      assert.match(screen, LEFT_COOKED, "terminal restored after three ^C");
     } finally {
       pane.kill();
     }

@@ -6,7 +6,7 @@
 // the same points of the guest's requests (the injection logs are equal).
 // Read next: faults/layers/block.ts, docs/faults.md.
 
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 
@@ -59,12 +59,12 @@ async function boot(dir: string, disk: string): Promise<RunResult> {
         "dd if=/dev/vda bs=4096 skip=$b count=1 2>/dev/null | sha256sum; done",
     );
     const corruptSums = sums.trim().split("\n").map((l) => l.trim());
-    assertEquals(corruptSums.length, 16, sums);
+    assert.deepEqual(corruptSums.length, 16, sums);
     await s.send("poweroff\n");
     const st = await s.exit(30_000);
-    assertEquals(st.code, 0, `exit status; stderr:\n${s.stderr}`);
-    assertMatch(s.stderr, /fault plan .*plan\.json, seed 1234/);
-    assertMatch(
+    assert.deepEqual(st.code, 0, `exit status; stderr:\n${s.stderr}`);
+    assert.match(s.stderr, /fault plan .*plan\.json, seed 1234/);
+    assert.match(
       s.stderr,
       /fault plan .*\(seed 1234\): \d+ injected: rule 0 block ioerr ×\d+, rule 1 block corrupt ×\d+/,
     );
@@ -88,27 +88,27 @@ Deno.test({
       await Deno.writeTextFile(`${dir}/plan.json`, JSON.stringify(PLAN));
       const a = await boot(dir, disk);
       // The guest saw an I/O error and carried on.
-      assertMatch(a.badRead, /Input\/output error/);
-      assertMatch(a.badRead, /status=1/);
+      assert.match(a.badRead, /Input\/output error/);
+      assert.match(a.badRead, /status=1/);
       const block = (n: number) => bytes.subarray(n * 4096, (n + 1) * 4096);
-      assertEquals(a.goodSum, `${await sha256Hex(block(1000))}  -`);
+      assert.deepEqual(a.goodSum, `${await sha256Hex(block(1000))}  -`);
       // Some of the 16 blocks were corrupted, some not: each sum is either right or not.
       let intact = 0;
       for (let i = 0; i < 16; i++) {
         if (a.corruptSums[i] === `${await sha256Hex(block(600 + i))}  -`) intact++;
       }
       const corrupted = a.log.filter((l) => l.includes("corrupt")).length;
-      assert(corrupted > 0 && intact > 0, `corrupted ${corrupted}, intact ${intact}`);
-      assert(
+      assert.ok(corrupted > 0 && intact > 0, `corrupted ${corrupted}, intact ${intact}`);
+      assert.ok(
         a.log.some((l) => /rule 0 block ioerr at event #1: read sector 2048/.test(l)),
         a.log.join("\n"),
       );
       // Same plan, same seed: the same injections at the same events, and the same data.
       const b = await boot(dir, disk);
-      assertEquals(b.log, a.log);
-      assertEquals(b.corruptSums, a.corruptSums);
+      assert.deepEqual(b.log, a.log);
+      assert.deepEqual(b.corruptSums, a.corruptSums);
       // The disk itself was never written.
-      assertEquals(await sha256Hex(await Deno.readFile(disk)), await sha256Hex(bytes));
+      assert.deepEqual(await sha256Hex(await Deno.readFile(disk)), await sha256Hex(bytes));
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -147,14 +147,14 @@ Deno.test({
       );
       await s.send("poweroff\n");
       const st = await s.exit(60_000);
-      assertEquals(st.code, 0, s.stderr);
+      assert.deepEqual(st.code, 0, s.stderr);
       const said = s.stderr.match(/fault: rule 0 block kill disarmed: .*/g) ?? [];
-      assertEquals(said.length, 1, s.stderr);
-      assertMatch(said[0] ?? "", /its last 10 kills each hit a restarted block actor/);
-      assertMatch(s.stderr, /11 injected: rule 0 block kill ×11; disarmed .*: rule 0/);
+      assert.deepEqual(said.length, 1, s.stderr);
+      assert.match(said[0] ?? "", /its last 10 kills each hit a restarted block actor/);
+      assert.match(s.stderr, /11 injected: rule 0 block kill ×11; disarmed .*: rule 0/);
       const want = new TextEncoder().encode("stall\n".repeat(43691).slice(0, 262144));
       const got = (await Deno.readFile(img)).subarray(0, want.length);
-      assert(got.every((b, i) => b === want[i]), "the write reached the disk");
+      assert.ok(got.every((b, i) => b === want[i]), "the write reached the disk");
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });

@@ -8,7 +8,7 @@
 // still sees the guest's panic line through it.
 // Read next: examples/, docs/faults.md (the examples table).
 
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession } from "../../testing/guest_session.ts";
 import { parseScript } from "../../examples/scripted_console.ts";
 import { parseSectors } from "../../examples/bad_sector_block.ts";
@@ -17,22 +17,22 @@ import { sha256Hex } from "../../testing/sha256.ts";
 const ROOT = new URL("../..", import.meta.url).pathname;
 
 Deno.test("examples: script and sector-list parsers refuse bad input clearly", () => {
-  assertEquals(parseScript("# c\nexpect a b\nsend x\\n\n"), [
+  assert.deepEqual(parseScript("# c\nexpect a b\nsend x\\n\n"), [
     { kind: "expect", text: "a b" },
     { kind: "send", text: "x\n" },
   ]);
   try {
     parseScript("expect a\nwait 3\n");
-    assert(false);
+    assert.ok(false);
   } catch (e) {
-    assertMatch((e as Error).message, /line 2: want "expect <text>" or "send <text>"/);
+    assert.match((e as Error).message, /line 2: want "expect <text>" or "send <text>"/);
   }
-  assertEquals(parseSectors("7, 10-12"), [[7, 7], [10, 12]]);
+  assert.deepEqual(parseSectors("7, 10-12"), [[7, 7], [10, 12]]);
   try {
     parseSectors("9-3");
-    assert(false);
+    assert.ok(false);
   } catch (e) {
-    assertMatch((e as Error).message, /runs backwards/);
+    assert.match((e as Error).message, /runs backwards/);
   }
 });
 
@@ -81,23 +81,25 @@ Deno.test({
         },
       });
       const st = await s.exit(60_000);
-      assertEquals(st.code, 0, `stderr:\n${s.stderr}`);
+      assert.deepEqual(st.code, 0, `stderr:\n${s.stderr}`);
       // The disk: an I/O error on the bad sectors, the right bytes elsewhere.
-      assertMatch(s.output, /dd: \/dev\/vda: Input\/output error/);
-      assertMatch(s.stderr, /bad sector in read of sectors 2048\.\.2055/);
-      assert(s.output.includes(`${good}  -`), "block 700 read back intact");
-      assertMatch(s.stderr, /scripted console: saw "good-rc=0"/);
-      assertEquals(s.output.split("good-rc=0").length, 2, "each scripted line typed once");
+      assert.match(s.output, /dd: \/dev\/vda: Input\/output error/);
+      assert.match(s.stderr, /bad sector in read of sectors 2048\.\.2055/);
+      assert.ok(s.output.includes(`${good}  -`), "block 700 read back intact");
+      assert.match(s.stderr, /scripted console: saw "good-rc=0"/);
+      assert.deepEqual(s.output.split("good-rc=0").length, 2, "each scripted line typed once");
       // The irq logger: every raise was claimed, per source, and the log file agrees.
       const m = /irq logger: (\d+) raised, (\d+) claimed/.exec(s.stderr);
-      assert(m, s.stderr);
-      assert(Number(m[1]) > 10, `raised ${m[1]}`);
-      assertEquals(m[2], m[1]);
+      assert.ok(m, s.stderr);
+      assert.ok(Number(m[1]) > 10, `raised ${m[1]}`);
+      assert.deepEqual(m[2], m[1]);
       const lines = (await Deno.readTextFile(`${dir}/irq.log`)).trim().split("\n");
-      assertEquals(lines.filter((l) => / raise \d+$/.test(l)).length, Number(m[1]));
-      assertEquals(lines.filter((l) => / claim \d+$/.test(l)).length, Number(m[2]));
+      assert.deepEqual(lines.filter((l) => / raise \d+$/.test(l)).length, Number(m[1]));
+      assert.deepEqual(lines.filter((l) => / claim \d+$/.test(l)).length, Number(m[2]));
       // Slot 0 is the console (source 1), slot 1 the disk (source 2): both interrupted.
-      assert(lines.some((l) => l.endsWith("raise 1")) && lines.some((l) => l.endsWith("raise 2")));
+      assert.ok(
+        lines.some((l) => l.endsWith("raise 1")) && lines.some((l) => l.endsWith("raise 2")),
+      );
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });
@@ -126,8 +128,8 @@ Deno.test({
         env: { ACTORVM_CONSOLE_SCRIPT: `${dir}/script.txt` },
       });
       const st = await s.exit(60_000);
-      assertEquals(st.code, 1, `stderr:\n${s.stderr}`);
-      assertMatch(s.stderr, /the guest kernel panicked/);
+      assert.deepEqual(st.code, 1, `stderr:\n${s.stderr}`);
+      assert.match(s.stderr, /the guest kernel panicked/);
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });

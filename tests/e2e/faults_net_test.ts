@@ -7,7 +7,7 @@
 // and the actor is restarted twice. One boot.
 // Read next: faults/layers/net.ts.
 
-import { assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { joinSharenet, SharenetBackend } from "../../devices/net/sharenet.ts";
 
@@ -46,11 +46,11 @@ Deno.test({
       );
       await new Promise((r) => setTimeout(r, 300));
       const want = new Map(Array.from({ length: 10 }, (_, i) => [String(i + 1), 2]));
-      assertEquals(new Map([...seen].sort((a, b) => Number(a[0]) - Number(b[0]))), want);
+      assert.deepEqual(new Map([...seen].sort((a, b) => Number(a[0]) - Number(b[0]))), want);
       await s.send("poweroff\n");
-      assertEquals((await s.exit(30_000)).code, 0, s.stderr);
-      assertMatch(s.stderr, /net actor restarted \(2\)/);
-      assertMatch(s.stderr, /rule 0 net kill ×2, rule 1 net duplicate ×\d+/);
+      assert.deepEqual((await s.exit(30_000)).code, 0, s.stderr);
+      assert.match(s.stderr, /net actor restarted \(2\)/);
+      assert.match(s.stderr, /rule 0 net kill ×2, rule 1 net duplicate ×\d+/);
     } finally {
       await host?.close();
       await s?.close();

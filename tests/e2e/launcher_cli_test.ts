@@ -1,7 +1,7 @@
 // The launcher's command line and its refusals: every bad input gets a clear
 // message and a non-zero exit, with nothing started. The pure parser is
 // tested in-process; the refusals through `mod.ts` as a user runs it.
-import { assert, assertEquals, assertMatch, assertThrows } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { parseCommandLine, UsageError } from "../../launcher/cli.ts";
 
 Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
@@ -17,26 +17,26 @@ Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
     "console=hvc0",
     "quiet",
   ])!;
-  assertEquals(o.verbose, true);
-  assertEquals(o.initrd, "/tmp/i.cpio");
-  assertEquals(o.blocks, [{ path: "/tmp/a.img", readOnly: false }, {
+  assert.deepEqual(o.verbose, true);
+  assert.deepEqual(o.initrd, "/tmp/i.cpio");
+  assert.deepEqual(o.blocks, [{ path: "/tmp/a.img", readOnly: false }, {
     path: "/tmp/b.img",
     readOnly: true,
   }]);
-  assertEquals(o.actors.get("block"), "./x.ts");
-  assertEquals(o.memMb, 64);
-  assertEquals(o.kernel, "/tmp/Image");
-  assertEquals(o.cmdline, "console=hvc0 quiet");
-  assertEquals(o.bundled, false);
+  assert.deepEqual(o.actors.get("block"), "./x.ts");
+  assert.deepEqual(o.memMb, 64);
+  assert.deepEqual(o.kernel, "/tmp/Image");
+  assert.deepEqual(o.cmdline, "console=hvc0 quiet");
+  assert.deepEqual(o.bundled, false);
 });
 
 Deno.test("cli: no positional arguments boots the bundled guest", () => {
   const o = parseCommandLine([])!;
-  assert(o.bundled);
-  assertEquals(o.memMb, 128);
-  assertMatch(o.kernel, /guest\/Image$/);
-  assertMatch(o.initrd!, /guest\/initramfs\.cpio$/);
-  assertEquals(parseCommandLine(["--help"]), null);
+  assert.ok(o.bundled);
+  assert.deepEqual(o.memMb, 128);
+  assert.match(o.kernel, /guest\/Image$/);
+  assert.match(o.initrd!, /guest\/initramfs\.cpio$/);
+  assert.deepEqual(parseCommandLine(["--help"]), null);
 });
 
 Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
@@ -54,11 +54,11 @@ Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
     [["--verbose=1"], /takes no value/],
   ];
   for (const [argv, re] of cases) {
-    assertThrows(() => parseCommandLine(argv), re, argv.join(" "));
+    assert.throws(() => parseCommandLine(argv), re, argv.join(" "));
     try {
       parseCommandLine(argv);
     } catch (e) {
-      assert(e instanceof UsageError);
+      assert.ok(e instanceof UsageError);
     }
   }
 });
@@ -107,15 +107,15 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
     ]);
     for (const [args, re] of cases) {
       const r = await launch(args);
-      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
-      assertMatch(r.stderr, re, args.join(" "));
+      assert.deepEqual(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, re, args.join(" "));
     }
     const help = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, "--help"],
       stdout: "piped",
     }).output();
-    assertEquals(help.code, 0);
-    assertMatch(new TextDecoder().decode(help.stdout), /--block=<file>\[,ro\]/);
+    assert.deepEqual(help.code, 0);
+    assert.match(new TextDecoder().decode(help.stdout), /--block=<file>\[,ro\]/);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -163,8 +163,8 @@ Deno.test("launcher: empty and truncated inputs, and each error names its option
     ];
     for (const [args, re] of cases) {
       const r = await launch(args);
-      assertEquals(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
-      assertMatch(r.stderr, re, args.join(" "));
+      assert.deepEqual(r.code, 2, `${args.join(" ")}: exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, re, args.join(" "));
     }
     // A directory root cannot enter once its capabilities are gone (as any user).
     const out = await new Deno.Command("setpriv", {
@@ -184,8 +184,8 @@ Deno.test("launcher: empty and truncated inputs, and each error names its option
       stderr: "piped",
     }).output();
     const err = new TextDecoder().decode(out.stderr);
-    assertEquals(out.code, 2, err);
-    assertMatch(err, /--sharenet=.*unreadable: .*[Pp]ermission denied/);
+    assert.deepEqual(out.code, 2, err);
+    assert.match(err, /--sharenet=.*unreadable: .*[Pp]ermission denied/);
   } finally {
     Deno.chmodSync(`${dir}/unreadable`, 0o755);
     Deno.removeSync(dir, { recursive: true });

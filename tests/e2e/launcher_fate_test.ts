@@ -5,7 +5,7 @@
 // must report each clearly and never hang.
 // Read next: actors/cpu/cpu_actor.ts (where each fate is found), mod.ts.
 import { runMod } from "../../testing/guest_session.ts";
-import { assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 
 /** A RISC-V Image: the 64-byte header, then `code` (32-bit words) at 0x40. */
 function image(code: number[]): Uint8Array {
@@ -52,24 +52,24 @@ async function boot(kernel: Uint8Array, extra: string[] = []) {
 
 Deno.test("fate: SBI shutdown is a poweroff, exit 0", async () => {
   const r = await boot(KERNELS.poweroff);
-  assertEquals(r.code, 0, r.stderr);
+  assert.deepEqual(r.code, 0, r.stderr);
 });
 
 Deno.test("fate: SBI cold reboot with --no-reboot exits 0 and says so", async () => {
   const r = await boot(KERNELS.reboot, ["--no-reboot"]);
-  assertEquals(r.code, 0, r.stderr);
-  assertMatch(r.stderr, /rebooted/);
+  assert.deepEqual(r.code, 0, r.stderr);
+  assert.match(r.stderr, /rebooted/);
 });
 
 Deno.test("fate: wfi with every interrupt disabled is a stuck hart, exit 1", async () => {
   const r = await boot(KERNELS.stuck);
-  assertEquals(r.code, 1, r.stderr);
-  assertMatch(r.stderr, /guest died: hart stuck: wfi at 0x80200044 with every interrupt disabled/);
+  assert.deepEqual(r.code, 1, r.stderr);
+  assert.match(r.stderr, /guest died: hart stuck: wfi at 0x80200044 with every interrupt disabled/);
 });
 
 Deno.test("fate: a trap vector that cannot be fetched is a double fault, exit 1", async () => {
   const r = await boot(KERNELS.doubleFault, ["--trace-on-crash"]);
-  assertEquals(r.code, 1, r.stderr);
-  assertMatch(r.stderr, /guest died: double fault: the trap vector 0x0 cannot be fetched/);
-  assertMatch(r.stderr, /last \d+ PCs/);
+  assert.deepEqual(r.code, 1, r.stderr);
+  assert.match(r.stderr, /guest died: double fault: the trap vector 0x0 cannot be fetched/);
+  assert.match(r.stderr, /last \d+ PCs/);
 });

@@ -5,7 +5,7 @@
 // the terminal is raw, then the same shell line prints the exit status and
 // the terminal mode left behind. Skipped with a message when tmux is missing.
 // Read next: launcher/signals.ts, launcher/terminal.ts.
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { stopSignals } from "../../launcher/signals.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -102,7 +102,7 @@ async function emulatorRunning(pane: ShPane): Promise<number> {
   for (;;) {
     if (isRaw(pane.stty())) {
       const kids = run("pgrep", ["-P", String(pane.shellPid())]).trim().split("\n");
-      assertEquals(kids.length, 1, `one child of the shell: ${kids}`);
+      assert.deepEqual(kids.length, 1, `one child of the shell: ${kids}`);
       return Number(kids[0]);
     }
     if (Date.now() > end) throw new Error(`the terminal never went raw; screen:\n${pane.screen()}`);
@@ -143,7 +143,7 @@ Deno.test({
     // The list is what the emulator handles: the issue's three, and the others
     // whose default would kill it with the terminal left raw.
     for (const s of ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGALRM", "SIGUSR2"]) {
-      assert(sigs.includes(s as Deno.Signal), `${s} is handled`);
+      assert.ok(sigs.includes(s as Deno.Signal), `${s} is handled`);
     }
     const pane = new ShPane();
     try {
@@ -155,9 +155,9 @@ Deno.test({
         Deno.kill(pid, sig);
         const mode = await pane.waitFor(new RegExp(`^MODE-${tag}=([a-z,-]*)$`, "m"), 30_000);
         const screen = pane.screen();
-        assertMatch(screen, new RegExp(`^EXIT-${tag}=130$`, "m"), `${sig}: exit status`);
-        assertEquals(mode[1], "isig,icanon,echo,", `${sig}: terminal restored`);
-        assertMatch(screen, new RegExp(`actorvm: ${sig}: stopping`), `${sig}: said`);
+        assert.match(screen, new RegExp(`^EXIT-${tag}=130$`, "m"), `${sig}: exit status`);
+        assert.deepEqual(mode[1], "isig,icanon,echo,", `${sig}: terminal restored`);
+        assert.match(screen, new RegExp(`actorvm: ${sig}: stopping`), `${sig}: said`);
       }
     } finally {
       pane.kill();
@@ -178,19 +178,19 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 1000));
       Deno.kill(pid, "SIGUSR1");
       await new Promise((r) => setTimeout(r, 1000));
-      assertEquals(listening(pid), [], "no listening port");
-      assert(!/Debugger listening|inspector/i.test(pane.screen()), pane.screen());
-      assert(isRaw(pane.stty()), "still running with the terminal raw");
+      assert.deepEqual(listening(pid), [], "no listening port");
+      assert.ok(!/Debugger listening|inspector/i.test(pane.screen()), pane.screen());
+      assert.ok(isRaw(pane.stty()), "still running with the terminal raw");
       const sigIgn = BigInt(
         "0x" + /SigIgn:\s*([0-9a-f]+)/.exec(
           Deno.readTextFileSync(`/proc/${pid}/status`),
         )![1],
       );
-      assert((sigIgn >> 9n) & 1n, "SIGUSR1 is ignored by the kernel");
+      assert.ok((sigIgn >> 9n) & 1n, "SIGUSR1 is ignored by the kernel");
       Deno.kill(pid, "SIGTERM");
       const mode = await pane.waitFor(/^MODE-USR1=([a-z,-]*)$/m, 30_000);
-      assertMatch(pane.screen(), /^EXIT-USR1=130$/m);
-      assertEquals(mode[1], "isig,icanon,echo,");
+      assert.match(pane.screen(), /^EXIT-USR1=130$/m);
+      assert.deepEqual(mode[1], "isig,icanon,echo,");
     } finally {
       pane.kill();
     }
@@ -205,7 +205,7 @@ Deno.test({
       await new Promise((r) => setTimeout(r, 1000));
       plain.kill("SIGUSR1");
       await new Promise((r) => setTimeout(r, 1000));
-      assert(listening(plain.pid).length > 0, "a plain Deno program listens after SIGUSR1");
+      assert.ok(listening(plain.pid).length > 0, "a plain Deno program listens after SIGUSR1");
     } finally {
       plain.kill("SIGKILL");
       await plain.output();

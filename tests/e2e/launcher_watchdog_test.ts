@@ -1,7 +1,7 @@
 // The launcher's watchdog: a cpu actor that stops making progress (here a
 // swapped-in one that spins forever) ends the run with exit status 1 and a
 // reason, instead of a silent hang. Read next: launcher/fate.ts (watchCpu).
-import { assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 
 Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
@@ -18,6 +18,6 @@ Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", 
     signal: AbortSignal.timeout(60_000),
   }).output();
   const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 1, stderr);
-  assertMatch(stderr, /the cpu actor stopped making progress/);
+  assert.deepEqual(out.code, 1, stderr);
+  assert.match(stderr, /the cpu actor stopped making progress/);
 });

@@ -5,7 +5,7 @@
 // sends broadcasts, which the device can only drop.
 // Read next: launcher/boot.ts (reportDrops), devices/net/net.ts (the counters).
 
-import { assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { SharenetBackend } from "../../devices/net/sharenet.ts";
 
@@ -42,13 +42,13 @@ Deno.test({
       }
       await new Promise((r) => setTimeout(r, 300));
       await s.send("poweroff\n");
-      assertEquals((await s.exit(30_000)).code, 0, s.stderr);
+      assert.deepEqual((await s.exit(30_000)).code, 0, s.stderr);
       const m = s.stderr.match(/virtio-net 0: (\d+) frames received, \d+ sent; dropped: (.*)/);
       if (!m) throw new Error(`no drop summary in stderr:\n${s.stderr}`);
       // Every frame that reached the device is said to be dropped, none silently.
       const received = Number(m[1]);
-      assertEquals(received > 0, true, m[0]);
-      assertEquals(m[2], `${received} driver not ready`, m[0]);
+      assert.deepEqual(received > 0, true, m[0]);
+      assert.deepEqual(m[2], `${received} driver not ready`, m[0]);
     } finally {
       await peer?.close();
       await s?.close();

@@ -4,7 +4,7 @@
 // The queue must work at any offset RAM has; the launcher refuses sizes the
 // hart cannot address with a clear error instead of a crashed cpu actor.
 // Read next: devices/virtio/queue.ts, launcher/loader.ts (checkMemorySize).
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { VirtQueue } from "../../devices/virtio/queue.ts";
 import { DriverQueue, FakeRam } from "../../testing/virtio_driver.ts";
 import { checkMemorySize } from "../../launcher/loader.ts";
@@ -15,7 +15,7 @@ Deno.test("robustness: a virtqueue above 2 GiB of guest RAM", () => {
   const mem = new FakeRam(0x8010_0000);
   mem.alloc(0x8000_0000, 4096); // skip the first 2 GiB
   const dq = new DriverQueue(mem, 8);
-  assert(dq.used - mem.base > 0x8000_0000);
+  assert.ok(dq.used - mem.base > 0x8000_0000);
   const vq = VirtQueue.create(mem.ram, dq.layout(), { eventIdx: true, indirect: true });
   if (!(vq instanceof VirtQueue)) throw new Error(vq.detail);
   for (let round = 0; round < 3; round++) {
@@ -23,18 +23,18 @@ Deno.test("robustness: a virtqueue above 2 GiB of guest RAM", () => {
       len: 64,
       write: true,
     }]);
-    assert(vq.hasPending());
+    assert.ok(vq.hasPending());
     const r = vq.pop();
-    assertEquals(r.kind, "chain");
+    assert.deepEqual(r.kind, "chain");
     vq.push(head, 64);
-    assertEquals(dq.usedIdx(), round + 1);
-    assertEquals(dq.usedElem(round), { id: head, len: 64 });
+    assert.deepEqual(dq.usedIdx(), round + 1);
+    assert.deepEqual(dq.usedElem(round), { id: head, len: 64 });
   }
-  assertEquals(vq.pop().kind, "empty");
+  assert.deepEqual(vq.pop().kind, "empty");
 });
 
 Deno.test("robustness: more RAM than the hart addresses is bad usage (2), not a crashed cpu (1)", async () => {
-  assertEquals(checkMemorySize(4096), 4096 * 1024 * 1024);
+  assert.deepEqual(checkMemorySize(4096), 4096 * 1024 * 1024);
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -47,7 +47,7 @@ Deno.test("robustness: more RAM than the hart addresses is bad usage (2), not a 
     stderr: "piped",
   }).output();
   const err = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 2, err);
-  assert(err.includes("4097 MB is more than the hart can address (at most 4096 MB)"), err);
-  assertEquals(out.stdout.length, 0, "nothing started");
+  assert.deepEqual(out.code, 2, err);
+  assert.ok(err.includes("4097 MB is more than the hart can address (at most 4096 MB)"), err);
+  assert.deepEqual(out.stdout.length, 0, "nothing started");
 });

@@ -4,7 +4,7 @@
 // 2, nothing started; a --system-map that is a device is ignored, not read at exit.
 // Read next: launcher/prepare.ts (readInput), faults/layers/plan_run.ts.
 import { runMod } from "../../testing/guest_session.ts";
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { SymbolMap } from "../../launcher/symbols.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -15,23 +15,23 @@ const run = (args: string[]) => runMod(args, 20_000);
 
 Deno.test("robustness: /dev/zero as the kernel or the initrd is bad input (2), not a hang", async () => {
   const k = await run(["64", "/dev/zero"]);
-  assertEquals(k.code, 2, k.err);
-  assert(k.err.includes(`kernel "/dev/zero" is not a regular file`), k.err);
+  assert.deepEqual(k.code, 2, k.err);
+  assert.ok(k.err.includes(`kernel "/dev/zero" is not a regular file`), k.err);
   const i = await run(["--initrd=/dev/zero", "64", `${GUEST}Image`]);
-  assertEquals(i.code, 2, i.err);
-  assert(i.err.includes(`"/dev/zero" is not a regular file`), i.err);
+  assert.deepEqual(i.code, 2, i.err);
+  assert.ok(i.err.includes(`"/dev/zero" is not a regular file`), i.err);
 });
 
 Deno.test("robustness: /dev/zero as the fault plan is bad input (2), not a hang", async () => {
   const f = await run(["--faults=/dev/zero", "64", `${GUEST}Image`]);
-  assertEquals(f.code, 2, f.err);
-  assert(f.err.includes("fault plan /dev/zero: not a regular file"), f.err);
+  assert.deepEqual(f.code, 2, f.err);
+  assert.ok(f.err.includes("fault plan /dev/zero: not a regular file"), f.err);
 });
 
 Deno.test("robustness: a System.map that is a device is no map (it was read forever at exit)", () => {
-  assertEquals(SymbolMap.load("/dev/zero"), null);
-  assertEquals(SymbolMap.load("/nonexistent/System.map"), null);
-  assert((SymbolMap.load(`${GUEST}System.map`)?.size ?? 0) > 1000);
+  assert.deepEqual(SymbolMap.load("/dev/zero"), null);
+  assert.deepEqual(SymbolMap.load("/nonexistent/System.map"), null);
+  assert.ok((SymbolMap.load(`${GUEST}System.map`)?.size ?? 0) > 1000);
 });
 
 Deno.test("robustness: an initrd larger than RAM is refused before it is read", async () => {
@@ -40,8 +40,8 @@ Deno.test("robustness: an initrd larger than RAM is refused before it is read", 
   try {
     Deno.truncateSync(big, 256 * 2 ** 20);
     const r = await run([`--initrd=${big}`, "64", `${GUEST}Image`]);
-    assertEquals(r.code, 2, r.err);
-    assert(r.err.includes("is 256.0 MiB, more than the 64 MB of guest RAM"), r.err);
+    assert.deepEqual(r.code, 2, r.err);
+    assert.ok(r.err.includes("is 256.0 MiB, more than the 64 MB of guest RAM"), r.err);
   } finally {
     Deno.removeSync(big);
   }
@@ -62,5 +62,5 @@ Deno.test("robustness: a signal while a swapped module's handshake is awaited ex
   child.kill("SIGTERM");
   const status = await child.status;
   clearTimeout(timer);
-  assertEquals(status.code, 130);
+  assert.deepEqual(status.code, 130);
 });

@@ -2,7 +2,7 @@
 // machine: the guest's output is discarded with one clear line per writer, the
 // guest keeps running and powers off when told, and the exit status is its fate.
 // Read next: actors/output.ts (the shared writer).
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot } from "../../testing/guest_session.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
@@ -17,7 +17,7 @@ Deno.test("robustness: stdout closed after the first bytes; the guest still powe
   // Read the first chunk of the boot log, then close the pipe, as `head -1` does.
   const reader = child.stdout.getReader();
   const first = await reader.read();
-  assert(!first.done && first.value.length > 0, "no output at all");
+  assert.ok(!first.done && first.value.length > 0, "no output at all");
   await reader.cancel();
   // Typed before the guest is ready: held and delivered (README).
   const w = child.stdin.getWriter();
@@ -29,9 +29,9 @@ Deno.test("robustness: stdout closed after the first bytes; the guest still powe
     new Response(child.stderr).text(),
   ]);
   clearTimeout(timer);
-  assertEquals(status.code, 0, `stderr:\n${err}`);
-  assert(err.includes("standard output is closed"), `stderr:\n${err}`);
-  assert(!err.includes("crashed"), `stderr:\n${err}`);
+  assert.deepEqual(status.code, 0, `stderr:\n${err}`);
+  assert.ok(err.includes("standard output is closed"), `stderr:\n${err}`);
+  assert.ok(!err.includes("crashed"), `stderr:\n${err}`);
 });
 
 Deno.test("robustness: stdout on a full disk (/dev/full); the guest still powers off", async () => {
@@ -46,9 +46,9 @@ Deno.test("robustness: stdout on a full disk (/dev/full); the guest still powers
   const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
   const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
   clearTimeout(timer);
-  assertEquals(status.code, 0, `stderr:\n${err}`);
-  assert(err.includes("standard output failed (No space left on device"), `stderr:\n${err}`);
-  assert(!err.includes("crashed"), `stderr:\n${err}`);
+  assert.deepEqual(status.code, 0, `stderr:\n${err}`);
+  assert.ok(err.includes("standard output failed (No space left on device"), `stderr:\n${err}`);
+  assert.ok(!err.includes("crashed"), `stderr:\n${err}`);
 });
 
 Deno.test("robustness: --help to a full disk is one clear line and status 1", async () => {
@@ -58,6 +58,6 @@ Deno.test("robustness: --help to a full disk is one clear line and status 1", as
     stderr: "piped",
   }).output();
   const err = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 1, err);
-  assertEquals(err, "actorvm: cannot write the usage: No space left on device (os error 28)\n");
+  assert.deepEqual(out.code, 1, err);
+  assert.deepEqual(err, "actorvm: cannot write the usage: No space left on device (os error 28)\n");
 });

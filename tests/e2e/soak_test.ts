@@ -3,7 +3,7 @@
 // (every file and raw block as written, e2fsck clean). docs/faults.md has the
 // 100 + 100 run; the 20-kill version is tests/e2e/supervision_block_test.ts.
 
-import { assert, assertEquals } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { E2FS_MISSING } from "../../testing/block_tools.ts";
 import { soakKills, soakSigkills, table } from "../../scripts/soak.ts";
 
@@ -17,12 +17,12 @@ Deno.test({
     const rows = [await soakKills(2, seed), await soakSigkills(2, seed)];
     const text = table(rows, seed);
     for (const r of rows) {
-      assertEquals(r.notes, [], text);
-      assertEquals(r.done, 2, `${r.phase}: kills made\n${text}`);
-      assertEquals(r.lost, 0, text);
-      assert(r.fsckClean, text);
+      assert.deepEqual(r.notes, [], text);
+      assert.deepEqual(r.done, 2, `${r.phase}: kills made\n${text}`);
+      assert.deepEqual(r.lost, 0, text);
+      assert.ok(r.fsckClean, text);
     }
-    assert(rows[0].checked >= 20, text); // one round of files at least
-    assertEquals(rows[1].checked, 8, text); // 2 files + 2 raw blocks, after each kill and at the end
+    assert.ok(rows[0].checked >= 20, text); // one round of files at least
+    assert.deepEqual(rows[1].checked, 8, text); // 2 files + 2 raw blocks, after each kill and at the end
   },
 });

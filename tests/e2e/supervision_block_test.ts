@@ -7,7 +7,7 @@
 // holds what the guest wrote (read with debugfs).
 // Read next: actors/runtime/supervisor.ts, devices/virtio/queue.ts (resuming).
 
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { debugfsRead, E2FS_MISSING, e2fsck, mke2fs } from "../../testing/block_tools.ts";
 
@@ -63,20 +63,20 @@ Deno.test({
         120_000,
       );
       // The guest saw no I/O error and no broken ring.
-      assertEquals(
+      assert.deepEqual(
         (await s.run("dmesg | grep -ci 'error\\|not a head\\|vring' || true")).trim(),
         "0",
       );
       await s.send("poweroff\n");
       const st = await s.exit(60_000);
-      assertEquals(st.code, 0, `exit status; stderr:\n${s.stderr}`);
-      assertMatch(s.stderr, /block actor restarted \(20\)/);
-      assertMatch(s.stderr, /20 injected: rule 0 block kill ×10, rule 1 block kill ×10/);
-      assert(!/block actor restarted \(21\)/.test(s.stderr), "exactly 20 kills");
+      assert.deepEqual(st.code, 0, `exit status; stderr:\n${s.stderr}`);
+      assert.match(s.stderr, /block actor restarted \(20\)/);
+      assert.match(s.stderr, /20 injected: rule 0 block kill ×10, rule 1 block kill ×10/);
+      assert.ok(!/block actor restarted \(21\)/.test(s.stderr), "exactly 20 kills");
       const fsck = await e2fsck(img);
-      assertEquals(fsck.code, 0, `e2fsck -fn:\n${fsck.text}`);
+      assert.deepEqual(fsck.code, 0, `e2fsck -fn:\n${fsck.text}`);
       for (let i = 1; i <= FILES; i++) {
-        assertEquals(await debugfsRead(img, `/f${i}`), content(i), `/f${i}`);
+        assert.deepEqual(await debugfsRead(img, `/f${i}`), content(i), `/f${i}`);
       }
     } finally {
       await s?.close();

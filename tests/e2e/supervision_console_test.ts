@@ -9,7 +9,7 @@
 // interrupt controller: the machine stops with a clear reason and status 1.
 // Read next: actors/runtime/supervisor.ts, launcher/boot.ts.
 
-import { assert, assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 const KERNEL = [
@@ -41,20 +41,20 @@ Deno.test({
       });
       await s.waitFor(READY_LINE, 60_000);
       // The first line typed is ~50 bytes: the console dies on its 20th.
-      assertEquals((await s.run("echo hello-$((6*7))")).trim(), "hello-42");
-      assertMatch(
+      assert.deepEqual((await s.run("echo hello-$((6*7))")).trim(), "hello-42");
+      assert.match(
         s.stderr,
         /console actor crashed: killed by fault plan rule 0 \(console, match 20\)/,
       );
-      assertMatch(s.stderr, /console actor restarted \(1\)/);
-      assertEquals((await s.run("echo second; echo line")).trim(), "second\nline");
+      assert.match(s.stderr, /console actor restarted \(1\)/);
+      assert.deepEqual((await s.run("echo second; echo line")).trim(), "second\nline");
       // The waker was killed at 500 ms of guest time, during the boot, and restarted: timers go on.
-      assertMatch(
+      assert.match(
         s.stderr,
         /waker actor crashed: killed by fault plan rule 2 \(waker, at 500 ms\)/,
       );
-      assertMatch(s.stderr, /waker actor restarted \(1\)/);
-      assertEquals((await s.run("sleep 1; echo slept")).trim(), "slept");
+      assert.match(s.stderr, /waker actor restarted \(1\)/);
+      assert.deepEqual((await s.run("sleep 1; echo slept")).trim(), "slept");
       await s.run("dmesg -n 1");
       // Block 500 = sector 4000: the read kills the block actor, which may not restart.
       await s.run(
@@ -64,18 +64,18 @@ Deno.test({
       while (!/set DEVICE_NEEDS_RESET/.test(s.stderr) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      assertMatch(s.stderr, /block actor: gave up: .*past its policy \(no restarts\)/);
-      assertMatch(
+      assert.match(s.stderr, /block actor: gave up: .*past its policy \(no restarts\)/);
+      assert.match(
         s.stderr,
         /virtio-blk \/dev\/vda: set DEVICE_NEEDS_RESET and raised a config interrupt; the machine keeps running/,
       );
       // The guest is alive and its driver sees DEVICE_NEEDS_RESET (0x40) in the status.
       const status = Number((await s.run("cat /sys/bus/virtio/devices/virtio1/status")).trim());
-      assert((status & 0x40) !== 0, `status 0x${status.toString(16)}`);
-      assertEquals((await s.run("cat /tmp/dd.out; echo still-here")).trim(), "still-here");
+      assert.ok((status & 0x40) !== 0, `status 0x${status.toString(16)}`);
+      assert.deepEqual((await s.run("cat /tmp/dd.out; echo still-here")).trim(), "still-here");
       // A normal poweroff waits on the stuck reader; the forced one goes straight to the SBI.
       await s.send("poweroff -f\n");
-      assertEquals((await s.exit(30_000)).code, 0, s.stderr);
+      assert.deepEqual((await s.exit(30_000)).code, 0, s.stderr);
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });
@@ -97,13 +97,13 @@ Deno.test({
       );
       s = new GuestSession({ args: [`--faults=${dir}/plan.json`, ...KERNEL] });
       const st = await s.exit(60_000);
-      assertEquals(st.code, 1, s.stderr);
-      assertMatch(s.stderr, /irq actor crashed: killed by fault plan rule 0 \(irq, match 5\)/);
-      assertMatch(
+      assert.deepEqual(st.code, 1, s.stderr);
+      assert.match(s.stderr, /irq actor crashed: killed by fault plan rule 0 \(irq, match 5\)/);
+      assert.match(
         s.stderr,
         /guest emulator failure: the irq actor \(interrupt controller\) crashed/,
       );
-      assert(!s.output.includes(READY_LINE), "the guest did not get far");
+      assert.ok(!s.output.includes(READY_LINE), "the guest did not get far");
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });

@@ -4,7 +4,7 @@
 // module that starts and then throws (testing/actors/crashing_cpu.worker.ts),
 // so no guest boots: this takes a second.
 
-import { assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const CPU = new URL("../../testing/actors/crashing_cpu.worker.ts", import.meta.url).pathname;
@@ -17,12 +17,12 @@ Deno.test("supervision: a crashing cpu stops the machine with status 1 and says 
     stderr: "piped",
   }).output();
   const err = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 1, err);
-  assertMatch(
+  assert.deepEqual(out.code, 1, err);
+  assert.match(
     err,
     /cpu actor crashed: uncaught Error: crashing_cpu: the hart fell over on purpose/,
   );
-  assertMatch(
+  assert.match(
     err,
     /guest emulator failure: the cpu actor failed: .*past its policy \(no restarts\)/,
   );

@@ -5,7 +5,7 @@
 // 1 to NO-CARRIER instead of claiming a link nobody serves. One boot, on a
 // sharenet segment (no root, no tap). Read next: launcher/boot.ts (needsReset).
 
-import { assertEquals, assertMatch } from "../../testing/assert.ts";
+import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 Deno.test({
@@ -28,7 +28,7 @@ Deno.test({
       await s.run("dmesg -n 1");
       // Up, with a carrier, before anything is sent.
       await s.run("ip link set eth0 up");
-      assertEquals(await s.run("cat /sys/class/net/eth0/carrier"), "1\n");
+      assert.deepEqual(await s.run("cat /sys/class/net/eth0/carrier"), "1\n");
       // The first frame out kills the actor; no restart is allowed.
       await s.run(
         "ip addr add 10.77.0.1/24 dev eth0; arp -s 10.77.0.2 02:00:00:00:00:02; " +
@@ -39,19 +39,19 @@ Deno.test({
       while (!/link down, set DEVICE_NEEDS_RESET/.test(s.stderr) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 100));
       }
-      assertMatch(s.stderr, /net actor: gave up: /);
-      assertMatch(s.stderr, /virtio-net 0: link down, set DEVICE_NEEDS_RESET/);
+      assert.match(s.stderr, /net actor: gave up: /);
+      assert.match(s.stderr, /virtio-net 0: link down, set DEVICE_NEEDS_RESET/);
       // The driver reads the status in a work item after the config interrupt.
       let carrier = "";
       for (let i = 0; i < 50 && carrier !== "0\n"; i++) {
         carrier = await s.run("cat /sys/class/net/eth0/carrier");
         if (carrier !== "0\n") await new Promise((r) => setTimeout(r, 100));
       }
-      assertEquals(carrier, "0\n", "eth0 carrier after the net actor gave up");
-      assertMatch(await s.run("ip link show eth0"), /NO-CARRIER/);
+      assert.deepEqual(carrier, "0\n", "eth0 carrier after the net actor gave up");
+      assert.match(await s.run("ip link show eth0"), /NO-CARRIER/);
       // The machine runs on without the device.
       await s.send("poweroff\n");
-      assertEquals((await s.exit(30_000)).code, 0, s.stderr);
+      assert.deepEqual((await s.exit(30_000)).code, 0, s.stderr);
     } finally {
       await s?.close();
       await Deno.remove(dir, { recursive: true });

@@ -3,7 +3,7 @@
 // usable size, so the file never grows.
 // Read next: devices/block/backend.ts.
 
-import { assert, assertEquals, assertThrows } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import {
   BlockOpenError,
   type BlockOpenErrorReason,
@@ -25,25 +25,25 @@ Deno.test("block backend: files that cannot be disks", () => {
   const dir = Deno.makeTempDirSync();
   try {
     const missing = openError(`${dir}/nope.img`, false);
-    assertEquals(missing.reason, "not-found");
-    assert(missing.msg.includes("nope.img") && missing.msg.includes("no such file"));
+    assert.deepEqual(missing.reason, "not-found");
+    assert.ok(missing.msg.includes("nope.img") && missing.msg.includes("no such file"));
 
-    assertEquals(openError(dir, false).reason, "directory");
-    assertEquals(openError(dir, true).reason, "directory");
+    assert.deepEqual(openError(dir, false).reason, "directory");
+    assert.deepEqual(openError(dir, true).reason, "directory");
 
     const ro = `${dir}/ro.img`;
     Deno.writeFileSync(ro, new Uint8Array(4096));
     Deno.chmodSync(ro, 0o444);
     const e = openError(ro, false);
-    assertEquals(e.reason, "read-only");
-    assert(e.msg.includes(",ro"), e.msg);
-    assertEquals(probeBlockFile(ro, true).sectors, 8, "fine with ,ro");
+    assert.deepEqual(e.reason, "read-only");
+    assert.ok(e.msg.includes(",ro"), e.msg);
+    assert.deepEqual(probeBlockFile(ro, true).sectors, 8, "fine with ,ro");
 
     const empty = `${dir}/empty.img`;
     Deno.writeFileSync(empty, new Uint8Array(100));
-    assertEquals(openError(empty, false).reason, "too-small");
+    assert.deepEqual(openError(empty, false).reason, "too-small");
 
-    assertEquals(openError("/dev/null", true).reason, "not-a-file");
+    assert.deepEqual(openError("/dev/null", true).reason, "not-a-file");
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -54,16 +54,16 @@ Deno.test("block backend: a size not a multiple of 512 is rounded down with a wa
   try {
     Deno.writeFileSync(path, new Uint8Array(512 * 3 + 100));
     const p = probeBlockFile(path, false);
-    assertEquals([p.fileSize, p.size, p.sectors], [1636, 1536, 3]);
-    assertEquals(p.warnings.length, 1);
-    assert(p.warnings[0].includes("not a multiple of 512"), p.warnings[0]);
+    assert.deepEqual([p.fileSize, p.size, p.sectors], [1636, 1536, 3]);
+    assert.deepEqual(p.warnings.length, 1);
+    assert.ok(p.warnings[0].includes("not a multiple of 512"), p.warnings[0]);
     const b = FileBackend.open(path);
-    assertEquals(b.size, 1536);
+    assert.deepEqual(b.size, 1536);
     // The tail past the last whole sector is never touched.
-    assertThrows(() => b.read(1536, new Uint8Array(1)), /outside/);
-    assertThrows(() => b.write(1024, new Uint8Array(1024)), /outside/);
+    assert.throws(() => b.read(1536, new Uint8Array(1)), /outside/);
+    assert.throws(() => b.write(1024, new Uint8Array(1024)), /outside/);
     b.close();
-    assertEquals(Deno.statSync(path).size, 1636, "the file never grows");
+    assert.deepEqual(Deno.statSync(path).size, 1636, "the file never grows");
   } finally {
     Deno.removeSync(path);
   }
@@ -77,14 +77,14 @@ Deno.test("block backend: read, write, flush; a read-only backend refuses writes
     const b = FileBackend.open(path);
     const buf = new Uint8Array(new SharedArrayBuffer(16), 4, 8);
     b.read(1000, buf);
-    assertEquals(Array.from(buf), Array.from(init.subarray(1000, 1008)));
+    assert.deepEqual(Array.from(buf), Array.from(init.subarray(1000, 1008)));
     b.write(512, new Uint8Array([9, 9, 9]));
     b.flush();
     b.close();
-    assertEquals(Array.from(Deno.readFileSync(path).subarray(511, 515)), [255, 9, 9, 9]);
+    assert.deepEqual(Array.from(Deno.readFileSync(path).subarray(511, 515)), [255, 9, 9, 9]);
     const r = FileBackend.open(path, { readOnly: true });
-    assert(r.readOnly);
-    assertThrows(() => r.write(0, new Uint8Array(1)), /read-only/);
+    assert.ok(r.readOnly);
+    assert.throws(() => r.write(0, new Uint8Array(1)), /read-only/);
     r.close();
   } finally {
     Deno.removeSync(path);
@@ -101,7 +101,11 @@ Deno.test("block backend: a disk deleted or replaced under us fails every flush,
       const b = FileBackend.open(path, { warn: (l) => warnings.push(l) });
       b.write(0, new Uint8Array(512).fill(1));
       b.flush();
-      assertEquals([b.lost, warnings.length], [null, 0], "still ours: the flush is an fdatasync");
+      assert.deepEqual(
+        [b.lost, warnings.length],
+        [null, 0],
+        "still ours: the flush is an fdatasync",
+      );
       if (how === "deleted") {
         Deno.removeSync(path);
       } else {
@@ -110,11 +114,11 @@ Deno.test("block backend: a disk deleted or replaced under us fails every flush,
         Deno.renameSync(`${path}.new`, path);
       }
       b.write(512, new Uint8Array(512).fill(2)); // writes still land (in the orphan)
-      assertThrows(() => b.flush(), new RegExp(`${how}.img was ${how}.*: flush refused`));
-      assertThrows(() => b.flush(), /flush refused/, "and every later flush");
-      assertEquals(warnings.length, 1, warnings.join("\n"));
-      assert(warnings[0].includes(path) && warnings[0].includes(how), warnings[0]);
-      assert(b.lost!.startsWith(how), String(b.lost));
+      assert.throws(() => b.flush(), new RegExp(`${how}.img was ${how}.*: flush refused`));
+      assert.throws(() => b.flush(), /flush refused/, "and every later flush");
+      assert.deepEqual(warnings.length, 1, warnings.join("\n"));
+      assert.ok(warnings[0].includes(path) && warnings[0].includes(how), warnings[0]);
+      assert.ok(b.lost!.startsWith(how), String(b.lost));
       b.close();
     }
     // The file lives on under another name, but not under the one the user gave.
@@ -123,7 +127,7 @@ Deno.test("block backend: a disk deleted or replaced under us fails every flush,
     Deno.linkSync(p, `${dir}/other-name.img`);
     const b = FileBackend.open(p, { warn: () => {} });
     Deno.removeSync(p);
-    assertThrows(() => b.flush(), /deleted/);
+    assert.throws(() => b.flush(), /deleted/);
     b.close();
     // A read-only disk never flushes, so it never fails one.
     const ro = `${dir}/ro.img`;
@@ -152,9 +156,9 @@ Deno.test("block backend: a reopen (a restarted worker) refuses a file that repl
     } catch (e) {
       err = e;
     }
-    assert(err instanceof BlockOpenError, String(err));
-    assertEquals(err.reason, "changed");
-    assert(err.message.includes("no longer the file this run started with"), err.message);
+    assert.ok(err instanceof BlockOpenError, String(err));
+    assert.deepEqual(err.reason, "changed");
+    assert.ok(err.message.includes("no longer the file this run started with"), err.message);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

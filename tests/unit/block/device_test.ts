@@ -4,7 +4,7 @@
 // read-only disks, malformed chains, several requests in flight.
 // Read next: devices/block/block.ts, docs/virtio.md.
 
-import { assert, assertEquals } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import {
   BLK_F,
@@ -73,7 +73,7 @@ class Rig {
     this.ctl = new Int32Array(control);
     this.mmio = new MmioTransport(state, control);
     this.dq = new DriverQueue(this.mem, opts.queueSize ?? 16);
-    assert(driverSetup(this.mmio, [this.dq]) & STATUS.DRIVER_OK);
+    assert.ok(driverSetup(this.mmio, [this.dq]) & STATUS.DRIVER_OK);
     this.dev = new BlockDevice(this.mem.sab, state, control, {
       backend: opts.wrap ? opts.wrap(this.backend) : this.backend,
       serial: serialFromPath(this.path),
@@ -102,9 +102,9 @@ class Rig {
     const used = this.dq.usedIdx();
     const { head, addrs } = this.post(type, sector, data, opts);
     this.kick();
-    assertEquals(this.dq.usedIdx(), (used + 1) & 0xffff, "completed");
+    assert.deepEqual(this.dq.usedIdx(), (used + 1) & 0xffff, "completed");
     const e = this.dq.usedElem(used);
-    assertEquals(e.id, head);
+    assert.deepEqual(e.id, head);
     return {
       status: this.mem.read(addrs[addrs.length - 1], 1)[0],
       len: e.len,
@@ -129,18 +129,18 @@ class Rig {
 Deno.test("block: config space and features as the driver reads them", () => {
   const r = new Rig({ bytes: 1 << 20 });
   try {
-    assertEquals(r.mmio.read(REG.DEVICE_ID, 4), 2);
-    assertEquals(r.mmio.read(0x100, 4) + r.mmio.read(0x104, 4) * 2 ** 32, 2048, "capacity");
-    assertEquals(r.mmio.read(0x10c, 4), 254, "seg_max");
-    assertEquals(r.mmio.read(0x114, 4), 512, "blk_size");
+    assert.deepEqual(r.mmio.read(REG.DEVICE_ID, 4), 2);
+    assert.deepEqual(r.mmio.read(0x100, 4) + r.mmio.read(0x104, 4) * 2 ** 32, 2048, "capacity");
+    assert.deepEqual(r.mmio.read(0x10c, 4), 254, "seg_max");
+    assert.deepEqual(r.mmio.read(0x114, 4), 512, "blk_size");
     r.mmio.write(REG.DEVICE_FEATURES_SEL, 4, 0);
     const f = r.mmio.read(REG.DEVICE_FEATURES, 4);
     for (
       const b of [BLK_F.SIZE_MAX, BLK_F.SEG_MAX, BLK_F.BLK_SIZE, BLK_F.FLUSH, BLK_F.WRITE_ZEROES]
     ) {
-      assert(f & (1 << b), `feature ${b}`);
+      assert.ok(f & (1 << b), `feature ${b}`);
     }
-    assert(!(f & (1 << BLK_F.RO)) && !(f & (1 << BLK_F.DISCARD)));
+    assert.ok(!(f & (1 << BLK_F.RO)) && !(f & (1 << BLK_F.DISCARD)));
   } finally {
     r.close();
   }
@@ -150,20 +150,20 @@ Deno.test("block: read, write, flush reach the file", () => {
   const r = new Rig();
   try {
     const rd = r.request(BLK_T.IN, 3, [{ len: 512, write: true }, { len: 1024, write: true }]);
-    assertEquals([rd.status, rd.len], [BLK_S.OK, 1537]);
+    assert.deepEqual([rd.status, rd.len], [BLK_S.OK, 1537]);
     const want = pattern(64 * 1024).subarray(3 * 512, 6 * 512);
-    assertEquals(rd.data[0], want.slice(0, 512));
-    assertEquals(rd.data[1], want.slice(512));
-    assertEquals(r.line(), 1, "the used-buffer interrupt is raised");
+    assert.deepEqual(rd.data[0], want.slice(0, 512));
+    assert.deepEqual(rd.data[1], want.slice(512));
+    assert.deepEqual(r.line(), 1, "the used-buffer interrupt is raised");
     r.mmio.write(REG.INTERRUPT_ACK, 4, 1);
-    assertEquals(r.line(), 0);
+    assert.deepEqual(r.line(), 0);
 
     const data = pattern(1024, 99);
     const wr = r.request(BLK_T.OUT, 10, [{ len: 1024, data }], { indirect: true });
-    assertEquals([wr.status, wr.len], [BLK_S.OK, 1]);
-    assertEquals(r.request(BLK_T.FLUSH, 0).status, BLK_S.OK);
-    assertEquals(r.file().subarray(10 * 512, 12 * 512), data);
-    assertEquals(r.dev.stats.flushes, 1);
+    assert.deepEqual([wr.status, wr.len], [BLK_S.OK, 1]);
+    assert.deepEqual(r.request(BLK_T.FLUSH, 0).status, BLK_S.OK);
+    assert.deepEqual(r.file().subarray(10 * 512, 12 * 512), data);
+    assert.deepEqual(r.dev.stats.flushes, 1);
   } finally {
     r.close();
   }
@@ -173,17 +173,17 @@ Deno.test("block: requests past the end get IOERR and the file never grows", () 
   const r = new Rig({ bytes: 8 * 512 });
   try {
     const before = r.file();
-    assertEquals(r.request(BLK_T.IN, 7, [{ len: 1024, write: true }]).status, BLK_S.IOERR);
-    assertEquals(r.request(BLK_T.OUT, 7, [{ len: 1024 }]).status, BLK_S.IOERR);
-    assertEquals(r.request(BLK_T.OUT, 8, [{ len: 512 }]).status, BLK_S.IOERR);
-    assertEquals(r.request(BLK_T.OUT, 2 ** 50, [{ len: 512 }]).status, BLK_S.IOERR);
-    assertEquals(
+    assert.deepEqual(r.request(BLK_T.IN, 7, [{ len: 1024, write: true }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.request(BLK_T.OUT, 7, [{ len: 1024 }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.request(BLK_T.OUT, 8, [{ len: 512 }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.request(BLK_T.OUT, 2 ** 50, [{ len: 512 }]).status, BLK_S.IOERR);
+    assert.deepEqual(
       r.request(BLK_T.IN, 7, [{ len: 512, write: true }]).status,
       BLK_S.OK,
       "the last sector",
     );
-    assertEquals(r.file(), before);
-    assertEquals(r.logs, [], "past-the-end is an honest error, not a guest bug");
+    assert.deepEqual(r.file(), before);
+    assert.deepEqual(r.logs, [], "past-the-end is an honest error, not a guest bug");
   } finally {
     r.close();
   }
@@ -194,16 +194,16 @@ Deno.test("block: a read-only disk offers RO and refuses writes", () => {
   try {
     r.mmio.write(REG.DEVICE_FEATURES_SEL, 4, 0);
     const f = r.mmio.read(REG.DEVICE_FEATURES, 4);
-    assert(f & (1 << BLK_F.RO));
-    assert(!(f & (1 << BLK_F.WRITE_ZEROES)));
+    assert.ok(f & (1 << BLK_F.RO));
+    assert.ok(!(f & (1 << BLK_F.WRITE_ZEROES)));
     const before = r.file();
-    assertEquals(
+    assert.deepEqual(
       r.request(BLK_T.OUT, 0, [{ len: 512, data: new Uint8Array(512) }]).status,
       BLK_S.IOERR,
     );
-    assertEquals(r.request(BLK_T.IN, 0, [{ len: 512, write: true }]).status, BLK_S.OK);
-    assertEquals(r.request(BLK_T.FLUSH, 0).status, BLK_S.OK);
-    assertEquals(r.file(), before);
+    assert.deepEqual(r.request(BLK_T.IN, 0, [{ len: 512, write: true }]).status, BLK_S.OK);
+    assert.deepEqual(r.request(BLK_T.FLUSH, 0).status, BLK_S.OK);
+    assert.deepEqual(r.file(), before);
   } finally {
     r.close();
   }
@@ -213,10 +213,10 @@ Deno.test("block: GET_ID answers a serial from the file name", () => {
   const r = new Rig({ name: "my disk-image.raw" });
   try {
     const id = r.request(BLK_T.GET_ID, 0, [{ len: 20, write: true }]);
-    assertEquals(id.status, BLK_S.OK);
-    assertEquals(id.len, 21);
-    assertEquals(new TextDecoder().decode(id.data[0]).replace(/\0+$/, ""), "my_disk-image.raw");
-    assertEquals(
+    assert.deepEqual(id.status, BLK_S.OK);
+    assert.deepEqual(id.len, 21);
+    assert.deepEqual(new TextDecoder().decode(id.data[0]).replace(/\0+$/, ""), "my_disk-image.raw");
+    assert.deepEqual(
       new TextDecoder().decode(serialFromPath("/a/b/" + "x".repeat(30))),
       "x".repeat(20),
     );
@@ -236,26 +236,26 @@ Deno.test("block: WRITE_ZEROES writes zeros; bad flags are UNSUPP; unknown types
       v.setUint32(12, flags, true);
       return s;
     };
-    assertEquals(
+    assert.deepEqual(
       r.request(BLK_T.WRITE_ZEROES, 0, [{ len: 16, data: seg(4, 3, 0) }]).status,
       BLK_S.OK,
     );
     const f = r.file();
-    assertEquals(f.subarray(4 * 512, 7 * 512), new Uint8Array(1536));
-    assertEquals(f.subarray(3 * 512, 4 * 512), pattern(64 * 1024).subarray(3 * 512, 4 * 512));
-    assertEquals(
+    assert.deepEqual(f.subarray(4 * 512, 7 * 512), new Uint8Array(1536));
+    assert.deepEqual(f.subarray(3 * 512, 4 * 512), pattern(64 * 1024).subarray(3 * 512, 4 * 512));
+    assert.deepEqual(
       r.request(BLK_T.WRITE_ZEROES, 0, [{ len: 16, data: seg(4, 3, 2) }]).status,
       BLK_S.UNSUPP,
     );
-    assertEquals(
+    assert.deepEqual(
       r.request(BLK_T.WRITE_ZEROES, 0, [{ len: 16, data: seg(127, 2, 0) }]).status,
       BLK_S.IOERR,
     );
-    assertEquals(
+    assert.deepEqual(
       r.request(BLK_T.DISCARD, 0, [{ len: 16, data: seg(0, 1, 0) }]).status,
       BLK_S.UNSUPP,
     );
-    assertEquals(r.request(77, 0).status, BLK_S.UNSUPP);
+    assert.deepEqual(r.request(77, 0).status, BLK_S.UNSUPP);
   } finally {
     r.close();
   }
@@ -274,21 +274,21 @@ Deno.test("block: a header split across descriptors is fine; malformed layouts g
       { len: 1, write: true },
     ]);
     r.kick();
-    assertEquals(r.dq.usedElem(0), { id: head, len: 513 });
-    assertEquals(r.mem.read(addrs[4], 1)[0], BLK_S.OK);
-    assertEquals(r.mem.read(addrs[3], 412), pattern(64 * 1024).slice(512 + 100, 1024));
+    assert.deepEqual(r.dq.usedElem(0), { id: head, len: 513 });
+    assert.deepEqual(r.mem.read(addrs[4], 1)[0], BLK_S.OK);
+    assert.deepEqual(r.mem.read(addrs[3], 412), pattern(64 * 1024).slice(512 + 100, 1024));
 
     // Header in a device-writable buffer.
     const hw = r.dq.add([{ len: 16, write: true }, { len: 1, write: true }]);
     r.kick();
-    assertEquals(r.mem.read(hw.addrs[1], 1)[0], BLK_S.IOERR);
+    assert.deepEqual(r.mem.read(hw.addrs[1], 1)[0], BLK_S.IOERR);
     // A read into a device-readable (read-only to the device) buffer.
-    assertEquals(r.request(BLK_T.IN, 0, [{ len: 512 }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.request(BLK_T.IN, 0, [{ len: 512 }]).status, BLK_S.IOERR);
     // A write from a device-writable buffer, and a partial sector.
-    assertEquals(r.request(BLK_T.OUT, 0, [{ len: 512, write: true }]).status, BLK_S.IOERR);
-    assertEquals(r.request(BLK_T.IN, 0, [{ len: 100, write: true }]).status, BLK_S.IOERR);
-    assertEquals(r.logs.length, 4, r.logs.join("\n"));
-    assert(!r.dev.broken);
+    assert.deepEqual(r.request(BLK_T.OUT, 0, [{ len: 512, write: true }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.request(BLK_T.IN, 0, [{ len: 100, write: true }]).status, BLK_S.IOERR);
+    assert.deepEqual(r.logs.length, 4, r.logs.join("\n"));
+    assert.ok(!r.dev.broken);
   } finally {
     r.close();
   }
@@ -299,22 +299,25 @@ Deno.test("block: a chain with no status byte sets NEEDS_RESET; a reset brings t
   try {
     const { head } = r.dq.add([{ len: 16, data: header(BLK_T.IN, 0) }, { len: 512 }]);
     r.kick();
-    assert(r.dev.broken);
-    assertEquals(r.mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET, STATUS.DEVICE_NEEDS_RESET);
-    assertEquals(r.mmio.read(REG.INTERRUPT_STATUS, 4) & 2, 2, "config-change interrupt");
-    assertEquals(r.dq.usedElem(0), { id: head, len: 0 }, "the chain is given back");
-    assertEquals(r.logs.length, 1);
-    assert(r.logs[0].includes("no device-writable status byte"), r.logs[0]);
+    assert.ok(r.dev.broken);
+    assert.deepEqual(
+      r.mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET,
+      STATUS.DEVICE_NEEDS_RESET,
+    );
+    assert.deepEqual(r.mmio.read(REG.INTERRUPT_STATUS, 4) & 2, 2, "config-change interrupt");
+    assert.deepEqual(r.dq.usedElem(0), { id: head, len: 0 }, "the chain is given back");
+    assert.deepEqual(r.logs.length, 1);
+    assert.ok(r.logs[0].includes("no device-writable status byte"), r.logs[0]);
     // Further requests wait until the driver resets.
     const p = r.post(BLK_T.FLUSH, 0);
     r.kick();
-    assertEquals(r.dq.usedIdx(), 1);
+    assert.deepEqual(r.dq.usedIdx(), 1);
     // The driver resets and sets up again; the device resumes from the used index.
     driverSetup(r.mmio, [r.dq]);
     r.dev.service();
-    assert(!r.dev.broken);
-    assertEquals(r.dq.usedElem(1).id, p.head);
-    assertEquals(r.mem.read(p.addrs[1], 1)[0], BLK_S.OK);
+    assert.ok(!r.dev.broken);
+    assert.deepEqual(r.dq.usedElem(1).id, p.head);
+    assert.deepEqual(r.mem.read(p.addrs[1], 1)[0], BLK_S.OK);
   } finally {
     r.close();
   }
@@ -338,8 +341,8 @@ Deno.test("block: a descriptor loop or a buffer outside RAM breaks the queue, no
       r.dq.setDesc(2, { addr: b, len: 1, flags: VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, next: 1 });
       r.dq.publish(0);
       r.kick();
-      assert(r.dev.broken, kind);
-      assert(
+      assert.ok(r.dev.broken, kind);
+      assert.ok(
         r.logs[0].includes(kind === "loop" ? "chain-too-long" : "addr-outside-ram"),
         r.logs[0],
       );
@@ -355,20 +358,20 @@ Deno.test("block: many requests in flight complete in order with one interrupt",
     const posted = [];
     for (let i = 0; i < 5; i++) posted.push(r.post(BLK_T.IN, i, [{ len: 512, write: true }]));
     r.kick();
-    assertEquals(r.dq.usedIdx(), 5);
+    assert.deepEqual(r.dq.usedIdx(), 5);
     for (let i = 0; i < 5; i++) {
-      assertEquals(r.dq.usedElem(i), { id: posted[i].head, len: 513 });
-      assertEquals(
+      assert.deepEqual(r.dq.usedElem(i), { id: posted[i].head, len: 513 });
+      assert.deepEqual(
         r.mem.read(posted[i].addrs[1], 512),
         pattern(64 * 1024).slice(i * 512, (i + 1) * 512),
       );
     }
-    assertEquals(r.line(), 1);
+    assert.deepEqual(r.line(), 1);
     // With used_event ahead, a completion does not interrupt (event-idx negotiated).
     r.mmio.write(REG.INTERRUPT_ACK, 4, 1);
     r.dq.setUsedEvent(100);
     r.request(BLK_T.FLUSH, 0);
-    assertEquals(r.line(), 0);
+    assert.deepEqual(r.line(), 0);
   } finally {
     r.close();
   }
@@ -378,24 +381,24 @@ Deno.test("block: a replacement device actor resumes where the used ring says", 
   const r = new Rig();
   try {
     const first = r.request(BLK_T.IN, 0, [{ len: 512, write: true }]);
-    assertEquals(first.status, BLK_S.OK);
+    assert.deepEqual(first.status, BLK_S.OK);
     r.mmio.write(REG.INTERRUPT_ACK, 4, 1);
     // Two more requests; the device "dies" having taken them off the ring but not completed them.
     const a = r.post(BLK_T.IN, 1, [{ len: 512, write: true }]);
     const b = r.post(BLK_T.OUT, 2, [{ len: 512, data: pattern(512, 5) }]);
     const dying = VirtQueue.create(r.dev.ram, r.dq.layout(), { eventIdx: true, indirect: true });
-    assert(dying instanceof VirtQueue);
+    assert.ok(dying instanceof VirtQueue);
     dying.pop();
     dying.pop();
     // The supervisor starts a new actor on the same buffers.
     const again = new BlockDevice(r.mem.sab, r.state, r.control, { backend: r.backend });
     again.service();
-    assertEquals(r.dq.usedIdx(), 3);
-    assertEquals(r.dq.usedElem(1).id, a.head);
-    assertEquals(r.dq.usedElem(2).id, b.head);
-    assertEquals(r.mem.read(a.addrs[1], 512), pattern(64 * 1024).slice(512, 1024));
-    assertEquals(r.file().subarray(1024, 1536), pattern(512, 5));
-    assertEquals(r.line(), 1, "the replacement raises the interrupt");
+    assert.deepEqual(r.dq.usedIdx(), 3);
+    assert.deepEqual(r.dq.usedElem(1).id, a.head);
+    assert.deepEqual(r.dq.usedElem(2).id, b.head);
+    assert.deepEqual(r.mem.read(a.addrs[1], 512), pattern(64 * 1024).slice(512, 1024));
+    assert.deepEqual(r.file().subarray(1024, 1536), pattern(512, 5));
+    assert.deepEqual(r.line(), 1, "the replacement raises the interrupt");
   } finally {
     r.close();
   }
@@ -420,15 +423,15 @@ Deno.test("block: a segment larger than size_max is served in IO_PIECE pieces, s
   try {
     const data = pattern(big, 5);
     const w = r.request(BLK_T.OUT, 8, [{ len: big, data }]);
-    assertEquals(w.status, BLK_S.OK);
-    assertEquals(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
-    assertEquals(r.file().subarray(8 * 512, 8 * 512 + big), data);
+    assert.deepEqual(w.status, BLK_S.OK);
+    assert.deepEqual(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
+    assert.deepEqual(r.file().subarray(8 * 512, 8 * 512 + big), data);
     ops.length = 0;
     const rd = r.request(BLK_T.IN, 8, [{ len: big, write: true }], { indirect: true });
-    assertEquals(rd.status, BLK_S.OK);
-    assertEquals(rd.len, big + 1);
-    assertEquals(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
-    assertEquals(rd.data[0], data);
+    assert.deepEqual(rd.status, BLK_S.OK);
+    assert.deepEqual(rd.len, big + 1);
+    assert.deepEqual(ops, [IO_PIECE, IO_PIECE, 3 * 512]);
+    assert.deepEqual(rd.data[0], data);
   } finally {
     r.close();
   }
@@ -439,9 +442,12 @@ Deno.test("block: a queue larger than QueueNumMax is refused with NEEDS_RESET", 
   try {
     r.post(BLK_T.IN, 0, [{ len: 512, write: true }]);
     r.kick();
-    assertEquals(r.mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET, STATUS.DEVICE_NEEDS_RESET);
-    assertEquals(r.dq.usedIdx(), 0, "nothing served");
-    assert(
+    assert.deepEqual(
+      r.mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET,
+      STATUS.DEVICE_NEEDS_RESET,
+    );
+    assert.deepEqual(r.dq.usedIdx(), 0, "nothing served");
+    assert.ok(
       r.logs.some((l) => /queue-size: queue size 512 over QueueNumMax 256/.test(l)),
       r.logs.join("\n"),
     );

@@ -6,7 +6,7 @@
 // its bytes were written; input waits for room instead of being dropped.
 // Read next: devices/console.ts.
 
-import { assert, assertEquals } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import { ConsoleDevice, createConsoleState, TX_PASS_BYTES } from "../../../devices/console.ts";
 import { MmioTransport, REG } from "../../../devices/virtio/mmio.ts";
@@ -44,57 +44,57 @@ function rig(holdBytes?: number) {
 
 Deno.test("console: input before the guest is listening is held, then delivered", () => {
   const r = rig();
-  assertEquals(r.mmio.read(REG.DEVICE_ID, 4), 3);
+  assert.deepEqual(r.mmio.read(REG.DEVICE_ID, 4), 3);
   r.dev.pushInput(enc("hello"));
-  assertEquals(r.dev.held, 5);
+  assert.deepEqual(r.dev.held, 5);
   r.up();
   r.dev.service();
-  assertEquals(r.dev.held, 5, "no receive buffers yet");
+  assert.deepEqual(r.dev.held, 5, "no receive buffers yet");
   const a = r.rx.add([{ len: 3, write: true }]);
   const b = r.rx.add([{ len: 64, write: true }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   r.dev.service();
   // Linux posts receive buffers before it marks the port connected, and
   // drops what lands in between: wait for its first transmit.
-  assertEquals(r.dev.held, 5, "not before the guest has transmitted");
-  assertEquals(r.rx.usedIdx(), 0);
+  assert.deepEqual(r.dev.held, 5, "not before the guest has transmitted");
+  assert.deepEqual(r.rx.usedIdx(), 0);
   r.talk("boot log");
-  assertEquals(r.out, ["boot log"]);
-  assertEquals(r.dev.held, 0);
-  assertEquals(r.rx.usedElem(0), { id: a.head, len: 3 });
-  assertEquals(r.rx.usedElem(1), { id: b.head, len: 2 });
-  assertEquals(dec(r.mem.read(a.addrs[0], 3)) + dec(r.mem.read(b.addrs[0], 2)), "hello");
-  assertEquals(r.line(), 1);
+  assert.deepEqual(r.out, ["boot log"]);
+  assert.deepEqual(r.dev.held, 0);
+  assert.deepEqual(r.rx.usedElem(0), { id: a.head, len: 3 });
+  assert.deepEqual(r.rx.usedElem(1), { id: b.head, len: 2 });
+  assert.deepEqual(dec(r.mem.read(a.addrs[0], 3)) + dec(r.mem.read(b.addrs[0], 2)), "hello");
+  assert.deepEqual(r.line(), 1);
   // Input after buffers are posted goes straight in.
   const c = r.rx.add([{ len: 2, write: true }, { len: 2, write: true }]);
   r.dev.pushInput(enc("\x03ab"));
-  assertEquals(r.rx.usedElem(2), { id: c.head, len: 3 });
-  assertEquals(dec(r.mem.read(c.addrs[0], 2)) + dec(r.mem.read(c.addrs[1], 1)), "\x03ab");
-  assertEquals(dec(r.mem.read(c.addrs[1], 2)), "b\0");
+  assert.deepEqual(r.rx.usedElem(2), { id: c.head, len: 3 });
+  assert.deepEqual(dec(r.mem.read(c.addrs[0], 2)) + dec(r.mem.read(c.addrs[1], 1)), "\x03ab");
+  assert.deepEqual(dec(r.mem.read(c.addrs[1], 2)), "b\0");
 });
 
 Deno.test("console: the hold buffer is bounded and counts what it drops", () => {
   const r = rig(8);
   r.dev.pushInput(enc("abcdef"));
   r.dev.pushInput(enc("ghijkl"));
-  assertEquals([r.dev.held, r.dev.droppedInput], [8, 4]);
+  assert.deepEqual([r.dev.held, r.dev.droppedInput], [8, 4]);
   r.up();
   r.talk();
   const a = r.rx.add([{ len: 100, write: true }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   r.dev.service();
-  assertEquals(dec(r.mem.read(a.addrs[0], 8)), "abcdefgh");
+  assert.deepEqual(dec(r.mem.read(a.addrs[0], 8)), "abcdefgh");
   // A reset keeps what is held for the next driver, and closes the gate again.
   r.mmio.write(REG.STATUS, 4, 0);
   r.dev.service();
   r.dev.pushInput(enc("xyz"));
-  assertEquals(r.dev.held, 3);
+  assert.deepEqual(r.dev.held, 3);
   r.up();
   r.rx.add([{ len: 100, write: true }]);
   r.dev.service();
-  assertEquals(r.dev.held, 3);
+  assert.deepEqual(r.dev.held, 3);
   r.talk();
-  assertEquals(r.dev.held, 0);
+  assert.deepEqual(r.dev.held, 0);
 });
 
 Deno.test("console: a guest that never transmits gets held input after the grace period", () => {
@@ -102,15 +102,15 @@ Deno.test("console: a guest that never transmits gets held input after the grace
   r.up();
   const a = r.rx.add([{ len: 16, write: true }]);
   r.dev.pushInput(enc("ls\n"));
-  assert(!r.dev.inputOpen);
+  assert.ok(!r.dev.inputOpen);
   r.clock.t += 1999;
   r.dev.service();
-  assertEquals(r.dev.held, 3);
+  assert.deepEqual(r.dev.held, 3);
   r.clock.t += 1;
   r.dev.service();
-  assert(r.dev.inputOpen);
-  assertEquals(r.dev.held, 0);
-  assertEquals(dec(r.mem.read(a.addrs[0], 3)), "ls\n");
+  assert.ok(r.dev.inputOpen);
+  assert.deepEqual(r.dev.held, 0);
+  assert.deepEqual(dec(r.mem.read(a.addrs[0], 3)), "ls\n");
 });
 
 Deno.test("console: output reaches the sink, several chains in one piece", () => {
@@ -120,11 +120,11 @@ Deno.test("console: output reaches the sink, several chains in one piece", () =>
   const b = r.tx.add([{ len: 3, data: enc("ef\n") }], { indirect: true });
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 1);
   r.dev.service();
-  assertEquals(r.out, ["abcdef\n"]);
-  assertEquals(r.tx.usedElem(0), { id: a.head, len: 0 });
-  assertEquals(r.tx.usedElem(1), { id: b.head, len: 0 });
+  assert.deepEqual(r.out, ["abcdef\n"]);
+  assert.deepEqual(r.tx.usedElem(0), { id: a.head, len: 0 });
+  assert.deepEqual(r.tx.usedElem(1), { id: b.head, len: 0 });
   r.dev.service();
-  assertEquals(r.out.length, 1, "nothing twice");
+  assert.deepEqual(r.out.length, 1, "nothing twice");
 });
 
 Deno.test("console: a receive buffer the device may not write is returned empty and logged", () => {
@@ -134,11 +134,11 @@ Deno.test("console: a receive buffer the device may not write is returned empty 
   const a = r.rx.add([{ len: 4 }]);
   const b = r.rx.add([{ len: 4, write: true }]);
   r.dev.pushInput(enc("q"));
-  assertEquals(r.rx.usedElem(0), { id: a.head, len: 0 });
-  assertEquals(r.rx.usedElem(1), { id: b.head, len: 1 });
-  assertEquals(r.logs.length, 1);
-  assert(r.logs[0].includes("receive buffer"));
-  assert(!r.dev.broken);
+  assert.deepEqual(r.rx.usedElem(0), { id: a.head, len: 0 });
+  assert.deepEqual(r.rx.usedElem(1), { id: b.head, len: 1 });
+  assert.deepEqual(r.logs.length, 1);
+  assert.ok(r.logs[0].includes("receive buffer"));
+  assert.ok(!r.dev.broken);
 });
 
 Deno.test("console: run() serves notifications until aborted", async () => {
@@ -149,7 +149,7 @@ Deno.test("console: run() serves notifications until aborted", async () => {
   r.tx.add([{ len: 2, data: enc("hi") }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 1);
   for (let i = 0; i < 100 && r.out.length === 0; i++) await new Promise((ok) => setTimeout(ok, 5));
-  assertEquals(r.out, ["hi"]);
+  assert.deepEqual(r.out, ["hi"]);
   ctl.abort();
   await running;
 });
@@ -198,16 +198,16 @@ Deno.test("console: huge transmit chains stream from guest RAM in bounded passes
   }
   const grew = Deno.memoryUsage().rss - rssBefore;
   const chain = 32 * REGION;
-  assertEquals(bad, -1, "every byte as the guest's RAM holds it, in order");
-  assertEquals(total, 2 * chain);
-  assert(biggest <= TX_PASS_BYTES, `a piece of ${biggest} bytes`);
-  assertEquals(passes, (2 * chain) / TX_PASS_BYTES, "one bounded piece per pass");
-  assertEquals(tx.usedElem(0), { id: a.head, len: 0 });
-  assertEquals(tx.usedElem(1), { id: b.head, len: 0 });
+  assert.deepEqual(bad, -1, "every byte as the guest's RAM holds it, in order");
+  assert.deepEqual(total, 2 * chain);
+  assert.ok(biggest <= TX_PASS_BYTES, `a piece of ${biggest} bytes`);
+  assert.deepEqual(passes, (2 * chain) / TX_PASS_BYTES, "one bounded piece per pass");
+  assert.deepEqual(tx.usedElem(0), { id: a.head, len: 0 });
+  assert.deepEqual(tx.usedElem(1), { id: b.head, len: 0 });
   // Nothing completed before its last byte was written.
-  for (const u of usedAt) assert(u.used <= Math.floor((u.end - 1) / chain), JSON.stringify(u));
-  assert(grew < 32 * 2 ** 20, `host memory grew by ${grew} bytes for 64 MiB of output`);
-  assertEquals(dev.errors, 0);
+  for (const u of usedAt) assert.ok(u.used <= Math.floor((u.end - 1) / chain), JSON.stringify(u));
+  assert.ok(grew < 32 * 2 ** 20, `host memory grew by ${grew} bytes for 64 MiB of output`);
+  assert.deepEqual(dev.errors, 0);
 });
 
 Deno.test("console: run() carries a long transmit across passes without a new notification", async () => {
@@ -224,26 +224,26 @@ Deno.test("console: run() carries a long transmit across passes without a new no
   }
   ctl.abort();
   await running;
-  assertEquals(r.tx.usedIdx(), 1, "completed without another notification");
-  assertEquals(r.out.reduce((n, s) => n + s.length, 0), 8 * TX_PASS_BYTES);
+  assert.deepEqual(r.tx.usedIdx(), 1, "completed without another notification");
+  assert.deepEqual(r.out.reduce((n, s) => n + s.length, 0), 8 * TX_PASS_BYTES);
 });
 
 Deno.test("console: input waits for room instead of being dropped", async () => {
   const r = rig(8);
   r.dev.pushInput(enc("abcdefgh"));
-  assertEquals([r.dev.held, r.dev.inputRoom, r.dev.droppedInput], [8, 0, 0]);
+  assert.deepEqual([r.dev.held, r.dev.inputRoom, r.dev.droppedInput], [8, 0, 0]);
   let woke = false;
   const waiting = r.dev.waitForInputRoom(5000).then(() => woke = true);
   r.up();
   r.talk();
   await Promise.resolve();
-  assert(!woke, "no receive buffers yet: still no room");
+  assert.ok(!woke, "no receive buffers yet: still no room");
   r.rx.add([{ len: 3, write: true }]);
   r.mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   r.dev.service();
   await waiting;
-  assert(woke);
-  assertEquals([r.dev.held, r.dev.inputRoom], [5, 3]);
+  assert.ok(woke);
+  assert.deepEqual([r.dev.held, r.dev.inputRoom], [5, 3]);
   // With room already there it resolves at once.
   await r.dev.waitForInputRoom(5000);
 });

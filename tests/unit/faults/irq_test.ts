@@ -8,7 +8,7 @@
 // but slowly, up to 2 s a poll: that one is in the chaos table, not in CI.)
 // Two boots.
 
-import { assert, assertEquals } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import { chaosDisk, runCase } from "../../../scripts/chaos.ts";
 
 async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -37,9 +37,9 @@ Deno.test({
         { boot: 8_000, command: 15_000, poweroff: 15_000 },
       )
     );
-    assertEquals(r.verdict, "guest hang", JSON.stringify(r));
-    assert(r.detail.startsWith("boot:"), r.detail);
-    assertEquals(r.injected, 1, "one assertion, never acknowledged, so never raised again");
+    assert.deepEqual(r.verdict, "guest hang", JSON.stringify(r));
+    assert.ok(r.detail.startsWith("boot:"), r.detail);
+    assert.deepEqual(r.injected, 1, "one assertion, never acknowledged, so never raised again");
   },
 });
 
@@ -62,7 +62,7 @@ Deno.test({
         dir,
       )
     );
-    assertEquals(r.verdict, "recovered", JSON.stringify(r));
-    assert(r.injected >= 3, `injected ${r.injected}`);
+    assert.deepEqual(r.verdict, "recovered", JSON.stringify(r));
+    assert.ok(r.injected >= 3, `injected ${r.injected}`);
   },
 });

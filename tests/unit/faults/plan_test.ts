@@ -5,13 +5,7 @@
 // state, net reorder/duplicate, console kill leaving the byte in the ring. The
 // launcher refuses a malformed plan and a wrong swapped module with status 2.
 
-import {
-  assert,
-  assertEquals,
-  assertMatch,
-  assertNotEquals,
-  assertThrows,
-} from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import {
   chance,
   createFaultCounters,
@@ -145,21 +139,21 @@ Deno.test("plan: errors name the rule, the field and what is allowed", () => {
     [`{"seed": 1e300, "rules": []}`, /"seed" must be a non-negative integer/],
   ];
   for (const [text, re] of cases) {
-    assertThrows(() => parsePlan(text, "plan.json"), re, text);
+    assert.throws(() => parsePlan(text, "plan.json"), re, text);
   }
   // The largest values are fine.
   const big = parsePlan(
     `{"rules": [{"layer": "block", "effect": "kill", "when": {"atMs": 2147483647}}],
       "restart": {"block": {"backoffMs": 2147483647, "windowMs": 2147483647}}}`,
   );
-  assertEquals(big.rules[0].when.atMs, 2147483647);
+  assert.deepEqual(big.rules[0].when.atMs, 2147483647);
   const ok = parsePlan(
     `{"seed": 9, "rules": [{"layer": "block", "effect": "ioerr", "when": {"sectors": [8, 8]}}],
       "restart": {"block": {"maxRestarts": 30}}}`,
   );
-  assertEquals(ok.seed, 9);
-  assertEquals(ok.rules[0].index, 0);
-  assertEquals(ok.restart.block, { maxRestarts: 30 });
+  assert.deepEqual(ok.seed, 9);
+  assert.deepEqual(ok.rules[0].index, 0);
+  assert.deepEqual(ok.restart.block, { maxRestarts: 30 });
 });
 
 Deno.test("engine: nth, every, count, probability; counters survive a restart", () => {
@@ -174,18 +168,18 @@ Deno.test("engine: nth, every, count, probability; counters survive a restart", 
   const hits: (string | null)[] = [];
   for (let i = 0; i < 10; i++) hits.push(a.engine.decide({ detail: `${i}` })?.rule.effect ?? null);
   // Event 2 is rule 1's 2nd match; event 3 is rule 0's; 4 is rule 1's 4th (its last allowed).
-  assertEquals(hits[1], "delay");
-  assertEquals(hits[2], "ioerr");
-  assertEquals(hits[3], "delay");
+  assert.deepEqual(hits[1], "delay");
+  assert.deepEqual(hits[2], "ioerr");
+  assert.deepEqual(hits[3], "delay");
   // Rule 2 counts every event even when an earlier rule won: it fires where chance() < 0.5.
   for (let k = 1; k <= 10; k++) {
     if (k === 2 || k === 3 || k === 4) continue;
-    assertEquals(hits[k - 1], chance(42, 2, k) < 0.5 ? "corrupt" : null, `event ${k}`);
+    assert.deepEqual(hits[k - 1], chance(42, 2, k) < 0.5 ? "corrupt" : null, `event ${k}`);
   }
   // A second engine on the same counters (a restarted actor) carries on: no second ioerr.
   const b = engineFor(plan, "block", { seed: 42, counters: a.counters });
   for (let i = 0; i < 10; i++) {
-    assertNotEquals(b.engine.decide({ detail: "" })?.rule.effect, "ioerr");
+    assert.notDeepEqual(b.engine.decide({ detail: "" })?.rule.effect, "ioerr");
   }
   // Same seed, fresh counters: the same decisions; another seed: other ones.
   const c = engineFor(plan, "block", { seed: 42 });
@@ -193,12 +187,12 @@ Deno.test("engine: nth, every, count, probability; counters survive a restart", 
     { length: 10 },
     () => c.engine.decide({ detail: "" })?.rule.effect ?? null,
   );
-  assertEquals(again, hits);
+  assert.deepEqual(again, hits);
   let differ = false;
   for (let k = 1; k <= 64; k++) {
     if ((chance(42, 2, k) < 0.5) !== (chance(43, 2, k) < 0.5)) differ = true;
   }
-  assert(differ, "the seed changes the choices");
+  assert.ok(differ, "the seed changes the choices");
 });
 
 class MemDisk implements BlockBackend {
@@ -227,20 +221,20 @@ Deno.test("block layer: IOERR on a sector range, corrupted reads, kill after the
   const disk = new MemDisk();
   const be = new FaultyBackend(disk, engine);
   const buf = new Uint8Array(1024);
-  assertThrows(() => be.read(9 * 512, buf), /fault plan rule 0: read sector 9\+2/);
+  assert.throws(() => be.read(9 * 512, buf), /fault plan rule 0: read sector 9\+2/);
   be.read(0, buf); // outside every range
-  assertEquals(buf, disk.bytes.slice(0, 1024));
+  assert.deepEqual(buf, disk.bytes.slice(0, 1024));
   be.read(20 * 512, buf);
   const want = disk.bytes.slice(20 * 512, 22 * 512);
   let diff = 0;
   for (let i = 0; i < 1024; i++) if (buf[i] !== want[i]) diff++;
-  assertEquals(diff, 2, "one byte of each sector corrupted");
+  assert.deepEqual(diff, 2, "one byte of each sector corrupted");
   // The write reaches the disk, then the actor dies before completing it.
   const data = new Uint8Array(512).fill(0xee);
-  assertThrows(() => be.write(30 * 512, data), /killed/);
-  assertEquals(disk.bytes.slice(30 * 512, 31 * 512), data);
-  assertEquals(kills.length, 1);
-  assertEquals(events.map((e) => `${e.rule}:${e.effect}:${e.detail}`), [
+  assert.throws(() => be.write(30 * 512, data), /killed/);
+  assert.deepEqual(disk.bytes.slice(30 * 512, 31 * 512), data);
+  assert.deepEqual(kills.length, 1);
+  assert.deepEqual(events.map((e) => `${e.rule}:${e.effect}:${e.detail}`), [
     "0:ioerr:read sector 9+2",
     "1:corrupt:read sector 20+2",
     "2:kill:write sector 30+1",
@@ -281,28 +275,28 @@ Deno.test("block layer: a kill rule that re-kills the same request on every retr
   };
   // The first instance did work (the boot's requests) before its kill: not counted.
   let done = 0;
-  assert(!serve(instance(() => 1)));
+  assert.ok(!serve(instance(() => 1)));
   // Each restart replays the request and dies before completing anything.
   let restarts = 0;
   while (!serve(instance(() => done))) {
     restarts++;
-    assert(restarts < 50, "never disarmed");
+    assert.ok(restarts < 50, "never disarmed");
   }
   done++;
-  assertEquals(restarts, NO_PROGRESS_KILLS, "10 kills without progress, then no more");
-  assertEquals(kills, NO_PROGRESS_KILLS + 1);
+  assert.deepEqual(restarts, NO_PROGRESS_KILLS, "10 kills without progress, then no more");
+  assert.deepEqual(kills, NO_PROGRESS_KILLS + 1);
   const off = events.filter((e) => e.effect === "disarmed");
-  assertEquals(off.length, 1, "reported once");
-  assertMatch(off[0].detail, /last 10 kills each hit a restarted block actor before it had/);
+  assert.deepEqual(off.length, 1, "reported once");
+  assert.match(off[0].detail, /last 10 kills each hit a restarted block actor before it had/);
   // Disarmed for good: a restarted actor (same counters) does not kill again.
   const later = instance(() => 5);
   for (let i = 0; i < 12; i++) later.write(0, seg);
-  assertEquals(kills, NO_PROGRESS_KILLS + 1);
+  assert.deepEqual(kills, NO_PROGRESS_KILLS + 1);
   // The launcher prints it once and names it in the summary; it is not an injection.
   const run = FaultRun.fromPlan(plan, 1, "p.json");
   for (const e of events) run.record("block", e);
-  assertEquals(run.record("block", off[0]), null, "said once");
-  assertEquals(
+  assert.deepEqual(run.record("block", off[0]), null, "said once");
+  assert.deepEqual(
     run.summary(),
     "fault plan p.json (seed 1): 11 injected: rule 0 block kill ×11; " +
       "disarmed for making no progress: rule 0",
@@ -331,9 +325,9 @@ Deno.test("block layer: kills with progress in between are never disarmed", () =
     );
     be.write(0, new Uint8Array(512));
     completed++;
-    assertThrows(() => be.write(512, new Uint8Array(512)), /killed/);
+    assert.throws(() => be.write(512, new Uint8Array(512)), /killed/);
   }
-  assertEquals(kills, 40);
+  assert.deepEqual(kills, 40);
 });
 
 Deno.test("irq layer: a dropped interrupt waits for the line to fall; delay and duplicate", async () => {
@@ -355,35 +349,35 @@ Deno.test("irq layer: a dropped interrupt waits for the line to fall; delay and 
   const g = new FaultyPlicGateway(plic, control, engine);
   const pending = () => new Int32Array(plic)[PLIC.PENDING];
   setIrqLine(ctl, 1, 1);
-  assertEquals(g.updateLines(), []);
-  assertEquals(g.updateLines(), [], "still dropped while the line stays high");
+  assert.deepEqual(g.updateLines(), []);
+  assert.deepEqual(g.updateLines(), [], "still dropped while the line stays high");
   setIrqLine(ctl, 1, 0);
   g.updateLines();
   setIrqLine(ctl, 1, 1);
-  assertEquals(g.updateLines(), [1], "a new assertion after the line fell goes through");
-  assertEquals(regs.claim(1), 1);
+  assert.deepEqual(g.updateLines(), [1], "a new assertion after the line fell goes through");
+  assert.deepEqual(regs.claim(1), 1);
   setIrqLine(ctl, 1, 0);
   regs.complete(1, 1);
   // Delay: nothing now, pending after ~30 ms.
   setIrqLine(ctl, 2, 1);
-  assertEquals(g.updateLines(), []);
-  assertEquals(pending() & 4, 0);
+  assert.deepEqual(g.updateLines(), []);
+  assert.deepEqual(pending() & 4, 0);
   await new Promise((r) => setTimeout(r, 60));
-  assertEquals(pending() & 4, 4, "delayed interrupt pending");
-  assert((Atomics.load(ctl, CTL.MIP) & MIP.SEIP) !== 0);
-  assertEquals(regs.claim(1), 2);
+  assert.deepEqual(pending() & 4, 4, "delayed interrupt pending");
+  assert.ok((Atomics.load(ctl, CTL.MIP) & MIP.SEIP) !== 0);
+  assert.deepEqual(regs.claim(1), 2);
   setIrqLine(ctl, 2, 0);
   regs.complete(1, 2);
   // Duplicate: forwarded, then once more after the guest completed it.
   setIrqLine(ctl, 3, 1);
-  assertEquals(g.updateLines(), [3]);
-  assertEquals(regs.claim(1), 3);
+  assert.deepEqual(g.updateLines(), [3]);
+  assert.deepEqual(regs.claim(1), 3);
   setIrqLine(ctl, 3, 0); // the guest acknowledged the device
   regs.complete(1, 3);
   await new Promise((r) => setTimeout(r, 30));
-  assertEquals(regs.claim(1), 3, "the duplicate arrives with the line low");
+  assert.deepEqual(regs.claim(1), 3, "the duplicate arrives with the line low");
   regs.complete(1, 3);
-  assertEquals(regs.claim(1), 0);
+  assert.deepEqual(regs.claim(1), 0);
   await g.stop();
 });
 
@@ -418,9 +412,9 @@ Deno.test("net layer: reorder swaps a frame with the next; duplicate and drop", 
   const got: number[] = [];
   be.start((f) => got.push(f[0]));
   for (const n of [1, 2, 3, 4]) be.send(new Uint8Array([n]));
-  assertEquals(inner.sent, [1, 3, 2, 4]);
+  assert.deepEqual(inner.sent, [1, 3, 2, 4]);
   for (const n of [7, 8, 9]) inner.sink(new Uint8Array([n]));
-  assertEquals(got, [7, 7, 9]);
+  assert.deepEqual(got, [7, 7, 9]);
   await be.close();
 });
 
@@ -437,7 +431,7 @@ Deno.test("console layer: a kill leaves its byte in the ring; drop skips one", (
   const out: string[] = [];
   const deliver = (b: Uint8Array) => out.push(new TextDecoder().decode(b));
   const first = engineFor(plan, "console", { counters });
-  assertThrows(
+  assert.throws(
     () => new ConsoleInputFaults(first.engine, deliver).take(new ByteRingReader(ring)),
     /killed/,
   );
@@ -445,7 +439,7 @@ Deno.test("console layer: a kill leaves its byte in the ring; drop skips one", (
   const second = engineFor(plan, "console", { counters });
   new ConsoleInputFaults(second.engine, deliver).take(new ByteRingReader(ring));
   // "ab" went out before the kill; the second instance's events are 4.. (c, d, e = 6th: dropped).
-  assertEquals(out.join(""), "abcdfg");
+  assert.deepEqual(out.join(""), "abcdfg");
 });
 
 Deno.test("launcher: a malformed plan or a wrong swapped module is refused before boot (status 2)", async () => {
@@ -465,8 +459,8 @@ Deno.test("launcher: a malformed plan or a wrong swapped module is refused befor
       return { code: out.code, err: new TextDecoder().decode(out.stderr) };
     };
     const bad = await run(`--faults=${dir}/bad.json`);
-    assertEquals(bad.code, 2, bad.err);
-    assertMatch(
+    assert.deepEqual(bad.code, 2, bad.err);
+    assert.match(
       bad.err,
       /bad\.json: rule 1 .*"effect" for layer net must be one of drop, duplicate/,
     );
@@ -476,15 +470,15 @@ Deno.test("launcher: a malformed plan or a wrong swapped module is refused befor
       `{"rules": [{"layer": "block", "effect": "kill", "when": {"atMs": 2592000000}}]}`,
     );
     const late = await run(`--faults=${dir}/late.json`);
-    assertEquals(late.code, 2, late.err);
-    assertMatch(late.err, /late\.json: rule 0 .*when.atMs must be at most 2147483647 ms/);
-    assert(!/TimeoutOverflowWarning/.test(late.err), late.err);
+    assert.deepEqual(late.code, 2, late.err);
+    assert.match(late.err, /late\.json: rule 0 .*when.atMs must be at most 2147483647 ms/);
+    assert.ok(!/TimeoutOverflowWarning/.test(late.err), late.err);
     const missing = await run(`--faults=${dir}/none.json`);
-    assertEquals(missing.code, 2);
-    assertMatch(missing.err, /none\.json: cannot be read/);
+    assert.deepEqual(missing.code, 2);
+    assert.match(missing.err, /none\.json: cannot be read/);
     const wrong = await run("--actor", "waker=testing/actors/wrong_role.worker.ts");
-    assertEquals(wrong.code, 2, wrong.err);
-    assertMatch(wrong.err, /--actor waker: .*role/);
+    assert.deepEqual(wrong.code, 2, wrong.err);
+    assert.match(wrong.err, /--actor waker: .*role/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -506,9 +500,9 @@ Deno.test("net and console delay keep order; waker hook drops, postpones, fires"
   be.start((f) => got.push(f[0]));
   inner.sink(new Uint8Array([1]));
   inner.sink(new Uint8Array([2]));
-  assertEquals(got, [2]);
+  assert.deepEqual(got, [2]);
   await new Promise((r) => setTimeout(r, 40));
-  assertEquals(got, [2, 1]);
+  assert.deepEqual(got, [2, 1]);
   await be.close();
   // console: the stream pauses at the 2nd byte, and everything after it waits behind it.
   const ring = createByteRing(64);
@@ -518,15 +512,15 @@ Deno.test("net and console delay keep order; waker hook drops, postpones, fires"
     engineFor(plan, "console").engine,
     (b) => out.push(new TextDecoder().decode(b)),
   );
-  assertEquals(c.take(new ByteRingReader(ring)), 3);
-  assertEquals(out, ["x"]);
+  assert.deepEqual(c.take(new ByteRingReader(ring)), 3);
+  assert.deepEqual(out, ["x"]);
   await new Promise((r) => setTimeout(r, 40));
-  assertEquals(out, ["x", "yz"]);
+  assert.deepEqual(out, ["x", "yz"]);
   c.dispose();
   // waker: the 1st due event is dropped, the 2nd postponed 3 ms (30 000 ticks), the 3rd fires.
   const hook = wakerFaultHook(engineFor(plan, "waker").engine)!;
   const ev = { deadline: 100n, now: 1000n, seq: 1 };
-  assertEquals(hook(ev), "drop");
-  assertEquals(hook(ev), 31_000n);
-  assertEquals(hook(ev), "fire");
+  assert.deepEqual(hook(ev), "drop");
+  assert.deepEqual(hook(ev), 31_000n);
+  assert.deepEqual(hook(ev), "fire");
 });

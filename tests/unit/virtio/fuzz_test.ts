@@ -11,7 +11,7 @@
 // the iteration, so `ACTORVM_FUZZ_SEED=<s> deno test -A tests/unit/virtio/fuzz_test.ts`
 // replays it. Read next: devices/virtio/queue.ts (the parser under attack).
 
-import { assert, assertEquals, assertThrows } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock } from "../../../machine/control.ts";
 import { RAM_BASE } from "../../../machine/memmap.ts";
 import { BlockDevice, createBlockState } from "../../../devices/block/block.ts";
@@ -552,7 +552,7 @@ function fuzz(kind: Kind, iterations: number, seed: number, readOnly = false) {
     }
   }
   const internal = z.logs.filter((l) => l.includes("internal error"));
-  assertEquals(internal, [], `seed ${seed}: an exception reached the device loop`);
+  assert.deepEqual(internal, [], `seed ${seed}: an exception reached the device loop`);
   return { z, resets };
 }
 
@@ -563,15 +563,15 @@ Deno.test(`fuzz: ${COUNT} hostile chains against virtio-blk write nothing outsid
   const { z, resets } = fuzz("block", COUNT, SEED);
   const s = (z.dev as BlockDevice).stats;
   // The fuzz must reach every outcome, or it proves little.
-  assert(
+  assert.ok(
     s.ok > atLeast(1000) && s.ioerr > atLeast(1000) && s.unsupp > atLeast(100),
     JSON.stringify(s),
   );
-  assert(
+  assert.ok(
     s.reads > atLeast(100) && s.writes > atLeast(100) && s.flushes > atLeast(10),
     JSON.stringify(s),
   );
-  assert(resets > atLeast(1000), `resets ${resets}`);
+  assert.ok(resets > atLeast(1000), `resets ${resets}`);
   for (
     const kind of [
       "addr-outside-ram",
@@ -585,43 +585,43 @@ Deno.test(`fuzz: ${COUNT} hostile chains against virtio-blk write nothing outsid
       "no-status-byte",
     ]
   ) {
-    assert(
+    assert.ok(
       (z.dev.errorCounts[kind] ?? 0) > atLeast(10),
       `${kind}: ${JSON.stringify(z.dev.errorCounts)}`,
     );
   }
-  assert(z.dev.errors > atLeast(1000), `errors ${z.dev.errors}`);
+  assert.ok(z.dev.errors > atLeast(1000), `errors ${z.dev.errors}`);
 });
 
 Deno.test(`fuzz: ${Math.ceil(COUNT / 5)} hostile chains against a read-only virtio-blk`, () => {
   const { z } = fuzz("block", Math.ceil(COUNT / 5), SEED ^ 0xb10c, true);
-  assertEquals((z.dev as BlockDevice).stats.writes, 0);
+  assert.deepEqual((z.dev as BlockDevice).stats.writes, 0);
 });
 
 Deno.test(`fuzz: ${COUNT} hostile chains against virtio-console, receive and transmit`, () => {
   const { z, resets } = fuzz("console", COUNT, SEED ^ 0xc0de);
   const dev = z.dev as ConsoleDevice;
-  assert(
+  assert.ok(
     resets > atLeast(300) && z.dev.errors > atLeast(300),
     `resets ${resets} errors ${z.dev.errors}`,
   );
   // Both directions did real work: output reached the host, input reached the guest.
-  assert(z.out.bytes > atLeast(100_000), `output bytes ${z.out.bytes}`);
+  assert.ok(z.out.bytes > atLeast(100_000), `output bytes ${z.out.bytes}`);
   const delivered = z.out.pushed - dev.droppedInput - dev.held;
-  assert(delivered > atLeast(10_000), `input: ${delivered} of ${z.out.pushed} delivered`);
+  assert.ok(delivered > atLeast(10_000), `input: ${delivered} of ${z.out.pushed} delivered`);
 });
 
 Deno.test(`fuzz: ${COUNT} hostile chains and frames against virtio-net, receive and transmit`, () => {
   const { z, resets } = fuzz("net", COUNT, SEED ^ 0x4e7);
   const s = (z.dev as NetDevice).stats;
-  assert(
+  assert.ok(
     resets > atLeast(300) && z.dev.errors > atLeast(300),
     `resets ${resets} errors ${z.dev.errors}`,
   );
   // Every path was taken: frames both ways, offloads, and each kind of refusal.
-  assert(s.txFrames > atLeast(1000) && z.out.frames === s.txFrames, JSON.stringify(s));
-  assert(s.rxFrames > atLeast(1000), JSON.stringify(s));
-  assert(s.txChecksummed > atLeast(10) && s.txSegmented > atLeast(1), JSON.stringify(s));
+  assert.ok(s.txFrames > atLeast(1000) && z.out.frames === s.txFrames, JSON.stringify(s));
+  assert.ok(s.rxFrames > atLeast(1000), JSON.stringify(s));
+  assert.ok(s.txChecksummed > atLeast(10) && s.txSegmented > atLeast(1), JSON.stringify(s));
   for (
     const k of [
       "rxDroppedBad",
@@ -631,7 +631,7 @@ Deno.test(`fuzz: ${COUNT} hostile chains and frames against virtio-net, receive 
       "malformedChains",
     ] as const
   ) {
-    assert(s[k] > atLeast(10), `${k}: ${JSON.stringify(s)}`);
+    assert.ok(s[k] > atLeast(10), `${k}: ${JSON.stringify(s)}`);
   }
 });
 
@@ -646,5 +646,5 @@ Deno.test("fuzz: the oracle catches a write outside the writable buffers and all
   z.bytes[z.rings[0].used + 2] ^= 1; // the used ring
   checkWrites(z, before, "inside");
   z.bytes[buf + 64] ^= 1; // one past its end
-  assertThrows(() => checkWrites(z, before, "outside"), /outside writable buffers/);
+  assert.throws(() => checkWrites(z, before, "outside"), /outside writable buffers/);
 });

@@ -3,7 +3,7 @@
 // ack → line low), and what the device side sees through the doorbell.
 // Read next: devices/virtio/mmio.ts.
 
-import { assert, assertEquals, assertThrows } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import { F, STATUS } from "../../../devices/virtio/constants.ts";
 import {
@@ -50,23 +50,23 @@ function make(features = (1n << 5n) | (1n << BigInt(F.RING_EVENT_IDX))) {
 const line = (ctl: Int32Array) => Atomics.load(ctl, CTL.LINE0 + IRQ);
 
 Deno.test("virtio state layout is pinned", () => {
-  assertEquals(VIRTIO_STATE_MAGIC, 0x56494f53);
-  assertEquals(VIRTIO_STATE_VERSION, 1);
-  assertEquals([VS.DEVICE_ID, VS.DEVICE_FEATURES_LO, VS.STATUS, VS.INTERRUPT_STATUS], [
+  assert.deepEqual(VIRTIO_STATE_MAGIC, 0x56494f53);
+  assert.deepEqual(VIRTIO_STATE_VERSION, 1);
+  assert.deepEqual([VS.DEVICE_ID, VS.DEVICE_FEATURES_LO, VS.STATUS, VS.INTERRUPT_STATUS], [
     2,
     4,
     15,
     16,
   ]);
-  assertEquals([VS.CONFIG_GEN, VS.NOTIFY_SEQ, VS.NOTIFY_BITS, VS.EVENT_BITS, VS.RESET_COUNT], [
+  assert.deepEqual([VS.CONFIG_GEN, VS.NOTIFY_SEQ, VS.NOTIFY_BITS, VS.EVENT_BITS, VS.RESET_COUNT], [
     17,
     18,
     19,
     20,
     21,
   ]);
-  assertEquals([VS.BAD_ACCESSES, VS.DEVICE_BUSY], [22, 23]);
-  assertEquals([VS.QUEUE0, QUEUE_STRIDE, VQ.NUM_MAX, VQ.READY, VQ.DESC_LO, VQ.DEVICE_HI], [
+  assert.deepEqual([VS.BAD_ACCESSES, VS.DEVICE_BUSY], [22, 23]);
+  assert.deepEqual([VS.QUEUE0, QUEUE_STRIDE, VQ.NUM_MAX, VQ.READY, VQ.DESC_LO, VQ.DEVICE_HI], [
     32,
     16,
     0,
@@ -74,19 +74,19 @@ Deno.test("virtio state layout is pinned", () => {
     3,
     8,
   ]);
-  assertEquals(CONFIG_OFFSET, 640);
-  assertEquals(STATE_BYTES, 1024);
-  assertEquals([EV.STATUS, EV.RESET, EV.DRIVER_OK, EV.QUEUE_READY], [1, 2, 4, 8]);
+  assert.deepEqual(CONFIG_OFFSET, 640);
+  assert.deepEqual(STATE_BYTES, 1024);
+  assert.deepEqual([EV.STATUS, EV.RESET, EV.DRIVER_OK, EV.QUEUE_READY], [1, 2, 4, 8]);
 });
 
 Deno.test("createTransportState refuses bad options", () => {
   const ok = { deviceId: 2, deviceFeatures: 0n, queueMax: [8], configBytes: 0, irq: 1 };
-  assertThrows(() => createTransportState({ ...ok, queueMax: [] }), /queues/);
-  assertThrows(() => createTransportState({ ...ok, queueMax: [100] }), /power of two/);
-  assertThrows(() => createTransportState({ ...ok, configBytes: 300 }), /config/);
-  assertThrows(() => createTransportState({ ...ok, irq: 0 }), /irq/);
-  assertThrows(() => createTransportState({ ...ok, deviceId: 0 }), /device id/);
-  assertThrows(
+  assert.throws(() => createTransportState({ ...ok, queueMax: [] }), /queues/);
+  assert.throws(() => createTransportState({ ...ok, queueMax: [100] }), /power of two/);
+  assert.throws(() => createTransportState({ ...ok, configBytes: 300 }), /config/);
+  assert.throws(() => createTransportState({ ...ok, irq: 0 }), /irq/);
+  assert.throws(() => createTransportState({ ...ok, deviceId: 0 }), /device id/);
+  assert.throws(
     () => new MmioTransport(new SharedArrayBuffer(STATE_BYTES), createControlBlock()),
     /mismatch/,
   );
@@ -94,18 +94,18 @@ Deno.test("createTransportState refuses bad options", () => {
 
 Deno.test("identification registers and feature words", () => {
   const { mmio } = make();
-  assertEquals(mmio.read(REG.MAGIC_VALUE, 4), MMIO_MAGIC);
-  assertEquals(mmio.read(REG.VERSION, 4), 2);
-  assertEquals(mmio.read(REG.DEVICE_ID, 4), 2);
-  assertEquals(mmio.read(REG.VENDOR_ID, 4), VENDOR_ID);
+  assert.deepEqual(mmio.read(REG.MAGIC_VALUE, 4), MMIO_MAGIC);
+  assert.deepEqual(mmio.read(REG.VERSION, 4), 2);
+  assert.deepEqual(mmio.read(REG.DEVICE_ID, 4), 2);
+  assert.deepEqual(mmio.read(REG.VENDOR_ID, 4), VENDOR_ID);
   mmio.write(REG.DEVICE_FEATURES_SEL, 4, 0);
-  assertEquals(mmio.read(REG.DEVICE_FEATURES, 4), (1 << 5) | (1 << 29));
+  assert.deepEqual(mmio.read(REG.DEVICE_FEATURES, 4), (1 << 5) | (1 << 29));
   mmio.write(REG.DEVICE_FEATURES_SEL, 4, 1);
-  assertEquals(mmio.read(REG.DEVICE_FEATURES, 4), 1, "VERSION_1 is always offered");
+  assert.deepEqual(mmio.read(REG.DEVICE_FEATURES, 4), 1, "VERSION_1 is always offered");
   mmio.write(REG.DEVICE_FEATURES_SEL, 4, 2);
-  assertEquals(mmio.read(REG.DEVICE_FEATURES, 4), 0);
+  assert.deepEqual(mmio.read(REG.DEVICE_FEATURES, 4), 0);
   // No shared memory regions: length -1.
-  assertEquals(mmio.read(REG.SHM_LEN_LOW, 4), 0xffffffff);
+  assert.deepEqual(mmio.read(REG.SHM_LEN_LOW, 4), 0xffffffff);
 });
 
 Deno.test("feature negotiation: FEATURES_OK sticks only for an offered set with VERSION_1", () => {
@@ -120,31 +120,31 @@ Deno.test("feature negotiation: FEATURES_OK sticks only for an offered set with 
     mmio.write(REG.STATUS, 4, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK);
     return (mmio.read(REG.STATUS, 4) & STATUS.FEATURES_OK) !== 0;
   };
-  assert(negotiate(V1 | (1n << 5n)));
-  assertEquals(dev.driverFeatures(), V1 | (1n << 5n));
-  assert(dev.hasFeature(5) && dev.hasFeature(32) && !dev.hasFeature(29));
-  assert(!negotiate(1n << 5n), "without VERSION_1");
-  assert(!negotiate(V1 | (1n << 6n)), "a feature not offered");
-  assert(!negotiate(V1 | (1n << 40n)), "a high feature not offered");
-  assert(negotiate(V1));
+  assert.ok(negotiate(V1 | (1n << 5n)));
+  assert.deepEqual(dev.driverFeatures(), V1 | (1n << 5n));
+  assert.ok(dev.hasFeature(5) && dev.hasFeature(32) && !dev.hasFeature(29));
+  assert.ok(!negotiate(1n << 5n), "without VERSION_1");
+  assert.ok(!negotiate(V1 | (1n << 6n)), "a feature not offered");
+  assert.ok(!negotiate(V1 | (1n << 40n)), "a high feature not offered");
+  assert.ok(negotiate(V1));
   // Frozen after FEATURES_OK.
   mmio.write(REG.DRIVER_FEATURES_SEL, 4, 0);
   mmio.write(REG.DRIVER_FEATURES, 4, 1 << 29);
-  assertEquals(dev.driverFeatures(), V1);
+  assert.deepEqual(dev.driverFeatures(), V1);
 });
 
 Deno.test("queue setup through the registers, frozen while ready", () => {
   const { mmio, dev } = make();
   mmio.write(REG.QUEUE_SEL, 4, 1);
-  assertEquals(mmio.read(REG.QUEUE_NUM_MAX, 4), 64);
-  assertEquals(mmio.read(REG.QUEUE_READY, 4), 0);
+  assert.deepEqual(mmio.read(REG.QUEUE_NUM_MAX, 4), 64);
+  assert.deepEqual(mmio.read(REG.QUEUE_READY, 4), 0);
   mmio.write(REG.QUEUE_NUM, 4, 32);
   mmio.write(REG.QUEUE_DESC_LOW, 4, 0x8000_1000);
   mmio.write(REG.QUEUE_DESC_HIGH, 4, 1);
   mmio.write(REG.QUEUE_DRIVER_LOW, 4, 0x8000_2000);
   mmio.write(REG.QUEUE_DEVICE_LOW, 4, 0x8000_3000);
   mmio.write(REG.QUEUE_READY, 4, 1);
-  assertEquals(dev.queue(1), {
+  assert.deepEqual(dev.queue(1), {
     max: 64,
     size: 32,
     ready: true,
@@ -152,17 +152,17 @@ Deno.test("queue setup through the registers, frozen while ready", () => {
     driver: 0x8000_2000,
     device: 0x8000_3000,
   });
-  assertEquals(dev.nextEvents().events & EV.QUEUE_READY, EV.QUEUE_READY);
+  assert.deepEqual(dev.nextEvents().events & EV.QUEUE_READY, EV.QUEUE_READY);
   mmio.write(REG.QUEUE_NUM, 4, 16);
   mmio.write(REG.QUEUE_DESC_LOW, 4, 0);
-  assertEquals(dev.queue(1).size, 32, "ignored while ready");
-  assertEquals(dev.queue(1).desc, 0x1_8000_1000);
+  assert.deepEqual(dev.queue(1).size, 32, "ignored while ready");
+  assert.deepEqual(dev.queue(1).desc, 0x1_8000_1000);
   // A queue that does not exist.
   mmio.write(REG.QUEUE_SEL, 4, 5);
-  assertEquals(mmio.read(REG.QUEUE_NUM_MAX, 4), 0);
+  assert.deepEqual(mmio.read(REG.QUEUE_NUM_MAX, 4), 0);
   mmio.write(REG.QUEUE_READY, 4, 1);
-  assertEquals(mmio.read(REG.QUEUE_READY, 4), 0);
-  assertEquals(dev.queue(5).ready, false);
+  assert.deepEqual(mmio.read(REG.QUEUE_READY, 4), 0);
+  assert.deepEqual(dev.queue(5).ready, false);
 });
 
 Deno.test("QueueNotify rings the doorbell with the queue bit", async () => {
@@ -171,31 +171,31 @@ Deno.test("QueueNotify rings the doorbell with the queue bit", async () => {
   mmio.write(REG.QUEUE_NOTIFY, 4, 1);
   mmio.write(REG.QUEUE_NOTIFY, 4, 0);
   mmio.write(REG.QUEUE_NOTIFY, 4, 7); // no such queue: ignored
-  assertEquals(dev.doorbellSeq(), seq + 2);
-  assertEquals(dev.nextEvents(), { queues: 0b11, events: 0 });
-  assertEquals(dev.nextEvents(), { queues: 0, events: 0 });
+  assert.deepEqual(dev.doorbellSeq(), seq + 2);
+  assert.deepEqual(dev.nextEvents(), { queues: 0b11, events: 0 });
+  assert.deepEqual(dev.nextEvents(), { queues: 0, events: 0 });
   // waitEvents sleeps until the next notification.
   const waiting = dev.waitEvents(5000);
   queueMicrotask(() => mmio.write(REG.QUEUE_NOTIFY, 4, 1));
-  assertEquals(await waiting, { queues: 0b10, events: 0 });
+  assert.deepEqual(await waiting, { queues: 0b10, events: 0 });
   // And times out empty when nothing comes.
-  assertEquals(await dev.waitEvents(10), { queues: 0, events: 0 });
+  assert.deepEqual(await dev.waitEvents(10), { queues: 0, events: 0 });
 });
 
 Deno.test("interrupts: level high until every bit is acknowledged", () => {
   const { mmio, dev, ctl } = make();
-  assertEquals(line(ctl), 0);
+  assert.deepEqual(line(ctl), 0);
   dev.interrupt("used");
-  assertEquals(line(ctl), 1);
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 1);
+  assert.deepEqual(line(ctl), 1);
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 1);
   dev.interrupt("config");
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 3);
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 3);
   mmio.write(REG.INTERRUPT_ACK, 4, 1);
-  assertEquals(line(ctl), 1, "config bit still set");
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 2);
+  assert.deepEqual(line(ctl), 1, "config bit still set");
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 2);
   mmio.write(REG.INTERRUPT_ACK, 4, 2);
-  assertEquals(line(ctl), 0);
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 0);
+  assert.deepEqual(line(ctl), 0);
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 0);
 });
 
 Deno.test("reset clears the driver's state, lowers the line and tells the device", () => {
@@ -203,21 +203,28 @@ Deno.test("reset clears the driver's state, lowers the line and tells the device
   const { mmio, dev, ctl } = make();
   const q0 = new DriverQueue(mem, 8), q1 = new DriverQueue(mem, 8);
   const st = driverSetup(mmio, [q0, q1]);
-  assertEquals(st, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK | STATUS.DRIVER_OK);
-  assert(dev.live());
+  assert.deepEqual(st, STATUS.ACKNOWLEDGE | STATUS.DRIVER | STATUS.FEATURES_OK | STATUS.DRIVER_OK);
+  assert.ok(dev.live());
   const ev = dev.nextEvents();
-  assert((ev.events & EV.DRIVER_OK) !== 0 && (ev.events & EV.RESET) !== 0);
+  assert.ok((ev.events & EV.DRIVER_OK) !== 0 && (ev.events & EV.RESET) !== 0);
   const epoch = dev.resetCount();
   dev.interrupt("used");
   mmio.write(REG.STATUS, 4, 0);
-  assertEquals(mmio.read(REG.STATUS, 4), 0);
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 0);
-  assertEquals(line(ctl), 0);
-  assertEquals(dev.resetCount(), epoch + 1);
-  assertEquals(dev.nextEvents().events & EV.RESET, EV.RESET);
-  assertEquals(dev.driverFeatures(), 0n);
-  assertEquals(dev.queue(0), { size: 0, max: 256, ready: false, desc: 0, driver: 0, device: 0 });
-  assert(!dev.live());
+  assert.deepEqual(mmio.read(REG.STATUS, 4), 0);
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 0);
+  assert.deepEqual(line(ctl), 0);
+  assert.deepEqual(dev.resetCount(), epoch + 1);
+  assert.deepEqual(dev.nextEvents().events & EV.RESET, EV.RESET);
+  assert.deepEqual(dev.driverFeatures(), 0n);
+  assert.deepEqual(dev.queue(0), {
+    size: 0,
+    max: 256,
+    ready: false,
+    desc: 0,
+    driver: 0,
+    device: 0,
+  });
+  assert.ok(!dev.live());
 });
 
 Deno.test("DEVICE_NEEDS_RESET survives driver status writes until reset", () => {
@@ -225,50 +232,50 @@ Deno.test("DEVICE_NEEDS_RESET survives driver status writes until reset", () => 
   const { mmio, dev, ctl } = make();
   driverSetup(mmio, [new DriverQueue(mem, 8), new DriverQueue(mem, 8)]);
   dev.needsReset();
-  assertEquals(mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET, STATUS.DEVICE_NEEDS_RESET);
-  assertEquals(mmio.read(REG.INTERRUPT_STATUS, 4), 2, "a config-change interrupt");
-  assertEquals(line(ctl), 1);
-  assert(!dev.live());
+  assert.deepEqual(mmio.read(REG.STATUS, 4) & STATUS.DEVICE_NEEDS_RESET, STATUS.DEVICE_NEEDS_RESET);
+  assert.deepEqual(mmio.read(REG.INTERRUPT_STATUS, 4), 2, "a config-change interrupt");
+  assert.deepEqual(line(ctl), 1);
+  assert.ok(!dev.live());
   mmio.write(REG.STATUS, 4, 0xf);
-  assertEquals(mmio.read(REG.STATUS, 4), 0x4f);
+  assert.deepEqual(mmio.read(REG.STATUS, 4), 0x4f);
   mmio.write(REG.STATUS, 4, 0);
-  assertEquals(mmio.read(REG.STATUS, 4), 0);
+  assert.deepEqual(mmio.read(REG.STATUS, 4), 0);
 });
 
 Deno.test("config space: little-endian 1/2/4-byte reads, generation moves on device writes", () => {
   const { mmio, dev } = make();
-  assertEquals(mmio.read(0x100, 1), 0x11);
-  assertEquals(mmio.read(0x102, 2), 0x4433);
-  assertEquals(mmio.read(0x104, 4), 0x88776655);
-  assertEquals(mmio.read(0x10c, 4), 0, "past the config space");
+  assert.deepEqual(mmio.read(0x100, 1), 0x11);
+  assert.deepEqual(mmio.read(0x102, 2), 0x4433);
+  assert.deepEqual(mmio.read(0x104, 4), 0x88776655);
+  assert.deepEqual(mmio.read(0x10c, 4), 0, "past the config space");
   const g = mmio.read(REG.CONFIG_GENERATION, 4);
   dev.writeConfig(0, new Uint8Array([0xaa, 0xbb]));
-  assertEquals(mmio.read(0x100, 2), 0xbbaa);
-  assertEquals(mmio.read(REG.CONFIG_GENERATION, 4), g + 1);
-  assertThrows(() => dev.writeConfig(10, new Uint8Array(4)), /outside/);
+  assert.deepEqual(mmio.read(0x100, 2), 0xbbaa);
+  assert.deepEqual(mmio.read(REG.CONFIG_GENERATION, 4), g + 1);
+  assert.throws(() => dev.writeConfig(10, new Uint8Array(4)), /outside/);
   // Driver writes to config are ignored (no writable fields offered).
   mmio.write(0x100, 1, 0x99);
-  assertEquals(mmio.read(0x100, 1), 0xaa);
-  assertEquals(Array.from(dev.readConfig(0, 3)), [0xaa, 0xbb, 0x33]);
+  assert.deepEqual(mmio.read(0x100, 1), 0xaa);
+  assert.deepEqual(Array.from(dev.readConfig(0, 3)), [0xaa, 0xbb, 0x33]);
 });
 
 Deno.test("wrong-width register accesses read 0, are ignored and counted", () => {
   const { mmio, state } = make();
   const s = new Int32Array(state);
-  assertEquals(mmio.read(REG.MAGIC_VALUE, 2), 0);
-  assertEquals(mmio.read(REG.DEVICE_ID + 1, 4), 0);
-  assert(mmio.write(REG.STATUS, 1, 1));
-  assertEquals(mmio.read(REG.STATUS, 4), 0);
-  assertEquals(mmio.read(0x101, 2), 0, "misaligned config read");
-  assertEquals(s[VS.BAD_ACCESSES], 4);
+  assert.deepEqual(mmio.read(REG.MAGIC_VALUE, 2), 0);
+  assert.deepEqual(mmio.read(REG.DEVICE_ID + 1, 4), 0);
+  assert.ok(mmio.write(REG.STATUS, 1, 1));
+  assert.deepEqual(mmio.read(REG.STATUS, 4), 0);
+  assert.deepEqual(mmio.read(0x101, 2), 0, "misaligned config read");
+  assert.deepEqual(s[VS.BAD_ACCESSES], 4);
 });
 
 Deno.test("a device that died in the middle of a config write does not hang the cpu", () => {
   const { mmio, state } = make();
   const s = new Int32Array(state);
   Atomics.add(s, VS.CONFIG_GEN, 1); // odd: "writing", and nobody will finish
-  assertEquals(mmio.read(0x100, 1), 0x11);
-  assertEquals(mmio.read(REG.CONFIG_GENERATION, 4), 0);
+  assert.deepEqual(mmio.read(0x100, 1), 0x11);
+  assert.deepEqual(mmio.read(REG.CONFIG_GENERATION, 4), 0);
 });
 
 Deno.test("a reset waits for a device pass under way, and not forever for a dead device", async () => {
@@ -293,7 +300,7 @@ Deno.test("a reset waits for a device pass under way, and not forever for a dead
     w.postMessage(state);
     await busy;
     mmio.write(REG.STATUS, 4, 0);
-    assertEquals(Atomics.load(s, MARK), 42, "the reset returned only after the pass ended");
+    assert.deepEqual(Atomics.load(s, MARK), 42, "the reset returned only after the pass ended");
   } finally {
     w.terminate();
     URL.revokeObjectURL(url);
@@ -302,5 +309,5 @@ Deno.test("a reset waits for a device pass under way, and not forever for a dead
   Atomics.store(s, VS.DEVICE_BUSY, 1);
   mmio.write(REG.STATUS, 4, 1);
   mmio.write(REG.STATUS, 4, 0);
-  assertEquals(mmio.read(REG.STATUS, 4), 0);
+  assert.deepEqual(mmio.read(REG.STATUS, 4), 0);
 });

@@ -3,7 +3,7 @@
 // resuming from the used index, and every malformed case by its name.
 // Read next: devices/virtio/queue.ts.
 
-import { assert, assertEquals } from "../../../testing/assert.ts";
+import assert from "../../../testing/assert.ts";
 import {
   VIRTQ_DESC_F_INDIRECT,
   VIRTQ_DESC_F_NEXT,
@@ -45,40 +45,40 @@ function errorOf(r: PopResult): string {
 
 Deno.test("queue: a chain of readable then writable buffers", () => {
   const { mem, dq, vq } = setup();
-  assertEquals(vq.pop().kind, "empty");
+  assert.deepEqual(vq.pop().kind, "empty");
   const { head, addrs } = dq.add([
     { len: 16, data: new Uint8Array(16).fill(7) },
     { len: 100, data: new Uint8Array(100).fill(8) },
     { len: 200, write: true },
     { len: 1, write: true },
   ]);
-  assert(vq.hasPending());
+  assert.ok(vq.hasPending());
   const c = chainOf(vq.pop());
-  assertEquals(c.head, head);
-  assertEquals(c.readable.map((s) => s.off + mem.base), [addrs[0], addrs[1]]);
-  assertEquals(c.writable.map((s) => s.len), [200, 1]);
-  assertEquals([c.readLen, c.writeLen], [116, 201]);
-  assertEquals(Array.from(gatherBytes(mem.ram, c.readable, 14, 4)), [7, 7, 8, 8]);
-  assertEquals(
+  assert.deepEqual(c.head, head);
+  assert.deepEqual(c.readable.map((s) => s.off + mem.base), [addrs[0], addrs[1]]);
+  assert.deepEqual(c.writable.map((s) => s.len), [200, 1]);
+  assert.deepEqual([c.readLen, c.writeLen], [116, 201]);
+  assert.deepEqual(Array.from(gatherBytes(mem.ram, c.readable, 14, 4)), [7, 7, 8, 8]);
+  assert.deepEqual(
     scatterBytes(mem.ram, c.writable, 199, new Uint8Array([1, 2, 3])),
     2,
     "stops at the end",
   );
-  assertEquals(Array.from(mem.read(addrs[2] + 199, 1)), [1]);
-  assertEquals(Array.from(mem.read(addrs[3], 1)), [2]);
-  assertEquals(vq.pop().kind, "empty");
+  assert.deepEqual(Array.from(mem.read(addrs[2] + 199, 1)), [1]);
+  assert.deepEqual(Array.from(mem.read(addrs[3], 1)), [2]);
+  assert.deepEqual(vq.pop().kind, "empty");
   // push publishes the element, then the index.
-  assert(vq.push(head, 201));
-  assertEquals(dq.usedIdx(), 1);
-  assertEquals(dq.usedElem(0), { id: head, len: 201 });
+  assert.ok(vq.push(head, 201));
+  assert.deepEqual(dq.usedIdx(), 1);
+  assert.deepEqual(dq.usedElem(0), { id: head, len: 201 });
 });
 
 Deno.test("queue: an indirect table after direct descriptors", () => {
   const { dq, vq } = setup();
   const { head } = dq.add([{ len: 16 }, { len: 512 }, { len: 1, write: true }], { indirect: true });
   const c = chainOf(vq.pop());
-  assertEquals(c.head, head);
-  assertEquals([c.readable.length, c.writable.length, c.readLen, c.writeLen], [2, 1, 528, 1]);
+  assert.deepEqual(c.head, head);
+  assert.deepEqual([c.readable.length, c.writable.length, c.readLen, c.writeLen], [2, 1, 528, 1]);
   // A direct descriptor followed by one INDIRECT descriptor (§2.7.5.3.1).
   const table = dq.mem.alloc(32, 16);
   const b = dq.mem.alloc(64);
@@ -88,7 +88,7 @@ Deno.test("queue: an indirect table after direct descriptors", () => {
   dq.setDesc(6, { addr: table, len: 32, flags: VIRTQ_DESC_F_INDIRECT, next: 0 });
   dq.publish(5);
   const c2 = chainOf(vq.pop());
-  assertEquals([c2.readLen, c2.writeLen], [12, 8]);
+  assert.deepEqual([c2.readLen, c2.writeLen], [12, 8]);
 });
 
 Deno.test("queue: event-idx decides interrupts and keeps avail_event current", () => {
@@ -97,11 +97,11 @@ Deno.test("queue: event-idx decides interrupts and keeps avail_event current", (
   const b = dq.add([{ len: 4, write: true }]).head;
   chainOf(vq.pop());
   chainOf(vq.pop());
-  assertEquals(vq.pop().kind, "empty");
-  assertEquals(dq.availEvent(), 2, "empty pop asks to hear about avail idx 2");
+  assert.deepEqual(vq.pop().kind, "empty");
+  assert.deepEqual(dq.availEvent(), 2, "empty pop asks to hear about avail idx 2");
   dq.setUsedEvent(1); // the driver wants an interrupt when used idx passes 1
-  assertEquals(vq.push(a, 4), false, "0 -> 1 does not cross used_event 1");
-  assertEquals(vq.push(b, 4), true, "1 -> 2 crosses it");
+  assert.deepEqual(vq.push(a, 4), false, "0 -> 1 does not cross used_event 1");
+  assert.deepEqual(vq.push(b, 4), true, "1 -> 2 crosses it");
 });
 
 Deno.test("queue: VRING_AVAIL_F_NO_INTERRUPT without event-idx; NO_NOTIFY flag", () => {
@@ -111,16 +111,16 @@ Deno.test("queue: VRING_AVAIL_F_NO_INTERRUPT without event-idx; NO_NOTIFY flag",
   chainOf(vq.pop());
   chainOf(vq.pop());
   dq.setAvailFlags(VRING_AVAIL_F_NO_INTERRUPT);
-  assertEquals(vq.push(a, 0), false);
+  assert.deepEqual(vq.push(a, 0), false);
   dq.setAvailFlags(0);
-  assertEquals(vq.push(b, 0), true);
+  assert.deepEqual(vq.push(b, 0), true);
   vq.setNotify(false);
-  assertEquals(dq.usedFlags(), VRING_USED_F_NO_NOTIFY);
+  assert.deepEqual(dq.usedFlags(), VRING_USED_F_NO_NOTIFY);
   vq.setNotify(true);
-  assertEquals(dq.usedFlags(), 0);
+  assert.deepEqual(dq.usedFlags(), 0);
   // Without event-idx, an empty pop leaves avail_event alone.
-  assertEquals(vq.pop().kind, "empty");
-  assertEquals(dq.availEvent(), 0);
+  assert.deepEqual(vq.pop().kind, "empty");
+  assert.deepEqual(dq.availEvent(), 0);
 });
 
 Deno.test("queue: 16-bit indexes wrap around", () => {
@@ -129,20 +129,20 @@ Deno.test("queue: 16-bit indexes wrap around", () => {
   dq.setAvailIdx(0xfffe);
   dq.setUsedIdx(0xfffe);
   const vq = VirtQueue.create(mem.ram, dq.layout(), ALL) as VirtQueue;
-  assertEquals(vq.lastAvail, 0xfffe);
+  assert.deepEqual(vq.lastAvail, 0xfffe);
   const heads: number[] = [];
   for (let i = 0; i < 4; i++) {
     const { head } = dq.add([{ len: 8, write: true }]);
     heads.push(head);
   }
-  assertEquals(mem.u16(dq.avail + 2), 2);
+  assert.deepEqual(mem.u16(dq.avail + 2), 2);
   const got: number[] = [];
   for (let i = 0; i < 4; i++) got.push(chainOf(vq.pop()).head);
-  assertEquals(got, heads);
-  assertEquals(vq.pop().kind, "empty");
+  assert.deepEqual(got, heads);
+  assert.deepEqual(vq.pop().kind, "empty");
   for (const h of heads) vq.push(h, 8);
-  assertEquals(dq.usedIdx(), 2);
-  assertEquals(dq.usedElem(0xffff).id, heads[1]);
+  assert.deepEqual(dq.usedIdx(), 2);
+  assert.deepEqual(dq.usedElem(0xffff).id, heads[1]);
 });
 
 Deno.test("queue: a restarted device resumes from the used index", () => {
@@ -152,9 +152,9 @@ Deno.test("queue: a restarted device resumes from the used index", () => {
   vq.push(first, 8);
   chainOf(vq.pop()); // taken but never completed: the actor "dies" here
   const again = VirtQueue.create(mem.ram, dq.layout(), ALL) as VirtQueue;
-  assertEquals([again.lastAvail, again.nextUsed], [1, 1]);
-  assertEquals(chainOf(again.pop()).head, heads[1], "the uncompleted chain is served again");
-  assertEquals(chainOf(again.pop()).head, heads[2]);
+  assert.deepEqual([again.lastAvail, again.nextUsed], [1, 1]);
+  assert.deepEqual(chainOf(again.pop()).head, heads[1], "the uncompleted chain is served again");
+  assert.deepEqual(chainOf(again.pop()).head, heads[2]);
 });
 
 Deno.test("queue: layouts that cannot be a queue", () => {
@@ -164,15 +164,15 @@ Deno.test("queue: layouts that cannot be a queue", () => {
     const r = VirtQueue.create(mem.ram, { ...dq.layout(), ...l }, ALL);
     return r instanceof VirtQueue ? "ok" : r.error;
   };
-  assertEquals(err({}), "ok");
-  assertEquals(err({ size: 6 }), "queue-size");
-  assertEquals(err({ size: 0 }), "queue-size");
-  assertEquals(err({ size: 65536 }), "queue-size");
-  assertEquals(err({ desc: dq.desc + 8 }), "ring-misaligned");
-  assertEquals(err({ used: dq.used + 2 }), "ring-misaligned");
-  assertEquals(err({ desc: 0 }), "ring-outside-ram");
-  assertEquals(err({ used: mem.base + mem.size - 16 }), "ring-outside-ram");
-  assertEquals(err({ avail: 2 ** 63 }), "ring-outside-ram");
+  assert.deepEqual(err({}), "ok");
+  assert.deepEqual(err({ size: 6 }), "queue-size");
+  assert.deepEqual(err({ size: 0 }), "queue-size");
+  assert.deepEqual(err({ size: 65536 }), "queue-size");
+  assert.deepEqual(err({ desc: dq.desc + 8 }), "ring-misaligned");
+  assert.deepEqual(err({ used: dq.used + 2 }), "ring-misaligned");
+  assert.deepEqual(err({ desc: 0 }), "ring-outside-ram");
+  assert.deepEqual(err({ used: mem.base + mem.size - 16 }), "ring-outside-ram");
+  assert.deepEqual(err({ avail: 2 ** 63 }), "ring-outside-ram");
 });
 
 Deno.test("queue: every malformed chain gets its named error", () => {
@@ -272,8 +272,8 @@ Deno.test("queue: every malformed chain gets its named error", () => {
     build(dq, mem);
     const before = mem.ram.bytes.slice();
     const r = vq.pop();
-    assertEquals(errorOf(r), want, `case ${want}: ${r.kind === "error" ? r.detail : ""}`);
-    assertEquals(mem.ram.bytes, before, `${want}: pop wrote nothing`);
+    assert.deepEqual(errorOf(r), want, `case ${want}: ${r.kind === "error" ? r.detail : ""}`);
+    assert.deepEqual(mem.ram.bytes, before, `${want}: pop wrote nothing`);
   }
 });
 
@@ -281,19 +281,19 @@ Deno.test("queue: a head that cannot be returned is reported as null", () => {
   const { dq, vq } = setup();
   dq.publish(8);
   const r = vq.pop();
-  assert(r.kind === "error" && r.head === null);
+  assert.ok(r.kind === "error" && r.head === null);
   dq.setDesc(3, { addr: 0, len: 8, flags: 0, next: 0 });
   dq.publish(3);
   const r2 = vq.pop();
-  assert(r2.kind === "error" && r2.head === 3);
+  assert.ok(r2.kind === "error" && r2.head === 3);
 });
 
 Deno.test("sliceSegments walks a byte stream across segments", () => {
   const segs = [{ off: 100, len: 10 }, { off: 300, len: 5 }, { off: 500, len: 20 }];
-  assertEquals(sliceSegments(segs, 8, 10), [{ off: 108, len: 2 }, { off: 300, len: 5 }, {
+  assert.deepEqual(sliceSegments(segs, 8, 10), [{ off: 108, len: 2 }, { off: 300, len: 5 }, {
     off: 500,
     len: 3,
   }]);
-  assertEquals(sliceSegments(segs, 34, 5), [{ off: 519, len: 1 }]);
-  assertEquals(sliceSegments(segs, 35, 5), []);
+  assert.deepEqual(sliceSegments(segs, 34, 5), [{ off: 519, len: 1 }]);
+  assert.deepEqual(sliceSegments(segs, 35, 5), []);
 });
