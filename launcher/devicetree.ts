@@ -4,7 +4,7 @@
 // boots). The launcher builds it once the loader knows where the initrd goes
 // and hands it to the kernel in a1. The encoding is lib/fdt.ts's; the
 // addresses and interrupt numbers are machine/memmap.ts's.
-// Read next: launcher/loader.ts (where the blob goes), docs/machine.md.
+// Read next: docs/machine.md (the tree node by node), then launcher/terminal.ts.
 
 import { FdtWriter } from "../lib/fdt.ts";
 import {

@@ -2,7 +2,7 @@
 // properties, phandles, the strings and memory reservation blocks) and a
 // reader that parses a blob back (for tests and tools). It knows nothing of
 // our machine: launcher/devicetree.ts builds the machine's tree with it.
-// Read next: launcher/devicetree.ts, then launcher/loader.ts (where the blob goes).
+// Read next: docs/machine.md (what our tree holds; launcher/devicetree.ts builds it).
 
 /** The blob's header constants (Devicetree Specification v0.4, chapter 5). */
 export const FDT_MAGIC = 0xd00dfeed;
