@@ -2,7 +2,7 @@
 // small RAM, the registers written through the real MmioTransport (as the cpu
 // would), and the rx and tx queues played by testing/virtio_driver.ts's
 // DriverQueue (buffer addresses are guest-physical: RAM_BASE + offset). Used
-// by tests/unit/net/device_test.ts and offload_test.ts (device in-process) and
+// by tests/unit/net/device_test.ts and tests/unit/net/offload_test.ts (device in-process) and
 // tests/unit/net/actor_test.ts (device in a worker).
 // Read next: testing/virtio_driver.ts.
 

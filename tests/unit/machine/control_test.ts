@@ -3,7 +3,7 @@
 // overlap, and that docs/ipc.md's tables say the same. Changing a number here
 // is a layout change: bump CONTROL_VERSION and update docs/ipc.md with it.
 // Also checks the writers that live beside the layout (setIrqLine, armTimer, ...).
-// Read next: tests/unit/devices/plic_test.ts (what reads the LINE words).
+// Read next: tests/unit/devices/plic_registers_test.ts (what reads the LINE words).
 
 import assert from "../../../testing/assert.ts";
 import {
