@@ -113,6 +113,6 @@ if (import.meta.main) {
   // second into the run): the emulator never opens a debugger port.
   ignoreSigusr1();
   // Deno.exit, not a return: the cpu worker may still be inside the guest
-  // (DENO-FACTS: terminate() cannot stop a worker that never yields).
+  // (docs/deno-facts.md: terminate() cannot stop a worker that never yields).
   Deno.exit(await main(Deno.args));
 }
