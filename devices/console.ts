@@ -9,11 +9,15 @@
 // in bounded passes: whatever lengths the guest posts, the device holds at
 // most its fixed buffers (docs/virtio.md, "memory budget"). Input is taken
 // only while there is room (inputRoom / waitForInputRoom), so the stdin
-// reader upstream waits instead of losing bytes. Read next: devices/block/block.ts.
+// reader upstream waits instead of losing bytes. When the launcher knows the
+// terminal's size it offers VIRTIO_CONSOLE_F_SIZE (cols, rows in the config
+// space); setConsoleSize() changes it and raises a config interrupt, and the
+// device raises one when the driver goes live, since Linux without MULTIPORT
+// reads the size only on a config change. Read next: devices/block/block.ts.
 
 import { bit, DEVICE_ID, F } from "./virtio/constants.ts";
 import { type DeviceOptions, VirtioDevice } from "./virtio/device.ts";
-import { createTransportState } from "./virtio/mmio.ts";
+import { createTransportState, type DeviceTransport } from "./virtio/mmio.ts";
 import { scatterBytes, type Segment, type VirtQueue } from "./virtio/queue.ts";
 
 export const CONSOLE_RX = 0;
@@ -30,18 +34,55 @@ const TX_STAGE_BYTES = 16 * 1024;
 /** virtio_console_config: cols u16, rows u16, max_nr_ports u32, emerg_wr u32 (§5.3.4). */
 const CONFIG_BYTES = 12;
 
-/** The transport state for a console in the slot with interrupt `irq`. */
-export function createConsoleState(irq: number): SharedArrayBuffer {
+/** VIRTIO_CONSOLE_F_SIZE (§5.3.3): the config space's cols and rows are valid. */
+export const CONSOLE_F_SIZE = 0;
+
+/** A terminal's size in character cells. */
+export interface ConsoleSize {
+  cols: number;
+  rows: number;
+}
+
+/** The config bytes for `size` (cols u16 at 0, rows u16 at 2), each clamped to 1..65535. */
+function sizeBytes(size: ConsoleSize): Uint8Array {
+  const b = new Uint8Array(4);
+  const v = new DataView(b.buffer);
+  const clamp = (n: number) => Math.min(0xffff, Math.max(1, Math.trunc(n) || 1));
+  v.setUint16(0, clamp(size.cols), true);
+  v.setUint16(2, clamp(size.rows), true);
+  return b;
+}
+
+/**
+ * The transport state for a console in the slot with interrupt `irq`. With a
+ * `size` (the terminal's), VIRTIO_CONSOLE_F_SIZE is offered and the size is
+ * in the config space; without one (output to a pipe) it is not offered.
+ */
+export function createConsoleState(irq: number, size?: ConsoleSize | null): SharedArrayBuffer {
   const config = new Uint8Array(CONFIG_BYTES);
   new DataView(config.buffer).setUint32(4, 1, true); // max_nr_ports (only read with MULTIPORT)
+  if (size) config.set(sizeBytes(size), 0);
   return createTransportState({
     deviceId: DEVICE_ID.CONSOLE,
-    deviceFeatures: bit(F.RING_INDIRECT_DESC) | bit(F.RING_EVENT_IDX),
+    deviceFeatures: bit(F.RING_INDIRECT_DESC) | bit(F.RING_EVENT_IDX) |
+      (size ? bit(CONSOLE_F_SIZE) : 0n),
     queueMax: [CONSOLE_QUEUE_SIZE, CONSOLE_QUEUE_SIZE],
     configBytes: CONFIG_BYTES,
     irq,
     config,
   });
+}
+
+/**
+ * The terminal was resized: write the new size into the console's config
+ * space and raise a config interrupt (Linux then reads it and resizes hvc0,
+ * which sends SIGWINCH to the guest's foreground job). From any thread; does
+ * nothing if the console did not offer VIRTIO_CONSOLE_F_SIZE.
+ */
+export function setConsoleSize(t: DeviceTransport, size: ConsoleSize): void {
+  if ((t.deviceFeatures() & bit(CONSOLE_F_SIZE)) === 0n) return;
+  t.writeConfig(0, sizeBytes(size));
+  if (t.hasFeature(CONSOLE_F_SIZE)) t.interrupt("config");
 }
 
 export interface ConsoleOptions extends DeviceOptions {
@@ -176,7 +217,12 @@ export class ConsoleDevice extends VirtioDevice {
   }
 
   protected processQueue(q: number, vq: VirtQueue): void {
-    this.#liveSince ??= this.#now();
+    if (this.#liveSince === null) {
+      this.#liveSince = this.#now();
+      // Linux without MULTIPORT reads cols/rows only in its config-change
+      // handler (and applies them when hvc0 is opened): tell it once it is live.
+      if (this.transport.hasFeature(CONSOLE_F_SIZE)) this.transport.interrupt("config");
+    }
     if (q === CONSOLE_RX) this.#receive(vq);
     else if (q === CONSOLE_TX) this.#transmit(vq);
   }

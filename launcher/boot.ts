@@ -17,6 +17,7 @@ import type { NetProtocol } from "../actors/net/protocol.ts";
 import type { FaultEvent } from "../faults/plan.ts";
 import { DeviceTransport } from "../devices/virtio/mmio.ts";
 import { setNetLink } from "../devices/net/net.ts";
+import { type ConsoleSize, setConsoleSize } from "../devices/console.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
@@ -55,6 +56,8 @@ export interface Attach {
   stop: (fate: number) => void;
   /** Called after typed bytes went in: wakes the cpu when it polls the UART. */
   wake: () => void;
+  /** The terminal was resized: tell the guest's virtio console (VIRTIO_CONSOLE_F_SIZE). */
+  resize: (size: ConsoleSize) => void;
 }
 
 /** One actor to start: its role, which device of its kind, and what it is handed. */
@@ -232,6 +235,7 @@ export async function bootOnce(
   }
   attach({
     inputRing: b.uartInput ?? b.inputRing,
+    resize: (size) => setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
     stop: (fate) => requestStop(ctl, fate),
     wake: b.uartInput ? () => wakeCpu(ctl) : () => {},
   });

@@ -48,6 +48,8 @@ export async function runMachine(
   let stopping = false;
   // With --uart the terminal types into the UART, which the cpu polls: wake it.
   let inputWake: () => void = () => {};
+  // SIGWINCH: the new size goes to the console of the boot under way.
+  let resize: (size: { cols: number; rows: number }) => void = () => {};
   // The input ring never drops: what does not fit waits in the terminal
   // (launcher/terminal.ts), which stops reading a pipe meanwhile.
   const terminal = new Terminal({
@@ -78,6 +80,9 @@ export async function runMachine(
       stopping = true;
       stop(FATE.STOPPED);
     },
+    resize(size) {
+      resize(size);
+    },
   });
   terminal.start();
   hooks.terminalReady?.();
@@ -88,6 +93,7 @@ export async function runMachine(
         stop = a.stop;
         if (stopping) a.stop(FATE.STOPPED);
         inputWake = a.wake;
+        resize = a.resize;
       });
       if (outcome.fate === FATE.REBOOT && !o.noReboot && !stopping) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);

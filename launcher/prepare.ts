@@ -9,6 +9,7 @@ import { createControlBlock, setClockSkew } from "../machine/control.ts";
 import { createByteRing } from "../lib/ring.ts";
 import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
 import { createConsoleState } from "../devices/console.ts";
+import { terminalSize } from "./terminal.ts";
 import { createBlockState } from "../devices/block/block.ts";
 import {
   type BlockLock,
@@ -267,7 +268,10 @@ export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => vo
     }
     return { n, state };
   };
-  const consoleSlot = claim(createConsoleState(virtioSlotIrq(0)), "virtio-console (hvc0)");
+  const consoleSlot = claim(
+    createConsoleState(virtioSlotIrq(0), terminalSize()),
+    "virtio-console (hvc0)",
+  );
   const diskSlots = p.disks.map((d, i) =>
     claim(
       createBlockState({

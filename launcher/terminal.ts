@@ -9,7 +9,8 @@
 // goes on so three ^C are still seen, holding up to TERMINAL_HOLD_BYTES, and
 // beyond that typed bytes are dropped, counted and reported.
 // Every signal that would end the process stops the run instead, with the
-// terminal put back (launcher/signals.ts lists them).
+// terminal put back (launcher/signals.ts lists them). The terminal's size
+// goes to the guest's console (terminalSize), and SIGWINCH tells it of a resize.
 // Read next: launcher/machine.ts (where these bytes go: the console's byte ring).
 
 import { stopSignals } from "./signals.ts";
@@ -19,6 +20,19 @@ const CTRL_C = 0x03;
 export const TERMINAL_HOLD_BYTES = 1 << 20;
 
 const GUARD_EVENTS = ["unload", "error", "unhandledrejection"];
+
+/**
+ * The size of the terminal this process runs in (Deno.consoleSize looks at
+ * stdin, stdout and stderr), or null if none of them is a terminal.
+ */
+export function terminalSize(): { cols: number; rows: number } | null {
+  try {
+    const { columns, rows } = Deno.consoleSize();
+    return columns > 0 && rows > 0 ? { cols: columns, rows } : null;
+  } catch {
+    return null;
+  }
+}
 
 export interface TerminalHooks {
   /** Offer bytes typed (or piped) for the guest; returns how many it took (the rest is offered again). */
@@ -31,6 +45,8 @@ export interface TerminalHooks {
   interrupt(): void;
   /** A signal that ends the run arrived (launcher/signals.ts): the launcher should stop the machine. */
   signal(name: Deno.Signal): void;
+  /** The terminal was resized (SIGWINCH): its new size. */
+  resize?(size: { cols: number; rows: number }): void;
 }
 
 export class Terminal {
@@ -66,6 +82,14 @@ export class Terminal {
       };
       Deno.addSignalListener(sig, h);
       this.handlers.push([sig, h]);
+    }
+    if (this.hooks.resize && Deno.build.os !== "windows") {
+      const h = () => {
+        const size = terminalSize();
+        if (size) this.hooks.resize?.(size);
+      };
+      Deno.addSignalListener("SIGWINCH", h);
+      this.handlers.push(["SIGWINCH", h]);
     }
     // A guard for the ways out that are not signals: Deno.exit() (unload), an
     // uncaught error or rejection (Deno then exits; the event is not handled).
