@@ -33,7 +33,24 @@ export interface HartOptions {
   readTime?: () => bigint;
   /** Allow satp mode Sv48 (default true). Without it only Sv39 is accepted. */
   sv48?: boolean;
+  /** Bytes of `ram` that are guest RAM (default all); the rest may hold `state`. */
+  ramBytes?: number;
+  /**
+   * Where the register file and the TLBs live (default: private buffers). The
+   * translator (cpu/jit/) places them in its WebAssembly.Memory so that
+   * translated code reads the same words; `offset` is 8-aligned, and
+   * HART_STATE_BYTES bytes from it belong to the hart.
+   */
+  state?: { buffer: SharedArrayBuffer; offset: number };
 }
+
+/** Layout of a hart's placed state (HartOptions.state), byte offsets from `offset`. */
+export const HART_STATE = {
+  X: 0,
+  /** Six TLB arrays of TLB_SETS * TLB_SIZE doubles: fTag fAdd rTag rAdd wTag wAdd. */
+  TLB: 1024,
+} as const;
+export const HART_STATE_BYTES = HART_STATE.TLB + 6 * 8 * TLB_SETS * TLB_SIZE;
 
 /** The most recent trap; all three values unsigned 64-bit. */
 export interface TrapRecord {
@@ -115,12 +132,12 @@ export class Hart {
 
   // --- translation caches (cpu/mmu.ts) ---
   /** Direct-mapped TLBs, TLB_SETS sets of TLB_SIZE entries: tag = vpn, add = ram offset - va. */
-  readonly fTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
-  readonly fAdd = new Float64Array(TLB_SETS * TLB_SIZE);
-  readonly rTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
-  readonly rAdd = new Float64Array(TLB_SETS * TLB_SIZE);
-  readonly wTag = new Float64Array(TLB_SETS * TLB_SIZE).fill(NaN);
-  readonly wAdd = new Float64Array(TLB_SETS * TLB_SIZE);
+  readonly fTag: Float64Array;
+  readonly fAdd: Float64Array;
+  readonly rTag: Float64Array;
+  readonly rAdd: Float64Array;
+  readonly wTag: Float64Array;
+  readonly wAdd: Float64Array;
   /** First TLB index of the set in use for fetches and for data accesses. */
   fBase = 0;
   dBase = 0;
@@ -138,6 +155,15 @@ export class Hart {
   faultCause = 0;
   faultTval = 0;
 
+  /**
+   * Translator hook (cpu/jit/): one byte per RAM page, non-zero when the page
+   * holds translated code. A store translated to such a page calls
+   * `onCodeWrite(page)` first (only TLB misses and slow paths translate, and a
+   * code page never keeps a store TLB entry). null = no translator.
+   */
+  codePages: Uint8Array | null = null;
+  onCodeWrite: ((page: number) => void) | null = null;
+
   /** Debug: a ring of recent pcs (see enablePcRing). */
   pcRing: Float64Array | null = null;
   pcRingPos = 0;
@@ -151,12 +177,44 @@ export class Hart {
       throw new Error(`Hart: ram size ${ram.byteLength} is not a positive multiple of 4096`);
     }
     if (ram.byteLength > TWO32) throw new Error("Hart: ram larger than 4 GiB is not supported");
+    const ramBytes = opts.ramBytes ?? ram.byteLength;
+    if (ramBytes <= 0 || ramBytes % 4096 !== 0 || ramBytes > ram.byteLength) {
+      throw new Error(`Hart: ramBytes ${ramBytes} is not a positive multiple of 4096 within ram`);
+    }
     if (!Number.isSafeInteger(opts.ramBase) || opts.ramBase < 0 || opts.ramBase % 4096 !== 0) {
       throw new Error(`Hart: ramBase ${opts.ramBase} must be a page-aligned non-negative integer`);
     }
-    const regs = new ArrayBuffer(32 * 8);
-    this.x = new BigInt64Array(regs);
-    this.xw = new Int32Array(regs);
+    const st = opts.state;
+    const n = TLB_SETS * TLB_SIZE;
+    if (st === undefined) {
+      const regs = new ArrayBuffer(32 * 8);
+      this.x = new BigInt64Array(regs);
+      this.xw = new Int32Array(regs);
+      this.fTag = new Float64Array(n);
+      this.fAdd = new Float64Array(n);
+      this.rTag = new Float64Array(n);
+      this.rAdd = new Float64Array(n);
+      this.wTag = new Float64Array(n);
+      this.wAdd = new Float64Array(n);
+    } else {
+      if (st.offset % 8 !== 0 || st.offset + HART_STATE_BYTES > st.buffer.byteLength) {
+        throw new Error(`Hart: state offset ${st.offset} is not 8-aligned inside its buffer`);
+      }
+      const b = st.buffer, o = st.offset;
+      this.x = new BigInt64Array(b, o + HART_STATE.X, 32);
+      this.xw = new Int32Array(b, o + HART_STATE.X, 64);
+      const t = (i: number) => new Float64Array(b, o + HART_STATE.TLB + i * 8 * n, n);
+      this.fTag = t(0);
+      this.fAdd = t(1);
+      this.rTag = t(2);
+      this.rAdd = t(3);
+      this.wTag = t(4);
+      this.wAdd = t(5);
+      this.x.fill(0n);
+    }
+    this.fTag.fill(NaN);
+    this.rTag.fill(NaN);
+    this.wTag.fill(NaN);
     this.fpu = new Fpu();
     this.fw = new Int32Array(
       this.fpu.bits.buffer,
@@ -164,7 +222,7 @@ export class Hart {
       this.fpu.bits.length * 2,
     );
     this.ramBase = opts.ramBase;
-    this.ramSize = ram.byteLength;
+    this.ramSize = ramBytes;
     this.bus = opts.bus ?? EMPTY_BUS;
     this.ram8 = new Uint8Array(ram);
     this.ram8s = new Int8Array(ram);
@@ -315,6 +373,11 @@ export class Hart {
   writePhys(addr: number, data: Uint8Array): boolean {
     const off = addr - this.ramBase;
     if (!(off >= 0 && off + data.length <= this.ramSize)) return false;
+    if (this.codePages !== null && data.length > 0) {
+      for (let p = off >>> 12; p <= (off + data.length - 1) >>> 12; p++) {
+        if (this.codePages[p] !== 0) this.onCodeWrite!(p);
+      }
+    }
     this.ram8.set(data, off);
     return true;
   }

@@ -39,6 +39,7 @@ export function translate(h: Hart, va: number, acc: number): number {
       return -1;
     }
     h.walkLevel = 0;
+    if (acc === ACC_STORE && h.codePages !== null) noteCodeWrite(h, va);
     return va;
   }
   const levels = h.satpMode === 8 ? 3 : 4;
@@ -92,9 +93,17 @@ export function translate(h: Hart, va: number, acc: number): number {
     const want = PTE_A | (acc === ACC_STORE ? PTE_D : 0);
     if ((lo & want) !== want) Atomics.or(r32, off >>> 2, want);
     h.walkLevel = level;
-    return (ppn + sub) * 4096 + (va & 4095);
+    const pa = (ppn + sub) * 4096 + (va & 4095);
+    if (acc === ACC_STORE && h.codePages !== null) noteCodeWrite(h, pa);
+    return pa;
   }
   return pageFault(h, va, acc); // not reached
+}
+
+/** A store is about to reach `pa`: drop translated code on that RAM page (cpu/jit/). */
+function noteCodeWrite(h: Hart, pa: number): void {
+  const off = pa - h.ramBase;
+  if (off >= 0 && off < h.ramSize && h.codePages![off >>> 12] !== 0) h.onCodeWrite!(off >>> 12);
 }
 
 function pageFault(h: Hart, va: number, acc: number): number {

@@ -15,6 +15,7 @@
 
 import { Hart, RUN_BUDGET, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../cpu/warmup.ts";
+import { createJitHart, createJitMemory, Jit, type JitOptions } from "../cpu/jit/tier.ts";
 import {
   ElfError,
   EM_RISCV,
@@ -83,6 +84,12 @@ export interface RunUserOptions {
   ramMiB?: number;
   /** Instructions per hart.run() call (default 1 << 22). */
   batch?: number;
+  /**
+   * The translator (cpu/jit/, docs/cpu.md "Translator"): false = the
+   * interpreter only (the default in this release); true or options = hot
+   * pages run as WebAssembly.
+   */
+  jit?: boolean | JitOptions;
 }
 
 export interface TrapInfo {
@@ -179,6 +186,8 @@ export function parseElf(file: Uint8Array): ElfImage {
  */
 export class UserProcess {
   readonly hart: Hart;
+  /** The translator, when RunUserOptions.jit asked for it. */
+  readonly jit: Jit | null = null;
   private readonly ram: Uint8Array;
   private readonly ramDv: DataView;
   private readonly ramSize: number;
@@ -199,11 +208,18 @@ export class UserProcess {
     this.opts = opts;
     const image = parseElf(elf);
     this.ramSize = (opts.ramMiB ?? 256) << 20;
-    const sab = new SharedArrayBuffer(this.ramSize);
-    this.ram = new Uint8Array(sab);
-    this.ramDv = new DataView(sab);
     warmUpJitOrWarn();
-    this.hart = new Hart({ ram: sab, ramBase: RAM_BASE });
+    if (opts.jit) {
+      // RAM, registers and TLBs in one WebAssembly.Memory (cpu/jit/tier.ts).
+      const mem = createJitMemory(this.ramSize);
+      this.hart = createJitHart(mem, { ramBase: RAM_BASE });
+      this.jit = new Jit(this.hart, mem, opts.jit === true ? {} : opts.jit);
+    } else {
+      this.hart = new Hart({ ram: new SharedArrayBuffer(this.ramSize), ramBase: RAM_BASE });
+    }
+    const sab = this.hart.ram8.buffer as SharedArrayBuffer;
+    this.ram = new Uint8Array(sab, 0, this.ramSize);
+    this.ramDv = new DataView(sab, 0, this.ramSize);
     this.rootOff = this.allocPage();
     // The trap page: wfi; j -4 (see the header comment).
     const trapOff = this.allocPage();
@@ -228,6 +244,7 @@ export class UserProcess {
     const reused = this.freePages.pop();
     if (reused !== undefined) {
       this.ram.fill(0, reused, reused + PAGE);
+      this.jit?.invalidateRange(reused, PAGE);
       return reused;
     }
     if (this.nextFree + PAGE > this.ramSize) throw new Error("user runner: out of RAM");
@@ -307,6 +324,7 @@ export class UserProcess {
       if (off < 0) throw new Error(`copyOut: 0x${(va + done).toString(16)} not mapped`);
       const n = Math.min(data.length - done, PAGE - ((va + done) % PAGE));
       this.ram.set(data.subarray(done, done + n), off);
+      this.jit?.invalidateRange(off, n);
       done += n;
     }
   }
@@ -318,6 +336,7 @@ export class UserProcess {
       if (off < 0) return false;
       const n = Math.min(data.length - done, PAGE - ((va + done) % PAGE));
       this.ram.set(data.subarray(done, done + n), off);
+      this.jit?.invalidateRange(off, n);
       done += n;
     }
     return true;
@@ -415,7 +434,7 @@ export class UserProcess {
     const batch = this.opts.batch ?? 1 << 22;
     const limit = this.opts.maxInstructions ?? Infinity;
     for (;;) {
-      const st = h.run(batch);
+      const st = this.jit !== null ? this.jit.run(batch) : h.run(batch);
       if (this.exitStatus !== null) {
         return { status: this.exitStatus, instret: Number(h.instret), trap: null };
       }

@@ -1,0 +1,287 @@
+// The translator's tier-1 driver: the memory that holds guest RAM, the hart's
+// registers and TLBs (one shared WebAssembly.Memory, so switching tiers copies
+// nothing), the code cache keyed by physical page, hotness counting, and
+// `Jit.run(n)`, a drop-in for `Hart.run(n)`: it enters a page's translation
+// when the fetch TLB maps pc to a translated page at the same virtual address,
+// and lets the interpreter (tier 0, the reference) run everything else.
+// Writes to a translated page drop its code (Hart.codePages / onCodeWrite, a
+// code page never keeps a store TLB entry). Design: docs/cpu.md "Translator",
+// docs/adr/0006-translator-wasm-page-regions.md. Read next: cpu/jit/frontend.ts.
+
+import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
+import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
+import { findRuns } from "./frontend.ts";
+import {
+  emitPage,
+  EXIT_BUDGET,
+  EXIT_INTERP,
+  EXIT_JUMP,
+  EXIT_NOENTRY,
+  type Layout,
+  SCRATCH_BYTES,
+  SCRATCH_DBASE,
+  SCRATCH_N,
+  SCRATCH_PC,
+} from "./emit.ts";
+
+export interface JitOptions {
+  /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
+  threshold?: number;
+  /** Bytes of wasm kept before the whole cache is dropped (default 64 MiB). */
+  cacheBytes?: number;
+}
+
+export interface JitStats {
+  /** Pages translated now. */
+  pages: number;
+  /** Translations made (recompiles with more entries included) and their total time. */
+  compiles: number;
+  compileMs: number;
+  /** Wasm bytes of the live translations. */
+  cacheBytes: number;
+  /** Entries into translated code; exits to the interpreter for one instruction; entries missed. */
+  entries: number;
+  interpExits: number;
+  noEntry: number;
+  /** Translations dropped by writes to their page, and whole-cache drops. */
+  invalidations: number;
+  evictions: number;
+}
+
+/** RAM, hart state and scratch in one shared memory. */
+export interface JitMemory {
+  memory: WebAssembly.Memory;
+  buffer: SharedArrayBuffer;
+  ramBytes: number;
+  layout: Layout;
+}
+
+/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
+export function createJitMemory(ramBytes: number): JitMemory {
+  if (!(ramBytes > 0 && ramBytes % 4096 === 0)) {
+    throw new Error(`jit: RAM size ${ramBytes} is not a positive multiple of 4096`);
+  }
+  const state = ramBytes;
+  const scratch = state + HART_STATE_BYTES;
+  const pages = Math.ceil((scratch + SCRATCH_BYTES) / 65536);
+  if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  return {
+    memory,
+    buffer: memory.buffer as unknown as SharedArrayBuffer,
+    ramBytes,
+    layout: { state, scratch, pages },
+  };
+}
+
+/** A hart whose RAM, registers and TLBs live in `mem` (what Jit needs). */
+export function createJitHart(
+  mem: JitMemory,
+  opts: Omit<HartOptions, "ram" | "ramBytes" | "state">,
+): Hart {
+  return new Hart({
+    ...opts,
+    ram: mem.buffer,
+    ramBytes: mem.ramBytes,
+    state: { buffer: mem.buffer, offset: mem.layout.state },
+  });
+}
+
+interface Entry {
+  vbase: number;
+  fn: (hw: number, limit: number) => number;
+  /** Leader offsets translated, and offsets entered but missing (with counts). */
+  entries: Set<number>;
+  missing: Map<number, number>;
+  bytes: number;
+  recompiles: number;
+}
+
+/** Instructions the interpreter runs per visit to cold code. */
+const CHUNK = 64;
+const MAX_RECOMPILES = 24;
+
+export class Jit {
+  readonly stats: JitStats = {
+    pages: 0,
+    compiles: 0,
+    compileMs: 0,
+    cacheBytes: 0,
+    entries: 0,
+    interpExits: 0,
+    noEntry: 0,
+    invalidations: 0,
+    evictions: 0,
+  };
+  private readonly pages: (Entry | undefined)[];
+  private readonly hot: Uint16Array;
+  private readonly threshold: number;
+  private readonly cacheLimit: number;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly scr: number;
+  private probing = false;
+  private probeHit = false;
+  private readonly imports: WebAssembly.Imports;
+
+  constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
+    if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
+      throw new Error("jit: the hart's RAM and registers must live in the jit memory");
+    }
+    const n = mem.ramBytes / 4096;
+    this.pages = new Array(n);
+    this.hot = new Uint16Array(n);
+    this.threshold = Math.max(1, opts.threshold ?? 16);
+    this.cacheLimit = opts.cacheBytes ?? 64 << 20;
+    this.i32 = new Int32Array(mem.buffer);
+    this.f64 = new Float64Array(mem.buffer);
+    this.scr = mem.layout.scratch;
+    hart.codePages = new Uint8Array(n);
+    hart.onCodeWrite = (p) => {
+      if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
+      else this.invalidate(p);
+    };
+    this.imports = {
+      h: { mem: mem.memory, fill: (va: number, acc: number) => this.fill(va, acc) },
+    };
+  }
+
+  /** Translated code missed the TLB: walk and fill; 1 = the entry is there now. */
+  private fill(va: number, acc: number): number {
+    const h = this.hart;
+    this.probing = acc === ACC_STORE;
+    this.probeHit = false;
+    translateFill(h, va, acc);
+    this.probing = false;
+    const vpn = Math.floor(va / 4096);
+    const i = h.dBase + (vpn & TLB_MASK);
+    const tags = acc === ACC_STORE ? h.wTag : h.rTag;
+    if (this.probeHit) {
+      tags[i] = NaN; // a store to a code page: the interpreter does it and drops the code
+      return 0;
+    }
+    return tags[i] === vpn ? 1 : 0;
+  }
+
+  /** Drop the translation of RAM page `p` (its bytes changed). */
+  invalidate(p: number): void {
+    const e = this.pages[p];
+    this.hart.codePages![p] = 0;
+    this.hot[p] = 0;
+    if (e === undefined) return;
+    this.pages[p] = undefined;
+    this.stats.pages--;
+    this.stats.cacheBytes -= e.bytes;
+    this.stats.invalidations++;
+  }
+
+  /** The host wrote RAM bytes [off, off + len) directly. */
+  invalidateRange(off: number, len: number): void {
+    if (len <= 0) return;
+    for (let p = off >>> 12; p <= (off + len - 1) >>> 12; p++) {
+      if (this.hart.codePages![p] !== 0) this.invalidate(p);
+    }
+  }
+
+  /** Drop every translation. */
+  flush(): void {
+    for (let p = 0; p < this.pages.length; p++) if (this.pages[p] !== undefined) this.invalidate(p);
+  }
+
+  private compile(page: number, vbase: number, entries: Set<number>, recompiles: number): Entry {
+    const t0 = performance.now();
+    const h = this.hart;
+    const runs = findRuns(h.ram16, page * 4096, entries);
+    const bytes = emitPage(runs, vbase, this.mem.layout);
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
+    const old = this.pages[page];
+    if (old !== undefined) {
+      this.stats.cacheBytes -= old.bytes;
+      this.stats.pages--;
+    }
+    if (this.stats.cacheBytes + bytes.length > this.cacheLimit) {
+      this.flush();
+      this.stats.evictions++;
+    }
+    const e: Entry = {
+      vbase,
+      fn: inst.exports.run as (hw: number, limit: number) => number,
+      entries,
+      missing: new Map(),
+      bytes: bytes.length,
+      recompiles,
+    };
+    this.pages[page] = e;
+    h.codePages![page] = 1;
+    // A code page keeps no store TLB entry, so every store to it reaches onCodeWrite.
+    const wTag = h.wTag, wAdd = h.wAdd;
+    for (let i = 0; i < wTag.length; i++) {
+      if (wTag[i] === wTag[i] && Math.floor((wAdd[i] + wTag[i] * 4096) / 4096) === page) {
+        wTag[i] = NaN;
+      }
+    }
+    this.stats.pages++;
+    this.stats.compiles++;
+    this.stats.cacheBytes += bytes.length;
+    this.stats.compileMs += performance.now() - t0;
+    return e;
+  }
+
+  /** Like Hart.run: up to `max` instructions, translated where hot. */
+  run(max: number): number {
+    const h = this.hart;
+    if (h.stopRequested) return RUN_STOP;
+    const i32 = this.i32, f64 = this.f64;
+    const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
+    const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
+    let done = 0;
+    while (done < max) {
+      const pc = h.pcN;
+      const vpn = Math.floor(pc / 4096);
+      const ti = h.fBase + (vpn & TLB_MASK);
+      let steps = 1;
+      if (h.fTag[ti] === vpn) {
+        const page = Math.floor((pc + h.fAdd[ti]) / 4096);
+        const vbase = vpn * 4096;
+        let e = this.pages[page];
+        if (e !== undefined && e.vbase !== vbase) e = undefined;
+        if (e === undefined) {
+          steps = CHUNK;
+          if (++this.hot[page] >= this.threshold) {
+            this.compile(page, vbase, new Set([pc - vbase]), 0);
+            continue;
+          }
+        } else {
+          i32[dbIdx] = h.dBase * 8;
+          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x7fffffff));
+          const n = i32[nIdx];
+          done += n;
+          h.instretN += n;
+          h.pcN = f64[pcIdx];
+          this.stats.entries++;
+          if (code === EXIT_JUMP) continue;
+          if (code === EXIT_BUDGET) {
+            if (n > 0) continue;
+          } else if (code === EXIT_INTERP) {
+            this.stats.interpExits++;
+          } else if (code === EXIT_NOENTRY) {
+            this.stats.noEntry++;
+            steps = CHUNK;
+            const off = h.pcN - vbase;
+            const seen = (e.missing.get(off) ?? 0) + 1;
+            e.missing.set(off, seen);
+            if (seen >= this.threshold && e.recompiles < MAX_RECOMPILES) {
+              this.compile(page, vbase, new Set([...e.entries, off]), e.recompiles + 1);
+              continue;
+            }
+          }
+        }
+      }
+      const before = h.instretN;
+      const st = h.run(Math.min(steps, max - done));
+      done += Math.max(1, h.instretN - before);
+      if (st !== RUN_BUDGET) return st;
+    }
+    return RUN_BUDGET;
+  }
+}

@@ -1,0 +1,256 @@
+// A small WebAssembly binary encoder: just what the translator (cpu/jit/)
+// emits — one module that imports a shared memory and a few host functions and
+// exports functions built from i32/i64/f64 instructions and structured control
+// flow. `Code` is a growable byte buffer with LEB128 helpers; `buildModule`
+// wraps finished function bodies into the module's sections.
+// Read next: cpu/jit/frontend.ts.
+
+/** Opcodes the translator uses (names as in the spec's text format). */
+export const W = {
+  unreachable: 0x00,
+  block: 0x02,
+  loop: 0x03,
+  if: 0x04,
+  else: 0x05,
+  end: 0x0b,
+  br: 0x0c,
+  br_if: 0x0d,
+  br_table: 0x0e,
+  return: 0x0f,
+  call: 0x10,
+  drop: 0x1a,
+  select: 0x1b,
+  local_get: 0x20,
+  local_set: 0x21,
+  local_tee: 0x22,
+  i32_load: 0x28,
+  i64_load: 0x29,
+  f64_load: 0x2b,
+  i64_load8_s: 0x30,
+  i64_load8_u: 0x31,
+  i64_load16_s: 0x32,
+  i64_load16_u: 0x33,
+  i64_load32_s: 0x34,
+  i64_load32_u: 0x35,
+  i32_store: 0x36,
+  i64_store: 0x37,
+  f64_store: 0x39,
+  i64_store8: 0x3c,
+  i64_store16: 0x3d,
+  i64_store32: 0x3e,
+  i32_const: 0x41,
+  i64_const: 0x42,
+  i32_eqz: 0x45,
+  i32_eq: 0x46,
+  i32_ne: 0x47,
+  i32_lt_s: 0x48,
+  i32_gt_s: 0x4a,
+  i32_gt_u: 0x4b,
+  i64_eqz: 0x50,
+  i64_eq: 0x51,
+  i64_ne: 0x52,
+  i64_lt_s: 0x53,
+  i64_lt_u: 0x54,
+  i64_gt_u: 0x56,
+  i64_ge_s: 0x59,
+  i64_ge_u: 0x5a,
+  f64_ne: 0x62,
+  i32_add: 0x6a,
+  i32_sub: 0x6b,
+  i32_mul: 0x6c,
+  i32_div_s: 0x6d,
+  i32_div_u: 0x6e,
+  i32_rem_s: 0x6f,
+  i32_rem_u: 0x70,
+  i32_and: 0x71,
+  i32_or: 0x72,
+  i32_shl: 0x74,
+  i32_shr_s: 0x75,
+  i32_shr_u: 0x76,
+  i64_add: 0x7c,
+  i64_sub: 0x7d,
+  i64_mul: 0x7e,
+  i64_div_s: 0x7f,
+  i64_div_u: 0x80,
+  i64_rem_s: 0x81,
+  i64_rem_u: 0x82,
+  i64_and: 0x83,
+  i64_or: 0x84,
+  i64_xor: 0x85,
+  i64_shl: 0x86,
+  i64_shr_s: 0x87,
+  i64_shr_u: 0x88,
+  i32_wrap_i64: 0xa7,
+  i64_extend_i32_s: 0xac,
+  i64_extend_i32_u: 0xad,
+  i64_trunc_f64_s: 0xb0,
+  f64_convert_i64_s: 0xb9,
+} as const;
+
+export const I32 = 0x7f, I64 = 0x7e, F64 = 0x7c, VOID = 0x40;
+
+/** A growable byte buffer with the encodings wasm needs. */
+export class Code {
+  buf: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
+  len = 0;
+
+  byte(b: number): this {
+    if (this.len === this.buf.length) {
+      const n = new Uint8Array(this.buf.length * 2);
+      n.set(this.buf);
+      this.buf = n;
+    }
+    this.buf[this.len++] = b;
+    return this;
+  }
+
+  bytes(b: ArrayLike<number>): this {
+    for (let i = 0; i < b.length; i++) this.byte(b[i]);
+    return this;
+  }
+
+  u32(v: number): this {
+    do {
+      let b = v & 0x7f;
+      v >>>= 7;
+      if (v !== 0) b |= 0x80;
+      this.byte(b);
+    } while (v !== 0);
+    return this;
+  }
+
+  /** Signed LEB128 of a safe integer (i32 or an i64 within ±2^53). */
+  s64(v: number): this {
+    for (;;) {
+      const b = v & 0x7f; // two's complement low bits, also for negatives
+      v = Math.floor(v / 128);
+      if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return this;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
+  /** Signed LEB128 of any 64-bit value. */
+  sBig(v: bigint): this {
+    v = BigInt.asIntN(64, v);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+        this.byte(b);
+        return this;
+      }
+      this.byte(b | 0x80);
+    }
+  }
+
+  op(o: number): this {
+    return this.byte(o);
+  }
+  i32(v: number): this {
+    return this.byte(W.i32_const).s64(v | 0);
+  }
+  i64(v: number): this {
+    return this.byte(W.i64_const).s64(v);
+  }
+  /** A memory access: opcode, alignment (log2), offset. */
+  mem(o: number, align: number, offset: number): this {
+    return this.byte(o).u32(align).u32(offset);
+  }
+  get(l: number): this {
+    return this.byte(W.local_get).u32(l);
+  }
+  set(l: number): this {
+    return this.byte(W.local_set).u32(l);
+  }
+  tee(l: number): this {
+    return this.byte(W.local_tee).u32(l);
+  }
+
+  /** Append a size-prefixed copy of another buffer (a section or a body). */
+  sized(c: Code): this {
+    this.u32(c.len);
+    for (let i = 0; i < c.len; i++) this.byte(c.buf[i]);
+    return this;
+  }
+
+  bytesOut(): Uint8Array<ArrayBuffer> {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+export interface ModuleSpec {
+  types: FuncType[];
+  /** Imported functions ("h", name) with their type index; they take the first function indices. */
+  imports: { name: string; type: number }[];
+  /** The shared memory ("h", "mem") with its page count (initial = maximum). */
+  memoryPages: number;
+  /** Defined functions: type index, extra locals (type per local), body (without the final end). */
+  funcs: { type: number; locals: number[]; body: Code; export?: string }[];
+}
+
+function str(c: Code, s: string): void {
+  const b = new TextEncoder().encode(s);
+  c.u32(b.length).bytes(b);
+}
+
+/** Encode a whole module. */
+export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
+  const out = new Code();
+  out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, body: Code) => out.byte(id).sized(body);
+
+  const types = new Code().u32(m.types.length);
+  for (const t of m.types) {
+    types.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+  }
+  section(1, types);
+
+  const imps = new Code().u32(m.imports.length + 1);
+  for (const i of m.imports) {
+    str(imps, "h");
+    str(imps, i.name);
+    imps.byte(0x00).u32(i.type);
+  }
+  str(imps, "h");
+  str(imps, "mem");
+  imps.byte(0x02).byte(0x03).u32(m.memoryPages).u32(m.memoryPages); // shared, min = max
+  section(2, imps);
+
+  const fns = new Code().u32(m.funcs.length);
+  for (const f of m.funcs) fns.u32(f.type);
+  section(3, fns);
+
+  const exported = m.funcs.map((f, i) => [f.export, i] as const).filter(([e]) => e !== undefined);
+  const exps = new Code().u32(exported.length);
+  for (const [name, i] of exported) {
+    str(exps, name!);
+    exps.byte(0x00).u32(m.imports.length + i);
+  }
+  section(7, exps);
+
+  const code = new Code().u32(m.funcs.length);
+  for (const f of m.funcs) {
+    const body = new Code();
+    // Locals as runs of one type.
+    const runs: [number, number][] = [];
+    for (const t of f.locals) {
+      if (runs.length > 0 && runs[runs.length - 1][1] === t) runs[runs.length - 1][0]++;
+      else runs.push([1, t]);
+    }
+    body.u32(runs.length);
+    for (const [n, t] of runs) body.u32(n).byte(t);
+    for (let i = 0; i < f.body.len; i++) body.byte(f.body.buf[i]);
+    body.byte(W.end);
+    code.sized(body);
+  }
+  section(10, code);
+  return out.bytesOut();
+}
