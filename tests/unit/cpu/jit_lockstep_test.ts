@@ -1,0 +1,294 @@
+// Lockstep: random RV64IMC programs run on two harts with the same start
+// state — one interpreted (tier 0, the reference), one through the translator
+// (cpu/jit/, threshold 1) — in batches of random size; after every batch the
+// registers, pc and instret must agree, and at the end also the data memory and
+// the trap (cause, epc, tval). The programs mix every translated instruction
+// class with loads/stores (some crossing a page, some faulting), forward
+// branches, counted loops (back-edges), jal/jalr, untranslated instructions
+// (CSR reads) and budget exits. A second test rewrites code the translator has
+// already translated. Read next: cpu/jit/tier.ts.
+
+import assert from "../../../testing/assert.ts";
+import { Hart, RUN_BUDGET, RUN_WFI } from "../../../cpu/hart.ts";
+import { encB, encI, encJ, encR, encS, encU, OP } from "../../../cpu/decode.ts";
+import { compressedTable } from "../../../cpu/compressed.ts";
+import { createJitHart, createJitMemory, Jit } from "../../../cpu/jit/tier.ts";
+
+const BASE = 0x8000_0000;
+const RAM = 64 << 10;
+const TRAP = BASE, CODE = BASE + 0x1000, DATA = BASE + 0x2000; // data: two pages
+const DPTR = 10, LOOPR = 9, TMP = 11; // x10 points into the data, x9 counts loops, x11 scratch
+
+/** xorshift32: reproducible from the seed in the test name. */
+function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s;
+  };
+  return {
+    u32: next,
+    int: (n: number) => next() % n,
+    pick: <T>(a: readonly T[]): T => a[next() % a.length],
+  };
+}
+
+type Slot =
+  | { w: number } // a 32-bit instruction
+  | { h: number } // a 16-bit one
+  | { br: number; f3: number; rs1: number; rs2: number; to: number } // to: slot index
+  | { jal: number; to: number }
+  | { auipcJalr: number; rd: number; to: number }; // auipc x11; jalr rd, off(x11)
+
+const size = (s: Slot) => ("h" in s ? 2 : "auipcJalr" in s ? 8 : 4);
+
+function freeReg(r: ReturnType<typeof rng>): number {
+  for (;;) {
+    const x = 1 + r.int(31);
+    if (x !== DPTR && x !== LOOPR && x !== TMP) return x;
+  }
+}
+
+function aluSlot(r: ReturnType<typeof rng>): Slot {
+  const rd = freeReg(r), rs1 = r.int(32), rs2 = r.int(32);
+  const imm = r.int(4096) - 2048;
+  switch (r.int(9)) {
+    case 0: {
+      const [f3, f7] = r.pick([
+        [0, 0],
+        [0, 32],
+        [1, 0],
+        [2, 0],
+        [3, 0],
+        [4, 0],
+        [5, 0],
+        [5, 32],
+        [
+          6,
+          0,
+        ],
+        [7, 0],
+        [0, 1],
+        [1, 1],
+        [2, 1],
+        [3, 1],
+        [4, 1],
+        [5, 1],
+        [6, 1],
+        [7, 1],
+      ]);
+      return { w: encR(OP.OP, rd, f3, rs1, rs2, f7) };
+    }
+    case 1: {
+      const [f3, f7] = r.pick([[0, 0], [0, 32], [1, 0], [5, 0], [5, 32], [0, 1], [4, 1], [5, 1], [
+        6,
+        1,
+      ], [7, 1]]);
+      return { w: encR(OP.OP_32, rd, f3, rs1, rs2, f7) };
+    }
+    case 2: {
+      const f3 = r.pick([0, 2, 3, 4, 6, 7]);
+      return { w: encI(OP.OP_IMM, rd, f3, rs1, imm) };
+    }
+    case 3: {
+      const f3 = r.pick([1, 5]);
+      const sh = r.int(64) | (f3 === 5 && r.int(2) ? 0x400 : 0);
+      return { w: encI(OP.OP_IMM, rd, f3, rs1, sh) };
+    }
+    case 4: {
+      const f3 = r.pick([0, 1, 5]);
+      const v = f3 === 0 ? imm : r.int(32) | (f3 === 5 && r.int(2) ? 0x400 : 0);
+      return { w: encI(OP.OP_IMM_32, rd, f3, rs1, v) };
+    }
+    case 5:
+      return { w: encU(r.int(2) ? OP.LUI : OP.AUIPC, rd, r.u32() & ~0xfff) };
+    case 6: { // a load through x10 (or, rarely, through any register: usually a fault)
+      const f3 = r.pick([0, 1, 2, 3, 4, 5, 6]);
+      const base = r.int(40) === 0 ? r.int(32) : DPTR;
+      return { w: encI(OP.LOAD, rd, f3, base, r.int(8) === 0 ? 2047 - r.int(8) : imm) };
+    }
+    case 7: {
+      const f3 = r.int(4);
+      const base = r.int(60) === 0 ? r.int(32) : DPTR;
+      return { w: encS(OP.STORE, f3, base, rs2, r.int(8) === 0 ? 2047 - r.int(8) : imm) };
+    }
+    default: { // a compressed ALU, load or store form (loads/stores based on x10 only)
+      const tab = compressedTable();
+      for (;;) {
+        const hw = r.u32() & 0xffff;
+        const e = tab[hw];
+        if (e === 0 || (hw & 3) === 3) continue;
+        const op = e & 0x7f, erd = (e >>> 7) & 31, ers1 = (e >>> 15) & 31;
+        const alu = op === 0x13 || op === 0x1b || op === 0x33 || op === 0x3b || op === 0x37;
+        const mem = (op === 0x03 || op === 0x23) && ers1 === DPTR;
+        if (!alu && !mem) continue;
+        if (op !== 0x23 && (erd === DPTR || erd === LOOPR || erd === TMP || erd === 2)) continue;
+        if (alu && erd === 2) continue; // c.addi16sp: sp is just another register, keep it simple
+        return { h: hw };
+      }
+    }
+  }
+}
+
+/** A program of about `n` slots ending in ebreak. */
+function program(r: ReturnType<typeof rng>, n: number): Slot[] {
+  const slots: Slot[] = [];
+  const pending: number[] = []; // slots whose target is fixed up at the end
+  while (slots.length < n) {
+    const k = r.int(20);
+    if (k === 0) { // counted loop: li x9, c; body; addi x9, x9, -1; bne x9, x0, body
+      slots.push({ w: encI(OP.OP_IMM, LOOPR, 0, 0, 1 + r.int(6)) });
+      const top = slots.length;
+      for (let i = 0, m = 1 + r.int(6); i < m; i++) slots.push(aluSlot(r));
+      slots.push({ w: encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1) });
+      slots.push({ br: 0, f3: 1, rs1: LOOPR, rs2: 0, to: top });
+    } else if (k === 1) {
+      slots.push({ br: 0, f3: r.pick([0, 1, 4, 5, 6, 7]), rs1: r.int(32), rs2: r.int(32), to: -1 });
+      pending.push(slots.length - 1);
+    } else if (k === 2) {
+      slots.push({ jal: r.pick([0, 1, freeReg(r)]), to: -1 });
+      pending.push(slots.length - 1);
+    } else if (k === 3) {
+      slots.push({ auipcJalr: 0, rd: r.pick([0, 1, freeReg(r)]), to: -1 });
+      pending.push(slots.length - 1);
+    } else if (k === 4) { // untranslated: csrr rd, mhartid / minstret
+      slots.push({ w: encI(OP.SYSTEM, freeReg(r), 2, 0, r.pick([0xf14, 0xb02])) });
+    } else slots.push(aluSlot(r));
+  }
+  const end = slots.length;
+  slots.push({ w: 0x00100073 }); // ebreak
+  for (const i of pending) {
+    const s = slots[i] as { to: number };
+    s.to = i + 1 + r.int(Math.min(12, end - i));
+  }
+  return slots;
+}
+
+function assemble(slots: Slot[]): Uint8Array {
+  const at: number[] = [];
+  let off = 0;
+  for (const s of slots) {
+    at.push(off);
+    off += size(s);
+  }
+  if (off > 4096) throw new Error("program does not fit its page");
+  const out = new Uint8Array(off);
+  const dv = new DataView(out.buffer);
+  slots.forEach((s, i) => {
+    const o = at[i];
+    if ("h" in s) dv.setUint16(o, s.h, true);
+    else if ("w" in s) dv.setInt32(o, s.w, true);
+    else if ("br" in s) dv.setInt32(o, encB(s.f3, s.rs1, s.rs2, at[s.to] - o), true);
+    else if ("jal" in s) dv.setInt32(o, encJ(s.jal, at[s.to] - o), true);
+    else {
+      dv.setInt32(o, encU(OP.AUIPC, TMP, 0), true);
+      dv.setInt32(o + 4, encI(OP.JALR, s.rd, 0, TMP, at[s.to] - o), true);
+    }
+  });
+  return out;
+}
+
+function setup(h: Hart, code: Uint8Array, regs: bigint[], data: Uint8Array): void {
+  const dv = new DataView(h.ram8.buffer);
+  dv.setUint32(TRAP - BASE, 0x10500073, true); // wfi: a trap ends the run (RUN_WFI)
+  dv.setUint32(TRAP - BASE + 4, 0xffdff06f, true);
+  h.ram8.set(code, CODE - BASE);
+  h.ram8.set(data, DATA - BASE);
+  for (let i = 1; i < 32; i++) h.x[i] = regs[i];
+  h.x[DPTR] = BigInt(DATA + 0x800);
+  h.csrWrite(0x305, BigInt(TRAP)); // mtvec
+  h.pc = BigInt(CODE);
+}
+
+function snapshot(h: Hart): string {
+  return `pc=${h.pc.toString(16)} instret=${h.instretN} x=${[...h.x].map((v) => v.toString(16))}`;
+}
+
+function pair(code: Uint8Array, seed: number) {
+  const r = rng(seed * 7919);
+  const regs = [0n];
+  for (let i = 1; i < 32; i++) {
+    regs.push(BigInt.asIntN(64, (BigInt(r.u32()) << 32n) | BigInt(r.u32())) >> BigInt(r.int(64)));
+  }
+  const data = new Uint8Array(0x2000).map(() => r.int(256));
+  const ref = new Hart({ ram: new SharedArrayBuffer(RAM), ramBase: BASE });
+  const mem = createJitMemory(RAM);
+  const hj = createJitHart(mem, { ramBase: BASE });
+  const jit = new Jit(hj, mem, { threshold: 1 });
+  setup(ref, code, regs, data);
+  setup(hj, code, regs, data);
+  return { ref, hj, jit };
+}
+
+function lockstep(code: Uint8Array, seed: number, maxSteps = 20_000): Jit {
+  const { ref, hj, jit } = pair(code, seed);
+  const r = rng(seed);
+  for (let steps = 0; steps < maxSteps;) {
+    const b = 1 + r.int(r.int(4) === 0 ? 400 : 12);
+    const inCode = ref.pcN >= CODE && ref.pcN < CODE + 4096;
+    const s1 = ref.run(b);
+    const s2 = jit.run(b);
+    steps += b;
+    if (inCode && ref.pcN >= CODE && ref.pcN < CODE + 4096) {
+      // No trap in this batch: the two tiers retired the same instructions.
+      assert.equal(snapshot(hj), snapshot(ref), `seed ${seed}: after ${steps} instructions`);
+    }
+    if (s1 === RUN_WFI || s2 === RUN_WFI) {
+      assert.equal(s2, s1, `seed ${seed}: run() results`);
+      break;
+    }
+    assert.equal(s1, RUN_BUDGET);
+  }
+  assert.equal(snapshot(hj), snapshot(ref), `seed ${seed}: at the end`);
+  for (const c of [0x342, 0x341, 0x343]) {
+    assert.equal(hj.csrRead(c), ref.csrRead(c), `seed ${seed}: CSR 0x${c.toString(16)}`);
+  }
+  const d = DATA - BASE;
+  assert.deepEqual(
+    hj.ram8.slice(d, d + 0x2000),
+    ref.ram8.slice(d, d + 0x2000),
+    `seed ${seed}: data`,
+  );
+  return jit;
+}
+
+Deno.test("cpu jit lockstep: random RV64IMC programs agree with the interpreter", () => {
+  let compiled = 0, entries = 0;
+  for (let seed = 1; seed <= 150; seed++) {
+    const r = rng(seed);
+    const jit = lockstep(assemble(program(r, 60 + r.int(300))), seed);
+    compiled += jit.stats.compiles;
+    entries += jit.stats.entries;
+  }
+  // The comparison means something only if translated code ran.
+  assert.ok(compiled >= 150 && entries >= 1500, `compiles ${compiled}, entries ${entries}`);
+});
+
+Deno.test("cpu jit lockstep: a store over translated code is seen at once", () => {
+  // x5 = the word of `addi a1, a1, 100`; loop twice: run the slot, then overwrite it.
+  const slot = encI(OP.OP_IMM, 12, 0, 12, 1); // addi a2, a2, 1 (replaced by ...100)
+  const words = [
+    encI(OP.OP_IMM, LOOPR, 0, 0, 3), //          li x9, 3
+    encU(OP.AUIPC, TMP, 0), //                   auipc x11, 0
+    slot, //                                     the slot (offset 8)
+    encS(OP.STORE, 2, TMP, 5, 4), //             sw x5, 4(x11)
+    encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1), //     addi x9, x9, -1
+    encB(1, LOOPR, 0, -16), //                   bne x9, x0, slot
+    0x00100073, //                               ebreak
+  ];
+  const code = new Uint8Array(new Int32Array(words).buffer);
+  const { ref, hj, jit } = pair(code, 1);
+  for (const h of [ref, hj]) {
+    h.x[5] = BigInt(encI(OP.OP_IMM, 12, 0, 12, 100));
+    h.x[12] = 0n;
+  }
+  assert.equal(ref.run(1000), RUN_WFI);
+  assert.equal(jit.run(1000), RUN_WFI);
+  assert.equal(ref.x[12], 201n); // 1 + 100 + 100
+  assert.equal(snapshot(hj), snapshot(ref));
+  assert.ok(jit.stats.invalidations >= 1, "the store dropped the translation");
+});
