@@ -156,6 +156,14 @@ export class ConsoleDevice extends VirtioDevice {
   }
 
   /**
+   * The guest uses this console: it transmitted since the driver went live
+   * (the console actor then takes the terminal's input for it).
+   */
+  get inUse(): boolean {
+    return this.#txSeen;
+  }
+
+  /**
    * A transmit cut off by the pass budget: look again at once. While input is
    * held behind the grace period, wake run() when it ends.
    */

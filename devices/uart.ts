@@ -1,10 +1,12 @@
 // An ns16550a UART at UART_BASE, executed by the cpu actor on its bus: the
 // console of OpenSBI (its banner, the SBI console it serves) and of U-Boot.
-// Transmit is immediate (THR always empty); received bytes come from a byte
-// ring the launcher fills from the terminal. Interrupts (rx data, THR empty)
-// drive PLIC line UART_IRQ. Read next: docs/firmware.md, lib/ring.ts.
-
-import type { ByteRingReader } from "../lib/ring.ts";
+// Transmit is immediate (THR always empty); received bytes come from a
+// UartInput (the cpu actor's share of the terminal's input, which it gets
+// only while the guest reads this UART: docs/machine.md, "Who gets typed
+// input"). A byte leaves the input only when the guest reads RBR, so input
+// the guest never reads here is never lost to another console. Interrupts
+// (rx data, THR empty) drive PLIC line UART_IRQ.
+// Read next: docs/firmware.md, actors/cpu/cpu_actor.ts (its input).
 
 // Register offsets (reg-shift 0, byte wide, as on QEMU virt).
 const RBR_THR_DLL = 0;
@@ -27,11 +29,23 @@ const IIR_THRI = 0x02;
 const IIR_RDI = 0x04;
 const MCR_LOOP = 0x10;
 
+/** Where received bytes come from. */
+export interface UartInput {
+  /**
+   * Is a byte waiting? `asked`: the guest asked for input (an RBR read, or
+   * the receive interrupt enabled) rather than looked at the line status,
+   * which firmware also polls before every byte it sends.
+   */
+  ready(asked: boolean): boolean;
+  /** Take the next byte; only after ready() said yes. */
+  take(): number;
+}
+
 export interface UartHost {
   /** A byte the guest transmitted. */
   out(byte: number): void;
   /** Where received bytes come from (null: nothing is ever received). */
-  input: ByteRingReader | null;
+  input: UartInput | null;
   /** Drive the interrupt line (level). */
   setIrq(level: boolean): void;
 }
@@ -46,9 +60,8 @@ export class Uart {
   fifoEnabled = false;
   /** A THR-empty interrupt is owed (set by a write or by enabling it; cleared by reading IIR). */
   #thrPending = false;
-  /** The byte at the head of the receive side, taken from the ring, not yet read. */
+  /** A byte looped back (MCR loopback), not yet read. */
   #rx = -1;
-  readonly #one = new Uint8Array(1);
   readonly #host: UartHost;
   #level = false;
 
@@ -56,12 +69,9 @@ export class Uart {
     this.#host = host;
   }
 
-  /** Is a received byte waiting? Pulls one from the ring into the holding register. */
-  rxReady(): boolean {
-    if (this.#rx < 0 && this.#host.input && this.#host.input.read(this.#one) === 1) {
-      this.#rx = this.#one[0];
-    }
-    return this.#rx >= 0;
+  /** Is a received byte waiting? (`asked`: see UartInput.ready.) */
+  rxReady(asked = false): boolean {
+    return this.#rx >= 0 || (this.#host.input?.ready(asked) ?? false);
   }
 
   read(off: number, size: number): number {
@@ -70,10 +80,10 @@ export class Uart {
     switch (off) {
       case RBR_THR_DLL:
         if (this.lcr & LCR_DLAB) v = this.dll;
-        else if (this.rxReady()) {
+        else if (this.#rx >= 0) {
           v = this.#rx;
           this.#rx = -1;
-        }
+        } else if (this.rxReady(true)) v = this.#host.input!.take();
         break;
       case IER_DLM:
         v = this.lcr & LCR_DLAB ? this.dlm : this.ier;
@@ -150,7 +160,8 @@ export class Uart {
   }
 
   #iir(): number {
-    if ((this.ier & IER_RDI) && this.rxReady()) return IIR_RDI;
+    // An enabled receive interrupt is the guest listening (Linux's 8250 once ttyS0 is open).
+    if ((this.ier & IER_RDI) && this.rxReady(true)) return IIR_RDI;
     if ((this.ier & IER_THRI) && this.#thrPending) return IIR_THRI;
     return IIR_NONE;
   }

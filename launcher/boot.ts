@@ -51,10 +51,10 @@ export interface MachineHooks {
 
 /** What one boot hands the run loop (launcher/machine.ts) while it runs. */
 export interface Attach {
-  /** The ring the terminal writes typed bytes into (the console's, or the UART's with --uart). */
+  /** The ring the terminal writes typed bytes into (read by the console or the cpu actor). */
   inputRing: SharedArrayBuffer;
   stop: (fate: number) => void;
-  /** Called after typed bytes went in: wakes the cpu when it polls the UART. */
+  /** Called after typed bytes went in: wakes the cpu (a UART interrupt may be due, or a handover). */
   wake: () => void;
   /** The terminal was resized: tell the guest's virtio console (VIRTIO_CONSOLE_F_SIZE). */
   resize: (size: ConsoleSize) => void;
@@ -130,7 +130,7 @@ function actorsFor(
     actor(
       "cpu",
       0,
-      { ram, control, plic, ...b.slotBuffers, ...(b.uartInput ? { uartInput: b.uartInput } : {}) },
+      { ram, control, plic, ...b.slotBuffers, input: b.inputRing },
       {
         ramBase: RAM_BASE,
         slots: b.slots,
@@ -234,10 +234,10 @@ export async function bootOnce(
     supervisors.set(a, s);
   }
   attach({
-    inputRing: b.uartInput ?? b.inputRing,
+    inputRing: b.inputRing,
     resize: (size) => setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
     stop: (fate) => requestStop(ctl, fate),
-    wake: b.uartInput ? () => wakeCpu(ctl) : () => {},
+    wake: () => wakeCpu(ctl),
   });
 
   const all = [...supervisors.values()];

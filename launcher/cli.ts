@@ -37,7 +37,7 @@ export interface LaunchOptions {
   bundled: boolean;
   /** M-mode firmware to boot first (--bios, docs/firmware.md); null = direct S-mode boot. */
   bios: string | null;
-  /** An ns16550a UART that takes the terminal's input (--uart); always present with --bios. */
+  /** --uart was given: accepted for old command lines; the UART is always there. */
   uart: boolean;
 }
 
@@ -76,12 +76,13 @@ Options (before <mem-in-mb>):
   --bios=<file>           boot M-mode firmware first, as QEMU's -bios: e.g. OpenSBI's
                           fw_jump.bin or fw_dynamic.bin (ELF or raw, at 0x80000000);
                           it serves the SBI to the kernel at 0x80200000 and prints on
-                          a UART (added, with a CLINT and a poweroff device)
-  --uart                  add an ns16550a serial port and give it this terminal's
-                          input (a serial console, e.g. for U-Boot)
+                          the UART (a CLINT and a poweroff device are added)
+  --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
+                          always there, as on QEMU virt
 
-The console is the guest's hvc0 on this terminal. Three ^C within one second
-stop the emulator; a single ^C goes to the guest.
+This terminal is every console of the guest: hvc0 (virtio), the SBI console
+and the UART; typed input goes to the one the guest reads (docs/machine.md).
+Three ^C within one second stop the emulator; a single ^C goes to the guest.
 
 Exit status: 0 guest powered off (or rebooted, with --no-reboot); 1 the guest
 died or the emulator failed (the reason is printed); 2 bad usage or input;

@@ -46,7 +46,7 @@ export async function runMachine(
   // A stop asked for between boots (a signal while a reboot is under way) is
   // kept, so the next boot stops at once instead of running on.
   let stopping = false;
-  // With --uart the terminal types into the UART, which the cpu polls: wake it.
+  // Typed bytes wake the cpu: the guest may wait for them in wfi (a UART interrupt).
   let inputWake: () => void = () => {};
   // SIGWINCH: the new size goes to the console of the boot under way.
   let resize: (size: { cols: number; rows: number }) => void = () => {};

@@ -217,11 +217,14 @@ export interface Board {
   ram: SharedArrayBuffer;
   control: SharedArrayBuffer;
   plic: SharedArrayBuffer;
-  /** Stdin → console byte ring; `uartInput` instead takes the input with --uart. */
+  /**
+   * The terminal's input ring, read by the console actor or the cpu actor —
+   * whichever console the guest reads (CTL.INPUT_OWNER, docs/machine.md).
+   */
   inputRing: SharedArrayBuffer;
-  uartInput: SharedArrayBuffer | null;
-  /** A firmware boot (--bios): M-mode firmware first, a UART, the CLINT and syscon. */
+  /** A firmware boot (--bios): M-mode firmware first, the CLINT and syscon. */
   firmware: boolean;
+  /** The ns16550a UART: always there, as on QEMU virt. */
   uart: boolean;
   /** Slot numbers in use, and each as buffer `slot<n>` for the cpu. */
   slots: number[];
@@ -250,10 +253,9 @@ export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => vo
   if (p.faults?.clockSkew) setClockSkew(new Int32Array(control), p.faults.clockSkew);
   const plic = createPlicState();
   const inputRing = createByteRing(1 << 16);
-  // A firmware boot prints on a UART; --uart adds one that also takes the input.
   const firmware = p.bios !== null;
-  const uart = o.uart || firmware;
-  const uartInput = o.uart ? createByteRing(1 << 16) : null;
+  // The UART is part of the machine, as on QEMU virt (--uart is accepted and changes nothing).
+  const uart = true;
 
   // Devices, slot by slot: the console first, then disks (vda, vdb, ...), then networks.
   let slot = 0;
@@ -346,7 +348,6 @@ export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => vo
     control,
     plic,
     inputRing,
-    uartInput,
     firmware,
     uart,
     slots,

@@ -60,6 +60,13 @@ export const CTL = {
   CPU_BEAT: 12,
   /** 1 while the cpu sleeps in wfi (no beat is due), else 0. */
   CPU_IDLE: 13,
+  /**
+   * Who reads the terminal's input ring (its one consumer at a time): an
+   * INPUT value. Changed only through claimInput / releaseInput, notified.
+   */
+  INPUT_OWNER: 14,
+  /** 1 while the cpu's polled consoles want the input the virtio console holds (wantInput). */
+  INPUT_WANTED: 15,
   /** First of PLIC_NDEV+1 interrupt-line level words (index = source number). */
   LINE0: 16,
 } as const;
@@ -87,6 +94,20 @@ export const FATE = {
   INTERNAL_ERROR: 4,
   /** Stopped on request (three ^C, a signal). */
   STOPPED: 5,
+} as const;
+
+/**
+ * Values of CTL.INPUT_OWNER: the input ring's reader. The rule (docs/machine.md,
+ * "Who gets typed input"): the polled consoles (SBI, UART) win while the guest
+ * polls them; otherwise the virtio console once the guest uses it.
+ */
+export const INPUT = {
+  /** Nobody: typed bytes wait in the ring; either side may claim it. */
+  NOBODY: 0,
+  /** The console actor (virtio-console receive buffers). */
+  CONSOLE: 1,
+  /** The cpu actor (SBI console_getchar / DBCN read, the UART's receive side). */
+  CPU: 2,
 } as const;
 
 /** mip bit positions used in CTL.MIP. */
@@ -268,6 +289,40 @@ export function plicLock(ctl: Int32Array): void {
 export function plicUnlock(ctl: Int32Array): void {
   Atomics.store(ctl, CTL.PLIC_LOCK, 0);
   Atomics.notify(ctl, CTL.PLIC_LOCK, 1);
+}
+
+/**
+ * Become the input ring's reader if nobody is: true when `who` is the reader
+ * (now or already). A new reader must re-read the ring's TAIL (a fresh
+ * ByteRingReader): the last one published it before it released.
+ */
+export function claimInput(ctl: Int32Array, who: number): boolean {
+  const was = Atomics.compareExchange(ctl, CTL.INPUT_OWNER, INPUT.NOBODY, who);
+  if (was === INPUT.NOBODY) Atomics.notify(ctl, CTL.INPUT_OWNER);
+  return was === INPUT.NOBODY || was === who;
+}
+
+/**
+ * The reader `who` lets go of the input ring, between two of its own reads
+ * (never during one: that is what makes the handover safe), and wakes the
+ * cpu. No-op if `who` is not the reader.
+ */
+export function releaseInput(ctl: Int32Array, who: number): void {
+  if (Atomics.compareExchange(ctl, CTL.INPUT_OWNER, who, INPUT.NOBODY) === who) {
+    Atomics.notify(ctl, CTL.INPUT_OWNER);
+    // A cpu in wfi waiting for a UART interrupt polls again only when woken.
+    wakeCpu(ctl);
+  }
+}
+
+/**
+ * The cpu says whether the guest is polling its consoles for input while the
+ * console actor reads the ring: the console actor then releases it at its next
+ * look (it cannot be taken from it mid-read).
+ */
+export function wantInput(ctl: Int32Array, wanted: boolean): void {
+  const v = wanted ? 1 : 0;
+  if (Atomics.exchange(ctl, CTL.INPUT_WANTED, v) !== v) Atomics.notify(ctl, CTL.INPUT_WANTED);
 }
 
 /** The cpu records the guest's fate (a FATE value) once, when the machine stops. */

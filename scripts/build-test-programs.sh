@@ -43,6 +43,10 @@ build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
 # One hosted program: static glibc and libm, stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
+# One bare-metal S-mode guest, booted as a kernel (linked at 0x80200000; no
+# expected output: tests/e2e/console_every_test.ts types at it).
+"$CC" -march=rv64gc -mabi=lp64d -nostdlib -static -fno-pie -no-pie -s -Wl,-Ttext=0x80200000 \
+  -Wl,--build-id=none -Wl,-z,separate-code -o "$bin/sbi_console" "$src/bare/sbi_console.s"
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

@@ -5,9 +5,13 @@
 // input source. The built-in source is the stdin byte ring (ringInput); a
 // swapped console supplies its own and keeps everything else
 // (examples/scripted_console.ts types a script).
-// Input is taken off the ring only while the device has room to hold it, so a
+// The ring has one reader at a time (CTL.INPUT_OWNER): this actor claims it
+// once the guest uses hvc0 (it transmitted) and gives it up when the guest
+// polls the SBI console or the UART instead (INPUT_WANTED, set by the cpu:
+// actors/cpu/polled_input.ts; the rule is docs/machine.md's "Who gets typed
+// input"). It takes a piece only when the last one reached the guest, so a
 // full device leaves the ring full and the launcher's stdin reader waits:
-// nothing is dropped. Output pieces are views into guest RAM of bounded size;
+// nothing is dropped, and little is committed to hvc0 at a handover. Output pieces are views into guest RAM of bounded size;
 // they are written and scanned for watched strings in place, never copied or
 // decoded. The worker file (actors/console/console.worker.ts) only wires these
 // to its port. Read next: devices/console.ts (the device), faults/layers/console.ts.
@@ -16,6 +20,7 @@ import type { ActorContext, ActorHandlers } from "../runtime/protocol.ts";
 import { ByteRingReader } from "../../lib/ring.ts";
 import { OutputWatch, writeStdout } from "../output.ts";
 import { ConsoleDevice } from "../../devices/console.ts";
+import { claimInput, CTL, INPUT, releaseInput } from "../../machine/control.ts";
 import type { ConsoleProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
@@ -120,10 +125,11 @@ export function ringInput(): ConsoleInput {
       layer = feed.faults.active
         ? new ConsoleInputFaults(feed.faults, (b) => dev.pushInput(b))
         : null;
-      const reader = new ByteRingReader(ctx.buffers.input);
+      const ring = ctx.buffers.input;
+      const ctl = new Int32Array(ctx.buffers.control);
       // The pump starts after "ready" is out, so a kill on its first byte is
       // a crash of a running actor whose report reaches the launcher.
-      setTimeout(() => void pumpInput(reader, feed, layer), 0);
+      setTimeout(() => void pumpInput(ring, ctl, feed, layer), 0);
     },
     stop() {
       layer?.dispose();
@@ -132,40 +138,65 @@ export function ringInput(): ConsoleInput {
 }
 
 async function pumpInput(
-  reader: ByteRingReader,
+  ring: SharedArrayBuffer,
+  ctl: Int32Array,
   feed: ConsoleFeed,
   faults: ConsoleInputFaults | null,
 ): Promise<void> {
   const dev = feed.device;
   const buf = new Uint8Array(4096);
+  /** Our reader while we hold the ring (fresh at each claim: the cpu may have moved TAIL). */
+  let reader: ByteRingReader | null = null;
+  const wanted = () => Atomics.load(ctl, CTL.INPUT_WANTED) !== 0;
   while (!feed.signal.aborted) {
-    if (faults) {
-      // The fault layer takes the bytes one by one (docs/faults.md); it takes
-      // what the ring holds, so wait for the device to have room first.
-      if (dev.inputRoom === 0) {
-        await dev.waitForInputRoom(1000);
+    if (reader === null) {
+      // Claim the ring once the guest uses hvc0, unless it polls another console.
+      if (dev.inUse && !wanted() && claimInput(ctl, INPUT.CONSOLE)) {
+        reader = new ByteRingReader(ring);
         continue;
       }
+      // Not ours: wait for what would change that (hvc0's first transmit has
+      // no signal here, so that one is looked for every 200 ms).
+      if (!dev.inUse) await delay(200);
+      else if (wanted()) await waitWord(ctl, CTL.INPUT_WANTED, 1);
+      else await waitWord(ctl, CTL.INPUT_OWNER, Atomics.load(ctl, CTL.INPUT_OWNER));
+      continue;
+    }
+    if (wanted() || !dev.inUse) {
+      // The guest polls the SBI console or the UART (they win), or reset hvc0.
+      reader = null;
+      releaseInput(ctl, INPUT.CONSOLE);
+      continue;
+    }
+    // What the device holds belongs to hvc0: take more only once it reached
+    // the guest, so the rest stays in the ring for whoever reads next.
+    if (dev.held > 0) {
+      await delay(10);
+      continue;
+    }
+    if (faults) {
+      // The fault layer takes the bytes one by one (docs/faults.md).
       const n = faults.take(reader);
       feed.took(n);
       if (n > 0) continue;
-      await reader.waitForDataAsync(1000);
-      continue;
-    }
-    // Take only what the device can hold: the rest stays in the ring, which
-    // holds the launcher's stdin reader back (backpressure, not loss).
-    const room = dev.inputRoom;
-    if (room === 0) {
-      await dev.waitForInputRoom(1000);
-      continue;
-    }
-    const n = reader.read(buf.subarray(0, Math.min(buf.length, room)));
-    if (n > 0) {
-      feed.took(n);
-      dev.pushInput(buf.subarray(0, n));
-      continue;
+    } else {
+      const n = reader.read(buf);
+      if (n > 0) {
+        feed.took(n);
+        dev.pushInput(buf.subarray(0, n));
+        continue;
+      }
     }
     // Bounded wait: a pending waitAsync alone does not keep the loop alive.
     await reader.waitForDataAsync(1000);
   }
+  if (reader !== null) releaseInput(ctl, INPUT.CONSOLE);
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Until ctl[index] is no longer `value`, or a second passed. */
+async function waitWord(ctl: Int32Array, index: number, value: number): Promise<void> {
+  const w = Atomics.waitAsync(ctl, index, value, 1000);
+  if (w.async) await w.value;
 }

@@ -11,14 +11,14 @@ import type { ActorHandlers } from "../runtime/protocol.ts";
 import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
-import { createSbi, type SbiHost } from "./sbi.ts";
+import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
+import { PolledInput } from "./polled_input.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
 import { OutputWatch, writeStdout } from "../output.ts";
 import { MmioTransport } from "../../devices/virtio/mmio.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Uart } from "../../devices/uart.ts";
 import { Syscon, SYSCON_BASE, SYSCON_SIZE, type SysconAction } from "../../devices/syscon.ts";
-import { ByteRingReader } from "../../lib/ring.ts";
 import {
   CLINT_BASE,
   CLINT_SIZE,
@@ -139,6 +139,10 @@ export function runCpu(
       hart.stopRequested = true;
     })
     : null;
+  // The terminal's input, for the consoles the guest polls from here (the SBI
+  // console, the UART) while it polls them: actors/cpu/polled_input.ts.
+  const polled = buffers.input ? new PolledInput(buffers.input, ctl) : null;
+  const consoleIn = new Uint8Array(DBCN_CHUNK);
   // The UART's output is gathered and written after each batch (and at a newline).
   let uartOut: number[] = [];
   const flushUart = () => {
@@ -154,13 +158,13 @@ export function runCpu(
         uartOut.push(b);
         if (b === 10 || uartOut.length >= 4096) flushUart();
       },
-      input: buffers.uartInput ? new ByteRingReader(buffers.uartInput) : null,
+      input: polled,
       setIrq: (level) => setIrqLine(ctl, UART_IRQ, level),
     })
     : null;
 
-  // MMIO: the virtio register pages and the PLIC; with firmware also the UART,
-  // CLINT and test device. Everything else is an access fault.
+  // MMIO: the virtio register pages, the PLIC and the UART; with firmware also
+  // the CLINT and test device. Everything else is an access fault.
   const bus: Bus = {
     read(addr, size) {
       if (addr >= VIRTIO_BASE && addr < VIRTIO_BASE + VIRTIO_SLOTS * VIRTIO_STRIDE) {
@@ -220,7 +224,10 @@ export function runCpu(
       writeStdout(bytes);
       watchSbi(bytes);
     },
-    consoleRead: () => new Uint8Array(0),
+    consoleRead(max) {
+      const n = polled ? polled.read(consoleIn.subarray(0, Math.min(max, consoleIn.length))) : 0;
+      return consoleIn.subarray(0, n);
+    },
     setTimer(deadline) {
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
       armTimer(ctl, deadline);
@@ -285,6 +292,7 @@ export function runCpu(
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
+    polled?.idle();
     if (uart) {
       flushUart();
       uart.update(); // input may have arrived during the batch
@@ -325,6 +333,7 @@ export function runCpu(
   }
   publishInstret(ctl, hart.instretN);
   flushUart();
+  polled?.release();
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";

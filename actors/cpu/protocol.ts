@@ -25,7 +25,7 @@ export interface CpuConfig {
    * join the bus. Absent: the direct S-mode boot.
    */
   firmware?: { fwDynamicInfo: number };
-  /** An ns16550a UART at UART_BASE; its input is buffer `uartInput` when present. */
+  /** An ns16550a UART at UART_BASE (the launcher always adds it, as QEMU virt has one). */
   uart?: boolean;
   /**
    * Strings to watch for on the SBI console and the UART (actors/output.ts);
@@ -60,7 +60,11 @@ export interface CpuProtocol {
   cast: never;
   event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
   config: CpuConfig;
-  /** ram, control, plic, slot<n> for each slot in config.slots, and uartInput (a byte ring). */
+  /**
+   * ram, control, plic, slot<n> for each slot in config.slots, and input: the
+   * terminal's byte ring, read by the SBI console and the UART while the guest
+   * polls them (actors/cpu/polled_input.ts).
+   */
   buffers: Record<string, SharedArrayBuffer>;
 }
 

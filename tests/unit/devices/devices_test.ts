@@ -9,14 +9,18 @@ import { Uart } from "../../../devices/uart.ts";
 import { Syscon, type SysconAction } from "../../../devices/syscon.ts";
 import {
   armTimer,
+  claimInput,
   createControlBlock,
   CTL,
   CTL64,
   guestTimeTicks,
+  INPUT,
   MIP,
+  releaseInput,
 } from "../../../machine/control.ts";
 import { Waker } from "../../../devices/waker.ts";
 import { ByteRingReader, ByteRingWriter, createByteRing } from "../../../lib/ring.ts";
+import { POLL_LAPSE_MS, PolledInput } from "../../../actors/cpu/polled_input.ts";
 import { buildMachineFdt } from "../../../launcher/devicetree.ts";
 import { type ParsedFdtNode, parseFdt } from "../../../lib/fdt.ts";
 import {
@@ -102,17 +106,21 @@ Deno.test("waker: machine-timer mode raises MTIP (not STIP) when mtimecmp is due
   }
 });
 
+/** A UART fed as the cpu actor feeds it: the terminal's ring through PolledInput. */
 function uartMachine() {
   const ring = createByteRing(256);
   const writer = new ByteRingWriter(ring);
+  const ctl = new Int32Array(createControlBlock());
+  let now = 0;
+  const input = new PolledInput(ring, ctl, () => now);
   const out: number[] = [];
   const irq: boolean[] = [];
   const uart = new Uart({
     out: (b) => out.push(b),
-    input: new ByteRingReader(ring),
+    input,
     setIrq: (l) => irq.push(l),
   });
-  return { uart, writer, out, irq };
+  return { uart, writer, out, irq, ctl, ring, input, tick: (ms: number) => void (now += ms) };
 }
 
 Deno.test("uart: transmit, line status, receive from the ring, divisor latch", () => {
@@ -152,6 +160,52 @@ Deno.test("uart: interrupts — rx data and THR empty drive the line; IIR says w
   assert.equal(uart.read(2, 1) & 0x0f, 0x02, "IIR: THR empty");
   assert.equal(irq.at(-1), false, "reading IIR acknowledged it");
   assert.equal(uart.read(2, 1) & 0x0f, 0x01, "IIR: none");
+});
+
+Deno.test("uart input: nothing leaves the ring until the guest reads RBR, and a peek never takes the ring from hvc0", () => {
+  const { uart, writer, ctl, ring } = uartMachine();
+  writer.write(new TextEncoder().encode("xy"));
+  // The virtio console holds the ring (the guest uses hvc0): a line-status
+  // poll, which firmware does before every byte it sends, sees nothing and
+  // does not ask for the ring.
+  assert.ok(claimInput(ctl, INPUT.CONSOLE));
+  assert.equal(uart.read(5, 1) & 1, 0);
+  assert.equal(ctl[CTL.INPUT_WANTED], 0);
+  // An RBR read is the guest asking: the console actor is asked to let go.
+  assert.equal(uart.read(0, 1), 0);
+  assert.equal(ctl[CTL.INPUT_WANTED], 1);
+  assert.equal(new ByteRingReader(ring).available, 2, "both bytes still in the ring");
+  releaseInput(ctl, INPUT.CONSOLE); // what the console actor does at its next look
+  assert.equal(uart.read(5, 1) & 1, 1, "now ours: data ready");
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.CPU);
+  assert.equal(ctl[CTL.INPUT_WANTED], 0, "claimed: no longer asking");
+  assert.equal(uart.read(0, 1), 0x78);
+  assert.equal(uart.read(0, 1), 0x79);
+});
+
+Deno.test("polled input: SBI reads claim the ring; the cpu lets go after POLL_LAPSE_MS without a poll", () => {
+  const { writer, ctl, ring, input, tick } = uartMachine();
+  const dst = new Uint8Array(8);
+  writer.write(new TextEncoder().encode("abc"));
+  assert.equal(input.read(dst.subarray(0, 1)), 1, "console_getchar: one byte");
+  assert.equal(dst[0], 0x61);
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.CPU);
+  tick(POLL_LAPSE_MS - 1);
+  input.idle();
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.CPU, "still polled recently");
+  tick(1);
+  input.idle();
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.NOBODY, "let go");
+  // The virtio console takes over where the cpu stopped: no byte twice, none lost.
+  assert.ok(claimInput(ctl, INPUT.CONSOLE));
+  const r = new ByteRingReader(ring);
+  assert.equal(r.read(dst), 2);
+  assert.equal(new TextDecoder().decode(dst.subarray(0, 2)), "bc");
+  assert.equal(input.read(dst), 0, "held by the console: nothing for the SBI");
+  assert.equal(ctl[CTL.INPUT_WANTED], 1);
+  tick(POLL_LAPSE_MS);
+  input.idle();
+  assert.equal(ctl[CTL.INPUT_WANTED], 0, "a guest that stopped polling stops asking");
 });
 
 Deno.test("syscon: QEMU's test device powers off, resets, and reports failure codes", () => {

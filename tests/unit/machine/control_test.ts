@@ -8,6 +8,7 @@
 import assert from "../../../testing/assert.ts";
 import {
   armTimer,
+  claimInput,
   CONTROL_BYTES,
   CONTROL_MAGIC,
   CONTROL_VERSION,
@@ -15,6 +16,7 @@ import {
   CTL,
   CTL64,
   FATE,
+  INPUT,
   irqLine,
   lowerMip,
   MIP,
@@ -22,10 +24,12 @@ import {
   publishedInstret,
   publishInstret,
   raiseMip,
+  releaseInput,
   requestStop,
   setClockSkew,
   setFate,
   setIrqLine,
+  wantInput,
 } from "../../../machine/control.ts";
 import { PLIC_NDEV, TICKS_PER_MS, TIMEBASE_HZ } from "../../../machine/memmap.ts";
 
@@ -44,6 +48,8 @@ Deno.test("control block: every Int32 word index is pinned", () => {
     INSTRET_HI: 11,
     CPU_BEAT: 12,
     CPU_IDLE: 13,
+    INPUT_OWNER: 14,
+    INPUT_WANTED: 15,
     LINE0: 16,
   });
 });
@@ -190,4 +196,22 @@ Deno.test("mip, stop, instret, skew and fate writers", () => {
   assert.equal(new BigInt64Array(sab)[CTL64.CLOCK_SKEW / 8], -42n);
   setFate(ctl, FATE.POWEROFF);
   assert.equal(ctl[CTL.FATE], FATE.POWEROFF);
+});
+
+Deno.test("input ring ownership: one reader at a time, claimed from nobody, released only by its holder", () => {
+  const ctl = openControlBlock(createControlBlock());
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.NOBODY);
+  assert.ok(claimInput(ctl, INPUT.CONSOLE));
+  assert.ok(claimInput(ctl, INPUT.CONSOLE), "the holder claiming again still holds it");
+  assert.ok(!claimInput(ctl, INPUT.CPU), "held by the console: the cpu cannot take it");
+  releaseInput(ctl, INPUT.CPU); // not the holder: nothing happens
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.CONSOLE);
+  wantInput(ctl, true);
+  assert.equal(ctl[CTL.INPUT_WANTED], 1);
+  releaseInput(ctl, INPUT.CONSOLE);
+  assert.equal(ctl[CTL.INPUT_OWNER], INPUT.NOBODY);
+  assert.ok(claimInput(ctl, INPUT.CPU));
+  wantInput(ctl, false);
+  assert.equal(ctl[CTL.INPUT_WANTED], 0);
+  assert.ok(!claimInput(ctl, INPUT.CONSOLE));
 });

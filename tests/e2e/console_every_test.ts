@@ -1,0 +1,106 @@
+// End to end: one terminal, every console (docs/machine.md, "Who gets typed
+// input"). Typed input reaches whichever console the guest reads — the SBI
+// console (legacy console_getchar, DBCN console_read), the UART's receive
+// side, virtio-console — with no flag:
+// - a bare-metal guest whose only console is the SBI's reads a line with
+//   legacy getchar and one with DBCN read, typed at its prompts or all typed
+//   before it started (tests/programs/src/bare/sbi_console.s);
+// - kernels from scripts/build-guest.sh whose hvc0 is Linux's SBI console,
+//   without a virtio-console driver (Image-sbicon) and with one, where the
+//   virtio console is hvc1 with receive buffers nobody reads
+//   (Image-sbicon-virtio): the shell on hvc0 takes typed commands;
+// - the bundled kernel with console=ttyS0 reaches its shell on the UART.
+// A kernel test is skipped (with a warning) when its image was not built.
+// Read next: actors/cpu/polled_input.ts, actors/console/console_actor.ts.
+
+import assert from "../../testing/assert.ts";
+import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+
+const at = (p: string) => new URL(`../../${p}`, import.meta.url).pathname;
+const SBI_PROGRAM = at("tests/programs/bin/sbi_console");
+const INITRD = `--initrd=${at("guest/initramfs.cpio")}`;
+
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("console: the SBI console reads typed lines (legacy getchar, DBCN read), no flag", async () => {
+  const s = new GuestSession({ args: ["32", SBI_PROGRAM] });
+  try {
+    let pos = await s.waitFor("sbi: getchar>\n", 20_000);
+    await s.send("hello legacy\n");
+    pos = await s.waitFor("legacy: hello legacy\n", 10_000, pos);
+    pos = await s.waitFor("sbi: dbcn>\n", 10_000, pos);
+    await s.send("hello dbcn\r"); // a terminal's Enter is CR
+    await s.send("\n");
+    await s.waitFor("dbcn: hello dbcn\r\n", 10_000, pos);
+    const st = await s.exit(10_000);
+    assert.equal(st.code, 0, `exit status (stderr: ${s.stderr.slice(-500)})`);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("console: input typed before the guest polls the SBI console waits for it, none lost or doubled", async () => {
+  const s = new GuestSession({ args: ["32", SBI_PROGRAM] });
+  try {
+    // Both lines at once, before the program has run an instruction.
+    await s.send("first line\nsecond line\n");
+    await s.waitFor("dbcn: second line\n", 20_000);
+    const st = await s.exit(10_000);
+    assert.equal(st.code, 0, `exit status (stderr: ${s.stderr.slice(-500)})`);
+    assert.equal(
+      s.output,
+      "sbi: getchar>\nlegacy: first line\nsbi: dbcn>\ndbcn: second line\n",
+    );
+  } finally {
+    await s.close();
+  }
+});
+
+/** Boot `image` with the bundled initramfs; the shell must answer a typed command. */
+async function shellAnswers(image: string, cmdline: string[], tty: RegExp): Promise<void> {
+  const s = new GuestSession({ args: [INITRD, "128", image, ...cmdline] });
+  try {
+    await s.waitFor(READY_LINE, 120_000);
+    assert.equal((await s.run("echo $((6 * 7))", 60_000)).trim(), "42");
+    assert.match((await s.run("tty", 30_000)).trim(), tty);
+    assert.match(await s.run("uname -a", 30_000), /^Linux /);
+    await s.poweroff();
+    const st = await s.exit(20_000);
+    assert.equal(st.code, 0, `exit status (stderr: ${s.stderr.slice(-500)})`);
+  } finally {
+    await s.close();
+  }
+}
+
+const SBICON = at("guest/variants/Image-sbicon");
+const SBICON_VIRTIO = at("guest/variants/Image-sbicon-virtio");
+for (const [image, what] of [[SBICON, "without"], [SBICON_VIRTIO, "with"]] as const) {
+  const ignore = !exists(image);
+  if (ignore) console.warn(`skipped: no ${image} (deno task build-guest builds it)`);
+  Deno.test({
+    name:
+      `console: Linux's SBI console as hvc0 takes typed commands, ${what} a virtio-console driver`,
+    ignore,
+    fn: () => shellAnswers(image, ["console=hvc0", "earlycon=sbi"], /^\/dev\/hvc0$/),
+  });
+}
+
+const has8250 = (() => {
+  try {
+    return /^CONFIG_SERIAL_8250=y$/m.test(Deno.readTextFileSync(at("guest/kernel.config")));
+  } catch {
+    return false;
+  }
+})();
+if (!has8250) console.warn("skipped: the bundled kernel has no 8250 driver (CONFIG_SERIAL_8250)");
+Deno.test({
+  name: "console: the bundled kernel with console=ttyS0 reaches its shell on the UART, no flag",
+  ignore: !has8250,
+  fn: () => shellAnswers(at("guest/Image"), ["console=ttyS0"], /^\/dev\/ttyS0$/),
+});
