@@ -1,11 +1,12 @@
-// `deno run -A scripts/run-user.ts [--verbose] [--max-insns N] <static-riscv64-elf> [args...]`
+// `deno run -A scripts/run-user.ts [--verbose] [--stats] [--jit=on|off] [--max-insns N] <elf> [args...]`
 // runs a freestanding static RISC-V 64 program on the hart in U-mode with
 // paging on, like `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours
 // and its exit status (or 128 + signal after a fault) becomes ours. The logic
 // is in usermode/runner.ts; this file only parses arguments and wires stdio.
+// --jit=on runs hot pages through the translator (cpu/jit/; default off).
 
 import { parseArgs } from "node:util";
-import { runUserElf } from "../usermode/runner.ts";
+import { UserProcess } from "../usermode/runner.ts";
 
 function writeAll(f: { writeSync(p: Uint8Array): number }, b: Uint8Array): void {
   let off = 0;
@@ -14,7 +15,9 @@ function writeAll(f: { writeSync(p: Uint8Array): number }, b: Uint8Array): void 
 
 // Options come before the program; everything after it belongs to the program.
 const argv = [...Deno.args];
-const progAt = argv.findIndex((a, i) => !a.startsWith("-") && argv[i - 1] !== "--max-insns");
+const progAt = argv.findIndex((a, i) =>
+  !a.startsWith("-") && argv[i - 1] !== "--max-insns" && argv[i - 1] !== "--jit"
+);
 const own = progAt < 0 ? argv : argv.slice(0, progAt);
 const { values } = parseArgs({
   args: own,
@@ -22,15 +25,21 @@ const { values } = parseArgs({
     verbose: { type: "boolean", short: "v", default: false },
     "max-insns": { type: "string" },
     stats: { type: "boolean", default: false },
+    jit: { type: "string", default: "off" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
 });
 if (values.help || progAt < 0) {
   console.error(
-    "usage: run-user.ts [--verbose] [--stats] [--max-insns N] <static-riscv64-elf> [args...]",
+    "usage: run-user.ts [--verbose] [--stats] [--jit=on|off] [--max-insns N] " +
+      "<static-riscv64-elf> [args...]",
   );
   Deno.exit(values.help ? 0 : 2);
+}
+if (values.jit !== "on" && values.jit !== "off") {
+  console.error(`run-user: --jit wants on or off, not ${JSON.stringify(values.jit)}`);
+  Deno.exit(2);
 }
 const path = argv[progAt];
 let elf: Uint8Array;
@@ -47,7 +56,7 @@ if (max !== undefined && !(max > 0)) {
 }
 try {
   const t0 = performance.now();
-  const r = runUserElf(elf, {
+  const proc = new UserProcess(elf, {
     argv0: path,
     args: argv.slice(progAt + 1),
     stdin: (buf) => Deno.stdin.readSync(buf) ?? 0,
@@ -55,7 +64,9 @@ try {
     stderr: (b) => writeAll(Deno.stderr, b),
     verbose: values.verbose ? (m) => console.error(m) : undefined,
     maxInstructions: max,
+    jit: values.jit === "on",
   });
+  const r = proc.run();
   if (values.stats) {
     const s = (performance.now() - t0) / 1000;
     console.error(
@@ -63,6 +74,7 @@ try {
         (r.instret / s / 1e6).toFixed(1)
       } MIPS`,
     );
+    if (proc.jit !== null) console.error(`run-user: translator ${JSON.stringify(proc.jit.stats)}`);
   }
   Deno.exit(r.status);
 } catch (e) {

@@ -120,6 +120,17 @@ export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<nu
     }
   };
   for (const e of entries) add(e);
+  // A linear sweep guesses the other ways in, so that calls from other pages
+  // and returns rarely miss: every direct target, every return site, and
+  // whatever follows an unconditional jump or a return (usually the next
+  // function). A wrong guess (data decoded as code) only costs code size.
+  for (let off = 0; off < 4096;) {
+    const ins = decodeAt(r16, base, off);
+    const after = off + ins.len;
+    if (ins.kind === K_BRANCH || ins.kind === K_JAL) add(directTarget(ins));
+    if (ins.kind === K_JAL || ins.kind === K_JALR) add(after);
+    off = after;
+  }
   while (work.length > 0) {
     let off = work.pop()!;
     while (off < 4096 && !seen[off >>> 1]) {

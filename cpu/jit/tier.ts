@@ -90,15 +90,21 @@ export function createJitHart(
 interface Entry {
   vbase: number;
   fn: (hw: number, limit: number) => number;
-  /** Leader offsets translated, and offsets entered but missing (with counts). */
+  /** Leader offsets translated; offsets entered since but missing, and how often. */
   entries: Set<number>;
-  missing: Map<number, number>;
+  /** One byte per halfword: 1 where a run starts (what the dispatcher accepts). */
+  leaders: Uint8Array;
+  missing: Set<number>;
+  missed: number;
   bytes: number;
   recompiles: number;
 }
 
-/** Instructions the interpreter runs per visit to cold code. */
-const CHUNK = 64;
+/**
+ * Instructions the interpreter runs per visit to cold code: small, because
+ * hotness is counted per visit, at the page where the visit starts.
+ */
+const CHUNK = 16;
 const MAX_RECOMPILES = 24;
 
 export class Jit {
@@ -193,6 +199,8 @@ export class Jit {
     const h = this.hart;
     const runs = findRuns(h.ram16, page * 4096, entries);
     const bytes = emitPage(runs, vbase, this.mem.layout);
+    const leaders = new Uint8Array(2048);
+    for (const r of runs) leaders[r.off >>> 1] = 1;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     const old = this.pages[page];
     if (old !== undefined) {
@@ -207,7 +215,9 @@ export class Jit {
       vbase,
       fn: inst.exports.run as (hw: number, limit: number) => number,
       entries,
-      missing: new Map(),
+      leaders,
+      missing: new Set(),
+      missed: 0,
       bytes: bytes.length,
       recompiles,
     };
@@ -227,6 +237,23 @@ export class Jit {
     return e;
   }
 
+  private readonly stepped = { n: 0, status: RUN_BUDGET };
+
+  /** Interpret one instruction at a time until pc is a leader of the page at vbase, or leaves it. */
+  private stepToLeader(leaders: Uint8Array, vbase: number, max: number) {
+    const h = this.hart, out = this.stepped;
+    out.n = 0;
+    out.status = RUN_BUDGET;
+    while (out.n < max) {
+      const before = h.instretN;
+      out.status = h.run(1);
+      out.n += Math.max(1, h.instretN - before);
+      const off = h.pcN - vbase;
+      if (out.status !== RUN_BUDGET || !(off >= 0 && off < 4096) || leaders[off >>> 1]) break;
+    }
+    return out;
+  }
+
   /** Like Hart.run: up to `max` instructions, translated where hot. */
   run(max: number): number {
     const h = this.hart;
@@ -235,6 +262,7 @@ export class Jit {
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     let done = 0;
+    let viaJump = false; // pc came from translated code leaving its page
     while (done < max) {
       const pc = h.pcN;
       const vpn = Math.floor(pc / 4096);
@@ -259,6 +287,8 @@ export class Jit {
           h.instretN += n;
           h.pcN = f64[pcIdx];
           this.stats.entries++;
+          const jumped = viaJump;
+          viaJump = code === EXIT_JUMP;
           if (code === EXIT_JUMP) continue;
           if (code === EXIT_BUDGET) {
             if (n > 0) continue;
@@ -266,17 +296,25 @@ export class Jit {
             this.stats.interpExits++;
           } else if (code === EXIT_NOENTRY) {
             this.stats.noEntry++;
-            steps = CHUNK;
-            const off = h.pcN - vbase;
-            const seen = (e.missing.get(off) ?? 0) + 1;
-            e.missing.set(off, seen);
-            if (seen >= this.threshold && e.recompiles < MAX_RECOMPILES) {
-              this.compile(page, vbase, new Set([...e.entries, off]), e.recompiles + 1);
+            // A new way into the page (a call from another page, a return):
+            // once the page has been missed `threshold` times, translate it
+            // again with every entry seen so far. Meanwhile the interpreter
+            // steps to the next leader (a branch away, usually) or out of the page.
+            // (Only a jump counts: the end of a batch or of an interpreted
+            // stretch leaves pc anywhere.)
+            if (jumped) e.missing.add(h.pcN - vbase);
+            if (jumped && ++e.missed >= this.threshold && e.recompiles < MAX_RECOMPILES) {
+              this.compile(page, vbase, new Set([...e.entries, ...e.missing]), e.recompiles + 1);
               continue;
             }
+            const st = this.stepToLeader(e.leaders, vbase, Math.min(max - done, 256));
+            done += st.n;
+            if (st.status !== RUN_BUDGET) return st.status;
+            continue;
           }
         }
       }
+      viaJump = false;
       const before = h.instretN;
       const st = h.run(Math.min(steps, max - done));
       done += Math.max(1, h.instretN - before);
