@@ -5,11 +5,13 @@
 // modules (swap any role), the supervisor and the protocol helpers.
 // Read next: launcher/cli.ts, then launcher/machine.ts.
 
-import { parseCommandLine, USAGE, UsageError } from "./launcher/cli.ts";
+import { readCommandLine, USAGE, UsageError, VERSION } from "./launcher/cli.ts";
 import { InputError, runMachine } from "./launcher/machine.ts";
 import { FATE } from "./machine/control.ts";
 import { SymbolMap } from "./launcher/symbols.ts";
 import { ignoreSigusr1, stopSignals } from "./launcher/signals.ts";
+
+export { readCommandLine, VERSION } from "./launcher/cli.ts";
 
 export { BUNDLED, type LaunchOptions, parseCommandLine, USAGE } from "./launcher/cli.ts";
 export {
@@ -45,7 +47,7 @@ const FATE_NAMES: Record<number, string> = {
 async function main(argv: string[]): Promise<number> {
   let opts;
   try {
-    opts = parseCommandLine(argv);
+    opts = readCommandLine(argv);
   } catch (e) {
     if (e instanceof UsageError) {
       console.error(`actorvm: ${e.message}`);
@@ -53,9 +55,9 @@ async function main(argv: string[]): Promise<number> {
     }
     throw e;
   }
-  if (opts === null) {
+  if (opts === "help" || opts === "version") {
     try {
-      console.log(USAGE);
+      console.log(opts === "version" ? `actorvm ${VERSION}` : USAGE);
     } catch (e) {
       // `--help >/dev/full`: say so, like coreutils, not with a stack trace.
       console.error(`actorvm: cannot write the usage: ${(e as Error).message}`);
@@ -73,7 +75,8 @@ async function main(argv: string[]): Promise<number> {
   };
   try {
     const out = await runMachine(opts, undefined, { terminalReady: dropEarly });
-    if (out.fate !== FATE.POWEROFF || opts.verbose) {
+    // A failed self-check powers off with status 1: say why too.
+    if (out.fate !== FATE.POWEROFF || out.exitCode !== 0 || opts.verbose) {
       console.error(
         `actorvm: guest ${FATE_NAMES[out.fate] ?? `fate ${out.fate}`}: ${out.reason}` +
           ` (${out.instret} instructions)`,

@@ -3,10 +3,21 @@
 // and the one watcher that spots strings in it (the ready and panic lines).
 // A stdout that fails — a closed pipe (`| head -1`), a full disk (`>/dev/full`),
 // a terminal gone — must not kill the machine: as QEMU's char backends do, the
-// output is discarded from then on, said once per writer.
+// output is discarded from then on, said once per process (CTL.STDOUT_GONE).
 // Read next: actors/console/console_actor.ts, actors/cpu/cpu_actor.ts (the writers).
+import { CTL } from "../machine/control.ts";
 
 let closed = false;
+/** The control block, shared by every writer of this machine (shareStdoutState). */
+let shared: Int32Array | null = null;
+
+/**
+ * Share the "stdout failed" state with the machine's other writers through
+ * its control block, so the line saying so is printed once, not per writer.
+ */
+export function shareStdoutState(control: SharedArrayBuffer): void {
+  shared = new Int32Array(control);
+}
 const nap = new Int32Array(new SharedArrayBuffer(4));
 
 /** Write all of `bytes` to stdout; once stdout has failed, drop them. False once failed. */
@@ -14,7 +25,7 @@ export function writeStdout(
   bytes: Uint8Array,
   out: Pick<typeof Deno.stdout, "writeSync"> = Deno.stdout,
 ): boolean {
-  if (closed) return false;
+  if (closed || (shared !== null && Atomics.load(shared, CTL.STDOUT_GONE) !== 0)) return false;
   let off = 0;
   while (off < bytes.length) {
     try {
@@ -28,6 +39,8 @@ export function writeStdout(
       }
       if (!(e instanceof Error)) throw e;
       closed = true;
+      // Only the first writer to find it says so (the others see the word).
+      if (shared !== null && Atomics.exchange(shared, CTL.STDOUT_GONE, 1) !== 0) return false;
       const why = e instanceof Deno.errors.BrokenPipe ? "is closed" : `failed (${e.message})`;
       console.error(`actorvm: standard output ${why}: the guest's output is discarded from now on`);
       return false;

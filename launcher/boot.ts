@@ -6,7 +6,7 @@
 // buffers and config each role is handed differ (`actorsFor`).
 // Read next: actors/cpu/cpu_actor.ts (the cpu), actors/irq/irq.worker.ts (interrupts).
 
-import { FATE, publishedInstret, requestStop, wakeCpu } from "../machine/control.ts";
+import { CTL, FATE, publishedInstret, requestStop, wakeCpu } from "../machine/control.ts";
 import type { ProtocolShape } from "../actors/runtime/protocol.ts";
 import type { Registry } from "../actors/runtime/registry.ts";
 import { Supervisor, type SupervisorEvent } from "../actors/runtime/supervisor.ts";
@@ -27,6 +27,8 @@ import {
   type MachineOutcome,
   PanicPolicy,
   READY_LINE,
+  SELFCHECK_FAIL,
+  selfcheckWatch,
   watchCpu,
 } from "./fate.ts";
 
@@ -162,6 +164,8 @@ export async function bootOnce(
   const b = buildBoard(o, p, log);
   const { control } = b;
   const ctl = new Int32Array(control);
+  // Stdout failed in an earlier boot: it stays failed, and was said once.
+  if (stdoutGone) Atomics.store(ctl, CTL.STDOUT_GONE, 1);
 
   // Supervise everything; the cpu's fate (or a fatal actor failure) ends the boot.
   let settle!: (o: MachineOutcome) => void;
@@ -169,9 +173,12 @@ export async function bootOnce(
   const panic = new PanicPolicy(p.cmdline, (out) => settle(out));
   const userWatch = hooks.watch ?? [READY_LINE];
   const reported = new Set<string>();
+  // The bundled guest's self-check failed: the poweroff that follows exits 1.
+  let selfcheckFailed = false;
   // One report per string per boot, whichever console (hvc0, SBI, UART) saw it first.
   const seen = (text: string) => {
     panic.seen(text, ctl);
+    if (text === SELFCHECK_FAIL) selfcheckFailed = true;
     if (!userWatch.includes(text) || reported.has(text)) return;
     reported.add(text);
     const instret = publishedInstret(ctl);
@@ -181,7 +188,17 @@ export async function bootOnce(
   };
 
   const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
-  for (const a of actorsFor(o, p, b, [...userWatch, ...panic.watch], panic)) {
+  // The PCs of the cpu's last fate message (--trace-on-crash), stopped or not.
+  let cpuPcs: string[] | undefined;
+  for (
+    const a of actorsFor(
+      o,
+      p,
+      b,
+      [...userWatch, ...panic.watch, ...selfcheckWatch(p.cmdline)],
+      panic,
+    )
+  ) {
     const spec = ROLES[a.role];
     // The fault plan's share for this actor: its rules, its counters, its restart policy.
     const share = spec.faultLayer ? p.faults?.forActor(spec.faultLayer, a.index) : undefined;
@@ -221,12 +238,13 @@ export async function bootOnce(
         if (line) log(line);
       } else if (msg.kind === "fate" && a.role === "cpu") {
         const f = m as unknown as CpuFate;
+        cpuPcs = f.pcs;
         settle({
           fate: f.fate,
           reason: f.reason,
           exitCode: exitCodeFor(f.fate),
           instret: f.instret,
-          pcs: f.pcs,
+          pcs: f.fate === FATE.CRASHED ? f.pcs : undefined,
           profile: f.profile,
         });
       }
@@ -259,8 +277,18 @@ export async function bootOnce(
   // Make sure the cpu is off the guest before the devices go away.
   requestStop(ctl, FATE.STOPPED);
   await Promise.all(all.map((s) => withTimeout(s.stop(), 2000)));
+  stdoutGone ||= Atomics.load(ctl, CTL.STDOUT_GONE) !== 0;
+  // A death the launcher saw (a panic on hvc0): the PCs come from the cpu's stop.
+  if (outcome.fate === FATE.CRASHED && !outcome.pcs && cpuPcs) outcome.pcs = cpuPcs;
+  if (selfcheckFailed && outcome.fate === FATE.POWEROFF && outcome.exitCode === 0) {
+    const reason = `the guest's self-check failed ("${SELFCHECK_FAIL}" on its console)`;
+    return { ...outcome, reason, exitCode: 1 };
+  }
   return outcome;
 }
+
+/** A writer found stdout failed in some boot of this process (CTL.STDOUT_GONE). */
+let stdoutGone = false;
 
 /**
  * A device actor past its restart policy: what real hardware shows is a

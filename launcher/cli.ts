@@ -5,7 +5,11 @@
 // positional arguments the bundled guest in guest/ boots with 128 MB.
 // Read next: launcher/machine.ts (what these options turn into).
 
+import { fileURLToPath } from "node:url";
 import { isMachineRole, MACHINE_ROLES } from "../actors/roles.ts";
+
+/** actorvm's version (`--version`). */
+export const VERSION = "0.14.0";
 
 export interface BlockOption {
   path: string;
@@ -54,7 +58,9 @@ With no <mem-in-mb> and <kernel>, boots the bundled guest (guest/Image,
 guest/initramfs.cpio, guest/cmdline.txt) with 128 MB.
 
 Options (before <mem-in-mb>):
-  --help                  this text
+  -h, --help              this text
+  --version               print actorvm's version
+  --                      end of options: what follows is <mem-in-mb> <kernel> ...
   --verbose               print device setup, every notification and interrupt
   --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
   --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
@@ -103,6 +109,7 @@ const VALUE_OPTIONS = new Set([
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
+  "version",
   "verbose",
   "no-reboot",
   "trace-on-crash",
@@ -118,8 +125,17 @@ export const BUNDLED = {
   systemMap: new URL("../guest/System.map", import.meta.url),
 };
 
-/** Parse argv. Returns null for --help (the caller prints USAGE). */
+/** Parse argv. Returns null for -h or --help (the caller prints USAGE) and for --version. */
 export function parseCommandLine(argv: string[]): LaunchOptions | null {
+  const r = readCommandLine(argv);
+  return typeof r === "string" ? null : r;
+}
+
+/**
+ * Parse argv: the options to boot with, or "help" (-h, --help: print USAGE)
+ * or "version" (--version: print VERSION). `--` ends the options.
+ */
+export function readCommandLine(argv: string[]): LaunchOptions | "help" | "version" {
   const o: LaunchOptions = {
     memMb: 128,
     kernel: "",
@@ -144,13 +160,20 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
+    if (arg === "--") {
+      i++; // everything after it is positional, even if it starts with "-"
+      break;
+    }
+    if (arg === "-h") return "help";
+    if (/^-[^-0-9]/.test(arg)) throw new UsageError(`unknown option ${arg} (see --help)`);
     if (!arg.startsWith("--")) break;
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq < 0 ? undefined : eq);
     let value: string | undefined = eq < 0 ? undefined : arg.slice(eq + 1);
     if (FLAG_OPTIONS.has(name)) {
       if (value !== undefined) throw new UsageError(`option --${name} takes no value`);
-      if (name === "help") return null;
+      if (name === "help") return "help";
+      if (name === "version") return "version";
       if (name === "verbose") o.verbose = true;
       if (name === "no-reboot") o.noReboot = true;
       if (name === "trace-on-crash") o.traceOnCrash = true;
@@ -236,9 +259,10 @@ export function parseCommandLine(argv: string[]): LaunchOptions | null {
   const rest = argv.slice(i);
   if (rest.length === 0) {
     o.bundled = true;
-    o.kernel = BUNDLED.kernel.pathname;
-    if (o.initrd === null) o.initrd = BUNDLED.initrd.pathname;
-    if (o.systemMap === null) o.systemMap = BUNDLED.systemMap.pathname;
+    // fileURLToPath, not .pathname: a clone in "/home/me/my vms" has %20 in its URL.
+    o.kernel = fileURLToPath(BUNDLED.kernel);
+    if (o.initrd === null) o.initrd = fileURLToPath(BUNDLED.initrd);
+    if (o.systemMap === null) o.systemMap = fileURLToPath(BUNDLED.systemMap);
     return o;
   }
   if (rest.length < 2) {

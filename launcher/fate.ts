@@ -41,6 +41,14 @@ export function endedBy(fate: number, reason: string, ctl: Int32Array): MachineO
 /** The line the bundled guest prints when its shell is about to start (docs/guest.md). */
 export const READY_LINE = "actorvm-guest: ready";
 
+/** What the bundled guest's self-check prints when a check failed (docs/guest.md). */
+export const SELFCHECK_FAIL = "actorvm-selfcheck: FAIL";
+
+/** The strings to watch for a self-check: SELFCHECK_FAIL if `actorvm.selfcheck=1` is on. */
+export function selfcheckWatch(cmdline: string): string[] {
+  return /(?:^|\s)actorvm\.selfcheck=1(?=\s|$)/.test(cmdline) ? [SELFCHECK_FAIL] : [];
+}
+
 /**
  * What Linux prints when it panics (kernel/panic.c). With panic=0 it then
  * loops forever with interrupts off (no wfi, so the cpu burns a core).

@@ -8,6 +8,7 @@
 import { createControlBlock, setClockSkew } from "../machine/control.ts";
 import { createByteRing } from "../lib/ring.ts";
 import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
+import { fileURLToPath } from "node:url";
 import { createConsoleState } from "../devices/console.ts";
 import { terminalSize } from "./terminal.ts";
 import { createBlockState } from "../devices/block/block.ts";
@@ -135,7 +136,7 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
   let cmdline = o.cmdline;
   if (o.bundled && cmdline === "") {
     cmdline = new TextDecoder().decode(
-      readInput(BUNDLED.cmdline.pathname, "command line", Infinity, true),
+      readInput(fileURLToPath(BUNDLED.cmdline), "command line", Infinity, true),
     )
       .trim();
   }

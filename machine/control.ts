@@ -37,9 +37,15 @@ export const CTL = {
   /**
    * The guest's fate, written once by the cpu actor when the machine stops
    * (setFate): see FATE below. The why (an SBI reset reason, a trap cause)
-   * travels as text in the cpu's fate message, so word 6 stays reserved.
+   * travels as text in the cpu's fate message.
    */
   FATE: 5,
+  /**
+   * 1 once a writer of guest output found stdout failed (actors/output.ts):
+   * every writer then discards, and only the first says so. The launcher
+   * carries it into the next boot's control block: said once per process.
+   */
+  STDOUT_GONE: 6,
   /**
    * Timer sequence: bumped (and notified) by the cpu each time the guest sets
    * a new deadline, so the waker re-reads TIMER_DEADLINE.

@@ -6,10 +6,11 @@
 // carries. The pieces (runCase, chaosDisk) are used by tests/unit/faults/irq_test.ts.
 // Read docs/faults.md for what each fault means.
 
+import { fileURLToPath } from "node:url";
 import { GuestSession, READY_LINE } from "../testing/guest_session.ts";
 import { sha256Hex } from "../testing/sha256.ts";
 
-const GUEST = new URL("../guest/", import.meta.url).pathname;
+const GUEST = fileURLToPath(new URL("../guest/", import.meta.url));
 
 export interface ChaosCase {
   name: string;

@@ -16,9 +16,10 @@
 // nothing above lib/; scripts/ and testing/ never import from tests/.
 // `deno task check` runs this; tests/unit/layers_test.ts runs it too.
 
+import { fileURLToPath } from "node:url";
 import { dirname, join, normalize, relative } from "node:path";
 
-const ROOT = normalize(join(dirname(new URL(import.meta.url).pathname), ".."));
+const ROOT = normalize(join(dirname(fileURLToPath(import.meta.url)), ".."));
 
 /** Rank of each top folder; a higher rank may import a lower one. */
 const RANK: Record<string, number> = {

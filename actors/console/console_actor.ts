@@ -17,6 +17,7 @@
 // to its port. Read next: devices/console.ts (the device), faults/layers/console.ts.
 
 import type { ActorContext, ActorHandlers } from "../runtime/protocol.ts";
+import { shareStdoutState } from "../output.ts";
 import { ByteRingReader } from "../../lib/ring.ts";
 import { OutputWatch, writeStdout } from "../output.ts";
 import { ConsoleDevice } from "../../devices/console.ts";
@@ -67,6 +68,7 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
     start(ctx) {
       const log = (text: string) => ctx.emit({ kind: "log", text });
       const watch = new OutputWatch(ctx.config.watch ?? []);
+      shareStdoutState(ctx.buffers.control); // a failed stdout is said once, not per writer
       input = (opts.input ?? ringInput)(ctx);
       const source = input;
       const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {

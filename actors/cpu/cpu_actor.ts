@@ -8,6 +8,7 @@
 // Read next: cpu/hart.ts (the hart), actors/cpu/sbi.ts (the hypercalls).
 
 import type { ActorHandlers } from "../runtime/protocol.ts";
+import { shareStdoutState } from "../output.ts";
 import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
@@ -89,6 +90,7 @@ export function runCpu(
   const control = buffers.control;
   const ctl = openControlBlock(control);
   const ctl64 = new BigInt64Array(control);
+  shareStdoutState(control); // a failed stdout is said once, not per writer
   const plic = new PlicRegisters(buffers.plic, control);
   const slots: (MmioTransport | null)[] = new Array(VIRTIO_SLOTS).fill(null);
   // The board's wiring: virtio slot n raises PLIC source 1+n.
@@ -340,7 +342,10 @@ export function runCpu(
   }
   setFate(ctl, fate);
   const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
-  if (fate === FATE.CRASHED && start.tracePcs) msg.pcs = hart.recentPcs().map((pc) => hex(pc));
+  // STOPPED too: after a panic on hvc0 the launcher ends the run and stops us.
+  if ((fate === FATE.CRASHED || fate === FATE.STOPPED) && start.tracePcs) {
+    msg.pcs = hart.recentPcs().map((pc) => hex(pc));
+  }
   if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
   post(msg);
   return msg;

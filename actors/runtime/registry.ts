@@ -6,7 +6,7 @@
 // is refused before boot.
 // Read next: actors/runtime/supervisor.ts, which starts what the registry names.
 
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolve } from "node:path";
 import type { RoleDescriptor } from "./protocol.ts";
 import { spawnActor } from "./spawn.ts";
@@ -28,7 +28,11 @@ function checkFile(role: string, url: URL): void {
     ok = false;
   }
   if (!ok) {
-    throw new Error(`module for role ${role} not found: ${decodeURIComponent(url.pathname)}`);
+    throw new Error(
+      `module for role ${role} not found: ${
+        url.protocol === "file:" ? fileURLToPath(url) : url.href
+      }`,
+    );
   }
 }
 

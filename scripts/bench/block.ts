@@ -5,9 +5,10 @@
 // on actorvm and on qemu-system-riscv64 with the same scratch image, in the
 // same run. Driven by scripts/bench.ts; alone: deno run -A scripts/bench/block.ts
 
+import { fileURLToPath } from "node:url";
 import { E2FS_MISSING, GUEST, mke2fs } from "../../testing/block_tools.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY = "actorvm-guest: ready";
 const SCRATCH_MB = 80;
 const DD_MB = 64;

@@ -4,9 +4,10 @@
 // to the ready line; and the host CPU an idle guest costs over 10 s.
 // Driven by scripts/bench.ts; alone: deno run -A scripts/bench/boot.ts
 
+import { fileURLToPath } from "node:url";
 import { median, timeBoot } from "./guest_qemu.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY = "actorvm-guest: ready";
 const RUNS = 5;
 const LIMIT_MS = 120_000;

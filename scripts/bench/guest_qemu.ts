@@ -2,8 +2,9 @@
 // line, and to run the self-check through to power-off, via
 // scripts/qemu-boot.sh. The boot benchmark divides our own times by these.
 // Driven by scripts/bench.ts; alone: deno run -A scripts/bench/guest_qemu.ts
+import { fileURLToPath } from "node:url";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const RUNS = 5;
 const READY = "actorvm-guest: ready";
 const LIMIT_MS = 60_000;

@@ -2,7 +2,40 @@
 // message and a non-zero exit, with nothing started. The pure parser is
 // tested in-process; the refusals through `mod.ts` as a user runs it.
 import assert from "../../testing/assert.ts";
-import { parseCommandLine, UsageError } from "../../launcher/cli.ts";
+import { fileURLToPath } from "node:url";
+import { parseCommandLine, readCommandLine, UsageError, VERSION } from "../../launcher/cli.ts";
+
+Deno.test("cli: -h, --help, --version, and -- ending the options", () => {
+  assert.deepEqual(readCommandLine(["-h"]), "help");
+  assert.deepEqual(readCommandLine(["--verbose", "--help", "64", "/tmp/Image"]), "help");
+  assert.deepEqual(readCommandLine(["--version"]), "version");
+  assert.deepEqual(parseCommandLine(["-h"]), null);
+  assert.deepEqual(parseCommandLine(["--version"]), null);
+  // After --, words that look like options are positional: here the kernel's name.
+  const o = parseCommandLine(["--verbose", "--", "64", "--odd-name", "--help"])!;
+  assert.deepEqual([o.verbose, o.memMb, o.kernel, o.cmdline], [true, 64, "--odd-name", "--help"]);
+  assert.deepEqual(parseCommandLine(["--"])!.bundled, true);
+  assert.throws(() => parseCommandLine(["--", "--help"]), /want <mem-in-mb> <kernel>/);
+  assert.throws(() => parseCommandLine(["-x"]), /unknown option -x/);
+  assert.throws(() => parseCommandLine(["--version=2"]), /takes no value/);
+});
+
+Deno.test("launcher: --version and -h print and exit 0", async () => {
+  const run = (arg: string) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", fileURLToPath(new URL("../../mod.ts", import.meta.url)), arg],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const v = await run("--version");
+  assert.deepEqual(v.code, 0);
+  assert.deepEqual(new TextDecoder().decode(v.stdout), `actorvm ${VERSION}\n`);
+  assert.match(VERSION, /^\d+\.\d+\.\d+$/);
+  const h = await run("-h");
+  assert.deepEqual(h.code, 0);
+  assert.match(new TextDecoder().decode(h.stdout), /^Usage: deno run -A mod.ts/m);
+});
 
 Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
   const o = parseCommandLine([
