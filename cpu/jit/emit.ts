@@ -27,8 +27,13 @@ export const EXIT_INTERP = 1; // the interpreter must execute the instruction at
 export const EXIT_NOENTRY = 2; // pc is not a leader of this translation
 export const EXIT_BUDGET = 3; // the instruction budget is used up
 
-/** Scratch words after the hart state: the exit pc (f64) and instruction count (i32), dBase*8 (i32). */
-export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_BYTES = 64;
+/**
+ * Scratch words after the hart state: the exit pc (f64), instructions run
+ * (i32), dBase*8 (i32, set by the caller), and for EXIT_INTERP how many
+ * instructions the interpreter should run (i32).
+ */
+export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_STRETCH = 16;
+export const SCRATCH_BYTES = 64;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -148,7 +153,8 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
   const setXStart = () => c.i32(0);
   const setXEnd = (r: number) => c.mem(W.i64_store, 3, X + 8 * r);
   /** Leave with `code`; pc is a constant; `sub` instructions of the run were not executed. */
-  const exitAt = (code: number, pc: number, sub: number) => {
+  const exitAt = (code: number, pc: number, sub: number, stretch = 1) => {
+    if (code === EXIT_INTERP) c.i32(0).i32(stretch).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
     c.i32(0).i64(pc).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
     c.i32(0).get(L_N);
     if (sub !== 0) c.i32(sub).op(W.i32_sub);
@@ -435,7 +441,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       const ins = insns[k];
       const pc = vbase + ins.off;
       if (ins.kind === K_EXIT) {
-        exitAt(EXIT_INTERP, pc, 0);
+        exitAt(EXIT_INTERP, pc, 0, ins.stretch ?? 1);
         break;
       }
       emitInsn(ins, pc, k, L);

@@ -23,6 +23,36 @@ export interface Insn {
   insn: number;
   len: number;
   kind: number;
+  /**
+   * For a K_EXIT instruction ending a run: how many instructions the
+   * interpreter runs from here in one go (see interpStretch).
+   */
+  stretch?: number;
+}
+
+/** Straight-line plain instructions after which a stretch stops (translated code is faster). */
+const STRETCH_GAP = 6;
+const STRETCH_MAX = 64;
+
+/**
+ * How many instructions to hand the interpreter at an untranslated one:
+ * through the straight-line code that follows, up to and including the last
+ * untranslated instruction before a branch, the page end or STRETCH_GAP plain
+ * ones in a row. One exit then covers a whole FP or CSR sequence.
+ */
+function interpStretch(r16: Uint16Array, base: number, off: number): number {
+  let n = 0, last = 0, gap = 0;
+  while (off < 4096 && n < STRETCH_MAX) {
+    const ins = decodeAt(r16, base, off);
+    if (ins.kind === K_EXIT) {
+      n++;
+      last = n;
+      gap = 0;
+    } else if (ins.kind === K_PLAIN && ++gap < STRETCH_GAP) n++;
+    else break;
+    off += ins.len;
+  }
+  return Math.max(1, last);
 }
 
 export interface Run {
@@ -175,6 +205,7 @@ export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<nu
         continue;
       }
       if (ins.kind === K_BRANCH) next = off + ins.len;
+      if (ins.kind === K_EXIT) ins.stretch = interpStretch(r16, base, off);
       break;
     }
     runs.push({ off: l * 2, insns, next });

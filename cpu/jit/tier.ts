@@ -22,6 +22,7 @@ import {
   SCRATCH_DBASE,
   SCRATCH_N,
   SCRATCH_PC,
+  SCRATCH_STRETCH,
 } from "./emit.ts";
 
 export interface JitOptions {
@@ -261,6 +262,7 @@ export class Jit {
     const i32 = this.i32, f64 = this.f64;
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
+    const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
     let done = 0;
     let viaJump = false; // pc came from translated code leaving its page
     while (done < max) {
@@ -294,6 +296,7 @@ export class Jit {
             if (n > 0) continue;
           } else if (code === EXIT_INTERP) {
             this.stats.interpExits++;
+            steps = i32[kIdx]; // the untranslated stretch from here
           } else if (code === EXIT_NOENTRY) {
             this.stats.noEntry++;
             // A new way into the page (a call from another page, a return):

@@ -2,10 +2,14 @@
 // programs (tests/programs/src/bench_*.c) run on the hart in U-mode with Sv39
 // paging on, through usermode/runner.ts, and under qemu-riscv64 in the same
 // run when it is installed. Reports MIPS (instructions retired / wall time,
-// the hart's instret counting for both) and the time ratio actorvm / qemu.
-// The issue's target: at least 60 MIPS on the integer program.
+// the hart's instret counting for both) and the time ratio actorvm / qemu,
+// for both tiers: the interpreter (`actorvm`) and the translator
+// (`actorvm_jit`, cpu/jit/, with its compile time and cache counters).
+// Targets: at least 60 MIPS interpreted on the integer program; with the
+// translator, bench_int within 4x of qemu-riscv64's time (issue 13).
 
-import { runUserElf } from "../../usermode/runner.ts";
+import { UserProcess } from "../../usermode/runner.ts";
+import type { JitStats } from "../../cpu/jit/tier.ts";
 
 const bin = (name: string) => new URL(`../../tests/programs/bin/${name}`, import.meta.url);
 
@@ -18,16 +22,24 @@ interface Measured {
   seconds: number;
   mips: number;
   output: string;
+  jit: JitStats | null;
 }
 
-function onHart(elf: Uint8Array, args: string[]): Measured {
+function onHart(elf: Uint8Array, args: string[], jit = false): Measured {
   const out: Uint8Array[] = [];
   const t0 = performance.now();
-  const r = runUserElf(elf, { args, stdout: (b) => out.push(b.slice()) });
+  const p = new UserProcess(elf, { args, stdout: (b) => out.push(b.slice()), jit });
+  const r = p.run();
   const seconds = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`exit status ${r.status} on the hart`);
   const output = out.map((b) => new TextDecoder().decode(b)).join("").trim();
-  return { instructions: r.instret, seconds, mips: r.instret / seconds / 1e6, output };
+  return {
+    instructions: r.instret,
+    seconds,
+    mips: r.instret / seconds / 1e6,
+    output,
+    jit: p.jit === null ? null : { ...p.jit.stats },
+  };
 }
 
 async function onQemu(
@@ -57,6 +69,11 @@ async function one(name: string, args: string[], warmArgs: string[]) {
   const elf = Deno.readFileSync(path);
   onHart(elf, warmArgs); // let the JIT settle on the interpreter loop first
   const hart = onHart(elf, args);
+  // The translator's run includes its compiles (a fresh process each time: nothing cached).
+  const jit = onHart(elf, args, true);
+  if (jit.output !== hart.output || jit.instructions !== hart.instructions) {
+    throw new Error(`${name}: the translator's run differs from the interpreter's`);
+  }
   // QEMU's run is short, so its process start (translation cache, loader) is
   // measured with a size-0 run and taken off: best of three of each.
   const best = async (a: string[]) => {
@@ -68,12 +85,28 @@ async function one(name: string, args: string[], warmArgs: string[]) {
     return r;
   };
   const qemu = await best(args);
+  if (qemu === null) {
+    console.error(
+      "bench cpu: qemu-riscv64 is not installed (apt-get install qemu-user): no ratios",
+    );
+  }
   const startup = qemu === null ? 0 : (await best(["0"]))!.seconds;
   const net = qemu === null ? 0 : Math.max(qemu.seconds - startup, 1e-6);
   return {
     program: `${name} ${args.join(" ")}`,
     instructions: hart.instructions,
     actorvm: { seconds: round(hart.seconds), mips: round(hart.mips) },
+    actorvm_jit: {
+      seconds: round(jit.seconds),
+      mips: round(jit.mips),
+      speedup_over_interpreter: round(hart.seconds / jit.seconds),
+      compile_ms: round(jit.jit!.compileMs),
+      pages: jit.jit!.pages,
+      compiles: jit.jit!.compiles,
+      cache_bytes: jit.jit!.cacheBytes,
+      entries: jit.jit!.entries,
+      interpreter_exits: jit.jit!.interpExits,
+    },
     qemu: qemu === null ? null : {
       seconds: round(net),
       startup_seconds: round(startup),
@@ -81,6 +114,7 @@ async function one(name: string, args: string[], warmArgs: string[]) {
       same_output: qemu.output === hart.output,
     },
     time_ratio_actorvm_over_qemu: qemu === null ? null : round(hart.seconds / net),
+    time_ratio_jit_over_qemu: qemu === null ? null : round(jit.seconds / net),
     output: hart.output,
   };
 }
@@ -97,6 +131,9 @@ export async function run(): Promise<Record<string, unknown>> {
     fp,
     target_int_mips: 60,
     meets_target: integer.actorvm.mips >= 60,
+    target_jit_int_ratio: 4,
+    meets_jit_target: integer.time_ratio_jit_over_qemu !== null &&
+      integer.time_ratio_jit_over_qemu <= 4,
   };
 }
 
