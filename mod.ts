@@ -1,7 +1,8 @@
 // actorvm's launcher and library entry. As a program — `deno run -A mod.ts
 // [options] [<mem-in-mb> <kernel> [kernel args...]]` — it parses the lguest
 // command line, runs the machine to the guest's fate, and exits with it. As a
-// library it exports the same pieces: the machine, the registry of actor
+// library it exports bootMachine — a machine run from code, its console as
+// Web Streams (launcher/library.ts) — and the pieces: the registry of actor
 // modules (swap any role), the supervisor and the protocol helpers.
 // Read next: launcher/cli.ts, then launcher/machine.ts.
 
@@ -13,8 +14,15 @@ import { ignoreSigusr1, stopSignals } from "./launcher/signals.ts";
 
 export { readCommandLine, VERSION } from "./launcher/cli.ts";
 
-export { BUNDLED, type LaunchOptions, parseCommandLine, USAGE } from "./launcher/cli.ts";
 export {
+  type BlockOption,
+  BUNDLED,
+  type LaunchOptions,
+  parseCommandLine,
+  USAGE,
+} from "./launcher/cli.ts";
+export {
+  type ConsolePort,
   exitCodeFor,
   InputError,
   type MachineHooks,
@@ -22,8 +30,16 @@ export {
   READY_LINE,
   runMachine,
 } from "./launcher/machine.ts";
+export {
+  bootMachine,
+  type BootOptions,
+  fateName,
+  type Machine,
+  type MachineResult,
+} from "./launcher/library.ts";
 export { probeModule, Registry } from "./actors/runtime/registry.ts";
 export {
+  type FailureMode,
   isMachineRole,
   MACHINE_ROLES,
   machineRegistry,
@@ -31,10 +47,32 @@ export {
   parseActorOption,
   ROLE_POLICIES,
   ROLES,
+  type RoleSpec,
 } from "./actors/roles.ts";
-export { Supervisor, type SupervisorEvent } from "./actors/runtime/supervisor.ts";
-export { ActorFailure, defineRole, serveActor } from "./actors/runtime/protocol.ts";
+export {
+  type RestartPolicy,
+  Supervisor,
+  type SupervisorEvent,
+  type SupervisorOptions,
+  type SupervisorState,
+} from "./actors/runtime/supervisor.ts";
+export {
+  type ActorContext,
+  ActorFailure,
+  type ActorHandlers,
+  type ActorPort,
+  type ByKind,
+  defineRole,
+  type Failure,
+  type Message,
+  type ProtocolShape,
+  type RemoteError,
+  type ReplyOf,
+  type RoleDescriptor,
+  serveActor,
+} from "./actors/runtime/protocol.ts";
 export { CTL, FATE } from "./machine/control.ts";
+export { FAULT_LAYERS, type FaultLayer } from "./faults/plan.ts";
 
 const FATE_NAMES: Record<number, string> = {
   [FATE.POWEROFF]: "powered off",

@@ -4,7 +4,13 @@
 // A stdout that fails — a closed pipe (`| head -1`), a full disk (`>/dev/full`),
 // a terminal gone — must not kill the machine: as QEMU's char backends do, the
 // output is discarded from then on, said once per process (CTL.STDOUT_GONE).
+// A machine booted from the library (launcher/library.ts) hands each writer an
+// output byte ring instead (OutputSink): the launcher drains it into a
+// ReadableStream, and a full ring makes the writer wait, so a reader that
+// does not read holds the guest back rather than growing a buffer.
 // Read next: actors/console/console_actor.ts, actors/cpu/cpu_actor.ts (the writers).
+
+import { ByteRingWriter, RING } from "../lib/ring.ts";
 import { CTL } from "../machine/control.ts";
 
 let closed = false;
@@ -47,6 +53,48 @@ export function writeStdout(
     }
   }
   return true;
+}
+
+/**
+ * Where one writer's guest output goes: stdout (writeStdout, the CLI: no ring
+ * given), or an output byte ring the launcher drains (the library). A full
+ * ring waits for room — blocking this worker, as a blocking stdout write
+ * would — until `stopped()` says the machine is stopping; then the rest is
+ * dropped, since nobody will read it. `idle` brackets each wait (the cpu marks
+ * itself idle, so the launcher's watchdog does not take a reader that does
+ * not read for a hung cpu).
+ */
+export class OutputSink {
+  private readonly ring: ByteRingWriter | null;
+
+  constructor(
+    ring: SharedArrayBuffer | undefined,
+    private readonly stopped: () => boolean = () => false,
+    private readonly idle: (waiting: boolean) => void = () => {},
+  ) {
+    this.ring = ring ? new ByteRingWriter(ring) : null;
+  }
+
+  /** Write all of `bytes` (or drop them: a failed stdout, a stopping machine). */
+  write(bytes: Uint8Array): void {
+    const ring = this.ring;
+    if (!ring) {
+      writeStdout(bytes);
+      return;
+    }
+    let off = 0;
+    for (;;) {
+      const n = ring.write(bytes.subarray(off));
+      // The reader waits on two rings at once and may have missed the
+      // sleeping flag (launcher/library.ts): wake it whenever bytes went in.
+      if (n > 0) Atomics.notify(ring.words, RING.HEAD);
+      off += n;
+      if (off >= bytes.length || this.stopped()) return;
+      this.idle(true);
+      ring.waitForSpace(100);
+      this.idle(false);
+    }
+  }
 }
 
 /**

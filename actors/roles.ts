@@ -20,8 +20,10 @@ import { IRQ, type IrqProtocol } from "./irq/protocol.ts";
 
 /** The machine's roles; `--actor <role>=<module>` accepts exactly these (in this order in messages). */
 export const MACHINE_ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
+/** One of MACHINE_ROLES. */
 export type MachineRole = typeof MACHINE_ROLES[number];
 
+/** Whether `s` names one of the machine's roles. */
 export function isMachineRole(s: string): s is MachineRole {
   return (MACHINE_ROLES as readonly string[]).includes(s);
 }
@@ -45,15 +47,19 @@ export interface RoleProtocols {
  */
 export type FailureMode = "crash-ends-run" | "give-up-ends-run" | "device-needs-reset";
 
+/** One row of the role table: how the launcher starts, supervises and judges a role's actor. */
 export interface RoleSpec {
+  /** The role's protocol name and version (what a swapped module must answer). */
   descriptor: RoleDescriptor;
   /** What the role is, in a few words, for messages. */
   what: string;
   /** The worker the launcher starts unless the role is swapped. */
   module: URL;
+  /** Its restart policy (a fault plan may override it). */
   policy: RestartPolicy;
   /** The fault-plan layer that reaches this role; null: none (the cpu). */
   faultLayer: FaultLayer | null;
+  /** What its failure does to the run. */
   failure: FailureMode;
   /** One actor per device of its kind (each disk, each network) instead of one per machine. */
   perDevice: boolean;

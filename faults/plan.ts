@@ -8,6 +8,7 @@
 
 /** The roles a plan can reach. The cpu has no fault layer (its crash is the guest's death). */
 export const FAULT_LAYERS = ["block", "irq", "net", "console", "waker"] as const;
+/** One of FAULT_LAYERS. */
 export type FaultLayer = typeof FAULT_LAYERS[number];
 
 /** Effects each layer can inject; "kill" ends the actor's worker (its supervisor restarts it). */

@@ -19,6 +19,7 @@ import { DeviceTransport } from "../devices/virtio/mmio.ts";
 import { setNetLink } from "../devices/net/net.ts";
 import { type ConsoleSize, setConsoleSize } from "../devices/console.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
+import { createByteRing } from "../lib/ring.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
 import {
@@ -43,13 +44,33 @@ export interface MachineHooks {
    * guest's ready line). Each is reported once per boot to onSeen, and with --verbose.
    */
   watch?: string[];
+  /** A watched string was seen: after how many instructions and milliseconds of this boot. */
   onSeen?: (text: string, instret: number, msSinceBoot: number) => void;
   /**
    * Called once the terminal is set up and its signal handlers (which stop
    * the machine and restore the terminal) are installed.
    */
   terminalReady?: () => void;
+  /**
+   * The guest's console goes here instead of the process's terminal and
+   * stdout (a machine booted from the library, launcher/library.ts): no
+   * stdin reader, raw mode or signal handlers, and output through rings.
+   */
+  console?: ConsolePort;
 }
+
+/** A console other than the process's terminal: the library's streams (launcher/library.ts). */
+export interface ConsolePort {
+  /** The run starts: `guest` takes typed bytes (as TerminalHooks.input and room) and stops it. */
+  open(guest: { input(bytes: Uint8Array): number; room(): Promise<void>; stop(): void }): void;
+  /** Each boot's output byte rings, one per writer (the console actor, the cpu): drain them. */
+  boot(outputRings: SharedArrayBuffer[]): void;
+  /** The run is over: every writer has stopped. */
+  close(): void;
+}
+
+/** Bytes of each output ring of a library machine: what a reader that does not read lets pile up. */
+export const OUTPUT_RING_BYTES = 64 * 1024;
 
 /** What one boot hands the run loop (launcher/machine.ts) while it runs. */
 export interface Attach {
@@ -91,6 +112,7 @@ function actorsFor(
   b: Board,
   watch: string[],
   panic: PanicPolicy,
+  output: SharedArrayBuffer[] | null,
 ): ActorPlan[] {
   const { ram, control, plic } = b;
   const verbose = o.verbose;
@@ -101,7 +123,13 @@ function actorsFor(
     actor(
       "console",
       0,
-      { ram, state: b.consoleSlot.state, control, input: b.inputRing },
+      {
+        ram,
+        state: b.consoleSlot.state,
+        control,
+        input: b.inputRing,
+        ...(output ? { output: output[0] } : {}),
+      },
       { ramBase: RAM_BASE, verbose, watch },
       { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
     ),
@@ -132,7 +160,14 @@ function actorsFor(
     actor(
       "cpu",
       0,
-      { ram, control, plic, ...b.slotBuffers, input: b.inputRing },
+      {
+        ram,
+        control,
+        plic,
+        ...b.slotBuffers,
+        input: b.inputRing,
+        ...(output ? { output: output[1] } : {}),
+      },
       {
         ramBase: RAM_BASE,
         slots: b.slots,
@@ -187,6 +222,9 @@ export async function bootOnce(
     hooks.onSeen?.(text, instret, ms);
   };
 
+  // A library machine's output rings: [the console actor's, the cpu's] (actors/output.ts).
+  const output = hooks.console ? [0, 1].map(() => createByteRing(OUTPUT_RING_BYTES)) : null;
+  if (output) hooks.console!.boot(output);
   const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
   // The PCs of the cpu's last fate message (--trace-on-crash), stopped or not.
   let cpuPcs: string[] | undefined;
@@ -197,6 +235,7 @@ export async function bootOnce(
       b,
       [...userWatch, ...panic.watch, ...selfcheckWatch(p.cmdline)],
       panic,
+      output,
     )
   ) {
     const spec = ROLES[a.role];

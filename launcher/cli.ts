@@ -11,23 +11,39 @@ import { isMachineRole, MACHINE_ROLES } from "../actors/roles.ts";
 /** actorvm's version (`--version`). */
 export const VERSION = "0.14.0";
 
+/** One --block disk. */
 export interface BlockOption {
+  /** The backing file. */
   path: string;
+  /** `,ro`: the guest sees a read-only disk. */
   readOnly: boolean;
 }
 
+/** Everything the command line says (parseCommandLine): the options a machine boots with. */
 export interface LaunchOptions {
+  /** Guest RAM in MiB (`<mem-in-mb>`). */
   memMb: number;
+  /** The kernel file (`<kernel>`). */
   kernel: string;
+  /** --initrd: the initial RAM disk file, or null. */
   initrd: string | null;
+  /** The kernel command line (`[kernel args...]`; the bundled guest's when empty). */
   cmdline: string;
+  /** --block disks, /dev/vda first. */
   blocks: BlockOption[];
+  /** --tunnet: `<ip>[/<n>]` or `bridge:<name>`, or null. */
   tunnet: string | null;
+  /** --sharenet: the inter-guest segment's path, or null. */
   sharenet: string | null;
+  /** --mac: the guest's MAC address, or null for a stable local one. */
   mac: string | null;
+  /** --actor: role to module, for swapped roles. */
   actors: Map<string, string>;
+  /** --faults: the fault plan's file, or null. */
   faults: string | null;
+  /** --seed for the fault plan's random choices, or null. */
   seed: number | null;
+  /** --verbose. */
   verbose: boolean;
   /** Exit with status 0 on a guest reboot instead of restarting the machine. */
   noReboot: boolean;
@@ -49,6 +65,7 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** The --help text. */
 export const USAGE =
   `actorvm: boot a RISC-V 64-bit Linux guest, every device an actor in its own worker.
 

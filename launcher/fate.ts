@@ -8,11 +8,15 @@
 import { CTL, FATE, publishedInstret } from "../machine/control.ts";
 import type { CpuConfig } from "../actors/cpu/protocol.ts";
 
+/** How a run ended. */
 export interface MachineOutcome {
   /** A value of FATE (machine/control.ts). */
   fate: number;
+  /** What happened, in words. */
   reason: string;
+  /** The exit status the CLI ends with (exitCodeFor). */
   exitCode: number;
+  /** Instructions the guest retired. */
   instret: number;
   /** Recent PCs when the guest died and --trace-on-crash was given. */
   pcs?: string[];

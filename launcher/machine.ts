@@ -10,13 +10,13 @@ import { ByteRingWriter } from "../lib/ring.ts";
 import type { Registry } from "../actors/runtime/registry.ts";
 import { machineRegistry, type MachineRole } from "../actors/roles.ts";
 import type { LaunchOptions } from "./cli.ts";
-import { Terminal, TERMINAL_HOLD_BYTES } from "./terminal.ts";
+import { Terminal, TERMINAL_HOLD_BYTES, type TerminalHooks } from "./terminal.ts";
 import { applySwaps, prepare } from "./prepare.ts";
 import { bootOnce, type MachineHooks } from "./boot.ts";
 import type { MachineOutcome } from "./fate.ts";
 
 export { InputError } from "./prepare.ts";
-export type { MachineHooks } from "./boot.ts";
+export type { ConsolePort, MachineHooks } from "./boot.ts";
 export {
   CPU_WATCHDOG_MS,
   exitCodeFor,
@@ -52,7 +52,7 @@ export async function runMachine(
   let resize: (size: { cols: number; rows: number }) => void = () => {};
   // The input ring never drops: what does not fit waits in the terminal
   // (launcher/terminal.ts), which stops reading a pipe meanwhile.
-  const terminal = new Terminal({
+  const guest: TerminalHooks = {
     input(bytes) {
       const n = input?.write(bytes) ?? 0; // no machine yet (or between boots): wait
       if (n > 0) inputWake();
@@ -83,8 +83,18 @@ export async function runMachine(
     resize(size) {
       resize(size);
     },
+  };
+  // The process's terminal, or (a library machine) the caller's console port.
+  const terminal = hooks.console ? null : new Terminal(guest);
+  terminal?.start();
+  hooks.console?.open({
+    input: guest.input,
+    room: guest.room,
+    stop() {
+      stopping = true;
+      stop(FATE.STOPPED);
+    },
   });
-  terminal.start();
   hooks.terminalReady?.();
   try {
     for (let boot = 1;; boot++) {
@@ -102,8 +112,9 @@ export async function runMachine(
       return outcome;
     }
   } finally {
-    terminal.close();
-    if (terminal.dropped > 0) {
+    terminal?.close();
+    hooks.console?.close();
+    if (terminal && terminal.dropped > 0) {
       log(`input: ${terminal.dropped} typed bytes were dropped (the guest was not reading)`);
     }
     for (const n of p.nets) n.release();

@@ -31,6 +31,7 @@ import { BUNDLED, type LaunchOptions } from "./cli.ts";
 
 /** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
 export class InputError extends Error {
+  /** "InputError". */
   override name = "InputError";
 }
 

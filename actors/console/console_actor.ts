@@ -19,9 +19,9 @@
 import type { ActorContext, ActorHandlers } from "../runtime/protocol.ts";
 import { shareStdoutState } from "../output.ts";
 import { ByteRingReader } from "../../lib/ring.ts";
-import { OutputWatch, writeStdout } from "../output.ts";
-import { ConsoleDevice } from "../../devices/console.ts";
+import { OutputSink, OutputWatch } from "../output.ts";
 import { claimInput, CTL, INPUT, releaseInput } from "../../machine/control.ts";
+import { ConsoleDevice } from "../../devices/console.ts";
 import type { ConsoleProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
@@ -71,9 +71,12 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
       shareStdoutState(ctx.buffers.control); // a failed stdout is said once, not per writer
       input = (opts.input ?? ringInput)(ctx);
       const source = input;
+      // stdout, or the library's output ring (actors/output.ts) when the launcher gave one.
+      const ctl = new Int32Array(ctx.buffers.control);
+      const sink = new OutputSink(ctx.buffers.output, () => Atomics.load(ctl, CTL.STOP) !== 0);
       const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
         output(bytes) {
-          writeStdout(bytes);
+          sink.write(bytes);
           bytesOut += bytes.length;
           if (watch.watching) {
             for (const text of watch.feed(bytes)) ctx.emit({ kind: "seen", text });

@@ -1,7 +1,8 @@
 // The console actor's protocol: virtio-console on the slot's transport state.
 // Input arrives through a byte ring filled by the launcher's one stdin reader
 // (launcher/terminal.ts), so a restarted console loses nothing typed; output
-// goes straight to this process's stdout. Read next: actors/console/console_actor.ts.
+// goes straight to this process's stdout, or into an output ring for a
+// machine booted from the library. Read next: actors/console/console_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
@@ -35,6 +36,11 @@ export interface ConsoleProtocol {
     control: SharedArrayBuffer;
     /** Byte ring (lib/ring.ts): the launcher writes stdin bytes, this actor reads. */
     input: SharedArrayBuffer;
+    /**
+     * Byte ring for the guest's output (a library machine, launcher/library.ts):
+     * this actor writes, the launcher reads. Absent: output goes to stdout.
+     */
+    output?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
   };

@@ -15,7 +15,7 @@ import type { Bus } from "../../cpu/bus.ts";
 import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
 import { PolledInput } from "./polled_input.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
-import { OutputWatch, writeStdout } from "../output.ts";
+import { OutputSink, OutputWatch } from "../output.ts";
 import { MmioTransport } from "../../devices/virtio/mmio.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Uart } from "../../devices/uart.ts";
@@ -122,6 +122,13 @@ export function runCpu(
       }
     };
   };
+  // stdout, or the library's output ring (actors/output.ts). Waiting for a
+  // reader counts as idle, as wfi does, for the launcher's watchdog.
+  const sink = new OutputSink(
+    buffers.output,
+    () => Atomics.load(ctl, CTL.STOP) !== 0,
+    (waiting) => Atomics.store(ctl, CTL.CPU_IDLE, waiting ? 1 : 0),
+  );
   const watchSbi = watchOutput("SBI console");
   const watchUart = watchOutput("UART");
 
@@ -151,7 +158,7 @@ export function runCpu(
     if (uartOut.length === 0) return;
     const bytes = new Uint8Array(uartOut);
     uartOut = [];
-    writeStdout(bytes);
+    sink.write(bytes);
     watchUart(bytes);
   };
   const uart = start.uart
@@ -223,7 +230,7 @@ export function runCpu(
 
   const host: SbiHost = {
     consoleWrite(bytes) {
-      writeStdout(bytes);
+      sink.write(bytes);
       watchSbi(bytes);
     },
     consoleRead(max) {

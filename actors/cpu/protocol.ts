@@ -61,9 +61,10 @@ export interface CpuProtocol {
   event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
   config: CpuConfig;
   /**
-   * ram, control, plic, slot<n> for each slot in config.slots, and input: the
+   * ram, control, plic, slot<n> for each slot in config.slots, input (the
    * terminal's byte ring, read by the SBI console and the UART while the guest
-   * polls them (actors/cpu/polled_input.ts).
+   * polls them: actors/cpu/polled_input.ts), and output (a byte ring for the
+   * guest's output from a library machine; absent, it goes to stdout).
    */
   buffers: Record<string, SharedArrayBuffer>;
 }

@@ -5,6 +5,7 @@
 
 /** Every protocol message is a `kind`-tagged union member. */
 export interface Message {
+  /** Which member of the union. */
   kind: string;
 }
 
@@ -44,12 +45,15 @@ export type ReplyOf<P extends ProtocolShape, K> = K extends keyof P["reply"] ? P
 
 /** Name and version of a role's protocol; `P` rides along at the type level only. */
 export interface RoleDescriptor<P extends ProtocolShape = ProtocolShape> {
+  /** The role's name (`cpu`, `console`, ...). */
   readonly role: string;
+  /** Bumped whenever the protocol changes; the handshake refuses a mismatch. */
   readonly protocolVersion: number;
   /** Phantom: never set at run time. */
   readonly protocol?: P;
 }
 
+/** The descriptor of a role's protocol `P`: its name (lower case) and version (from 1). */
 export function defineRole<P extends ProtocolShape>(
   role: string,
   version: number,
@@ -63,8 +67,11 @@ export function defineRole<P extends ProtocolShape>(
 
 /** An error as it crosses a worker boundary. */
 export interface RemoteError {
+  /** The error's class name. */
   name: string;
+  /** Its message. */
   message: string;
+  /** Its stack, when it had one. */
   stack?: string;
 }
 
@@ -120,6 +127,7 @@ function describeFailure(f: Failure): string {
 
 /** The one error type the parent side throws; `failure` says which case. */
 export class ActorFailure extends Error {
+  /** `actor` names the actor; `failure` is what went wrong. */
   constructor(readonly actor: string, readonly failure: Failure) {
     super(`${actor}: ${describeFailure(failure)}`);
     this.name = "ActorFailure";
@@ -157,12 +165,15 @@ export type FromActor =
 
 /** What an actor's handlers see. */
 export interface ActorContext<P extends ProtocolShape> {
+  /** The role served. */
   readonly role: string;
+  /** The protocol version served. */
   readonly protocolVersion: number;
   /** This worker instance's stamp (a restart gets a new one). */
   readonly stamp: number;
   /** The buffers and config from the start message (valid from `start` on). */
   readonly buffers: P["buffers"];
+  /** The config from the start message. */
   readonly config: P["config"];
   /** Send a one-way event to the parent. */
   emit(event: P["event"], transfer?: Transferable[]): void;
@@ -170,7 +181,8 @@ export interface ActorContext<P extends ProtocolShape> {
   exit(reason: string): void;
 }
 
-type ByKind<U extends Message, K> = Extract<U, { kind: K }>;
+/** The member of message union `U` whose kind is `K`. */
+export type ByKind<U extends Message, K> = Extract<U, { kind: K }>;
 
 /**
  * An actor's handlers. `request` and `cast` are objects keyed by every kind
@@ -186,12 +198,14 @@ export interface ActorHandlers<P extends ProtocolShape> {
    * stop word in shared memory, since it will not see "stop" messages.
    */
   start?(ctx: ActorContext<P>): void | Promise<void>;
+  /** One handler per request kind; its return value (or promise) is the reply. */
   request: {
     [K in P["request"]["kind"]]: (
       msg: ByKind<P["request"], K>,
       ctx: ActorContext<P>,
     ) => ReplyOf<P, K> | Promise<ReplyOf<P, K>>;
   };
+  /** One handler per cast kind (one-way messages). */
   cast: {
     [K in P["cast"]["kind"]]: (msg: ByKind<P["cast"], K>, ctx: ActorContext<P>) => void;
   };
@@ -201,8 +215,11 @@ export interface ActorHandlers<P extends ProtocolShape> {
 
 /** The bits of a worker's global scope serveActor uses (a MessagePort-like in tests). */
 export interface ActorPort {
+  /** Send a message to the parent. */
   postMessage(msg: unknown, transfer?: Transferable[]): void;
+  /** Receive the parent's messages. */
   addEventListener(type: "message", fn: (e: MessageEvent) => void): void;
+  /** End this worker. */
   close(): void;
 }
 

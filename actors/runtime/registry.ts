@@ -93,6 +93,7 @@ export class Registry<R extends string = string> {
     this.modules.delete(role);
   }
 
+  /** Whether `role` runs a module other than its default. */
   isSwapped(role: R): boolean {
     return this.modules.has(role);
   }

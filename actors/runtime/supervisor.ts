@@ -6,7 +6,10 @@
 // small class the launcher uses.
 // Read actors/runtime/spawn.ts first for what one instance does.
 
-import { assign, createActor, emit, fromCallback, sendTo, setup } from "xstate";
+// A full npm: specifier, not a bare "xstate" from deno.json's import map: mod.ts
+// must import from any directory (the library, README "Library").
+// deno-lint-ignore no-import-prefix
+import { assign, createActor, emit, fromCallback, sendTo, setup } from "npm:xstate@^5";
 import {
   ActorFailure,
   type Failure,
@@ -20,8 +23,11 @@ import { type ActorLink, freshStamp, spawnActor } from "./spawn.ts";
 
 /** At most `maxRestarts` restarts within any `windowMs`; wait `backoffMs` before each. */
 export interface RestartPolicy {
+  /** Restarts allowed within windowMs; past them the supervisor gives up. */
   maxRestarts: number;
+  /** The sliding window restarts are counted in. */
   windowMs: number;
+  /** Wait this long before each restart. */
   backoffMs: number;
   /** Handshake + start must finish within this (default 20 s). */
   startTimeoutMs?: number;
@@ -42,6 +48,7 @@ export type SupervisorEvent =
   | { kind: "gave-up"; role: string; reason: string; failure: Failure }
   | { kind: "stopped"; role: string };
 
+/** Where a supervised actor is in its life. */
 export type SupervisorState = "starting" | "running" | "stopping" | "restarting" | "stopped";
 
 // ---- The worker as an xstate callback actor.
@@ -353,11 +360,15 @@ export const supervisorMachine = setup({
   },
 });
 
+/** What a Supervisor runs and how. */
 export interface SupervisorOptions<P extends ProtocolShape> {
+  /** The role's protocol, checked in the handshake. */
   descriptor: RoleDescriptor<P>;
   /** The module to run: usually `registry.get(role)`. */
   url: URL | string;
+  /** The shared buffers handed to every instance. */
   buffers: P["buffers"];
+  /** The config handed to every instance. */
   config: P["config"];
   /** Merged over NO_RESTARTS; the launcher passes the role's policy from actors/roles.ts. */
   policy?: Partial<RestartPolicy>;
@@ -368,12 +379,14 @@ export interface SupervisorOptions<P extends ProtocolShape> {
  * link); casts go through the machine, which forwards them only while running.
  */
 export class Supervisor<P extends ProtocolShape> {
+  /** The role supervised. */
   readonly role: string;
   private readonly actor;
   private readonly eventFns = new Set<(e: SupervisorEvent) => void>();
   private readonly messageFns = new Set<(msg: P["event"]) => void>();
   private started = false;
 
+  /** A supervisor for `opts`; nothing runs until start(). */
   constructor(opts: SupervisorOptions<P>) {
     this.role = opts.descriptor.role;
     const policy = { ...NO_RESTARTS, ...opts.policy };
@@ -421,6 +434,7 @@ export class Supervisor<P extends ProtocolShape> {
     });
   }
 
+  /** Where the actor is now. */
   get state(): SupervisorState {
     const s = this.actor.getSnapshot();
     if (s.matches("stopped")) return "stopped";
