@@ -9,8 +9,11 @@
 //   without a virtio-console driver (Image-sbicon) and with one, where the
 //   virtio console is hvc1 with receive buffers nobody reads
 //   (Image-sbicon-virtio): the shell on hvc0 takes typed commands;
-// - the bundled kernel with console=ttyS0 reaches its shell on the UART.
-// A kernel test is skipped (with a warning) when its image was not built.
+// - the bundled kernel with console=ttyS0 reaches its shell on the UART;
+// - in one run (OpenSBI, U-Boot, Linux), input follows the guest from
+//   U-Boot's UART (the cpu polls it) to Linux's hvc0 (the virtio console)
+//   once U-Boot has stopped polling.
+// A test is skipped (with a warning) when its image or tool is missing.
 // Read next: actors/cpu/polled_input.ts, actors/console/console_actor.ts.
 
 import assert from "../../testing/assert.ts";
@@ -103,4 +106,54 @@ Deno.test({
   name: "console: the bundled kernel with console=ttyS0 reaches its shell on the UART, no flag",
   ignore: !has8250,
   fn: () => shellAnswers(at("guest/Image"), ["console=ttyS0"], /^\/dev\/ttyS0$/),
+});
+
+const UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf";
+const OPENSBI = "/usr/lib/riscv64-linux-gnu/opensbi/generic/fw_jump.bin";
+const MKE2FS = ["/usr/sbin/mke2fs", "/sbin/mke2fs"].find(exists);
+const noUboot = !exists(UBOOT) || !exists(OPENSBI) || !MKE2FS;
+if (noUboot) {
+  console.warn(`skipped: no ${UBOOT}, ${OPENSBI} or mke2fs (u-boot-qemu, opensbi, e2fsprogs)`);
+}
+Deno.test({
+  name: "console: typed input follows the guest from U-Boot's UART to Linux's hvc0, no flag",
+  ignore: noUboot,
+  async fn() {
+    const dir = await Deno.makeTempDir();
+    const disk = `${dir}/boot.img`;
+    const s0 = { s: null as GuestSession | null };
+    try {
+      await Deno.mkdir(`${dir}/files`);
+      for (const f of ["Image", "initramfs.cpio"]) {
+        await Deno.copyFile(at(`guest/${f}`), `${dir}/files/${f}`);
+      }
+      const mk = await new Deno.Command(MKE2FS!, {
+        args: ["-q", "-F", "-t", "ext2", "-b", "1024", "-d", `${dir}/files`, disk, "16M"],
+        stderr: "piped",
+      }).output();
+      assert.equal(mk.code, 0, new TextDecoder().decode(mk.stderr));
+      const s = s0.s = new GuestSession({
+        args: [`--bios=${OPENSBI}`, `--block=${disk},ro`, "256", UBOOT],
+      });
+      let pos = await s.waitFor("Hit any key to stop autoboot", 30_000);
+      await s.send("\n"); // to U-Boot, on the UART
+      pos = await s.waitFor("=> ", 10_000, pos);
+      await s.send(
+        "load virtio 0 84000000 Image; load virtio 0 88000000 initramfs.cpio; " +
+          "setenv bootargs console=hvc0 earlycon=sbi; " +
+          "booti 84000000 88000000:${filesize} ${fdtcontroladdr}\n",
+      );
+      pos = await s.waitFor("Starting kernel", 20_000, pos);
+      await s.waitFor(READY_LINE, 120_000, pos);
+      // To Linux's shell, on hvc0: the UART nobody polls any more let go.
+      assert.equal((await s.run("echo $((6 * 7))", 60_000)).trim(), "42");
+      assert.equal((await s.run("tty", 30_000)).trim(), "/dev/hvc0");
+      await s.poweroff();
+      const st = await s.exit(20_000);
+      assert.equal(st.code, 0, `exit status (stderr: ${s.stderr.slice(-500)})`);
+    } finally {
+      await s0.s?.close();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
