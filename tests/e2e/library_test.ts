@@ -5,6 +5,7 @@
 // machine whose writers wait for a reader; `deno doc --lint mod.ts` is clean.
 // The in-process scenarios run in a child `deno run -A` of this very file.
 // Read next: launcher/library.ts, examples/library.ts.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { bootMachine, FATE, type Machine, READY_LINE } from "../../mod.ts";
 
@@ -108,7 +109,7 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
 /** Run scenario `name` in a child `deno run` of this file; returns its stdout. */
 async function runScenario(name: string): Promise<string> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, "--scenario", name],
+    args: ["run", "-A", fileURLToPath(import.meta.url), "--scenario", name],
     stdin: "null",
     signal: AbortSignal.timeout(2 * BOOT_MS),
   }).output();
@@ -128,7 +129,7 @@ Deno.test("output nobody reads waits, whole and in order; stop() ends a waiting 
 
 Deno.test("deno doc --lint mod.ts: every exported symbol is documented", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["doc", "--lint", MOD.pathname],
+    args: ["doc", "--lint", fileURLToPath(MOD)],
     stdin: "null",
     env: { NO_COLOR: "1" },
   }).output();
