@@ -3,8 +3,9 @@
 // back out of one, e2fsck -fn to judge it) and deterministic file contents.
 // Used by tests/e2e/block_e2e_test.ts, tests/e2e/block_durability_test.ts and
 // scripts/bench/block.ts.
+import { fileURLToPath } from "node:url";
 
-export const GUEST = new URL("../guest", import.meta.url).pathname;
+export const GUEST = fileURLToPath(new URL("../guest", import.meta.url));
 
 /** Where a tool lives: on PATH, or in /sbin and /usr/sbin (Debian puts e2fsprogs there). */
 function findTool(name: string): string | null {

@@ -6,11 +6,12 @@
 // Every wait has a deadline, so a wedged guest fails a test instead of
 // hanging CI. testing/net_vm.ts builds its networked `Vm` on this class.
 // Read next: testing/net_vm.ts, then testing/virtio_driver.ts.
+import { fileURLToPath } from "node:url";
 
 export { READY_LINE } from "../mod.ts";
 
-const MOD = new URL("../mod.ts", import.meta.url).pathname;
-const GUEST_DIR = new URL("../guest/", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+const GUEST_DIR = fileURLToPath(new URL("../guest/", import.meta.url));
 
 /**
  * The `mod.ts` arguments, after any options, that boot the bundled kernel and

@@ -5,12 +5,13 @@
 // namespace) that sends or sinks a deterministic byte stream and reports its
 // SHA-256 and timing. Used by tests/e2e/net_e2e_test.ts and scripts/bench/net.ts.
 
+import { fileURLToPath } from "node:url";
 import type { Netns } from "./netns.ts";
 import { GuestSession, READY_LINE } from "./guest_session.ts";
 import { sha256Hex } from "./sha256.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
-const SELF = new URL(import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const SELF = fileURLToPath(import.meta.url);
 
 export interface VmOptions {
   vm: "actorvm" | "qemu";

@@ -8,6 +8,7 @@
 // Targets: at least 60 MIPS interpreted on the integer program; with the
 // translator, bench_int within 4x of qemu-riscv64's time (issue 13).
 
+import { fileURLToPath } from "node:url";
 import { UserProcess } from "../../usermode/runner.ts";
 import type { JitStats } from "../../cpu/jit/tier.ts";
 
@@ -77,9 +78,9 @@ async function one(name: string, args: string[], warmArgs: string[]) {
   // QEMU's run is short, so its process start (translation cache, loader) is
   // measured with a size-0 run and taken off: best of three of each.
   const best = async (a: string[]) => {
-    let r = await onQemu(path.pathname, a);
+    let r = await onQemu(fileURLToPath(path), a);
     for (let i = 0; i < 2 && r !== null; i++) {
-      const n = await onQemu(path.pathname, a);
+      const n = await onQemu(fileURLToPath(path), a);
       if (n !== null && n.seconds < r.seconds) r = n;
     }
     return r;

@@ -4,6 +4,7 @@
 // (actorvm / qemu). Everything happens inside network namespaces made here
 // (testing/netns.ts), addresses 10.213.40.0/24 only. Run: deno task bench net
 
+import { fileURLToPath } from "node:url";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
 import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
@@ -122,7 +123,7 @@ export async function run(): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { bytesPerTransfer: BYTES, pings: PINGS };
   try {
     out.tapBackendRtt = await withNetns(1, async (ns) => {
-      const self = new URL(import.meta.url).pathname;
+      const self = fileURLToPath(import.meta.url);
       return JSON.parse(await ns.sh(`${Deno.execPath()} run -A ${self} backend-rtt`));
     });
   } catch (e) {

@@ -6,6 +6,7 @@
 // Helpers: testing/guest_session.ts, testing/block_tools.ts. Device-level checks
 // (past-the-end requests, malformed chains): tests/unit/block/device_test.ts.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { lockBlockFile } from "../../devices/block/backend.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
@@ -20,7 +21,7 @@ import {
 } from "../../testing/block_tools.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 if (E2FS_MISSING) {
   console.warn(`block e2e: ext2 tests SKIPPED: ${E2FS_MISSING} (apt-get install e2fsprogs)`);

@@ -2,6 +2,7 @@
 // the guest's ready line, run a few commands through the virtio console,
 // power off, and expect exit status 0. One boot serves every check.
 // Read next: testing/guest_session.ts (the expect-style handle), mod.ts.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
@@ -47,7 +48,7 @@ Deno.test("console: input piped before the guest is ready is delivered; stdin's 
   // The whole of stdin is written and closed at once, long before the guest
   // has a console: the bytes must wait, and end-of-file must not end the run.
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname],
+    args: ["run", "-A", fileURLToPath(new URL("../../mod.ts", import.meta.url))],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",

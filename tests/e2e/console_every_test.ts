@@ -16,10 +16,11 @@
 // A test is skipped (with a warning) when its image or tool is missing.
 // Read next: actors/cpu/polled_input.ts, actors/console/console_actor.ts.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
-const at = (p: string) => new URL(`../../${p}`, import.meta.url).pathname;
+const at = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
 const SBI_PROGRAM = at("tests/programs/bin/sbi_console");
 const INITRD = `--initrd=${at("guest/initramfs.cpio")}`;
 

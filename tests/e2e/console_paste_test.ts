@@ -4,10 +4,11 @@
 // dropped in silence (a third arrived). The guest decodes base64 (the tty's
 // line discipline would mangle raw bytes) and prints the md5, which must
 // match the host's. Read next: launcher/terminal.ts, actors/console/console.worker.ts.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { bundledBoot } from "../../testing/guest_session.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 Deno.test("console: 1 MiB piped into stdin at once reaches the guest intact (md5 in the guest)", async () => {
   const data = new Uint8Array(1 << 20);

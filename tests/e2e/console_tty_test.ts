@@ -3,10 +3,11 @@
 // delivered to the guest (it interrupts a `sleep` in the guest's shell).
 // Skipped with a message when tmux is not installed (CI installs it).
 // Read next: launcher/terminal.ts.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { READY_LINE } from "../../testing/guest_session.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const haveTmux = (() => {
   try {
     return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })

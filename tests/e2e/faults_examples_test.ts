@@ -8,13 +8,14 @@
 // still sees the guest's panic line through it.
 // Read next: examples/, docs/faults.md (the examples table).
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession } from "../../testing/guest_session.ts";
 import { parseScript } from "../../examples/scripted_console.ts";
 import { parseSectors } from "../../examples/bad_sector_block.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 
-const ROOT = new URL("../..", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 Deno.test("examples: script and sector-list parsers refuse bad input clearly", () => {
   assert.deepEqual(parseScript("# c\nexpect a b\nsend x\\n\n"), [

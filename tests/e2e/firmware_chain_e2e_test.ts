@@ -5,6 +5,7 @@
 // test device: exit 0. Skipped without opensbi, u-boot-qemu or mke2fs.
 // Read next: docs/firmware.md.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { GuestSession } from "../../testing/guest_session.ts";
 
@@ -33,7 +34,10 @@ Deno.test({
       const files = `${dir}/files`;
       await Deno.mkdir(files);
       for (const f of ["Image", "initramfs.cpio"]) {
-        await Deno.copyFile(new URL(`../../guest/${f}`, import.meta.url).pathname, `${files}/${f}`);
+        await Deno.copyFile(
+          fileURLToPath(new URL(`../../guest/${f}`, import.meta.url)),
+          `${files}/${f}`,
+        );
       }
       const mk = await new Deno.Command(mke2fs!, {
         args: ["-q", "-F", "-t", "ext2", "-b", "1024", "-d", files, disk, "16M"],

@@ -7,6 +7,7 @@
 // Skipped when u-boot-qemu is absent.
 // Read next: devices/uart.ts, docs/firmware.md.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { GuestSession } from "../../testing/guest_session.ts";
 
@@ -27,7 +28,7 @@ Deno.test({
   async fn() {
     // A private copy: the disk is only read, but others may lock guest/disk.img for writing.
     const disk = await Deno.makeTempFile({ suffix: ".img" });
-    await Deno.copyFile(new URL("../../guest/disk.img", import.meta.url).pathname, disk);
+    await Deno.copyFile(fileURLToPath(new URL("../../guest/disk.img", import.meta.url)), disk);
     const sectors = (await Deno.stat(disk)).size / 512;
     const s = new GuestSession({ args: [`--block=${disk},ro`, "128", UBOOT] });
     try {

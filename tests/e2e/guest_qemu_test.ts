@@ -3,9 +3,10 @@
 // once with the self-check switch (ready line, disk, link, clean power-off),
 // once interactively (^C interrupts `sleep` at the shell, `poweroff` works).
 // Skipped, with a message, where QEMU is absent. Guest details: docs/guest.md.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 
-const ROOT = new URL("../../", import.meta.url).pathname;
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const HARD_LIMIT_MS = 60_000; // no boot may outlive this, whatever happens
 const PROMPT = /actorvm:[^\r\n]*# /; // PS1 from guest/rootfs/etc/profile
 

@@ -98,7 +98,7 @@ Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
 
 async function launch(args: string[]): Promise<{ code: number; stderr: string }> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, ...args],
+    args: ["run", "-A", fileURLToPath(new URL("../../mod.ts", import.meta.url)), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -120,13 +120,13 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
         [
           "--initrd=/nonexistent/initrd",
           "64",
-          new URL("../../guest/Image", import.meta.url).pathname,
+          fileURLToPath(new URL("../../guest/Image", import.meta.url)),
         ],
         /initrd.*does not exist|No such file/i,
       ],
-      [["1", new URL("../../guest/Image", import.meta.url).pathname], /too small|need/i],
+      [["1", fileURLToPath(new URL("../../guest/Image", import.meta.url))], /too small|need/i],
       [
-        ["99999999", new URL("../../guest/Image", import.meta.url).pathname],
+        ["99999999", fileURLToPath(new URL("../../guest/Image", import.meta.url))],
         /too large|cannot hold|at most/i,
       ],
     ];
@@ -134,7 +134,7 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
       [
         ...Array.from({ length: 8 }, () => `--block=${junk}`),
         "64",
-        new URL("../../guest/Image", import.meta.url).pathname,
+        fileURLToPath(new URL("../../guest/Image", import.meta.url)),
       ],
       /too many devices: .* at most 7 disks and networks/,
     ]);
@@ -144,7 +144,7 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
       assert.match(r.stderr, re, args.join(" "));
     }
     const help = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", new URL("../../mod.ts", import.meta.url).pathname, "--help"],
+      args: ["run", "-A", fileURLToPath(new URL("../../mod.ts", import.meta.url)), "--help"],
       stdout: "piped",
     }).output();
     assert.deepEqual(help.code, 0);
@@ -156,8 +156,8 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
 
 Deno.test("launcher: empty and truncated inputs, and each error names its option (exit 2)", async () => {
   const dir = Deno.makeTempDirSync();
-  const image = new URL("../../guest/Image", import.meta.url).pathname;
-  const map = new URL("../../guest/System.map", import.meta.url).pathname;
+  const image = fileURLToPath(new URL("../../guest/Image", import.meta.url));
+  const map = fileURLToPath(new URL("../../guest/System.map", import.meta.url));
   try {
     const empty = `${dir}/empty.bin`;
     Deno.writeFileSync(empty, new Uint8Array(0));
@@ -207,7 +207,7 @@ Deno.test("launcher: empty and truncated inputs, and each error names its option
         Deno.execPath(),
         "run",
         "-A",
-        new URL("../../mod.ts", import.meta.url).pathname,
+        fileURLToPath(new URL("../../mod.ts", import.meta.url)),
         `--sharenet=${unreadable}`,
         "64",
         image,

@@ -5,10 +5,11 @@
 // the terminal is raw, then the same shell line prints the exit status and
 // the terminal mode left behind. Skipped with a message when tmux is missing.
 // Read next: launcher/signals.ts, launcher/terminal.ts.
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { stopSignals } from "../../launcher/signals.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const haveTmux = (() => {
   try {
     return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })

@@ -1,6 +1,7 @@
 // The launcher's watchdog: a cpu actor that stops making progress (here a
 // swapped-in one that spins forever) ends the run with exit status 1 and a
 // reason, instead of a silent hang. Read next: launcher/fate.ts (watchCpu).
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 
 Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", async () => {
@@ -8,9 +9,9 @@ Deno.test("watchdog: a hung cpu actor ends the run with status 1 and a reason", 
     args: [
       "run",
       "-A",
-      new URL("../../mod.ts", import.meta.url).pathname,
+      fileURLToPath(new URL("../../mod.ts", import.meta.url)),
       "--actor",
-      `cpu=${new URL("../../testing/actors/hung_cpu.worker.ts", import.meta.url).pathname}`,
+      `cpu=${fileURLToPath(new URL("../../testing/actors/hung_cpu.worker.ts", import.meta.url))}`,
     ],
     stdin: "null",
     stdout: "null",

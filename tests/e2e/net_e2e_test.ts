@@ -8,6 +8,7 @@
 // SHA-256, bridge mode to the veth peer, and the two guests pinging each other
 // over the sharenet segment (10.213.32.1 / .2). Read next: docs/net.md.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
@@ -15,7 +16,7 @@ import { defaultMac, macToString } from "../../devices/net/net.ts";
 import { tapMacKey } from "../../devices/net/tap.ts";
 import { sharenetMacKey } from "../../devices/net/sharenet.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 let skip = await netnsUnavailable();
 if (skip === null) {
   // The launcher is usable once `mod.ts --help` runs and offers the network options.

@@ -4,6 +4,7 @@
 // The queue must work at any offset RAM has; the launcher refuses sizes the
 // hart cannot address with a clear error instead of a crashed cpu actor.
 // Read next: devices/virtio/queue.ts, launcher/loader.ts (checkMemorySize).
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { VirtQueue } from "../../devices/virtio/queue.ts";
 import { DriverQueue, FakeRam } from "../../testing/virtio_driver.ts";
@@ -39,7 +40,7 @@ Deno.test("robustness: more RAM than the hart addresses is bad usage (2), not a 
     args: [
       "run",
       "-A",
-      new URL("../../mod.ts", import.meta.url).pathname,
+      fileURLToPath(new URL("../../mod.ts", import.meta.url)),
       ...bundledBoot([], 4097),
     ],
     stdin: "null",

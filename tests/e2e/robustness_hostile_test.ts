@@ -14,6 +14,7 @@
 // putchar (markers, block status bytes), spin for a while, power off. Rings,
 // descriptors and indirect tables are laid out in the image itself.
 
+import { fileURLToPath } from "node:url";
 import { A, li } from "../../testing/cpu_harness.ts";
 import assert from "../../testing/assert.ts";
 import { KERNEL_BASE, RAM_BASE, TIMEBASE_HZ, virtioSlotBase } from "../../machine/memmap.ts";
@@ -29,7 +30,7 @@ import { BLK_T } from "../../devices/block/block.ts";
 import { MAX_GSO_FRAME, NET_F, NET_HDR_LEN } from "../../devices/net/net.ts";
 import { GSO_TCPV4, VIRTIO_NET_HDR_F_NEEDS_CSUM } from "../../devices/net/offload.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 const MEM_MB = 128;
 /** Every big descriptor points here: all of RAM above 4 MiB but the top 4 MiB (the FDT). */
 const BUF = RAM_BASE + (4 << 20);

@@ -3,12 +3,13 @@
 // read forever (the emulator hung, growing). Each must be a clear error, status
 // 2, nothing started; a --system-map that is a device is ignored, not read at exit.
 // Read next: launcher/prepare.ts (readInput), faults/layers/plan_run.ts.
+import { fileURLToPath } from "node:url";
 import { runMod } from "../../testing/guest_session.ts";
 import assert from "../../testing/assert.ts";
 import { SymbolMap } from "../../launcher/symbols.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-const GUEST = new URL("../../guest/", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+const GUEST = fileURLToPath(new URL("../../guest/", import.meta.url));
 
 // Without the check this never ends on its own.
 const run = (args: string[]) => runMod(args, 20_000);
@@ -50,7 +51,9 @@ Deno.test("robustness: an initrd larger than RAM is refused before it is read", 
 Deno.test("robustness: a signal while a swapped module's handshake is awaited exits 130", async () => {
   // This module never answers the handshake, so the launcher waits on it for
   // up to 20 s before the terminal (and its signal handlers) are set up.
-  const silent = new URL("../../testing/actors/not_an_actor.worker.ts", import.meta.url).pathname;
+  const silent = fileURLToPath(
+    new URL("../../testing/actors/not_an_actor.worker.ts", import.meta.url),
+  );
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MOD, "--actor", `irq=${silent}`],
     stdin: "null",

@@ -3,10 +3,11 @@
 // two writers — the console actor and the cpu's SBI console — find it), the
 // guest keeps running and powers off when told, and the exit status is its fate.
 // Read next: actors/output.ts (the shared writer).
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { bundledBoot } from "../../testing/guest_session.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
 
 Deno.test("robustness: stdout closed after the first bytes; the guest still powers off", async () => {
   const child = new Deno.Command(Deno.execPath(), {
@@ -50,6 +51,7 @@ Deno.test("robustness: stdout on a full disk (/dev/full); the guest still powers
   clearTimeout(timer);
   assert.deepEqual(status.code, 0, `stderr:\n${err}`);
   assert.ok(err.includes("standard output failed (No space left on device"), `stderr:\n${err}`);
+  assert.deepEqual(err.split("output is discarded").length - 1, 1, `said once; stderr:\n${err}`);
   assert.ok(!err.includes("crashed"), `stderr:\n${err}`);
 });
 

@@ -4,10 +4,11 @@
 // module that starts and then throws (testing/actors/crashing_cpu.worker.ts),
 // so no guest boots: this takes a second.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
-const CPU = new URL("../../testing/actors/crashing_cpu.worker.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
+const CPU = fileURLToPath(new URL("../../testing/actors/crashing_cpu.worker.ts", import.meta.url));
 
 Deno.test("supervision: a crashing cpu stops the machine with status 1 and says why", async () => {
   const out = await new Deno.Command(Deno.execPath(), {

@@ -4,12 +4,13 @@
 // rounding mode both static (rm field) and dynamic (rm=7, frm), and with the
 // destination aliasing a source. FPU_VECTORS=<file> runs another vector file.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../../testing/assert.ts";
 import { Fpu } from "../../../cpu/fpu.ts";
 import { fpOp } from "../../cpu_fpu_vectors/encode.ts";
 
 const file = Deno.env.get("FPU_VECTORS") ??
-  new URL("../../cpu_fpu_vectors/vectors.txt", import.meta.url).pathname;
+  fileURLToPath(new URL("../../cpu_fpu_vectors/vectors.txt", import.meta.url));
 
 Deno.test("fpu: qemu-riscv64 vectors, every F/D op, all rounding modes", () => {
   const lines = Deno.readTextFileSync(file).split("\n");

@@ -5,6 +5,7 @@
 // state, net reorder/duplicate, console kill leaving the byte in the ring. The
 // launcher refuses a malformed plan and a wrong swapped module with status 2.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../../testing/assert.ts";
 import {
   chance,
@@ -31,7 +32,7 @@ import { createControlBlock, CTL, MIP, setIrqLine } from "../../../machine/contr
 import { createPlicState, PLIC, PlicRegisters } from "../../../devices/plic.ts";
 import { ByteRingReader, ByteRingWriter, createByteRing } from "../../../lib/ring.ts";
 
-const MOD = new URL("../../../mod.ts", import.meta.url).pathname;
+const MOD = fileURLToPath(new URL("../../../mod.ts", import.meta.url));
 
 function engineFor(
   plan: FaultPlan,

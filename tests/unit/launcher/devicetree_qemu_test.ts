@@ -5,6 +5,7 @@
 // Skipped when QEMU or the bundled guest is missing.
 // Read next: launcher/devicetree.ts.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../../testing/assert.ts";
 import { buildMachineFdt } from "../../../launcher/devicetree.ts";
 import { VIRTIO_SLOTS } from "../../../machine/memmap.ts";
@@ -53,8 +54,8 @@ Deno.test({
     const child = new Deno.Command("qemu-system-riscv64", {
       args: [
         ...["-M", "virt", "-dtb", dtb, "-cpu", cpu, "-m", "128", "-smp", "1"],
-        ...["-bios", "default", "-kernel", new URL("Image", GUEST).pathname],
-        ...["-initrd", new URL("initramfs.cpio", GUEST).pathname],
+        ...["-bios", "default", "-kernel", fileURLToPath(new URL("Image", GUEST))],
+        ...["-initrd", fileURLToPath(new URL("initramfs.cpio", GUEST))],
         ...["-append", "console=hvc0 earlycon=sbi", "-display", "none", "-monitor", "none"],
         ...["-nodefaults", "-chardev", "stdio,id=c0,mux=on,signal=off", "-serial", "chardev:c0"],
         ...["-device", "virtio-serial-device", "-device", "virtconsole,chardev=c0"],

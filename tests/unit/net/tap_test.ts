@@ -4,6 +4,7 @@
 // `import.meta.main` block below); Deno.test calls are inert there.
 // Read next: devices/net/tap.ts, devices/net/netcfg.ts.
 
+import { fileURLToPath } from "node:url";
 import assert from "../../../testing/assert.ts";
 import { Tap, TapBackend } from "../../../devices/net/tap.ts";
 import { openTunnet, parseTunnet } from "../../../devices/net/netcfg.ts";
@@ -18,7 +19,7 @@ import {
 } from "../../../testing/net_frames.ts";
 import { Netns, netnsUnavailable, withNetns } from "../../../testing/netns.ts";
 
-const SELF = new URL(import.meta.url).pathname;
+const SELF = fileURLToPath(import.meta.url);
 const GUEST_MAC = [0x02, 0, 0, 0x21, 0x3a, 0x02];
 
 async function linkMac(name: string): Promise<number[]> {
