@@ -20,6 +20,7 @@ export {
   type LaunchOptions,
   parseCommandLine,
   USAGE,
+  UsageError,
 } from "./launcher/cli.ts";
 export {
   type ConsolePort,

@@ -61,7 +61,9 @@ export interface LaunchOptions {
   uart: boolean;
 }
 
+/** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
 export class UsageError extends Error {
+  /** "UsageError". */
   override name = "UsageError";
 }
 

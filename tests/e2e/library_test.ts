@@ -7,7 +7,7 @@
 // Read next: launcher/library.ts, examples/library.ts.
 import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
-import { bootMachine, FATE, type Machine, READY_LINE } from "../../mod.ts";
+import { bootMachine, FATE, InputError, type Machine, READY_LINE, UsageError } from "../../mod.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url);
 const EXAMPLE = new URL("../../examples/library.ts", import.meta.url);
@@ -125,6 +125,14 @@ Deno.test("two machines in one process, each answering its own console", async (
 
 Deno.test("output nobody reads waits, whole and in order; stop() ends a waiting machine", async () => {
   assert.match(await runScenario("backpressure"), /whole and in order; stopped/);
+});
+
+Deno.test("bootMachine refuses a bad command line or input before anything starts", async () => {
+  await assert.rejects(bootMachine({ args: ["--no-such-option"] }), UsageError);
+  await assert.rejects(
+    bootMachine({ args: ["64", "/nonexistent/Image"] }),
+    (e: Error) => e instanceof InputError && /nonexistent\/Image/.test(e.message),
+  );
 });
 
 Deno.test("deno doc --lint mod.ts: every exported symbol is documented", async () => {
