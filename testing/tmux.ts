@@ -60,6 +60,16 @@ export class TmuxPane {
   resize(cols: number, rows: number): void {
     this.tmux("resize-window", "-t", this.name, "-x", String(cols), "-y", String(rows));
   }
+  /** The pane's terminal device (e.g. /dev/pts/3). */
+  tty(): string {
+    return this.tmux("display-message", "-p", "-t", this.name, "#{pane_tty}").trim();
+  }
+  /** The pane's terminal mode as `stty -a` prints it (while the program in it runs). */
+  stty(): string {
+    const out = new Deno.Command("stty", { args: ["-a", "-F", this.tty()], stdout: "piped" })
+      .outputSync();
+    return new TextDecoder().decode(out.stdout);
+  }
   screen(): string {
     return this.tmux("capture-pane", "-p", "-J", "-S", "-20000", "-t", this.name);
   }

@@ -1,78 +1,14 @@
 // The console under a real terminal (tmux): raw mode while the guest runs,
 // the terminal restored after poweroff and after three ^C, and a single ^C
 // delivered to the guest (it interrupts a `sleep` in the guest's shell).
-// Skipped with a message when tmux is not installed (CI installs it).
+// Skipped when tmux is not installed (CI installs it); the pane: testing/tmux.ts.
 // Read next: launcher/terminal.ts.
 import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { READY_LINE } from "../../testing/guest_session.ts";
+import { haveTmux, TmuxPane } from "../../testing/tmux.ts";
 
 const MOD = fileURLToPath(new URL("../../mod.ts", import.meta.url));
-const haveTmux = (() => {
-  try {
-    return new Deno.Command("tmux", { args: ["-V"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-class TmuxPane {
-  readonly name = `avm-test-${crypto.randomUUID().slice(0, 8)}`;
-  constructor(readonly script: string) {}
-
-  private tmux(...args: string[]): string {
-    // Each pane on its own tmux server (-L): tests running in parallel never
-    // race one shared server's sessions.
-    const out = new Deno.Command("tmux", {
-      args: ["-L", this.name, ...args],
-      stdout: "piped",
-      stderr: "piped",
-    }).outputSync();
-    if (!out.success) {
-      throw new Error(`tmux ${args.join(" ")}: ${new TextDecoder().decode(out.stderr)}`);
-    }
-    return new TextDecoder().decode(out.stdout);
-  }
-
-  start(): void {
-    this.tmux("new-session", "-d", "-s", this.name, "-x", "160", "-y", "50", "bash", "--norc");
-    this.tmux("set-option", "-t", this.name, "history-limit", "20000");
-    this.keys(this.script, "Enter");
-  }
-  keys(...keys: string[]): void {
-    this.tmux("send-keys", "-t", this.name, ...keys);
-  }
-  screen(): string {
-    return this.tmux("capture-pane", "-p", "-J", "-S", "-20000", "-t", this.name);
-  }
-  tty(): string {
-    return this.tmux("display-message", "-p", "-t", this.name, "#{pane_tty}").trim();
-  }
-  /** The pane's terminal mode as `stty -a` prints it (while the emulator runs). */
-  stty(): string {
-    const out = new Deno.Command("stty", { args: ["-a", "-F", this.tty()], stdout: "piped" })
-      .outputSync();
-    return new TextDecoder().decode(out.stdout);
-  }
-  async waitFor(re: RegExp, ms: number): Promise<string> {
-    const end = Date.now() + ms;
-    for (;;) {
-      const s = this.screen();
-      if (re.test(s)) return s;
-      if (Date.now() > end) throw new Error(`timed out waiting for ${re}; screen:\n${s}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-  kill(): void {
-    try {
-      this.tmux("kill-server");
-    } catch {
-      // already gone
-    }
-  }
-}
-
 const isRaw = (stty: string) => /-icanon/.test(stty) && /-echo\b/.test(stty);
 
 /**
@@ -81,7 +17,7 @@ const isRaw = (stty: string) => /-icanon/.test(stty) && /-echo\b/.test(stty);
  * terminal mode it left behind.
  */
 const command = () =>
-  `${Deno.execPath()} run -A ${MOD}; echo "EXIT=$?"; ` +
+  `${Deno.execPath()} run -A '${MOD}'; echo "EXIT=$?"; ` +
   `echo "MODE=$(stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ,)"`;
 const LEFT_COOKED = /^MODE=icanon,echo,$/m;
 
