@@ -110,7 +110,8 @@ and the UART; typed input goes to the one the guest reads (docs/machine.md).
 Three ^C within one second stop the emulator; a single ^C goes to the guest.
 
 Exit status: 0 guest powered off (or rebooted, with --no-reboot); 1 the guest
-died or the emulator failed (the reason is printed); 2 bad usage or input;
+died, its self-check (actorvm.selfcheck=1) failed, or the emulator failed (the
+reason is printed); 2 bad usage or input;
 130 stopped by three ^C or a signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT and
 every other signal that would end the process; SIGUSR1 is ignored).`;
 
