@@ -6,7 +6,15 @@
 // buffers and config each role is handed differ (`actorsFor`).
 // Read next: actors/cpu/cpu_actor.ts (the cpu), actors/irq/irq.worker.ts (interrupts).
 
-import { CTL, FATE, publishedInstret, requestStop, wakeCpu } from "../machine/control.ts";
+import {
+  CTL,
+  FATE,
+  INPUT,
+  publishedInstret,
+  releaseInput,
+  requestStop,
+  wakeCpu,
+} from "../machine/control.ts";
 import type { ProtocolShape } from "../actors/runtime/protocol.ts";
 import type { Registry } from "../actors/runtime/registry.ts";
 import { Supervisor, type SupervisorEvent } from "../actors/runtime/supervisor.ts";
@@ -265,6 +273,8 @@ export async function bootOnce(
           settle(endedBy(FATE.INTERNAL_ERROR, `the ${e.role} actor failed: ${e.reason}`, ctl));
         } else if (a.device && e.failure.kind === "gave-up") {
           needsReset(a.role, a.device, control, log);
+          // The SBI console and the UART may then have the input (docs/machine.md).
+          if (a.role === "console") releaseInput(ctl, INPUT.CONSOLE);
         }
       }
     });

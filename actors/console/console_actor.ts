@@ -153,6 +153,9 @@ async function pumpInput(
   /** Our reader while we hold the ring (fresh at each claim: the cpu may have moved TAIL). */
   let reader: ByteRingReader | null = null;
   const wanted = () => Atomics.load(ctl, CTL.INPUT_WANTED) !== 0;
+  // A claim left by a predecessor that crashed is not ours to keep: this
+  // device has not seen the guest transmit yet.
+  releaseInput(ctl, INPUT.CONSOLE);
   while (!feed.signal.aborted) {
     if (reader === null) {
       // Claim the ring once the guest uses hvc0, unless it polls another console.
