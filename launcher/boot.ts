@@ -37,7 +37,6 @@ import {
   PanicPolicy,
   READY_LINE,
   SELFCHECK_FAIL,
-  selfcheckWatch,
   watchCpu,
 } from "./fate.ts";
 
@@ -241,7 +240,7 @@ export async function bootOnce(
       o,
       p,
       b,
-      [...userWatch, ...panic.watch, ...selfcheckWatch(p.cmdline)],
+      [...userWatch, ...panic.watch, SELFCHECK_FAIL],
       panic,
       output,
     )

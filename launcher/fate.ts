@@ -45,13 +45,12 @@ export function endedBy(fate: number, reason: string, ctl: Int32Array): MachineO
 /** The line the bundled guest prints when its shell is about to start (docs/guest.md). */
 export const READY_LINE = "actorvm-guest: ready";
 
-/** What the bundled guest's self-check prints when a check failed (docs/guest.md). */
+/**
+ * What the bundled guest's self-check prints when a check failed (docs/guest.md).
+ * Watched on every run, not only when the launcher's command line has
+ * `actorvm.selfcheck=1`: firmware (U-Boot) may set the kernel's command line.
+ */
 export const SELFCHECK_FAIL = "actorvm-selfcheck: FAIL";
-
-/** The strings to watch for a self-check: SELFCHECK_FAIL if `actorvm.selfcheck=1` is on. */
-export function selfcheckWatch(cmdline: string): string[] {
-  return /(?:^|\s)actorvm\.selfcheck=1(?=\s|$)/.test(cmdline) ? [SELFCHECK_FAIL] : [];
-}
 
 /**
  * What Linux prints when it panics (kernel/panic.c). With panic=0 it then
