@@ -130,6 +130,8 @@ export interface Machine {
   send(data: string | Uint8Array): Promise<void>;
   /** Stop the machine (as three ^C would) and resolve with its fate. */
   stop(): Promise<MachineResult>;
+  /** `await using vm = await bootMachine()`: stopped at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /** The guest side of a library machine, as runMachine opens it. */
@@ -247,6 +249,10 @@ class LibraryMachine implements Machine {
   stop(): Promise<MachineResult> {
     this.#stop();
     return this.result;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
   }
 }
 

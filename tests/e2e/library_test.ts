@@ -49,7 +49,7 @@ Deno.test("examples/library.ts runs from another directory, importing mod.ts by 
 // program would: under `deno test` each worker module is type-checked when
 // it is spawned, which on a cold cache outlasts an actor's start timeout.
 const SCENARIOS: Record<string, () => Promise<void>> = {
-  /** Two machines in this one process, typed at together, each answering its own console. */
+  /** Two machines in this one process, typed at together, each answering its own console; then `await using`. */
   async two() {
     const [a, b] = await Promise.all([bootMachine(), bootMachine()]);
     try {
@@ -73,6 +73,16 @@ const SCENARIOS: Record<string, () => Promise<void>> = {
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
+    // `await using`: the machine is stopped when its scope ends.
+    let kept: Machine;
+    {
+      await using c = await bootMachine();
+      await c.waitFor(READY_LINE, BOOT_MS);
+      kept = c;
+    }
+    const rc = await kept.result;
+    assert.equal(rc.fate, FATE.STOPPED, rc.reason);
+    console.log("await using: stopped at the end of its scope");
   },
   /** Output nobody reads waits, whole and in order; stop() ends a machine whose writers wait. */
   async backpressure() {
@@ -120,7 +130,9 @@ async function runScenario(name: string): Promise<string> {
 }
 
 Deno.test("two machines in one process, each answering its own console", async () => {
-  assert.match(await runScenario("two"), /both powered off/);
+  const out = await runScenario("two");
+  assert.match(out, /both powered off/);
+  assert.match(out, /await using: stopped/);
 });
 
 Deno.test("output nobody reads waits, whole and in order; stop() ends a waiting machine", async () => {
