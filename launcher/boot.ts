@@ -203,7 +203,8 @@ export async function bootOnce(
   attach: (a: Attach) => void,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
-  const b = buildBoard(o, p, log);
+  // The terminal's size is the guest console's only when the terminal is its console.
+  const b = buildBoard(o, p, log, hooks.console ? null : undefined);
   const { control } = b;
   const ctl = new Int32Array(control);
   // Stdout failed in an earlier boot: it stays failed, and was said once.

@@ -241,7 +241,13 @@ export interface Board {
 }
 
 /** Lay out and load one boot's machine. Throws InputError if the guest does not fit. */
-export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => void): Board {
+export function buildBoard(
+  o: LaunchOptions,
+  p: Prepared,
+  log: (s: string) => void,
+  /** The console's size (VIRTIO_CONSOLE_F_SIZE), or null not to offer one. */
+  consoleSize: { cols: number; rows: number } | null = terminalSize(),
+): Board {
   let ram: SharedArrayBuffer;
   try {
     ram = new SharedArrayBuffer(p.memBytes);
@@ -273,7 +279,7 @@ export function buildBoard(o: LaunchOptions, p: Prepared, log: (s: string) => vo
     return { n, state };
   };
   const consoleSlot = claim(
-    createConsoleState(virtioSlotIrq(0), terminalSize()),
+    createConsoleState(virtioSlotIrq(0), consoleSize),
     "virtio-console (hvc0)",
   );
   const diskSlots = p.disks.map((d, i) =>
