@@ -207,6 +207,8 @@ export async function applySwaps(o: LaunchOptions, registry: Registry<MachineRol
 
 /** Free bytes left after the device tree on a firmware boot (OpenSBI grows it in place). */
 const FIRMWARE_FDT_ROOM = 64 * 1024;
+/** Free space at the end of every device tree (see buildFdt below). */
+const FDT_FREE_BYTES = 16 * 1024;
 
 /** One virtio slot: its number and its transport state. */
 export interface Slot {
@@ -314,6 +316,10 @@ export function buildBoard(
           uart,
           clint: firmware,
           syscon: firmware,
+          // Free space inside the blob, as QEMU leaves: U-Boot keeps a copy of
+          // exactly totalsize bytes and grows it in place for booti (/chosen's
+          // initrd, 12 KiB), over its global data if the blob had none.
+          padBytes: FDT_FREE_BYTES,
         });
         if (!firmware) return fdt;
         // OpenSBI edits the tree in place (fdt_open_into past its end): leave it room.
