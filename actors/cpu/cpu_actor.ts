@@ -301,11 +301,12 @@ export function runCpu(
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
-    polled?.idle();
     if (uart) {
       flushUart();
       uart.update(); // input may have arrived during the batch
     }
+    // After update(): a receive interrupt the guest enabled counts as polling.
+    polled?.idle();
     if (r === RUN_STOP) break;
     if (!firmware && hart.priv === 3) {
       // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
