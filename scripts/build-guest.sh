@@ -2,8 +2,11 @@
 # Builds the bundled guest in guest/ from Debian packages only: the kernel
 # Image (linux-source-6.12 + guest/kernel.fragment), a static busybox, the
 # uncompressed initramfs (guest/rootfs/ on top), the ext2 test disk, the
-# manifest and QEMU's reference device tree. Run as root: `deno task
-# build-guest`. Recipe: docs/guest.md. Scratch space: guest/build/.
+# manifest and QEMU's reference device tree; and one more kernel for each
+# guest/variants/<name>.fragment (guest/kernel.fragment plus its lines), as
+# guest/variants/Image-<name> + <name>.config, for tests that need another
+# kernel (e.g. an SBI hvc0). Run as root: `deno task build-guest`. Recipe:
+# docs/guest.md. Scratch space: guest/build/.
 #
 # Idempotent: rerunning reuses the unpacked sources and make's incremental
 # builds. Reproducible: fixed SOURCE_DATE_EPOCH, KBUILD_BUILD_*, sorted cpio
@@ -75,11 +78,11 @@ if [ ! -f "$KSRC/Makefile" ]; then
 	tar -C "$B" -xf /usr/src/linux-source-6.12.tar.xz || die "unpack /usr/src/linux-source-6.12.tar.xz"
 fi
 
-step "kernel config (tinyconfig + guest/kernel.fragment)"
-# Apply each fragment line with scripts/config; the loop runs twice with
-# olddefconfig between, since some options appear only once others are on.
-apply_fragment() {
-	local args=() line
+# Apply each line of a fragment with scripts/config; configure_kernel runs
+# this twice with olddefconfig between, since some options appear only once
+# others are on.
+apply_fragment() { # apply_fragment <fragment>
+	local args=() line v
 	while IFS= read -r line; do
 		case "$line" in
 		"# CONFIG_"*" is not set")
@@ -91,43 +94,79 @@ apply_fragment() {
 			args+=(--set-str "${line%%=*}" "${v%\"}") ;;
 		CONFIG_*=*) line=${line#CONFIG_} && args+=(--set-val "${line%%=*}" "${line#*=}") ;;
 		'' | '#'*) ;;
-		*) die "guest/kernel.fragment: cannot read line: $line" ;;
+		*) die "$1: cannot read line: $line" ;;
 		esac
-	done <"$GUEST/kernel.fragment"
+	done <"$1"
 	(cd "$KSRC" && scripts/config --file .config "${args[@]}")
 }
-(cd "$KSRC" && "${KMAKE[@]}" tinyconfig >/dev/null)
-for _ in 1 2; do
-	apply_fragment
-	(cd "$KSRC" && "${KMAKE[@]}" olddefconfig >/dev/null)
-done
-# Every line of the fragment must hold in the final config, or we say which.
-bad=0
-while IFS= read -r line; do
-	case "$line" in
-	"# CONFIG_"*" is not set")
-		sym=${line#\# }
-		sym=${sym%% *}
-		if grep -q "^$sym=" "$KSRC/.config"; then
-			echo "build-guest: $sym is still set: $(grep "^$sym=" "$KSRC/.config")" >&2
-			bad=1
-		fi
-		;;
-	CONFIG_*=*)
-		grep -qxF "$line" "$KSRC/.config" || {
-			echo "build-guest: wanted $line, .config has: $(grep "^${line%%=*}=\|^# ${line%%=*} " "$KSRC/.config" || echo nothing)" >&2
-			bad=1
-		}
-		;;
-	esac
-done <"$GUEST/kernel.fragment"
-[ "$bad" = 0 ] || die "the kernel config does not satisfy guest/kernel.fragment (see above)"
+# Every line of a fragment must hold in the final config, or we say which.
+check_fragment() { # check_fragment <fragment> [name to report]
+	local bad=0 line sym
+	while IFS= read -r line; do
+		case "$line" in
+		"# CONFIG_"*" is not set")
+			sym=${line#\# }
+			sym=${sym%% *}
+			if grep -q "^$sym=" "$KSRC/.config"; then
+				echo "build-guest: ${2:-$1}: $sym is still set: $(grep "^$sym=" "$KSRC/.config")" >&2
+				bad=1
+			fi
+			;;
+		CONFIG_*=*)
+			grep -qxF "$line" "$KSRC/.config" || {
+				echo "build-guest: ${2:-$1}: wanted $line, .config has: $(grep "^${line%%=*}=\|^# ${line%%=*} " "$KSRC/.config" || echo nothing)" >&2
+				bad=1
+			}
+			;;
+		esac
+	done <"$1"
+	[ "$bad" = 0 ] || die "the kernel config does not satisfy ${2:-$1} (see above)"
+}
+# configure_kernel <fragment> [<variant fragment>]: tinyconfig, then the
+# fragments in order; a variant's lines win over the base fragment's.
+configure_kernel() {
+	(cd "$KSRC" && "${KMAKE[@]}" tinyconfig >/dev/null)
+	local f syms
+	for _ in 1 2; do
+		for f in "$@"; do apply_fragment "$f"; done
+		(cd "$KSRC" && "${KMAKE[@]}" olddefconfig >/dev/null)
+	done
+	if [ $# = 1 ]; then
+		check_fragment "$1"
+		return
+	fi
+	check_fragment "$2"
+	# The base lines the variant does not override must hold too.
+	syms=$(sed -n -e 's/^CONFIG_\([A-Za-z0-9_]*\)=.*/\1/p' \
+		-e 's/^# CONFIG_\([A-Za-z0-9_]*\) is not set/\1/p' "$2" | paste -sd '|')
+	[ -n "$syms" ] || die "$2: no CONFIG_ lines"
+	{ grep -vE "^(# )?CONFIG_($syms)[= ]" "$1" || true; } >"$B/base-for-variant.fragment"
+	check_fragment "$B/base-for-variant.fragment" "$1 (under $2)"
+}
+
+step "kernel config (tinyconfig + guest/kernel.fragment)"
+configure_kernel "$GUEST/kernel.fragment"
 
 step "kernel build (make Image, a few minutes)"
 (cd "$KSRC" && "${KMAKE[@]}" -j"$JOBS" Image) || die "kernel build"
 install -m 644 "$KSRC/arch/riscv/boot/Image" "$GUEST/Image"
 install -m 644 "$KSRC/System.map" "$GUEST/System.map"
 install -m 644 "$KSRC/.config" "$GUEST/kernel.config"
+KERNEL_RELEASE=$(cat "$KSRC/include/config/kernel.release")
+
+# The variants reuse the same tree, so make rebuilds only what their options
+# touch (and the next run's bundled kernel only that again).
+VARIANTS=()
+for f in "$GUEST"/variants/*.fragment; do
+	[ -e "$f" ] || continue
+	variant=$(basename "$f" .fragment)
+	VARIANTS+=("$variant")
+	step "kernel variant $variant (guest/kernel.fragment + guest/variants/$variant.fragment)"
+	configure_kernel "$GUEST/kernel.fragment" "$f"
+	(cd "$KSRC" && "${KMAKE[@]}" -j"$JOBS" Image) || die "kernel build ($variant)"
+	install -m 644 "$KSRC/arch/riscv/boot/Image" "$GUEST/variants/Image-$variant"
+	install -m 644 "$KSRC/.config" "$GUEST/variants/$variant.config"
+done
 
 step "busybox (static, defconfig + CONFIG_STATIC)"
 BB_OUT=$B/busybox-out
@@ -187,6 +226,7 @@ dtc -q -I dtb -O dts "$B/virt.dtb" | grep -v '^[[:space:]]*rng-seed = ' \
 
 step "manifest (guest/MANIFEST.json)"
 entry() { # entry <file> [separator, "," unless given]
+	[ -f "$GUEST/$1" ] || die "no $GUEST/$1 for the manifest"
 	printf '    "%s": { "bytes": %d, "sha256": "%s" }%s\n' "$1" \
 		"$(stat -c %s "$GUEST/$1")" "$(sha256sum "$GUEST/$1" | cut -d ' ' -f 1)" "${2-,}"
 }
@@ -204,7 +244,7 @@ entry() { # entry <file> [separator, "," unless given]
 	echo "    \"e2fsprogs\": \"$(pkgver e2fsprogs)\","
 	echo "    \"qemu-system-misc\": \"$(pkgver qemu-system-misc)\""
 	echo '  },'
-	echo "  \"kernelRelease\": \"$(cat "$KSRC/include/config/kernel.release")\","
+	echo "  \"kernelRelease\": \"$KERNEL_RELEASE\","
 	echo "  \"cmdline\": \"$(cat "$GUEST/cmdline.txt")\","
 	echo '  "files": {'
 	entry Image
@@ -212,6 +252,10 @@ entry() { # entry <file> [separator, "," unless given]
 	entry disk.img
 	entry System.map
 	entry kernel.config
+	for variant in "${VARIANTS[@]}"; do
+		entry "variants/Image-$variant"
+		entry "variants/$variant.config"
+	done
 	entry busybox.config ''
 	echo '  }'
 	echo '}'
