@@ -9,7 +9,9 @@
 //   without a virtio-console driver (Image-sbicon) and with one, where the
 //   virtio console is hvc1 with receive buffers nobody reads
 //   (Image-sbicon-virtio): the shell on hvc0 takes typed commands;
-// - the bundled kernel with console=ttyS0 reaches its shell on the UART;
+// - the bundled kernel with console=ttyS0 reaches its shell on the UART, also
+//   when hvc0 is in use first (console=hvc0 console=ttyS0: the input moves
+//   from the virtio console to the UART);
 // - in one run (U-Boot, or OpenSBI then U-Boot, then Linux), input follows
 //   the guest from U-Boot's UART (the cpu polls it) to Linux's hvc0 (the
 //   virtio console) once U-Boot has stopped polling. U-Boot's booti grows the
@@ -129,6 +131,16 @@ Deno.test({
   name: "console: the bundled kernel with console=ttyS0 reaches its shell on the UART, no flag",
   ignore: !has8250,
   fn: () => shellAnswers(at("guest/Image"), ["console=ttyS0"], /^\/dev\/ttyS0$/, false),
+});
+Deno.test({
+  name: "console: hvc0 in use, the shell on ttyS0: input moves from the virtio console to the UART",
+  ignore: !has8250,
+  // The kernel prints on both (so the console actor takes the input once
+  // hvc0 has transmitted); /dev/console, the shell's, is the last: ttyS0.
+  // Opening it enables the UART's receive interrupt: the cpu asks for the
+  // input and the console actor lets go.
+  fn: () =>
+    shellAnswers(at("guest/Image"), ["console=hvc0", "console=ttyS0"], /^\/dev\/ttyS0$/, false),
 });
 
 const UBOOT = "/usr/lib/u-boot/qemu-riscv64_smode/uboot.elf";
