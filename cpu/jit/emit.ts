@@ -29,10 +29,13 @@ export const EXIT_BUDGET = 3; // the instruction budget is used up
 
 /**
  * Scratch words after the hart state: the exit pc (f64), instructions run
- * (i32), dBase*8 (i32, set by the caller), and for EXIT_INTERP how many
- * instructions the interpreter should run (i32).
+ * (i32), dBase*8 (i32, set by the caller), for EXIT_INTERP how many
+ * instructions the interpreter should run (i32), and the stop word (i32):
+ * non-zero asks translated code to leave at its next dispatch (any thread may
+ * set it; Jit.requestExit).
  */
 export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_STRETCH = 16;
+export const SCRATCH_STOP = 20;
 export const SCRATCH_BYTES = 64;
 
 export interface Layout {
@@ -164,6 +167,16 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
 
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
   c.op(W.loop).byte(VOID);
+  // Every back-edge and in-page jalr passes here, and straight-line code
+  // cannot stay in a page for long: checking the stop word here bounds the
+  // time to leave (an atomic load, so it is re-read every time).
+  c.i32(0).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+  c.op(W.if).byte(VOID);
+  c.i32(0).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
+  c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_BUDGET).op(W.return);
+  c.op(W.end);
   c.op(W.block).byte(VOID);
   for (let i = 0; i < K; i++) c.op(W.block).byte(VOID);
   // The dispatcher: hw → leader block.

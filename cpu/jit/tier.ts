@@ -22,6 +22,7 @@ import {
   SCRATCH_DBASE,
   SCRATCH_N,
   SCRATCH_PC,
+  SCRATCH_STOP,
   SCRATCH_STRETCH,
 } from "./emit.ts";
 
@@ -153,6 +154,21 @@ export class Jit {
     };
   }
 
+  /** Index in an Int32Array over the memory of the stop word (see requestExit). */
+  get stopIndex(): number {
+    return (this.scr + SCRATCH_STOP) >>> 2;
+  }
+
+  /**
+   * Make the current (or next) run() return RUN_BUDGET soon: translated code
+   * checks the word at every dispatch, the driver loop between steps. Another
+   * thread does the same with Atomics.store(new Int32Array(buffer), stopIndex, 1)
+   * — how the full system will deliver interrupts. run() clears it.
+   */
+  requestExit(): void {
+    Atomics.store(this.i32, this.stopIndex, 1);
+  }
+
   /** Translated code missed the TLB: walk and fill; 1 = the entry is there now. */
   private fill(va: number, acc: number): number {
     const h = this.hart;
@@ -265,7 +281,12 @@ export class Jit {
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
     let done = 0;
     let viaJump = false; // pc came from translated code leaving its page
+    const stopIdx = this.stopIndex;
     while (done < max) {
+      if (Atomics.load(i32, stopIdx) !== 0) {
+        Atomics.store(i32, stopIdx, 0);
+        return RUN_BUDGET;
+      }
       const pc = h.pcN;
       const vpn = Math.floor(pc / 4096);
       const ti = h.fBase + (vpn & TLB_MASK);
@@ -283,7 +304,8 @@ export class Jit {
           }
         } else {
           i32[dbIdx] = h.dBase * 8;
-          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x7fffffff));
+          // (2^30: the run-length check n + L > limit must not overflow int32.)
+          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff));
           const n = i32[nIdx];
           done += n;
           h.instretN += n;

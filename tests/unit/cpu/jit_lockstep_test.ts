@@ -292,3 +292,35 @@ Deno.test("cpu jit lockstep: a store over translated code is seen at once", () =
   assert.equal(snapshot(hj), snapshot(ref));
   assert.ok(jit.stats.invalidations >= 1, "the store dropped the translation");
 });
+
+Deno.test("cpu jit: another thread's stop word ends a translated loop that never ends by itself", async () => {
+  // addi x5, x5, 1; j -4 — a run whose back-edge goes through the dispatcher forever.
+  const code = new Uint8Array(new Int32Array([encI(OP.OP_IMM, 5, 0, 5, 1), encJ(0, -4)]).buffer);
+  const { hj, jit } = pair(code, 2);
+  hj.x[5] = 0n;
+  // The worker waits until x5 (in the shared memory) shows the loop running
+  // translated, then sets the stop word.
+  const worker = new Worker(
+    URL.createObjectURL(
+      new Blob([
+        `self.onmessage = (e) => { const { buf, idx, x5 } = e.data; const m = new Int32Array(buf);
+           while (Atomics.load(m, x5) < 100000) {}
+           Atomics.store(m, idx, 1); self.postMessage(0); };`,
+      ], { type: "application/javascript" }),
+    ),
+    { type: "module" },
+  );
+  const stored = new Promise((res) => worker.onmessage = res);
+  worker.postMessage({ buf: hj.ram8.buffer, idx: jit.stopIndex, x5: hj.x.byteOffset / 4 + 10 });
+  const t0 = performance.now();
+  assert.equal(jit.run(6e9), RUN_BUDGET); // without the stop word: seconds
+  const ms = performance.now() - t0;
+  await stored;
+  worker.terminate();
+  // One wasm call alone may run 2^31 instructions (seconds): this returned at the stop word.
+  assert.ok(ms < 800, `took ${ms} ms`);
+  assert.ok(hj.x[5] >= 100000n && hj.pcN >= CODE && hj.pcN < CODE + 8, `x5 ${hj.x[5]}`);
+  assert.equal(BigInt(hj.instretN), hj.x[5] * 2n - (hj.pcN === CODE ? 0n : 1n));
+  // The word was cleared: the next run goes on as asked.
+  assert.equal(jit.run(5000), RUN_BUDGET);
+});
