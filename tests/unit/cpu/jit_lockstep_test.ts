@@ -5,8 +5,9 @@
 // the trap (cause, epc, tval). The programs mix every translated instruction
 // class with loads/stores (some crossing a page, some faulting), forward
 // branches, counted loops (back-edges), jal/jalr, untranslated instructions
-// (CSR reads) and budget exits. A second test rewrites code the translator has
-// already translated. Read next: cpu/jit/tier.ts.
+// (CSR reads), budget exits and code across two pages. A second test
+// rewrites code the translator has already translated; a third stops a
+// translated endless loop from another thread. Read next: cpu/jit/tier.ts.
 
 import assert from "../../../testing/assert.ts";
 import { Hart, RUN_BUDGET, RUN_WFI } from "../../../cpu/hart.ts";
@@ -16,7 +17,8 @@ import { createJitHart, createJitMemory, Jit } from "../../../cpu/jit/tier.ts";
 
 const BASE = 0x8000_0000;
 const RAM = 64 << 10;
-const TRAP = BASE, CODE = BASE + 0x1000, DATA = BASE + 0x2000; // data: two pages
+// Code: two pages (programs may straddle them); data: two pages.
+const TRAP = BASE, CODE = BASE + 0x1000, DATA = BASE + 0x3000;
 const DPTR = 10, LOOPR = 9, TMP = 11; // x10 points into the data, x9 counts loops, x11 scratch
 
 /** xorshift32: reproducible from the seed in the test name. */
@@ -175,7 +177,7 @@ function assemble(slots: Slot[]): Uint8Array {
     at.push(off);
     off += size(s);
   }
-  if (off > 4096) throw new Error("program does not fit its page");
+  if (off > 4096) throw new Error("program does not fit a page");
   const out = new Uint8Array(off);
   const dv = new DataView(out.buffer);
   slots.forEach((s, i) => {
@@ -192,23 +194,23 @@ function assemble(slots: Slot[]): Uint8Array {
   return out;
 }
 
-function setup(h: Hart, code: Uint8Array, regs: bigint[], data: Uint8Array): void {
+function setup(h: Hart, code: Uint8Array, regs: bigint[], data: Uint8Array, at: number): void {
   const dv = new DataView(h.ram8.buffer);
   dv.setUint32(TRAP - BASE, 0x10500073, true); // wfi: a trap ends the run (RUN_WFI)
   dv.setUint32(TRAP - BASE + 4, 0xffdff06f, true);
-  h.ram8.set(code, CODE - BASE);
+  h.ram8.set(code, at - BASE);
   h.ram8.set(data, DATA - BASE);
   for (let i = 1; i < 32; i++) h.x[i] = regs[i];
   h.x[DPTR] = BigInt(DATA + 0x800);
   h.csrWrite(0x305, BigInt(TRAP)); // mtvec
-  h.pc = BigInt(CODE);
+  h.pc = BigInt(at);
 }
 
 function snapshot(h: Hart): string {
   return `pc=${h.pc.toString(16)} instret=${h.instretN} x=${[...h.x].map((v) => v.toString(16))}`;
 }
 
-function pair(code: Uint8Array, seed: number) {
+function pair(code: Uint8Array, seed: number, at = CODE) {
   const r = rng(seed * 7919);
   const regs = [0n];
   for (let i = 1; i < 32; i++) {
@@ -219,21 +221,21 @@ function pair(code: Uint8Array, seed: number) {
   const mem = createJitMemory(RAM);
   const hj = createJitHart(mem, { ramBase: BASE });
   const jit = new Jit(hj, mem, { threshold: 1 });
-  setup(ref, code, regs, data);
-  setup(hj, code, regs, data);
+  setup(ref, code, regs, data, at);
+  setup(hj, code, regs, data, at);
   return { ref, hj, jit };
 }
 
-function lockstep(code: Uint8Array, seed: number, maxSteps = 20_000): Jit {
-  const { ref, hj, jit } = pair(code, seed);
+function lockstep(code: Uint8Array, seed: number, at: number, maxSteps = 20_000): Jit {
+  const { ref, hj, jit } = pair(code, seed, at);
   const r = rng(seed);
   for (let steps = 0; steps < maxSteps;) {
     const b = 1 + r.int(r.int(4) === 0 ? 400 : 12);
-    const inCode = ref.pcN >= CODE && ref.pcN < CODE + 4096;
+    const inCode = ref.pcN >= CODE && ref.pcN < CODE + 0x2000;
     const s1 = ref.run(b);
     const s2 = jit.run(b);
     steps += b;
-    if (inCode && ref.pcN >= CODE && ref.pcN < CODE + 4096) {
+    if (inCode && ref.pcN >= CODE && ref.pcN < CODE + 0x2000) {
       // No trap in this batch: the two tiers retired the same instructions.
       assert.equal(snapshot(hj), snapshot(ref), `seed ${seed}: after ${steps} instructions`);
     }
@@ -260,7 +262,11 @@ Deno.test("cpu jit lockstep: random RV64IMC programs agree with the interpreter"
   let compiled = 0, entries = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const r = rng(seed);
-    const jit = lockstep(assemble(program(r, 60 + r.int(300))), seed);
+    const code = assemble(program(r, 60 + r.int(300)));
+    // Every other program starts near the end of the first code page, so it
+    // runs across the page boundary (an instruction may straddle it).
+    const at = seed % 2 ? CODE : CODE + 0x1000 - 2 * (1 + r.int(code.length / 2));
+    const jit = lockstep(code, seed, at);
     compiled += jit.stats.compiles;
     entries += jit.stats.entries;
   }
