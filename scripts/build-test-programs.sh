@@ -27,7 +27,7 @@ build() { # name, extra args...
   "$CC" "${CFLAGS[@]}" -o "$bin/$name" "${RT[@]}" "$@" -lgcc
 }
 
-mkdir -p "$bin" "$exp"
+mkdir -p "$bin" "$(dirname "$bin")/bare-bin" "$exp"
 build int "$src/int.c"
 build atomic "$src/atomic.c"
 build compressed "$src/compressed.c"
@@ -44,9 +44,10 @@ build bench_fp "$src/bench_fp.c"
 # One hosted program: static glibc and libm, stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
 # One bare-metal S-mode guest, booted as a kernel (linked at 0x80200000; no
-# expected output: tests/e2e/console_every_test.ts types at it).
+# expected output: tests/e2e/console_every_test.ts types at it), kept out of bin/, which holds
+# the differential suite's programs only.
 "$CC" -march=rv64gc -mabi=lp64d -nostdlib -static -fno-pie -no-pie -s -Wl,-Ttext=0x80200000 \
-  -Wl,--build-id=none -Wl,-z,separate-code -o "$bin/sbi_console" "$src/bare/sbi_console.s"
+  -Wl,--build-id=none -Wl,-z,separate-code -o "$(dirname "$bin")/bare-bin/sbi_console" "$src/bare/sbi_console.s"
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

@@ -24,7 +24,7 @@ import assert from "../../testing/assert.ts";
 import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 
 const at = (p: string) => fileURLToPath(new URL(`../../${p}`, import.meta.url));
-const SBI_PROGRAM = at("tests/programs/bin/sbi_console");
+const SBI_PROGRAM = at("tests/programs/bare-bin/sbi_console");
 const INITRD = `--initrd=${at("guest/initramfs.cpio")}`;
 
 function exists(path: string): boolean {
