@@ -6,19 +6,7 @@
 // Read next: actors/cpu/cpu_actor.ts (where each fate is found), mod.ts.
 import { runMod } from "../../testing/guest_session.ts";
 import assert from "../../testing/assert.ts";
-
-/** A RISC-V Image: the 64-byte header, then `code` (32-bit words) at 0x40. */
-function image(code: number[]): Uint8Array {
-  const bytes = new Uint8Array(0x40 + 4 * code.length);
-  const v = new DataView(bytes.buffer);
-  v.setUint32(0, 0x0400006f, true); // j 0x40: over the header
-  v.setBigUint64(8, 0x200000n, true); // text_offset
-  v.setBigUint64(16, BigInt(bytes.length), true); // image_size
-  bytes.set(new TextEncoder().encode("RISCV\0\0\0"), 0x30);
-  bytes.set(new TextEncoder().encode("RSC\x05"), 0x38);
-  code.forEach((w, i) => v.setUint32(0x40 + 4 * i, w, true));
-  return bytes;
-}
+import { kernelImage as image } from "../../testing/kernel_image.ts";
 
 const LI_A7_SRST = [0x535258b7, 0x35488893]; // lui a7,0x53525; addi a7,a7,0x354
 const LI_A6_0 = 0x00000813; // li a6,0 (system_reset)

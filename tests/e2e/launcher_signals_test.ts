@@ -5,6 +5,7 @@
 // the terminal is raw, then the same shell line prints the exit status and
 // the terminal mode left behind. Skipped with a message when tmux is missing.
 // Read next: launcher/signals.ts, launcher/terminal.ts.
+import { kernelImage } from "../../testing/kernel_image.ts";
 import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { stopSignals } from "../../launcher/signals.ts";
@@ -31,15 +32,7 @@ function idleKernel(): Uint8Array {
     0x10500073, // wfi
     0xffdff06f, // j -4
   ];
-  const bytes = new Uint8Array(0x40 + 4 * code.length);
-  const v = new DataView(bytes.buffer);
-  v.setUint32(0, 0x0400006f, true); // j 0x40: over the header
-  v.setBigUint64(8, 0x200000n, true); // text_offset
-  v.setBigUint64(16, BigInt(bytes.length), true); // image_size
-  bytes.set(new TextEncoder().encode("RISCV\0\0\0"), 0x30);
-  bytes.set(new TextEncoder().encode("RSC\x05"), 0x38);
-  code.forEach((w, i) => v.setUint32(0x40 + 4 * i, w, true));
-  return bytes;
+  return kernelImage(code);
 }
 
 function run(cmd: string, args: string[]): string {

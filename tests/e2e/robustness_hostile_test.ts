@@ -14,6 +14,7 @@
 // putchar (markers, block status bytes), spin for a while, power off. Rings,
 // descriptors and indirect tables are laid out in the image itself.
 
+import { writeImageHeader } from "../../testing/kernel_image.ts";
 import { fileURLToPath } from "node:url";
 import { A, li } from "../../testing/cpu_harness.ts";
 import assert from "../../testing/assert.ts";
@@ -267,11 +268,7 @@ class HostileGuest {
   image(): Uint8Array {
     if (this.#ops.length + 1 > MAX_OPS) throw new RangeError("too many ops");
     const v = this.#v;
-    v.setUint32(0, 0x0400006f, true); // j 0x40: over the header
-    v.setBigUint64(8, 0x200000n, true); // text_offset
-    v.setBigUint64(16, BigInt(IMAGE_BYTES), true); // image_size
-    this.bytes.set(new TextEncoder().encode("RISCV\0\0\0"), 0x30);
-    this.bytes.set(new TextEncoder().encode("RSC\x05"), 0x38);
+    writeImageHeader(this.bytes, IMAGE_BYTES);
     assemble(CODE, KERNEL_BASE + 0x40).forEach((w, i) => v.setInt32(0x40 + 4 * i, w, true));
     [...this.#ops, [OP.END, 0, 0]].forEach(([op, addr, val], i) => {
       const o = this.#off(OPS) + 24 * i;
