@@ -19,6 +19,7 @@ export {
   BUNDLED,
   type LaunchOptions,
   parseCommandLine,
+  type ShareOption,
   USAGE,
   UsageError,
 } from "./launcher/cli.ts";

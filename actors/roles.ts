@@ -1,4 +1,4 @@
-// The machine's roles, in one table: for each of the six actors, the protocol
+// The machine's roles, in one table: for each of the seven actors, the protocol
 // it speaks, the worker module that plays it unless `--actor` swaps it, its
 // restart policy, the fault layer a plan reaches it through, and what its
 // failure does to the run. The generic runtime (actors/runtime/) knows no
@@ -17,9 +17,10 @@ import { CONSOLE, type ConsoleProtocol } from "./console/protocol.ts";
 import { NET, type NetProtocol } from "./net/protocol.ts";
 import { BLOCK, type BlockProtocol } from "./block/protocol.ts";
 import { IRQ, type IrqProtocol } from "./irq/protocol.ts";
+import { SHARE, type ShareProtocol } from "./share/protocol.ts";
 
 /** The machine's roles; `--actor <role>=<module>` accepts exactly these (in this order in messages). */
-export const MACHINE_ROLES = ["cpu", "waker", "console", "net", "block", "irq"] as const;
+export const MACHINE_ROLES = ["cpu", "waker", "console", "net", "block", "irq", "share"] as const;
 /** One of MACHINE_ROLES. */
 export type MachineRole = typeof MACHINE_ROLES[number];
 
@@ -36,6 +37,7 @@ export interface RoleProtocols {
   net: NetProtocol;
   block: BlockProtocol;
   irq: IrqProtocol;
+  share: ShareProtocol;
 }
 
 /**
@@ -128,6 +130,15 @@ export const ROLES: Record<MachineRole, RoleSpec> = {
     faultLayer: "irq",
     failure: "crash-ends-run",
     perDevice: false,
+  },
+  share: {
+    what: "virtio-9p",
+    descriptor: SHARE,
+    module: mod("./share/share.worker.ts"),
+    policy: { maxRestarts: 5, windowMs: 10_000, backoffMs: 50 },
+    faultLayer: "share",
+    failure: "device-needs-reset",
+    perDevice: true,
   },
 };
 

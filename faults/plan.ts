@@ -7,7 +7,7 @@
 // docs/faults.md (the format, the effects, what the guest sees).
 
 /** The roles a plan can reach. The cpu has no fault layer (its crash is the guest's death). */
-export const FAULT_LAYERS = ["block", "irq", "net", "console", "waker"] as const;
+export const FAULT_LAYERS = ["block", "irq", "net", "console", "waker", "share"] as const;
 /** One of FAULT_LAYERS. */
 export type FaultLayer = typeof FAULT_LAYERS[number];
 
@@ -18,6 +18,7 @@ export const LAYER_EFFECTS: Record<FaultLayer, readonly string[]> = {
   net: ["drop", "duplicate", "reorder", "delay", "kill"],
   console: ["drop", "delay", "kill"],
   waker: ["drop", "delay", "skew", "kill"],
+  share: ["ioerr", "delay", "kill"],
 };
 
 /** What a layer counts as one event ("the n-th request or message"). */
@@ -27,6 +28,7 @@ export const LAYER_UNITS: Record<FaultLayer, string> = {
   net: "Ethernet frame (either direction unless `dir` is given)",
   console: "input byte",
   waker: "clock event that is due",
+  share: "9P request",
 };
 
 /** When a rule applies. Every field is optional; all given ones must hold. */
@@ -51,7 +53,7 @@ export interface FaultTrigger {
   sectors?: [number, number];
   /** block: only these operations. */
   op?: "read" | "write" | "flush";
-  /** block/net: which disk or network (0 = the first); default every one. */
+  /** block/net/share: which disk, network or share (0 = the first); default every one. */
   device?: number;
   /** irq: only these interrupt sources (virtio slot n is source n + 1). */
   sources?: number[];
@@ -121,7 +123,7 @@ const TIMER_WHY = " (2^31−1 ms, about 24.8 days: the longest a timer can wait)
 const LAYER_ONLY: Record<string, FaultLayer[]> = {
   sectors: ["block"],
   op: ["block"],
-  device: ["block", "net"],
+  device: ["block", "net", "share"],
   sources: ["irq"],
   dir: ["net"],
 };

@@ -155,6 +155,15 @@ function actorsFor(
         { state: b.diskSlots[i].state, name: `virtio-blk ${vd(i)}` },
       )
     ),
+    ...p.shares.map((sh, i) =>
+      actor(
+        "share",
+        i,
+        { ram, state: b.shareSlots[i].state, control, fids: b.shareSlots[i].fids },
+        { path: sh.path, tag: sh.tag, readOnly: sh.readOnly, ramBase: RAM_BASE, verbose },
+        { state: b.shareSlots[i].state, name: `virtio-9p "${sh.tag}"` },
+      )
+    ),
     ...p.nets.map((n, i) =>
       actor(
         "net",

@@ -19,6 +19,16 @@ export interface BlockOption {
   readOnly: boolean;
 }
 
+/** One --share directory. */
+export interface ShareOption {
+  /** The host directory. */
+  path: string;
+  /** The mount tag the guest names it by (`,tag=`; default share0, share1, ...). */
+  tag: string;
+  /** `,ro`: the guest may read, never change. */
+  readOnly: boolean;
+}
+
 /** Everything the command line says (parseCommandLine): the options a machine boots with. */
 export interface LaunchOptions {
   /** Guest RAM in MiB (`<mem-in-mb>`). */
@@ -31,6 +41,8 @@ export interface LaunchOptions {
   cmdline: string;
   /** --block disks, /dev/vda first. */
   blocks: BlockOption[];
+  /** --share directories, in command-line order. */
+  shares: ShareOption[];
   /** --tunnet: `<ip>[/<n>]` or `bridge:<name>`, or null. */
   tunnet: string | null;
   /** --sharenet: the inter-guest segment's path, or null. */
@@ -84,12 +96,16 @@ Options (before <mem-in-mb>):
   --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
   --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
                           /dev/vda, /dev/vdb, ... in command-line order
+  --share=<dir>[,tag=<name>][,ro]
+                          the host directory <dir> as a virtio-9p device (9P2000.L);
+                          in the guest: mount -t 9p -o trans=virtio <name> /mnt/x
+                          (default tag share0, share1, ...); repeatable
   --tunnet=<ip>[/<n>]     a virtio-net device on a new tap; the host end gets <ip>
   --tunnet=bridge:<name>  ... or the tap joins the existing bridge <name>
   --sharenet=<path>       a virtio-net device on the inter-guest segment <path>
   --mac=<aa:bb:..>        the guest's MAC address (default: a stable local one)
   --actor <role>=<module> run <module> for <role> (cpu, waker, console, net,
-                          block, irq) instead of the built-in actor; repeatable
+                          block, irq, share) instead of the built-in actor; repeatable
   --faults=<plan.json>    turn on the fault layers described by a fault plan
   --seed=<n>              seed for the fault plan's random choices
   --no-reboot             exit (status 0) when the guest reboots, instead of
@@ -118,6 +134,7 @@ every other signal that would end the process; SIGUSR1 is ignored).`;
 const VALUE_OPTIONS = new Set([
   "initrd",
   "block",
+  "share",
   "tunnet",
   "sharenet",
   "mac",
@@ -162,6 +179,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     initrd: null,
     cmdline: "",
     blocks: [],
+    shares: [],
     tunnet: null,
     sharenet: null,
     mac: null,
@@ -225,6 +243,33 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         }
         if (!path) throw new UsageError(`--block=${value}: no file named`);
         o.blocks.push({ path, readOnly });
+        break;
+      }
+      case "share": {
+        const parts = value.split(",");
+        const path = parts[0];
+        let readOnly = false;
+        let tag = `share${o.shares.length}`;
+        for (const flag of parts.slice(1)) {
+          if (flag === "ro") readOnly = true;
+          else if (flag === "rw") readOnly = false;
+          else if (flag.startsWith("tag=")) tag = flag.slice(4);
+          else {
+            throw new UsageError(
+              `--share=${value}: unknown flag "${flag}" (use ,tag=<name> or ,ro)`,
+            );
+          }
+        }
+        if (!path) throw new UsageError(`--share=${value}: no directory named`);
+        if (!/^[A-Za-z0-9_.-]{1,64}$/.test(tag)) {
+          throw new UsageError(
+            `--share=${value}: tag "${tag}" must be 1 to 64 of letters, digits, "_", "." and "-"`,
+          );
+        }
+        if (o.shares.some((s) => s.tag === tag)) {
+          throw new UsageError(`--share=${value}: tag "${tag}" is already used by another --share`);
+        }
+        o.shares.push({ path, tag, readOnly });
         break;
       }
       case "tunnet":

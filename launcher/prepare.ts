@@ -20,6 +20,8 @@ import {
   probeBlockFile,
 } from "../devices/block/backend.ts";
 import { createNetState } from "../devices/net/net.ts";
+import { createShareState } from "../devices/p9/device.ts";
+import { createFidStore } from "../devices/p9/fidstore.ts";
 import { type PreparedNet, prepareNet } from "../actors/net/setup.ts";
 import { probeModule, type Registry } from "../actors/runtime/registry.ts";
 import { isMachineRole, type MachineRole, ROLES } from "../actors/roles.ts";
@@ -85,6 +87,8 @@ export interface Prepared {
   initrd: Uint8Array | null;
   cmdline: string;
   disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  /** Each --share, its directory made absolute and checked to be one. */
+  shares: { path: string; tag: string; readOnly: boolean }[];
   /** Each disk file's lock (exclusive, or shared for ,ro), held for the whole run. */
   diskLocks: BlockLock[];
   nets: PreparedNet[];
@@ -114,15 +118,16 @@ function readSystemMap(path: string): string | null {
 
 /** Read and check every input; locks the disks and opens the networks (released by the caller). */
 export async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
-  // The console takes one virtio-mmio slot; every disk and network another.
+  // The console takes one virtio-mmio slot; every disk, share and network another.
   const netCount = (o.tunnet === null ? 0 : 1) + (o.sharenet === null ? 0 : 1);
-  if (1 + o.blocks.length + netCount > VIRTIO_SLOTS) {
+  if (1 + o.blocks.length + o.shares.length + netCount > VIRTIO_SLOTS) {
     throw new InputError(
       `too many devices: the machine has ${VIRTIO_SLOTS} virtio slots, the console takes one, ` +
-        `so at most ${VIRTIO_SLOTS - 1} disks and networks (asked for ${o.blocks.length} ` +
-        `disk(s) and ${netCount} network(s))`,
+        `so at most ${VIRTIO_SLOTS - 1} disks, shares and networks (asked for ${o.blocks.length} ` +
+        `disk(s), ${o.shares.length} share(s) and ${netCount} network(s))`,
     );
   }
+  const shares = o.shares.map((sh) => ({ ...sh, path: checkShareDir(sh.path) }));
   let memBytes: number;
   try {
     memBytes = checkMemorySize(o.memMb);
@@ -180,7 +185,34 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
   } else if (o.seed !== null) {
     log("warning: --seed without --faults does nothing");
   }
-  return { memBytes, kernel, initrd, cmdline, disks, diskLocks, nets, faults, bios, systemMap };
+  return {
+    memBytes,
+    kernel,
+    initrd,
+    cmdline,
+    disks,
+    shares,
+    diskLocks,
+    nets,
+    faults,
+    bios,
+    systemMap,
+  };
+}
+
+/** A --share directory: it must exist and be a directory; returned absolute. */
+function checkShareDir(path: string): string {
+  let real: string;
+  try {
+    real = Deno.realPathSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) throw new InputError(`--share=${path}: does not exist`);
+    throw new InputError(`--share=${path}: ${(e as Error).message}`);
+  }
+  if (!Deno.statSync(real).isDirectory) {
+    throw new InputError(`--share=${path}: not a directory`);
+  }
+  return real;
 }
 
 /**
@@ -235,6 +267,8 @@ export interface Board {
   slotBuffers: Record<string, SharedArrayBuffer>;
   consoleSlot: Slot;
   diskSlots: Slot[];
+  /** Each share's slot and its fid store (devices/p9/fidstore.ts), kept across actor restarts. */
+  shareSlots: (Slot & { fids: SharedArrayBuffer })[];
   netSlots: Slot[];
   /** Where the cpu starts (the firmware's entry on a firmware boot), and the device tree. */
   entry: number;
@@ -267,7 +301,7 @@ export function buildBoard(
   // The UART is part of the machine, as on QEMU virt (--uart is accepted and changes nothing).
   const uart = true;
 
-  // Devices, slot by slot: the console first, then disks (vda, vdb, ...), then networks.
+  // Devices, slot by slot: the console first, then disks (vda, vdb, ...), shares, networks.
   let slot = 0;
   const slots: number[] = [];
   const slotBuffers: Record<string, SharedArrayBuffer> = {};
@@ -294,6 +328,13 @@ export function buildBoard(
       `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${d.readOnly ? " (ro)" : ""}`,
     )
   );
+  const shareSlots = p.shares.map((sh) => ({
+    ...claim(
+      createShareState({ irq: virtioSlotIrq(slot), tag: sh.tag }),
+      `virtio-9p "${sh.tag}" on ${sh.path}${sh.readOnly ? " (ro)" : ""}`,
+    ),
+    fids: createFidStore(),
+  }));
   const netSlots = p.nets.map((n) =>
     claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
   );
@@ -368,6 +409,7 @@ export function buildBoard(
     slotBuffers,
     consoleSlot,
     diskSlots,
+    shareSlots,
     netSlots,
     entry: firmware ? firmwareEntry : loaded.entry,
     fdtAddr: loaded.fdtAddr,

@@ -28,6 +28,7 @@ export const DEVICE_ID = {
   NET: 1,
   BLOCK: 2,
   CONSOLE: 3,
+  P9: 9,
 } as const;
 
 /** Descriptor flags (§2.7.5). */
