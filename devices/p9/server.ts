@@ -706,7 +706,8 @@ export class P9Server {
 
   #readdir(r: Reader, w: Writer, room: number): void {
     const f = this.#fid(r.u32("fid"));
-    let cookie = BigInt(r.u64("offset"));
+    // A getdents cookie: any 64-bit value (ext4's are hashes).
+    let cookie = BigInt.asIntN(64, r.u64big("offset"));
     const count = Math.min(r.u32("count"), room - HEADER - 4);
     if (f.io < 0) fail(E.EBADF);
     const countAt = w.skip(4);

@@ -86,6 +86,10 @@ export class Reader {
     if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new MalformedMessage(`${what} ${n} is absurd`);
     return Number(n);
   }
+  /** A 64-bit value whole, unsigned (directory cookies). */
+  u64big(what = "u64"): bigint {
+    return this.#v.getBigUint64(this.#need(8, what), true);
+  }
   /** A 64-bit value whole (times). */
   i64(what = "i64"): bigint {
     return this.#v.getBigInt64(this.#need(8, what), true);
