@@ -63,6 +63,15 @@ Deno.test("cli: lguest usage — options, memory, kernel, kernel args", () => {
   assert.deepEqual(o.bundled, false);
 });
 
+Deno.test("cli: --share takes a directory, a tag (share0, share1, ... by default) and ro", () => {
+  const o = parseCommandLine(["--share=/a", "--share=/b,tag=host,ro", "--share=/c,ro,rw"])!;
+  assert.deepEqual(o.shares, [
+    { path: "/a", tag: "share0", readOnly: false },
+    { path: "/b", tag: "host", readOnly: true },
+    { path: "/c", tag: "share2", readOnly: false },
+  ]);
+});
+
 Deno.test("cli: no positional arguments boots the bundled guest", () => {
   const o = parseCommandLine([])!;
   assert.ok(o.bundled);
@@ -77,7 +86,11 @@ Deno.test("cli: bad usage is a UsageError that says what is wrong", () => {
     [["--frobnicate"], /unknown option --frobnicate/],
     [["--block"], /needs a value/],
     [["--block=x,rx"], /unknown flag "rx"/],
-    [["--actor", "gpu=x.ts"], /role one of cpu, waker, console, net, block, irq/],
+    [["--share=/tmp,rx"], /--share=\/tmp,rx: unknown flag "rx"/],
+    [["--share=,ro"], /no directory named/],
+    [["--share=/tmp,tag=a b"], /tag "a b" must be/],
+    [["--share=/tmp,tag=x", "--share=/srv,tag=x"], /tag "x" is already used/],
+    [["--actor", "gpu=x.ts"], /role one of cpu, waker, console, net, block, irq, share/],
     [["--mac=01:00:00:00:00:01"], /multicast/],
     [["--mac=zz"], /six hex bytes/],
     [["--seed=-3"], /non-negative integer/],
@@ -136,7 +149,7 @@ Deno.test("launcher: bad inputs are refused with a clear message and exit 2", as
         "64",
         fileURLToPath(new URL("../../guest/Image", import.meta.url)),
       ],
-      /too many devices: .* at most 7 disks and networks/,
+      /too many devices: .* at most 7 disks, shares and networks/,
     ]);
     for (const [args, re] of cases) {
       const r = await launch(args);

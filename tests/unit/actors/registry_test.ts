@@ -50,7 +50,7 @@ Deno.test("--actor values parse to a role and a file URL", () => {
 Deno.test("bad --actor values are clear errors", () => {
   assert.throws(
     () => parseActorOption("console", ROOT),
-    /--actor wants <role>=<module>, got "console" \(roles: cpu, waker, console, net, block, irq\)/,
+    /--actor wants <role>=<module>, got "console" \(roles: cpu, waker, console, net, block, irq, share\)/,
   );
   assert.throws(() => parseActorOption("console=", ROOT), /wants <role>=<module>/);
   assert.throws(() => parseActorOption("=x.ts", ROOT), /wants <role>=<module>/);
