@@ -51,7 +51,7 @@ export interface FaultTrigger {
   count?: number;
   /** block: first and last 512-byte sector; an operation overlapping the range matches. */
   sectors?: [number, number];
-  /** block: only these operations. */
+  /** block: only these operations; share: Tread/Treaddir, Twrite, Tfsync. */
   op?: "read" | "write" | "flush";
   /** block/net/share: which disk, network or share (0 = the first); default every one. */
   device?: number;
@@ -122,7 +122,7 @@ const TIMER_WHY = " (2^31−1 ms, about 24.8 days: the longest a timer can wait)
 /** Trigger fields that only some layers understand. */
 const LAYER_ONLY: Record<string, FaultLayer[]> = {
   sectors: ["block"],
-  op: ["block"],
+  op: ["block", "share"],
   device: ["block", "net", "share"],
   sources: ["irq"],
   dir: ["net"],

@@ -29,7 +29,11 @@ export function shareHandlers(): ActorHandlers<ShareProtocol> {
       const saved = store.load();
       if (saved.length > 0) {
         const n = server.importFids(saved, store.msize);
-        log(`virtio-9p ${cfg.tag}: restarted; reopened ${n} of ${saved.length} fids`);
+        // Said once "ready" is out (an event sent from start would come before it).
+        setTimeout(
+          () => log(`virtio-9p ${cfg.tag}: restarted; reopened ${n} of ${saved.length} fids`),
+          0,
+        );
       }
       faults = armFaults("share", ctx, {
         progress: () => server ? server.stats.requests : 0,

@@ -30,7 +30,12 @@ export class FaultyShare implements Handler {
     this.#injected = false;
     const h = x.readLen >= 7 ? x.head(7) : new Uint8Array(7);
     const type = h[4], tag = h[5] | (h[6] << 8);
-    const hit = this.engine.decide({ detail: `9P request type ${type} tag ${tag}` });
+    // `when.op` picks the data requests: a failing read, write or fsync is what
+    // a disk error looks like; an error on a walk or clunk desyncs the guest's fids.
+    const op = type === 116 || type === 40 ? "read" : type === 118 ? "write" : type === 50
+      ? "flush"
+      : undefined;
+    const hit = this.engine.decide({ op, detail: `9P request type ${type} tag ${tag}` });
     if (hit?.rule.effect === "kill") {
       // Taken, not served: the worker ends here (the wait lets the termination land).
       this.engine.kill(hit);
