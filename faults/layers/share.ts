@@ -32,7 +32,11 @@ export class FaultyShare implements Handler {
     const type = h[4], tag = h[5] | (h[6] << 8);
     // `when.op` picks the data requests: a failing read, write or fsync is what
     // a disk error looks like; an error on a walk or clunk desyncs the guest's fids.
-    const op = type === 116 || type === 40 ? "read" : type === 118 ? "write" : type === 50
+    const op = type === 116 || type === 40
+      ? "read"
+      : type === 118
+      ? "write"
+      : type === 50
       ? "flush"
       : undefined;
     const hit = this.engine.decide({ op, detail: `9P request type ${type} tag ${tag}` });
