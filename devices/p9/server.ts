@@ -220,9 +220,11 @@ export class P9Server {
       this.stats.malformed++;
       return 0;
     }
-    const head = x.head(Math.min(x.readLen, PARSE_MAX));
+    // The fields only: a write's data stays in guest RAM until it goes to the file.
+    const type = x.head(HEADER)[4];
+    const head = x.head(Math.min(x.readLen, type === T.WRITE ? 64 : PARSE_MAX));
     const hv = new DataView(head.buffer, head.byteOffset, head.byteLength);
-    const size = hv.getUint32(0, true), type = hv.getUint8(4), tag = hv.getUint16(5, true);
+    const size = hv.getUint32(0, true), tag = hv.getUint16(5, true);
     const w = this.#w;
     this.fidsChanged = FID_CHANGING.has(type);
     try {

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
 `;
 
 /** One guest on a console pipe; run() times each command on the host between its markers. */
-class Console {
+export class Console {
   readonly child: Deno.ChildProcess;
   #out = "";
   #writer: WritableStreamDefaultWriter<Uint8Array>;
@@ -148,7 +148,7 @@ interface VmResult {
 const MB = 1e6;
 
 /** busybox dd's last line: "67108864 bytes (64.0MB) copied, 0.251923 seconds, 254.0MB/s". */
-function ddSeconds(text: string): { bytes: number; seconds: number } {
+export function ddSeconds(text: string): { bytes: number; seconds: number } {
   const m = /(\d+) bytes \([^)]*\) copied, ([\d.]+) seconds/.exec(text);
   if (!m) throw new Error(`no dd summary in: ${text}`);
   return { bytes: Number(m[1]), seconds: Number(m[2]) };
