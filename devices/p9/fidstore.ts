@@ -23,6 +23,8 @@ export function createFidStore(bytes = FID_STORE_BYTES): SharedArrayBuffer {
 export interface SavedFid {
   fid: number;
   path: string[];
+  /** The inode's number, as text: a path that now names another inode is not reopened. */
+  ino: string;
   uid: number;
   open: number;
   writable: boolean;

@@ -12,6 +12,7 @@
 const SYMBOLS = {
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
@@ -193,6 +194,11 @@ export function openPath(dirfd: number, name: string): number {
  */
 export function reopen(pathFd: number, flags: number): number {
   return r(c().openat(AT_FDCWD, cs(`/proc/self/fd/${pathFd}`), flags | O.CLOEXEC, 0));
+}
+
+/** A second fd for the same open file (F_DUPFD_CLOEXEC; works on O_PATH fds), or -errno. */
+export function dup(fd: number): number {
+  return r(c().fcntl(fd, 1030, 0));
 }
 
 export function close(fd: number): void {

@@ -45,6 +45,8 @@ export interface Exchange {
 interface Fid {
   /** O_PATH fd of the inode (the symlink itself for a symlink). */
   fd: number;
+  /** Its inode number (for the fid store). */
+  ino: bigint;
   /** Names from the share's root (for "..", link, rename and remove). */
   path: string[];
   /** The fd opened by lopen/lcreate, or -1. */
@@ -160,6 +162,7 @@ export class P9Server {
     return [...this.#fids].map(([fid, f]) => ({
       fid,
       path: f.path,
+      ino: String(f.ino),
       uid: f.uid,
       open: f.io >= 0 ? f.openFlags : -1,
       writable: f.writable,
@@ -179,6 +182,17 @@ export class P9Server {
       if (this.#fids.has(s.fid) || this.#fids.size >= MAX_FIDS) continue;
       const fd = this.#openPath(s.path);
       if (fd < 0) continue;
+      // The same inode, or nothing: the guest may have renamed another file
+      // (a host hard link to an outside file, say) over the fid's old path.
+      const st = host.stat(fd);
+      const writes = s.open >= 0 && (s.open & O.ACCMODE) !== 0;
+      if (
+        typeof st === "number" || String(st.ino) !== s.ino ||
+        (writes && ((st.mode & S_IFMT) !== S_IFREG || st.nlink > 1))
+      ) {
+        host.close(fd);
+        continue;
+      }
       let io = -1;
       if (s.open >= 0) {
         io = host.reopen(fd, s.open);
@@ -189,6 +203,7 @@ export class P9Server {
       }
       this.#fids.set(s.fid, {
         fd,
+        ino: st.ino,
         path: s.path,
         uid: s.uid,
         io,
@@ -351,8 +366,9 @@ export class P9Server {
     if (this.#fids.has(fid)) fail(E.EBADF);
     if (this.#fids.size >= MAX_FIDS) fail(E.ENFILE);
     const fd = ok(host.openAt(this.#root, ".", O.PATH | O.DIRECTORY));
-    this.#fids.set(fid, { fd, path: [], io: -1, writable: false, openFlags: 0, uid });
-    this.#qid(w, this.#stat(fd));
+    const st = this.#stat(fd);
+    this.#fids.set(fid, { fd, ino: st.ino, path: [], io: -1, writable: false, openFlags: 0, uid });
+    this.#qid(w, st);
   }
 
   // --- walking
@@ -406,14 +422,20 @@ export class P9Server {
       host.close(fd);
       return;
     }
-    if (names.length === 0) fd = ok(this.#openPath(f.path));
+    if (names.length === 0) {
+      if (newfid === fid) return; // nothing to do
+      // A clone: the same inode, even if it was renamed or unlinked meanwhile.
+      fd = ok(host.dup(f.fd));
+    }
+    const ino = names.length ? qids[qids.length - 1].ino : f.ino;
     if (newfid === fid) {
       host.close(f.fd);
       this.#closeIo(f);
       f.fd = fd;
+      f.ino = ino;
       f.path = path;
     } else {
-      this.#fids.set(newfid, { fd, path, io: -1, writable: false, openFlags: 0, uid: f.uid });
+      this.#fids.set(newfid, { fd, ino, path, io: -1, writable: false, openFlags: 0, uid: f.uid });
     }
   }
 
@@ -551,13 +573,15 @@ export class P9Server {
       fail(-pathFd);
     }
     this.#own(pathFd, f.uid, gid);
+    const st = this.#stat(pathFd);
     host.close(f.fd);
     f.fd = pathFd;
+    f.ino = st.ino;
     f.path = [...f.path, name];
     f.io = io;
     f.openFlags = this.#hostFlags(flags);
     f.writable = (flags & P9_O.ACCMODE) !== 0;
-    this.#qid(w, this.#stat(pathFd));
+    this.#qid(w, st);
     w.u32(0);
   }
 

@@ -332,14 +332,27 @@ Deno.test("9p: a restarted server reopens the saved fids and goes on", async () 
     c.walk(0, 2, []);
     c.lcreate(2, "open.txt", RDWR);
     c.write(2, 0, new TextEncoder().encode("before "));
+    // A file open for writing, then (as a guest's renameat could) the host
+    // hard link to the outside secret renamed over its name: a restart must
+    // not reopen that name for writing.
+    c.walk(0, 4, []);
+    c.lcreate(4, "victim", WRONLY);
     const saved = server.exportFids();
     server.close();
+    await Deno.rename(`${f.share}/hardlink`, `${f.share}/victim`);
     const again = new P9Server(f.share, { readOnly: false });
     assert.deepEqual(again.importFids(saved, server.msize), 3);
     const c2 = new P9TestClient(again);
     c2.write(2, 7, new TextEncoder().encode("after"));
     assert.deepEqual(new TextDecoder().decode(c2.read(2, 0, 100)), "before after");
     assert.deepEqual(c2.walk(1, 3, ["deep"]).length, 1);
+    assert.deepEqual(c2.err(T.WRITE, (w) => w.u32(4).u64(0).u32(1).u8(0x41)), E.EBADF);
+    await f.unchanged();
+    // A clone of a fid whose file was unlinked is the same file.
+    await Deno.remove(`${f.share}/open.txt`);
+    c2.walk(2, 5, []);
+    c2.lopen(5, RDONLY);
+    assert.deepEqual(new TextDecoder().decode(c2.read(5, 0, 100)), "before after");
     again.close();
   } finally {
     await f.cleanup();
