@@ -1,11 +1,14 @@
 // The share's fid table kept outside its worker, so a restarted share actor
 // (a crash, a fault plan's kill) goes on serving the fids the guest holds: a
 // SharedArrayBuffer the launcher makes per share, holding the table as JSON
-// (each fid's path from the root, its user, and how its file was opened).
+// (each fid's fds, inode, path from the root, its user, and how its file was
+// opened).
 // Layout: word 0 a magic, word 1 the JSON's length in bytes, word 2 the msize
 // agreed with Tversion, then the bytes.
 // The server saves it after every request that changed a fid, before the
-// request is completed; a new worker reopens every fid from it by name.
+// request is completed. The fds are the process's, not the worker's (a dead
+// worker's FFI fds stay open), so a new worker adopts each one that still
+// names the saved inode, and reopens the others by name.
 // Read next: devices/p9/server.ts (exportFids/importFids).
 
 const MAGIC = 0x39504644; // "9PFD"
@@ -19,9 +22,18 @@ export function createFidStore(bytes = FID_STORE_BYTES): SharedArrayBuffer {
   return sab;
 }
 
-/** One saved fid: its path, user, and the open flags of its I/O fd (-1: not open). */
+/**
+ * One saved fid: its fds (process-wide, so a new worker can adopt them), its
+ * inode, path, user, and the open flags of its I/O fd (-1: not open). The
+ * entry with fid -1 is the server's root fd.
+ */
 export interface SavedFid {
   fid: number;
+  /** Its O_PATH fd and I/O fd (-1: none) in this process. */
+  fd: number;
+  io: number;
+  /** The filesystem of its inode ("major:minor"). */
+  dev: string;
   path: string[];
   /** The inode's number, as text: a path that now names another inode is not reopened. */
   ino: string;

@@ -141,6 +141,8 @@ export interface Stat {
   blksize: number;
   blocks: bigint;
   rdev: bigint;
+  /** The filesystem it lives on, "major:minor". */
+  dev: string;
   atime: [bigint, number];
   mtime: [bigint, number];
   ctime: [bigint, number];
@@ -170,6 +172,7 @@ export function stat(dirfd: number, name = ""): Stat | number {
     blksize: v.getUint32(4, true),
     blocks: v.getBigUint64(48, true),
     rdev: (BigInt(v.getUint32(128, true)) << 8n) | BigInt(v.getUint32(132, true)),
+    dev: `${v.getUint32(136, true)}:${v.getUint32(140, true)}`,
     atime: ts(64),
     btime: ts(80),
     ctime: ts(96),

@@ -45,8 +45,9 @@ export interface Exchange {
 interface Fid {
   /** O_PATH fd of the inode (the symlink itself for a symlink). */
   fd: number;
-  /** Its inode number (for the fid store). */
+  /** Its inode number and filesystem (for the fid store). */
   ino: bigint;
+  dev: string;
   /** Names from the share's root (for "..", link, rename and remove). */
   path: string[];
   /** The fd opened by lopen/lcreate, or -1. */
@@ -128,6 +129,7 @@ export class P9Server {
     bytesWritten: 0,
   };
   #root: number;
+  #rootStat: Stat;
   #msize = MAX_MSIZE;
   readonly #fids = new Map<number, Fid>();
   /** The reply buffer (every reply but a read's data is built here). */
@@ -144,6 +146,9 @@ export class P9Server {
     const fd = host.openAt(host.AT_FDCWD, dir, O.PATH | O.DIRECTORY);
     if (fd < 0) throw new Error(`--share: cannot open directory "${dir}" (errno ${-fd})`);
     this.#root = fd;
+    const st = host.stat(fd);
+    if (typeof st === "number") throw new Error(`--share: cannot stat "${dir}" (errno ${-st})`);
+    this.#rootStat = st;
     this.#isRoot = host.geteuid() === 0;
   }
 
@@ -159,14 +164,38 @@ export class P9Server {
 
   /** The fid table as plain data (devices/p9/fidstore.ts). */
   exportFids(): SavedFid[] {
-    return [...this.#fids].map(([fid, f]) => ({
-      fid,
-      path: f.path,
-      ino: String(f.ino),
-      uid: f.uid,
-      open: f.io >= 0 ? f.openFlags : -1,
-      writable: f.writable,
-    }));
+    const out: SavedFid[] = [{
+      fid: -1,
+      fd: this.#root,
+      io: -1,
+      dev: this.#rootStat.dev,
+      ino: String(this.#rootStat.ino),
+      path: [],
+      uid: 0,
+      open: -1,
+      writable: false,
+    }];
+    for (const [fid, f] of this.#fids) {
+      out.push({
+        fid,
+        fd: f.fd,
+        io: f.io,
+        dev: f.dev,
+        ino: String(f.ino),
+        path: f.path,
+        uid: f.uid,
+        open: f.io >= 0 ? f.openFlags : -1,
+        writable: f.writable,
+      });
+    }
+    return out;
+  }
+
+  /** Whether `fd` is open on the saved inode (a dead worker's fd, still the process's). */
+  #sameInode(fd: number, s: SavedFid): boolean {
+    if (fd < 0) return false;
+    const st = host.stat(fd);
+    return typeof st !== "number" && String(st.ino) === s.ino && st.dev === s.dev;
   }
 
   /**
@@ -178,8 +207,44 @@ export class P9Server {
   importFids(saved: SavedFid[], msize: number): number {
     this.#msize = Math.min(Math.max(msize, 4096), MAX_MSIZE);
     let n = 0;
+    const adopted = new Set<number>([this.#root]);
+    const adopt = (fd: number, s: SavedFid) => {
+      if (adopted.has(fd) || !this.#sameInode(fd, s)) return false;
+      adopted.add(fd);
+      return true;
+    };
     for (const s of saved) {
+      if (s.fid === -1) {
+        // The old root fd: ours to close (this server opened its own).
+        if (adopt(s.fd, s)) host.close(s.fd);
+        continue;
+      }
       if (this.#fids.has(s.fid) || this.#fids.size >= MAX_FIDS) continue;
+      // The dead worker's own fds, if they are still what they were.
+      if (adopt(s.fd, s)) {
+        const io = s.io >= 0 && adopt(s.io, s)
+          ? s.io
+          : s.open >= 0
+          ? host.reopen(s.fd, s.open)
+          : -1;
+        adopted.add(io);
+        if (s.open >= 0 && io < 0) {
+          host.close(s.fd);
+          continue;
+        }
+        this.#fids.set(s.fid, {
+          fd: s.fd,
+          ino: BigInt(s.ino),
+          dev: s.dev,
+          path: s.path,
+          uid: s.uid,
+          io,
+          writable: s.writable,
+          openFlags: s.open,
+        });
+        n++;
+        continue;
+      }
       const fd = this.#openPath(s.path);
       if (fd < 0) continue;
       // The same inode, or nothing: the guest may have renamed another file
@@ -187,7 +252,7 @@ export class P9Server {
       const st = host.stat(fd);
       const writes = s.open >= 0 && (s.open & O.ACCMODE) !== 0;
       if (
-        typeof st === "number" || String(st.ino) !== s.ino ||
+        typeof st === "number" || String(st.ino) !== s.ino || st.dev !== s.dev ||
         (writes && ((st.mode & S_IFMT) !== S_IFREG || st.nlink > 1))
       ) {
         host.close(fd);
@@ -201,9 +266,11 @@ export class P9Server {
           continue;
         }
       }
+      adopted.add(fd).add(io);
       this.#fids.set(s.fid, {
         fd,
         ino: st.ino,
+        dev: st.dev,
         path: s.path,
         uid: s.uid,
         io,
@@ -250,7 +317,7 @@ export class P9Server {
         throw new MalformedMessage(`size ${size} over the limit`);
       }
       const rd = new Reader(head.subarray(0, Math.min(size, head.length)));
-      const room = Math.min(x.writeLen, this.#out.length);
+      const room = Math.min(x.writeLen, this.#msize);
       if (type === T.READ) return this.#read(rd, tag, x, size);
       if (type === T.WRITE) this.#write(rd, tag, x, size);
       else this.#dispatch(type, rd, w.begin(type + 1, tag), room);
@@ -367,7 +434,16 @@ export class P9Server {
     if (this.#fids.size >= MAX_FIDS) fail(E.ENFILE);
     const fd = ok(host.openAt(this.#root, ".", O.PATH | O.DIRECTORY));
     const st = this.#stat(fd);
-    this.#fids.set(fid, { fd, ino: st.ino, path: [], io: -1, writable: false, openFlags: 0, uid });
+    this.#fids.set(fid, {
+      fd,
+      ino: st.ino,
+      dev: st.dev,
+      path: [],
+      io: -1,
+      writable: false,
+      openFlags: 0,
+      uid,
+    });
     this.#qid(w, st);
   }
 
@@ -428,14 +504,25 @@ export class P9Server {
       fd = ok(host.dup(f.fd));
     }
     const ino = names.length ? qids[qids.length - 1].ino : f.ino;
+    const dev = names.length ? qids[qids.length - 1].dev : f.dev;
     if (newfid === fid) {
       host.close(f.fd);
       this.#closeIo(f);
       f.fd = fd;
       f.ino = ino;
+      f.dev = dev;
       f.path = path;
     } else {
-      this.#fids.set(newfid, { fd, ino, path, io: -1, writable: false, openFlags: 0, uid: f.uid });
+      this.#fids.set(newfid, {
+        fd,
+        ino,
+        dev,
+        path,
+        io: -1,
+        writable: false,
+        openFlags: 0,
+        uid: f.uid,
+      });
     }
   }
 
@@ -577,6 +664,7 @@ export class P9Server {
     host.close(f.fd);
     f.fd = pathFd;
     f.ino = st.ino;
+    f.dev = st.dev;
     f.path = [...f.path, name];
     f.io = io;
     f.openFlags = this.#hostFlags(flags);

@@ -1,8 +1,8 @@
 // Supervision end to end for the share: a fault plan kills the share actor 10
 // times while the guest reads, creates, appends to and renames files on it,
 // each kill after a request was taken off the queue and before it was served.
-// Each restarted actor reopens the guest's fids from the fid store and serves
-// the request again, so the guest never notices: every command succeeds and
+// Each restarted actor takes over the guest's fids from the fid store (and the
+// dead one's fds) and serves the request again, so the guest never notices: every command succeeds and
 // the host holds exactly what the guest wrote. A second plan answers chosen
 // requests with EIO, and the guest sees an I/O error, not a hang.
 // Read next: actors/share/share_actor.ts, devices/p9/fidstore.ts, faults/layers/share.ts.
@@ -37,6 +37,8 @@ Deno.test({
       });
       await s.waitFor(READY_LINE, 60_000);
       await s.run("dmesg -n 1");
+      const fds = () => [...Deno.readDirSync(`/proc/${s!.child.pid}/fd`)].length;
+      const fdsBefore = fds();
       const out = await s.run(
         "cd /mnt/s && mkdir d && i=0; while [ $i -lt 40 ]; do " +
           "cat in.txt > d/c$i && echo $i >> log && mv d/c$i d/m$i && i=$((i+1)); done; " +
@@ -57,6 +59,8 @@ Deno.test({
       const restarts = s.stderr.match(/share actor restarted/g) ?? [];
       assert.deepEqual(restarts.length, 10, s.stderr);
       assert.match(s.stderr, /virtio-9p s: restarted; reopened \d+ of \d+ fids/);
+      // Each new actor took over the dead one's fds (the process's): none piled up.
+      assert.ok(fds() < fdsBefore + 20, `fds ${fdsBefore} before, ${fds()} after 10 restarts`);
       await s.poweroff();
       assert.deepEqual((await s.exit(30_000)).code, 0, s.stderr);
     } finally {

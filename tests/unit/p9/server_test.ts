@@ -324,6 +324,32 @@ Deno.test("9p: a read-only share refuses every change with EROFS and reads fine"
   }
 });
 
+Deno.test("9p: a server whose worker died adopts its fds (the process's) and goes on", async () => {
+  const f = await fixture();
+  const { server, c } = session(f.share);
+  try {
+    c.walk(0, 1, ["sub"]);
+    c.walk(0, 2, []);
+    c.lcreate(2, "tmp", RDWR);
+    c.write(2, 0, new TextEncoder().encode("kept "));
+    // Open and unlinked: only its fd still reaches it.
+    await Deno.remove(`${f.share}/tmp`);
+    const saved = server.exportFids();
+    // No close(): a dead worker closes nothing; its fds are the process's.
+    const again = new P9Server(f.share, { readOnly: false });
+    assert.deepEqual(again.importFids(saved, server.msize), 3);
+    const c2 = new P9TestClient(again);
+    c2.write(2, 5, new TextEncoder().encode("across"));
+    assert.deepEqual(new TextDecoder().decode(c2.read(2, 0, 100)), "kept across");
+    assert.deepEqual(c2.walk(1, 3, ["deep"]).length, 1);
+    // The old root fd was closed by the new server: nothing is left behind.
+    assert.deepEqual(again.fidCount, 4);
+    again.close();
+  } finally {
+    await f.cleanup();
+  }
+});
+
 Deno.test("9p: a restarted server reopens the saved fids and goes on", async () => {
   const f = await fixture();
   const { server, c } = session(f.share);
