@@ -13,6 +13,8 @@ const SYMBOLS = {
   openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  fcntlLock: { name: "fcntl", parameters: ["i32", "i32", "buffer"], result: "i32" },
+  flock: { parameters: ["i32", "i32"], result: "i32" },
   statx: { parameters: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   pread: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
   pwrite: { parameters: ["i32", "buffer", "usize", "i64"], result: "isize" },
@@ -269,6 +271,45 @@ export function readDir(fd: number, cookie: bigint, buf: Uint8Array): number {
   const at = c().lseek(fd, cookie, 0);
   if (BigInt(at) < 0n) return -errno();
   return r(Number(c().getdents64(fd, buf, BigInt(buf.length))));
+}
+
+/** A byte-range lock, as struct flock: type 0 read, 1 write, 2 unlock; len 0 = to the end. */
+export interface Lock {
+  type: number;
+  start: bigint;
+  len: bigint;
+  pid: number;
+}
+const F_OFD_GETLK = 36, F_OFD_SETLK = 37;
+
+/**
+ * An open-file-description lock (F_OFD_SETLK, never waiting) on `fd`, or
+ * with `query` the lock that would block it (F_OFD_GETLK: type 2 if none).
+ * OFD locks belong to the fd, not to the process, so each guest fid holds
+ * its own and closing the fid releases them. Returns the lock or -errno.
+ */
+export function lock(fd: number, l: Lock, query: boolean): Lock | number {
+  const b = new ArrayBuffer(32);
+  const v = new DataView(b);
+  v.setInt16(0, l.type, true);
+  v.setInt16(2, 0, true); // SEEK_SET
+  v.setBigInt64(8, l.start, true);
+  v.setBigInt64(16, l.len, true);
+  v.setInt32(24, 0, true); // l_pid must be 0 for OFD locks
+  const n = r(c().fcntlLock(fd, query ? F_OFD_GETLK : F_OFD_SETLK, new Uint8Array(b)));
+  if (n < 0) return n;
+  return {
+    type: v.getInt16(0, true),
+    start: v.getBigInt64(8, true),
+    len: v.getBigInt64(16, true),
+    pid: v.getInt32(24, true),
+  };
+}
+
+/** A whole-file flock(2) on `fd`, never waiting: type 0 shared, 1 exclusive, 2 unlock; 0 or -errno. */
+export function flock(fd: number, type: number): number {
+  const op = type === 0 ? 1 : type === 1 ? 2 : 8;
+  return r(c().flock(fd, op | 4));
 }
 
 /** The host user's effective uid (root may set the guest's owners; docs/share.md). */

@@ -404,9 +404,13 @@ export class P9Server {
         fail(this.readOnly ? E.EROFS : E.EPERM);
         return;
       }
+      case T.LOCK:
+        return this.#lock(r, w);
+      case T.GETLOCK:
+        return this.#getlock(r, w);
       default:
         // xattrwalk/xattrcreate (no extended attributes), auth (none needed),
-        // lock/getlock, and anything else.
+        // and anything else.
         fail(E.EOPNOTSUPP);
     }
   }
@@ -901,6 +905,51 @@ export class P9Server {
     }
     this.stats.bytesWritten += done;
     this.#w.begin(T.WRITE + 1, tag).u32(done);
+  }
+
+  // --- locks: the host's locks on the fid's I/O fd (flock for the whole file, else OFD)
+
+  /** A lock's range from the guest: start and length as the host's signed 64-bit offsets. */
+  #range(r: Reader): { start: bigint; len: bigint } {
+    const start = r.u64big("start"), len = r.u64big("length");
+    if (start > 0x7fffffffffffffffn) fail(E.EINVAL);
+    // Linux sends a length of 0 for "to the end"; one past off_t is the same.
+    return { start, len: len > 0x7fffffffffffffffn - start ? 0n : len };
+  }
+
+  #lock(r: Reader, w: Writer): void {
+    const f = this.#fid(r.u32("fid"));
+    const type = r.u8("type");
+    r.u32("flags"); // BLOCK: the client retries on BLOCKED, so the server never waits
+    const { start, len } = this.#range(r);
+    r.u32("proc_id");
+    r.str("client_id");
+    if (type > 2) fail(E.EINVAL);
+    if (f.io < 0) fail(E.EBADF);
+    // The whole file (what Linux sends for flock(2)) is a host flock, which,
+    // as in the guest, an exclusive lock may take on a file open read-only;
+    // a byte range is an OFD lock (fcntl's rules: a write lock needs a writable fd).
+    const got = start === 0n && len === 0n
+      ? host.flock(f.io, type)
+      : host.lock(f.io, { type, start, len, pid: 0 }, false);
+    // Rlock status: 0 success, 1 blocked (someone holds a conflicting lock).
+    if (got === -E.EAGAIN || got === -E.EACCES) w.u8(1);
+    else if (typeof got === "number" && got < 0) fail(-got);
+    else w.u8(0);
+  }
+
+  #getlock(r: Reader, w: Writer): void {
+    const f = this.#fid(r.u32("fid"));
+    const type = r.u8("type");
+    const { start, len } = this.#range(r);
+    r.u32("proc_id");
+    const client = r.raw("client_id");
+    if (type > 2) fail(E.EINVAL);
+    if (f.io < 0) fail(E.EBADF);
+    const got = host.lock(f.io, { type, start, len, pid: 0 }, true);
+    if (typeof got === "number") fail(-got);
+    // OFD locks name no process (-1): report none rather than a host pid.
+    w.u8(got.type).u64(got.start).u64(got.len).u32(0).raw(client);
   }
 
   // --- fids

@@ -14,6 +14,18 @@ import { bundledBoot, GuestSession, READY_LINE, runMod } from "../../testing/gue
 import { sha256Hex } from "../../testing/sha256.ts";
 import { pattern } from "../../testing/block_tools.ts";
 
+/** rm -r that waits out the swapping loop's last mv/ln (killing bash leaves its child running). */
+async function removeTree(dir: string): Promise<void> {
+  for (let i = 0;; i++) {
+    try {
+      return await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      if (i >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 /** Every file under `dir` with its bytes' sha256 (symlinks as their target text). */
 async function snapshot(dir: string): Promise<Map<string, string>> {
   const out = new Map<string, string>();
@@ -109,6 +121,13 @@ Deno.test({
       await g.run("ln /mnt/rw/dd/g /mnt/rw/dd/g2");
       assert.deepEqual((await Deno.stat(`${rw}/dd/g`)).nlink, 2);
       assert.match(await g.run("df /mnt/rw"), /rw .* \/mnt\/rw/);
+      // flock: a second, non-blocking lock on a held file is refused.
+      assert.deepEqual(
+        await g.run(
+          'touch /mnt/rw/lk; flock /mnt/rw/lk sh -c "flock -n /mnt/rw/lk true; echo inner=\\$?"',
+        ),
+        "inner=1\n",
+      );
 
       // The read-only share: reads work, every change is refused.
       assert.deepEqual(await g.run("cat /srv/ro/readme"), "read only\n");
@@ -172,7 +191,7 @@ Deno.test({
         await swapper.status;
       }
       await g?.close();
-      await Deno.remove(top, { recursive: true });
+      await removeTree(top);
     }
   },
 });

@@ -12,6 +12,18 @@ import { E } from "../../../devices/p9/host.ts";
 import { QT, T } from "../../../devices/p9/wire.ts";
 import { P9TestClient } from "../../../testing/p9_client.ts";
 
+/** rm -r that waits out the swapping loop's last mv/ln (killing bash leaves its child running). */
+async function removeTree(dir: string): Promise<void> {
+  for (let i = 0;; i++) {
+    try {
+      return await Deno.remove(dir, { recursive: true });
+    } catch (e) {
+      if (i >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
 const RDONLY = 0, WRONLY = 1, RDWR = 2, TRUNC = 0o1000;
 
 /** A share and an outside directory beside it, with a secret and links to it. */
@@ -41,7 +53,7 @@ async function fixture() {
       assert.deepEqual(await outsideBefore(), before);
     },
     async cleanup() {
-      await Deno.remove(top, { recursive: true });
+      await removeTree(top);
     },
   };
 }
@@ -281,6 +293,46 @@ Deno.test("9p escapes: a directory swapped for a symlink to the outside during w
   } finally {
     swapper.kill("SIGKILL");
     await swapper.status;
+    server.close();
+    await f.cleanup();
+  }
+});
+
+Deno.test("9p: locks are the host's (flock for the whole file, OFD for ranges), one owner per fid", async () => {
+  const f = await fixture();
+  const { server, c } = session(f.share);
+  try {
+    const lock = (fid: number, type: number, start: number, len: number) =>
+      c.ok(T.LOCK, (w) => w.u32(fid).u8(type).u32(0).u64(start).u64(len).u32(1).str("g")).u8();
+    c.walk(0, 1, ["hello"]);
+    c.lopen(1, RDWR);
+    c.walk(0, 2, ["hello"]);
+    c.lopen(2, RDWR);
+    assert.deepEqual(lock(1, 1, 0, 10), 0); // fid 1 write-locks 0..9
+    assert.deepEqual(lock(2, 1, 5, 10), 1); // fid 2 is blocked there
+    assert.deepEqual(lock(2, 1, 10, 10), 0); // and not past it
+    // getlock names the conflicting range.
+    const g = c.ok(T.GETLOCK, (w) => w.u32(2).u8(0).u64(0).u64(0).u32(1).str("g"));
+    assert.deepEqual([g.u8(), g.u64(), g.u64()], [1, 0, 10]);
+    assert.deepEqual(lock(1, 2, 0, 10), 0); // unlock
+    assert.deepEqual(lock(2, 1, 5, 10), 0);
+    // Clunking a fid drops its locks.
+    c.clunk(2);
+    assert.deepEqual(lock(1, 1, 0, 100), 0);
+    // The whole file (flock) may be locked exclusively through a read-only fid.
+    c.walk(0, 3, ["hello"]);
+    c.lopen(3, RDONLY);
+    c.walk(0, 4, ["hello"]);
+    c.lopen(4, RDONLY);
+    assert.deepEqual(lock(3, 1, 0, 0), 0);
+    assert.deepEqual(lock(4, 0, 0, 0), 1);
+    assert.deepEqual(lock(3, 2, 0, 0), 0);
+    assert.deepEqual(lock(4, 0, 0, 0), 0);
+    assert.deepEqual(
+      c.err(T.LOCK, (w) => w.u32(0).u8(1).u32(0).u64(0).u64(0).u32(1).str("g")),
+      E.EBADF,
+    );
+  } finally {
     server.close();
     await f.cleanup();
   }
