@@ -106,6 +106,13 @@ function ok(n: number): number {
 
 const dec = new TextDecoder("utf-8", { fatal: true });
 
+/**
+ * Mode bits a guest may give a file: no set-user-ID or set-group-ID. A
+ * set-uid file made by the guest would run with its owner's rights on the
+ * host — root's, when actorvm runs as root (docs/share.md).
+ */
+const NO_SETID = 0o1777;
+
 /** Requests that may change the fid table (or the msize it is saved with). */
 const FID_CHANGING = new Set<number>([
   T.VERSION,
@@ -588,7 +595,7 @@ export class P9Server {
     }
     if (valid & SA.MODE) {
       if (kind === S_IFLNK) fail(E.EOPNOTSUPP);
-      ok(host.chmod(f.fd, mode & 0o7777));
+      ok(host.chmod(f.fd, mode & (kind === S_IFDIR ? 0o7777 : NO_SETID)));
     }
     if (valid & (SA.UID | SA.GID)) {
       ok(host.chown(f.fd, valid & SA.UID ? uid : -1, valid & SA.GID ? gid : -1));
@@ -656,7 +663,7 @@ export class P9Server {
     if (f.io >= 0) fail(E.EBADF);
     const hf = this.#hostFlags(flags) | O.CREAT | (flags & P9_O.EXCL ? O.EXCL : 0);
     // O_NOFOLLOW (added by openAt): a symlink planted at `name` is refused (ELOOP).
-    const io = ok(host.openAt(f.fd, name, hf, mode & 0o7777));
+    const io = ok(host.openAt(f.fd, name, hf, mode & NO_SETID));
     this.#checkOpened(io, true, flags);
     const pathFd = host.reopen(io, O.PATH);
     if (pathFd < 0) {

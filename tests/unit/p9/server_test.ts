@@ -137,6 +137,15 @@ Deno.test("9p: version, attach, walk, getattr, read, write, readdir, mkdir, rena
       c.err(T.MKDIR, (w) => w.u32(0).str("d").u32(0o755).u32(0)),
       E.EEXIST,
     );
+    // No set-uid or set-gid file is made on the host, by create or by chmod.
+    c.walk(0, 20, []);
+    c.lcreate(20, "suid", RDWR, 0o6755);
+    assert.deepEqual((await Deno.stat(`${f.share}/suid`)).mode! & 0o7777, 0o755);
+    c.ok(
+      T.SETATTR,
+      (w) => w.u32(20).u32(1).u32(0o4777).u32(0).u32(0).u64(0).u64(0).u64(0).u64(0).u64(0),
+    );
+    assert.deepEqual((await Deno.stat(`${f.share}/suid`)).mode! & 0o7777, 0o777);
     // statfs answers.
     const s = c.ok(T.STATFS, (w) => w.u32(0));
     s.u32();
