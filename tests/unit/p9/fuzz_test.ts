@@ -1,7 +1,7 @@
 // A fuzz test of the 9P server's message parser and operations: random bytes,
 // valid messages mutated (bits flipped, cut short, lengths and fids bent,
 // names full of "..", "/" and the outside's names), and valid messages with
-// hostile arguments, 10^5 of them (P9_FUZZ_N to change it) through real
+// hostile arguments, 10^5 of them (ACTORVM_FUZZ_COUNT, ACTORVM_FUZZ_SEED) through real
 // chains over guest RAM. Every request must get a well-formed reply (its own
 // tag, a size field that matches) or none at all, nothing may be written
 // outside the reply room (testing/p9_client.ts checks), nothing may throw,
@@ -13,8 +13,10 @@ import { MAX_MSIZE, P9Server } from "../../../devices/p9/server.ts";
 import { NOFID, T, Writer } from "../../../devices/p9/wire.ts";
 import { P9TestClient } from "../../../testing/p9_client.ts";
 
-const N = Number(Deno.env.get("P9_FUZZ_N") ?? 100_000);
-const SEED = Number(Deno.env.get("P9_FUZZ_SEED") ?? 20261202);
+const N = Number(Deno.env.get("ACTORVM_FUZZ_COUNT") ?? 100_000);
+// A new seed each run (printed): `ACTORVM_FUZZ_SEED=<s>` repeats one.
+const SEED = Number(Deno.env.get("ACTORVM_FUZZ_SEED") ?? Math.floor(Math.random() * 0x7fff_ffff));
+console.log(`9p fuzz: ${N} messages, seed ${SEED} (ACTORVM_FUZZ_SEED=${SEED})`);
 
 /** xorshift32: the same messages for the same seed. */
 function rng(seed: number) {
