@@ -661,7 +661,9 @@ export class P9Server {
     const flags = r.u32("flags"), mode = r.u32("mode"), gid = r.u32("gid");
     if (this.readOnly) fail(E.EROFS);
     if (f.io >= 0) fail(E.EBADF);
-    const hf = this.#hostFlags(flags) | O.CREAT | (flags & P9_O.EXCL ? O.EXCL : 0);
+    // O_NONBLOCK: a fifo already at `name` must not block this worker (it is
+    // then refused as not a regular file); on a regular file it changes nothing.
+    const hf = this.#hostFlags(flags) | O.CREAT | O.NONBLOCK | (flags & P9_O.EXCL ? O.EXCL : 0);
     // O_NOFOLLOW (added by openAt): a symlink planted at `name` is refused (ELOOP).
     const io = ok(host.openAt(f.fd, name, hf, mode & NO_SETID));
     this.#checkOpened(io, true, flags);

@@ -137,6 +137,20 @@ Deno.test("9p: version, attach, walk, getattr, read, write, readdir, mkdir, rena
       c.err(T.MKDIR, (w) => w.u32(0).str("d").u32(0o755).u32(0)),
       E.EEXIST,
     );
+    // A fifo on the host is never opened (it would block the server): not by lopen, not by lcreate.
+    await new Deno.Command("mkfifo", { args: [`${f.share}/fifo`] }).output();
+    c.walk(0, 21, ["fifo"]);
+    assert.deepEqual(c.err(T.LOPEN, (w) => w.u32(21).u32(WRONLY)), E.EOPNOTSUPP);
+    c.walk(0, 22, []);
+    // Writing: ENXIO (no reader, O_NONBLOCK); reading: opened, then refused as not a file.
+    assert.deepEqual(
+      c.err(T.LCREATE, (w) => w.u32(22).str("fifo").u32(WRONLY).u32(0o644).u32(0)),
+      6,
+    );
+    assert.deepEqual(
+      c.err(T.LCREATE, (w) => w.u32(22).str("fifo").u32(RDONLY).u32(0o644).u32(0)),
+      E.EOPNOTSUPP,
+    );
     // No set-uid or set-gid file is made on the host, by create or by chmod.
     c.walk(0, 20, []);
     c.lcreate(20, "suid", RDWR, 0o6755);
