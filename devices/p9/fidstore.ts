@@ -12,8 +12,8 @@
 // Read next: devices/p9/server.ts (exportFids/importFids).
 
 const MAGIC = 0x39504644; // "9PFD"
-/** Room for the table: ~10k fids of ordinary depth. */
-export const FID_STORE_BYTES = 1 << 20;
+/** Room for the table: ~150 bytes a fid of ordinary depth, so the 8192 a guest may hold fit. */
+export const FID_STORE_BYTES = 2 << 20;
 
 /** A new, empty store. */
 export function createFidStore(bytes = FID_STORE_BYTES): SharedArrayBuffer {
