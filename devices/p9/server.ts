@@ -15,14 +15,14 @@
 import * as host from "./host.ts";
 import { E, O, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type Stat } from "./host.ts";
 import type { SavedFid } from "./fidstore.ts";
+import { Fail, fail, type Fid, FidTable, MAX_FIDS, ok } from "./fids.ts";
 import { HEADER, MalformedMessage, MAXWELEM, NOFID, QT, Reader, T, Writer } from "./wire.ts";
 
 /** The largest msize offered: what Linux's virtio transport can use (PAGE_SIZE × 125). */
 export const MAX_MSIZE = 512000;
 /** Bytes of a request parsed as fields (all but a write's data): a walk of 16 names, a symlink's target. */
 export const PARSE_MAX = 16384;
-/** Fids one guest may hold open (each holds a host fd). */
-export const MAX_FIDS = 8192;
+export { MAX_FIDS };
 const PROTOCOL = "9P2000.L";
 
 /** One request's bytes and reply space, as the chain offers them (device.ts builds it over guest RAM). */
@@ -39,25 +39,6 @@ export interface Exchange {
   replyPieces(start: number, len: number): Uint8Array[];
   /** Copy `bytes` into the reply space at position 0. */
   reply(bytes: Uint8Array): void;
-}
-
-/** What one fid stands for. */
-interface Fid {
-  /** O_PATH fd of the inode (the symlink itself for a symlink). */
-  fd: number;
-  /** Its inode number and filesystem (for the fid store). */
-  ino: bigint;
-  dev: string;
-  /** Names from the share's root (for "..", link, rename and remove). */
-  path: string[];
-  /** The fd opened by lopen/lcreate, or -1. */
-  io: number;
-  /** Whether io was opened for writing. */
-  writable: boolean;
-  /** The host flags io was opened with (for a restarted server to reopen it). */
-  openFlags: number;
-  /** The guest user the fid was attached as (owner of what it creates, when the host is root). */
-  uid: number;
 }
 
 export interface ServerStats {
@@ -91,19 +72,6 @@ const SA = {
   MTIME_SET: 256,
 } as const;
 
-class Fail {
-  constructor(readonly errno: number) {}
-}
-/** Leave the operation with an errno (caught by handle(), answered as Rlerror). */
-function fail(errno: number): never {
-  throw new Fail(errno);
-}
-/** A host result: the value, or leave with its errno. */
-function ok(n: number): number {
-  if (n < 0) fail(-n);
-  return n;
-}
-
 const dec = new TextDecoder("utf-8", { fatal: true });
 
 /**
@@ -135,10 +103,8 @@ export class P9Server {
     bytesRead: 0,
     bytesWritten: 0,
   };
-  #root: number;
-  #rootStat: Stat;
   #msize = MAX_MSIZE;
-  readonly #fids = new Map<number, Fid>();
+  readonly #t: FidTable;
   /** The reply buffer (every reply but a read's data is built here). */
   readonly #out = new Uint8Array(MAX_MSIZE);
   readonly #w = new Writer(this.#out);
@@ -150,20 +116,13 @@ export class P9Server {
   constructor(dir: string, opts: { readOnly: boolean; log?: (line: string) => void }) {
     this.readOnly = opts.readOnly;
     this.#log = opts.log ?? (() => {});
-    const fd = host.openAt(host.AT_FDCWD, dir, O.PATH | O.DIRECTORY);
-    if (fd < 0) throw new Error(`--share: cannot open directory "${dir}" (errno ${-fd})`);
-    this.#root = fd;
-    const st = host.stat(fd);
-    if (typeof st === "number") throw new Error(`--share: cannot stat "${dir}" (errno ${-st})`);
-    this.#rootStat = st;
+    this.#t = new FidTable(dir);
     this.#isRoot = host.geteuid() === 0;
   }
 
   /** Close every fd (the worker stops). */
   close(): void {
-    this.#clunkAll();
-    host.close(this.#root);
-    this.#root = -1;
+    this.#t.close();
   }
 
   /** Whether the last request changed the fid table (the caller saves it: exportFids). */
@@ -171,122 +130,18 @@ export class P9Server {
 
   /** The fid table as plain data (devices/p9/fidstore.ts). */
   exportFids(): SavedFid[] {
-    const out: SavedFid[] = [{
-      fid: -1,
-      fd: this.#root,
-      io: -1,
-      dev: this.#rootStat.dev,
-      ino: String(this.#rootStat.ino),
-      path: [],
-      uid: 0,
-      open: -1,
-      writable: false,
-    }];
-    for (const [fid, f] of this.#fids) {
-      out.push({
-        fid,
-        fd: f.fd,
-        io: f.io,
-        dev: f.dev,
-        ino: String(f.ino),
-        path: f.path,
-        uid: f.uid,
-        open: f.io >= 0 ? f.openFlags : -1,
-        writable: f.writable,
-      });
-    }
-    return out;
-  }
-
-  /** Whether `fd` is open on the saved inode (a dead worker's fd, still the process's). */
-  #sameInode(fd: number, s: SavedFid): boolean {
-    if (fd < 0) return false;
-    const st = host.stat(fd);
-    return typeof st !== "number" && String(st.ino) === s.ino && st.dev === s.dev;
+    return this.#t.export();
   }
 
   /**
-   * Reopen a saved table (a restarted server): each fid by its path from the
-   * root, its I/O fd with the flags it was opened with (never truncating or
-   * creating again). A fid whose file is gone is dropped: the guest's next
-   * use of it gets EBADF, as from a server that lost it. Returns the count reopened.
+   * Take over a saved table (a restarted server): each fid's fds if they are
+   * still what they were, else reopened by name if it still leads to the same
+   * inode; a fid that cannot be taken over is dropped (the guest's next use
+   * of it gets EBADF). Returns the count taken over.
    */
   importFids(saved: SavedFid[], msize: number): number {
     this.#msize = Math.min(Math.max(msize, 4096), MAX_MSIZE);
-    let n = 0;
-    const adopted = new Set<number>([this.#root]);
-    const adopt = (fd: number, s: SavedFid) => {
-      if (adopted.has(fd) || !this.#sameInode(fd, s)) return false;
-      adopted.add(fd);
-      return true;
-    };
-    for (const s of saved) {
-      if (s.fid === -1) {
-        // The old root fd: ours to close (this server opened its own).
-        if (adopt(s.fd, s)) host.close(s.fd);
-        continue;
-      }
-      if (this.#fids.has(s.fid) || this.#fids.size >= MAX_FIDS) continue;
-      // The dead worker's own fds, if they are still what they were.
-      if (adopt(s.fd, s)) {
-        const io = s.io >= 0 && adopt(s.io, s)
-          ? s.io
-          : s.open >= 0
-          ? host.reopen(s.fd, s.open)
-          : -1;
-        adopted.add(io);
-        if (s.open >= 0 && io < 0) {
-          host.close(s.fd);
-          continue;
-        }
-        this.#fids.set(s.fid, {
-          fd: s.fd,
-          ino: BigInt(s.ino),
-          dev: s.dev,
-          path: s.path,
-          uid: s.uid,
-          io,
-          writable: s.writable,
-          openFlags: s.open,
-        });
-        n++;
-        continue;
-      }
-      const fd = this.#openPath(s.path);
-      if (fd < 0) continue;
-      // The same inode, or nothing: the guest may have renamed another file
-      // (a host hard link to an outside file, say) over the fid's old path.
-      const st = host.stat(fd);
-      const writes = s.open >= 0 && (s.open & O.ACCMODE) !== 0;
-      if (
-        typeof st === "number" || String(st.ino) !== s.ino || st.dev !== s.dev ||
-        (writes && ((st.mode & S_IFMT) !== S_IFREG || st.nlink > 1))
-      ) {
-        host.close(fd);
-        continue;
-      }
-      let io = -1;
-      if (s.open >= 0) {
-        io = host.reopen(fd, s.open);
-        if (io < 0) {
-          host.close(fd);
-          continue;
-        }
-      }
-      adopted.add(fd).add(io);
-      this.#fids.set(s.fid, {
-        fd,
-        ino: st.ino,
-        dev: st.dev,
-        path: s.path,
-        uid: s.uid,
-        io,
-        writable: s.writable,
-        openFlags: s.open,
-      });
-      n++;
-    }
-    return n;
+    return this.#t.import(saved);
   }
 
   /** The msize agreed with Tversion. */
@@ -296,7 +151,7 @@ export class P9Server {
 
   /** Fids held now (for tests and stats). */
   get fidCount(): number {
-    return this.#fids.size;
+    return this.#t.map.size;
   }
 
   /**
@@ -360,7 +215,7 @@ export class P9Server {
       case T.WALK:
         return this.#walk(r, w);
       case T.CLUNK:
-        return this.#clunk(r.u32("fid"));
+        return this.#t.clunk(r.u32("fid"));
       case T.FLUSH:
         // Requests are served in order, one at a time: the old one is answered already.
         r.u16("oldtag");
@@ -380,7 +235,7 @@ export class P9Server {
       case T.SYMLINK:
         return this.#symlink(r, w);
       case T.READLINK: {
-        const f = this.#fid(r.u32("fid"));
+        const f = this.#t.get(r.u32("fid"));
         const t = host.readlink(f.fd);
         if (typeof t === "number") fail(-t);
         w.raw(t);
@@ -397,7 +252,7 @@ export class P9Server {
       case T.REMOVE:
         return this.#remove(r);
       case T.FSYNC: {
-        const f = this.#fid(r.u32("fid"));
+        const f = this.#t.get(r.u32("fid"));
         const dataOnly = r.u32("datasync") !== 0;
         if (f.io >= 0) ok(host.fsync(f.io, dataOnly));
         return;
@@ -405,7 +260,7 @@ export class P9Server {
       case T.STATFS:
         return this.#statfs(r, w);
       case T.MKNOD: {
-        this.#fid(r.u32("dfid"));
+        this.#t.get(r.u32("dfid"));
         this.#name(r);
         // Device nodes, fifos and sockets are not made on the host (docs/share.md).
         fail(this.readOnly ? E.EROFS : E.EPERM);
@@ -428,7 +283,7 @@ export class P9Server {
     const msize = r.u32("msize");
     const version = r.str("version");
     // A new session: every fid of the old one goes (9P: Tversion aborts all).
-    this.#clunkAll();
+    this.#t.clunkAll();
     if (msize < 4096) fail(E.EINVAL);
     this.#msize = Math.min(msize, MAX_MSIZE);
     w.u32(this.#msize).str(version.startsWith(PROTOCOL) ? PROTOCOL : "unknown");
@@ -441,11 +296,11 @@ export class P9Server {
     r.str("aname");
     const uid = r.u32("n_uname");
     if (afid !== NOFID) fail(E.EINVAL);
-    if (this.#fids.has(fid)) fail(E.EBADF);
-    if (this.#fids.size >= MAX_FIDS) fail(E.ENFILE);
-    const fd = ok(host.openAt(this.#root, ".", O.PATH | O.DIRECTORY));
+    if (this.#t.map.has(fid)) fail(E.EBADF);
+    if (this.#t.map.size >= MAX_FIDS) fail(E.ENFILE);
+    const fd = ok(host.openAt(this.#t.root, ".", O.PATH | O.DIRECTORY));
     const st = this.#stat(fd);
-    this.#fids.set(fid, {
+    this.#t.map.set(fid, {
       fd,
       ino: st.ino,
       dev: st.dev,
@@ -466,9 +321,9 @@ export class P9Server {
     if (n > MAXWELEM) throw new MalformedMessage(`walk of ${n} names`);
     const names: string[] = [];
     for (let i = 0; i < n; i++) names.push(this.#walkName(r));
-    const f = this.#fid(fid);
-    if (newfid !== fid && this.#fids.has(newfid)) fail(E.EBADF);
-    if (newfid !== fid && this.#fids.size >= MAX_FIDS) fail(E.ENFILE);
+    const f = this.#t.get(fid);
+    if (newfid !== fid && this.#t.map.has(newfid)) fail(E.EBADF);
+    if (newfid !== fid && this.#t.map.size >= MAX_FIDS) fail(E.ENFILE);
     let fd = -1;
     let path = f.path;
     const qids: Stat[] = [];
@@ -479,7 +334,7 @@ export class P9Server {
       if (name === "..") {
         // Up is the server's business: the parent by name from the root, never past it.
         nextPath = path.slice(0, -1);
-        next = this.#openPath(nextPath);
+        next = this.#t.openPath(nextPath);
       } else {
         // One name below the current fd, not followed if it is a symlink; if
         // the current fd is a symlink or a file, openat fails with ENOTDIR.
@@ -518,13 +373,13 @@ export class P9Server {
     const dev = names.length ? qids[qids.length - 1].dev : f.dev;
     if (newfid === fid) {
       host.close(f.fd);
-      this.#closeIo(f);
+      this.#t.closeIo(f);
       f.fd = fd;
       f.ino = ino;
       f.dev = dev;
       f.path = path;
     } else {
-      this.#fids.set(newfid, {
+      this.#t.map.set(newfid, {
         fd,
         ino,
         dev,
@@ -537,23 +392,10 @@ export class P9Server {
     }
   }
 
-  /** An O_PATH fd for `path` from the root, one name at a time, following nothing; or -errno. */
-  #openPath(path: string[]): number {
-    let fd = host.openAt(this.#root, ".", O.PATH | O.DIRECTORY);
-    for (let i = 0; i < path.length && fd >= 0; i++) {
-      // Every step but the last must be a real directory (O_DIRECTORY refuses a symlink).
-      const flags = O.PATH | (i < path.length - 1 ? O.DIRECTORY : 0);
-      const next = host.openAt(fd, path[i], flags);
-      host.close(fd);
-      fd = next;
-    }
-    return fd;
-  }
-
   // --- attributes
 
   #getattr(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     r.u64("request_mask");
     const st = this.#stat(f.fd);
     // P9_GETATTR_BASIC | BTIME: every field below is real.
@@ -566,7 +408,7 @@ export class P9Server {
   }
 
   #setattr(r: Reader): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const valid = r.u32("valid");
     const mode = r.u32("mode"), uid = r.u32("uid"), gid = r.u32("gid");
     const size = r.u64("size");
@@ -612,7 +454,7 @@ export class P9Server {
   }
 
   #statfs(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const s = host.statfs(f.fd);
     if (typeof s === "number") fail(-s);
     const [type, bsize, blocks, bfree, bavail, files, ffree, fsid, namelen] = s;
@@ -623,7 +465,7 @@ export class P9Server {
   // --- opening and creating
 
   #lopen(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const flags = r.u32("flags");
     if (f.io >= 0) fail(E.EBADF);
     const st = this.#stat(f.fd);
@@ -656,7 +498,7 @@ export class P9Server {
   }
 
   #lcreate(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const name = this.#name(r);
     const flags = r.u32("flags"), mode = r.u32("mode"), gid = r.u32("gid");
     if (this.readOnly) fail(E.EROFS);
@@ -719,7 +561,7 @@ export class P9Server {
   }
 
   #mkdir(r: Reader, w: Writer): void {
-    const d = this.#fid(r.u32("dfid"));
+    const d = this.#t.get(r.u32("dfid"));
     const name = this.#name(r);
     const mode = r.u32("mode"), gid = r.u32("gid");
     if (this.readOnly) fail(E.EROFS);
@@ -728,7 +570,7 @@ export class P9Server {
   }
 
   #symlink(r: Reader, w: Writer): void {
-    const d = this.#fid(r.u32("fid"));
+    const d = this.#t.get(r.u32("fid"));
     const name = this.#name(r);
     const target = r.raw("symtgt");
     const gid = r.u32("gid");
@@ -759,7 +601,7 @@ export class P9Server {
   // --- names in directories
 
   #unlinkat(r: Reader): void {
-    const d = this.#fid(r.u32("dirfd"));
+    const d = this.#t.get(r.u32("dirfd"));
     const name = this.#name(r);
     const flags = r.u32("flags");
     if (this.readOnly) fail(E.EROFS);
@@ -767,9 +609,9 @@ export class P9Server {
   }
 
   #renameat(r: Reader): void {
-    const od = this.#fid(r.u32("olddirfid"));
+    const od = this.#t.get(r.u32("olddirfid"));
     const oldname = this.#name(r);
-    const nd = this.#fid(r.u32("newdirfid"));
+    const nd = this.#t.get(r.u32("newdirfid"));
     const newname = this.#name(r);
     if (this.readOnly) fail(E.EROFS);
     ok(host.renameAt(od.fd, oldname, nd.fd, newname));
@@ -777,12 +619,12 @@ export class P9Server {
   }
 
   #rename(r: Reader): void {
-    const f = this.#fid(r.u32("fid"));
-    const nd = this.#fid(r.u32("dfid"));
+    const f = this.#t.get(r.u32("fid"));
+    const nd = this.#t.get(r.u32("dfid"));
     const name = this.#name(r);
     if (this.readOnly) fail(E.EROFS);
     if (f.path.length === 0) fail(E.EBUSY);
-    const parent = ok(this.#openPath(f.path.slice(0, -1)));
+    const parent = ok(this.#t.openPath(f.path.slice(0, -1)));
     const e = host.renameAt(parent, f.path[f.path.length - 1], nd.fd, name);
     host.close(parent);
     ok(e);
@@ -791,7 +633,7 @@ export class P9Server {
 
   /** Fids under a renamed path follow it (their fds already do). */
   #renamed(from: string[], to: string[]): void {
-    for (const f of this.#fids.values()) {
+    for (const f of this.#t.map.values()) {
       if (f.path.length >= from.length && from.every((n, i) => f.path[i] === n)) {
         f.path = [...to, ...f.path.slice(from.length)];
       }
@@ -799,13 +641,13 @@ export class P9Server {
   }
 
   #link(r: Reader): void {
-    const d = this.#fid(r.u32("dfid"));
-    const f = this.#fid(r.u32("fid"));
+    const d = this.#t.get(r.u32("dfid"));
+    const f = this.#t.get(r.u32("fid"));
     const name = this.#name(r);
     if (this.readOnly) fail(E.EROFS);
     if (f.path.length === 0) fail(E.EPERM);
     // By its parent and name, without AT_SYMLINK_FOLLOW: a symlink is linked as itself.
-    const parent = ok(this.#openPath(f.path.slice(0, -1)));
+    const parent = ok(this.#t.openPath(f.path.slice(0, -1)));
     const e = host.linkAt(parent, f.path[f.path.length - 1], d.fd, name);
     host.close(parent);
     ok(e);
@@ -813,26 +655,26 @@ export class P9Server {
 
   #remove(r: Reader): void {
     const fid = r.u32("fid");
-    const f = this.#fid(fid);
+    const f = this.#t.get(fid);
     try {
       if (this.readOnly) fail(E.EROFS);
       if (f.path.length === 0) fail(E.EBUSY);
       const st = this.#stat(f.fd);
-      const parent = ok(this.#openPath(f.path.slice(0, -1)));
+      const parent = ok(this.#t.openPath(f.path.slice(0, -1)));
       const flags = (st.mode & S_IFMT) === S_IFDIR ? host.AT_REMOVEDIR : 0;
       const e = host.unlinkAt(parent, f.path[f.path.length - 1], flags);
       host.close(parent);
       ok(e);
     } finally {
       // Tremove clunks the fid whether or not the remove worked.
-      this.#clunk(fid);
+      this.#t.clunk(fid);
     }
   }
 
   // --- data
 
   #readdir(r: Reader, w: Writer, room: number): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     // A getdents cookie: any 64-bit value (ext4's are hashes).
     let cookie = BigInt.asIntN(64, r.u64big("offset"));
     const count = Math.min(r.u32("count"), room - HEADER - 4);
@@ -869,7 +711,7 @@ export class P9Server {
   /** Tread: the data goes from the file straight into the chain's buffers after the 11-byte header. */
   #read(r: Reader, tag: number, x: Exchange, _size: number): number {
     const w = this.#w;
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const offset = r.u64("offset");
     let count = r.u32("count");
     if (f.io < 0) fail(E.EBADF);
@@ -893,7 +735,7 @@ export class P9Server {
 
   /** Twrite: the data goes from the chain's buffers straight into the file. */
   #write(r: Reader, tag: number, x: Exchange, size: number): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const offset = r.u64("offset");
     const count = r.u32("count");
     const dataAt = r.offset;
@@ -927,7 +769,7 @@ export class P9Server {
   }
 
   #lock(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const type = r.u8("type");
     r.u32("flags"); // BLOCK: the client retries on BLOCKED, so the server never waits
     const { start, len } = this.#range(r);
@@ -948,7 +790,7 @@ export class P9Server {
   }
 
   #getlock(r: Reader, w: Writer): void {
-    const f = this.#fid(r.u32("fid"));
+    const f = this.#t.get(r.u32("fid"));
     const type = r.u8("type");
     const { start, len } = this.#range(r);
     r.u32("proc_id");
@@ -959,31 +801,6 @@ export class P9Server {
     if (typeof got === "number") fail(-got);
     // OFD locks name no process (-1): report none rather than a host pid.
     w.u8(got.type).u64(got.start).u64(got.len).u32(0).raw(client);
-  }
-
-  // --- fids
-
-  #fid(n: number): Fid {
-    const f = this.#fids.get(n);
-    if (!f) fail(E.EBADF);
-    return f;
-  }
-
-  #clunk(n: number): void {
-    const f = this.#fid(n);
-    this.#closeIo(f);
-    host.close(f.fd);
-    this.#fids.delete(n);
-  }
-
-  #closeIo(f: Fid): void {
-    host.close(f.io);
-    f.io = -1;
-    f.writable = false;
-  }
-
-  #clunkAll(): void {
-    for (const n of [...this.#fids.keys()]) this.#clunk(n);
   }
 
   // --- helpers
