@@ -182,17 +182,18 @@ export interface PasstSpec {
   /** passt's options besides the socket (passtArgs). */
   args: string[];
   /**
-   * Int32Array(2): the fd of the live connection and passt's pid, or -1.
-   * A worker that was terminated cannot clean up; the next one (or the
-   * launcher at exit) ends what it left with reapPasst.
+   * Int32Array(3): the fd of the live connection and passt's pid (or -1),
+   * and how many passts were started (each gets a new socket name). A worker
+   * that was terminated cannot clean up; the next one (or the launcher at
+   * exit) ends what it left with reapPasst.
    */
   live: SharedArrayBuffer;
 }
 
 /** A fresh `live` word pair. */
 export function newPasstLive(): SharedArrayBuffer {
-  const sab = new SharedArrayBuffer(8);
-  new Int32Array(sab).fill(-1);
+  const sab = new SharedArrayBuffer(12);
+  new Int32Array(sab).set([-1, -1, 0]);
   return sab;
 }
 
@@ -200,18 +201,26 @@ export function newPasstLive(): SharedArrayBuffer {
  * End the passt connection a terminated worker left: close its fd (passt
  * --one-off then exits by itself) and kill the process if it is still ours —
  * its command line names our socket directory, so a reused pid is left alone.
+ * Returns what it did, for the log, or null when nothing was left.
  */
-export function reapPasst(spec: PasstSpec): void {
+export function reapPasst(spec: PasstSpec): string | null {
   const live = new Int32Array(spec.live);
   const fd = Atomics.exchange(live, 0, -1);
   const pid = Atomics.exchange(live, 1, -1);
   if (fd >= 0) libc().close(fd);
+  let killed = false;
   if (pid > 0) {
     try {
       const cmd = Deno.readTextFileSync(`/proc/${pid}/cmdline`);
-      if (cmd.includes(spec.socketDir)) Deno.kill(pid, "SIGKILL");
+      if (cmd.includes(spec.socketDir)) {
+        Deno.kill(pid, "SIGKILL");
+        killed = true;
+      }
     } catch { /* gone */ }
   }
+  if (fd < 0 && !killed) return null;
+  return `ended the passt ${killed ? `(pid ${pid}) ` : ""}a terminated net worker left` +
+    `${fd >= 0 ? " and closed its socket" : ""}`;
 }
 
 export interface PasstOptions {
@@ -237,7 +246,6 @@ export class PasstBackend implements NetBackend {
   #childStatus: Promise<Deno.CommandStatus> | null = null;
   #fd = -1;
   #poller: Poller | null = null;
-  #launches = 0;
   /** passt's last lines, to explain a failure. */
   #tail: string[] = [];
   readonly #in = new Uint8Array(READ_BUF);
@@ -270,7 +278,9 @@ export class PasstBackend implements NetBackend {
 
   /** Start passt, pump frames until it dies, start it again within the policy. */
   async #run(onFrame: FrameSink): Promise<void> {
-    reapPasst(this.#spec); // what a terminated predecessor left
+    const reaped = reapPasst(this.#spec); // what a terminated predecessor left
+    // Said once start() has returned: an actor's events before "ready" reach no one.
+    if (reaped !== null) setTimeout(() => this.#log(`passt: ${reaped}`), 0);
     const deaths: number[] = [];
     for (;;) {
       let why: string;
@@ -304,7 +314,8 @@ export class PasstBackend implements NetBackend {
 
   /** Spawn passt on a fresh socket path and connect to it. */
   async #launch(): Promise<void> {
-    const path = `${this.#spec.socketDir}/passt-${this.#launches++}.sock`;
+    // Never a name an earlier passt (perhaps one a killed worker left) still holds.
+    const path = `${this.#spec.socketDir}/passt-${Atomics.add(this.#live, 2, 1)}.sock`;
     this.#tail = [];
     const child = new Deno.Command(this.#spec.binary, {
       args: ["--foreground", "--one-off", "--socket", path, ...this.#spec.args],

@@ -192,3 +192,59 @@ Deno.test({
     assert.match(kind.stderr, /--net=slirp: the one network type is "user"/);
   },
 });
+
+Deno.test({
+  name: "net user: fault layers apply to passt's frames; a killed net worker's passt is reaped",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      await preparePasstNetns(ns);
+      const server = await startBlobServer(ns, "127.0.0.1", HTTP_PORT, 1 << 20, 7);
+      const plan = Deno.makeTempFileSync({ prefix: "avm-netuser-plan-", suffix: ".json" });
+      Deno.writeTextFileSync(
+        plan,
+        JSON.stringify({
+          seed: 3,
+          rules: [
+            // Killed once frames flow (its passt is up): the next worker must end what it left.
+            { layer: "net", effect: "kill", when: { dir: "rx", nth: 20 } },
+            { layer: "net", effect: "drop", when: { dir: "rx", probability: 0.03 } },
+            { layer: "net", effect: "duplicate", when: { dir: "tx", probability: 0.03 } },
+          ],
+        }),
+      );
+      const vm = new GuestSession({ netns: ns.name, args: [`--faults=${plan}`, "--net=user"] });
+      try {
+        await vm.waitFor(READY_LINE, BOOT_MS);
+        const get = `wget -q -O /tmp/blob http://10.0.2.2:${HTTP_PORT}/blob && ` +
+          "sha256sum /tmp/blob && rm /tmp/blob";
+        // The first download makes the traffic that gets the worker killed; its
+        // connection dies with the old passt, so it may fail.
+        await vm.run(`wget -q -T 10 -O /dev/null http://10.0.2.2:${HTTP_PORT}/blob; true`, 60_000);
+        await until(() => /net actor restarted \(1\)/.test(vm.stderr), 30_000, "the restart");
+        assert.equal((await vm.run(get, 180_000)).trim().split(/\s+/)[0], server.sha256);
+        const now = passtChildren(vm.child.pid);
+        assert.equal(now.length, 1, `exactly one passt after the worker's restart: ${now}`);
+        const cmd = Deno.readTextFileSync(`/proc/${now[0]}/cmdline`).split("\0");
+        const dir = cmd[cmd.indexOf("--socket") + 1].replace(/\/[^/]*$/, "");
+        await vm.send("poweroff\n");
+        assert.equal((await vm.exit(60_000)).code, 0, vm.stderr);
+        assert.match(
+          vm.stderr,
+          /passt: ended the passt (\(pid \d+\) )?a terminated net worker left/,
+        );
+        assert.match(
+          vm.stderr,
+          /rule 0 net kill ×1, rule 1 net drop ×\d+, rule 2 net duplicate ×\d+/,
+        );
+        await until(() => passtIn(dir).length === 0, 10_000, "passt to exit after poweroff");
+        assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+      } finally {
+        await vm.kill();
+        server.stop();
+        Deno.removeSync(plan);
+      }
+    }),
+});
