@@ -2,7 +2,8 @@
 // for passt, and the host side of the traffic — run inside that namespace as
 // this file's `import.meta.main` block — an HTTP server of deterministic bytes
 // on the namespace's loopback (what the guest reaches through the gateway
-// address) and an HTTP client for a port forwarded into the guest.
+// address), an HTTP client for a port forwarded into the guest, and a
+// one-byte round-trip timer for an echo server behind a forwarded port.
 // Used by tests/e2e/net_user_test.ts and scripts/bench/net.ts.
 
 import { fileURLToPath } from "node:url";
@@ -92,6 +93,30 @@ export async function fetchInNetns(
   return JSON.parse(r.stdout);
 }
 
+/**
+ * From inside `ns`: connect to host:port (a port forwarded to an echo server
+ * in the guest) and time `n` one-byte round trips (after 10 of warm-up).
+ */
+export async function roundTripsInNetns(
+  ns: Netns,
+  host: string,
+  port: number,
+  n = 200,
+): Promise<{ medianUs: number; p99Us: number; n: number }> {
+  const r = await ns.exec([
+    Deno.execPath(),
+    "run",
+    "-A",
+    SELF,
+    "rr",
+    host,
+    String(port),
+    String(n),
+  ]);
+  if (r.code !== 0) throw new Error(`round trips to ${host}:${port}: ${r.stderr.trim()}`);
+  return JSON.parse(r.stdout);
+}
+
 async function main(args: string[]): Promise<void> {
   const [mode, ...rest] = args;
   if (mode === "serve") {
@@ -119,7 +144,33 @@ async function main(args: string[]): Promise<void> {
     console.log(JSON.stringify({ bytes: body.length, sha256: await sha256Hex(body), ms }));
     return;
   }
-  throw new Error(`usage: net_user.ts serve <host> <port> <bytes> <seed> | get <url>`);
+  if (mode === "rr") {
+    const [host, port, count] = rest;
+    const n = Number(count);
+    // The forward is up as soon as passt runs; the guest's echo server may take a moment.
+    let conn: Deno.TcpConn | null = null;
+    const one = new Uint8Array([42]), back = new Uint8Array(1);
+    const times: number[] = [];
+    for (let i = 0; i < n + 10; i++) {
+      conn ??= await Deno.connect({ hostname: host, port: Number(port) });
+      conn.setNoDelay(true);
+      const t0 = performance.now();
+      await conn.write(one);
+      if ((await conn.read(back)) !== 1) throw new Error("the echo server closed the connection");
+      if (i >= 10) times.push(performance.now() - t0);
+    }
+    conn?.close();
+    times.sort((a, b) => a - b);
+    console.log(JSON.stringify({
+      medianUs: Math.round(times[n >> 1] * 1000),
+      p99Us: Math.round(times[Math.floor(n * 0.99)] * 1000),
+      n,
+    }));
+    return;
+  }
+  throw new Error(
+    `usage: net_user.ts serve <host> <port> <bytes> <seed> | get <url> | rr <host> <port> <n>`,
+  );
 }
 
 if (import.meta.main) await main(Deno.args);

@@ -62,10 +62,14 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         log,
         trace,
       });
-      backend.start((frame) => device.receive(frame), (e) => {
-        device.setLink(false);
-        ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
-      });
+      backend.start(
+        (frame) => device.receive(frame),
+        (e) => {
+          device.setLink(false);
+          ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
+        },
+        () => device.canTakeFrames(),
+      );
       running = device.run(abort.signal);
     },
     request: {

@@ -65,6 +65,8 @@ const MAX_STREAM_FRAME = 65535 + 14;
 const OUT_MAX = 1 << 20;
 /** How soon waiting frames are retried when no new frame comes to push them along. */
 const RETRY_MS = 1;
+/** How often a stalled receive (the device had no room) looks again. */
+const STALL_MS = 1;
 /** passt's lines kept to explain a failure. */
 const TAIL_LINES = 12;
 
@@ -254,6 +256,10 @@ export class PasstBackend implements NetBackend {
   readonly #outView = new DataView(this.#out.buffer);
   #outLen = 0;
   #retry: ReturnType<typeof setTimeout> | undefined;
+  /** The device's room for frames (start's canTake); reading pauses while it is false. */
+  #canTake: () => boolean = () => true;
+  /** Frames wait in #in because the device had no room. */
+  #stalled = false;
   #loop: Promise<void> | null = null;
   #closed = false;
 
@@ -269,8 +275,9 @@ export class PasstBackend implements NetBackend {
     return this.#child?.pid ?? null;
   }
 
-  start(onFrame: FrameSink, onError?: (e: Error) => void): void {
+  start(onFrame: FrameSink, onError?: (e: Error) => void, canTake?: () => boolean): void {
     if (this.#loop !== null) throw new Error("passt backend already started");
+    if (canTake) this.#canTake = canTake;
     this.#loop = this.#run(onFrame).catch((e) => {
       if (!this.#closed) onError?.(e instanceof Error ? e : new Error(String(e)));
     });
@@ -350,6 +357,7 @@ export class PasstBackend implements NetBackend {
         this.#poller = new Poller(fd);
         this.#inLen = 0;
         this.#outLen = 0;
+        this.#stalled = false;
         this.#trace(`passt (pid ${child.pid}) connected on ${path}`);
         return;
       }
@@ -381,14 +389,24 @@ export class PasstBackend implements NetBackend {
     } catch { /* the pipe closed with the process */ }
   }
 
-  /** Read frames until the connection ends; returns why it ended. */
+  /**
+   * Read frames until the connection ends; returns why it ended. While the
+   * device has no room, nothing more is read: passt's socket fills, passt
+   * stops reading its own sockets, and TCP's flow control slows the sender.
+   */
   async #pump(onFrame: FrameSink): Promise<string> {
     const c = libc();
     const fd = this.#fd;
     const poller = this.#poller!;
     while (!this.#closed) {
+      if (this.#stalled) {
+        await new Promise((r) => setTimeout(r, STALL_MS));
+        const bad = this.#deliver(onFrame);
+        if (bad !== null) return bad;
+        continue;
+      }
       if (!(await poller.wait())) continue;
-      for (let i = 0; i < 16 && !this.#closed; i++) {
+      for (let i = 0; i < 16 && !this.#closed && !this.#stalled; i++) {
         const room = this.#in.subarray(this.#inLen);
         const n = Number(c.read(fd, room, BigInt(room.length)));
         if (n < 0) {
@@ -407,10 +425,14 @@ export class PasstBackend implements NetBackend {
     return "closed";
   }
 
-  /** Hand every whole frame in the read buffer to onFrame; keep a partial one. */
+  /**
+   * Hand whole frames in the read buffer to onFrame while the device has
+   * room; keep the rest (a partial frame, or frames it has no room for).
+   */
   #deliver(onFrame: FrameSink): string | null {
     const buf = this.#in;
     let off = 0;
+    this.#stalled = false;
     while (this.#inLen - off >= 4) {
       const len = ((buf[off] << 24) | (buf[off + 1] << 16) | (buf[off + 2] << 8) | buf[off + 3]) >>>
         0;
@@ -419,6 +441,10 @@ export class PasstBackend implements NetBackend {
         return `passt sent a frame length of ${len} bytes (the stream is out of step)`;
       }
       if (this.#inLen - off - 4 < len) break;
+      if (!this.#canTake()) {
+        this.#stalled = true;
+        break;
+      }
       this.stats.rxFrames++;
       this.stats.rxBytes += len;
       onFrame(buf.subarray(off + 4, off + 4 + len));
