@@ -289,24 +289,29 @@ export class PasstBackend implements NetBackend {
     // Said once start() has returned: an actor's events before "ready" reach no one.
     if (reaped !== null) setTimeout(() => this.#log(`passt: ${reaped}`), 0);
     const deaths: number[] = [];
-    for (;;) {
+    for (let first = true;; first = false) {
       let why: string;
+      let connected = false;
       try {
         await this.#launch();
+        connected = true;
         why = await this.#pump(onFrame);
       } catch (e) {
         why = (e as Error).message;
       }
       if (this.#closed) return;
       why = `${why}${await this.#endChild()}`;
+      const said = this.#tail.length > 0 ? ` (passt said: ${this.#tail.join(" | ")})` : "";
+      // One that never started at all is a setup problem (no default route,
+      // a forward's port taken): retrying would only say it five more times.
+      if (first && !connected) throw new Error(`passt could not start: ${why}${said}`);
       const now = Date.now();
       deaths.push(now);
       while (deaths.length > 0 && now - deaths[0] >= PASST_RESTARTS.windowMs) deaths.shift();
       if (deaths.length > PASST_RESTARTS.maxRestarts) {
-        const tail = this.#tail.length > 0 ? ` (passt said: ${this.#tail.join(" | ")})` : "";
         throw new Error(
           `passt failed ${deaths.length} times within ${PASST_RESTARTS.windowMs / 1000} s; ` +
-            `giving up: ${why}${tail}`,
+            `giving up: ${why}${said}`,
         );
       }
       this.restarts++;

@@ -248,3 +248,29 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "net user: a passt that cannot start is said once, with its words; the link is down",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      // No default route in the namespace: this passt refuses to start.
+      const vm = new GuestSession({ netns: ns.name, args: ["--net=user"] });
+      try {
+        await vm.waitFor(READY_LINE, BOOT_MS);
+        await until(() => vm.stderr.includes("link down"), 30_000, "the backend's failure");
+        assert.match(
+          vm.stderr,
+          /virtio-net 0: passt \(user network\): passt could not start: passt exited before opening its socket \(exit status \d+\) \(passt said: .*External interface not usable.*\); link down/,
+        );
+        assert.doesNotMatch(vm.stderr, /starting it again/);
+        assert.match(await vm.run("ip link show eth0"), /NO-CARRIER/);
+        await vm.send("poweroff\n");
+        assert.equal((await vm.exit(60_000)).code, 0, vm.stderr);
+      } finally {
+        await vm.kill();
+      }
+    }),
+});
