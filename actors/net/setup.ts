@@ -13,6 +13,7 @@ import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
 import { joinSharenet, leaveSharenet, sharenetMacKey } from "../../devices/net/sharenet.ts";
 import { tapMacKey } from "../../devices/net/tap.ts";
 import {
+  checkForwardPorts,
   findPasst,
   makeSocketDir,
   newPasstLive,
@@ -57,6 +58,7 @@ export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
     throw new Error(`--forward=${o.forwards![0]}: forwarding needs --net=user`);
   }
   const passt = o.user ? named("net", "user", () => findPasst()) : null;
+  if (passt !== null) checkForwardPorts(forwards);
   const out: PreparedNet[] = [];
   try {
     if (tunnet !== null) {

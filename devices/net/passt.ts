@@ -111,6 +111,30 @@ export function parseForward(text: string): Forward {
   };
 }
 
+/**
+ * Refuse before boot a TCP forward whose host port is taken (passt would exit
+ * at start, as QEMU refuses a hostfwd it cannot bind): try to listen there
+ * and let go at once. UDP ports are left to passt, which says so the same way.
+ */
+export function checkForwardPorts(forwards: Forward[]): void {
+  for (const f of forwards) {
+    if (f.proto !== "tcp") continue;
+    let l: Deno.Listener;
+    try {
+      l = Deno.listen({ hostname: f.hostAddr, port: f.hostPort });
+    } catch (e) {
+      const why = e instanceof Deno.errors.AddrInUse
+        ? "is in use"
+        : `cannot be bound: ${(e as Error).message}`;
+      throw new Error(
+        `--forward=tcp:${f.hostAddr}:${f.hostPort}:${f.guestPort}: ` +
+          `host port ${f.hostAddr}:${f.hostPort} ${why}`,
+      );
+    }
+    l.close();
+  }
+}
+
 /** passt's options for USER_NET and these forwards (everything but the socket). */
 export function passtArgs(forwards: Forward[]): string[] {
   const args = [

@@ -250,12 +250,36 @@ Deno.test({
 });
 
 Deno.test({
-  name: "net user: a passt that cannot start is said once, with its words; the link is down",
+  name:
+    "net user: a taken forward port is refused (exit 2); a passt that cannot start is said once",
   ignore: skip !== null,
   sanitizeResources: false,
   sanitizeOps: false,
   fn: () =>
     withNetns(1, async (ns) => {
+      // A forward's host port taken: refused before boot, exit 2.
+      const holder = ns.spawn([
+        Deno.execPath(),
+        "eval",
+        "Deno.listen({ hostname: '127.0.0.1', port: 8080 }); console.log('ok'); setInterval(() => {}, 1e6);",
+      ]);
+      const reader = holder.stdout.getReader();
+      await reader.read(); // "ok": it listens
+      const taken = await ns.exec([
+        Deno.execPath(),
+        "run",
+        "-A",
+        MOD,
+        "--net=user",
+        "--forward=tcp:8080:80",
+      ]);
+      holder.kill("SIGKILL");
+      reader.releaseLock();
+      assert.equal(taken.code, 2, taken.stderr);
+      assert.match(
+        taken.stderr,
+        /--forward=tcp:127\.0\.0\.1:8080:80: host port 127\.0\.0\.1:8080 is in use/,
+      );
       // No default route in the namespace: this passt refuses to start.
       const vm = new GuestSession({ netns: ns.name, args: ["--net=user"] });
       try {
