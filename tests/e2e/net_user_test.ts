@@ -129,7 +129,8 @@ Deno.test({
         const sent = await ns.exec([
           "sh",
           "-c",
-          "printf 'hello-udp\\n' | nc -u -w1 127.0.0.1 5300",
+          // Three datagrams from three source ports: the guest's nc takes the first that arrives.
+          "for i in 1 2 3; do printf 'hello-udp\\n' | nc -u -w1 127.0.0.1 5300; done",
         ]);
         assert.equal(sent.code, 0, sent.stderr);
         await vm.run(
