@@ -184,6 +184,7 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
       faults = FaultRun.load(o.faults, o.seed);
     } catch (e) {
       unlock();
+      for (const n of nets) n.release(); // a tap closed, a user network's socket directory gone
       if (e instanceof PlanError) throw new InputError(`--faults: ${e.message}`);
       throw e;
     }
