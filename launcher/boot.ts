@@ -288,9 +288,12 @@ export async function bootOnce(
       }
     });
     s.onMessage((m) => {
-      const msg = m as { kind: string; text?: string };
+      const msg = m as { kind: string; text?: string; message?: string };
       if (msg.kind === "log") log(msg.text ?? "");
-      else if (msg.kind === "seen" && msg.text !== undefined) seen(msg.text);
+      else if (msg.kind === "backend-failed") {
+        // The net actor set the link down; say why (a tap gone, passt past its restarts).
+        log(`${a.device?.name ?? a.role}: ${msg.message ?? "backend failed"}; link down`);
+      } else if (msg.kind === "seen" && msg.text !== undefined) seen(msg.text);
       else if (msg.kind === "fault" && p.faults) {
         const line = p.faults.record(s.role, m as unknown as FaultEvent);
         if (line) log(line);

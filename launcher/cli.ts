@@ -47,6 +47,10 @@ export interface LaunchOptions {
   tunnet: string | null;
   /** --sharenet: the inter-guest segment's path, or null. */
   sharenet: string | null;
+  /** --net=user: a user-mode network through passt (docs/net.md). */
+  userNet: boolean;
+  /** --forward: `tcp:<host-port>:<guest-port>` and `udp:...` specs, for --net=user. */
+  forwards: string[];
   /** --mac: the guest's MAC address, or null for a stable local one. */
   mac: string | null;
   /** --actor: role to module, for swapped roles. */
@@ -103,6 +107,12 @@ Options (before <mem-in-mb>):
   --tunnet=<ip>[/<n>]     a virtio-net device on a new tap; the host end gets <ip>
   --tunnet=bridge:<name>  ... or the tap joins the existing bridge <name>
   --sharenet=<path>       a virtio-net device on the inter-guest segment <path>
+  --net=user              a virtio-net device on a user-mode network through passt
+                          (no root): the guest is 10.0.2.15, the gateway 10.0.2.2
+                          reaches the host's loopback
+  --forward=tcp:[<addr>:]<host-port>:<guest-port>
+                          forward a host port (on 127.0.0.1 unless <addr>) into
+                          the guest, with --net=user; also udp:...; repeatable
   --mac=<aa:bb:..>        the guest's MAC address (default: a stable local one)
   --actor <role>=<module> run <module> for <role> (cpu, waker, console, net,
                           block, irq, share) instead of the built-in actor; repeatable
@@ -137,6 +147,8 @@ const VALUE_OPTIONS = new Set([
   "share",
   "tunnet",
   "sharenet",
+  "net",
+  "forward",
   "mac",
   "actor",
   "faults",
@@ -182,6 +194,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     shares: [],
     tunnet: null,
     sharenet: null,
+    userNet: false,
+    forwards: [],
     mac: null,
     actors: new Map(),
     faults: null,
@@ -279,6 +293,18 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "sharenet":
         if (o.sharenet !== null) throw new UsageError("--sharenet given twice");
         o.sharenet = value;
+        break;
+      case "net":
+        if (value !== "user") {
+          throw new UsageError(
+            `--net=${value}: the one network type is "user" (passt); ` +
+              "use --tunnet or --sharenet for the others",
+          );
+        }
+        o.userNet = true;
+        break;
+      case "forward":
+        o.forwards.push(value);
         break;
       case "mac":
         if (!/^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$/.test(value)) {

@@ -23,6 +23,7 @@ import { createNetState } from "../devices/net/net.ts";
 import { createShareState } from "../devices/p9/device.ts";
 import { createFidStore } from "../devices/p9/fidstore.ts";
 import { type PreparedNet, prepareNet } from "../actors/net/setup.ts";
+import { USER_NET_CMDLINE } from "../devices/net/passt.ts";
 import { probeModule, type Registry } from "../actors/runtime/registry.ts";
 import { isMachineRole, type MachineRole, ROLES } from "../actors/roles.ts";
 import { createPlicState } from "../devices/plic.ts";
@@ -119,7 +120,8 @@ function readSystemMap(path: string): string | null {
 /** Read and check every input; locks the disks and opens the networks (released by the caller). */
 export async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
   // The console takes one virtio-mmio slot; every disk, share and network another.
-  const netCount = (o.tunnet === null ? 0 : 1) + (o.sharenet === null ? 0 : 1);
+  const netCount = (o.tunnet === null ? 0 : 1) + (o.userNet ? 1 : 0) +
+    (o.sharenet === null ? 0 : 1);
   if (1 + o.blocks.length + o.shares.length + netCount > VIRTIO_SLOTS) {
     throw new InputError(
       `too many devices: the machine has ${VIRTIO_SLOTS} virtio slots, the console takes one, ` +
@@ -145,6 +147,9 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
       readInput(fileURLToPath(BUNDLED.cmdline), "command line", Infinity, true),
     )
       .trim();
+    // The bundled guest takes its addresses from the command line: give it the
+    // user network's when that network is its eth0 (no tap before it).
+    if (o.userNet && o.tunnet === null) cmdline += ` ${USER_NET_CMDLINE}`;
   }
   const diskLocks: BlockLock[] = [];
   const unlock = () => diskLocks.forEach((l) => l.release());
@@ -167,7 +172,13 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
   });
   let nets: PreparedNet[] = [];
   try {
-    nets = await prepareNet({ tunnet: o.tunnet, sharenet: o.sharenet, mac: o.mac });
+    nets = await prepareNet({
+      tunnet: o.tunnet,
+      sharenet: o.sharenet,
+      mac: o.mac,
+      user: o.userNet,
+      forwards: o.forwards,
+    });
   } catch (e) {
     unlock();
     throw new InputError((e as Error).message);
@@ -178,6 +189,7 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
       faults = FaultRun.load(o.faults, o.seed);
     } catch (e) {
       unlock();
+      for (const n of nets) n.release(); // a tap closed, a user network's socket directory gone
       if (e instanceof PlanError) throw new InputError(`--faults: ${e.message}`);
       throw e;
     }

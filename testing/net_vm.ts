@@ -24,6 +24,10 @@ export interface VmOptions {
   guestIp?: string;
   /** Extra actorvm options (before <mem-in-mb>). */
   extraArgs?: string[];
+  /** Extra kernel parameters (e.g. the user network's addresses). */
+  kernelArgs?: string[];
+  /** Extra qemu arguments (qemu only), e.g. a `-netdev stream` to passt. */
+  qemuArgs?: string[];
 }
 
 /** The argv that boots the bundled guest with these options. */
@@ -38,6 +42,7 @@ function argv(o: VmOptions, cmdline: string): string[] {
   }
   if (o.sharenet) throw new Error("qemu reference runs have no sharenet");
   const args = [`${ROOT}scripts/qemu-boot.sh`, "-n", "-d", "none", "-c", cmdline, "--"];
+  args.push(...(o.qemuArgs ?? []));
   if (o.tunnet) {
     args.push(
       "-netdev",
@@ -61,7 +66,12 @@ export class Vm extends GuestSession {
   /** Boot and wait for the guest's ready line (and, for qemu, configure the tap). */
   static async boot(o: VmOptions, timeoutMs = 120_000): Promise<Vm> {
     const base = (await Deno.readTextFile(`${ROOT}guest/cmdline.txt`)).split("\n")[0].trim();
-    const cmdline = `${base}${o.guestIp ? ` actorvm.ip=${o.guestIp}` : ""}`;
+    const cmdline = [
+      base,
+      ...(o.guestIp ? [`actorvm.ip=${o.guestIp}`] : []),
+      ...(o.kernelArgs ?? []),
+    ]
+      .join(" ");
     const vm = new Vm(o, argv(o, cmdline));
     try {
       if (o.vm === "qemu" && o.tunnet) {

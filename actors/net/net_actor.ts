@@ -1,5 +1,6 @@
-// The net actor's handlers: adopt the backend the launcher opened, run the
-// virtio-net device on the slot's shared state, and pump frames both ways.
+// The net actor's handlers: adopt the backend the launcher opened (or start
+// passt, for a user network), run the virtio-net device on the slot's shared
+// state, and pump frames both ways.
 // Frames from the host are read off the event loop (the backend's poll runs on
 // Deno's blocking pool) and pushed into the device; the device's tx path runs
 // on doorbells from the cpu. Nothing here ever blocks the cpu.
@@ -11,17 +12,27 @@ import type { NetBackend } from "../../devices/net/backend.ts";
 import type { NetBackendSpec, NetProtocol } from "./protocol.ts";
 import { SharenetBackend } from "../../devices/net/sharenet.ts";
 import { Tap, TapBackend } from "../../devices/net/tap.ts";
+import { PasstBackend } from "../../devices/net/passt.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
 import { FaultyNetBackend } from "../../faults/layers/net.ts";
 
-/** Adopt a backend opened by the launcher; the launcher keeps ownership of its fd. */
-export function adoptBackend(spec: NetBackendSpec): NetBackend {
+/**
+ * Adopt a backend opened by the launcher (it keeps ownership of the fd), or,
+ * for a user network, start passt (this worker owns and supervises it).
+ */
+export function adoptBackend(
+  spec: NetBackendSpec,
+  log: (text: string) => void = () => {},
+  trace?: (text: string) => void,
+): NetBackend {
   switch (spec.kind) {
     case "tap":
       return new TapBackend(Tap.adopt(spec.fd, spec.name), false);
     case "sharenet":
       return new SharenetBackend(spec.member, { leave: false });
+    case "user":
+      return new PasstBackend(spec.passt, { log, trace });
     default: {
       const _: never = spec;
       throw new Error(`unknown net backend ${JSON.stringify(_)}`);
@@ -39,7 +50,8 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
     start(ctx) {
       const { ram, state, control } = ctx.buffers;
       const log = (text: string) => ctx.emit({ kind: "log", text });
-      backend = adoptBackend(ctx.config.backend);
+      const trace = ctx.config.verbose ? log : undefined;
+      backend = adoptBackend(ctx.config.backend, log, trace);
       // The fault plan's net layer (if any) wraps the backend: both directions pass it.
       faults = armFaults("net", ctx);
       if (faults.active) backend = new FaultyNetBackend(backend, faults);
@@ -48,12 +60,16 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         holdFrames: ctx.config.holdFrames,
         ramBase: ctx.config.ramBase,
         log,
-        trace: ctx.config.verbose ? log : undefined,
+        trace,
       });
-      backend.start((frame) => device.receive(frame), (e) => {
-        device.setLink(false);
-        ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
-      });
+      backend.start(
+        (frame) => device.receive(frame),
+        (e) => {
+          device.setLink(false);
+          ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
+        },
+        () => device.canTakeFrames(),
+      );
       running = device.run(abort.signal);
     },
     request: {

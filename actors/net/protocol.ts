@@ -2,18 +2,22 @@
 // the slot's transport state, the control block, and which backend to adopt)
 // and what it can ask of it. The backend is opened by the launcher before boot
 // (actors/net/setup.ts), so bad options fail early, and a restarted worker
-// adopts the same tap fd or sharenet socket. Read next: actors/net/net_actor.ts.
+// adopts the same tap fd or sharenet socket; a user network's passt is started
+// by the worker itself, from a spec the launcher checked. Read next: actors/net/net_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 import type { BackendStats } from "../../devices/net/backend.ts";
 import type { NetStats } from "../../devices/net/net.ts";
 import type { SharenetMember } from "../../devices/net/sharenet.ts";
+import type { PasstSpec } from "../../devices/net/passt.ts";
 
 /** A backend already opened in this process, described as plain data. */
 export type NetBackendSpec =
   | { kind: "tap"; fd: number; name: string }
-  | { kind: "sharenet"; member: SharenetMember };
+  | { kind: "sharenet"; member: SharenetMember }
+  /** --net=user: the worker starts and supervises its own passt (devices/net/passt.ts). */
+  | { kind: "user"; passt: PasstSpec };
 
 export interface NetConfig {
   backend: NetBackendSpec;

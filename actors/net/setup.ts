@@ -1,5 +1,6 @@
-// The launcher's side of the network: turn `--tunnet`, `--sharenet` and
-// `--mac` into opened backends (a configured tap, a sharenet membership) and
+// The launcher's side of the network: turn `--tunnet`, `--net=user`,
+// `--forward`, `--sharenet` and `--mac` into opened backends (a configured
+// tap, a checked passt to start, a sharenet membership) and
 // the MAC each device will show, before the guest boots — so a bad option is
 // a clear error with nothing left behind. The launcher then creates each
 // device's transport state (createNetState) and starts a net worker with the
@@ -11,6 +12,18 @@ import type { NetBackendSpec } from "./protocol.ts";
 import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
 import { joinSharenet, leaveSharenet, sharenetMacKey } from "../../devices/net/sharenet.ts";
 import { tapMacKey } from "../../devices/net/tap.ts";
+import {
+  checkForwardPorts,
+  findPasst,
+  makeSocketDir,
+  newPasstLive,
+  parseForward,
+  passtArgs,
+  type PasstSpec,
+  reapPasst,
+  USER_MAC_KEY,
+  USER_NET,
+} from "../../devices/net/passt.ts";
 
 export interface PreparedNet {
   spec: NetBackendSpec;
@@ -25,16 +38,27 @@ export interface NetLaunchOptions {
   tunnet: string | null;
   sharenet: string | null;
   mac: string | null;
+  /** --net=user: a user network through passt. */
+  user?: boolean;
+  /** --forward specs (only with user). */
+  forwards?: string[];
 }
 
 /**
  * Open the backends the options ask for: a tap first (the guest's eth0), then
- * the sharenet segment (eth1 when both are given). `--mac` sets the first
- * device's MAC; every other MAC is the stable default for its backend.
+ * the user network, then the sharenet segment, in that order of devices.
+ * `--mac` sets the first device's MAC; every other MAC is the stable default
+ * for its backend.
  */
 export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
   const givenMac = o.mac === null ? null : parseMac(o.mac);
   const tunnet = o.tunnet === null ? null : named("tunnet", o.tunnet, () => parseTunnet(o.tunnet!));
+  const forwards = (o.forwards ?? []).map((f) => named("forward", f, () => parseForward(f)));
+  if (forwards.length > 0 && !o.user) {
+    throw new Error(`--forward=${o.forwards![0]}: forwarding needs --net=user`);
+  }
+  const passt = o.user ? named("net", "user", () => findPasst()) : null;
+  if (passt !== null) checkForwardPorts(forwards);
   const out: PreparedNet[] = [];
   try {
     if (tunnet !== null) {
@@ -51,6 +75,31 @@ export async function prepareNet(o: NetLaunchOptions): Promise<PreparedNet[]> {
         release() {
           if (open) tap.close();
           open = false;
+        },
+      });
+    }
+    if (passt !== null) {
+      const sockets = named("net", "user", () => makeSocketDir());
+      const spec: PasstSpec = {
+        binary: passt,
+        socketDir: sockets.dir,
+        args: [...sockets.args, ...passtArgs(forwards)],
+        live: newPasstLive(),
+      };
+      let open = true;
+      const fwd = forwards.map((f) => `${f.proto} ${f.hostAddr}:${f.hostPort}->${f.guestPort}`);
+      out.push({
+        spec: { kind: "user", passt: spec },
+        mac: defaultMac(USER_MAC_KEY),
+        description: `passt user network (guest ${USER_NET.address}, gateway ${USER_NET.gateway}` +
+          `${fwd.length > 0 ? `, forwarding ${fwd.join(", ")}` : ""})`,
+        release() {
+          if (!open) return;
+          open = false;
+          reapPasst(spec);
+          try {
+            Deno.removeSync(spec.socketDir, { recursive: true });
+          } catch { /* already gone */ }
         },
       });
     }

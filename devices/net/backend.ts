@@ -44,9 +44,13 @@ export interface NetBackend {
   /**
    * Start delivering received frames to `onFrame` (called once). Frames are
    * read off the event loop; `onFrame` runs on it. `onError` reports a fatal
-   * receive error, after which no more frames arrive.
+   * receive error, after which no more frames arrive. `canTake` says whether
+   * the device has room for more frames right now: a backend whose peer can
+   * wait (a stream socket: passt) stops reading while it is false, so the
+   * peer's own flow control slows the sender instead of frames being dropped;
+   * a backend whose frames would be lost anyway (tap, sharenet) ignores it.
    */
-  start(onFrame: FrameSink, onError?: (e: Error) => void): void;
+  start(onFrame: FrameSink, onError?: (e: Error) => void, canTake?: () => boolean): void;
   /**
    * Send one Ethernet frame. Never blocks; returns false when the frame was
    * dropped (and counted in stats.txDropped). The frame may be a view into

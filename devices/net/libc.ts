@@ -1,6 +1,7 @@
 // The few libc calls the network backends need, through Deno FFI: open/ioctl
 // for the tap (devices/net/tap.ts), AF_UNIX datagram sockets for the inter-guest
-// network (devices/net/sharenet.ts), and a poll() that runs off the event loop.
+// network (devices/net/sharenet.ts), an AF_UNIX stream socket to passt
+// (devices/net/passt.ts), and a poll() that runs off the event loop.
 // Linux only (x86_64 / aarch64 share every constant used here).
 // Read next: devices/net/tap.ts.
 
@@ -52,6 +53,7 @@ export const O_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = O_NONBLOCK;
 export const EFD_CLOEXEC = O_CLOEXEC;
 export const AF_UNIX = 1;
+export const SOCK_STREAM = 1;
 export const SOCK_DGRAM = 2;
 export const SOCK_NONBLOCK = O_NONBLOCK;
 export const SOCK_CLOEXEC = O_CLOEXEC;
@@ -59,6 +61,7 @@ export const SOL_SOCKET = 1;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const MSG_DONTWAIT = 0x40;
+export const MSG_NOSIGNAL = 0x4000;
 export const POLLIN = 0x1;
 
 export const EPERM = 1;
@@ -73,6 +76,8 @@ export const EBUSY = 16;
 export const ENODEV = 19;
 export const EINVAL = 22;
 export const EADDRINUSE = 98;
+export const EPIPE = 32;
+export const ECONNRESET = 104;
 export const ECONNREFUSED = 111;
 
 /**

@@ -227,6 +227,26 @@ export class NetDevice extends VirtioDevice {
     return this.#hold.length - this.#holdHead;
   }
 
+  /**
+   * Whether more frames are welcome now: held frames are first moved into
+   * any rx buffers the guest posted since (it need not have notified), then
+   * the answer is whether the hold queue has room. A backend that can make
+   * its peer wait (devices/net/passt.ts) stops reading while this is false,
+   * so nothing is dropped for a full queue.
+   */
+  canTakeFrames(): boolean {
+    const vq = this.queues[NET_RX];
+    if (this.held > 0 && vq && !this.broken && this.transport.live()) {
+      try {
+        this.#drainHold(vq);
+        this.#queueFlush();
+      } catch (e) {
+        this.fail(`internal error: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      }
+    }
+    return this.held < this.#holdMax;
+  }
+
   /** Set the link state the guest sees (config status) and tell it (config interrupt). */
   setLink(up: boolean): void {
     setNetLink(this.transport, up);

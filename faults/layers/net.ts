@@ -47,10 +47,10 @@ export class FaultyNetBackend implements NetBackend {
     return (this.#inner as { offloads?: boolean }).offloads ?? false;
   }
 
-  start(onFrame: FrameSink, onError?: (e: Error) => void): void {
+  start(onFrame: FrameSink, onError?: (e: Error) => void, canTake?: () => boolean): void {
     const rx = new Direction("rx", onFrame);
     this.#rx = rx;
-    this.#inner.start((frame) => this.#pass(rx, frame), onError);
+    this.#inner.start((frame) => this.#pass(rx, frame), onError, canTake);
   }
 
   send(frame: Uint8Array, hdr?: Uint8Array): boolean {

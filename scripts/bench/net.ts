@@ -1,7 +1,11 @@
 // Network benchmark: TCP throughput host→guest and guest→host and ping
 // round-trip time over a tap, for actorvm and for qemu-system-riscv64 with a
 // tap in the same kind of namespace, in the same run, reported as ratios
-// (actorvm / qemu). Everything happens inside network namespaces made here
+// (actorvm / qemu); then the same for the user network (`user`): actorvm
+// --net=user against qemu's `-netdev stream` to a passt started the same way,
+// throughput to and from a peer on the namespace's loopback (the gateway
+// address) and one-byte TCP round trips through a forwarded port to an echo
+// server in the guest. Everything happens inside network namespaces made here
 // (testing/netns.ts), addresses 10.213.40.0/24 only. Run: deno task bench net
 
 import { fileURLToPath } from "node:url";
@@ -9,6 +13,19 @@ import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
 import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
 import { TapBackend } from "../../devices/net/tap.ts";
+import {
+  makeSocketDir,
+  parseForward,
+  passtArgs,
+  USER_NET,
+  USER_NET_CMDLINE,
+} from "../../devices/net/passt.ts";
+import {
+  passtUnavailable,
+  preparePasstNetns,
+  roundTripsInNetns,
+  startBlobServer,
+} from "../../testing/net_user.ts";
 import {
   arpRequest,
   icmpEcho,
@@ -73,6 +90,135 @@ async function measure(vm: "actorvm" | "qemu"): Promise<NetNumbers> {
       await g.close();
     }
   });
+}
+
+interface UserNumbers {
+  bootMs: number;
+  hostToGuestMBps: number;
+  guestToHostMBps: number;
+  /** One-byte TCP round trips host → forwarded port → guest echo → host. */
+  rttMedianUs: number;
+  rttP99Us: number;
+}
+
+/** The forward the round trips go through: host 127.0.0.1:7007 → guest port 7. */
+const ECHO_FORWARD = "tcp:7007:7";
+
+/** Throughput and round trips on the user network (passt), for actorvm or qemu. */
+async function measureUser(vm: "actorvm" | "qemu"): Promise<UserNumbers> {
+  return await withNetns(1, async (ns) => {
+    await preparePasstNetns(ns);
+    let passt: Deno.ChildProcess | null = null;
+    let qemuArgs: string[] = [];
+    let sockDir: string | null = null;
+    if (vm === "qemu") {
+      // The same passt options actorvm uses, on a socket qemu connects to.
+      const sock = makeSocketDir();
+      sockDir = sock.dir;
+      passt = ns.spawn([
+        "passt",
+        "--foreground",
+        "--one-off",
+        "--socket",
+        `${sock.dir}/q.sock`,
+        ...sock.args,
+        ...passtArgs([parseForward(ECHO_FORWARD)]),
+      ]);
+      for (let i = 0; i < 500; i++) {
+        try {
+          Deno.statSync(`${sock.dir}/q.sock`);
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
+      qemuArgs = [
+        "-netdev",
+        `stream,id=u0,server=off,addr.type=unix,addr.path=${sock.dir}/q.sock`,
+        "-device",
+        "virtio-net-device,netdev=u0",
+      ];
+    }
+    const t0 = performance.now();
+    const g = await Vm.boot({
+      vm,
+      ns,
+      extraArgs: ["--net=user", `--forward=${ECHO_FORWARD}`],
+      kernelArgs: [USER_NET_CMDLINE],
+      qemuArgs,
+    }, 300_000);
+    const bootMs = performance.now() - t0;
+    try {
+      const gw = USER_NET.gateway;
+      // Host→guest with wget from an HTTP server on the loopback, timed in the
+      // guest (/proc/uptime, 10 ms steps): the tap section's `nc </dev/null`
+      // half-closes at once, and this passt then stops sending to the guest.
+      const blob = await startBlobServer(ns, "127.0.0.1", 5001, BYTES, 3);
+      const h2gOut = await g.run(
+        "a=$(cut -d' ' -f1 /proc/uptime); " +
+          `wget -q -O /tmp/h2g http://${gw}:5001/blob; ` +
+          "b=$(cut -d' ' -f1 /proc/uptime); echo T $a $b; sha256sum /tmp/h2g; rm /tmp/h2g",
+        600_000,
+      );
+      blob.stop();
+      const tm = /T ([\d.]+) ([\d.]+)/.exec(h2gOut);
+      if (!tm || !h2gOut.includes(blob.sha256)) {
+        throw new Error(`host→guest download failed or corrupted: ${h2gOut}`);
+      }
+      const h2g = { bytes: BYTES, ms: (Number(tm[2]) - Number(tm[1])) * 1000 };
+
+      const want = await g.run(
+        `dd if=/dev/urandom of=/tmp/blob bs=65536 count=${BYTES / 65536} 2>/dev/null; ` +
+          "sha256sum /tmp/blob",
+        600_000,
+      );
+      const sink = await startPeer(ns, "sink", "127.0.0.1", 5002, BYTES);
+      await g.run(`nc ${gw} 5002 </tmp/blob; rm /tmp/blob`, 600_000);
+      const g2h = await sink.result;
+      if (!want.startsWith(g2h.sha256)) throw new Error(`guest→host data corrupted`);
+
+      await g.run("(nc -l -p 7 -e cat &); sleep 1");
+      const rr = await roundTripsInNetns(ns, "127.0.0.1", 7007);
+      return {
+        bootMs: Math.round(bootMs),
+        hostToGuestMBps: +(h2g.bytes / 1000 / h2g.ms).toFixed(3),
+        guestToHostMBps: +(g2h.bytes / 1000 / g2h.ms).toFixed(3),
+        rttMedianUs: rr.medianUs,
+        rttP99Us: rr.p99Us,
+      };
+    } finally {
+      await g.close();
+      try {
+        passt?.kill("SIGKILL");
+      } catch { /* gone */ }
+      if (sockDir !== null) Deno.removeSync(sockDir, { recursive: true });
+    }
+  });
+}
+
+/** The user-network section: actorvm and qemu against the same passt setup, and ratios. */
+export async function runUser(): Promise<Record<string, unknown>> {
+  const skip = (await netnsUnavailable()) ?? (await passtUnavailable());
+  if (skip) return { skipped: skip };
+  const out: Record<string, unknown> = { bytesPerTransfer: BYTES, forward: ECHO_FORWARD };
+  const r: Partial<Record<"actorvm" | "qemu", UserNumbers>> = {};
+  for (const vm of ["actorvm", "qemu"] as const) {
+    try {
+      r[vm] = await measureUser(vm);
+      out[vm] = r[vm];
+    } catch (e) {
+      out[vm] = { error: e instanceof Error ? e.message.slice(0, 2000) : String(e) };
+    }
+  }
+  if (r.actorvm && r.qemu) {
+    const a = r.actorvm, q = r.qemu;
+    out.ratios = {
+      "hostToGuest throughput (actorvm/qemu)": +(a.hostToGuestMBps / q.hostToGuestMBps).toFixed(4),
+      "guestToHost throughput (actorvm/qemu)": +(a.guestToHostMBps / q.guestToHostMBps).toFixed(4),
+      "tcp round trip median (actorvm/qemu)": +(a.rttMedianUs / q.rttMedianUs).toFixed(2),
+    };
+  }
+  return out;
 }
 
 /**
@@ -146,10 +292,12 @@ export async function run(): Promise<Record<string, unknown>> {
       "ping rtt (actorvm/qemu)": +(a.pingRttMs / q.pingRttMs).toFixed(2),
     };
   }
+  out.user = await runUser();
   return out;
 }
 
 if (import.meta.main) {
   if (Deno.args[0] === "backend-rtt") console.log(JSON.stringify(await backendRtt()));
+  else if (Deno.args[0] === "user") console.log(JSON.stringify(await runUser(), null, 2));
   else console.log(JSON.stringify(await run(), null, 2));
 }
