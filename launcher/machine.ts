@@ -16,7 +16,7 @@ import { bootOnce, type MachineHooks } from "./boot.ts";
 import type { MachineOutcome } from "./fate.ts";
 import { InputError } from "./prepare.ts";
 import { TraceFile } from "./trace_file.ts";
-import { installTracer } from "../lib/trace.ts";
+import { installTracer, tracer } from "../lib/trace.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -43,16 +43,30 @@ export async function runMachine(
   const log = hooks.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   // A swapped module must speak its role's protocol: refuse it before boot (exit 2).
   await applySwaps(o, registry);
-  const p = await prepare(o, log);
   // --trace: the file is opened (and a bad path refused) before anything starts.
   let trace: TraceFile | null = null;
   if (o.trace) {
+    // The launcher's marks go through this thread's one tracer (lib/trace.ts).
+    if (tracer !== null) {
+      throw new InputError("--trace: another machine in this process is tracing");
+    }
     try {
       trace = new TraceFile(o.trace);
     } catch (e) {
       throw new InputError(`--trace: cannot write "${o.trace}": ${(e as Error).message}`);
     }
     installTracer(trace.tracer);
+  }
+  let p: Awaited<ReturnType<typeof prepare>>;
+  try {
+    p = await prepare(o, log);
+  } catch (e) {
+    if (trace) {
+      installTracer(null);
+      trace.close();
+      Deno.removeSync(trace.path);
+    }
+    throw e;
   }
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};

@@ -118,8 +118,9 @@ export class TraceFile {
     return { events: this.#events, bytes: this.#bytes, dropped };
   }
 
+  /** Host milliseconds to the file's microseconds since the trace began (0.01 µs steps). */
   #us(ms: number): number {
-    return Math.round((ms - this.#origin) * 1000) / 1000;
+    return Math.round((ms - this.#origin) * 100_000) / 100;
   }
 
   #tid(track: string): number {

@@ -32,6 +32,8 @@ export const TRING = {
   DROPPED: 12,
   /** Bytes of the event dictionary written so far. Written only by the producer. */
   DICT_BYTES: 13,
+  /** Lines of the event dictionary: the next event's id (a restarted actor carries on). */
+  DICT_COUNT: 14,
 } as const;
 /** Header bytes; the dictionary follows. */
 export const TRING_HEADER_BYTES = 64;
@@ -161,8 +163,9 @@ export class Tracer {
     const at = Atomics.load(this.#h, TRING.DICT_BYTES);
     if (at + line.length > TRING_DICT_BYTES) return -1;
     this.#dict.set(line, at);
-    const id = this.#ids.size;
+    const id = Atomics.load(this.#h, TRING.DICT_COUNT);
     // The consumer reads the dictionary up to DICT_BYTES, published before any record using it.
+    Atomics.store(this.#h, TRING.DICT_COUNT, id + 1);
     Atomics.store(this.#h, TRING.DICT_BYTES, at + line.length);
     this.#ids.set(def, id);
     return id;

@@ -54,7 +54,7 @@ const EXCEPTIONS = [
 ];
 const INTERRUPTS = ["", "SSI", "", "MSI", "", "STI", "", "MTI", "", "SEI", "", "MEI"];
 
-/** Traps nested deeper than this are not drawn (Linux nests two or three). */
+/** Open traps remembered (Linux nests two or three; the rest never returned). */
 const MAX_DEPTH = 16;
 
 /** The cpu actor's tracing, hung on one hart. */
@@ -163,8 +163,15 @@ export class HartTrace {
   }
 
   #trap(cause: number, intr: boolean, epc: number): void {
+    if (this.#depth === MAX_DEPTH) {
+      // Full of traps that never returned (see #trapReturn): forget the oldest.
+      this.#trapStart.copyWithin(0, 1);
+      this.#trapCause.copyWithin(0, 1);
+      this.#trapEpc.copyWithin(0, 1);
+      this.#trapDef.copyWithin(0, 1);
+      this.#depth--;
+    }
     const d = this.#depth++;
-    if (d >= MAX_DEPTH) return;
     const key = intr ? cause + 64 : cause;
     let def = this.#trapDefs.get(key);
     if (!def) {
@@ -180,31 +187,41 @@ export class HartTrace {
     }
     this.#trapDef[d] = def;
     this.#trapStart[d] = traceNow();
-    this.#trapCause[d] = cause;
+    this.#trapCause[d] = key;
     this.#trapEpc[d] = epc;
   }
 
+  /**
+   * An mret/sret: it ends the newest open trap it returns to (pc = its epc,
+   * or epc + 4 after an ecall). Traps above that one never returned here (the
+   * kernel switched tasks, or turned on the MMU through a trap) and are
+   * dropped undrawn; a return to no open trap (a new task's first entry to
+   * user mode) ends nothing. So the spans drawn always nest.
+   */
   #trapReturn(): void {
-    if (this.#depth === 0) return; // a return with no trap: a new task's first entry to user mode
-    const d = --this.#depth;
-    if (d >= MAX_DEPTH) return;
-    const def = this.#trapDef[d]!;
-    this.#t.record(
-      def,
-      this.#trapStart[d],
-      traceNow(),
-      0,
-      0,
-      0,
-      this.#trapCause[d],
-      this.#trapEpc[d],
-      this.#hart.instretN,
-    );
+    const pc = this.#hart.pcN;
+    for (let d = this.#depth - 1; d >= 0; d--) {
+      const epc = this.#trapEpc[d];
+      if (pc !== epc && pc !== epc + 4) continue;
+      this.#depth = d;
+      this.#t.record(
+        this.#trapDef[d]!,
+        this.#trapStart[d],
+        traceNow(),
+        0,
+        0,
+        0,
+        this.#trapCause[d],
+        epc,
+        this.#hart.instretN,
+      );
+      return;
+    }
   }
 
-  /** The run is over: close the run span and any trap still open. */
+  /** The run is over: close the run span (traps still open are not drawn). */
   finish(): void {
     this.endRun();
-    while (this.#depth > 0) this.#trapReturn();
+    this.#depth = 0;
   }
 }

@@ -11,10 +11,6 @@ import type { IrqProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
 import { FaultyPlicGateway } from "../../faults/layers/irq.ts";
-import { type EventDef, TBOARD, traceNow, tracer } from "../../lib/trace.ts";
-
-/** --trace: a line made pending, the middle of the interrupt's arrow (raise → pending → claim). */
-const PENDING: EventDef = { name: "pending", cat: "irq", ph: "i", args: ["source"] };
 
 export function irqHandlers(): ActorHandlers<IrqProtocol> {
   let gateway: PlicGateway | null = null;
@@ -28,13 +24,6 @@ export function irqHandlers(): ActorHandlers<IrqProtocol> {
         : new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
       void gateway.start((sources) => {
         for (const s of sources) raised[s]++;
-        if (tracer !== null) {
-          for (const s of sources) {
-            const id = s > 0 && s < 64 ? Atomics.load(tracer.board, TBOARD.IRQ_SPAN + s) : 0;
-            const now = traceNow();
-            tracer.record(PENDING, now, now, id, id, 0, s);
-          }
-        }
         if (ctx.config.verbose) ctx.emit({ kind: "log", text: `irq: raise ${sources.join(",")}` });
       });
     },

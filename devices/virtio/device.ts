@@ -220,7 +220,6 @@ export abstract class VirtioDevice {
   /** When each queue's oldest notify not yet served was made (0: none, use the pass's start). */
   readonly #notifiedAt: number[] = [];
   readonly #inFlight = new Map<number, TracedRequest>();
-  #nextRequest = 1;
 
   #tracePickup(queues: number): void {
     const t = tracer!;
@@ -265,7 +264,8 @@ export abstract class VirtioDevice {
     this.#inFlight.delete(q * 65536 + head);
     // The queue's pending notify is served once nothing taken from it is in flight.
     if (![...this.#inFlight.values()].some((x) => x.q === q)) this.#notifiedAt[q] = 0;
-    const id = this.#nextRequest++ * 64 + (this.transport.irq & 63);
+    // Ids from the board: unique across devices and across a restarted actor's instances.
+    const id = tracer!.flowId();
     tracer!.record(
       r.def,
       r.begin,
