@@ -215,6 +215,7 @@ export function formatSummary(s: Summary): string {
 
 const COLORS: Record<string, string> = {
   hart: "#4e79a7",
+  wfi: "#d0d0d0",
   trap: "#f28e2b",
   sbi: "#e15759",
   virtio: "#76b7b2",
@@ -244,7 +245,7 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
   const timed = events.filter((e) => e.ph !== "M" && typeof e.ts === "number");
   const t0 = Math.min(...timed.map((e) => e.ts!));
   const t1 = Math.max(...timed.map((e) => e.ts! + (e.dur ?? 0)));
-  const W = 1100, LEFT = 130, ROW = 22, TOP = 40;
+  const W = 1100, LEFT = 130, ROW = 22, TOP = 48;
   const x = (t: number) => LEFT + ((t - t0) / (t1 - t0 || 1)) * (W - LEFT - 10);
   // Rows: each track, then one per request name (async spans are drawn there).
   type Bar = [number, number, string];
@@ -259,7 +260,14 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
   const begins = new Map<string, TraceEvent>();
   for (const e of timed) {
     if (e.ph === "X" && (e.dur ?? 0) > 0 && e.cat !== "flow") {
-      rowOf(names.get(e.tid!) ?? `tid ${e.tid}`).push([e.ts!, e.ts! + e.dur!, e.cat ?? ""]);
+      const colour = e.name === "wfi" ? "wfi" : e.cat ?? "";
+      rowOf(names.get(e.tid!) ?? `tid ${e.tid}`).push([e.ts!, e.ts! + e.dur!, colour]);
+    } else if (
+      (e.ph === "i" || e.ph === "X") && e.cat !== "flow" && e.cat !== "milestone" &&
+      e.cat !== "message"
+    ) {
+      // Instants (a notify, a claim, a timer event) as ticks: a tick's width is set when drawn.
+      rowOf(names.get(e.tid!) ?? `tid ${e.tid}`).push([e.ts!, e.ts!, e.cat ?? ""]);
     } else if (e.ph === "b" && e.cat === "request") begins.set(String(e.id), e);
     else if (e.ph === "e" && e.cat === "request") {
       const b = begins.get(String(e.id));
@@ -305,8 +313,13 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
     y += ROW;
   }
   // Milestones across every row, and a time axis.
-  for (const e of timed.filter((e) => e.cat === "milestone" && e.ph === "i")) {
+  // The actors' own marks (the launcher's "seen" copies would overprint them).
+  const marks = timed.filter((e) =>
+    e.cat === "milestone" && e.ph === "i" && !e.name.startsWith("seen ")
+  );
+  for (const [i, e] of marks.entries()) {
     const mx = x(e.ts!).toFixed(1);
+    const ly = TOP - 6 - (i % 2) * 12;
     parts.push(
       `<line x1="${mx}" y1="${
         TOP - 4
@@ -327,8 +340,8 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
     parts.push(`<text x="${tx}" y="${y + 15}" font-size="10" text-anchor="middle">${t} ms</text>`);
   }
   const legend = Object.entries(COLORS).map(([k, c], i) =>
-    `<rect x="${LEFT + i * 95}" y="${y + 24}" width="10" height="10" fill="${c}"/>` +
-    `<text x="${LEFT + i * 95 + 14}" y="${y + 33}" font-size="10">${k}</text>`
+    `<rect x="${LEFT + i * 88}" y="${y + 24}" width="10" height="10" fill="${c}"/>` +
+    `<text x="${LEFT + i * 88 + 14}" y="${y + 33}" font-size="10">${k}</text>`
   );
   const H = y + 44;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" ` +
