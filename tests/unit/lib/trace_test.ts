@@ -101,3 +101,27 @@ Deno.test("trace file: valid JSON; what was left open is closed and marked unfin
     await Deno.remove(path);
   }
 });
+
+Deno.test("trace layouts: the ring header and the board words are pinned", () => {
+  assert.deepEqual(
+    { ...TRING },
+    {
+      MAGIC: 0,
+      VERSION: 1,
+      CAPACITY: 2,
+      HEAD: 4,
+      TAIL: 8,
+      DROPPED: 12,
+      DICT_BYTES: 13,
+      DICT_COUNT: 14,
+    },
+  );
+  assert.deepEqual(
+    { ...TBOARD },
+    { MAGIC: 0, VERSION: 1, FLOW_SEQ: 2, TIMER_FLOW: 3, IRQ_SPAN: 8, NOTIFY_FLOW: 72, WORDS: 584 },
+  );
+  assert.equal(REC.ARG0 + 6, 12, "a record is 12 float64s, six of them arguments");
+  const ring = new Int32Array(createTraceRing(8));
+  assert.equal(ring[TRING.MAGIC], 0x41565452);
+  assert.equal(new Int32Array(createTraceBoard())[TBOARD.MAGIC], 0x41565442);
+});
