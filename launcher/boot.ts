@@ -211,6 +211,7 @@ export async function bootOnce(
   attach: (a: Attach) => void,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
+  trace?.newBoot();
   trace?.tracer.instant(BOOT);
   // The terminal's size is the guest console's only when the terminal is its console.
   const b = buildBoard(o, p, log, hooks.console ? null : undefined);

@@ -15,6 +15,7 @@ import {
   type EventDef,
   REC,
   REC_ARGS,
+  TBOARD,
   Tracer,
   TraceReader,
 } from "../lib/trace.ts";
@@ -68,6 +69,15 @@ export class TraceFile {
     const sab = createTraceRing();
     this.#readers.push({ reader: new TraceReader(sab), track });
     return sab;
+  }
+
+  /**
+   * A new boot: forget the handovers of the last one (an interrupt or a
+   * notify it left in flight would pair with the new boot's). Flow ids go on.
+   */
+  newBoot(): void {
+    const b = new Int32Array(this.board, 0, TBOARD.WORDS);
+    for (let i = TBOARD.TIMER_FLOW; i < TBOARD.WORDS; i++) Atomics.store(b, i, 0);
   }
 
   /** Events written so far. */
