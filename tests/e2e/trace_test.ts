@@ -5,13 +5,16 @@
 // flow arrows have both ends) and that every kind of event the issue names is
 // there; scripts/trace-summary.ts then summarises it and draws its SVG. The
 // same boot stays under a few MB. A --trace path that cannot be written is
-// refused before anything boots.
+// refused before anything boots. From the library, bootMachine({ trace })
+// writes the same file (in a child `deno run` of this file, as a user's
+// program would run it), and a second traced machine in that process is refused.
 // Read next: launcher/trace_file.ts, docs/trace.md.
 
 import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE, runMod } from "../../testing/guest_session.ts";
 import { summarize, type TraceEvent } from "../../scripts/trace-summary.ts";
+import { bootMachine, InputError } from "../../mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
@@ -219,3 +222,39 @@ Deno.test({
     assert.match(r.err, /--trace: cannot write "\/nonexistent-dir\/x.json"/);
   },
 });
+
+Deno.test({
+  name: "trace: bootMachine({ trace }) writes the timeline; a second traced machine is refused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-trace-lib-" });
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", fileURLToPath(import.meta.url), "--library", `${dir}/lib.json`],
+        stdin: "null",
+        signal: AbortSignal.timeout(240_000),
+      }).output();
+      const said = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, said);
+      assert.match(said, /second traced machine refused: --trace: another machine/);
+      const ev = checkStructure(JSON.parse(await Deno.readTextFile(`${dir}/lib.json`)));
+      assert.ok(ev.some((e) => e.cat === "milestone" && e.name === READY_LINE), "the ready line");
+      assert.ok(ev.some((e) => e.name === "run" && e.cat === "hart"), "the hart's run spans");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+if (import.meta.main && Deno.args[0] === "--library") {
+  const m = await bootMachine({ trace: Deno.args[1] });
+  await m.waitFor(READY_LINE, 120_000);
+  await bootMachine({ trace: `${Deno.args[1]}.second` }).then(
+    () => console.log("second traced machine booted"),
+    (e) => console.log(`second traced machine refused: ${e instanceof InputError ? e.message : e}`),
+  );
+  await m.send("poweroff\n");
+  await m.output.pipeTo(new WritableStream());
+  console.log(`fate: ${(await m.result).status}`);
+}
