@@ -325,11 +325,7 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
         TOP - 4
       }" x2="${mx}" y2="${y}" stroke="#d62728" stroke-dasharray="3,2"/>`,
     );
-    parts.push(
-      `<text x="${mx}" y="${TOP - 6}" font-size="9" fill="#d62728" transform="rotate(-20 ${mx} ${
-        TOP - 6
-      })">${esc(e.name)}</text>`,
-    );
+    parts.push(`<text x="${mx}" y="${ly}" font-size="9" fill="#d62728">${esc(e.name)}</text>`);
   }
   const spanMs = (t1 - t0) / 1000;
   const step =
