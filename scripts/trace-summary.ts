@@ -45,7 +45,10 @@ export interface Summary {
     bySource: Record<string, Latency>;
   };
   milestones: { name: string; tsUs: number }[];
+  /** The longest slices and requests, hart spans and traps aside. */
   longest: { name: string; track: string; tsUs: number; durUs: number }[];
+  /** The longest trap spans (a blocked system call is one). */
+  longestTraps: { name: string; track: string; tsUs: number; durUs: number }[];
 }
 
 /** p-th percentile (0..100) of sorted `xs`, nearest rank. */
@@ -161,14 +164,30 @@ export function summarize(events: TraceEvent[]): Summary {
 
   const milestones = timed.filter((e) => e.cat === "milestone")
     .map((e) => ({ name: e.name, tsUs: Math.round(e.ts! - t0) }));
-  const longest = timed.filter((e) => e.ph === "X" && e.cat !== "hart")
-    .sort((a, b) => (b.dur ?? 0) - (a.dur ?? 0)).slice(0, 10)
-    .map((e) => ({
-      name: e.name,
-      track: names.get(e.tid!) ?? `tid ${e.tid}`,
-      tsUs: Math.round(e.ts! - t0),
-      durUs: Math.round(e.dur ?? 0),
-    }));
+  const top = (pick: (e: TraceEvent) => boolean, n: number) =>
+    timed.filter((e) => e.ph === "X" && pick(e))
+      .sort((a, b) => (b.dur ?? 0) - (a.dur ?? 0)).slice(0, n)
+      .map((e) => ({
+        name: e.name,
+        track: names.get(e.tid!) ?? `tid ${e.tid}`,
+        tsUs: Math.round(e.ts! - t0),
+        durUs: Math.round(e.dur ?? 0),
+      }));
+  // Requests are async spans: count them as slices on their device for this list.
+  const reqSlices: TraceEvent[] = [];
+  const open = new Map<string, TraceEvent>();
+  for (const e of timed) {
+    if (e.cat !== "request") continue;
+    if (e.ph === "b") open.set(String(e.id), e);
+    else if (e.ph === "e" && open.has(String(e.id))) {
+      const b = open.get(String(e.id))!;
+      reqSlices.push({ ...b, ph: "X", dur: e.ts! - b.ts!, tid: -1 });
+    }
+  }
+  names.set(-1, "requests");
+  timed.push(...reqSlices);
+  const longest = top((e) => e.cat !== "hart" && e.cat !== "trap", 10);
+  const longestTraps = top((e) => e.cat === "trap", 5);
   return {
     spanUs: Math.round(span),
     tracks,
@@ -176,6 +195,7 @@ export function summarize(events: TraceEvent[]): Summary {
     interrupts: { raiseToClaim: latency(toClaim), raiseToComplete: latency(toComplete), bySource },
     milestones,
     longest,
+    longestTraps,
   };
 }
 
@@ -206,9 +226,13 @@ export function formatSummary(s: Summary): string {
   }
   out.push("", "milestones:");
   for (const m of s.milestones) out.push(`  ${ms(m.tsUs).padStart(10)}  ${m.name}`);
-  out.push("", "longest spans (hart run/wfi aside):");
+  out.push("", "longest spans (hart runs and traps aside):");
   for (const l of s.longest) {
     out.push(`  ${ms(l.durUs).padStart(10)}  ${l.name} on ${l.track} at ${ms(l.tsUs)}`);
+  }
+  out.push("", "longest traps (a system call that blocks is one):");
+  for (const l of s.longestTraps) {
+    out.push(`  ${ms(l.durUs).padStart(10)}  ${l.name} at ${ms(l.tsUs)}`);
   }
   return out.join("\n");
 }
