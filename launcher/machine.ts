@@ -150,10 +150,14 @@ export async function runMachine(
     if (trace) {
       installTracer(null);
       const t = trace.close();
-      log(
-        `trace: ${t.events} events, ${(t.bytes / 1e6).toFixed(1)} MB in ${trace.path}` +
-          (t.dropped ? ` (${t.dropped} records dropped on full rings)` : ""),
-      );
+      if (trace.failed) {
+        log(`trace: writing ${trace.path} failed, the trace is cut short: ${trace.failed}`);
+      } else {
+        log(
+          `trace: ${t.events} events, ${(t.bytes / 1e6).toFixed(1)} MB in ${trace.path}` +
+            (t.dropped ? ` (${t.dropped} records dropped on full rings)` : ""),
+        );
+      }
     }
   }
 }

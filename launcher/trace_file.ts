@@ -51,6 +51,8 @@ export class TraceFile {
   #events = 0;
   #bytes = 0;
   #closed = false;
+  /** Why writing stopped (a full disk, a removed file): the machine runs on untraced. */
+  #failed: string | null = null;
 
   /** Open (truncate) `path` and start draining. Throws if the file cannot be created. */
   constructor(path: string) {
@@ -87,20 +89,38 @@ export class TraceFile {
 
   /** Move everything the rings hold into the file. */
   drain(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#failed) return;
     // Each ring is in time order; merge this drain's records so the file mostly is too.
     const batch: TraceEvent[] = [];
     for (const { reader, track } of this.#readers) {
       reader.drain((r, o, def) => this.#convert(r, o, def, track, batch));
     }
     batch.sort((a, b) => (a.ts as number) - (b.ts as number));
-    for (const e of batch) this.#emit(e);
+    try {
+      for (const e of batch) this.#emit(e);
+    } catch (e) {
+      // The file cannot take more: stop writing (the rings then fill and drop), never the machine.
+      this.#failed = (e as Error).message;
+      clearInterval(this.#timer);
+    }
+  }
+
+  /** Why the file stopped being written, or null. */
+  get failed(): string | null {
+    return this.#failed;
   }
 
   /** Close every span and arrow left open, say what was dropped, and close the file. */
   close(): { events: number; bytes: number; dropped: number } {
     if (this.#closed) return { events: this.#events, bytes: this.#bytes, dropped: 0 };
     this.drain();
+    if (this.#failed) {
+      this.#closed = true;
+      try {
+        this.#file.close();
+      } catch { /* already gone */ }
+      return { events: this.#events, bytes: this.#bytes, dropped: 0 };
+    }
     clearInterval(this.#timer);
     const end = this.#lastTs;
     const tid = this.#tid("launcher");

@@ -258,3 +258,44 @@ if (import.meta.main && Deno.args[0] === "--library") {
   await m.output.pipeTo(new WritableStream());
   console.log(`fate: ${(await m.result).status}`);
 }
+
+/** A 100 KiB tmpfs for the full-disk test, or null (not root, no mount). */
+async function tinyFilesystem(dir: string): Promise<boolean> {
+  try {
+    const r = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=100k", "tmpfs", dir],
+      stderr: "null",
+    }).output();
+    return r.success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name: "trace: a file system that fills up cuts the trace short, says so, and the guest runs on",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-trace-full-" });
+    if (!(await tinyFilesystem(dir))) {
+      console.warn("trace full-disk test SKIPPED: cannot mount a tmpfs (needs root)");
+      await Deno.remove(dir);
+      return;
+    }
+    try {
+      const g = new GuestSession({ args: [`--trace=${dir}/t.json`, ...bundledBoot([])] });
+      try {
+        await g.waitFor(READY_LINE, 60_000);
+        assert.equal(await g.run("echo still-$((1+1))"), "still-2\n");
+        await g.poweroff(20_000);
+        assert.match(g.stderr, /trace: writing .*t\.json failed, the trace is cut short: No space/);
+      } finally {
+        await g.close();
+      }
+    } finally {
+      await new Deno.Command("umount", { args: [dir] }).output();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
