@@ -132,9 +132,11 @@ export function summarize(events: TraceEvent[]): Summary {
     const b = begins.get(`${e.cat}:${e.id}`);
     if (!b) continue;
     if (e.cat === "request") {
-      const list = reqs.get(b.name) ?? [];
+      // Keyed by the device's track too: two disks' "block read" are two rows.
+      const key = `${names.get(b.tid!) ?? `tid ${b.tid}`}: ${b.name}`;
+      const list = reqs.get(key) ?? [];
       list.push(e.ts! - b.ts!);
-      reqs.set(b.name, list);
+      reqs.set(key, list);
     } else if (e.cat === "irq") {
       irqSpans.push({ src: String(b.args?.source), begin: b.ts!, end: e.ts!, id: String(e.id) });
     }
@@ -296,7 +298,7 @@ export function renderSvg(events: TraceEvent[], title = "actorvm --trace"): stri
     else if (e.ph === "e" && e.cat === "request") {
       const b = begins.get(String(e.id));
       if (b) {
-        rowOf(`${b.name.split(" ").slice(0, -1).join(" ")} requests`).push([
+        rowOf(`${names.get(b.tid!) ?? `tid ${b.tid}`} requests`).push([
           b.ts!,
           e.ts!,
           "request",
