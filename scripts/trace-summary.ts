@@ -39,6 +39,8 @@ export interface Summary {
   spanUs: number;
   tracks: { name: string; busyUs: number; idleUs: number; busyShare: number; what: string }[];
   requests: Record<string, Latency>;
+  /** Per device: the guest's notify to the device actor picking it up (the doorbell's arrow). */
+  pickups: Record<string, Latency>;
   interrupts: {
     raiseToClaim: Latency;
     raiseToComplete: Latency;
@@ -144,6 +146,22 @@ export function summarize(events: TraceEvent[]): Summary {
   const requests: Record<string, Latency> = {};
   for (const [k, v] of [...reqs].sort()) requests[k] = latency(v);
 
+  // Doorbells: each "pick up notify" ends the arrow its "notify" started.
+  const anchors = new Map<string, string>();
+  for (const e of timed) if (e.ph === "X" && e.dur === 0) anchors.set(`${e.tid}@${e.ts}`, e.name);
+  const starts = new Map<string, number>();
+  for (const e of timed) if (e.ph === "s") starts.set(String(e.id), e.ts!);
+  const picks = new Map<string, number[]>();
+  for (const e of timed) {
+    if (e.ph !== "f" || anchors.get(`${e.tid}@${e.ts}`) !== "pick up notify") continue;
+    const t = starts.get(String(e.id));
+    if (t === undefined) continue;
+    const k = names.get(e.tid!) ?? `tid ${e.tid}`;
+    picks.set(k, [...(picks.get(k) ?? []), e.ts! - t]);
+  }
+  const pickups: Record<string, Latency> = {};
+  for (const [k, v] of [...picks].sort()) pickups[k] = latency(v);
+
   // Interrupts: the claim is the "t" step of the interrupt's arrow on the cpu's track.
   const cpuTid = [...names].find(([, n]) => n === "cpu")?.[0];
   const claims = new Map<string, number>();
@@ -194,6 +212,7 @@ export function summarize(events: TraceEvent[]): Summary {
     spanUs: Math.round(span),
     tracks,
     requests,
+    pickups,
     interrupts: { raiseToClaim: latency(toClaim), raiseToComplete: latency(toComplete), bySource },
     milestones,
     longest,
@@ -220,6 +239,8 @@ export function formatSummary(s: Summary): string {
   }
   out.push("", "requests, notify -> used ring:");
   for (const [k, l] of Object.entries(s.requests)) out.push(`  ${k.padEnd(34)} ${lat(l)}`);
+  out.push("", "notify -> the device actor picks it up:");
+  for (const [k, l] of Object.entries(s.pickups)) out.push(`  ${k.padEnd(34)} ${lat(l)}`);
   out.push("", "interrupts:");
   out.push(`  raised -> claimed      ${lat(s.interrupts.raiseToClaim)}`);
   out.push(`  raised -> completed    ${lat(s.interrupts.raiseToComplete)}`);

@@ -191,6 +191,7 @@ Deno.test({
       assert.ok(s.tracks.some((t) => t.name === "hart 0" && t.busyUs > 0));
       assert.ok(Object.keys(s.requests).some((k) => k.endsWith("read")));
       assert.ok(s.interrupts.raiseToClaim.count > 0);
+      assert.ok(s.pickups["block 0"]?.count > 0, "notify -> pick-up arrows of the disk");
       assert.ok(s.milestones.some((m) => m.name === READY_LINE));
       const out = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", `${ROOT}scripts/trace-summary.ts`, trace, "--svg", `${dir}/t.svg`],
@@ -201,6 +202,7 @@ Deno.test({
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
       assert.match(said, /busy and idle, per track:/);
       assert.match(said, /raised -> claimed +n=\d+/);
+      assert.match(said, /notify -> the device actor picks it up:\n +block 0 +n=\d+/);
       const svg = await Deno.readTextFile(`${dir}/t.svg`);
       assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
       assert.match(svg, /<rect /);
