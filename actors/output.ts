@@ -12,6 +12,7 @@
 
 import { ByteRingWriter, RING } from "../lib/ring.ts";
 import { CTL } from "../machine/control.ts";
+import { tracer } from "../lib/trace.ts";
 
 let closed = false;
 /** The control block, shared by every writer of this machine (shareStdoutState). */
@@ -127,6 +128,8 @@ export class OutputWatch {
     if (this.pending.length === 0 || bytes.length === 0) return [];
     const hits = this.pending.filter((w) => this.occursIn(w.bytes, bytes));
     if (hits.length > 0) this.pending = this.pending.filter((w) => !hits.includes(w));
+    // --trace: a watched line (the boot's milestones: "Linux version", the ready line).
+    for (const w of hits) tracer?.instant(tracer.named(w.text, { cat: "milestone", ph: "i" }));
     this.keepTail(bytes);
     return hits.map((w) => w.text);
   }

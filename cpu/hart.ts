@@ -78,6 +78,13 @@ export class Hart {
   stopRequested = false;
   onEcall: ((hart: Hart, fromPriv: number) => boolean) | null = null;
   lastTrap: TrapRecord | null = null;
+  /**
+   * Told of every trap entry and every mret/sret, when set (--trace:
+   * actors/cpu/hart_trace.ts). Null otherwise: one predictable branch per
+   * trap, nothing per instruction.
+   */
+  onTrap: ((cause: number, interrupt: boolean, epc: number) => void) | null = null;
+  onTrapReturn: (() => void) | null = null;
 
   // --- memory ---
   readonly ramBase: number;

@@ -81,6 +81,7 @@ export function takeTrap(h: Hart, cause: number, tval: bigint, epc: number, intr
   }
   h.mstatus = ms;
   h.updateMode();
+  if (h.onTrap !== null) h.onTrap(cause, intr, epc);
 }
 
 /** Take an exception whose tval is an address (a number). */
@@ -132,6 +133,7 @@ export function mret(h: Hart): void {
   h.privLevel = mpp;
   h.pcN = h.mepc;
   h.updateMode();
+  if (h.onTrapReturn !== null) h.onTrapReturn();
 }
 
 /** sret: back to SPP. The caller checked priv >= S and TSR. */
@@ -144,4 +146,5 @@ export function sret(h: Hart): void {
   h.privLevel = spp;
   h.pcN = h.sepc;
   h.updateMode();
+  if (h.onTrapReturn !== null) h.onTrapReturn();
 }

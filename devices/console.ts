@@ -243,6 +243,7 @@ export class ConsoleDevice extends VirtioDevice {
       if (r.kind === "empty") return;
       if (r.kind === "error") return this.queueFailed(CONSOLE_RX, r, vq);
       const c = r.chain;
+      this.traceRequest(CONSOLE_RX, c, "receive", this.#held, false);
       if (c.readLen > 0 || c.writeLen === 0) {
         // §5.3.6.1: receive buffers are device-writable only.
         this.logError(
@@ -294,6 +295,7 @@ export class ConsoleDevice extends VirtioDevice {
           break;
         }
         // Writable parts of a transmit buffer are ignored (nothing is written back).
+        this.traceRequest(CONSOLE_TX, r.chain, "transmit", r.chain.readLen);
         this.#tx = { head: r.chain.head, segs: r.chain.readable, seg: 0, at: 0 };
         if (!this.#txSeen) {
           // The guest is talking on the port: it is listening too.

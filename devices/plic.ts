@@ -9,6 +9,7 @@
 // Read next: docs/machine.md (PLIC design), machine/control.ts.
 
 import { PLIC_CONTEXTS, PLIC_NDEV } from "../machine/memmap.ts";
+import { type EventDef, TBOARD, traceNow, type Tracer, tracer } from "../lib/trace.ts";
 import {
   CTL,
   lowerMip,
@@ -270,6 +271,15 @@ function validMask(w: number): number {
   return m;
 }
 
+/** --trace: a line made pending, the middle of its interrupt's arrow (raise → pending → claim). */
+const PENDING: EventDef = { name: "pending", cat: "irq", ph: "i", args: ["source"] };
+
+function tracePending(t: Tracer, src: number): void {
+  const id = src < 64 ? Atomics.load(t.board, TBOARD.IRQ_SPAN + src) : 0;
+  const now = traceNow();
+  t.record(PENDING, now, now, id, id, 0, src);
+}
+
 /**
  * The gateway side, for the interrupt-controller actor: it watches the line
  * words (woken by the IRQ_DOORBELL) and turns rising levels into pending bits.
@@ -292,6 +302,7 @@ export class PlicGateway extends PlicCore {
     } finally {
       this.unlock();
     }
+    if (tracer !== null) { for (const src of raised) tracePending(tracer, src); }
     return raised;
   }
 

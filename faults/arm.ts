@@ -9,6 +9,7 @@
 
 import { FaultEngine } from "./engine.ts";
 import type { FaultConfig, FaultEvent, FaultLayer } from "./plan.ts";
+import { tracer } from "../lib/trace.ts";
 
 /**
  * The part of an actor's context (actors/runtime/protocol.ts ActorContext)
@@ -37,7 +38,15 @@ export function armFaults(layer: FaultLayer, ctx: FaultHost, opts: ArmOptions = 
     ctx.buffers.faults,
     ctx.buffers.control,
     {
-      report: (e) => ctx.emit(e),
+      report: (e) => {
+        // --trace: each injection an instant on the actor's track, named by its effect.
+        tracer?.instant(
+          tracer.named(`fault ${e.effect}`, { cat: "fault", ph: "i", args: ["rule", "match"] }),
+          e.rule,
+          e.match,
+        );
+        ctx.emit(e);
+      },
       kill: (reason) => ctx.exit(reason),
       progress: opts.progress,
     },

@@ -30,6 +30,13 @@ import { RAM_BASE } from "../machine/memmap.ts";
 import { createByteRing } from "../lib/ring.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
+import type { TraceFile } from "./trace_file.ts";
+import type { EventDef } from "../lib/trace.ts";
+
+/** --trace: the launcher's marks on the timeline (its own track and each actor's). */
+const BOOT: EventDef = { name: "boot", cat: "milestone", ph: "i", track: "launcher" };
+/** A boot milestone the launcher watches for on the consoles when tracing. */
+export const LINUX_VERSION = "Linux version";
 import {
   endedBy,
   exitCodeFor,
@@ -209,9 +216,12 @@ export async function bootOnce(
   registry: Registry<MachineRole>,
   log: (s: string) => void,
   hooks: MachineHooks,
+  trace: TraceFile | null,
   attach: (a: Attach) => void,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
+  trace?.newBoot();
+  trace?.tracer.instant(BOOT);
   // The terminal's size is the guest console's only when the terminal is its console.
   const b = buildBoard(o, p, log, hooks.console ? null : undefined);
   const { control } = b;
@@ -231,6 +241,14 @@ export async function bootOnce(
   const seen = (text: string) => {
     panic.seen(text, ctl);
     if (text === SELFCHECK_FAIL) selfcheckFailed = true;
+    if (trace && !reported.has(`trace:${text}`)) {
+      reported.add(`trace:${text}`);
+      const t = trace.tracer;
+      t.instant(
+        t.named(`seen "${text}"`, { cat: "milestone", ph: "i", args: ["instret"] }),
+        publishedInstret(ctl),
+      );
+    }
     if (!userWatch.includes(text) || reported.has(text)) return;
     reported.add(text);
     const instret = publishedInstret(ctl);
@@ -250,7 +268,7 @@ export async function bootOnce(
       o,
       p,
       b,
-      [...userWatch, ...panic.watch, SELFCHECK_FAIL],
+      [...userWatch, ...panic.watch, SELFCHECK_FAIL, ...(trace ? [LINUX_VERSION] : [])],
       panic,
       output,
     )
@@ -258,15 +276,24 @@ export async function bootOnce(
     const spec = ROLES[a.role];
     // The fault plan's share for this actor: its rules, its counters, its restart policy.
     const share = spec.faultLayer ? p.faults?.forActor(spec.faultLayer, a.index) : undefined;
+    // --trace: one event ring per actor, kept across its restarts (one writer at a time).
+    const track = spec.perDevice ? `${a.role} ${a.index}` : a.role;
+    const traced: Record<string, SharedArrayBuffer> = trace
+      ? { traceRing: trace.ring(track), traceBoard: trace.board }
+      : {};
     const s = new Supervisor<ProtocolShape>({
       descriptor: spec.descriptor,
       url: registry.get(a.role),
-      buffers: { ...a.buffers, ...(share ? { faults: share.counters } : {}) },
+      buffers: { ...a.buffers, ...(share ? { faults: share.counters } : {}), ...traced },
       config: { ...a.config, ...(share ? { faults: share.config } : {}) },
       policy: { ...spec.policy, ...(spec.faultLayer ? p.faults?.policy(spec.faultLayer) : {}) },
     });
     s.onEvent((e) => {
       hooks.onActorEvent?.(e);
+      if (trace) {
+        const t = trace.tracer;
+        t.instant(t.named(`supervisor: ${e.kind}`, { cat: "supervisor", ph: "i", track }));
+      }
       if (e.kind === "crashed") {
         log(`${e.role} actor crashed: ${e.reason}`);
         if (spec.failure === "crash-ends-run") {

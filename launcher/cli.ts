@@ -67,6 +67,8 @@ export interface LaunchOptions {
   traceOnCrash: boolean;
   /** Sample the guest's pc and print the hottest kernel functions at exit. */
   profile: boolean;
+  /** --trace: the Chrome Trace Event / Perfetto JSON file to write the timeline to (docs/trace.md). */
+  trace?: string | null;
   /** System.map for naming guest PCs (default: the bundled guest's). */
   systemMap: string | null;
   /** True when no kernel was named: the bundled guest is booting. */
@@ -120,6 +122,8 @@ Options (before <mem-in-mb>):
   --seed=<n>              seed for the fault plan's random choices
   --no-reboot             exit (status 0) when the guest reboots, instead of
                           restarting the machine
+  --trace=<file.json>     write a timeline of every actor and the hart to <file.json>
+                          (Chrome Trace Event JSON: ui.perfetto.dev, chrome://tracing)
   --trace-on-crash        keep the last PCs and print them if the guest dies
   --profile               sample the guest's pc; print the hottest functions at exit
   --system-map=<file>     name guest PCs with this System.map (default: guest/System.map
@@ -155,6 +159,7 @@ const VALUE_OPTIONS = new Set([
   "seed",
   "system-map",
   "bios",
+  "trace",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -204,6 +209,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     noReboot: false,
     traceOnCrash: false,
     profile: false,
+    trace: null,
     systemMap: null,
     bundled: false,
     bios: null,
@@ -329,6 +335,10 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       }
       case "system-map":
         o.systemMap = value;
+        break;
+      case "trace":
+        if (o.trace) throw new UsageError("--trace given twice");
+        o.trace = value;
         break;
       case "bios":
         if (o.bios !== null) throw new UsageError("--bios given twice");

@@ -34,6 +34,11 @@ export interface BootOptions {
   log?: (line: string) => void;
   /** Supervisor events, watched strings and their callback: as MachineHooks. */
   hooks?: Pick<MachineHooks, "onActorEvent" | "watch" | "onSeen">;
+  /**
+   * Write a timeline of the run to this file, as `--trace=<file.json>` does
+   * (docs/trace.md). One traced machine per process at a time.
+   */
+  trace?: string;
 }
 
 /** The guest's fate, as the CLI reports it. */
@@ -285,8 +290,9 @@ function matchEnd(text: string, pattern: string | RegExp, re: RegExp | null, fro
  * (a missing kernel, a locked disk), before anything starts.
  */
 export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
-  const o = opts.options ?? parseCommandLine(opts.args ?? []);
-  if (o === null) throw new UsageError("--help is for the command line");
+  const parsed = opts.options ?? parseCommandLine(opts.args ?? []);
+  if (parsed === null) throw new UsageError("--help is for the command line");
+  const o = opts.trace !== undefined ? { ...parsed, trace: opts.trace } : parsed;
   const log = opts.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   const source = new OutputSource();
   let opened!: (m: Machine) => void;

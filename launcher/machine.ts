@@ -14,6 +14,9 @@ import { Terminal, TERMINAL_HOLD_BYTES, type TerminalHooks } from "./terminal.ts
 import { applySwaps, prepare } from "./prepare.ts";
 import { bootOnce, type MachineHooks } from "./boot.ts";
 import type { MachineOutcome } from "./fate.ts";
+import { InputError } from "./prepare.ts";
+import { TraceFile } from "./trace_file.ts";
+import { installTracer, tracer } from "../lib/trace.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -40,7 +43,31 @@ export async function runMachine(
   const log = hooks.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   // A swapped module must speak its role's protocol: refuse it before boot (exit 2).
   await applySwaps(o, registry);
-  const p = await prepare(o, log);
+  // --trace: the file is opened (and a bad path refused) before anything starts.
+  let trace: TraceFile | null = null;
+  if (o.trace) {
+    // The launcher's marks go through this thread's one tracer (lib/trace.ts).
+    if (tracer !== null) {
+      throw new InputError("--trace: another machine in this process is tracing");
+    }
+    try {
+      trace = new TraceFile(o.trace);
+    } catch (e) {
+      throw new InputError(`--trace: cannot write "${o.trace}": ${(e as Error).message}`);
+    }
+    installTracer(trace.tracer);
+  }
+  let p: Awaited<ReturnType<typeof prepare>>;
+  try {
+    p = await prepare(o, log);
+  } catch (e) {
+    if (trace) {
+      installTracer(null);
+      trace.close();
+      Deno.removeSync(trace.path);
+    }
+    throw e;
+  }
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
   // A stop asked for between boots (a signal while a reboot is under way) is
@@ -98,7 +125,7 @@ export async function runMachine(
   hooks.terminalReady?.();
   try {
     for (let boot = 1;; boot++) {
-      const outcome = await bootOnce(o, p, registry, log, hooks, (a) => {
+      const outcome = await bootOnce(o, p, registry, log, hooks, trace, (a) => {
         input = new ByteRingWriter(a.inputRing);
         stop = a.stop;
         if (stopping) a.stop(FATE.STOPPED);
@@ -120,5 +147,17 @@ export async function runMachine(
     for (const n of p.nets) n.release();
     for (const l of p.diskLocks) l.release();
     if (p.faults) log(p.faults.summary());
+    if (trace) {
+      installTracer(null);
+      const t = trace.close();
+      if (trace.failed) {
+        log(`trace: writing ${trace.path} failed, the trace is cut short: ${trace.failed}`);
+      } else {
+        log(
+          `trace: ${t.events} events, ${(t.bytes / 1e6).toFixed(1)} MB in ${trace.path}` +
+            (t.dropped ? ` (${t.dropped} records dropped on full rings)` : ""),
+        );
+      }
+    }
   }
 }

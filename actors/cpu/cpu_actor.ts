@@ -48,6 +48,9 @@ import {
   setIrqLine,
 } from "../../machine/control.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
+import { traceNow, tracer } from "../../lib/trace.ts";
+import { HartTrace } from "./hart_trace.ts";
+import { PLIC_REG } from "../../devices/plic.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
@@ -101,6 +104,9 @@ export function runCpu(
   // The bus and the SBI need the hart, and the hart is built with them.
   // deno-lint-ignore prefer-const
   let hart: Hart;
+  // --trace: the hart's spans and the cpu's arrows (actors/cpu/hart_trace.ts); null when off.
+  // deno-lint-ignore prefer-const
+  let trace: HartTrace | null;
   let fate: number = FATE.RUNNING;
   let reason = "";
   const firmware = start.firmware ?? null;
@@ -182,6 +188,7 @@ export function runCpu(
       }
       if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
         const v = plic.read(addr - PLIC_BASE, size);
+        if (trace !== null && isClaimRegister(addr - PLIC_BASE)) trace.claim(v);
         // A claim changes which external interrupts are pending: see it now.
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return v;
@@ -203,11 +210,13 @@ export function runCpu(
         const t = slots[n];
         if (!t) return false;
         if (start.verbose && (addr & 0xfff) === 0x50) log(`notify: slot ${n} queue ${value}`);
+        if (trace !== null && (addr & 0xfff) === 0x50) trace.notify(virtioSlotIrq(n), n, value);
         const ok = t.write(addr & 0xfff, size, value);
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return ok;
       }
       if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
+        if (trace !== null && isClaimRegister(addr - PLIC_BASE)) trace.complete(value);
         const ok = plic.write(addr - PLIC_BASE, size, value);
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return ok;
@@ -239,6 +248,7 @@ export function runCpu(
     },
     setTimer(deadline) {
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
+      if (trace !== null) trace.armTimer(Number(deadline));
       armTimer(ctl, deadline);
       hart.externalMip &= ~MIP.STIP;
     },
@@ -271,6 +281,8 @@ export function runCpu(
   });
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host);
+  trace = tracer !== null ? new HartTrace(tracer, hart) : null;
+  if (trace !== null) hart.onEcall = trace.wrapEcall(hart.onEcall);
   if (start.tracePcs) hart.enablePcRing(4096);
   // Profiling samples the pc between short batches (a prime, so loops do not alias).
   const profile = start.profile ? new Map<number, number>() : null;
@@ -297,6 +309,7 @@ export function runCpu(
     }
     const seen = Atomics.load(ctl, CTL.WAKE);
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
+    if (trace !== null) trace.beforeBatch();
     const r = hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
@@ -338,9 +351,17 @@ export function runCpu(
         reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
         break;
       }
-      cpuSleep(ctl, seen);
+      if (trace !== null) {
+        trace.endRun();
+        const slept = traceNow();
+        cpuSleep(ctl, seen);
+        trace.wfi(slept);
+      } else {
+        cpuSleep(ctl, seen);
+      }
     }
   }
+  trace?.finish();
   publishInstret(ctl, hart.instretN);
   flushUart();
   polled?.release();
@@ -357,6 +378,11 @@ export function runCpu(
   if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
   post(msg);
   return msg;
+}
+
+/** Whether a PLIC register offset is a context's claim/complete word. */
+function isClaimRegister(off: number): boolean {
+  return off >= PLIC_REG.CONTEXT && (off & 0xfff) === 4;
 }
 
 /**

@@ -2,6 +2,11 @@
 // a role's messages, the wire envelope (handshake, start, request/reply with
 // ids, casts, events, exit) and `serveActor`, the actor-side half a worker
 // file calls. The parent side is actors/runtime/spawn.ts; the contract is docs/ipc.md.
+// With --trace, serveActor installs the worker's tracer from the buffers
+// `traceRing` and `traceBoard` and marks every message it takes or sends, so
+// any actor, swapped in or new, is on the timeline (docs/trace.md).
+
+import { installTracer, Tracer, tracer } from "../../lib/trace.ts";
 
 /** Every protocol message is a `kind`-tagged union member. */
 export interface Message {
@@ -145,8 +150,8 @@ export function assertNever(x: never): never {
 export type ToActor =
   | { t: "hello"; stamp: number }
   | { t: "start"; buffers: Record<string, SharedArrayBuffer>; config: unknown }
-  | { t: "call"; id: number; msg: Message }
-  | { t: "cast"; msg: Message }
+  | { t: "call"; id: number; msg: Message; tf?: number }
+  | { t: "cast"; msg: Message; tf?: number }
   | { t: "ping"; id: number }
   | { t: "stop" };
 
@@ -157,7 +162,7 @@ export type FromActor =
   | { t: "start-failed"; stamp: number; error: RemoteError }
   | { t: "reply"; stamp: number; id: number; ok: true; value: unknown }
   | { t: "reply"; stamp: number; id: number; ok: false; error: RemoteError }
-  | { t: "event"; stamp: number; msg: Message }
+  | { t: "event"; stamp: number; msg: Message; tf?: number }
   | { t: "pong"; stamp: number; id: number }
   | { t: "exiting"; stamp: number; reason: string; error?: RemoteError };
 
@@ -249,7 +254,8 @@ export function serveActor<P extends ProtocolShape>(
     buffers: {} as P["buffers"],
     config: undefined as P["config"],
     emit(event: P["event"], transfer?: Transferable[]) {
-      post({ t: "event", stamp, msg: event }, transfer);
+      const tf = tracer !== null ? traceMessage(tracer, "send", event.kind, 0) : undefined;
+      post({ t: "event", stamp, msg: event, tf }, transfer);
     },
     exit(reason: string, error?: RemoteError) {
       if (exiting) return;
@@ -305,6 +311,9 @@ export function serveActor<P extends ProtocolShape>(
     ctx.buffers = buffers;
     ctx.config = config;
     try {
+      const ring = (buffers as Record<string, SharedArrayBuffer>).traceRing;
+      const board = (buffers as Record<string, SharedArrayBuffer>).traceBoard;
+      if (ring && board && port === globalThis as unknown) installTracer(new Tracer(ring, board));
       await handlers.start?.(ctx);
       started = true;
       post({ t: "ready", stamp });
@@ -341,9 +350,11 @@ export function serveActor<P extends ProtocolShape>(
         void start(m.buffers as P["buffers"], m.config as P["config"]);
         break;
       case "call":
+        if (tracer !== null) traceMessage(tracer, "take", m.msg.kind, m.tf ?? 0);
         void call(m.id, m.msg);
         break;
       case "cast": {
+        if (tracer !== null) traceMessage(tracer, "take", m.msg.kind, m.tf ?? 0);
         const fn = casts[m.msg.kind];
         if (typeof fn !== "function") {
           throw new Error(
@@ -363,4 +374,21 @@ export function serveActor<P extends ProtocolShape>(
         assertNever(m);
     }
   });
+}
+
+/**
+ * A message on the timeline: "send <kind>" starts an arrow (its id returned,
+ * to ride in the envelope's `tf`), "take <kind>" ends the one that came with it.
+ */
+export function traceMessage(
+  t: Tracer,
+  dir: "send" | "take",
+  kind: string,
+  flowIn: number,
+): number {
+  const def = t.named(`${dir} ${kind}`, { cat: "message", ph: "i" });
+  const now = performance.timeOrigin + performance.now();
+  const out = dir === "send" ? t.flowId() : 0;
+  t.record(def, now, now, flowIn, out, 0);
+  return out;
 }

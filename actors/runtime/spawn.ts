@@ -13,7 +13,9 @@ import {
   type ReplyOf,
   type RoleDescriptor,
   type ToActor,
+  traceMessage,
 } from "./protocol.ts";
+import { tracer } from "../../lib/trace.ts";
 
 /** How an actor instance ended. `expected` is true for a stop we asked for. */
 export interface Death {
@@ -121,6 +123,9 @@ export class ActorLink<P extends ProtocolShape> {
         return;
       }
       case "event":
+        if (tracer !== null) {
+          traceMessage(tracer, "take", `${m.msg.kind} from ${this.role}`, m.tf ?? 0);
+        }
         for (const fn of this.eventFns) fn(m.msg as P["event"]);
         return;
       case "exiting":
@@ -172,14 +177,16 @@ export class ActorLink<P extends ProtocolShape> {
     const id = this.nextId++;
     const ms = opts.timeoutMs ?? 5000;
     const reply = this.expect(id, `request "${msg.kind}"`, ms);
-    this.post({ t: "call", id, msg }, opts.transfer);
+    const tf = tracer !== null ? traceMessage(tracer, "send", `${msg.kind} to ${this.role}`, 0) : 0;
+    this.post({ t: "call", id, msg, ...(tf ? { tf } : {}) }, opts.transfer);
     return reply as Promise<ReplyOf<P, M["kind"]>>;
   }
 
   /** One-way message; false if the instance is dead. */
   cast(msg: P["cast"], transfer?: Transferable[]): boolean {
     if (this.death) return false;
-    this.post({ t: "cast", msg }, transfer);
+    const tf = tracer !== null ? traceMessage(tracer, "send", `${msg.kind} to ${this.role}`, 0) : 0;
+    this.post({ t: "cast", msg, ...(tf ? { tf } : {}) }, transfer);
     return true;
   }
 

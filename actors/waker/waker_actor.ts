@@ -12,6 +12,15 @@ import type { WakerProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
 import { wakerFaultHook } from "../../faults/layers/waker.ts";
+import { type EventDef, TBOARD, traceNow, tracer } from "../../lib/trace.ts";
+
+/** --trace: a clock event fired, the end of the cpu's "timer arm" arrow. */
+const FIRE: EventDef = {
+  name: "timer fire",
+  cat: "timer",
+  ph: "i",
+  args: ["deadline", "late_ticks"],
+};
 
 export function wakerHandlers(): ActorHandlers<WakerProtocol> {
   let waker: Waker | null = null;
@@ -22,6 +31,12 @@ export function wakerHandlers(): ActorHandlers<WakerProtocol> {
       waker = new Waker(ctx.buffers.control, {
         beforeFire: wakerFaultHook(faults),
         timerBit: ctx.config.machineTimer ? MIP.MTIP : MIP.STIP,
+        onFire: tracer === null ? undefined : (ev) => {
+          const t = tracer!;
+          const id = Atomics.exchange(t.board, TBOARD.TIMER_FLOW, 0);
+          const now = traceNow();
+          t.record(FIRE, now, now, id, 0, 0, Number(ev.deadline), Number(ev.now - ev.deadline));
+        },
       });
       void waker.start();
     },

@@ -118,6 +118,16 @@ type Parsed =
   | { type: "write-zeroes"; ranges: { offset: number; len: number }[] }
   | { type: "bad"; status: number; why: string | null };
 
+/** Each request's name on the timeline (--trace). */
+const REQUEST_NAME: Record<Parsed["type"], string> = {
+  in: "read",
+  out: "write",
+  flush: "flush",
+  "get-id": "get-id",
+  "write-zeroes": "write-zeroes",
+  bad: "bad request",
+};
+
 export class BlockDevice extends VirtioDevice {
   readonly backend: BlockBackend;
   readonly serial: Uint8Array;
@@ -166,6 +176,7 @@ export class BlockDevice extends VirtioDevice {
       return;
     }
     const req = this.#parse(c);
+    this.traceRequest(0, c, REQUEST_NAME[req.type], "offset" in req ? req.offset / SECTOR : 0);
     let status: number = BLK_S.OK;
     let written = 0;
     if (req.type === "bad") {

@@ -347,6 +347,7 @@ export class NetDevice extends VirtioDevice {
         return false;
       }
       const c = r.chain;
+      this.traceRequest(NET_RX, c, "receive", frame.length, false);
       if (c.readLen > 0 || c.writeLen < NET_HDR_LEN + MIN_FRAME) {
         // §5.1.6.3: receive buffers are device-writable and hold at least a header.
         this.#malformed(c, "receive buffer with device-readable parts or no room for a header");
@@ -378,6 +379,7 @@ export class NetDevice extends VirtioDevice {
       if (r.kind === "empty") return;
       if (r.kind === "error") return this.queueFailed(NET_TX, r, vq);
       const c = r.chain;
+      this.traceRequest(NET_TX, c, "transmit", c.readLen - NET_HDR_LEN);
       if (c.writeLen > 0) {
         // §5.1.6.2: transmit buffers are device-readable only.
         this.#malformed(c, "transmit buffer with device-writable parts");

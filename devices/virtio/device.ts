@@ -8,8 +8,28 @@
 
 import { F } from "./constants.ts";
 import { DeviceTransport, EV, type TransportIrq } from "./mmio.ts";
-import { type QueueError, VirtQueue } from "./queue.ts";
+import { type Chain, type QueueError, VirtQueue } from "./queue.ts";
 import { GuestRam } from "./ram.ts";
+import { type EventDef, TBOARD, traceNow, tracer } from "../../lib/trace.ts";
+
+// --trace (docs/trace.md): a device's passes on its actor's track, each
+// notify it picks up as the end of the cpu's arrow, each request an async
+// span from the notify to its used-ring entry, and the interrupt it raises.
+const PASS: EventDef = { name: "pass", cat: "virtio", ph: "X" };
+const PICKUP: EventDef = { name: "pick up notify", cat: "virtio", ph: "i", args: ["queue"] };
+const RAISE: EventDef = { name: "raise", cat: "irq", ph: "i", args: ["source"] };
+const IRQ_BEGIN: EventDef = { name: "irq", cat: "irq", ph: "b", args: ["source"] };
+
+/** What a traced request carried, from its pop to its completion. */
+interface TracedRequest {
+  begin: number;
+  q: number;
+  descriptors: number;
+  bytes: number;
+  /** The device's one number about it: a sector, a frame length. */
+  detail: number;
+  def: EventDef;
+}
 
 export interface DeviceOptions {
   /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
@@ -82,6 +102,7 @@ export abstract class VirtioDevice {
       return;
     }
     this.#inService = true;
+    const t0 = tracer !== null ? traceNow() : 0;
     this.transport.setBusy(true);
     try {
       do {
@@ -100,6 +121,7 @@ export abstract class VirtioDevice {
     } finally {
       this.transport.setBusy(false);
     }
+    if (tracer !== null) tracer.slice(PASS, t0);
   }
 
   #inService = false;
@@ -110,6 +132,7 @@ export abstract class VirtioDevice {
     if (this.trace && ev.queues) {
       this.trace(`${this.name}: notify queues 0b${ev.queues.toString(2)}`);
     }
+    if (tracer !== null) this.#tracePickup(ev.queues);
     const epoch = this.transport.resetCount();
     if ((ev.events & EV.RESET) || epoch !== this.#epoch) this.#reset(epoch);
     if (this.#broken || !this.transport.live()) return;
@@ -189,6 +212,85 @@ export abstract class VirtioDevice {
     // A reset since this pass began means the rings may be gone: drop it.
     if (this.transport.resetCount() !== this.#epoch) return;
     if (vq.push(head, written)) this.#irqPending = true;
+    if (tracer !== null) this.#traceDone(vq, head, written);
+  }
+
+  // ---- --trace: requests from notify to used ring (docs/trace.md).
+
+  /** When each queue's oldest notify not yet served was made (0: none, use the pass's start). */
+  readonly #notifiedAt: number[] = [];
+  readonly #inFlight = new Map<number, TracedRequest>();
+
+  #tracePickup(queues: number): void {
+    const t = tracer!;
+    const irq = this.transport.irq;
+    for (let q = 0; q < this.queues.length; q++) {
+      if (!(queues & (1 << q))) continue;
+      const { flow, at } = t.takeNotify(irq, q);
+      if (!flow) continue;
+      if (!this.#notifiedAt[q]) this.#notifiedAt[q] = at;
+      const now = traceNow();
+      t.record(PICKUP, now, now, flow, 0, 0, q);
+    }
+  }
+
+  /**
+   * A device took chain `c` from queue `q` (`what` names the request, e.g.
+   * "read"; `detail` is its sector or frame length): its span starts at the
+   * notify that announced it — or now for a receive buffer, which waits for
+   * input, not for the device. Call right after pop(); costs nothing untraced.
+   */
+  protected traceRequest(q: number, c: Chain, what: string, detail = 0, fromNotify = true): void {
+    if (tracer === null) return;
+    const begin = (fromNotify && this.#notifiedAt[q]) || traceNow();
+    this.#inFlight.set(q * 65536 + c.head, {
+      begin,
+      q,
+      descriptors: c.readable.length + c.writable.length,
+      bytes: c.readLen + c.writeLen,
+      detail,
+      def: tracer.named(`${this.name} ${what}`, {
+        cat: "request",
+        ph: "A",
+        args: ["queue", "descriptors", "bytes", "detail", "written"],
+      }),
+    });
+  }
+
+  #traceDone(vq: VirtQueue, head: number, written: number): void {
+    const q = this.queues.indexOf(vq);
+    const r = this.#inFlight.get(q * 65536 + head);
+    if (!r) return;
+    this.#inFlight.delete(q * 65536 + head);
+    // The queue's pending notify is served once nothing taken from it is in flight.
+    if (![...this.#inFlight.values()].some((x) => x.q === q)) this.#notifiedAt[q] = 0;
+    // Ids from the board: unique across devices and across a restarted actor's instances.
+    const id = tracer!.flowId();
+    tracer!.record(
+      r.def,
+      r.begin,
+      traceNow(),
+      0,
+      0,
+      id,
+      r.q,
+      r.descriptors,
+      r.bytes,
+      r.detail,
+      written,
+    );
+  }
+
+  /** The line went up for an interrupt not already in flight: start its span and arrow. */
+  #traceRaise(): void {
+    const t = tracer!;
+    const src = this.transport.irq;
+    if (src <= 0 || src >= 64) return;
+    const id = t.flowId();
+    if (Atomics.compareExchange(t.board, TBOARD.IRQ_SPAN + src, 0, id) !== 0) return;
+    const now = traceNow();
+    t.record(IRQ_BEGIN, now, now, 0, 0, id, src);
+    t.record(RAISE, now, now, 0, id, 0, src);
   }
 
   /** Raise the used-buffer interrupt if a completion asked for one. */
@@ -197,6 +299,8 @@ export abstract class VirtioDevice {
     this.#irqPending = false;
     if (this.transport.resetCount() !== this.#epoch) return;
     this.trace?.(`${this.name}: interrupt (used), irq ${this.transport.irq}`);
+    // Traced before the line goes up: the irq actor may look at the board at once.
+    if (tracer !== null) this.#traceRaise();
     this.transport.interrupt("used");
   }
 
