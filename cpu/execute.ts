@@ -17,7 +17,7 @@ import { execCsr, markFsDirty } from "./csr.ts";
 const TWO32 = 4294967296;
 /** A private word whose atomic store makes a guest `fence` a host memory barrier. */
 const FENCE_WORD = new Int32Array(new SharedArrayBuffer(4));
-const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2;
+const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2, RUN_BREAK = 3;
 
 /** Run up to `max` instructions (see Hart.run). */
 export function runBatch(h: Hart, max: number): number {
@@ -26,6 +26,14 @@ export function runBatch(h: Hart, max: number): number {
   const rTag = h.rTag, rAdd = h.rAdd, wTag = h.wTag, wAdd = h.wAdd, fTag = h.fTag, fAdd = h.fAdd;
   const ctab = compressedTable();
   const ring = h.pcRing;
+  // The debugger's breakpoints (cpu/debug.ts): null unless a debugger set one.
+  // They share one per-instruction test with the pc ring, so a run with
+  // neither pays exactly what it paid before breakpoints existed.
+  const bps = h.breakPcs;
+  const watchPc = ring !== null || bps !== null;
+  // A resume from a breakpoint executes the instruction under it first.
+  let skip = h.breakSkip;
+  h.breakSkip = NaN;
   let pc = h.pcN;
   // The code page and the data TLB set live in locals; they are re-read from
   // the hart after anything that may change them (SYSTEM, traps, fetchSlow).
@@ -35,11 +43,20 @@ export function runBatch(h: Hart, max: number): number {
   let status = RUN_BUDGET;
   while (n < max) {
     x[0] = 0n;
-    n++;
-    if (ring !== null) {
-      ring[h.pcRingPos] = pc;
-      h.pcRingPos = (h.pcRingPos + 1) & (ring.length - 1);
+    if (watchPc) {
+      if (bps !== null) {
+        if (pc !== skip && isBreakPc(bps, pc)) {
+          status = RUN_BREAK; // stop before the instruction, as a breakpoint does
+          break;
+        }
+        skip = NaN;
+      }
+      if (ring !== null) {
+        ring[h.pcRingPos] = pc;
+        h.pcRingPos = (h.pcRingPos + 1) & (ring.length - 1);
+      }
     }
+    n++;
     // --- fetch ---
     let insn: number;
     const foff = pc - fVa;
@@ -574,6 +591,12 @@ export function runBatch(h: Hart, max: number): number {
   h.pcN = pc;
   h.instretN = base + n;
   return status;
+}
+
+/** Is `pc` one of the breakpoints (a handful at most: a loop beats a Set). */
+function isBreakPc(bps: Float64Array, pc: number): boolean {
+  for (let i = 0; i < bps.length; i++) if (bps[i] === pc) return true;
+  return false;
 }
 
 /**

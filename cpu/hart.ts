@@ -19,6 +19,8 @@ import { checkInterrupts, MSTATUS } from "./trap.ts";
 export const RUN_BUDGET = 0;
 export const RUN_WFI = 1;
 export const RUN_STOP = 2;
+/** Stopped before the instruction at a breakpoint (Hart.breakPcs); pc is the breakpoint. */
+export const RUN_BREAK = 3;
 
 export interface HartOptions {
   /** Guest RAM (any size multiple of 4096, at most 4 GiB). */
@@ -163,6 +165,15 @@ export class Hart {
    */
   codePages: Uint8Array | null = null;
   onCodeWrite: ((page: number) => void) | null = null;
+
+  /**
+   * A debugger's breakpoints, as pcN values (sign-extended virtual addresses):
+   * run() stops before executing any of them and returns RUN_BREAK. null =
+   * none, and then the loop pays nothing for them (cpu/debug.ts sets these).
+   */
+  breakPcs: Float64Array | null = null;
+  /** A pc whose breakpoint the next run() passes over once (resuming from it). */
+  breakSkip = NaN;
 
   /** Debug: a ring of recent pcs (see enablePcRing). */
   pcRing: Float64Array | null = null;

@@ -28,6 +28,8 @@ import { setNetLink } from "../devices/net/net.ts";
 import { type ConsoleSize, setConsoleSize } from "../devices/console.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
 import { createByteRing } from "../lib/ring.ts";
+import { createDebugChannel } from "../actors/cpu/debug_channel.ts";
+import type { GdbServer } from "./gdb/server.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
 import {
@@ -64,6 +66,8 @@ export interface MachineHooks {
    * stdin reader, raw mode or signal handlers, and output through rings.
    */
   console?: ConsolePort;
+  /** The gdbstub (--gdb) is listening on `host`:`port` (the port bound, when 0 was asked). */
+  gdbListening?: (host: string, port: number) => void;
 }
 
 /** A console other than the process's terminal: the library's streams (launcher/library.ts). */
@@ -120,6 +124,7 @@ function actorsFor(
   watch: string[],
   panic: PanicPolicy,
   output: SharedArrayBuffer[] | null,
+  debug: SharedArrayBuffer | null,
 ): ActorPlan[] {
   const { ram, control, plic } = b;
   const verbose = o.verbose;
@@ -174,6 +179,7 @@ function actorsFor(
         ...b.slotBuffers,
         input: b.inputRing,
         ...(output ? { output: output[1] } : {}),
+        ...(debug ? { debug } : {}),
       },
       {
         ramBase: RAM_BASE,
@@ -188,6 +194,7 @@ function actorsFor(
         profile: o.profile,
         watch,
         stopOn: panic.cpuStopOn,
+        ...(debug ? { gdb: { wait: o.gdbWait } } : {}),
       },
     ),
   ];
@@ -201,6 +208,7 @@ export async function bootOnce(
   log: (s: string) => void,
   hooks: MachineHooks,
   attach: (a: Attach) => void,
+  gdb: GdbServer | null = null,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
   // The terminal's size is the guest console's only when the terminal is its console.
@@ -233,6 +241,8 @@ export async function bootOnce(
   // A library machine's output rings: [the console actor's, the cpu's] (actors/output.ts).
   const output = hooks.console ? [0, 1].map(() => createByteRing(OUTPUT_RING_BYTES)) : null;
   if (output) hooks.console!.boot(output);
+  // The gdbstub's channel to this boot's cpu (launcher/gdb/server.ts).
+  const debug = gdb ? createDebugChannel() : null;
   const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
   // The PCs of the cpu's last fate message (--trace-on-crash), stopped or not.
   let cpuPcs: string[] | undefined;
@@ -244,6 +254,7 @@ export async function bootOnce(
       [...userWatch, ...panic.watch, SELFCHECK_FAIL],
       panic,
       output,
+      debug,
     )
   ) {
     const spec = ROLES[a.role];
@@ -307,6 +318,18 @@ export async function bootOnce(
     wake: () => wakeCpu(ctl),
   });
 
+  gdb?.attach({
+    channel: debug!,
+    ctl,
+    kill: () => {
+      // QEMU's `k` quits: the run ends as stopped (exit status 130).
+      settle(endedBy(FATE.STOPPED, "killed by the debugger", ctl));
+    },
+  });
+  if (gdb && o.gdbWait) {
+    log(`gdb: the hart waits for a debugger: target remote ${gdb.host}:${gdb.port}`);
+  }
+
   const all = [...supervisors.values()];
   try {
     // Every actor at once. Start order does not matter: a device's registers,
@@ -319,6 +342,7 @@ export async function bootOnce(
   const stopWatchdog = watchCpu(ctl, (reason) => settle(endedBy(FATE.INTERNAL_ERROR, reason, ctl)));
   const outcome = await done;
   stopWatchdog();
+  gdb?.bootEnded(outcome.exitCode);
   panic.dispose();
   const of = <P extends ProtocolShape>(role: MachineRole) =>
     [...supervisors].filter(([a]) => a.role === role).map(([, s]) => s as unknown as Supervisor<P>);

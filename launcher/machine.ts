@@ -14,6 +14,8 @@ import { Terminal, TERMINAL_HOLD_BYTES, type TerminalHooks } from "./terminal.ts
 import { applySwaps, prepare } from "./prepare.ts";
 import { bootOnce, type MachineHooks } from "./boot.ts";
 import type { MachineOutcome } from "./fate.ts";
+import { InputError } from "./prepare.ts";
+import { GdbServer } from "./gdb/server.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -41,6 +43,19 @@ export async function runMachine(
   // A swapped module must speak its role's protocol: refuse it before boot (exit 2).
   await applySwaps(o, registry);
   const p = await prepare(o, log);
+  // The gdbstub listens across reboots, as the terminal lives (docs/gdb.md).
+  let gdb: GdbServer | null = null;
+  if (o.gdb) {
+    try {
+      gdb = GdbServer.listen(o.gdb, log);
+    } catch (e) {
+      for (const n of p.nets) n.release();
+      for (const l of p.diskLocks) l.release();
+      throw new InputError((e as Error).message);
+    }
+    log(`gdb: listening on ${gdb.host}:${gdb.port}`);
+    hooks.gdbListening?.(gdb.host, gdb.port);
+  }
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
   // A stop asked for between boots (a signal while a reboot is under way) is
@@ -104,7 +119,7 @@ export async function runMachine(
         if (stopping) a.stop(FATE.STOPPED);
         inputWake = a.wake;
         resize = a.resize;
-      });
+      }, gdb);
       if (outcome.fate === FATE.REBOOT && !o.noReboot && !stopping) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);
         continue;
@@ -112,6 +127,7 @@ export async function runMachine(
       return outcome;
     }
   } finally {
+    gdb?.close();
     terminal?.close();
     hooks.console?.close();
     if (terminal && terminal.dropped > 0) {
