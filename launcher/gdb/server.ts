@@ -49,6 +49,7 @@ export class GdbServer {
   #boot: GdbBoot | null = null;
   #bootWaiters: (() => void)[] = [];
   #session: Session | null = null;
+  #sessionDone: Promise<void> = Promise.resolve();
   /** The port actually bound (useful with port 0). */
   readonly port: number;
   readonly host: string;
@@ -81,14 +82,21 @@ export class GdbServer {
       } catch {
         return; // closed
       }
-      if (this.#session !== null) {
+      // A debugger that just hung up may not have been seen to go yet.
+      for (let i = 0; i < 50 && this.#session !== null && !this.#session.closed; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (this.#session !== null && !this.#session.closed) {
         this.#log("gdb: a debugger is already attached: refusing another connection");
         conn.close();
         continue;
       }
+      // The last debugger's connection is gone but it may still be letting
+      // the guest go (#letGo): the next one starts after that.
+      const last = this.#sessionDone;
       const s = new Session(conn, this, this.#log);
       this.#session = s;
-      s.run().finally(() => {
+      this.#sessionDone = last.then(() => s.run()).finally(() => {
         if (this.#session === s) this.#session = null;
       });
     }
@@ -129,6 +137,8 @@ class Session {
   readonly #reader = new RspReader();
   readonly #enc = new TextEncoder();
   #noAck = false;
+  /** The writes under way, in order. */
+  #out: Promise<void> = Promise.resolve();
   #closed = false;
   /** The hart is running (after c/s... until its stop reply went out). */
   #running = false;
@@ -226,6 +236,10 @@ class Session {
     this.close();
   }
 
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -244,8 +258,13 @@ class Session {
 
   #write(bytes: Uint8Array): void {
     if (this.#closed) return;
-    // Writes go out in order (Deno queues them); a dead peer ends the session.
-    this.conn.write(bytes).catch(() => this.close());
+    // One write at a time, each to its end: concurrent conn.write calls may
+    // interleave or come back short. A dead peer ends the session.
+    this.#out = this.#out.then(async () => {
+      for (let at = 0; at < bytes.length && !this.#closed;) {
+        at += await this.conn.write(bytes.subarray(at));
+      }
+    }).catch(() => this.close());
   }
 
   /** Ask the cpu to halt (a word it reads per batch, and a wake from wfi); wait for the stop. */
@@ -409,7 +428,7 @@ class Session {
         await this.#request({ op: "breakpoints", addrs: [] });
         await this.#request({ op: "resume" });
         this.#send("OK");
-        await new Promise((r) => setTimeout(r, 10)); // let OK leave before the close
+        await this.#out; // let OK leave before the close
         this.close();
         return;
       }
