@@ -13,6 +13,7 @@ import { GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { readElfHeader, readProgramHeaders } from "../../lib/elf.ts";
 
 const GUEST = fileURLToPath(new URL("../../guest/", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 const hasGdb = await new Deno.Command("gdb-multiarch", { args: ["--version"], stdout: "null" })
   .output().then((o) => o.success, () => false);
@@ -186,12 +187,18 @@ class Raw {
   static async open(port: number): Promise<Raw> {
     return new Raw(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
-  /** Send `bytes`; what came back within `ms` ("<closed>" appended if the stub hung up). */
-  async exchange(bytes: Uint8Array, ms: number): Promise<string> {
+  /**
+   * Send `bytes`; what came back by the first whole reply, or within `ms`
+   * when `wait` ("<closed>" appended if the stub hung up).
+   */
+  async exchange(bytes: Uint8Array, ms: number, wait = false): Promise<string> {
     this.#text = "";
     await this.conn.write(bytes).catch(() => {});
     const end = Date.now() + ms;
-    while (Date.now() < end && !this.#closed) await new Promise((r) => setTimeout(r, 20));
+    const whole = () => !wait && (this.#text === "-" || /#[0-9a-f]{2}$/.test(this.#text));
+    while (Date.now() < end && !this.#closed && !whole()) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     return this.#text + (this.#closed ? "<closed>" : "");
   }
   close(): void {
@@ -208,10 +215,32 @@ const packet = (data: string) => {
 };
 
 Deno.test({
-  name: "gdb: a hostile byte stream on the gdb port gets errors or a closed connection, no crash",
+  name: "gdb: a hostile byte stream gets errors or a closed connection, no crash; " +
+    "then a breakpoint, with actors swapped and a fault plan",
   // No gdb-multiarch needed: the stream is raw bytes.
   async fn() {
-    const vm = new GuestSession({ args: ["--gdb=127.0.0.1:0"] });
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-gdb-" });
+    // Late interrupts and clock events while a debugger stops and starts the hart.
+    await Deno.writeTextFile(
+      `${dir}/plan.json`,
+      JSON.stringify({
+        rules: [
+          { layer: "irq", effect: "delay", ms: 3, when: { probability: 0.2 } },
+          { layer: "waker", effect: "delay", ms: 2, when: { probability: 0.2 } },
+        ],
+      }),
+    );
+    const vm = new GuestSession({
+      args: [
+        "--gdb=127.0.0.1:0",
+        `--faults=${dir}/plan.json`,
+        "--seed=7",
+        "--actor",
+        `irq=${ROOT}examples/irq_logger.worker.ts`,
+        "--actor",
+        `cpu=${ROOT}actors/cpu/cpu.worker.ts`,
+      ],
+    });
     try {
       const port = await gdbPort(vm);
       await vm.waitFor(READY_LINE, 120_000);
@@ -221,7 +250,7 @@ Deno.test({
       const noise = new Uint8Array(4096);
       crypto.getRandomValues(noise);
       for (let i = 0; i < noise.length; i++) if (noise[i] === 0x24) noise[i] = 0; // no "$"
-      await conn.exchange(noise, 300);
+      await conn.exchange(noise, 500, true);
       assert.match(await conn.exchange(enc.encode("$g#00"), 1000), /^-$/);
       assert.match(await conn.exchange(enc.encode("$?#zz"), 1000), /-/);
       // Malformed arguments get an error reply, unknown packets an empty one.
@@ -239,21 +268,33 @@ Deno.test({
       conn.close();
       // An unterminated packet, then the peer goes away: nothing is left behind.
       conn = await Raw.open(port);
-      await conn.exchange(enc.encode("$qSupported:multiprocess+;xmlRe"), 300);
+      await conn.exchange(enc.encode("$qSupported:multiprocess+;xmlRe"), 300, true);
       conn.close();
-      // The stub still works: attach (the guest halts), read registers, detach.
+      // The stub still works: attach (the guest halts), read registers, break
+      // in the idle loop (the guest waits at its shell), continue to it, detach.
       conn = await Raw.open(port);
-      assert.match(await conn.exchange(packet("?"), 2000), /\$T05/);
-      assert.match(await conn.exchange(packet("g"), 2000), /\$[0-9a-f]{528}#/);
-      assert.match(await conn.exchange(packet("D"), 2000), /\$OK#/);
+      assert.match(await conn.exchange(packet("QStartNoAckMode"), 2000), /\$OK#/);
+      assert.match(await conn.exchange(packet("?"), 2000), /^\$T05/);
+      assert.match(await conn.exchange(packet("g"), 2000), /^\$[0-9a-f]{528}#/);
+      const idle = symbol("arch_cpu_idle").toString(16);
+      assert.match(await conn.exchange(packet(`Z0,${idle},2`), 2000), /^\$OK#/);
+      assert.match(await conn.exchange(packet("vCont;c"), 5000), /^\$T05thread:01;swbreak:;#/);
+      const pc = await conn.exchange(packet("p20"), 2000); // register 32: pc, little-endian
+      const le = idle.match(/../g)!.reverse().join("").padEnd(16, "0");
+      assert.equal(pc.slice(1, 17), le, pc);
+      assert.match(await conn.exchange(packet(`z0,${idle},2`), 2000), /^\$OK#/);
+      assert.match(await conn.exchange(packet("D"), 2000), /^\$OK#/);
       conn.close();
       // And the guest runs on, and powers off normally.
       assert.match(await vm.run("echo still-here"), /still-here/);
       await vm.send("poweroff -f\n");
       const st = await vm.exit(60_000);
       assert.equal(st.code, 0, vm.stderr);
+      assert.match(vm.stderr, /irq logger: \d+ raised/); // the swapped actor ran
+      assert.match(vm.stderr, /injected/); // and the plan did
     } finally {
       await vm.close();
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
