@@ -72,8 +72,9 @@ export class CpuDebugger {
     const w = this.#w, ctl = this.#ctl;
     const frozeAt = guestTimeTicks(this.#control);
     Atomics.store(w, DBG.HALT, 0);
-    this.#stopped(why);
+    // HALTED before the stop is announced: the gdbstub's first request follows at once.
     Atomics.store(w, DBG.HALTED, 1);
+    this.#stopped(why);
     Atomics.store(ctl, CTL.CPU_IDLE, 1); // the watchdog owes a halted hart no beat
     for (;;) {
       if (Atomics.load(ctl, CTL.STOP) !== 0) break;

@@ -278,10 +278,11 @@ Deno.test({
       assert.match(await conn.exchange(packet("g"), 2000), /^\$[0-9a-f]{528}#/);
       const idle = symbol("arch_cpu_idle").toString(16);
       assert.match(await conn.exchange(packet(`Z0,${idle},2`), 2000), /^\$OK#/);
-      assert.match(await conn.exchange(packet("vCont;c"), 5000), /^\$T05thread:01;swbreak:;#/);
+      const stop = await conn.exchange(packet("vCont;c"), 5000);
       const pc = await conn.exchange(packet("p20"), 2000); // register 32: pc, little-endian
       const le = idle.match(/../g)!.reverse().join("").padEnd(16, "0");
-      assert.equal(pc.slice(1, 17), le, pc);
+      assert.equal(pc.slice(1, 17), le, `${stop} ${pc}`);
+      assert.match(stop, /^\$T05thread:01;swbreak:;#/, pc);
       assert.match(await conn.exchange(packet(`z0,${idle},2`), 2000), /^\$OK#/);
       assert.match(await conn.exchange(packet("D"), 2000), /^\$OK#/);
       conn.close();
