@@ -94,6 +94,10 @@ export class GdbServer {
       // The last debugger's connection is gone but it may still be letting
       // the guest go (#letGo): the next one starts after that.
       const last = this.#sessionDone;
+      // Replies are small and each one is waited for: no Nagle delay.
+      try {
+        conn.setNoDelay(true);
+      } catch { /* not a TCP socket option here: only slower */ }
       const s = new Session(conn, this, this.#log);
       this.#session = s;
       this.#sessionDone = last.then(() => s.run()).finally(() => {

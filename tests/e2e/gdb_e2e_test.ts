@@ -299,3 +299,56 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "gdb: from the library, bootMachine({ gdb }) waits at the entry; k ends the run",
+  async fn() {
+    // In a child `deno run`, as a user's program would (library_test.ts says why).
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-gdb-lib-" });
+    try {
+      const mod = new URL("../../mod.ts", import.meta.url).href;
+      await Deno.writeTextFile(
+        `${dir}/main.ts`,
+        `import { bootMachine } from ${JSON.stringify(mod)};
+const m = await bootMachine({ gdb: { listen: "127.0.0.1:0", wait: true }, log: () => {} });
+const conn = await Deno.connect({ hostname: "127.0.0.1", port: m.gdb!.port });
+const pk = (d: string) => {
+  let s = 0;
+  for (const c of d) s = (s + c.charCodeAt(0)) & 255;
+  return new TextEncoder().encode("$" + d + "#" + s.toString(16).padStart(2, "0"));
+};
+const buf = new Uint8Array(4096);
+let text = "";
+async function ask(d: string): Promise<string> {
+  await conn.write(pk(d));
+  text = "";
+  while (!/\\$[^#]*#..$/.test(text)) {
+    const n = await conn.read(buf);
+    if (n === null) break;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text.slice(text.indexOf("$") + 1, text.lastIndexOf("#"));
+}
+console.log("stop " + await ask("?"));
+console.log("pc " + await ask("p20"));
+await conn.write(pk("k"));
+const r = await m.result;
+console.log("fate " + r.status + ": " + r.reason);
+`,
+      );
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", `${dir}/main.ts`],
+        stdin: "null",
+        signal: AbortSignal.timeout(120_000),
+      }).output();
+      const stdout = new TextDecoder().decode(out.stdout);
+      const msg = `${stdout}\n${new TextDecoder().decode(out.stderr)}`;
+      assert.equal(out.code, 0, msg);
+      assert.match(stdout, /^stop T05thread:01;$/m, msg);
+      assert.match(stdout, /^pc 0000208000000000$/m, msg); // 0x80200000, little-endian
+      assert.match(stdout, /^fate stopped: killed by the debugger$/m, msg);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
