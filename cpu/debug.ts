@@ -24,7 +24,65 @@ export const GDB_REG = {
 /** Set the breakpoint list (virtual addresses, unsigned); an empty list costs the loop nothing. */
 export function setBreakpoints(h: Hart, addrs: Iterable<bigint>): void {
   const pcs = [...addrs].map((a) => Number(BigInt.asIntN(56, a)));
-  h.breakPcs = pcs.length === 0 ? null : Float64Array.from(pcs);
+  h.breakPcs = pcs.length === 0 && h.watches === null ? null : Float64Array.from(pcs);
+}
+
+/** Watchpoint kinds, as bits: a write, a read (an AMO is both). */
+export const WATCH_WRITE = 1;
+export const WATCH_READ = 2;
+
+/** One watchpoint: `len` bytes at virtual `addr`, stopping on the accesses in `kind`. */
+export interface Watchpoint {
+  addr: bigint;
+  len: number;
+  kind: number;
+}
+
+/**
+ * Set the watchpoints. Their pages leave the data TLBs (the TLB is flushed
+ * and translateFill keeps them out), so the fast paths never see them and
+ * the slow paths check every access there (watchHit).
+ */
+export function setWatchpoints(h: Hart, list: Watchpoint[]): void {
+  if (list.length === 0) {
+    h.watches = null;
+    h.watchVpns = null;
+  } else {
+    const triples: number[] = [];
+    const vpns = new Set<number>();
+    for (const w of list) {
+      const start = Number(BigInt.asIntN(56, w.addr));
+      triples.push(start, start + w.len, w.kind);
+      for (let p = Math.floor(start / 4096); p <= Math.floor((start + w.len - 1) / 4096); p++) {
+        vpns.add(p);
+      }
+    }
+    h.watches = Float64Array.from(triples);
+    h.watchVpns = vpns;
+  }
+  h.watchHitIndex = -1;
+  h.flushTlb();
+  // The loop's debug test must run while watchpoints are set (see Hart.watches).
+  const pcs = h.breakPcs ? [...h.breakPcs] : [];
+  h.breakPcs = pcs.length === 0 && h.watches === null ? null : Float64Array.from(pcs);
+}
+
+/**
+ * Does an access of `size` bytes at `va` (kind bits `acc`) by the instruction
+ * at `epc` hit a watchpoint? If so the instruction is stopped before it does
+ * anything: pc stays at `epc`, and the loop returns RUN_BREAK.
+ */
+export function watchHit(h: Hart, va: number, size: number, acc: number, epc: number): boolean {
+  if (epc === h.watchSkip) return false;
+  const w = h.watches!;
+  for (let i = 0; i < w.length; i += 3) {
+    if ((w[i + 2] & acc) !== 0 && va < w[i + 1] && va + size > w[i]) {
+      h.watchHitIndex = i / 3;
+      h.pcN = epc;
+      return true;
+    }
+  }
+  return false;
 }
 
 /**

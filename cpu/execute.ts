@@ -13,6 +13,7 @@ import { compressedTable } from "./compressed.ts";
 import { ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_MASK, translateFill } from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
 import { execCsr, markFsDirty } from "./csr.ts";
+import { WATCH_READ, WATCH_WRITE, watchHit } from "./debug.ts";
 
 const TWO32 = 4294967296;
 /** A private word whose atomic store makes a guest `fence` a host memory barrier. */
@@ -45,6 +46,12 @@ export function runBatch(h: Hart, max: number): number {
     x[0] = 0n;
     if (watchPc) {
       if (bps !== null) {
+        if (h.watchHitIndex >= 0) {
+          n--; // the access was stopped before its instruction did anything
+          status = RUN_BREAK;
+          break;
+        }
+        h.watchSkip = skip; // the resumed instruction's accesses pass the watchpoints
         if (pc !== skip && isBreakPc(bps, pc)) {
           status = RUN_BREAK; // stop before the instruction, as a breakpoint does
           break;
@@ -587,6 +594,10 @@ export function runBatch(h: Hart, max: number): number {
     }
     if (status !== RUN_BUDGET) break;
   }
+  if (bps !== null && h.watchHitIndex >= 0 && status === RUN_BUDGET) {
+    n--; // a watchpoint stopped the batch's last instruction
+    status = RUN_BREAK;
+  }
   x[0] = 0n;
   h.pcN = pc;
   h.instretN = base + n;
@@ -755,6 +766,7 @@ function fetchPa(h: Hart, va: number, epc = va): number {
  * zero-extended value, or null after taking a trap.
  */
 export function loadValue(h: Hart, va: number, size: number, epc: number): bigint | null {
+  if (h.watches !== null && watchHit(h, va, size, WATCH_READ, epc)) return null;
   const pa = translateFill(h, va, ACC_LOAD);
   if (pa < 0) {
     raiseAt(h, h.faultCause, h.faultTval, epc);
@@ -848,6 +860,7 @@ function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boo
 
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
 export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: number): boolean {
+  if (h.watches !== null && watchHit(h, va, size, WATCH_WRITE, epc)) return false;
   const pa = translateFill(h, va, ACC_STORE);
   if (pa < 0) {
     raiseAt(h, h.faultCause, h.faultTval, epc);
@@ -924,6 +937,10 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   const xw = h.xw;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
   const misaligned = (va & (size - 1)) !== 0;
+  if (h.watches !== null) {
+    const acc = f5 === 2 ? WATCH_READ : f5 === 3 ? WATCH_WRITE : WATCH_READ | WATCH_WRITE;
+    if (watchHit(h, va, size, acc, pc)) return false;
+  }
   if (f5 === 2) { // LR
     if (rs2 !== 0) {
       illegal(h, raw, pc);

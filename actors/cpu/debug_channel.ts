@@ -44,6 +44,8 @@ export const STOP = {
   BREAKPOINT: 3,
   /** A single step finished. */
   STEP: 4,
+  /** A watchpoint: the access stopped before its instruction (which one: request stopInfo). */
+  WATCHPOINT: 5,
 } as const;
 
 /** Byte offset and size of the payload area. */
@@ -59,6 +61,10 @@ export type DebugRequest =
   | { op: "read"; addr: string; len: number }
   | { op: "write"; addr: string; data: string }
   | { op: "breakpoints"; addrs: string[] }
+  /** kind: 1 write, 2 read, 3 either (cpu/debug.ts WATCH_*). */
+  | { op: "watchpoints"; list: { addr: string; len: number; kind: number }[] }
+  /** After a WATCHPOINT stop: which one (its index in the last list), in `values[0]`. */
+  | { op: "stopInfo" }
   | { op: "step" }
   | { op: "resume" };
 

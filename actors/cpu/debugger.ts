@@ -14,6 +14,7 @@ import {
   readRegister,
   readVirtual,
   setBreakpoints,
+  setWatchpoints,
   writeRegister,
   writeVirtual,
 } from "../../cpu/debug.ts";
@@ -38,6 +39,8 @@ export class CpuDebugger {
   readonly #ctl: Int32Array;
   readonly #ctl64: BigInt64Array;
   readonly #control: SharedArrayBuffer;
+  /** The watchpoint that caused the last stop, or -1. */
+  #lastWatch = -1;
 
   constructor(sab: SharedArrayBuffer, control: SharedArrayBuffer, private readonly hart: Hart) {
     this.#sab = sab;
@@ -70,6 +73,9 @@ export class CpuDebugger {
    */
   halt(why: number): void {
     const w = this.#w, ctl = this.#ctl;
+    this.#lastWatch = this.hart.watchHitIndex;
+    this.hart.watchHitIndex = -1;
+    if (why === STOP.BREAKPOINT && this.#lastWatch >= 0) why = STOP.WATCHPOINT;
     const frozeAt = guestTimeTicks(this.#control);
     Atomics.store(w, DBG.HALT, 0);
     // HALTED before the stop is announced: the gdbstub's first request follows at once.
@@ -154,15 +160,42 @@ export class CpuDebugger {
         setBreakpoints(h, addrs as bigint[]);
         return { ok: true };
       }
+      case "watchpoints": {
+        const list = Array.isArray(req.list) ? req.list : [];
+        const parsed = list.map((x) => ({
+          addr: parseHex(x?.addr),
+          len: x?.len,
+          kind: x?.kind,
+        }));
+        if (
+          !Array.isArray(req.list) || parsed.some((x) =>
+            x.addr === null || !Number.isInteger(x.len) || x.len < 1 || x.len > 4096 ||
+            ![1, 2, 3].includes(x.kind)
+          )
+        ) return bad("bad watchpoint list");
+        setWatchpoints(h, parsed as { addr: bigint; len: number; kind: number }[]);
+        return { ok: true };
+      }
+      case "stopInfo":
+        return { ok: true, values: [String(this.#lastWatch)] };
       case "step": {
         // One instruction with interrupts held off, as QEMU steps by default:
         // a step lands on the next instruction, not in the timer handler.
         h.externalMip = 0;
         h.breakSkip = h.pcN; // a breakpoint under the pc does not stop its own step
         const saved = h.breakPcs;
-        h.breakPcs = null;
+        // No breakpoint compare; with watchpoints an empty list keeps the loop's debug test on.
+        h.breakPcs = h.watches !== null ? new Float64Array(0) : null;
         h.run(1);
         h.breakPcs = saved;
+        if (h.watchHitIndex >= 0) {
+          // The step's access hit a watchpoint: stopped before it, as a continue would.
+          this.#lastWatch = h.watchHitIndex;
+          h.watchHitIndex = -1;
+          this.#stopped(STOP.WATCHPOINT);
+          return { ok: true };
+        }
+        this.#lastWatch = -1;
         h.externalMip = Atomics.load(this.#ctl, CTL.MIP);
         if (h.stopRequested) return { ok: true, ended: true };
         this.#stopped(STOP.STEP);

@@ -40,6 +40,8 @@ export interface GdbBoot {
 const CPU_ANSWER_MS = 5000;
 /** Most breakpoints at once (each one is a compare per instruction while any is set). */
 const MAX_BREAKPOINTS = 64;
+/** Most watchpoints at once (each is a compare per access on its pages while set). */
+const MAX_WATCHPOINTS = 16;
 /** Largest m/M/X access per packet: a reply of hex fits in MAX_PACKET. */
 const MAX_ACCESS = MAX_PACKET / 2 - 16;
 
@@ -150,6 +152,8 @@ class Session {
   #lastStop = "T05thread:01;";
   /** Breakpoints: address (hex, unsigned) -> kinds set there (Z0 software, Z1 hardware). */
   readonly #bps = new Map<string, Set<number>>();
+  /** Watchpoints, in the order the cpu has them: Z2 write, Z3 read, Z4 access. */
+  #watches: { type: number; addr: string; len: number }[] = [];
   /** Packets wait here while one is being served: served strictly in order. */
   #queue: Promise<void> = Promise.resolve();
   #boot: GdbBoot | null = null;
@@ -200,6 +204,7 @@ class Session {
       if (Atomics.load(w, DBG.SERVED) !== 1 || !(await this.#halt())) return;
     }
     await this.#request({ op: "breakpoints", addrs: [] });
+    await this.#request({ op: "watchpoints", list: [] });
     await this.#request({ op: "resume" });
   }
 
@@ -327,7 +332,11 @@ class Session {
   #reportStop(why: number): void {
     this.#queue = this.#queue.then(async () => {
       let stop = why === STOP.REQUESTED ? "T02thread:01;" : "T05thread:01;";
-      if (why === STOP.BREAKPOINT) {
+      if (why === STOP.WATCHPOINT) {
+        const r = await this.#request({ op: "stopInfo" });
+        const w = r.ok ? this.#watches[Number(r.values![0])] : undefined;
+        if (w) stop += `${["watch", "rwatch", "awatch"][w.type - 2]}:${w.addr};`;
+      } else if (why === STOP.BREAKPOINT) {
         const pc = await this.#request({ op: "getReg", n: GDB_REG.PC });
         const kinds = pc.ok ? this.#bps.get(pc.values![0]) : undefined;
         if (kinds?.has(0)) stop += "swbreak:;";
@@ -429,7 +438,9 @@ class Session {
         // Detach: forget the breakpoints and let the guest run on.
         this.#settled = true;
         this.#bps.clear();
+        this.#watches = [];
         await this.#request({ op: "breakpoints", addrs: [] });
+        await this.#request({ op: "watchpoints", list: [] });
         await this.#request({ op: "resume" });
         this.#send("OK");
         await this.#out; // let OK leave before the close
@@ -500,8 +511,8 @@ class Session {
     const m = /^([Zz])([0-4]),([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})$/.exec(p);
     if (!m) return this.#send("E01");
     const type = Number(m[2]);
-    if (type > 1) return this.#send(""); // watchpoints: not supported (gdb falls back)
     const addr = BigInt("0x" + m[3]).toString(16);
+    if (type > 1) return await this.#watchpoint(m[1] === "Z", type, addr, parseInt(m[4], 16));
     if (m[1] === "Z") {
       if (!this.#bps.has(addr) && this.#bps.size >= MAX_BREAKPOINTS) return this.#send("E0c");
       const kinds = this.#bps.get(addr) ?? new Set<number>();
@@ -513,6 +524,27 @@ class Session {
       if (kinds?.size === 0) this.#bps.delete(addr);
     }
     const r = await this.#request({ op: "breakpoints", addrs: [...this.#bps.keys()] });
+    return this.#send(r.ok ? "OK" : "E01");
+  }
+
+  /** Z2/Z3/Z4: a watchpoint of `len` bytes (the cpu checks accesses on their pages). */
+  async #watchpoint(insert: boolean, type: number, addr: string, len: number): Promise<void> {
+    if (!(len >= 1 && len <= 4096)) return this.#send("E01");
+    const same = (w: { type: number; addr: string; len: number }) =>
+      w.type === type && w.addr === addr && w.len === len;
+    if (insert) {
+      if (this.#watches.length >= MAX_WATCHPOINTS) return this.#send("E0c");
+      this.#watches.push({ type, addr, len });
+    } else {
+      const i = this.#watches.findIndex(same);
+      if (i >= 0) this.#watches.splice(i, 1);
+    }
+    const list = this.#watches.map((w) => ({
+      addr: w.addr,
+      len: w.len,
+      kind: w.type === 2 ? 1 : w.type === 3 ? 2 : 3,
+    }));
+    const r = await this.#request({ op: "watchpoints", list });
     return this.#send(r.ok ? "OK" : "E01");
   }
 }

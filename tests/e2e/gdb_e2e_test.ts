@@ -22,7 +22,7 @@ if (!hasGdb) console.warn("gdb tests skipped: no gdb-multiarch (apt-get install 
 /** A symbol's address from the bundled System.map. */
 function symbol(name: string): bigint {
   const map = Deno.readTextFileSync(`${GUEST}System.map`);
-  const m = new RegExp(`^([0-9a-f]+) [tT] ${name}$`, "m").exec(map);
+  const m = new RegExp(`^([0-9a-f]+) [tTdDbB] ${name}$`, "m").exec(map);
   if (!m) throw new Error(`no ${name} in System.map`);
   return BigInt("0x" + m[1]);
 }
@@ -99,6 +99,12 @@ Deno.test({
           "echo CHECK-STEPPED\\n",
           "p/x $pc",
           "delete",
+          // A hardware watchpoint: the timer tick's write of jiffies.
+          `watch *(long *)${hex(symbol("jiffies"))}`,
+          "continue",
+          "echo CHECK-WATCH\\n",
+          "x/2i $pc - 4",
+          "delete",
           `hbreak *${hex(user)}`,
           "continue",
           "echo CHECK-USER\\n",
@@ -148,6 +154,12 @@ Deno.test({
         msg,
       );
       assert.match(after("CHECK-STEPPED"), new RegExp(`\\$3 = ${hex(startKernel + 2n)}`), msg);
+      assert.match(
+        text,
+        /Hardware watchpoint 2: \*\(long \*\)0x[0-9a-f]+\s+Old value = \S+\s+New value = \d+/,
+        msg,
+      );
+      assert.match(after("CHECK-WATCH").split("CHECK-USER")[0], /:\s+s[dw]\s/, msg); // the store
       assert.match(after("CHECK-USER"), new RegExp(`\\$4 = ${hex(user)}`), msg);
       assert.match(after("CHECK-USER"), /priv\s+0x0\s+prv:0 \[User/, msg);
       assert.match(after("CHECK-USER"), new RegExp(`=> ${hex(user)}:\\s+\\S+`), msg);

@@ -13,6 +13,7 @@ import {
   readRegister,
   readVirtual,
   setBreakpoints,
+  setWatchpoints,
   writeRegister,
   writeVirtual,
 } from "../../../cpu/debug.ts";
@@ -95,4 +96,45 @@ Deno.test("debug: memory through Sv39 without side effects; unmapped is null", (
   assert.deepEqual([...h.ram8.subarray(PAGE - BASE + 0x10, PAGE - BASE + 0x12)], [9, 8]);
   assert.equal(writeVirtual(h, 0x4000_0fffn, new Uint8Array([7, 7])), false);
   assert.equal(h.ram8[PAGE - BASE + 0xfff], 2, "a write that does not fit changes nothing");
+});
+
+Deno.test("debug: watchpoints stop before the access (write, read), resume passes it, TLB kept out", () => {
+  const h = makeHart();
+  const DATA = BASE + 0x3000;
+  load(h, BASE, [
+    ...li(6, BigInt(DATA)),
+    A.ld(7, 0, 6), // a read of the watched word
+    A.addi(8, 0, 77),
+    A.sd(8, 8, 6), // a write next to it: not watched
+    A.sd(8, 0, 6), // a write of the watched word
+    A.addi(9, 0, 1),
+    A.jal(0, 0), // spin
+  ]);
+  const prologue = li(6, BigInt(DATA)).length;
+  setWatchpoints(h, [{ addr: BigInt(DATA), len: 8, kind: 1 }]); // write
+  assert.ok(h.breakPcs !== null, "watchpoints keep the loop's debug test on");
+  assert.equal(h.run(1000), RUN_BREAK);
+  assert.equal(h.pc, BigInt(BASE + 4 * (prologue + 3)), "stopped at the watched store");
+  assert.equal(h.instret, BigInt(prologue + 3), "the store is not counted");
+  assert.equal(h.ram64[(DATA - BASE) / 8], 0n, "and did not happen");
+  assert.equal(h.ram64[(DATA - BASE) / 8 + 1], 77n, "the store next to it did");
+  assert.equal(h.watchHitIndex, 0);
+  h.watchHitIndex = -1;
+  h.breakSkip = h.pcN; // resume: the store goes through once
+  assert.equal(h.run(3), 0);
+  assert.equal(h.ram64[(DATA - BASE) / 8], 77n);
+  assert.equal(h.x[9], 1n);
+  // A read watchpoint stops the load; the watched page never enters the data TLB.
+  const g = makeHart({ ram: h.ram8.buffer as SharedArrayBuffer });
+  load(g, BASE + 4 * (prologue + 3), [A.addi(0, 0, 0)]); // the write is a nop now
+  setWatchpoints(g, [{ addr: BigInt(DATA + 4), len: 2, kind: 2 }]);
+  assert.equal(g.run(1000), RUN_BREAK);
+  assert.equal(g.pc, BigInt(BASE + 4 * prologue));
+  assert.ok(!g.rTag.includes(DATA / 4096), "no TLB entry for the watched page");
+  setWatchpoints(g, []);
+  setBreakpoints(g, []);
+  assert.equal(g.breakPcs, null, "no watchpoints, no breakpoints: no debug test at all");
+  g.watchHitIndex = -1;
+  assert.equal(g.run(50), RUN_BUDGET);
+  assert.equal(g.x[7], 77n);
 });
