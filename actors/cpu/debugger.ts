@@ -168,7 +168,8 @@ export class CpuDebugger {
           kind: x?.kind,
         }));
         if (
-          !Array.isArray(req.list) || parsed.some((x) =>
+          !Array.isArray(req.list) ||
+          parsed.some((x) =>
             x.addr === null || !Number.isInteger(x.len) || x.len < 1 || x.len > 4096 ||
             ![1, 2, 3].includes(x.kind)
           )
