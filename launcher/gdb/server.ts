@@ -242,7 +242,8 @@ class Session {
   ended(exitCode: number): void {
     this.#boot = null;
     this.#send(`W${(exitCode & 0xff).toString(16).padStart(2, "0")}`);
-    this.close();
+    // Close once the W is out (the writes are queued).
+    this.#out.finally(() => this.close());
   }
 
   get closed(): boolean {

@@ -313,7 +313,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "gdb: from the library, bootMachine({ gdb }) waits at the entry; k ends the run",
+  name: "gdb: from the library, bootMachine({ gdb }) waits at the entry; k ends the run; " +
+    "a poweroff under a debugger is W00",
   async fn() {
     // In a child `deno run`, as a user's program would (library_test.ts says why).
     const dir = await Deno.makeTempDir({ prefix: "actorvm-gdb-lib-" });
@@ -346,6 +347,23 @@ console.log("pc " + await ask("p20"));
 await conn.write(pk("k"));
 const r = await m.result;
 console.log("fate " + r.status + ": " + r.reason);
+conn.close();
+// A second machine runs on under the debugger to its poweroff: gdb is told W00.
+const m2 = await bootMachine({ gdb: { listen: "127.0.0.1:0" }, log: () => {} });
+await m2.waitFor("actorvm-guest: ready", 120000);
+const c2 = await Deno.connect({ hostname: "127.0.0.1", port: m2.gdb!.port });
+await c2.write(pk("?"));
+await c2.write(pk("c"));
+await new Promise((r) => setTimeout(r, 300));
+await m2.send("poweroff -f\\n");
+let t2 = "";
+for (;;) {
+  const n = await c2.read(buf);
+  if (n === null) break;
+  t2 += new TextDecoder().decode(buf.subarray(0, n));
+}
+console.log("exit " + (/\\$(W[0-9a-f]{2})#/.exec(t2)?.[1] ?? t2));
+console.log("fate2 " + (await m2.result).status);
 `,
       );
       const out = await new Deno.Command(Deno.execPath(), {
@@ -359,6 +377,8 @@ console.log("fate " + r.status + ": " + r.reason);
       assert.match(stdout, /^stop T05thread:01;$/m, msg);
       assert.match(stdout, /^pc 0000208000000000$/m, msg); // 0x80200000, little-endian
       assert.match(stdout, /^fate stopped: killed by the debugger$/m, msg);
+      assert.match(stdout, /^exit W00$/m, msg);
+      assert.match(stdout, /^fate2 powered off$/m, msg);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
