@@ -1,10 +1,12 @@
 // The gdbstub end to end (docs/gdb.md): gdb-multiarch --batch drives a real
 // boot of the bundled guest held by --gdb-wait — pc at the entry point, a
 // software breakpoint at start_kernel (from System.map), registers, x/4i,
-// stepi, a hardware breakpoint in user space (busybox's _start, the first
-// thing /init runs), Ctrl-C once the guest is ready, detach — and the guest
-// then powers off normally. A second boot takes a hostile byte stream on the
-// gdb port and keeps running, and a debugger attaches after it.
+// stepi, a register and a memory write, a hardware watchpoint on jiffies, a
+// hardware breakpoint in user space (busybox's _start, the first thing /init
+// runs), Ctrl-C once the guest is ready, detach — and the guest then powers
+// off normally. A second boot (an actor swapped, a fault plan) takes a hostile
+// byte stream on the gdb port and keeps running, and a raw-protocol debugger
+// sets and hits a breakpoint after it. A third drives it from the library.
 // Skipped, with a message, when gdb-multiarch is not installed.
 
 import { fileURLToPath } from "node:url";
@@ -98,6 +100,13 @@ Deno.test({
           "stepi",
           "echo CHECK-STEPPED\\n",
           "p/x $pc",
+          // Writes: a register (P), memory (X, with a byte that needs escaping: 0x7d).
+          "echo CHECK-WRITE\\n",
+          "set $t0 = 0x123456789abcdef0",
+          "p/x $t0",
+          "set *(int *)($sp - 200) = 0x5a5a1234",
+          "set var *(char *)($sp - 199) = 0x7d",
+          "x/wx $sp - 200",
           "delete",
           // A hardware watchpoint: the timer tick's write of jiffies.
           `watch *(long *)${hex(symbol("jiffies"))}`,
@@ -160,7 +169,9 @@ Deno.test({
         msg,
       );
       assert.match(after("CHECK-WATCH").split("CHECK-USER")[0], /:\s+s[dw]\s/, msg); // the store
-      assert.match(after("CHECK-USER"), new RegExp(`\\$4 = ${hex(user)}`), msg);
+      assert.match(after("CHECK-WRITE"), /\$4 = 0x123456789abcdef0/, msg);
+      assert.match(after("CHECK-WRITE"), /0xffffffff[0-9a-f]+:\s+0x5a5a7d34/, msg);
+      assert.match(after("CHECK-USER"), new RegExp(`\\$5 = ${hex(user)}`), msg);
       assert.match(after("CHECK-USER"), /priv\s+0x0\s+prv:0 \[User/, msg);
       assert.match(after("CHECK-USER"), new RegExp(`=> ${hex(user)}:\\s+\\S+`), msg);
       assert.match(after("CHECK-INTERRUPTED"), /priv\s+0x[013]/, msg);
