@@ -146,7 +146,10 @@ Deno.test({
       await vm.waitFor(READY_LINE, 120_000);
       await new Promise((r) => setTimeout(r, 500));
       gdb.kill("SIGINT");
+      // A debugger that does not finish its script fails the test instead of hanging it.
+      const bound = setTimeout(() => gdb?.kill("SIGKILL"), 60_000);
       const status = await gdb.status;
+      clearTimeout(bound);
       const text = await out;
       const msg = `gdb stdout:\n${text}\ngdb stderr:\n${await err}\nactorvm stderr:\n${vm.stderr}`;
       assert.equal(status.code, 0, msg);
