@@ -102,7 +102,11 @@ export class GdbServer {
       } catch { /* not a TCP socket option here: only slower */ }
       const s = new Session(conn, this, this.#log);
       this.#session = s;
-      this.#sessionDone = last.then(() => s.run()).finally(() => {
+      this.#sessionDone = last.then(() => s.run()).catch((e) => {
+        // Nothing a debugger does may take the launcher down.
+        this.#log(`gdb: session failed: ${(e as Error).message}`);
+        s.close();
+      }).finally(() => {
         if (this.#session === s) this.#session = null;
       });
     }
