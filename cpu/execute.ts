@@ -13,11 +13,12 @@ import { compressedTable } from "./compressed.ts";
 import { ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_MASK, translateFill } from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
 import { execCsr, markFsDirty } from "./csr.ts";
+import { WATCH_READ, WATCH_WRITE, watchHit } from "./debug.ts";
 
 const TWO32 = 4294967296;
 /** A private word whose atomic store makes a guest `fence` a host memory barrier. */
 const FENCE_WORD = new Int32Array(new SharedArrayBuffer(4));
-const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2;
+const RUN_BUDGET = 0, RUN_WFI = 1, RUN_STOP = 2, RUN_BREAK = 3;
 
 /** Run up to `max` instructions (see Hart.run). */
 export function runBatch(h: Hart, max: number): number {
@@ -26,6 +27,14 @@ export function runBatch(h: Hart, max: number): number {
   const rTag = h.rTag, rAdd = h.rAdd, wTag = h.wTag, wAdd = h.wAdd, fTag = h.fTag, fAdd = h.fAdd;
   const ctab = compressedTable();
   const ring = h.pcRing;
+  // The debugger's breakpoints (cpu/debug.ts): null unless a debugger set one.
+  // They share one per-instruction test with the pc ring, so a run with
+  // neither pays exactly what it paid before breakpoints existed.
+  const bps = h.breakPcs;
+  const watchPc = ring !== null || bps !== null;
+  // A resume from a breakpoint executes the instruction under it first.
+  let skip = h.breakSkip;
+  h.breakSkip = NaN;
   let pc = h.pcN;
   // The code page and the data TLB set live in locals; they are re-read from
   // the hart after anything that may change them (SYSTEM, traps, fetchSlow).
@@ -35,11 +44,26 @@ export function runBatch(h: Hart, max: number): number {
   let status = RUN_BUDGET;
   while (n < max) {
     x[0] = 0n;
-    n++;
-    if (ring !== null) {
-      ring[h.pcRingPos] = pc;
-      h.pcRingPos = (h.pcRingPos + 1) & (ring.length - 1);
+    if (watchPc) {
+      if (bps !== null) {
+        if (h.watchHitIndex >= 0) {
+          n--; // the access was stopped before its instruction did anything
+          status = RUN_BREAK;
+          break;
+        }
+        h.watchSkip = skip; // the resumed instruction's accesses pass the watchpoints
+        if (pc !== skip && isBreakPc(bps, pc)) {
+          status = RUN_BREAK; // stop before the instruction, as a breakpoint does
+          break;
+        }
+        skip = NaN;
+      }
+      if (ring !== null) {
+        ring[h.pcRingPos] = pc;
+        h.pcRingPos = (h.pcRingPos + 1) & (ring.length - 1);
+      }
     }
+    n++;
     // --- fetch ---
     let insn: number;
     const foff = pc - fVa;
@@ -570,10 +594,20 @@ export function runBatch(h: Hart, max: number): number {
     }
     if (status !== RUN_BUDGET) break;
   }
+  if (bps !== null && h.watchHitIndex >= 0 && status === RUN_BUDGET) {
+    n--; // a watchpoint stopped the batch's last instruction
+    status = RUN_BREAK;
+  }
   x[0] = 0n;
   h.pcN = pc;
   h.instretN = base + n;
   return status;
+}
+
+/** Is `pc` one of the breakpoints (a handful at most: a loop beats a Set). */
+function isBreakPc(bps: Float64Array, pc: number): boolean {
+  for (let i = 0; i < bps.length; i++) if (bps[i] === pc) return true;
+  return false;
 }
 
 /**
@@ -732,6 +766,7 @@ function fetchPa(h: Hart, va: number, epc = va): number {
  * zero-extended value, or null after taking a trap.
  */
 export function loadValue(h: Hart, va: number, size: number, epc: number): bigint | null {
+  if (h.watches !== null && watchHit(h, va, size, WATCH_READ, epc)) return null;
   const pa = translateFill(h, va, ACC_LOAD);
   if (pa < 0) {
     raiseAt(h, h.faultCause, h.faultTval, epc);
@@ -825,6 +860,7 @@ function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boo
 
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
 export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: number): boolean {
+  if (h.watches !== null && watchHit(h, va, size, WATCH_WRITE, epc)) return false;
   const pa = translateFill(h, va, ACC_STORE);
   if (pa < 0) {
     raiseAt(h, h.faultCause, h.faultTval, epc);
@@ -901,6 +937,10 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   const xw = h.xw;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
   const misaligned = (va & (size - 1)) !== 0;
+  if (h.watches !== null) {
+    const acc = f5 === 2 ? WATCH_READ : f5 === 3 ? WATCH_WRITE : WATCH_READ | WATCH_WRITE;
+    if (watchHit(h, va, size, acc, pc)) return false;
+  }
   if (f5 === 2) { // LR
     if (rs2 !== 0) {
       illegal(h, raw, pc);

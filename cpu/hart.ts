@@ -19,6 +19,8 @@ import { checkInterrupts, MSTATUS } from "./trap.ts";
 export const RUN_BUDGET = 0;
 export const RUN_WFI = 1;
 export const RUN_STOP = 2;
+/** Stopped before the instruction at a breakpoint (Hart.breakPcs); pc is the breakpoint. */
+export const RUN_BREAK = 3;
 
 export interface HartOptions {
   /** Guest RAM (any size multiple of 4096, at most 4 GiB). */
@@ -170,6 +172,29 @@ export class Hart {
    */
   codePages: Uint8Array | null = null;
   onCodeWrite: ((page: number) => void) | null = null;
+
+  /**
+   * A debugger's breakpoints, as pcN values (sign-extended virtual addresses):
+   * run() stops before executing any of them and returns RUN_BREAK. null =
+   * none, and then the loop pays nothing for them (cpu/debug.ts sets these).
+   */
+  breakPcs: Float64Array | null = null;
+  /** A pc whose breakpoint the next run() passes over once (resuming from it). */
+  breakSkip = NaN;
+  /**
+   * A debugger's watchpoints (cpu/debug.ts): [start, end, kind] triples of
+   * virtual addresses, kind 1 write, 2 read, 3 either. Their pages are kept
+   * out of the data TLBs, so only the slow paths see those accesses and check
+   * them. When set, breakPcs is non-null too (maybe empty): the loop's one
+   * debug test then also sees a watchpoint hit.
+   */
+  watches: Float64Array | null = null;
+  /** Virtual page numbers the watchpoints touch (never cached in the data TLBs). */
+  watchVpns: Set<number> | null = null;
+  /** Which watchpoint stopped the hart (an index into the triples), or -1. */
+  watchHitIndex = -1;
+  /** The pc whose accesses pass the watchpoints (the instruction a resume starts with). */
+  watchSkip = NaN;
 
   /** Debug: a ring of recent pcs (see enablePcRing). */
   pcRing: Float64Array | null = null;

@@ -122,6 +122,8 @@ export function translateFill(h: Hart, va: number, acc: number): number {
   const off = pa - h.ramBase;
   if (off >= 0 && off < h.ramSize) {
     const vpn = Math.floor(va / 4096);
+    // A watched page stays out of the data TLBs: its accesses take the slow paths.
+    if (h.watchVpns !== null && acc !== ACC_FETCH && h.watchVpns.has(vpn)) return pa;
     const add = off - (pa % 4096) - vpn * 4096; // ram offset of the page minus its va
     if (h.walkLevel > 0) h.noteSuperpage(vpn);
     if (acc === ACC_LOAD) {

@@ -28,6 +28,8 @@ import { setNetLink } from "../devices/net/net.ts";
 import { type ConsoleSize, setConsoleSize } from "../devices/console.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
 import { createByteRing } from "../lib/ring.ts";
+import { createDebugChannel } from "../actors/cpu/debug_channel.ts";
+import type { GdbServer } from "./gdb/server.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
 import type { TraceFile } from "./trace_file.ts";
@@ -71,6 +73,8 @@ export interface MachineHooks {
    * stdin reader, raw mode or signal handlers, and output through rings.
    */
   console?: ConsolePort;
+  /** The gdbstub (--gdb) is listening on `host`:`port` (the port bound, when 0 was asked). */
+  gdbListening?: (host: string, port: number) => void;
 }
 
 /** A console other than the process's terminal: the library's streams (launcher/library.ts). */
@@ -127,6 +131,7 @@ function actorsFor(
   watch: string[],
   panic: PanicPolicy,
   output: SharedArrayBuffer[] | null,
+  debug: SharedArrayBuffer | null,
 ): ActorPlan[] {
   const { ram, control, plic } = b;
   const verbose = o.verbose;
@@ -190,6 +195,7 @@ function actorsFor(
         ...b.slotBuffers,
         input: b.inputRing,
         ...(output ? { output: output[1] } : {}),
+        ...(debug ? { debug } : {}),
       },
       {
         ramBase: RAM_BASE,
@@ -204,6 +210,7 @@ function actorsFor(
         profile: o.profile,
         watch,
         stopOn: panic.cpuStopOn,
+        ...(debug ? { gdb: { wait: o.gdbWait } } : {}),
       },
     ),
   ];
@@ -218,6 +225,7 @@ export async function bootOnce(
   hooks: MachineHooks,
   trace: TraceFile | null,
   attach: (a: Attach) => void,
+  gdb: GdbServer | null = null,
 ): Promise<MachineOutcome> {
   const bootStart = performance.now();
   trace?.newBoot();
@@ -260,6 +268,8 @@ export async function bootOnce(
   // A library machine's output rings: [the console actor's, the cpu's] (actors/output.ts).
   const output = hooks.console ? [0, 1].map(() => createByteRing(OUTPUT_RING_BYTES)) : null;
   if (output) hooks.console!.boot(output);
+  // The gdbstub's channel to this boot's cpu (launcher/gdb/server.ts).
+  const debug = gdb ? createDebugChannel() : null;
   const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
   // The PCs of the cpu's last fate message (--trace-on-crash), stopped or not.
   let cpuPcs: string[] | undefined;
@@ -271,6 +281,7 @@ export async function bootOnce(
       [...userWatch, ...panic.watch, SELFCHECK_FAIL, ...(trace ? [LINUX_VERSION] : [])],
       panic,
       output,
+      debug,
     )
   ) {
     const spec = ROLES[a.role];
@@ -346,6 +357,18 @@ export async function bootOnce(
     wake: () => wakeCpu(ctl),
   });
 
+  gdb?.attach({
+    channel: debug!,
+    ctl,
+    kill: () => {
+      // QEMU's `k` quits: the run ends as stopped (exit status 130).
+      settle(endedBy(FATE.STOPPED, "killed by the debugger", ctl));
+    },
+  });
+  if (gdb && o.gdbWait) {
+    log(`gdb: the hart waits for a debugger: target remote ${gdb.host}:${gdb.port}`);
+  }
+
   const all = [...supervisors.values()];
   try {
     // Every actor at once. Start order does not matter: a device's registers,
@@ -358,6 +381,7 @@ export async function bootOnce(
   const stopWatchdog = watchCpu(ctl, (reason) => settle(endedBy(FATE.INTERNAL_ERROR, reason, ctl)));
   const outcome = await done;
   stopWatchdog();
+  gdb?.bootEnded(outcome.exitCode);
   panic.dispose();
   const of = <P extends ProtocolShape>(role: MachineRole) =>
     [...supervisors].filter(([a]) => a.role === role).map(([, s]) => s as unknown as Supervisor<P>);

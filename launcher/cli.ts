@@ -77,6 +77,10 @@ export interface LaunchOptions {
   bios: string | null;
   /** --uart was given: accepted for old command lines; the UART is always there. */
   uart: boolean;
+  /** --gdb: where the gdbstub listens (docs/gdb.md), or null. */
+  gdb: { host: string; port: number } | null;
+  /** --gdb-wait: hold the hart before its first instruction until the debugger resumes it. */
+  gdbWait: boolean;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -134,6 +138,12 @@ Options (before <mem-in-mb>):
                           the UART (a CLINT and a poweroff device are added)
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
                           always there, as on QEMU virt
+  --gdb=[<host>:]<port>   a gdbstub for gdb-multiarch (target remote <host>:<port>);
+                          host 127.0.0.1 by default; port 0 picks a free one
+  --gdb-wait              with --gdb: hold the hart before its first instruction
+                          until the debugger continues it (QEMU's -S)
+  --gdb-allow-remote      let --gdb listen on an address other than loopback
+                          (anyone who reaches it controls the guest)
 
 This terminal is every console of the guest: hvc0 (virtio), the SBI console
 and the UART; typed input goes to the one the guest reads (docs/machine.md).
@@ -160,6 +170,7 @@ const VALUE_OPTIONS = new Set([
   "system-map",
   "bios",
   "trace",
+  "gdb",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -169,6 +180,8 @@ const FLAG_OPTIONS = new Set([
   "trace-on-crash",
   "profile",
   "uart",
+  "gdb-wait",
+  "gdb-allow-remote",
 ]);
 
 /** Where the bundled guest lives, relative to this file. */
@@ -214,7 +227,10 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     bundled: false,
     bios: null,
     uart: false,
+    gdb: null,
+    gdbWait: false,
   };
+  let gdbAllowRemote = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -237,6 +253,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       if (name === "trace-on-crash") o.traceOnCrash = true;
       if (name === "profile") o.profile = true;
       if (name === "uart") o.uart = true;
+      if (name === "gdb-wait") o.gdbWait = true;
+      if (name === "gdb-allow-remote") gdbAllowRemote = true;
       continue;
     }
     if (!VALUE_OPTIONS.has(name)) {
@@ -344,6 +362,10 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         if (o.bios !== null) throw new UsageError("--bios given twice");
         o.bios = value;
         break;
+      case "gdb":
+        if (o.gdb !== null) throw new UsageError("--gdb given twice");
+        o.gdb = parseGdbAddress(value);
+        break;
       case "faults":
         o.faults = value;
         break;
@@ -356,6 +378,16 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         break;
       }
     }
+  }
+  if (o.gdbWait && o.gdb === null) throw new UsageError("--gdb-wait needs --gdb=<host:port>");
+  if (gdbAllowRemote && o.gdb === null) {
+    throw new UsageError("--gdb-allow-remote needs --gdb=<host:port>");
+  }
+  if (o.gdb && !gdbAllowRemote && !isLoopbackHost(o.gdb.host)) {
+    throw new UsageError(
+      `--gdb=${o.gdb.host}:${o.gdb.port}: not a loopback address; anyone who can reach it ` +
+        "could read and change the guest: add --gdb-allow-remote if that is what you want",
+    );
   }
   const rest = argv.slice(i);
   if (rest.length === 0) {
@@ -377,4 +409,21 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
   o.kernel = rest[1];
   o.cmdline = rest.slice(2).join(" ");
   return o;
+}
+
+/** `[<host>:]<port>` (an IPv6 host in brackets: `[::1]:1234`); the host defaults to 127.0.0.1. */
+export function parseGdbAddress(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):)?(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : -1;
+  if (!m || port > 65535) {
+    throw new UsageError(`--gdb=${value}: want [<host>:]<port>, e.g. --gdb=127.0.0.1:1234`);
+  }
+  let host = m[1] ?? "";
+  if (host.startsWith("[")) host = host.slice(1, -1);
+  return { host: host === "" ? "127.0.0.1" : host, port };
+}
+
+/** Is `host` a loopback address or name (the gdbstub's default reach)? */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -13,7 +13,13 @@ import { ByteRingReader } from "../lib/ring.ts";
 import { FATE } from "../machine/control.ts";
 import type { Registry } from "../actors/runtime/registry.ts";
 import { machineRegistry, type MachineRole } from "../actors/roles.ts";
-import { type LaunchOptions, parseCommandLine, UsageError } from "./cli.ts";
+import {
+  isLoopbackHost,
+  type LaunchOptions,
+  parseCommandLine,
+  parseGdbAddress,
+  UsageError,
+} from "./cli.ts";
 import { runMachine } from "./machine.ts";
 import type { ConsolePort, MachineHooks } from "./boot.ts";
 import type { MachineOutcome } from "./fate.ts";
@@ -39,6 +45,11 @@ export interface BootOptions {
    * (docs/trace.md). One traced machine per process at a time.
    */
   trace?: string;
+  /**
+   * A gdbstub, as --gdb / --gdb-wait / --gdb-allow-remote: `listen` is
+   * `[<host>:]<port>` (port 0 picks a free one: see Machine.gdb).
+   */
+  gdb?: { listen: string; wait?: boolean; allowRemote?: boolean };
 }
 
 /** The guest's fate, as the CLI reports it. */
@@ -133,6 +144,8 @@ export interface Machine {
   waitFor(pattern: string | RegExp, timeoutMs?: number): Promise<string>;
   /** Type `data` (a string is UTF-8 encoded); resolves once the machine took it all. */
   send(data: string | Uint8Array): Promise<void>;
+  /** Where the gdbstub listens (BootOptions.gdb), or null without one. */
+  readonly gdb: { host: string; port: number } | null;
   /** Stop the machine (as three ^C would) and resolve with its fate. */
   stop(): Promise<MachineResult>;
   /** `await using vm = await bootMachine()`: stopped at the end of the scope. */
@@ -146,6 +159,7 @@ class LibraryMachine implements Machine {
   readonly output: ReadableStream<Uint8Array>;
   readonly input: WritableStream<Uint8Array>;
   readonly result: Promise<MachineResult>;
+  gdb: { host: string; port: number } | null = null;
 
   readonly #source: OutputSource;
   readonly #stop: () => void;
@@ -292,7 +306,17 @@ function matchEnd(text: string, pattern: string | RegExp, re: RegExp | null, fro
 export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
   const parsed = opts.options ?? parseCommandLine(opts.args ?? []);
   if (parsed === null) throw new UsageError("--help is for the command line");
-  const o = opts.trace !== undefined ? { ...parsed, trace: opts.trace } : parsed;
+  let o = opts.trace !== undefined ? { ...parsed, trace: opts.trace } : parsed;
+  if (opts.gdb) {
+    const at = parseGdbAddress(opts.gdb.listen);
+    if (!opts.gdb.allowRemote && !isLoopbackHost(at.host)) {
+      throw new UsageError(
+        `gdb: ${at.host} is not a loopback address (allowRemote: true to allow)`,
+      );
+    }
+    o = { ...o, gdb: at, gdbWait: opts.gdb.wait ?? false };
+  }
+  let gdbAt: { host: string; port: number } | null = null;
   const log = opts.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   const source = new OutputSource();
   let opened!: (m: Machine) => void;
@@ -303,7 +327,9 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
   const port: ConsolePort = {
     open(guest) {
       running = true;
-      opened(new LibraryMachine(source, guest, result));
+      const m = new LibraryMachine(source, guest, result);
+      m.gdb = gdbAt;
+      opened(m);
     },
     boot: (rings) => source.boot(rings),
     close: () => source.end(),
@@ -312,6 +338,7 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
     ...opts.hooks,
     log,
     console: port,
+    gdbListening: (host, p) => gdbAt = { host, port: p },
   }).then(
     (out) => settled({ ...out, status: fateName(out.fate) }),
     (e) => {

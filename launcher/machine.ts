@@ -17,6 +17,7 @@ import type { MachineOutcome } from "./fate.ts";
 import { InputError } from "./prepare.ts";
 import { TraceFile } from "./trace_file.ts";
 import { installTracer, tracer } from "../lib/trace.ts";
+import { GdbServer } from "./gdb/server.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -67,6 +68,24 @@ export async function runMachine(
       Deno.removeSync(trace.path);
     }
     throw e;
+  }
+  // The gdbstub listens across reboots, as the terminal lives (docs/gdb.md).
+  let gdb: GdbServer | null = null;
+  if (o.gdb) {
+    try {
+      gdb = GdbServer.listen(o.gdb, log);
+    } catch (e) {
+      for (const n of p.nets) n.release();
+      for (const l of p.diskLocks) l.release();
+      if (trace) {
+        installTracer(null);
+        trace.close();
+        Deno.removeSync(trace.path);
+      }
+      throw new InputError((e as Error).message);
+    }
+    log(`gdb: listening on ${gdb.host}:${gdb.port}`);
+    hooks.gdbListening?.(gdb.host, gdb.port);
   }
   let input: ByteRingWriter | null = null;
   let stop: (why: number) => void = () => {};
@@ -131,7 +150,7 @@ export async function runMachine(
         if (stopping) a.stop(FATE.STOPPED);
         inputWake = a.wake;
         resize = a.resize;
-      });
+      }, gdb);
       if (outcome.fate === FATE.REBOOT && !o.noReboot && !stopping) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);
         continue;
@@ -139,6 +158,7 @@ export async function runMachine(
       return outcome;
     }
   } finally {
+    gdb?.close();
     terminal?.close();
     hooks.console?.close();
     if (terminal && terminal.dropped > 0) {

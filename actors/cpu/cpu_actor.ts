@@ -9,11 +9,13 @@
 
 import type { ActorHandlers } from "../runtime/protocol.ts";
 import { shareStdoutState } from "../output.ts";
-import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
+import { Hart, RUN_BREAK, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
 import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
 import { PolledInput } from "./polled_input.ts";
+import { CpuDebugger } from "./debugger.ts";
+import { STOP } from "./debug_channel.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
 import { OutputSink, OutputWatch } from "../output.ts";
 import { MmioTransport } from "../../devices/virtio/mmio.ts";
@@ -300,6 +302,10 @@ export function runCpu(
   } else {
     setupDirectBoot(hart, start);
   }
+  // The gdbstub's channel (actors/cpu/debugger.ts): checked once per batch,
+  // and only when a --gdb run handed one over.
+  const debug = buffers.debug ? new CpuDebugger(buffers.debug, control, hart) : null;
+  if (debug && start.gdb?.wait) debug.halt(STOP.START); // --gdb-wait: before the first instruction
 
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) {
@@ -307,9 +313,15 @@ export function runCpu(
       reason = "stopped by the launcher";
       break;
     }
+    if (debug !== null && debug.haltRequested) {
+      debug.halt(STOP.REQUESTED);
+      continue; // the top again: the launcher may have stopped the machine meanwhile
+    }
     const seen = Atomics.load(ctl, CTL.WAKE);
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
     if (trace !== null) trace.beforeBatch();
+    // A translator (cpu/jit/) would run here unless debug?.needsInterpreter:
+    // breakpoints are a pc compare in the interpreter's loop only.
     const r = hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
@@ -321,6 +333,10 @@ export function runCpu(
     // After update(): a receive interrupt the guest enabled counts as polling.
     polled?.idle();
     if (r === RUN_STOP) break;
+    if (r === RUN_BREAK && debug !== null) {
+      debug.halt(STOP.BREAKPOINT);
+      continue;
+    }
     if (!firmware && hart.priv === 3) {
       // Nothing runs in M-mode on a direct boot: a trap got here undelegated.
       fate = FATE.CRASHED;

@@ -39,6 +39,11 @@ export interface CpuConfig {
    * panic; with panic=0 Linux then loops forever with interrupts off).
    */
   stopOn?: { text: string; reason: string };
+  /**
+   * A gdbstub is attached through buffer `debug` (actors/cpu/debug_channel.ts);
+   * `wait`: halt before the first instruction until the debugger resumes.
+   */
+  gdb?: { wait: boolean };
 }
 
 export interface CpuFate {
@@ -64,7 +69,8 @@ export interface CpuProtocol {
    * ram, control, plic, slot<n> for each slot in config.slots, input (the
    * terminal's byte ring, read by the SBI console and the UART while the guest
    * polls them: actors/cpu/polled_input.ts), and output (a byte ring for the
-   * guest's output from a library machine; absent, it goes to stdout).
+   * guest's output from a library machine; absent, it goes to stdout), and
+   * debug (the gdbstub's channel, with --gdb: actors/cpu/debug_channel.ts).
    */
   buffers: Record<string, SharedArrayBuffer>;
 }
