@@ -14,7 +14,10 @@ export const ACC_STORE = 2;
 /** Entries per set (power of two) and sets (see Hart.updateMode). */
 export const TLB_SIZE = 512;
 export const TLB_MASK = TLB_SIZE - 1;
-export const TLB_SETS = 4;
+/** Address spaces (ASIDs) whose entries are kept at once; each has three sets. */
+export const ASID_SLOTS = 4;
+/** Set 0 (identity: M or bare) and three sets (U, S, S+SUM) per ASID slot. */
+export const TLB_SETS = 1 + 3 * ASID_SLOTS;
 
 const PAGE_FAULT = [12, 13, 15];
 const ACCESS_FAULT = [1, 5, 7];

@@ -48,6 +48,19 @@ build bench_fp "$src/bench_fp.c"
 # the differential suite's programs only.
 "$CC" -march=rv64gc -mabi=lp64d -nostdlib -static -fno-pie -no-pie -s -Wl,-Ttext=0x80200000 \
   -Wl,--build-id=none -Wl,-z,separate-code -o "$(dirname "$bin")/bare-bin/sbi_console" "$src/bare/sbi_console.s"
+# The conformance programs (riscv-tests style, reporting through HTIF's
+# tohost, so their symbols stay): M-mode ELFs at 0x80000000 for --bios, and
+# the HTIF one again at 0x80200000 to be booted as the kernel.
+# tests/e2e/conformance_test.ts runs them; their expected results are there.
+conf="$src/conf"
+conf_bin="$(dirname "$bin")/bare-bin"
+CONF=(-march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie -I"$conf"
+  -T "$conf/link.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments)
+"$CC" "${CONF[@]}" -DEXIT_CODE=0 -o "$conf_bin/conf_htif_pass" "$conf/htif_putchar.S"
+"$CC" "${CONF[@]}" -DEXIT_CODE=21 -o "$conf_bin/conf_htif_fail" "$conf/htif_putchar.S"
+"$CC" "${CONF[@]}" -DEXIT_CODE=0 -Wl,--defsym=BASE=0x80200000 -o "$conf_bin/conf_htif_kernel" \
+  "$conf/htif_putchar.S"
+for t in csr asid sstc; do "$CC" "${CONF[@]}" -o "$conf_bin/conf_$t" "$conf/$t.S"; done
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

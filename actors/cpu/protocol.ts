@@ -39,6 +39,12 @@ export interface CpuConfig {
    * panic; with panic=0 Linux then loops forever with interrupts off).
    */
   stopOn?: { text: string; reason: string };
+  /**
+   * Spike's HTIF (devices/htif.ts): the physical addresses of the ELF's
+   * `tohost`/`fromhost` words, polled after every batch. An exit through it
+   * ends the run with the program's status.
+   */
+  htif?: { tohost: number; fromhost: number };
 }
 
 export interface CpuFate {
@@ -48,6 +54,8 @@ export interface CpuFate {
   /** What happened, in words (the lguest `lg->dead` string). */
   reason: string;
   instret: number;
+  /** The exit status the run should end with, when the guest chose one (an HTIF exit). */
+  exitCode?: number;
   /** Recent PCs, oldest first, hex (when tracePcs was set and the guest died). */
   pcs?: string[];
   /** pc samples as [pc in hex, count] (when profiling). */
