@@ -86,7 +86,10 @@ Deno.test({
       assert.match(text, /printk: legacy console \[hvc0\] enabled/);
       await writer.write(new TextEncoder().encode("cat /proc/cpuinfo\n"));
       // QEMU 7.2's Linux sees our string (its own hart has the same extensions).
-      assert.ok(await until(/isa\s*: rv64imafdc_zicntr_zicsr_zifencei_zihpm\S*_sstc/, 20_000), text);
+      assert.ok(
+        await until(/isa\s*: rv64imafdc_zicntr_zicsr_zifencei_zihpm\S*_sstc/, 20_000),
+        text,
+      );
       await writer.write(new TextEncoder().encode("cat /proc/cpuinfo | grep mmu\n"));
       assert.ok(await until(/mmu\s*: sv48/, 20_000), text);
     } finally {
