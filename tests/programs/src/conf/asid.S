@@ -5,7 +5,8 @@
 # address spaces cached: the page-table change made without a fence is not
 # seen yet); `sfence.vma x0, asid` of another ASID leaves it; `sfence.vma
 # x0, 1` and `sfence.vma X, 1` drop it; ASID 1 reused with another root never
-# sees the old root's entries. Low memory stays mapped by a global gigapage.
+# sees the old root's entries; cycling through more ASIDs than the hart
+# caches never mixes them. Low memory stays mapped by a global gigapage.
 #include "conf.h"
 #define X 0x40000000
 #define PTE_LEAF 0xcf     /* V R W X A D: 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x80 */
@@ -121,6 +122,25 @@ s_main:
     SATP(0x8000, r1)
     ld    t2, 0(s1)
     EXPECT(t2, 0xaaaa)
+    CHECK(11)                      # more address spaces than the hart caches: each
+    SATP(3, r1)                    # new one takes a slot, the least recently used
+    ld    t2, 0(s1)                # one is emptied, and no ASID ever sees another's
+    EXPECT(t2, 0xaaaa)
+    SATP(4, r1)
+    ld    t2, 0(s1)
+    EXPECT(t2, 0xaaaa)
+    SATP(5, r2)
+    ld    t2, 0(s1)
+    EXPECT(t2, 0xbbbb)
+    SATP(6, r2)
+    ld    t2, 0(s1)
+    EXPECT(t2, 0xbbbb)
+    SATP(7, r1)
+    ld    t2, 0(s1)
+    EXPECT(t2, 0xaaaa)
+    SATP(5, r2)
+    ld    t2, 0(s1)
+    EXPECT(t2, 0xbbbb)
     j     pass
 
 trap:
