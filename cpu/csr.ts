@@ -107,9 +107,24 @@ export function updateSstc(h: Hart): void {
   else h.mipSw &= ~MIP_STIP;
 }
 
-/** A counter's value: the retired count plus the offset a write left (mod 2^64). */
-function counterValue(h: Hart, offset: bigint): bigint {
-  return (offset + BigInt(h.instretN)) & U64;
+/** mcountinhibit's implemented bits: CY (0) and IR (2); the hpm counters count nothing anyway. */
+const INHIBIT_CY = 1, INHIBIT_IR = 4;
+
+/**
+ * A counter's value (`which` = INHIBIT_CY or INHIBIT_IR): the executed count
+ * plus the offset a write left (mod 2^64) — or, while mcountinhibit stops
+ * the counter, the value it stopped at, kept in the offset field.
+ */
+export function counterValue(h: Hart, which: number): bigint {
+  const off = which === INHIBIT_CY ? h.mcycleOffset : h.minstretOffset;
+  return h.mcountinhibit & which ? off : (off + BigInt(h.instretN)) & U64;
+}
+
+/** Set a counter to `v` (a CSR write): its offset, or its stopped value while inhibited. */
+function setCounter(h: Hart, which: number, v: bigint): void {
+  const off = h.mcountinhibit & which ? v & U64 : (v - BigInt(h.instretN)) & U64;
+  if (which === INHIBIT_CY) h.mcycleOffset = off;
+  else h.minstretOffset = off;
 }
 
 /** Read a CSR with no privilege check. null = no such CSR. */
@@ -123,10 +138,10 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
       return BigInt(((h.fpu.frm & 7) << 5) | (h.fpu.fflags & 31));
     case CSR.CYCLE:
     case CSR.MCYCLE:
-      return counterValue(h, h.mcycleOffset);
+      return counterValue(h, INHIBIT_CY);
     case CSR.INSTRET:
     case CSR.MINSTRET:
-      return counterValue(h, h.minstretOffset);
+      return counterValue(h, INHIBIT_IR);
     case CSR.TIME:
       return readTimeCsr(h);
     case CSR.SSTATUS:
@@ -171,7 +186,7 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
     case CSR.MENVCFG:
       return h.menvcfg;
     case CSR.MCOUNTINHIBIT:
-      return 0n;
+      return BigInt(h.mcountinhibit);
     case CSR.MSCRATCH:
       return h.mscratch;
     case CSR.MEPC:
@@ -248,10 +263,10 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
     // instruction's increment, and the next instruction reads `v` (Zicntr).
     // read-only (the instruction path rejects writes before here)
     case CSR.MCYCLE:
-      h.mcycleOffset = (v - BigInt(h.instretN)) & U64;
+      setCounter(h, INHIBIT_CY, v);
       return true;
     case CSR.MINSTRET:
-      h.minstretOffset = (v - BigInt(h.instretN)) & U64;
+      setCounter(h, INHIBIT_IR, v);
       return true;
     case CSR.STIMECMP:
       h.stimecmp = v & U64;
@@ -331,8 +346,16 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
       if (h.sstcEnabled && !was) updateSstc(h);
       return true;
     }
-    case CSR.MCOUNTINHIBIT:
+    case CSR.MCOUNTINHIBIT: {
+      // Stopping a counter keeps its value; restarting it counts on from there.
+      for (const which of [INHIBIT_CY, INHIBIT_IR]) {
+        if (((lo ^ h.mcountinhibit) & which) === 0) continue;
+        const now = counterValue(h, which);
+        h.mcountinhibit ^= which;
+        setCounter(h, which, now);
+      }
       return true;
+    }
     case CSR.MSCRATCH:
       h.mscratch = v;
       return true;
@@ -472,7 +495,8 @@ export function execCsr(h: Hart, insn: number, raw: number, pc: number): boolean
   // retired (Zicntr); instretN already counts it.
   if (
     old !== null &&
-    (csr === CSR.CYCLE || csr === CSR.INSTRET || csr === CSR.MCYCLE || csr === CSR.MINSTRET)
+    (csr === CSR.CYCLE || csr === CSR.INSTRET || csr === CSR.MCYCLE || csr === CSR.MINSTRET) &&
+    !(h.mcountinhibit & (csr & 2 ? INHIBIT_IR : INHIBIT_CY)) // a stopped one did not count it
   ) {
     old = (old - 1n) & U64;
   }

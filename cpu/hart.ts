@@ -11,7 +11,7 @@
 
 import { type Bus, EMPTY_BUS } from "./bus.ts";
 import { Fpu } from "./fpu.ts";
-import { csrReadRaw, csrWriteRaw, updateSstc } from "./csr.ts";
+import { counterValue, csrReadRaw, csrWriteRaw, updateSstc } from "./csr.ts";
 import { runBatch } from "./execute.ts";
 import { ASID_SLOTS, TLB_MASK, TLB_SETS, TLB_SIZE } from "./mmu.ts";
 import { checkInterrupts, MSTATUS } from "./trap.ts";
@@ -135,6 +135,8 @@ export class Hart {
   instretN = 0;
   minstretOffset = 0n;
   mcycleOffset = 0n;
+  /** mcountinhibit (CY, IR): a stopped counter's value is then in its offset field. */
+  mcountinhibit = 0;
 
   // --- LR/SC ---
   resValid = false;
@@ -280,7 +282,7 @@ export class Hart {
 
   /** minstret's value (64-bit, unsigned). instretN counts executed instructions. */
   get instret(): bigint {
-    return BigInt.asUintN(64, this.minstretOffset + BigInt(this.instretN));
+    return counterValue(this, 4); // minstret (mcountinhibit.IR)
   }
 
   /**

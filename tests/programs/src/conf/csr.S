@@ -3,7 +3,7 @@
 # the trigger CSRs of a hart with no triggers, satp's modes and 16 ASID bits
 # (Sv57 is not offered: its write is ignored), menvcfg/STCE, stimecmp, the
 # counter enables, the delegation and interrupt masks, xtvec/xepc, PMP
-# address width. M-mode throughout; any trap fails the check under way.
+# address width, mcountinhibit stopping and restarting the counters. M-mode throughout; any trap fails the check under way.
 #include "conf.h"
     HTIF_SECTIONS
     .section .text.init
@@ -87,7 +87,6 @@ _start:
     CHECK(14)
     CSR_WARL(mcounteren, -1, 0xffffffff)
     CSR_WARL(scounteren, -1, 0xffffffff)
-    CSR_WARL(mcountinhibit, -1, 0)
 
     # --- delegation, enables, pending
     CHECK(15)
@@ -123,6 +122,29 @@ _start:
     EXPECT(t1, 0)
     csrr  t1, mhartid
     EXPECT(t1, 0)
+
+    # --- mcountinhibit: CY and IR stop mcycle and minstret (hpm bits: nothing to stop)
+    CHECK(21)
+    CSR_WARL(mcountinhibit, -1, 5)
+    csrr  t1, minstret
+    nop
+    csrr  t2, minstret
+    bne   t1, t2, fail             # stopped
+    csrr  t1, mcycle
+    nop
+    csrr  t2, mcycle
+    bne   t1, t2, fail
+    CHECK(22)                      # written while stopped: holds the value
+    li    t0, 50
+    csrw  minstret, t0
+    csrr  t1, minstret
+    EXPECT(t1, 50)
+    CHECK(23)                      # restarted: counts on from there
+    csrw  mcountinhibit, zero
+    csrr  t1, minstret
+    csrr  t2, minstret
+    EXPECT(t1, 50)
+    EXPECT(t2, 51)
     j     pass
 
 trap:
