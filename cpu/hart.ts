@@ -378,11 +378,9 @@ export class Hart {
   flushTlbPage(va: number, asid = -1): void {
     const vpn = Math.floor(va / 4096);
     const giga = Math.floor(vpn / 262144);
-    const all = () => asid < 0 ? this.flushTlb() : this.flushTlbAsid(asid);
-    if (this.superCount < 0) return all();
-    for (let i = 0; i < this.superCount; i++) {
-      if (this.superGiga[i] === giga) return all();
-    }
+    let whole = this.superCount < 0;
+    for (let i = 0; i < this.superCount; i++) if (this.superGiga[i] === giga) whole = true;
+    if (whole) return asid < 0 ? this.flushTlb() : this.flushTlbAsid(asid);
     const idx = vpn & TLB_MASK;
     for (let set = 0; set < TLB_SETS; set++) {
       // With an ASID: only that address space's sets (set 0 is the identity map).
