@@ -96,3 +96,44 @@ Deno.test("conformance: Linux uses Sstc (no SBI set_timer), 16-bit ASIDs, the fu
     await s.close();
   }
 });
+
+/** A copy of an ELF whose symbol `name` has the value `to` (found through .symtab). */
+function withSymbol(file: Uint8Array, name: string, to: bigint): Uint8Array {
+  const b = file.slice();
+  const v = new DataView(b.buffer);
+  const shoff = Number(v.getBigUint64(40, true));
+  const shentsize = v.getUint16(58, true), shnum = v.getUint16(60, true);
+  const sh = (i: number) => shoff + i * shentsize;
+  for (let i = 0; i < shnum; i++) {
+    if (v.getUint32(sh(i) + 4, true) !== 2) continue; // SHT_SYMTAB
+    const off = Number(v.getBigUint64(sh(i) + 24, true));
+    const size = Number(v.getBigUint64(sh(i) + 32, true));
+    const strs = Number(v.getBigUint64(sh(v.getUint32(sh(i) + 40, true)) + 24, true));
+    for (let o = off; o < off + size; o += 24) {
+      let s = strs + v.getUint32(o, true), text = "";
+      while (b[s] !== 0) text += String.fromCharCode(b[s++]);
+      if (text === name) {
+        v.setBigUint64(o + 8, to, true);
+        return b;
+      }
+    }
+  }
+  throw new Error(`no symbol ${name}`);
+}
+
+Deno.test("conformance: an HTIF symbol outside RAM or misaligned is refused (exit 2), nothing runs", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const file = Deno.readFileSync(`${BIN}conf_htif_pass`);
+    for (const [to, what] of [[0x1000n, "outside"], [0x8000_1004n, "misaligned"]] as const) {
+      Deno.writeFileSync(`${dir}/bad`, withSymbol(file, "tohost", to));
+      Deno.writeFileSync(`${dir}/Image`, kernelImage([0x0000006f]));
+      const r = await runMachine([`--bios=${dir}/bad`, "32", `${dir}/Image`]);
+      assert.equal(r.code, 2, `${what}: ${r.stderr}`);
+      assert.match(r.stderr, /HTIF symbol tohost \(0x[0-9a-f]+\) is not an aligned word in RAM/);
+      assert.equal(r.stdout, "");
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
