@@ -88,9 +88,7 @@ const MIP_STIP = 1 << 5;
 const SATP_PPN = (1n << 44n) - 1n;
 const SATP_ASID = 0xffffn;
 
-/**
- * The `time` CSR's value now (unsigned). Sstc compares against it.
- */
+/** The `time` CSR's value now (unsigned). Sstc compares against it. */
 export function readTimeCsr(h: Hart): bigint {
   return h.readTime !== null ? h.readTime() : BigInt(Math.floor(h.instretN / 10));
 }

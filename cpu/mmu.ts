@@ -2,7 +2,8 @@
 // hardware A/D updates, and the slow paths of the TLBs whose fast paths are
 // inlined in cpu/execute.ts. A TLB entry maps one 4 KiB virtual page to a RAM
 // offset, for one access kind (fetch / load / store) in one "set" — the
-// privilege+SUM context it was filled for — so a hit needs no permission check.
+// privilege+SUM context, in one address space (ASID slot, cpu/hart.ts), it was
+// filled for — so a hit needs no permission check.
 // MMIO pages are never cached. Read next: cpu/trap.ts.
 
 import type { Hart } from "./hart.ts";
