@@ -24,6 +24,7 @@ export const CSR = {
   SCAUSE: 0x142,
   STVAL: 0x143,
   SIP: 0x144,
+  STIMECMP: 0x14d,
   SATP: 0x180,
   MSTATUS: 0x300,
   MISA: 0x301,
@@ -41,6 +42,11 @@ export const CSR = {
   MIP: 0x344,
   PMPCFG0: 0x3a0,
   PMPADDR0: 0x3b0,
+  TSELECT: 0x7a0,
+  TDATA1: 0x7a1,
+  TDATA2: 0x7a2,
+  TDATA3: 0x7a3,
+  TINFO: 0x7a4,
   MCYCLE: 0xb00,
   MINSTRET: 0xb02,
   MVENDORID: 0xf11,
@@ -71,6 +77,53 @@ const MIP_SW_MASK = (1 << 1) | (1 << 5) | (1 << 9);
 const MEDELEG_MASK = 0xb3ff;
 
 const U32 = 0xffffffffn;
+const U64 = (1n << 64n) - 1n;
+
+/** menvcfg: FIOM (bit 0) and Sstc's STCE (bit 63) are implemented; no Svpbmt, Zicbo*, ADUE. */
+export const MENVCFG_STCE = 1n << 63n;
+const MENVCFG_MASK = MENVCFG_STCE | 1n;
+const MIP_STIP = 1 << 5;
+
+/** satp: 16 ASID bits (ASIDLEN = 16, as QEMU), the root's 44-bit ppn. */
+const SATP_PPN = (1n << 44n) - 1n;
+const SATP_ASID = 0xffffn;
+
+/** The `time` CSR's value now (unsigned). Sstc compares against it. */
+export function readTimeCsr(h: Hart): bigint {
+  return h.readTime !== null ? h.readTime() : BigInt(Math.floor(h.instretN / 10));
+}
+
+/**
+ * Sstc: with menvcfg.STCE set, mip.STIP is not a software bit but the level
+ * `time >= stimecmp`, recomputed here — at every batch's entry (Hart.run),
+ * on reads of mip/sip and on writes of stimecmp/menvcfg. Between those the
+ * host wakes the hart at the deadline (the cpu actor arms the waker).
+ */
+export function updateSstc(h: Hart): void {
+  if (!h.sstcEnabled) return;
+  if (readTimeCsr(h) >= h.stimecmp) h.mipSw |= MIP_STIP;
+  else h.mipSw &= ~MIP_STIP;
+}
+
+/** mcountinhibit's implemented bits: CY (0) and IR (2); the hpm counters count nothing anyway. */
+const INHIBIT_CY = 1, INHIBIT_IR = 4;
+
+/**
+ * A counter's value (`which` = INHIBIT_CY or INHIBIT_IR): the executed count
+ * plus the offset a write left (mod 2^64) — or, while mcountinhibit stops
+ * the counter, the value it stopped at, kept in the offset field.
+ */
+export function counterValue(h: Hart, which: number): bigint {
+  const off = which === INHIBIT_CY ? h.mcycleOffset : h.minstretOffset;
+  return h.mcountinhibit & which ? off : (off + BigInt(h.instretN)) & U64;
+}
+
+/** Set a counter to `v` (a CSR write): its offset, or its stopped value while inhibited. */
+function setCounter(h: Hart, which: number, v: bigint): void {
+  const off = h.mcountinhibit & which ? v & U64 : (v - BigInt(h.instretN)) & U64;
+  if (which === INHIBIT_CY) h.mcycleOffset = off;
+  else h.minstretOffset = off;
+}
 
 /** Read a CSR with no privilege check. null = no such CSR. */
 export function csrReadRaw(h: Hart, csr: number): bigint | null {
@@ -83,12 +136,12 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
       return BigInt(((h.fpu.frm & 7) << 5) | (h.fpu.fflags & 31));
     case CSR.CYCLE:
     case CSR.MCYCLE:
-      return BigInt(h.instretN + h.cycleDelta);
+      return counterValue(h, INHIBIT_CY);
     case CSR.INSTRET:
     case CSR.MINSTRET:
-      return BigInt(h.instretN);
+      return counterValue(h, INHIBIT_IR);
     case CSR.TIME:
-      return h.readTime !== null ? h.readTime() : BigInt(Math.floor(h.instretN / 10));
+      return readTimeCsr(h);
     case CSR.SSTATUS:
       return readMstatus(h) & (BigInt(SSTATUS_MASK) | (2n << 32n) | SD);
     case CSR.SIE:
@@ -108,7 +161,10 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
     case CSR.STVAL:
       return h.stval;
     case CSR.SIP:
+      updateSstc(h);
       return BigInt((h.mipSw | h.externalMip) & h.mideleg);
+    case CSR.STIMECMP:
+      return h.stimecmp;
     case CSR.SATP:
       return h.satp;
     case CSR.MSTATUS:
@@ -128,7 +184,7 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
     case CSR.MENVCFG:
       return h.menvcfg;
     case CSR.MCOUNTINHIBIT:
-      return 0n;
+      return BigInt(h.mcountinhibit);
     case CSR.MSCRATCH:
       return h.mscratch;
     case CSR.MEPC:
@@ -138,7 +194,18 @@ export function csrReadRaw(h: Hart, csr: number): bigint | null {
     case CSR.MTVAL:
       return h.mtval;
     case CSR.MIP:
+      updateSstc(h);
       return BigInt(h.mipSw | h.externalMip);
+    // Sdtrig as a hart with no triggers (debug spec 1.0, 5.7): tselect is
+    // WARL and holds only 0; tdata1 reads type 0 ("no trigger at this
+    // tselect"), so writes to it and to tdata2/3 change nothing; tinfo = 1.
+    case CSR.TSELECT:
+    case CSR.TDATA1:
+    case CSR.TDATA2:
+    case CSR.TDATA3:
+      return 0n;
+    case CSR.TINFO:
+      return 1n;
     case CSR.MVENDORID:
     case CSR.MARCHID:
     case CSR.MIMPID:
@@ -188,13 +255,28 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
     case CSR.CYCLE:
     case CSR.TIME:
     case CSR.INSTRET:
-      return true; // read-only (the instruction path rejects writes before here)
+      return true;
+    // All 64 bits. From an instruction, instretN already counts the writing
+    // instruction, so the counter reads `v` after it: the write replaces that
+    // instruction's increment, and the next instruction reads `v` (Zicntr).
+    // read-only (the instruction path rejects writes before here)
     case CSR.MCYCLE:
-      h.cycleDelta = Number(BigInt.asUintN(53, v)) - h.instretN;
+      setCounter(h, INHIBIT_CY, v);
       return true;
     case CSR.MINSTRET:
-      h.instretN = Number(BigInt.asUintN(53, v));
+      setCounter(h, INHIBIT_IR, v);
       return true;
+    case CSR.STIMECMP:
+      h.stimecmp = v & U64;
+      updateSstc(h);
+      h.onStimecmp?.(h.stimecmp);
+      return true;
+    case CSR.TSELECT:
+    case CSR.TDATA1:
+    case CSR.TDATA2:
+    case CSR.TDATA3:
+    case CSR.TINFO:
+      return true; // no triggers: nothing to select or program (tinfo is read-only)
     case CSR.SSTATUS:
       setMstatus(h, (h.mstatus & ~SSTATUS_MASK) | (lo & SSTATUS_MASK));
       return true;
@@ -205,7 +287,7 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
       h.stvec = legalTvec(v);
       return true;
     case CSR.SCOUNTEREN:
-      h.scounteren = lo & 7;
+      h.scounteren = lo; // all 32 bits: hpmcounter3..31 exist (and read 0)
       return true;
     case CSR.SENVCFG:
       h.senvcfg = v & 1n; // FIOM only
@@ -252,13 +334,26 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
       h.mtvec = legalTvec(v);
       return true;
     case CSR.MCOUNTEREN:
-      h.mcounteren = lo & 7;
+      h.mcounteren = lo;
       return true;
-    case CSR.MENVCFG:
-      h.menvcfg = v & 1n; // FIOM only: no Sstc, Svpbmt, Zicbo*
+    case CSR.MENVCFG: {
+      const was = h.sstcEnabled;
+      h.menvcfg = BigInt.asIntN(64, v & MENVCFG_MASK);
+      h.sstcEnabled = (v & MENVCFG_STCE) !== 0n;
+      // STIP goes back to being a software bit (left as it was) or becomes the compare.
+      if (h.sstcEnabled && !was) updateSstc(h);
       return true;
-    case CSR.MCOUNTINHIBIT:
+    }
+    case CSR.MCOUNTINHIBIT: {
+      // Stopping a counter keeps its value; restarting it counts on from there.
+      for (const which of [INHIBIT_CY, INHIBIT_IR]) {
+        if (((lo ^ h.mcountinhibit) & which) === 0) continue;
+        const now = counterValue(h, which);
+        h.mcountinhibit ^= which;
+        setCounter(h, which, now);
+      }
       return true;
+    }
     case CSR.MSCRATCH:
       h.mscratch = v;
       return true;
@@ -271,9 +366,12 @@ export function csrWriteRaw(h: Hart, csr: number, v: bigint): boolean {
     case CSR.MTVAL:
       h.mtval = v;
       return true;
-    case CSR.MIP:
-      h.mipSw = lo & MIP_SW_MASK;
+    case CSR.MIP: {
+      // With Sstc on, STIP is the timer compare's and read-only.
+      const m = h.sstcEnabled ? MIP_SW_MASK & ~MIP_STIP : MIP_SW_MASK;
+      h.mipSw = (h.mipSw & ~m) | (lo & m);
       return true;
+    }
     case CSR.MVENDORID:
     case CSR.MARCHID:
     case CSR.MIMPID:
@@ -314,15 +412,23 @@ function legalTvec(v: bigint): number {
   return addr56(v & ~2n);
 }
 
-/** satp is WARL: a write with an unsupported MODE is ignored entirely. ASID is hardwired 0. */
+/**
+ * satp is WARL: a write with an unsupported MODE is ignored entirely (so the
+ * kernel's Sv57 → Sv48 → Sv39 probe works). ASID has all 16 bits. The write
+ * flushes nothing: Hart.selectAsidSlot picks the TLB sets cached for this
+ * (ASID, root), so a switch back to an address space finds its entries.
+ */
 function writeSatp(h: Hart, v: bigint): void {
   const mode = Number(BigInt.asUintN(64, v) >> 60n);
   if (mode !== 0 && mode !== 8 && !(mode === 9 && h.sv48)) return;
-  const ppn = v & ((1n << 44n) - 1n);
-  h.satp = mode === 0 ? 0n : BigInt.asIntN(64, (BigInt(mode) << 60n) | ppn);
+  const ppn = v & SATP_PPN;
+  const asid = Number((v >> 44n) & SATP_ASID);
+  // Bare: ASID and PPN "should be zero" (QEMU keeps them); we keep them too.
+  h.satp = BigInt.asIntN(64, (BigInt(mode) << 60n) | (BigInt(asid) << 44n) | ppn);
   h.satpMode = mode;
   h.satpRoot = mode === 0 ? 0 : Number(ppn) * 4096;
-  h.flushTlb();
+  h.satpAsid = asid;
+  if (mode !== 0) h.selectAsidSlot(asid, h.satpRoot, mode);
   h.updateMode();
 }
 
@@ -377,8 +483,21 @@ export function execCsr(h: Hart, insn: number, raw: number, pc: number): boolean
     if (csr >= 0xc00 && csr <= 0xc1f) ok = counterAllowed(h, csr);
     else if (csr <= CSR.FCSR) ok = (h.mstatus & MSTATUS.FS) !== 0;
     else if (csr === CSR.SATP && h.priv === 1) ok = !(h.mstatus & MSTATUS.TVM);
+    else if (csr === CSR.STIMECMP && h.priv === 1) {
+      // Sstc: S reaches stimecmp only with menvcfg.STCE and mcounteren.TM.
+      ok = h.sstcEnabled && (h.mcounteren & 2) !== 0;
+    }
   }
-  const old = ok ? csrReadRaw(h, csr) : null;
+  let old = ok ? csrReadRaw(h, csr) : null;
+  // A counter read by an instruction gives the value before that instruction
+  // retired (Zicntr); instretN already counts it.
+  if (
+    old !== null &&
+    (csr === CSR.CYCLE || csr === CSR.INSTRET || csr === CSR.MCYCLE || csr === CSR.MINSTRET) &&
+    !(h.mcountinhibit & (csr & 2 ? INHIBIT_IR : INHIBIT_CY)) // a stopped one did not count it
+  ) {
+    old = (old - 1n) & U64;
+  }
   if (old === null) {
     takeTrap(h, CAUSE.ILLEGAL, BigInt(raw >>> 0), pc, false);
     return false;

@@ -1222,8 +1222,13 @@ function execSystem(h: Hart, insn: number, raw: number, pc: number, ilen: number
   if ((f12 >>> 5) === 0x09 && rd === 0) { // sfence.vma
     if (h.priv === 0 || (h.priv === 1 && (h.mstatus & MSTATUS.TVM))) illegal(h, raw, pc);
     else {
-      if (rs1 === 0) h.flushTlb();
-      else h.flushTlbPage(h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0));
+      const rs2 = (insn >>> 20) & 31;
+      // rs2 = x0: every address space; otherwise only the ASID in rs2.
+      const asid = rs2 === 0 ? -1 : h.xw[2 * rs2] & 0xffff;
+      if (rs1 === 0) {
+        if (asid < 0) h.flushTlb();
+        else h.flushTlbAsid(asid);
+      } else h.flushTlbPage(h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0), asid);
       h.pcN = pc + ilen;
     }
     return RUN_BUDGET;

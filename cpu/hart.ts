@@ -1,4 +1,4 @@
-// One RV64IMAFDC hart with M/S/U privilege and Sv39/Sv48 paging: the state
+// One RV64IMAFDC hart with M/S/U privilege and Sv39/Sv48 paging with ASIDs: the state
 // and the public API that the cpu actor, the user-mode runner and the tests
 // drive. Drive it like this: construct it over the guest RAM SharedArrayBuffer,
 // set pc/priv/registers, plug `bus` and `onEcall`, then call `run(n)` in a loop,
@@ -11,9 +11,9 @@
 
 import { type Bus, EMPTY_BUS } from "./bus.ts";
 import { Fpu } from "./fpu.ts";
-import { csrReadRaw, csrWriteRaw } from "./csr.ts";
+import { counterValue, csrReadRaw, csrWriteRaw, updateSstc } from "./csr.ts";
 import { runBatch } from "./execute.ts";
-import { TLB_MASK, TLB_SETS, TLB_SIZE } from "./mmu.ts";
+import { ASID_SLOTS, TLB_MASK, TLB_SETS, TLB_SIZE } from "./mmu.ts";
 import { checkInterrupts, MSTATUS } from "./trap.ts";
 
 export const RUN_BUDGET = 0;
@@ -125,15 +125,27 @@ export class Hart {
   menvcfg = 0n;
   senvcfg = 0n;
   satp = 0n;
-  /** Decoded satp: 0 bare, 8 Sv39, 9 Sv48; root table physical address. */
+  /** Decoded satp: 0 bare, 8 Sv39, 9 Sv48; root table physical address; ASID. */
   satpMode = 0;
   satpRoot = 0;
+  satpAsid = 0;
+  /** Sstc: menvcfg.STCE, and stimecmp (unsigned; all ones = never). */
+  sstcEnabled = false;
+  stimecmp = (1n << 64n) - 1n;
+  /** Called after a write of stimecmp (the cpu actor arms the waker with it). */
+  onStimecmp: ((deadline: bigint) => void) | null = null;
   readonly pmpcfg = new BigInt64Array(16);
   readonly pmpaddr = new BigInt64Array(64);
-  /** Instructions retired (kept as a number: exact to 2^53). */
+  /**
+   * Instructions executed (a number: exact to 2^53, ~3 years at 100 MIPS).
+   * The 64-bit minstret/mcycle are this plus an offset a CSR write sets (mod
+   * 2^64), so the loop only ever adds to a number.
+   */
   instretN = 0;
-  /** mcycle - instret, so that writes to mcycle stick. */
-  cycleDelta = 0;
+  minstretOffset = 0n;
+  mcycleOffset = 0n;
+  /** mcountinhibit (CY, IR): a stopped counter's value is then in its offset field. */
+  mcountinhibit = 0;
 
   // --- LR/SC ---
   resValid = false;
@@ -150,6 +162,17 @@ export class Hart {
   /** First TLB index of the set in use for fetches and for data accesses. */
   fBase = 0;
   dBase = 0;
+  /**
+   * ASID slots: each holds the sets 1..3 (U, S, S+SUM) of one address space,
+   * keyed by (ASID, root, mode), so switching satp between a few address
+   * spaces keeps their entries. slotAsid -1 = free. The slot in use: asidSlot.
+   */
+  readonly slotAsid = new Int32Array(ASID_SLOTS).fill(-1);
+  readonly slotRoot = new Float64Array(ASID_SLOTS);
+  readonly slotMode = new Int32Array(ASID_SLOTS);
+  readonly slotUsed = new Float64Array(ASID_SLOTS);
+  asidSlot = 0;
+  slotClock = 0;
   /** The current code page: its virtual base and the ram offset of that page. NaN = none. */
   fetchVa = NaN;
   fetchOff = 0;
@@ -289,8 +312,9 @@ export class Hart {
     this.updateMode();
   }
 
+  /** minstret's value (64-bit, unsigned). instretN counts executed instructions. */
   get instret(): bigint {
-    return BigInt(this.instretN);
+    return counterValue(this, 4); // minstret (mcountinhibit.IR)
   }
 
   /**
@@ -299,6 +323,7 @@ export class Hart {
    */
   run(maxInstructions: number): number {
     if (this.stopRequested) return RUN_STOP;
+    if (this.sstcEnabled) updateSstc(this);
     checkInterrupts(this);
     return runBatch(this, maxInstructions);
   }
@@ -327,7 +352,7 @@ export class Hart {
     this.mipSw = on ? this.mipSw | m : this.mipSw & ~m;
   }
 
-  /** Drop every cached translation (sfence.vma, satp writes, SBI remote fences). */
+  /** Drop every cached translation, of every ASID (sfence.vma x0, x0; SBI remote fences). */
   flushTlb(): void {
     this.fTag.fill(NaN);
     this.rTag.fill(NaN);
@@ -337,20 +362,61 @@ export class Hart {
   }
 
   /**
+   * Drop one ASID's translations (sfence.vma x0, asid). Its global entries go
+   * too: the spec allows a fence to drop more than it must.
+   */
+  flushTlbAsid(asid: number): void {
+    for (let s = 0; s < ASID_SLOTS; s++) if (this.slotAsid[s] === asid) this.flushSlot(s);
+  }
+
+  /** Empty one ASID slot's three sets. */
+  private flushSlot(slot: number): void {
+    const from = (1 + 3 * slot) * TLB_SIZE, to = from + 3 * TLB_SIZE;
+    this.fTag.fill(NaN, from, to);
+    this.rTag.fill(NaN, from, to);
+    this.wTag.fill(NaN, from, to);
+    this.fetchVa = NaN;
+  }
+
+  /**
+   * satp now names (asid, root, mode): use the slot cached for it, or take
+   * the least recently used slot and empty it. The same ASID with another
+   * root empties its slot — software should fence, but a stale entry of
+   * another address space must never be used.
+   */
+  selectAsidSlot(asid: number, root: number, mode: number): void {
+    let slot = -1;
+    for (let s = 0; s < ASID_SLOTS; s++) if (this.slotAsid[s] === asid) slot = s;
+    if (slot < 0) {
+      slot = 0;
+      for (let s = 1; s < ASID_SLOTS; s++) if (this.slotUsed[s] < this.slotUsed[slot]) slot = s;
+      this.flushSlot(slot);
+    } else if (this.slotRoot[slot] !== root || this.slotMode[slot] !== mode) {
+      this.flushSlot(slot);
+    }
+    this.slotAsid[slot] = asid;
+    this.slotRoot[slot] = root;
+    this.slotMode[slot] = mode;
+    this.slotUsed[slot] = ++this.slotClock;
+    this.asidSlot = slot;
+  }
+
+  /**
    * sfence.vma with an address: drop that page's entries. An entry made from
    * a superpage stands for a whole region that a fence of any address in it
    * must drop, so a fence inside a 1 GiB region holding such entries flushes
    * everything (the kernel's linear map is in superpages; user pages are not).
    */
-  flushTlbPage(va: number): void {
+  flushTlbPage(va: number, asid = -1): void {
     const vpn = Math.floor(va / 4096);
     const giga = Math.floor(vpn / 262144);
-    if (this.superCount < 0) return this.flushTlb();
-    for (let i = 0; i < this.superCount; i++) {
-      if (this.superGiga[i] === giga) return this.flushTlb();
-    }
+    let whole = this.superCount < 0;
+    for (let i = 0; i < this.superCount; i++) if (this.superGiga[i] === giga) whole = true;
+    if (whole) return asid < 0 ? this.flushTlb() : this.flushTlbAsid(asid);
     const idx = vpn & TLB_MASK;
     for (let set = 0; set < TLB_SETS; set++) {
+      // With an ASID: only that address space's sets (set 0 is the identity map).
+      if (asid >= 0 && (set === 0 || this.slotAsid[((set - 1) / 3) | 0] !== asid)) continue;
       const i = set * TLB_SIZE + idx;
       if (this.fTag[i] === vpn) this.fTag[i] = NaN;
       if (this.rTag[i] === vpn) this.rTag[i] = NaN;
@@ -370,8 +436,8 @@ export class Hart {
 
   /**
    * Recompute which TLB sets apply after a change of privilege, mstatus
-   * (MPRV, MPP, SUM, MXR) or satp. Set 0 = no translation (identity), 1 = U,
-   * 2 = S with SUM clear, 3 = S with SUM set.
+   * (MPRV, MPP, SUM, MXR) or satp. Set 0 = no translation (identity); then
+   * per ASID slot k: 1+3k = U, 2+3k = S with SUM clear, 3+3k = S with SUM set.
    */
   updateMode(): void {
     const ms = this.mstatus;
@@ -389,8 +455,9 @@ export class Hart {
 
   private tlbSet(priv: number, sum: number): number {
     if (priv === 3 || this.satpMode === 0) return 0;
-    if (priv === 0) return 1;
-    return sum ? 3 : 2;
+    const base = 1 + 3 * this.asidSlot;
+    if (priv === 0) return base;
+    return sum ? base + 2 : base + 1;
   }
 
   /** Copy guest physical memory (RAM only) into buf; false if out of RAM. */

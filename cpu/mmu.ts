@@ -2,7 +2,8 @@
 // hardware A/D updates, and the slow paths of the TLBs whose fast paths are
 // inlined in cpu/execute.ts. A TLB entry maps one 4 KiB virtual page to a RAM
 // offset, for one access kind (fetch / load / store) in one "set" — the
-// privilege+SUM context it was filled for — so a hit needs no permission check.
+// privilege+SUM context, in one address space (ASID slot, cpu/hart.ts), it was
+// filled for — so a hit needs no permission check.
 // MMIO pages are never cached. Read next: cpu/trap.ts.
 
 import type { Hart } from "./hart.ts";
@@ -14,7 +15,10 @@ export const ACC_STORE = 2;
 /** Entries per set (power of two) and sets (see Hart.updateMode). */
 export const TLB_SIZE = 512;
 export const TLB_MASK = TLB_SIZE - 1;
-export const TLB_SETS = 4;
+/** Address spaces (ASIDs) whose entries are kept at once; each has three sets. */
+export const ASID_SLOTS = 4;
+/** Set 0 (identity: M or bare) and three sets (U, S, S+SUM) per ASID slot. */
+export const TLB_SETS = 1 + 3 * ASID_SLOTS;
 
 const PAGE_FAULT = [12, 13, 15];
 const ACCESS_FAULT = [1, 5, 7];

@@ -308,7 +308,6 @@ export function warmupHart(rounds: number): Hart {
   h.fetchVa =
     h.fetchOff =
     h.faultTval =
-    h.cycleDelta =
       big;
   h.mepc =
     h.sepc =
@@ -317,7 +316,6 @@ export function warmupHart(rounds: number): Hart {
     h.satpRoot =
     h.resAddr =
     h.faultTval =
-    h.cycleDelta =
       0;
   h.fetchVa = NaN;
   h.fetchOff = 0;

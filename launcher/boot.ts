@@ -202,6 +202,7 @@ function actorsFor(
         slots: b.slots,
         entry: b.entry,
         firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
+        htif: b.htif ?? undefined,
         uart: b.uart,
         fdtAddr: b.fdtAddr,
         hartId: 0,
@@ -341,7 +342,7 @@ export async function bootOnce(
         settle({
           fate: f.fate,
           reason: f.reason,
-          exitCode: exitCodeFor(f.fate),
+          exitCode: f.exitCode ?? exitCodeFor(f.fate),
           instret: f.instret,
           pcs: f.fate === FATE.CRASHED ? f.pcs : undefined,
           profile: f.profile,

@@ -33,7 +33,7 @@ export interface MachineFdtConfig {
   initrd?: { start: number; end: number };
   /** Populated virtio-mmio slots (0..VIRTIO_SLOTS-1); each gets a node. */
   virtioSlots: number[];
-  /** The MMU mode the cpu node advertises (default sv39). */
+  /** The MMU mode the cpu node advertises (default sv48, the hart's widest). */
   mmu?: "sv39" | "sv48";
   /** Add an ns16550a UART node (and point stdout-path at it). */
   uart?: boolean;
@@ -57,10 +57,16 @@ export interface MachineFdtConfig {
   padBytes?: number;
 }
 
+/**
+ * What the hart implements (docs/cpu.md), named as QEMU 8.2+ names the same
+ * extensions (QEMU 7.2 predates the names zicntr and zihpm and leaves them
+ * out): the counters (zicntr: cycle, time, instret; zihpm: hpmcounter3..31,
+ * which read 0), Sstc (stimecmp), and Sv48 as the widest paging mode.
+ */
 export const DEFAULT_ISA = {
-  string: "rv64imafdc_zicsr_zifencei",
+  string: "rv64imafdc_zicntr_zicsr_zifencei_zihpm_sstc",
   base: "rv64i",
-  extensions: ["i", "m", "a", "f", "d", "c", "zicsr", "zifencei"],
+  extensions: ["i", "m", "a", "f", "d", "c", "zicntr", "zicsr", "zifencei", "zihpm", "sstc"],
 };
 
 const hex = (n: number) => n.toString(16);
@@ -109,7 +115,7 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
     .string("riscv,isa", isa.string)
     .string("riscv,isa-base", isa.base)
     .strings("riscv,isa-extensions", ...isa.extensions)
-    .string("mmu-type", `riscv,${cfg.mmu ?? "sv39"}`);
+    .string("mmu-type", `riscv,${cfg.mmu ?? "sv48"}`);
   const intc = cpu.child("interrupt-controller");
   // #address-cells 0 keeps dtc's interrupt_provider check quiet (newer QEMUs add it too).
   intc.u32("#address-cells", 0).u32("#interrupt-cells", 1).empty("interrupt-controller")

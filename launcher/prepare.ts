@@ -28,7 +28,8 @@ import { probeModule, type Registry } from "../actors/runtime/registry.ts";
 import { isMachineRole, type MachineRole, ROLES } from "../actors/roles.ts";
 import { createPlicState } from "../devices/plic.ts";
 import { buildMachineFdt } from "./devicetree.ts";
-import { VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machine/memmap.ts";
+import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machine/memmap.ts";
+import { findSymbols, isElf } from "../lib/elf.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
 
@@ -286,6 +287,8 @@ export interface Board {
   entry: number;
   fdtAddr: number;
   fwDynamicInfo: number;
+  /** HTIF's words when the firmware (or else the kernel) ELF has `tohost`/`fromhost` symbols. */
+  htif: { tohost: number; fromhost: number } | null;
 }
 
 /** Lay out and load one boot's machine. Throws InputError if the guest does not fit. */
@@ -426,5 +429,29 @@ export function buildBoard(
     entry: firmware ? firmwareEntry : loaded.entry,
     fdtAddr: loaded.fdtAddr,
     fwDynamicInfo,
+    htif: findHtif(p.bios, o.bios, p.memBytes) ?? findHtif(p.kernel, o.kernel, p.memBytes),
   };
+}
+
+/**
+ * Spike's HTIF words (devices/htif.ts, docs/firmware.md): an ELF with both
+ * `tohost` and `fromhost` symbols. They must be 8-aligned words in RAM.
+ */
+function findHtif(
+  bytes: Uint8Array | null,
+  name: string | null,
+  memBytes: number,
+): { tohost: number; fromhost: number } | null {
+  if (bytes === null || !isElf(bytes)) return null;
+  const syms = findSymbols(bytes, ["tohost", "fromhost"]);
+  const tohost = syms.get("tohost"), fromhost = syms.get("fromhost");
+  if (tohost === undefined || fromhost === undefined) return null;
+  for (const [what, at] of [["tohost", tohost], ["fromhost", fromhost]] as const) {
+    if (at % 8n !== 0n || at < BigInt(RAM_BASE) || at + 8n > BigInt(RAM_BASE + memBytes)) {
+      throw new InputError(
+        `${name}: its HTIF symbol ${what} (0x${at.toString(16)}) is not an aligned word in RAM`,
+      );
+    }
+  }
+  return { tohost: Number(tohost), fromhost: Number(fromhost) };
 }

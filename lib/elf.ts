@@ -151,3 +151,49 @@ function safe(x: bigint, what: string): number {
   }
   return Number(x);
 }
+
+const SHDR_BYTES = 64;
+const SHT_SYMTAB = 2;
+
+/**
+ * The values of the named symbols in the file's symbol table (.symtab), for
+ * those present; an empty map for a stripped file. Hostile files: every
+ * offset is checked against the file, and a bad table reads as no symbols.
+ */
+export function findSymbols(b: Uint8Array, names: string[]): Map<string, bigint> {
+  const out = new Map<string, bigint>();
+  if (b.length < EHDR_BYTES) return out;
+  const v = view(b);
+  const shoff = v.getBigUint64(40, true);
+  const shentsize = v.getUint16(58, true);
+  const shnum = v.getUint16(60, true);
+  if (
+    shoff === 0n || shentsize < SHDR_BYTES || shoff + BigInt(shnum * shentsize) > BigInt(b.length)
+  ) {
+    return out;
+  }
+  const sh = (i: number) => Number(shoff) + i * shentsize;
+  const want = new Set(names);
+  const dec = new TextDecoder();
+  for (let i = 0; i < shnum; i++) {
+    if (v.getUint32(sh(i) + 4, true) !== SHT_SYMTAB) continue;
+    const off = v.getBigUint64(sh(i) + 24, true);
+    const size = v.getBigUint64(sh(i) + 32, true);
+    const link = v.getUint32(sh(i) + 40, true);
+    const entsize = Number(v.getBigUint64(sh(i) + 56, true));
+    if (link >= shnum || entsize < 24 || off + size > BigInt(b.length)) continue;
+    const stroff = v.getBigUint64(sh(link) + 24, true);
+    const strsize = v.getBigUint64(sh(link) + 32, true);
+    if (stroff + strsize > BigInt(b.length)) continue;
+    const strs = b.subarray(Number(stroff), Number(stroff + strsize));
+    for (let o = Number(off); o + entsize <= Number(off + size); o += entsize) {
+      const nameAt = v.getUint32(o, true);
+      if (nameAt >= strs.length) continue;
+      let end = nameAt;
+      while (end < strs.length && strs[end] !== 0) end++;
+      const name = dec.decode(strs.subarray(nameAt, end));
+      if (want.has(name) && !out.has(name)) out.set(name, v.getBigUint64(o + 8, true));
+    }
+  }
+  return out;
+}

@@ -270,9 +270,9 @@ export function cpuBeat(ctl: Int32Array): void {
  * meanwhile so the watchdog expects no beat. Only the cpu actor calls this
  * (Atomics.wait blocks: never on the main thread).
  */
-export function cpuSleep(ctl: Int32Array, seen: number): void {
+export function cpuSleep(ctl: Int32Array, seen: number, timeoutMs?: number): void {
   Atomics.store(ctl, CTL.CPU_IDLE, 1);
-  Atomics.wait(ctl, CTL.WAKE, seen);
+  Atomics.wait(ctl, CTL.WAKE, seen, timeoutMs);
   Atomics.store(ctl, CTL.CPU_IDLE, 0);
 }
 

@@ -74,6 +74,11 @@ hart.onEcall = createSbi({
   sendIpi: () => hart.setMipSoftware(1 << 1, true),
 });
 setupDirectBoot(hart, { entry: RAM_BASE + 0x200000, hartId: 0, fdtAddr });
+// Linux sets its timer through Sstc's stimecmp (setupDirectBoot enables it), not set_timer.
+hart.onStimecmp = (d) => {
+  deadline = d >= 1n << 63n ? -1n : d;
+  hart.externalMip &= ~(1 << 5);
+};
 
 const max = Number(values.max) * 1e6;
 const t0 = performance.now();

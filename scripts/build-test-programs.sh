@@ -48,6 +48,28 @@ build bench_fp "$src/bench_fp.c"
 # the differential suite's programs only.
 "$CC" -march=rv64gc -mabi=lp64d -nostdlib -static -fno-pie -no-pie -s -Wl,-Ttext=0x80200000 \
   -Wl,--build-id=none -Wl,-z,separate-code -o "$(dirname "$bin")/bare-bin/sbi_console" "$src/bare/sbi_console.s"
+# The conformance programs (riscv-tests style, reporting through HTIF's
+# tohost, so their symbols stay): M-mode ELFs at 0x80000000 for --bios, and
+# the HTIF one again at 0x80200000 to be booted as the kernel.
+# tests/e2e/conformance_test.ts runs them; their expected results are there.
+conf="$src/conf"
+conf_bin="$(dirname "$bin")/bare-bin"
+conf_obj=$(mktemp -d)
+trap 'rm -rf "$conf_obj"' EXIT
+# Assembled to a fixed object name first: the ELF's file symbol names the
+# object, and gcc's own temporary name would make every build differ.
+conf_build() { # output name, source, extra flags...
+  local name=$1 source=$2
+  shift 2
+  "$CC" -march=rv64gc -mabi=lp64d -I"$conf" "$@" -c -o "$conf_obj/$name.o" "$source"
+  "$CC" -march=rv64gc -mabi=lp64d -nostdlib -nostartfiles -static -fno-pie -no-pie \
+    -T "$conf/link.ld" -Wl,--build-id=none -Wl,--no-warn-rwx-segments \
+    ${CONF_BASE:+-Wl,--defsym=BASE=$CONF_BASE} -o "$conf_bin/$name" "$conf_obj/$name.o"
+}
+conf_build conf_htif_pass "$conf/htif_putchar.S" -DEXIT_CODE=0
+conf_build conf_htif_fail "$conf/htif_putchar.S" -DEXIT_CODE=21
+CONF_BASE=0x80200000 conf_build conf_htif_kernel "$conf/htif_putchar.S" -DEXIT_CODE=0
+for t in csr asid sstc; do conf_build "conf_$t" "$conf/$t.S"; done
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

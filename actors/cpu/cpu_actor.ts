@@ -21,12 +21,14 @@ import { OutputSink, OutputWatch } from "../output.ts";
 import { MmioTransport } from "../../devices/virtio/mmio.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Uart } from "../../devices/uart.ts";
+import { Htif } from "../../devices/htif.ts";
 import { Syscon, SYSCON_BASE, SYSCON_SIZE, type SysconAction } from "../../devices/syscon.ts";
 import {
   CLINT_BASE,
   CLINT_SIZE,
   PLIC_BASE,
   PLIC_SIZE,
+  TICKS_PER_MS,
   UART_BASE,
   UART_IRQ,
   VIRTIO_BASE,
@@ -67,6 +69,8 @@ const CSR_STVEC = 0x105;
 const CSR_MTVEC = 0x305;
 const CSR_SCOUNTEREN = 0x106;
 const CSR_MSTATUS = 0x300;
+const CSR_MENVCFG = 0x30a;
+const CSR_TIME = 0xc01;
 
 const hex = (n: number | bigint) => "0x" + BigInt.asUintN(64, BigInt(n)).toString(16);
 
@@ -111,6 +115,9 @@ export function runCpu(
   let trace: HartTrace | null;
   let fate: number = FATE.RUNNING;
   let reason = "";
+  let exitCode: number | undefined;
+  /** How the guest set its timers, said with --verbose at the end (Sstc: no SBI calls). */
+  const timerCalls = { sbi: 0, stimecmp: 0 };
   const firmware = start.firmware ?? null;
   // The one output watcher (actors/output.ts) on each of the cpu's consoles:
   // the strings the launcher asked to see, and the one that ends the run (the
@@ -249,6 +256,7 @@ export function runCpu(
       return consoleIn.subarray(0, n);
     },
     setTimer(deadline) {
+      timerCalls.sbi++;
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
       if (trace !== null) trace.armTimer(Number(deadline));
       armTimer(ctl, deadline);
@@ -273,6 +281,25 @@ export function runCpu(
     },
   };
 
+  // HTIF (Spike's tohost/fromhost, devices/htif.ts), when the program has the symbols.
+  const htif = start.htif
+    ? new Htif(buffers.ram, start.ramBase, start.htif.tohost, start.htif.fromhost, {
+      write(bytes) {
+        sink.write(bytes);
+        watchSbi(bytes);
+      },
+      exit(code) {
+        fate = FATE.POWEROFF;
+        // The status a shell sees: 0 = pass; a failure whose low byte is 0 still fails.
+        exitCode = code === 0 ? 0 : (code & 0xff) || 1;
+        reason = `the program exited through HTIF with status ${code}` +
+          (code === 0 ? " (pass)" : ` (riscv-tests: test ${code} failed)`);
+        hart.stopRequested = true;
+      },
+      warn: log,
+    })
+    : null;
+
   warmUpJitOrWarn(); // once per worker, ~30 ms: saves ~0.4 s of a Linux boot (cpu/warmup.ts)
   hart = new Hart({
     ram: buffers.ram,
@@ -281,6 +308,17 @@ export function runCpu(
     hartId: start.hartId,
     readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
   });
+  // Sstc: a stimecmp write is a new S-timer deadline, as SBI set_timer is.
+  // On the direct boot the waker fires it (its timer bit is STIP there); on a
+  // firmware boot the waker keeps the CLINT's mtimecmp, so a wfi sleeps no
+  // longer than the stimecmp deadline instead (below). The hart itself
+  // raises STIP when it sees time >= stimecmp.
+  hart.onStimecmp = (deadline) => {
+    timerCalls.stimecmp++;
+    if (firmware) return;
+    armTimer(ctl, BigInt.asIntN(64, deadline));
+    hart.externalMip &= ~MIP.STIP;
+  };
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host);
   trace = tracer !== null ? new HartTrace(tracer, hart) : null;
@@ -326,6 +364,7 @@ export function runCpu(
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
+    if (htif !== null && htif.poll() && hart.stopRequested) break;
     if (uart) {
       flushUart();
       uart.update(); // input may have arrived during the batch
@@ -370,10 +409,10 @@ export function runCpu(
       if (trace !== null) {
         trace.endRun();
         const slept = traceNow();
-        cpuSleep(ctl, seen);
+        cpuSleep(ctl, seen, firmware ? stimecmpWaitMs(hart) : undefined);
         trace.wfi(slept);
       } else {
-        cpuSleep(ctl, seen);
+        cpuSleep(ctl, seen, firmware ? stimecmpWaitMs(hart) : undefined);
       }
     }
   }
@@ -381,12 +420,16 @@ export function runCpu(
   publishInstret(ctl, hart.instretN);
   flushUart();
   polled?.release();
+  if (start.verbose) {
+    log(`timer: ${timerCalls.sbi} SBI set_timer calls, ${timerCalls.stimecmp} stimecmp writes`);
+  }
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
   }
   setFate(ctl, fate);
-  const msg: CpuFate = { kind: "fate", fate, reason, instret: Number(hart.instret) };
+  const msg: CpuFate = { kind: "fate", fate, reason, instret: hart.instretN };
+  if (exitCode !== undefined) msg.exitCode = exitCode;
   // STOPPED too: after a panic on hvc0 the launcher ends the run and stops us.
   if ((fate === FATE.CRASHED || fate === FATE.STOPPED) && start.tracePcs) {
     msg.pcs = hart.recentPcs().map((pc) => hex(pc));
@@ -399,6 +442,13 @@ export function runCpu(
 /** Whether a PLIC register offset is a context's claim/complete word. */
 function isClaimRegister(off: number): boolean {
   return off >= PLIC_REG.CONTEXT && (off & 0xfff) === 4;
+}
+
+/** How long a wfi may sleep before the Sstc deadline is due (undefined: no deadline). */
+function stimecmpWaitMs(hart: Hart): number | undefined {
+  if (!hart.sstcEnabled || hart.stimecmp >= 1n << 63n) return undefined;
+  const ticks = hart.stimecmp - hart.csrRead(CSR_TIME);
+  return ticks <= 0n ? 0 : Number(ticks) / TICKS_PER_MS;
 }
 
 /**
@@ -420,4 +470,7 @@ export function setupDirectBoot(
   hart.csrWrite(CSR_MCOUNTEREN, 7n);
   // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
   hart.csrWrite(CSR_SCOUNTEREN, 7n);
+  // Sstc on, as OpenSBI enables it when the hart has it: Linux then programs
+  // stimecmp itself instead of calling SBI set_timer.
+  hart.csrWrite(CSR_MENVCFG, 1n << 63n);
 }

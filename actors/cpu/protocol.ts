@@ -44,6 +44,12 @@ export interface CpuConfig {
    * `wait`: halt before the first instruction until the debugger resumes.
    */
   gdb?: { wait: boolean };
+  /**
+   * Spike's HTIF (devices/htif.ts): the physical addresses of the ELF's
+   * `tohost`/`fromhost` words, polled after every batch. An exit through it
+   * ends the run with the program's status.
+   */
+  htif?: { tohost: number; fromhost: number };
 }
 
 export interface CpuFate {
@@ -53,6 +59,8 @@ export interface CpuFate {
   /** What happened, in words (the lguest `lg->dead` string). */
   reason: string;
   instret: number;
+  /** The exit status the run should end with, when the guest chose one (an HTIF exit). */
+  exitCode?: number;
   /** Recent PCs, oldest first, hex (when tracePcs was set and the guest died). */
   pcs?: string[];
   /** pc samples as [pc in hex, count] (when profiling). */

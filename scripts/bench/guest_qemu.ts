@@ -62,7 +62,7 @@ export async function run(): Promise<Record<string, unknown>> {
   }
   const round = (x: number) => Math.round(x);
   return {
-    what: "qemu-system-riscv64 (TCG, -bios default, plain RV64GC hart) on guest/, " +
+    what: "qemu-system-riscv64 (TCG, -bios default, our hart: RV64GC+Sstc, Sv48) on guest/, " +
       "wall ms from spawn: to the ready line; through self-check to power-off",
     runs: RUNS,
     readyMsMedian: round(median(ready)),

@@ -441,9 +441,42 @@ Deno.test("priv: instret/cycle count across batches; minstret is writable; pcRin
   h.csrWrite(0xb02, 1000n);
   h.run(3);
   assert.equal(h.instret, 1003n);
-  // In the guest: csrr minstret sees its own position in the batch.
+  // In the guest: csrr minstret reads the count before itself retires (Zicntr).
   const g = makeHart();
   load(g, BASE, [A.addi(0, 0, 0), A.addi(0, 0, 0), A.csrrs(10, 0xb02, 0), ...A.exit()]);
   runToExit(g);
-  assert.equal(g.x[10], 3n, "two nops and the csrr itself");
+  assert.equal(g.x[10], 2n, "two nops before the csrr");
+});
+
+Deno.test("priv: minstret/mcycle keep 64 bits through the host API and wrap at 2^64", () => {
+  const h = makeHart();
+  load(h, BASE, [A.addi(0, 0, 0), A.jal(0, -4)]);
+  h.csrWrite(0xb02, 1n << 63n);
+  assert.equal(h.csrRead(0xb02), 1n << 63n);
+  h.csrWrite(0xb00, (1n << 64n) - 2n);
+  h.run(3);
+  assert.equal(h.csrRead(0xb02), (1n << 63n) + 3n);
+  assert.equal(h.instret, (1n << 63n) + 3n);
+  assert.equal(h.csrRead(0xb00), 1n, "mcycle wrapped past 2^64");
+  assert.equal(h.instretN, 3, "instretN still counts executed instructions");
+});
+
+Deno.test("priv: Sstc — STIP is time >= stimecmp while STCE is set, software's otherwise", () => {
+  let now = 100n;
+  const h = makeHart({ readTime: () => now });
+  h.csrWrite(0x344, 1n << 5n); // STCE off: STIP is a software bit
+  assert.equal(h.csrRead(0x344), 1n << 5n);
+  h.csrWrite(0x344, 0n);
+  const seen: bigint[] = [];
+  h.onStimecmp = (d) => seen.push(d);
+  h.csrWrite(0x30a, 1n << 63n);
+  h.csrWrite(0x14d, 150n);
+  assert.deepEqual(seen, [150n]);
+  assert.equal(h.csrRead(0x344) & (1n << 5n), 0n);
+  h.csrWrite(0x344, 1n << 5n); // read-only now
+  assert.equal(h.csrRead(0x344) & (1n << 5n), 0n);
+  now = 150n;
+  assert.equal(h.csrRead(0x344) & (1n << 5n), 1n << 5n, "due at equality");
+  h.csrWrite(0x14d, (1n << 64n) - 1n);
+  assert.equal(h.csrRead(0x144) & (1n << 5n), 0n, "the far future clears it (sip too)");
 });

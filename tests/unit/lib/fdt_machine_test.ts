@@ -84,7 +84,7 @@ Deno.test("fdt machine: the tree a 6.x kernel reads, parsed back", () => {
   const cpus = find(root, "cpus");
   assert.deepEqual(cells(prop(cpus, "timebase-frequency")), [10_000_000]);
   const cpu = find(root, "cpus/cpu@0");
-  assert.deepEqual(strs(prop(cpu, "riscv,isa")), ["rv64imafdc_zicsr_zifencei"]);
+  assert.deepEqual(strs(prop(cpu, "riscv,isa")), ["rv64imafdc_zicntr_zicsr_zifencei_zihpm_sstc"]);
   assert.deepEqual(strs(prop(cpu, "riscv,isa-base")), ["rv64i"]);
   assert.deepEqual(strs(prop(cpu, "riscv,isa-extensions")), [
     "i",
@@ -93,10 +93,13 @@ Deno.test("fdt machine: the tree a 6.x kernel reads, parsed back", () => {
     "f",
     "d",
     "c",
+    "zicntr",
     "zicsr",
     "zifencei",
+    "zihpm",
+    "sstc",
   ]);
-  assert.deepEqual(strs(prop(cpu, "mmu-type")), ["riscv,sv39"]);
+  assert.deepEqual(strs(prop(cpu, "mmu-type")), ["riscv,sv48"]);
   assert.deepEqual(strs(prop(cpu, "status")), ["okay"]);
   const intc = find(root, "cpus/cpu@0/interrupt-controller");
   assert.deepEqual(strs(prop(intc, "compatible")), ["riscv,cpu-intc"]);
@@ -194,10 +197,10 @@ Deno.test({
     const want = [
       /memory@80000000 \{\s*device_type = "memory";\s*reg = <0x00 0x80000000 0x00 0x8000000>;/,
       /timebase-frequency = <0x989680>;/,
-      /riscv,isa = "rv64imafdc_zicsr_zifencei";/,
+      /riscv,isa = "rv64imafdc_zicntr_zicsr_zifencei_zihpm_sstc";/,
       /riscv,isa-base = "rv64i";/,
-      /riscv,isa-extensions = "i\\0m\\0a\\0f\\0d\\0c\\0zicsr\\0zifencei";/,
-      /mmu-type = "riscv,sv39";/,
+      /riscv,isa-extensions = "i\\0m\\0a\\0f\\0d\\0c\\0zicntr\\0zicsr\\0zifencei\\0zihpm\\0sstc";/,
+      /mmu-type = "riscv,sv48";/,
       /compatible = "riscv,cpu-intc";/,
       /compatible = "sifive,plic-1.0.0\\0riscv,plic0";/,
       /riscv,ndev = <0x1f>;/,
