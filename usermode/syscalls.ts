@@ -1,0 +1,855 @@
+// The user-mode runner's Linux: the syscalls a static glibc or Go program makes,
+// served on the process's address space (usermode/memory.ts), its threads
+// (usermode/threads.ts) and its descriptors (usermode/files.ts). Numbers are
+// asm-generic's (RISC-V). A syscall either returns at once or hands back a
+// Wait, and the thread sleeps until it is satisfied. Anything not here gets
+// -ENOSYS and, with verbose, a line naming it (as qemu-riscv64 -strace shows
+// it). Signals are not delivered to handlers (no signal frames): a signal
+// whose default action ends the process ends it; one the program handles is
+// dropped (said with verbose) — Go's SIGURG preemption requests among them,
+// and Go then preempts at function calls only. Read next: usermode/runner.ts.
+
+import type { Hart } from "../cpu/hart.ts";
+import { type AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PAGE, USER_TOP } from "./memory.ts";
+import type { Scheduler, Thread, Wait } from "./threads.ts";
+import {
+  EAGAIN,
+  EBADF,
+  EINVAL,
+  ENOENT,
+  ENOTDIR,
+  EPERM,
+  EPIPE,
+  ESPIPE,
+  type FdTable,
+  hostErrno,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECTORY,
+  O_EXCL,
+  O_NONBLOCK,
+  O_TRUNC,
+  O_WRONLY,
+  type OpenFile,
+  Pipe,
+} from "./files.ts";
+
+export const ENOMEM = 12, EFAULT = 14, ENOTTY = 25, ENOSYS = 38, ETIMEDOUT = 110, ESRCH = 3;
+const AT_FDCWD = -100, AT_EMPTY_PATH = 0x1000, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200;
+
+/** What the syscalls need from the process (usermode/runner.ts). */
+export interface Process {
+  readonly hart: Hart;
+  readonly mem: AddressSpace;
+  readonly sched: Scheduler;
+  readonly fds: FdTable;
+  readonly pid: number;
+  /** CPUs reported by sched_getaffinity (threads share the one hart). */
+  readonly cpus: number;
+  /** The program's path (readlinkat of /proc/self/exe). */
+  readonly exePath: string;
+  stdout?: (bytes: Uint8Array) => void;
+  stderr?: (bytes: Uint8Array) => void;
+  stdin?: (buf: Uint8Array) => number;
+  verbose?: (msg: string) => void;
+  /** Ends the process with a status (exit_group, a fatal signal). */
+  exit(status: number): void;
+  brk(want: number): number;
+}
+
+/** Signals whose default action is to be ignored (the rest end the process). */
+const DEFAULT_IGNORED = new Set([17, 18, 23, 28]); // SIGCHLD SIGCONT SIGURG SIGWINCH
+
+export class Syscalls {
+  /** The kernel sigaction (handler, flags, mask: 24 bytes) of each signal 1..64. */
+  private readonly sigactions: Uint8Array[] = [];
+  private readonly rlimits = new Map<number, [bigint, bigint]>([
+    [3, [8n << 20n, ~0n]], // RLIMIT_STACK: 8 MiB, as Linux's default
+    [7, [1024n, 4096n]], // RLIMIT_NOFILE
+  ]);
+  private readonly enc = new TextEncoder();
+  private readonly noted = new Set<string>();
+  /** Set by a syscall that should let another thread run (sched_yield, exit). */
+  yieldNow = false;
+
+  constructor(private readonly p: Process) {
+    for (let i = 0; i <= 64; i++) this.sigactions.push(new Uint8Array(24));
+  }
+
+  /** hart.onEcall: serves the ecall at pc and steps past it. */
+  handle(h: Hart): boolean {
+    const pc = h.pcN;
+    const r = this.dispatch(h, Number(h.x[17]), pc);
+    h.pcN = pc + 4; // ecall has no compressed form
+    if (typeof r === "number") {
+      h.x[10] = BigInt(r);
+    } else {
+      const now = r.poll();
+      if (now !== null) h.x[10] = BigInt(now);
+      else {
+        this.p.sched.current.wait = r;
+        h.stopRequested = true;
+      }
+    }
+    if (this.yieldNow) h.stopRequested = true;
+    return true;
+  }
+
+  private note(msg: string): void {
+    if (this.p.verbose && !this.noted.has(msg)) {
+      this.noted.add(msg);
+      this.p.verbose(msg);
+    }
+  }
+
+  private dispatch(h: Hart, nr: number, pc: number): number | Wait {
+    const a = (i: number): bigint => h.x[10 + i];
+    const an = (i: number): number => Number(BigInt.asUintN(64, h.x[10 + i]));
+    const ai = (i: number): number => Number(BigInt.asIntN(32, h.x[10 + i]));
+    const p = this.p, mem = p.mem;
+    switch (nr) {
+      // --- files ---
+      case 56: // openat(dirfd, path, flags, mode)
+        return this.openat(ai(0), an(1), ai(2), ai(3));
+      case 57: // close
+        return p.fds.close(ai(0));
+      case 63: // read(fd, buf, len)
+        return this.read(ai(0), an(1), an(2));
+      case 64: // write(fd, buf, len)
+        return this.write(ai(0), an(1), an(2));
+      case 65: // readv
+      case 66: // writev(fd, iov, cnt)
+        return this.rwv(nr === 66, ai(0), an(1), ai(2));
+      case 62: // lseek(fd, off, whence)
+        return this.lseek(ai(0), a(1), ai(2));
+      case 80: // fstat(fd, st)
+        return this.fstatFd(ai(0), an(1));
+      case 79: // newfstatat(dirfd, path, st, flags)
+        return this.fstatat(ai(0), an(1), an(2), ai(3));
+      case 35: // unlinkat(dirfd, path, flags)
+        return this.pathOp(ai(0), an(1), (path) => {
+          if (ai(2) & AT_REMOVEDIR && !Deno.statSync(path).isDirectory) return -ENOTDIR;
+          Deno.removeSync(path);
+          return 0;
+        });
+      case 34: // mkdirat(dirfd, path, mode)
+        return this.pathOp(ai(0), an(1), (path) => {
+          Deno.mkdirSync(path, { mode: ai(2) & 0o7777 });
+          return 0;
+        });
+      case 78: // readlinkat(dirfd, path, buf, size)
+        return this.pathOp(ai(0), an(1), (path) => {
+          const target = path === "/proc/self/exe" ? p.exePath : Deno.readLinkSync(path);
+          const b = this.enc.encode(target).subarray(0, an(3));
+          return mem.write(an(2), b) ? b.length : -EFAULT;
+        });
+      case 48: // faccessat(dirfd, path, mode)
+        return this.pathOp(ai(0), an(1), (path) => {
+          Deno.statSync(path);
+          return 0;
+        });
+      case 17: { // getcwd(buf, size)
+        const b = this.enc.encode(Deno.cwd() + "\0");
+        if (b.length > an(1)) return -34; // ERANGE
+        return mem.write(an(0), b) ? b.length : -EFAULT;
+      }
+      case 25: // fcntl(fd, cmd, arg)
+        return this.fcntl(ai(0), ai(1), an(2));
+      case 23: { // dup(fd)
+        const f = p.fds.get(ai(0));
+        if (f === null) return -EBADF;
+        f.refs++;
+        return p.fds.install(f, false);
+      }
+      case 24: { // dup3(old, new, flags)
+        const f = p.fds.get(ai(0));
+        if (f === null || ai(1) < 0 || ai(1) >= 1024) return -EBADF;
+        if (ai(0) === ai(1)) return -EINVAL;
+        p.fds.close(ai(1));
+        f.refs++;
+        return p.fds.install(f, (ai(2) & O_CLOEXEC) !== 0, ai(1));
+      }
+      case 59: // pipe2(fds, flags)
+        return this.pipe2(an(0), ai(1));
+      case 20: // epoll_create1(flags)
+        return p.fds.install(
+          { what: { kind: "epoll", entries: new Map() }, flags: 0, refs: 1 },
+          (ai(0) & O_CLOEXEC) !== 0,
+        );
+      case 21: // epoll_ctl(epfd, op, fd, event)
+        return this.epollCtl(ai(0), ai(1), ai(2), an(3));
+      case 22: // epoll_pwait(epfd, events, max, timeout, sigmask)
+        return this.epollWait(ai(0), an(1), ai(2), ai(3));
+      case 29: // ioctl: no terminals here
+        return p.fds.get(ai(0)) === null ? -EBADF : -ENOTTY;
+      case 82: // fsync
+      case 83: { // fdatasync
+        const f = p.fds.get(ai(0));
+        if (f === null) return -EBADF;
+        if (f.what.kind === "host" && !f.what.dir) {
+          try {
+            f.what.file.syncDataSync();
+          } catch (e) {
+            return hostErrno(e);
+          }
+        }
+        return 0;
+      }
+
+      // --- memory ---
+      case 214: // brk
+        return p.brk(an(0));
+      case 222: { // mmap(addr, len, prot, flags, fd, off): anonymous private only
+        const flags = ai(3);
+        if (!(flags & MAP_ANONYMOUS) || !(flags & MAP_PRIVATE)) {
+          this.note("actorvm: mmap of a file or a shared mapping: -ENODEV");
+          return -19;
+        }
+        return mem.mmap(an(0), an(1), ai(2), flags, PAGE * 16, USER_TOP);
+      }
+      case 215: // munmap(addr, len)
+        return mem.munmap(an(0), an(1));
+      case 226: // mprotect(addr, len, prot)
+        return mem.mprotect(an(0), an(1), ai(2));
+      case 233: { // madvise(addr, len, advice)
+        const addr = an(0), len = an(1), advice = ai(2);
+        if (addr % PAGE !== 0) return -EINVAL;
+        if (advice === 4) { // MADV_DONTNEED: private anonymous pages read back as zeros
+          mem.dropPages(addr / PAGE, Math.ceil((addr + len) / PAGE));
+        }
+        return 0; // the other advice changes nothing a program can see
+      }
+
+      // --- threads and processes ---
+      case 93: // exit: this thread only
+        this.exitThread(ai(0) & 0xff);
+        return 0;
+      case 94: // exit_group
+        p.exit(ai(0) & 0xff);
+        h.stopRequested = true;
+        return 0;
+      case 96: // set_tid_address(ptr)
+        p.sched.current.clearTid = an(0);
+        return p.sched.current.tid;
+      case 99: // set_robust_list(head, len): kept (robust mutexes are not recovered at exit)
+        if (an(1) !== 24) return -EINVAL;
+        p.sched.current.robustList = an(0);
+        return 0;
+      case 172: // getpid
+        return p.pid;
+      case 173: // getppid
+        return 0;
+      case 174: // getuid
+      case 175: // geteuid
+      case 176: // getgid
+      case 177: // getegid
+        return 0;
+      case 178: // gettid
+        return p.sched.current.tid;
+      case 220: // clone(flags, stack, ptid, tls, ctid)
+        return this.clone(a(0), an(1), an(2), a(3), an(4), pc);
+      case 124: // sched_yield
+        this.yieldNow = true;
+        return 0;
+      case 123: { // sched_getaffinity(pid, len, mask)
+        if (an(1) < 8) return -EINVAL;
+        const b = new Uint8Array(8);
+        new DataView(b.buffer).setBigUint64(0, (1n << BigInt(p.cpus)) - 1n, true);
+        return mem.write(an(2), b) ? 8 : -EFAULT;
+      }
+      case 122: // sched_setaffinity: accepted
+        return 0;
+      case 98: // futex
+        return this.futex(an(0), ai(1), ai(2), an(3), ai(5));
+      case 134: // rt_sigaction(sig, act, oact, size)
+        return this.sigaction(ai(0), an(1), an(2));
+      case 135: // rt_sigprocmask(how, set, oset, size)
+        return this.sigprocmask(ai(0), an(1), an(2));
+      case 132: { // sigaltstack(ss, oss)
+        const t = p.sched.current;
+        if (an(1) !== 0 && !mem.write(an(1), t.altstack)) return -EFAULT;
+        if (an(0) !== 0) {
+          const ss = mem.read(an(0), 24);
+          if (ss === null) return -EFAULT;
+          t.altstack = ss;
+        }
+        return 0;
+      }
+      case 129: // kill(pid, sig)
+        return this.signal(ai(1), ai(0) === p.pid || ai(0) === 0 ? p.sched.current : null);
+      case 130: // tkill(tid, sig)
+      case 131: { // tgkill(tgid, tid, sig)
+        const tid = nr === 130 ? ai(0) : ai(1), sig = nr === 130 ? ai(1) : ai(2);
+        const t = p.sched.threads.find((x) => x.tid === tid && !x.dead) ?? null;
+        return this.signal(sig, t);
+      }
+      case 163: // getrlimit(res, rlim)
+        return this.prlimit(ai(0), 0, an(1));
+      case 164: // setrlimit(res, rlim)
+        return this.prlimit(ai(0), an(1), 0);
+      case 261: // prlimit64(pid, res, new, old)
+        return this.prlimit(ai(1), an(2), an(3));
+
+      // --- time ---
+      case 113: // clock_gettime(clock, ts)
+        return mem.write(an(1), timespec(clockNs(ai(0)))) ? 0 : -EFAULT;
+      case 114: // clock_getres(clock, ts)
+        return an(1) === 0 || mem.write(an(1), timespec(1n)) ? 0 : -EFAULT;
+      case 169: { // gettimeofday(tv, tz)
+        const ns = clockNs(0);
+        if (an(0) !== 0 && !mem.write(an(0), timespec(ns - ns % 1000n, 1000n))) return -EFAULT;
+        return 0;
+      }
+      case 101: // nanosleep(req, rem)
+        return this.sleep(0, 0, an(0));
+      case 115: // clock_nanosleep(clock, flags, req, rem)
+        return this.sleep(ai(0), ai(1), an(2));
+
+      // --- the rest ---
+      case 278: { // getrandom(buf, len, flags)
+        const len = Math.min(an(1), 1 << 16);
+        const bytes = new Uint8Array(len);
+        crypto.getRandomValues(bytes);
+        return mem.write(an(0), bytes) ? len : -EFAULT;
+      }
+      case 160: { // uname(buf): six 65-byte fields
+        const u = new Uint8Array(65 * 6);
+        ["Linux", "actorvm", "6.12.0", "#1 actorvm user runner", "riscv64", "(none)"].forEach(
+          (f, i) => u.set(this.enc.encode(f), 65 * i),
+        );
+        return mem.write(an(0), u) ? 0 : -EFAULT;
+      }
+      default:
+        this.note(`actorvm: unknown syscall ${nr} (${SYSCALL_NAMES[nr] ?? "?"}): -ENOSYS`);
+        return -ENOSYS;
+    }
+  }
+
+  // --- files ---
+
+  /** Resolves a path argument against dirfd as the host sees it; a negative errno on failure. */
+  private resolve(dirfd: number, pathVa: number): string | number {
+    const path = this.p.mem.readCString(pathVa);
+    if (path === null) return -EFAULT;
+    if (path.startsWith("/")) return path;
+    if (path === "") return -ENOENT;
+    if (dirfd === AT_FDCWD) return `${Deno.cwd()}/${path}`;
+    const d = this.p.fds.get(dirfd);
+    if (d === null) return -EBADF;
+    if (d.what.kind !== "host" || !d.what.dir) return -ENOTDIR;
+    return `${d.what.path}/${path}`;
+  }
+
+  private pathOp(dirfd: number, pathVa: number, op: (path: string) => number): number {
+    const path = this.resolve(dirfd, pathVa);
+    if (typeof path === "number") return path;
+    try {
+      return op(path);
+    } catch (e) {
+      return hostErrno(e);
+    }
+  }
+
+  private openat(dirfd: number, pathVa: number, flags: number, mode: number): number {
+    return this.pathOp(dirfd, pathVa, (path) => {
+      const acc = flags & 3;
+      const creat = (flags & O_CREAT) !== 0;
+      const file = Deno.openSync(path, {
+        read: acc !== O_WRONLY,
+        write: acc !== 0 || (creat && !(flags & O_APPEND)) || (flags & O_TRUNC) !== 0,
+        append: (flags & O_APPEND) !== 0,
+        truncate: (flags & O_TRUNC) !== 0 && acc !== 0,
+        create: creat && !(flags & O_EXCL),
+        createNew: creat && (flags & O_EXCL) !== 0,
+        mode: mode & 0o7777,
+      });
+      let dir = false;
+      try {
+        dir = file.statSync().isDirectory;
+      } catch { /* treated as a file */ }
+      if ((flags & O_DIRECTORY) && !dir) {
+        file.close();
+        return -ENOTDIR;
+      }
+      const f: OpenFile = { what: { kind: "host", file, path, dir }, flags, refs: 1 };
+      const fd = this.p.fds.install(f, (flags & O_CLOEXEC) !== 0, 3);
+      if (fd < 0) file.close();
+      return fd;
+    });
+  }
+
+  private read(fd: number, buf: number, len: number): number | Wait {
+    const f = this.p.fds.get(fd);
+    if (f === null || (f.flags & 3) === O_WRONLY) return -EBADF;
+    const w = f.what;
+    const n = Math.min(len, 1 << 20);
+    switch (w.kind) {
+      case "stdin": {
+        const tmp = new Uint8Array(Math.min(n, 1 << 16));
+        const got = this.p.stdin ? this.p.stdin(tmp) : 0;
+        return this.p.mem.write(buf, tmp.subarray(0, got)) ? got : -EFAULT;
+      }
+      case "host": {
+        if (w.dir) return -21; // EISDIR
+        const tmp = new Uint8Array(n);
+        try {
+          const got = w.file.readSync(tmp) ?? 0;
+          return this.p.mem.write(buf, tmp.subarray(0, got)) ? got : -EFAULT;
+        } catch (e) {
+          return hostErrno(e);
+        }
+      }
+      case "pipe": {
+        if (w.end !== "r") return -EBADF;
+        const pipe = w.pipe;
+        const attempt = (): number | null => {
+          if (pipe.size === 0) return pipe.writers === 0 ? 0 : null;
+          const b = pipe.read(n);
+          return this.p.mem.write(buf, b) ? b.length : -EFAULT;
+        };
+        const r = attempt();
+        if (r !== null) return r;
+        if (f.flags & O_NONBLOCK) return -EAGAIN;
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+      }
+      default:
+        return -EINVAL;
+    }
+  }
+
+  private write(fd: number, buf: number, len: number): number | Wait {
+    const f = this.p.fds.get(fd);
+    if (f === null || (f.flags & 3) === 0 && f.what.kind !== "stdout") return -EBADF;
+    const bytes = this.p.mem.read(buf, Math.min(len, 1 << 24));
+    if (bytes === null) return -EFAULT;
+    const w = f.what;
+    switch (w.kind) {
+      case "stdout":
+        (w.fd === 1 ? this.p.stdout : this.p.stderr)?.(bytes);
+        return bytes.length;
+      case "host": {
+        try {
+          let done = 0;
+          while (done < bytes.length) done += w.file.writeSync(bytes.subarray(done));
+          return done;
+        } catch (e) {
+          return hostErrno(e);
+        }
+      }
+      case "pipe": {
+        if (w.end !== "w") return -EBADF;
+        const pipe = w.pipe;
+        const attempt = (): number | null => {
+          if (pipe.readers === 0) return -EPIPE;
+          const n = pipe.write(bytes);
+          return n > 0 || bytes.length === 0 ? n : null;
+        };
+        const r = attempt();
+        if (r !== null) return r;
+        if (f.flags & O_NONBLOCK) return -EAGAIN;
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+      }
+      default:
+        return -EINVAL;
+    }
+  }
+
+  private rwv(isWrite: boolean, fd: number, iov: number, cnt: number): number {
+    if (cnt < 0 || cnt > 1024) return -EINVAL;
+    const vec = this.p.mem.read(iov, cnt * 16);
+    if (vec === null) return -EFAULT;
+    const dv = new DataView(vec.buffer);
+    let total = 0;
+    for (let i = 0; i < cnt; i++) {
+      const base = Number(dv.getBigUint64(i * 16, true));
+      const len = Number(dv.getBigUint64(i * 16 + 8, true));
+      if (len === 0) continue;
+      // A vector that would block ends the call with what was done (or EAGAIN).
+      const r = isWrite ? this.write(fd, base, len) : this.read(fd, base, len);
+      if (typeof r !== "number") return total > 0 ? total : -EAGAIN;
+      if (r < 0) return total > 0 ? total : r;
+      total += r;
+      if (r < len) break;
+    }
+    return total;
+  }
+
+  private lseek(fd: number, off: bigint, whence: number): number {
+    const f = this.p.fds.get(fd);
+    if (f === null) return -EBADF;
+    if (f.what.kind !== "host") return -ESPIPE;
+    if (whence < 0 || whence > 2) return -EINVAL;
+    try {
+      return f.what.file.seekSync(off, whence);
+    } catch (e) {
+      return hostErrno(e);
+    }
+  }
+
+  private fstatFd(fd: number, st: number): number {
+    const f = this.p.fds.get(fd);
+    if (f === null) return -EBADF;
+    let info: StatLike;
+    if (f.what.kind === "host") {
+      try {
+        info = f.what.file.statSync();
+      } catch (e) {
+        return hostErrno(e);
+      }
+    } else {
+      // The streams, pipes and epoll: a FIFO as far as the program can tell.
+      info = { mode: 0o010600, size: f.what.kind === "pipe" ? f.what.pipe.size : 0 };
+    }
+    return this.p.mem.write(st, statBytes(info)) ? 0 : -EFAULT;
+  }
+
+  private fstatat(dirfd: number, pathVa: number, st: number, flags: number): number {
+    if (flags & AT_EMPTY_PATH && this.p.mem.readCString(pathVa) === "") {
+      return this.fstatFd(dirfd, st);
+    }
+    return this.pathOp(dirfd, pathVa, (path) => {
+      const info = flags & AT_SYMLINK_NOFOLLOW ? Deno.lstatSync(path) : Deno.statSync(path);
+      return this.p.mem.write(st, statBytes(info)) ? 0 : -EFAULT;
+    });
+  }
+
+  private fcntl(fd: number, cmd: number, arg: number): number {
+    const fds = this.p.fds;
+    const f = fds.get(fd);
+    if (f === null) return -EBADF;
+    switch (cmd) {
+      case 0: // F_DUPFD
+      case 1030: // F_DUPFD_CLOEXEC
+        f.refs++;
+        return fds.install(f, cmd === 1030, arg);
+      case 1: // F_GETFD
+        return fds.getCloexec(fd) ? 1 : 0;
+      case 2: // F_SETFD
+        fds.setCloexec(fd, (arg & 1) !== 0);
+        return 0;
+      case 3: // F_GETFL
+        return f.flags & (3 | O_APPEND | O_NONBLOCK);
+      case 4: // F_SETFL: only O_NONBLOCK and O_APPEND change
+        f.flags = (f.flags & ~(O_APPEND | O_NONBLOCK)) | (arg & (O_APPEND | O_NONBLOCK));
+        return 0;
+      default:
+        this.note(`actorvm: fcntl command ${cmd}: -EINVAL`);
+        return -EINVAL;
+    }
+  }
+
+  private pipe2(fdsVa: number, flags: number): number {
+    const pipe = new Pipe();
+    const nb = flags & O_NONBLOCK, cloexec = (flags & O_CLOEXEC) !== 0;
+    const r = this.p.fds.install({ what: { kind: "pipe", pipe, end: "r" }, flags: nb, refs: 1 }, cloexec);
+    if (r < 0) return r;
+    const w = this.p.fds.install(
+      { what: { kind: "pipe", pipe, end: "w" }, flags: O_WRONLY | nb, refs: 1 },
+      cloexec,
+    );
+    if (w < 0) {
+      this.p.fds.close(r);
+      return w;
+    }
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setInt32(0, r, true);
+    new DataView(b.buffer).setInt32(4, w, true);
+    if (!this.p.mem.write(fdsVa, b)) {
+      this.p.fds.close(r);
+      this.p.fds.close(w);
+      return -EFAULT;
+    }
+    return 0;
+  }
+
+  private epollCtl(epfd: number, op: number, fd: number, ev: number): number {
+    const e = this.p.fds.get(epfd);
+    if (e === null || this.p.fds.get(fd) === null) return -EBADF;
+    if (e.what.kind !== "epoll" || epfd === fd) return -EINVAL;
+    const entries = e.what.entries;
+    if (op === 2) return entries.delete(fd) ? 0 : -ENOENT; // EPOLL_CTL_DEL
+    // Regular files (and the host's streams, which cannot be polled here) refuse, as Linux's files do.
+    if (this.p.fds.pollable(fd) < 0) return -EPERM;
+    const b = this.p.mem.read(ev, 16);
+    if (b === null) return -EFAULT;
+    const dv = new DataView(b.buffer);
+    const entry = { events: dv.getUint32(0, true), data: dv.getBigUint64(8, true) };
+    if (op === 1) { // EPOLL_CTL_ADD
+      if (entries.has(fd)) return -17; // EEXIST
+      entries.set(fd, entry);
+      return 0;
+    }
+    if (op === 3) { // EPOLL_CTL_MOD
+      if (!entries.has(fd)) return -ENOENT;
+      entries.set(fd, entry);
+      return 0;
+    }
+    return -EINVAL;
+  }
+
+  /** Level-triggered readiness (EPOLLET is treated as level: a waiter may see an event twice). */
+  private epollWait(epfd: number, out: number, max: number, timeout: number): number | Wait {
+    const e = this.p.fds.get(epfd);
+    if (e === null) return -EBADF;
+    if (e.what.kind !== "epoll" || max <= 0) return -EINVAL;
+    const entries = e.what.entries;
+    const collect = (): number | null => {
+      const evs: [number, bigint][] = [];
+      for (const [fd, en] of entries) {
+        const ready = this.p.fds.pollable(fd) & (en.events | 0x18); // ERR and HUP always
+        if (ready !== 0 && evs.length < max) evs.push([ready, en.data]);
+      }
+      if (evs.length === 0) return null;
+      const b = new Uint8Array(evs.length * 16);
+      const dv = new DataView(b.buffer);
+      evs.forEach(([ev, data], i) => {
+        dv.setUint32(i * 16, ev, true);
+        dv.setBigUint64(i * 16 + 8, data, true);
+      });
+      return this.p.mem.write(out, b) ? evs.length : -EFAULT;
+    };
+    const r = collect();
+    if (r !== null || timeout === 0) return r ?? 0;
+    return {
+      deadline: timeout < 0 ? Infinity : performance.now() + timeout,
+      poll: collect,
+      onTimeout: () => 0,
+    };
+  }
+
+  // --- threads ---
+
+  private clone(flags: bigint, stack: number, ptid: number, tls: bigint, ctid: number, pc: number): number {
+    const CLONE_VM = 0x100n, CLONE_THREAD = 0x10000n, CLONE_SETTLS = 0x80000n;
+    const CLONE_PARENT_SETTID = 0x100000n, CLONE_CHILD_CLEARTID = 0x200000n;
+    const CLONE_CHILD_SETTID = 0x1000000n;
+    if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD)) {
+      this.note("actorvm: clone without CLONE_VM|CLONE_THREAD (a new process): -ENOSYS");
+      return -ENOSYS;
+    }
+    const sched = this.p.sched, parent = sched.current;
+    const child = sched.create();
+    sched.save(child);
+    child.pc = BigInt.asUintN(64, BigInt(pc + 4));
+    child.x[10] = 0n;
+    if (stack !== 0) child.x[2] = BigInt(stack);
+    if (flags & CLONE_SETTLS) child.x[4] = tls;
+    child.sigmask = parent.sigmask;
+    if (flags & CLONE_PARENT_SETTID && !this.p.mem.writeU32(ptid, child.tid)) return -EFAULT;
+    if (flags & CLONE_CHILD_SETTID && !this.p.mem.writeU32(ctid, child.tid)) return -EFAULT;
+    if (flags & CLONE_CHILD_CLEARTID) child.clearTid = ctid;
+    return child.tid;
+  }
+
+  /** exit(2): this thread ends; the last one ends the process. */
+  exitThread(status: number): void {
+    const sched = this.p.sched, t = sched.current;
+    if (t.clearTid !== 0 && this.p.mem.writeU32(t.clearTid, 0)) {
+      sched.futexWake(t.clearTid, 1, -1);
+    }
+    t.dead = true;
+    this.yieldNow = true;
+    if (sched.alive === 0) this.p.exit(status);
+  }
+
+  private futex(addr: number, op: number, val: number, timeout: number, val3: number): number | Wait {
+    const cmd = op & 0x7f, realtime = (op & 256) !== 0;
+    const sched = this.p.sched;
+    switch (cmd) {
+      case 0: // FUTEX_WAIT: relative timeout
+      case 9: { // FUTEX_WAIT_BITSET: absolute timeout
+        const bitset = cmd === 0 ? -1 : val3;
+        if (bitset === 0) return -EINVAL;
+        const cur = this.p.mem.readU32(addr);
+        if (cur === null) return -EFAULT;
+        if (cur !== val >>> 0) return -EAGAIN;
+        let deadline = Infinity;
+        if (timeout !== 0) {
+          const ts = this.readTimespec(timeout);
+          if (ts === null) return -EFAULT;
+          if (ts < 0) return -EINVAL;
+          deadline = cmd === 0 ? performance.now() + ts / 1e6 : hostDeadline(realtime ? 0 : 1, ts);
+        }
+        return sched.futexWait(addr, bitset, deadline, -ETIMEDOUT);
+      }
+      case 1: // FUTEX_WAKE
+        return sched.futexWake(addr, val, -1);
+      case 10: // FUTEX_WAKE_BITSET
+        return val3 === 0 ? -EINVAL : sched.futexWake(addr, val, val3);
+      default:
+        this.note(`actorvm: futex operation ${cmd}: -ENOSYS`);
+        return -ENOSYS;
+    }
+  }
+
+  /** A timespec in user memory as nanoseconds (a number: exact to ~104 days); null = EFAULT. */
+  private readTimespec(va: number): number | null {
+    const b = this.p.mem.read(va, 16);
+    if (b === null) return null;
+    const dv = new DataView(b.buffer);
+    const sec = Number(dv.getBigInt64(0, true)), nsec = Number(dv.getBigInt64(8, true));
+    if (sec < 0 || nsec < 0 || nsec >= 1e9) return -1;
+    return sec * 1e9 + nsec;
+  }
+
+  private sleep(clock: number, flags: number, req: number): number | Wait {
+    const ns = this.readTimespec(req);
+    if (ns === null) return -EFAULT;
+    if (ns < 0) return -EINVAL;
+    const deadline = flags & 1 ? hostDeadline(clock, ns) : performance.now() + ns / 1e6;
+    return { deadline, poll: () => null, onTimeout: () => 0 };
+  }
+
+  // --- signals ---
+
+  private sigaction(sig: number, act: number, oact: number): number {
+    if (sig < 1 || sig > 64) return -EINVAL;
+    if (oact !== 0 && !this.p.mem.write(oact, this.sigactions[sig])) return -EFAULT;
+    if (act !== 0) {
+      if (sig === 9 || sig === 19) return -EINVAL; // SIGKILL, SIGSTOP
+      const b = this.p.mem.read(act, 24);
+      if (b === null) return -EFAULT;
+      this.sigactions[sig] = b;
+    }
+    return 0;
+  }
+
+  private sigprocmask(how: number, set: number, oset: number): number {
+    const t = this.p.sched.current;
+    if (oset !== 0) {
+      const b = new Uint8Array(8);
+      new DataView(b.buffer).setBigUint64(0, t.sigmask, true);
+      if (!this.p.mem.write(oset, b)) return -EFAULT;
+    }
+    if (set !== 0) {
+      const b = this.p.mem.read(set, 8);
+      if (b === null) return -EFAULT;
+      const m = new DataView(b.buffer).getBigUint64(0, true) & ~((1n << 8n) | (1n << 18n)); // not KILL/STOP
+      if (how === 0) t.sigmask |= m;
+      else if (how === 1) t.sigmask &= ~m;
+      else if (how === 2) t.sigmask = m;
+      else return -EINVAL;
+    }
+    return 0;
+  }
+
+  /**
+   * A signal sent to the process (or a thread): sig 0 only checks the target;
+   * an ignored one does nothing; one with the default action "terminate" ends
+   * the process with 128 + sig; one the program handles is dropped (no
+   * signal frames here) and said with verbose.
+   */
+  private signal(sig: number, target: Thread | null): number {
+    if (target === null) return -ESRCH;
+    if (sig < 0 || sig > 64) return -EINVAL;
+    if (sig === 0) return 0;
+    const handler = new DataView(this.sigactions[sig].buffer).getBigUint64(0, true);
+    if (handler === 1n || (handler === 0n && DEFAULT_IGNORED.has(sig))) return 0;
+    if (handler === 0n) {
+      this.p.exit(128 + sig);
+      this.p.hart.stopRequested = true;
+      return 0;
+    }
+    this.note(`actorvm: signal ${sig} to tid ${target.tid} not delivered (no signal frames)`);
+    return 0;
+  }
+
+  private prlimit(res: number, newVa: number, oldVa: number): number {
+    if (res < 0 || res > 15) return -EINVAL;
+    const cur = this.rlimits.get(res) ?? [~0n, ~0n];
+    if (oldVa !== 0) {
+      const b = new Uint8Array(16);
+      const dv = new DataView(b.buffer);
+      dv.setBigUint64(0, BigInt.asUintN(64, cur[0]), true);
+      dv.setBigUint64(8, BigInt.asUintN(64, cur[1]), true);
+      if (!this.p.mem.write(oldVa, b)) return -EFAULT;
+    }
+    if (newVa !== 0) {
+      const b = this.p.mem.read(newVa, 16);
+      if (b === null) return -EFAULT;
+      const dv = new DataView(b.buffer);
+      const soft = dv.getBigUint64(0, true), hard = dv.getBigUint64(8, true);
+      if (soft > hard) return -EINVAL;
+      this.rlimits.set(res, [soft, hard]);
+    }
+    return 0;
+  }
+}
+
+/** Nanoseconds on a clock: REALTIME (0) is the host's; every other clock counts from this process's start. */
+export function clockNs(clock: number): bigint {
+  const ms = clock === 0 ? performance.timeOrigin + performance.now() : performance.now();
+  return BigInt(Math.round(ms * 1e6));
+}
+
+/** An absolute time on `clock` (ns) as a performance.now() deadline. */
+function hostDeadline(clock: number, ns: number): number {
+  return clock === 0 ? ns / 1e6 - performance.timeOrigin : ns / 1e6;
+}
+
+function timespec(ns: bigint, div = 1n): Uint8Array {
+  const b = new Uint8Array(16);
+  const dv = new DataView(b.buffer);
+  dv.setBigInt64(0, ns / 1_000_000_000n, true);
+  dv.setBigInt64(8, (ns % 1_000_000_000n) / div, true);
+  return b;
+}
+
+interface StatLike {
+  dev?: number | null;
+  ino?: number | null;
+  mode: number | null;
+  nlink?: number | null;
+  uid?: number | null;
+  gid?: number | null;
+  rdev?: number | null;
+  size: number;
+  blksize?: number | null;
+  blocks?: number | null;
+  atime?: Date | null;
+  mtime?: Date | null;
+  ctime?: Date | null;
+}
+
+/** struct stat as asm-generic lays it out (128 bytes). */
+function statBytes(s: StatLike): Uint8Array {
+  const b = new Uint8Array(128);
+  const dv = new DataView(b.buffer);
+  const u64 = (o: number, v: number | null | undefined) => dv.setBigUint64(o, BigInt(v ?? 0), true);
+  u64(0, s.dev);
+  u64(8, s.ino);
+  dv.setUint32(16, s.mode ?? 0, true);
+  dv.setUint32(20, s.nlink ?? 1, true);
+  dv.setUint32(24, s.uid ?? 0, true);
+  dv.setUint32(28, s.gid ?? 0, true);
+  u64(32, s.rdev);
+  u64(48, s.size);
+  dv.setInt32(56, s.blksize ?? 4096, true);
+  u64(64, s.blocks);
+  const time = (o: number, d: Date | null | undefined) => {
+    const ms = d?.getTime() ?? 0;
+    dv.setBigInt64(o, BigInt(Math.floor(ms / 1000)), true);
+    dv.setBigUint64(o + 8, BigInt((ms % 1000) * 1e6), true);
+  };
+  time(72, s.atime);
+  time(88, s.mtime);
+  time(104, s.ctime ?? s.mtime);
+  return b;
+}
+
+/** Names for the verbose line of an unknown syscall (a few common ones). */
+const SYSCALL_NAMES: Record<number, string> = {
+  19: "eventfd2",
+  46: "ftruncate",
+  67: "pread64",
+  68: "pwrite64",
+  73: "ppoll",
+  216: "mremap",
+  221: "execve",
+  260: "wait4",
+  283: "membarrier",
+  293: "rseq",
+  435: "clone3",
+};
+
