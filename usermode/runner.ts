@@ -21,7 +21,7 @@ import { warmUpJitOrWarn } from "../cpu/warmup.ts";
 import { createJitHart, createJitMemory, Jit, type JitOptions } from "../cpu/jit/tier.ts";
 import { AddressSpace, PAGE, PTE_R, PTE_W, PTE_X, RAM_BASE, SATP_SV48 } from "./memory.ts";
 import { FdTable } from "./files.ts";
-import { Scheduler } from "./threads.ts";
+import { HostClock, Scheduler, VirtualClock } from "./threads.ts";
 import { Syscalls } from "./syscalls.ts";
 import {
   ElfError,
@@ -90,6 +90,17 @@ export interface RunUserOptions {
   batch?: number;
   /** Instructions a thread runs before the next runnable one gets the hart (default 1 << 16). */
   quantum?: number;
+  /**
+   * "host" (default): time is the host's and sleeps are real. "virtual": 10 ns
+   * per instruction, sleeps skipped — the run is deterministic (usermode/threads.ts).
+   */
+  clock?: "host" | "virtual";
+  /**
+   * Seeds the bytes getrandom and AT_RANDOM give (default: the host's
+   * randomness). With clock "virtual" it makes a run repeat exactly: Go's
+   * scheduler and map hashing draw on these bytes.
+   */
+  seed?: number;
   /** CPUs the program is told it has (sched_getaffinity; default 4): its threads share the one hart. */
   cpus?: number;
   /**
@@ -115,6 +126,8 @@ export interface RunUserResult {
   instret: number;
   /** The fault that ended the program, if one did. */
   trap: TrapInfo | null;
+  /** Threads the process had, the main one included. */
+  threads: number;
 }
 
 interface ElfSegment {
@@ -239,7 +252,8 @@ export class UserProcess {
     }
     for (const s of image.segments) this.mem.write(s.vaddr, s.data, 0);
     this.brkStart = this.brkCur = roundUp(end);
-    this.sched = new Scheduler(this.hart, PID);
+    const clock = opts.clock === "virtual" ? new VirtualClock(this.hart) : new HostClock();
+    this.sched = new Scheduler(this.hart, PID, clock);
     this.sched.create();
     const proc = this;
     this.sys = new Syscalls({
@@ -258,6 +272,7 @@ export class UserProcess {
         if (proc.exitStatus === null) proc.exitStatus = status;
       },
       brk: (want) => proc.sysBrk(want),
+      random: (n) => proc.randomBytes(n),
     });
     const sp = this.buildStack(image);
     this.start(image.entry, sp);
@@ -274,7 +289,7 @@ export class UserProcess {
       this.mem.write(sp, b);
       return sp;
     };
-    const random = pushBytes(crypto.getRandomValues(new Uint8Array(16)));
+    const random = pushBytes(this.randomBytes(16));
     const cstr = (s: string): number => pushBytes(this.enc.encode(s + "\0"));
     const argv = [this.opts.argv0 ?? "prog", ...(this.opts.args ?? [])];
     const env = this.opts.env ?? [];
@@ -343,12 +358,12 @@ export class UserProcess {
     const limit = this.opts.maxInstructions ?? Infinity;
     const sched = this.sched;
     for (;;) {
-      const n = sched.othersRunnable() ? Math.min(batch, quantum) : batch;
+      const n = sched.othersAlive() ? Math.min(batch, quantum) : batch;
       const before = h.instretN;
       const st = this.jit !== null ? this.jit.run(n) : h.run(n);
       h.stopRequested = false;
       if (this.exitStatus !== null) {
-        return { status: this.exitStatus, instret: Number(h.instret), trap: null };
+        return { status: this.exitStatus, instret: Number(h.instret), trap: null, threads: this.sched.created };
       }
       if (h.priv !== 0) {
         if (!this.pageIn()) return this.fault();
@@ -365,7 +380,7 @@ export class UserProcess {
       const cur = sched.current;
       if (cur.dead || cur.wait !== null || this.sys.yieldNow || h.instretN - before >= n) {
         this.sys.yieldNow = false;
-        if (cur.dead || cur.wait !== null || sched.othersRunnable()) sched.switchNext();
+        if (cur.dead || cur.wait !== null || sched.othersAlive()) sched.switchNext();
       }
     }
   }
@@ -396,11 +411,33 @@ export class UserProcess {
       status: 128 + signal,
       instret: Number(h.instret),
       trap: { cause, name, pc, tval, signal },
+      threads: this.sched.created,
     };
   }
 
   private err(msg: string): void {
     this.opts.stderr?.(this.enc.encode(msg));
+  }
+
+  private rngState = 0;
+
+  /** n random bytes: the host's, or from opts.seed (xorshift32) for a repeatable run. */
+  randomBytes(n: number): Uint8Array {
+    const b = new Uint8Array(n);
+    if (this.opts.seed === undefined) {
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+      return b;
+    }
+    if (this.rngState === 0) this.rngState = (this.opts.seed | 0) || 0x9e3779b9;
+    let x = this.rngState;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      b[i] = x & 0xff;
+    }
+    this.rngState = x;
+    return b;
   }
 
   private sysBrk(want: number): number {

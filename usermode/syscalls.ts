@@ -56,6 +56,8 @@ export interface Process {
   /** Ends the process with a status (exit_group, a fatal signal). */
   exit(status: number): void;
   brk(want: number): number;
+  /** n bytes for getrandom (seeded or the host's). */
+  random(n: number): Uint8Array;
 }
 
 /** Signals whose default action is to be ignored (the rest end the process). */
@@ -293,11 +295,11 @@ export class Syscalls {
 
       // --- time ---
       case 113: // clock_gettime(clock, ts)
-        return mem.write(an(1), timespec(clockNs(ai(0)))) ? 0 : -EFAULT;
+        return mem.write(an(1), timespec(this.clockNs(ai(0)))) ? 0 : -EFAULT;
       case 114: // clock_getres(clock, ts)
         return an(1) === 0 || mem.write(an(1), timespec(1n)) ? 0 : -EFAULT;
       case 169: { // gettimeofday(tv, tz)
-        const ns = clockNs(0);
+        const ns = this.clockNs(0);
         if (an(0) !== 0 && !mem.write(an(0), timespec(ns - ns % 1000n, 1000n))) return -EFAULT;
         return 0;
       }
@@ -309,9 +311,7 @@ export class Syscalls {
       // --- the rest ---
       case 278: { // getrandom(buf, len, flags)
         const len = Math.min(an(1), 1 << 16);
-        const bytes = new Uint8Array(len);
-        crypto.getRandomValues(bytes);
-        return mem.write(an(0), bytes) ? len : -EFAULT;
+        return mem.write(an(0), p.random(len)) ? len : -EFAULT;
       }
       case 160: { // uname(buf): six 65-byte fields
         const u = new Uint8Array(65 * 6);
@@ -612,7 +612,7 @@ export class Syscalls {
     const r = collect();
     if (r !== null || timeout === 0) return r ?? 0;
     return {
-      deadline: timeout < 0 ? Infinity : performance.now() + timeout,
+      deadline: timeout < 0 ? Infinity : this.p.sched.clock.now() + timeout,
       poll: collect,
       onTimeout: () => 0,
     };
@@ -669,7 +669,7 @@ export class Syscalls {
           const ts = this.readTimespec(timeout);
           if (ts === null) return -EFAULT;
           if (ts < 0) return -EINVAL;
-          deadline = cmd === 0 ? performance.now() + ts / 1e6 : hostDeadline(realtime ? 0 : 1, ts);
+          deadline = cmd === 0 ? this.p.sched.clock.now() + ts / 1e6 : this.deadline(realtime ? 0 : 1, ts);
         }
         return sched.futexWait(addr, bitset, deadline, -ETIMEDOUT);
       }
@@ -697,7 +697,7 @@ export class Syscalls {
     const ns = this.readTimespec(req);
     if (ns === null) return -EFAULT;
     if (ns < 0) return -EINVAL;
-    const deadline = flags & 1 ? hostDeadline(clock, ns) : performance.now() + ns / 1e6;
+    const deadline = flags & 1 ? this.deadline(clock, ns) : this.p.sched.clock.now() + ns / 1e6;
     return { deadline, poll: () => null, onTimeout: () => 0 };
   }
 
@@ -755,6 +755,17 @@ export class Syscalls {
     return 0;
   }
 
+  /** Nanoseconds on a Linux clock: REALTIME (0) is wall time; every other counts from the process's start. */
+  private clockNs(clock: number): bigint {
+    const c = this.p.sched.clock;
+    return BigInt(Math.round((c.now() + (clock === 0 ? c.realtimeOffset : 0)) * 1e6));
+  }
+
+  /** An absolute time on a Linux clock (ns) as a deadline on the process's clock (ms). */
+  private deadline(clock: number, ns: number): number {
+    return ns / 1e6 - (clock === 0 ? this.p.sched.clock.realtimeOffset : 0);
+  }
+
   private prlimit(res: number, newVa: number, oldVa: number): number {
     if (res < 0 || res > 15) return -EINVAL;
     const cur = this.rlimits.get(res) ?? [~0n, ~0n];
@@ -777,16 +788,6 @@ export class Syscalls {
   }
 }
 
-/** Nanoseconds on a clock: REALTIME (0) is the host's; every other clock counts from this process's start. */
-export function clockNs(clock: number): bigint {
-  const ms = clock === 0 ? performance.timeOrigin + performance.now() : performance.now();
-  return BigInt(Math.round(ms * 1e6));
-}
-
-/** An absolute time on `clock` (ns) as a performance.now() deadline. */
-function hostDeadline(clock: number, ns: number): number {
-  return clock === 0 ? ns / 1e6 - performance.timeOrigin : ns / 1e6;
-}
 
 function timespec(ns: bigint, div = 1n): Uint8Array {
   const b = new Uint8Array(16);

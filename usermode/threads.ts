@@ -3,15 +3,56 @@
 // CPU running several threads would. A thread runs until it blocks in a
 // syscall (futex, nanosleep, a read of an empty pipe, epoll_pwait) or for a
 // quantum of instructions, then the next runnable thread (round robin, in tid
-// order) gets the hart; so the interleaving is deterministic, except where a
-// thread waits on real time. Futexes are served here: waiters are queued per
-// address, FIFO. Used by usermode/runner.ts. Read next: usermode/files.ts.
+// order) gets the hart. Time comes from a Clock: the host's (sleeps are real),
+// or a virtual one that advances 10 ns per instruction retired and jumps to
+// the next deadline when every thread sleeps (as QEMU's -icount) — then the
+// whole run, interleaving and instruction count included, is deterministic,
+// which the differential tests rely on. Futexes are served here: waiters are
+// queued per address, FIFO. Used by usermode/runner.ts. Read next:
+// usermode/files.ts.
 
 import type { Hart } from "../cpu/hart.ts";
 
 /** A syscall that could not finish at once: the thread sleeps until poll() answers or the deadline. */
+/** The process's time: monotonic milliseconds, and the wall clock's offset from them. */
+export interface Clock {
+  /** Monotonic time, ms (counts from the process's start). */
+  now(): number;
+  /** CLOCK_REALTIME minus now(), ms. */
+  readonly realtimeOffset: number;
+  /** Lets time pass until `ms` (every thread sleeps): a host sleep, or a jump. */
+  sleepUntil(ms: number): void;
+}
+
+/** The host's time: sleeps are real. */
+export class HostClock implements Clock {
+  readonly realtimeOffset = performance.timeOrigin;
+  private readonly word = new Int32Array(new SharedArrayBuffer(4));
+  now(): number {
+    return performance.now();
+  }
+  sleepUntil(ms: number): void {
+    const wait = Math.ceil(ms - performance.now());
+    if (wait > 0) Atomics.wait(this.word, 0, 0, wait); // a word no one notifies
+  }
+}
+
+/** Time made of instructions: 10 ns each, plus the sleeps skipped. Deterministic. */
+export class VirtualClock implements Clock {
+  readonly realtimeOffset = performance.timeOrigin;
+  private skipped = 0;
+  constructor(private readonly hart: Hart) {}
+  now(): number {
+    return this.hart.instretN * 1e-5 + this.skipped;
+  }
+  sleepUntil(ms: number): void {
+    const now = this.now();
+    if (ms > now) this.skipped += ms - now;
+  }
+}
+
 export interface Wait {
-  /** performance.now() time (ms) at which it times out; Infinity = never. */
+  /** Clock time (ms) at which it times out; Infinity = never. */
   deadline: number;
   /** The syscall's result if it can finish now, else null. */
   poll: () => number | null;
@@ -48,10 +89,7 @@ export class Scheduler {
   current!: Thread;
   private nextTid: number;
   private readonly futexes = new Map<number, FutexWaiter[]>();
-  /** Host sleeps use this (Atomics.wait on a word no one notifies). */
-  private readonly sleepWord = new Int32Array(new SharedArrayBuffer(4));
-
-  constructor(private readonly hart: Hart, firstTid: number) {
+  constructor(private readonly hart: Hart, private readonly firstTid: number, readonly clock: Clock) {
     this.nextTid = firstTid;
   }
 
@@ -96,22 +134,31 @@ export class Scheduler {
     h.resValid = false; // an LR reservation does not survive a switch
   }
 
+  /** Threads created so far, the main one included. */
+  get created(): number {
+    return this.nextTid - this.firstTid;
+  }
+
   get alive(): number {
     let n = 0;
     for (const t of this.threads) if (!t.dead) n++;
     return n;
   }
 
-  /** True if a thread other than the current one could run now. */
-  othersRunnable(): boolean {
-    for (const t of this.threads) if (t !== this.current && !t.dead && t.wait === null) return true;
+  /**
+   * True if a thread other than the current one is alive: running or
+   * sleeping, it may want the hart at the end of this quantum (a sleeper's
+   * deadline passes while the current thread spins waiting for it).
+   */
+  othersAlive(): boolean {
+    for (const t of this.threads) if (t !== this.current && !t.dead) return true;
     return false;
   }
 
   /**
    * Picks the thread to run next and loads it on the hart: the next runnable
    * one after the current (round robin), waking sleepers whose wait is over;
-   * when every thread sleeps, sleeps on the host until the earliest deadline.
+   * when every thread sleeps, lets the clock reach the earliest deadline.
    * Throws if every thread waits with no deadline (a deadlock: Linux would
    * hang forever; we say so instead).
    */
@@ -122,7 +169,7 @@ export class Scheduler {
       const n = this.threads.length;
       const at = this.threads.indexOf(cur);
       let earliest = Infinity;
-      const now = performance.now();
+      const now = this.clock.now();
       for (let k = 1; k <= n; k++) {
         const t = this.threads[(at + k) % n];
         if (t.dead) continue;
@@ -146,8 +193,7 @@ export class Scheduler {
             `(${this.threads.filter((t) => !t.dead).map((t) => `tid ${t.tid}`).join(", ")})`,
         );
       }
-      const ms = Math.max(0, Math.ceil(earliest - performance.now()));
-      if (ms > 0) Atomics.wait(this.sleepWord, 0, 0, ms);
+      this.clock.sleepUntil(earliest);
     }
   }
 

@@ -95,6 +95,8 @@ for (const c of cases) {
       stdout: (b) => chunks.push(b.slice()),
       stderr: (b) => errs.push(dec.decode(b)),
       maxInstructions: 200_000_000,
+      clock: "virtual",
+      seed: 1, // deterministic: the threaded programs run the same every time
     });
     const got = new Uint8Array(chunks.reduce((n, b) => n + b.length, 0));
     let off = 0;

@@ -61,6 +61,8 @@ for (const c of cases) {
       stderr: (b) => errs.push(dec.decode(b)),
       maxInstructions: 200_000_000,
       jit: { threshold: 1 },
+      clock: "virtual",
+      seed: 1, // threads interleave the same way in both tiers
     });
     const r = p.run();
     translatedPages += p.jit!.stats.compiles;
@@ -71,7 +73,13 @@ for (const c of cases) {
     assert.equal(r.status, wantStatus, `${c.name}: exit status (stderr: ${errs.join("")})`);
     assert.equal(r.trap !== null, wantStatus >= 128, `${c.name}: trap ${r.trap?.name}`);
     // instret is exact in both tiers.
-    const ref = runUserElf(elf, { argv0: c.bin, args: c.args, maxInstructions: 200_000_000 });
+    const ref = runUserElf(elf, {
+      argv0: c.bin,
+      args: c.args,
+      maxInstructions: 200_000_000,
+      clock: "virtual",
+      seed: 1,
+    });
     assert.equal(r.instret, ref.instret, `${c.name}: instret with the translator`);
     assert.deepEqual(r.trap, ref.trap, `${c.name}: the trap with the translator`);
   });
