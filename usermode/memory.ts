@@ -240,7 +240,11 @@ export class AddressSpace {
     // A and D preset, as for a page Linux has just faulted in for that access;
     // no R means PROT_NONE: the entry is left invalid.
     const bits = perm === 0 ? 0 : PTE_V | PTE_U | PTE_A | (perm & PTE_W ? PTE_D : 0) | perm;
-    this.ramDv.setBigUint64(this.leafSlot(vpn), bits === 0 ? 0n : (ppn << 10n) | BigInt(bits), true);
+    this.ramDv.setBigUint64(
+      this.leafSlot(vpn),
+      bits === 0 ? 0n : (ppn << 10n) | BigInt(bits),
+      true,
+    );
   }
 
   /**
@@ -362,7 +366,10 @@ export class AddressSpace {
     // A hint: used if page-aligned (rounded down, as Linux does), free and in range.
     if (addr !== 0) {
       const start = Math.floor(addr / PAGE);
-      if ((start + pages) * PAGE <= USER_TOP && start * PAGE >= low && this.isFree(start, start + pages)) {
+      if (
+        (start + pages) * PAGE <= USER_TOP && start * PAGE >= low &&
+        this.isFree(start, start + pages)
+      ) {
         this.map(start, start + pages, perm);
         return start * PAGE;
       }

@@ -255,7 +255,6 @@ export class UserProcess {
     const clock = opts.clock === "virtual" ? new VirtualClock(this.hart) : new HostClock();
     this.sched = new Scheduler(this.hart, PID, clock);
     this.sched.create();
-    const proc = this;
     this.sys = new Syscalls({
       hart: this.hart,
       mem: this.mem,
@@ -269,10 +268,10 @@ export class UserProcess {
       stdin: opts.stdin,
       verbose: opts.verbose,
       exit: (status) => {
-        if (proc.exitStatus === null) proc.exitStatus = status;
+        if (this.exitStatus === null) this.exitStatus = status;
       },
-      brk: (want) => proc.sysBrk(want),
-      random: (n) => proc.randomBytes(n),
+      brk: (want) => this.sysBrk(want),
+      random: (n) => this.randomBytes(n),
     });
     const sp = this.buildStack(image);
     this.start(image.entry, sp);
@@ -363,7 +362,12 @@ export class UserProcess {
       const st = this.jit !== null ? this.jit.run(n) : h.run(n);
       h.stopRequested = false;
       if (this.exitStatus !== null) {
-        return { status: this.exitStatus, instret: Number(h.instret), trap: null, threads: this.sched.created };
+        return {
+          status: this.exitStatus,
+          instret: Number(h.instret),
+          trap: null,
+          threads: this.sched.created,
+        };
       }
       if (h.priv !== 0) {
         if (!this.pageIn()) return this.fault();

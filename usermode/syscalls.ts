@@ -542,7 +542,10 @@ export class Syscalls {
   private pipe2(fdsVa: number, flags: number): number {
     const pipe = new Pipe();
     const nb = flags & O_NONBLOCK, cloexec = (flags & O_CLOEXEC) !== 0;
-    const r = this.p.fds.install({ what: { kind: "pipe", pipe, end: "r" }, flags: nb, refs: 1 }, cloexec);
+    const r = this.p.fds.install(
+      { what: { kind: "pipe", pipe, end: "r" }, flags: nb, refs: 1 },
+      cloexec,
+    );
     if (r < 0) return r;
     const w = this.p.fds.install(
       { what: { kind: "pipe", pipe, end: "w" }, flags: O_WRONLY | nb, refs: 1 },
@@ -620,7 +623,14 @@ export class Syscalls {
 
   // --- threads ---
 
-  private clone(flags: bigint, stack: number, ptid: number, tls: bigint, ctid: number, pc: number): number {
+  private clone(
+    flags: bigint,
+    stack: number,
+    ptid: number,
+    tls: bigint,
+    ctid: number,
+    pc: number,
+  ): number {
     const CLONE_VM = 0x100n, CLONE_THREAD = 0x10000n, CLONE_SETTLS = 0x80000n;
     const CLONE_PARENT_SETTID = 0x100000n, CLONE_CHILD_CLEARTID = 0x200000n;
     const CLONE_CHILD_SETTID = 0x1000000n;
@@ -653,7 +663,13 @@ export class Syscalls {
     if (sched.alive === 0) this.p.exit(status);
   }
 
-  private futex(addr: number, op: number, val: number, timeout: number, val3: number): number | Wait {
+  private futex(
+    addr: number,
+    op: number,
+    val: number,
+    timeout: number,
+    val3: number,
+  ): number | Wait {
     const cmd = op & 0x7f, realtime = (op & 256) !== 0;
     const sched = this.p.sched;
     switch (cmd) {
@@ -669,7 +685,9 @@ export class Syscalls {
           const ts = this.readTimespec(timeout);
           if (ts === null) return -EFAULT;
           if (ts < 0) return -EINVAL;
-          deadline = cmd === 0 ? this.p.sched.clock.now() + ts / 1e6 : this.deadline(realtime ? 0 : 1, ts);
+          deadline = cmd === 0
+            ? this.p.sched.clock.now() + ts / 1e6
+            : this.deadline(realtime ? 0 : 1, ts);
         }
         return sched.futexWait(addr, bitset, deadline, -ETIMEDOUT);
       }
@@ -788,7 +806,6 @@ export class Syscalls {
   }
 }
 
-
 function timespec(ns: bigint, div = 1n): Uint8Array {
   const b = new Uint8Array(16);
   const dv = new DataView(b.buffer);
@@ -853,4 +870,3 @@ const SYSCALL_NAMES: Record<number, string> = {
   293: "rseq",
   435: "clone3",
 };
-

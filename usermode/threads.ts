@@ -89,7 +89,11 @@ export class Scheduler {
   current!: Thread;
   private nextTid: number;
   private readonly futexes = new Map<number, FutexWaiter[]>();
-  constructor(private readonly hart: Hart, private readonly firstTid: number, readonly clock: Clock) {
+  constructor(
+    private readonly hart: Hart,
+    private readonly firstTid: number,
+    readonly clock: Clock,
+  ) {
     this.nextTid = firstTid;
   }
 
