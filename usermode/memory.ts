@@ -363,9 +363,9 @@ export class AddressSpace {
       }
       return addr;
     }
-    // A hint: used if page-aligned (rounded down, as Linux does), free and in range.
+    // A hint: used (rounded up to a page, as Linux's PAGE_ALIGN) if free and in range.
     if (addr !== 0) {
-      const start = Math.floor(addr / PAGE);
+      const start = Math.ceil(addr / PAGE);
       if (
         (start + pages) * PAGE <= USER_TOP && start * PAGE >= low &&
         this.isFree(start, start + pages)
