@@ -11,6 +11,15 @@ import { type Coverage, ROUNDING, RV64GC, sweep } from "../../programs/coverage.
 
 const dir = new URL("../../programs/", import.meta.url);
 
+/**
+ * gothreads writes a temp file named from its (seeded, so repeated) random
+ * numbers: each run gets its own TMPDIR, so that runs in parallel test
+ * processes never meet on a name and take a different path.
+ */
+function privateTmp(bin: string): string[] {
+  return bin === "gothreads" ? [`TMPDIR=${Deno.makeTempDirSync({ prefix: "actorvm-go-" })}`] : [];
+}
+
 interface Case {
   name: string;
   bin: string;
@@ -96,6 +105,7 @@ for (const c of cases) {
       stderr: (b) => errs.push(dec.decode(b)),
       maxInstructions: 200_000_000,
       clock: "virtual",
+      env: privateTmp(c.bin),
       seed: 1, // deterministic: the threaded programs run the same every time
     });
     const got = new Uint8Array(chunks.reduce((n, b) => n + b.length, 0));

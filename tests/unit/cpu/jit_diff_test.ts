@@ -9,6 +9,15 @@ import { runUserElf, UserProcess } from "../../../usermode/runner.ts";
 
 const dir = new URL("../../programs/", import.meta.url);
 
+/**
+ * gothreads writes a temp file named from its (seeded, so repeated) random
+ * numbers: each run gets its own TMPDIR, so that runs in parallel test
+ * processes never meet on a name and take a different path.
+ */
+function privateTmp(bin: string): string[] {
+  return bin === "gothreads" ? [`TMPDIR=${Deno.makeTempDirSync({ prefix: "actorvm-go-" })}`] : [];
+}
+
 interface Case {
   name: string;
   bin: string;
@@ -62,6 +71,7 @@ for (const c of cases) {
       maxInstructions: 200_000_000,
       jit: { threshold: 1 },
       clock: "virtual",
+      env: privateTmp(c.bin),
       seed: 1, // threads interleave the same way in both tiers
     });
     const r = p.run();
@@ -78,6 +88,7 @@ for (const c of cases) {
       args: c.args,
       maxInstructions: 200_000_000,
       clock: "virtual",
+      env: privateTmp(c.bin),
       seed: 1,
     });
     assert.equal(r.instret, ref.instret, `${c.name}: instret with the translator`);
