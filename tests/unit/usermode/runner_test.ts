@@ -1,9 +1,9 @@
 // The user-mode runner as a user meets it: scripts/run-user.ts on the threaded
 // programs with the host's clock (real sleeps, the default) prints what
-// qemu-riscv64 printed (tests/unit/cpu/jit_diff_test.ts runs them translated); an unknown syscall is -ENOSYS
-// and, with --verbose, one line naming it; bad flags are refused. The
-// in-process differential runs (virtual clock) are tests/unit/cpu/diff_test.ts.
-// Read next: usermode/runner.ts.
+// qemu-riscv64 printed (tests/unit/cpu/jit_diff_test.ts runs them translated);
+// an unknown syscall is -ENOSYS and, with --verbose, one line naming it; bad
+// flags are refused. The in-process differential runs (virtual clock) are
+// tests/unit/cpu/diff_test.ts. Read next: usermode/runner.ts.
 
 import assert from "../../../testing/assert.ts";
 import { runUserElf } from "../../../usermode/runner.ts";
