@@ -45,10 +45,12 @@ build bench_fp "$src/bench_fp.c"
 # Hosted programs: static glibc (and libm, pthreads), stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/mmap" "$src/mmap.c"
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/files" "$src/files.c"
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/pthread" "$src/pthread.c"
-# A static multi-threaded Go program, stripped (-s -w) and with no build paths (-trimpath).
+# A static multi-threaded Go program, stripped (-s -w), with no build paths or VCS stamp
+# (-trimpath, -buildvcs=false: the binary depends on the source only).
 (cd "$src/gothreads" && GOOS=linux GOARCH=riscv64 CGO_ENABLED=0 \
-  go build -trimpath -ldflags='-s -w -buildid=' -o "$bin/gothreads" .)
+  go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o "$bin/gothreads" .)
 # One bare-metal S-mode guest, booted as a kernel (linked at 0x80200000; no
 # expected output: tests/e2e/console_every_test.ts types at it), kept out of bin/, which holds
 # the differential suite's programs only.

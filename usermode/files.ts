@@ -1,8 +1,8 @@
 // The user-mode runner's file descriptors: the standard streams (wired to the
 // runner's callbacks), host files opened through openat (the program sees the
-// host's file system, as under qemu-riscv64), pipes between the program's own
-// threads, and epoll instances over those pipes (Go's runtime polls a pipe to
-// wake its poller). A read that would block returns null and the caller
+// host's file system, as under qemu-riscv64), pipes and eventfds between the
+// program's own threads, and epoll instances over those (Go's runtime polls a
+// pipe, or an eventfd in newer releases, to wake its poller). A read that would block returns null and the caller
 // (usermode/syscalls.ts) makes the thread wait. Read next: usermode/syscalls.ts.
 
 export const EPERM = 1, ENOENT = 2, EIO = 5, EBADF = 9, EAGAIN = 11, EACCES = 13, EEXIST = 17;
@@ -57,6 +57,7 @@ export type FileKind =
   | { kind: "stdout"; fd: 1 | 2 }
   | { kind: "host"; file: Deno.FsFile; path: string; dir: boolean }
   | { kind: "pipe"; pipe: Pipe; end: "r" | "w" }
+  | { kind: "eventfd"; count: bigint; semaphore: boolean }
   | { kind: "epoll"; entries: Map<number, EpollEntry> };
 
 /** An open file description (shared by dup'ed descriptors). */
@@ -150,6 +151,9 @@ export class FdTable {
   /** Readiness of fd for epoll (EPOLLIN/OUT/HUP), or -1 if it cannot be polled. */
   pollable(fd: number): number {
     const f = this.get(fd);
+    if (f !== null && f.what.kind === "eventfd") {
+      return (f.what.count > 0n ? EPOLLIN : 0) | EPOLLOUT;
+    }
     if (f === null || f.what.kind !== "pipe") return -1;
     const p = f.what.pipe;
     if (f.what.end === "r") return (p.size > 0 ? EPOLLIN : 0) | (p.writers === 0 ? EPOLLHUP : 0);

@@ -29,6 +29,7 @@ import {
   O_DIRECTORY,
   O_EXCL,
   O_NONBLOCK,
+  O_RDWR,
   O_TRUNC,
   O_WRONLY,
   type OpenFile,
@@ -174,6 +175,15 @@ export class Syscalls {
       }
       case 59: // pipe2(fds, flags)
         return this.pipe2(an(0), ai(1));
+      case 19: // eventfd2(initval, flags): EFD_SEMAPHORE 1, EFD_NONBLOCK, EFD_CLOEXEC
+        return p.fds.install(
+          {
+            what: { kind: "eventfd", count: BigInt(an(0) >>> 0), semaphore: (ai(1) & 1) !== 0 },
+            flags: O_RDWR | (ai(1) & O_NONBLOCK),
+            refs: 1,
+          },
+          (ai(1) & O_CLOEXEC) !== 0,
+        );
       case 20: // epoll_create1(flags)
         return p.fds.install(
           { what: { kind: "epoll", entries: new Map() }, flags: 0, refs: 1 },
@@ -413,6 +423,22 @@ export class Syscalls {
         if (f.flags & O_NONBLOCK) return -EAGAIN;
         return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
       }
+      case "eventfd": {
+        if (len < 8) return -EINVAL;
+        const attempt = (): number | null => {
+          if (w.count === 0n) return null;
+          const v = w.semaphore ? 1n : w.count;
+          const b = new Uint8Array(8);
+          new DataView(b.buffer).setBigUint64(0, v, true);
+          if (!this.p.mem.write(buf, b)) return -EFAULT;
+          w.count -= v;
+          return 8;
+        };
+        const r = attempt();
+        if (r !== null) return r;
+        if (f.flags & O_NONBLOCK) return -EAGAIN;
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+      }
       default:
         return -EINVAL;
     }
@@ -425,6 +451,16 @@ export class Syscalls {
     if (bytes === null) return -EFAULT;
     const w = f.what;
     switch (w.kind) {
+      case "eventfd": {
+        if (bytes.length < 8) return -EINVAL;
+        const v = new DataView(bytes.buffer).getBigUint64(0, true);
+        if (v === 0xffff_ffff_ffff_ffffn) return -EINVAL;
+        // A sum past the maximum would block until a read; a program's own
+        // wake-ups never come near it, so it is refused instead.
+        if (w.count + v >= 0xffff_ffff_ffff_ffffn) return -EAGAIN;
+        w.count += v;
+        return 8;
+      }
       case "stdout":
         (w.fd === 1 ? this.p.stdout : this.p.stderr)?.(bytes);
         return bytes.length;
@@ -858,7 +894,6 @@ function statBytes(s: StatLike): Uint8Array {
 
 /** Names for the verbose line of an unknown syscall (a few common ones). */
 const SYSCALL_NAMES: Record<number, string> = {
-  19: "eventfd2",
   46: "ftruncate",
   67: "pread64",
   68: "pwrite64",

@@ -12,13 +12,17 @@ import { type Coverage, ROUNDING, RV64GC, sweep } from "../../programs/coverage.
 const dir = new URL("../../programs/", import.meta.url);
 
 /**
- * gothreads writes a temp file named from its (seeded, so repeated) random
+ * gothreads and files make temp names from their (seeded, so repeated) random
  * numbers: each run gets its own TMPDIR, so that runs in parallel test
  * processes never meet on a name and take a different path.
  */
 function privateTmp(bin: string): string[] {
-  return bin === "gothreads" ? [`TMPDIR=${Deno.makeTempDirSync({ prefix: "actorvm-go-" })}`] : [];
+  if (bin !== "gothreads" && bin !== "files") return [];
+  const tmp = Deno.makeTempDirSync({ prefix: "actorvm-user-" });
+  tmpDirs.push(tmp);
+  return [`TMPDIR=${tmp}`];
 }
+const tmpDirs: string[] = [];
 
 interface Case {
   name: string;
@@ -127,3 +131,10 @@ for (const c of cases) {
     );
   });
 }
+
+Deno.test("cpu diff: the programs removed their temp files (then their TMPDIRs go too)", () => {
+  for (const tmp of tmpDirs.splice(0)) {
+    assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], tmp);
+    Deno.removeSync(tmp);
+  }
+});

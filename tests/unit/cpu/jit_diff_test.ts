@@ -10,13 +10,17 @@ import { runUserElf, UserProcess } from "../../../usermode/runner.ts";
 const dir = new URL("../../programs/", import.meta.url);
 
 /**
- * gothreads writes a temp file named from its (seeded, so repeated) random
+ * gothreads and files make temp names from their (seeded, so repeated) random
  * numbers: each run gets its own TMPDIR, so that runs in parallel test
  * processes never meet on a name and take a different path.
  */
 function privateTmp(bin: string): string[] {
-  return bin === "gothreads" ? [`TMPDIR=${Deno.makeTempDirSync({ prefix: "actorvm-go-" })}`] : [];
+  if (bin !== "gothreads" && bin !== "files") return [];
+  const tmp = Deno.makeTempDirSync({ prefix: "actorvm-user-" });
+  tmpDirs.push(tmp);
+  return [`TMPDIR=${tmp}`];
 }
+const tmpDirs: string[] = [];
 
 interface Case {
   name: string;
@@ -98,4 +102,11 @@ for (const c of cases) {
 
 Deno.test("cpu jit diff: the translator did translate the programs", () => {
   assert.ok(translatedPages >= cases.length, `only ${translatedPages} translations`);
+});
+
+Deno.test("cpu jit diff: the programs removed their temp files (then their TMPDIRs go too)", () => {
+  for (const tmp of tmpDirs.splice(0)) {
+    assert.deepEqual([...Deno.readDirSync(tmp)].map((e) => e.name), [], tmp);
+    Deno.removeSync(tmp);
+  }
 });
