@@ -87,6 +87,11 @@ export class AddressSpace {
     return off;
   }
 
+  /** RAM for the whole process, bytes. */
+  get ramBytes(): number {
+    return this.ramSize;
+  }
+
   /** Pages handed out so far (page tables included), for tests and --stats. */
   get pagesInUse(): number {
     return this.nextFree / PAGE - this.freePages.length;

@@ -323,6 +323,16 @@ export class Syscalls {
         const len = Math.min(an(1), 1 << 16);
         return mem.write(an(0), p.random(len)) ? len : -EFAULT;
       }
+      case 179: { // sysinfo(info): uptime, RAM (the process's), threads; no swap, no load
+        const b = new Uint8Array(112);
+        const dv = new DataView(b.buffer);
+        dv.setBigUint64(0, BigInt(Math.floor(p.sched.clock.now() / 1000)), true);
+        dv.setBigUint64(32, BigInt(mem.ramBytes), true);
+        dv.setBigUint64(40, BigInt(mem.ramBytes - mem.pagesInUse * PAGE), true);
+        dv.setUint16(80, p.sched.alive, true);
+        dv.setUint32(104, 1, true); // mem_unit
+        return mem.write(an(0), b) ? 0 : -EFAULT;
+      }
       case 160: { // uname(buf): six 65-byte fields
         const u = new Uint8Array(65 * 6);
         ["Linux", "actorvm", "6.12.0", "#1 actorvm user runner", "riscv64", "(none)"].forEach(

@@ -38,12 +38,13 @@ Deno.test("run-user: glibc pthreads on the host's clock", async () => {
 });
 
 Deno.test("run-user: --verbose names an unknown syscall once; it returns -ENOSYS", async () => {
-  const quiet = await runCli([prog("glibc"), "first"]);
+  // syscalls makes syscall 4000 and prints the -ENOSYS it gets.
+  const quiet = await runCli([prog("syscalls")]);
   assert.equal(quiet.err, "", "nothing without --verbose");
-  const r = await runCli(["--verbose", prog("glibc"), "first"]);
-  assert.equal(r.out, expected("glibc"));
-  assert.match(r.err, /^actorvm: unknown syscall \d+ \(\S+\): -ENOSYS$/m);
-  assert.equal(r.code, 3);
+  const r = await runCli(["--verbose", prog("syscalls")]);
+  assert.equal(r.out, expected("syscalls"));
+  assert.equal(r.err, "actorvm: unknown syscall 4000 (?): -ENOSYS\n");
+  assert.equal(r.code, 0);
 });
 
 Deno.test("run-user: bad --clock is refused with status 2", async () => {
