@@ -39,6 +39,7 @@ build fp_d -DPREC=64 "$src/fp.c"
 build args "$src/args.c"
 build fault "$src/fault.c" -Wl,--no-warn-rwx-segments
 build syscalls "$src/syscalls.c"
+build badargs "$src/badargs.c"
 build rand "$src/rand.c"
 build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"

@@ -352,7 +352,8 @@ export class AddressSpace {
    * fails with EEXIST instead. `low`/`high` bound what a search may return.
    */
   mmap(addr: number, len: number, prot: number, flags: number, low: number, high: number): number {
-    if (len <= 0 || len > USER_TOP) return -EINVAL;
+    if (len <= 0) return -EINVAL;
+    if (len > USER_TOP) return -ENOMEM; // Linux: larger than the address space
     const pages = Math.ceil(len / PAGE);
     const perm = protToPerm(prot);
     const fixed = (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) !== 0;

@@ -615,11 +615,12 @@ export class Syscalls {
   private epollCtl(epfd: number, op: number, fd: number, ev: number): number {
     const e = this.p.fds.get(epfd);
     if (e === null || this.p.fds.get(fd) === null) return -EBADF;
+    // Linux's order: a target that cannot be polled first — regular files (and
+    // here the host's streams) are EPERM —, then whether epfd is an epoll.
+    if (this.p.fds.pollable(fd) < 0) return -EPERM;
     if (e.what.kind !== "epoll" || epfd === fd) return -EINVAL;
     const entries = e.what.entries;
     if (op === 2) return entries.delete(fd) ? 0 : -ENOENT; // EPOLL_CTL_DEL
-    // Regular files (and the host's streams, which cannot be polled here) refuse, as Linux's files do.
-    if (this.p.fds.pollable(fd) < 0) return -EPERM;
     const b = this.p.mem.read(ev, 16);
     if (b === null) return -EFAULT;
     const dv = new DataView(b.buffer);
@@ -680,6 +681,10 @@ export class Syscalls {
     const CLONE_VM = 0x100n, CLONE_THREAD = 0x10000n, CLONE_SETTLS = 0x80000n;
     const CLONE_PARENT_SETTID = 0x100000n, CLONE_CHILD_CLEARTID = 0x200000n;
     const CLONE_CHILD_SETTID = 0x1000000n;
+    const CLONE_SIGHAND = 0x800n;
+    // Linux's rules: a thread shares the signal handlers, which need a shared VM.
+    if (flags & CLONE_THREAD && !(flags & CLONE_SIGHAND)) return -EINVAL;
+    if (flags & CLONE_SIGHAND && !(flags & CLONE_VM)) return -EINVAL;
     if (!(flags & CLONE_VM) || !(flags & CLONE_THREAD)) {
       this.note("actorvm: clone without CLONE_VM|CLONE_THREAD (a new process): -ENOSYS");
       return -ENOSYS;
@@ -692,8 +697,9 @@ export class Syscalls {
     if (stack !== 0) child.x[2] = BigInt(stack);
     if (flags & CLONE_SETTLS) child.x[4] = tls;
     child.sigmask = parent.sigmask;
-    if (flags & CLONE_PARENT_SETTID && !this.p.mem.writeU32(ptid, child.tid)) return -EFAULT;
-    if (flags & CLONE_CHILD_SETTID && !this.p.mem.writeU32(ctid, child.tid)) return -EFAULT;
+    // As Linux, a tid that cannot be stored is not an error: the thread exists.
+    if (flags & CLONE_PARENT_SETTID) this.p.mem.writeU32(ptid, child.tid);
+    if (flags & CLONE_CHILD_SETTID) this.p.mem.writeU32(ctid, child.tid);
     if (flags & CLONE_CHILD_CLEARTID) child.clearTid = ctid;
     return child.tid;
   }
