@@ -47,6 +47,7 @@ build bench_fp "$src/bench_fp.c"
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/mmap" "$src/mmap.c"
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/files" "$src/files.c"
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/signals" "$src/signals.c"
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/pthread" "$src/pthread.c"
 # A static multi-threaded Go program, stripped (-s -w), with no build paths or VCS stamp
 # (-trimpath, -buildvcs=false: the binary depends on the source only).

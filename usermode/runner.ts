@@ -23,6 +23,7 @@ import { AddressSpace, PAGE, PTE_R, PTE_W, PTE_X, RAM_BASE, SATP_SV48 } from "./
 import { FdTable } from "./files.ts";
 import { HostClock, Scheduler, VirtualClock } from "./threads.ts";
 import { Syscalls } from "./syscalls.ts";
+import { TRAMPOLINE, TRAMPOLINE_CODE } from "./signals.ts";
 import {
   ElfError,
   EM_RISCV,
@@ -128,6 +129,8 @@ export interface RunUserResult {
   trap: TrapInfo | null;
   /** Threads the process had, the main one included. */
   threads: number;
+  /** The signal that ended the program (a fault's, or one sent), or null after an exit. */
+  signal: number | null;
 }
 
 interface ElfSegment {
@@ -210,6 +213,8 @@ export class UserProcess {
   private brkStart = 0;
   private brkCur = 0;
   private exitStatus: number | null = null;
+  /** The signal that ended the process, if one did. */
+  private killedBy: number | null = null;
   private readonly opts: RunUserOptions;
   private readonly enc = new TextEncoder();
 
@@ -267,12 +272,22 @@ export class UserProcess {
       stderr: opts.stderr,
       stdin: opts.stdin,
       verbose: opts.verbose,
-      exit: (status) => {
-        if (this.exitStatus === null) this.exitStatus = status;
+      exit: (status, signal) => {
+        if (this.exitStatus !== null) return;
+        this.exitStatus = status;
+        if (signal !== undefined) {
+          this.killedBy = signal;
+          this.err(`actorvm: killed by signal ${signal}\n`);
+        }
       },
+      exitStatus: () => this.exitStatus,
       brk: (want) => this.sysBrk(want),
       random: (n) => this.randomBytes(n),
     });
+    // The page a signal handler returns through (rt_sigreturn), as the vDSO's.
+    this.mem.map(TRAMPOLINE / PAGE, TRAMPOLINE / PAGE + 1, PTE_R | PTE_X);
+    const code = new Uint8Array(new Uint32Array(TRAMPOLINE_CODE).buffer);
+    this.mem.write(TRAMPOLINE, code, 0);
     const sp = this.buildStack(image);
     this.start(image.entry, sp);
   }
@@ -357,6 +372,10 @@ export class UserProcess {
     const limit = this.opts.maxInstructions ?? Infinity;
     const sched = this.sched;
     for (;;) {
+      if (this.sys.deliverable()) {
+        this.sys.deliverPending();
+        if (this.exitStatus !== null) continue;
+      }
       const n = sched.othersAlive() ? Math.min(batch, quantum) : batch;
       const before = h.instretN;
       const st = this.jit !== null ? this.jit.run(n) : h.run(n);
@@ -367,10 +386,11 @@ export class UserProcess {
           instret: Number(h.instret),
           trap: null,
           threads: this.sched.created,
+          signal: this.killedBy,
         };
       }
       if (h.priv !== 0) {
-        if (!this.pageIn()) return this.fault();
+        if (!this.pageIn() && !this.faultToHandler()) return this.fault();
         continue;
       }
       if (st !== RUN_BUDGET && st !== RUN_STOP && st !== RUN_WFI) {
@@ -401,6 +421,31 @@ export class UserProcess {
     return true;
   }
 
+  /** A fault the program handles (Go turns SIGSEGV into a panic): enter its handler. */
+  private faultToHandler(): boolean {
+    const h = this.hart;
+    const cause = Number(h.csrRead(0x342) & 0xffn);
+    const signal = (CAUSE_NAMES[cause] ?? ["", SIGSEGV])[1];
+    const tval = Number(BigInt.asIntN(64, h.csrRead(0x343)));
+    // si_code: SEGV_MAPERR (1) when nothing is mapped there, SEGV_ACCERR (2) when
+    // the area forbids the access; 1 for the others (ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT).
+    const code = signal === SIGSEGV && this.mem.areaAt(Math.floor(tval / PAGE)) !== null ? 2 : 1;
+    const epc = h.csrRead(0x341);
+    h.priv = 0;
+    h.pc = epc;
+    if (
+      this.sys.deliverFault(
+        signal,
+        code,
+        signal === SIGSEGV || signal === SIGBUS ? tval : Number(epc),
+      )
+    ) {
+      return true;
+    }
+    h.priv = 3; // as the trap left it, for fault()'s report
+    return false;
+  }
+
   private fault(): RunUserResult {
     const h = this.hart;
     const cause = Number(h.csrRead(0x342) & 0xffn);
@@ -416,6 +461,7 @@ export class UserProcess {
       instret: Number(h.instret),
       trap: { cause, name, pc, tval, signal },
       threads: this.sched.created,
+      signal,
     };
   }
 

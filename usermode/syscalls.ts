@@ -4,14 +4,15 @@
 // asm-generic's (RISC-V). A syscall either returns at once or hands back a
 // Wait, and the thread sleeps until it is satisfied. Anything not here gets
 // -ENOSYS and, with verbose, a line naming it (as qemu-riscv64 -strace shows
-// it). Signals are not delivered to handlers (no signal frames): a signal
-// whose default action ends the process ends it; one the program handles is
-// dropped (said with verbose) — Go's SIGURG preemption requests among them,
-// and Go then preempts at function calls only. Read next: usermode/runner.ts.
+// it). Signals: a handled one is made pending on its thread and delivered
+// (usermode/signals.ts) before the thread next runs, interrupting a wait with
+// EINTR; an ignored one does nothing; any other ends the process with 128 +
+// signal. Read next: usermode/signals.ts.
 
 import type { Hart } from "../cpu/hart.ts";
 import { type AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PAGE, USER_TOP } from "./memory.ts";
 import type { Scheduler, Thread, Wait } from "./threads.ts";
+import { enterHandler, SA_RESETHAND, type SigInfo, sigreturn } from "./signals.ts";
 import {
   EAGAIN,
   EBADF,
@@ -54,8 +55,10 @@ export interface Process {
   stderr?: (bytes: Uint8Array) => void;
   stdin?: (buf: Uint8Array) => number;
   verbose?: (msg: string) => void;
-  /** Ends the process with a status (exit_group, a fatal signal). */
-  exit(status: number): void;
+  /** Ends the process with a status (exit_group), or killed by a signal (status 128 + signal). */
+  exit(status: number, signal?: number): void;
+  /** The status the process ended with, or null while it runs. */
+  exitStatus(): number | null;
   brk(want: number): number;
   /** n bytes for getrandom (seeded or the host's). */
   random(n: number): Uint8Array;
@@ -83,6 +86,11 @@ export class Syscalls {
   /** hart.onEcall: serves the ecall at pc and steps past it. */
   handle(h: Hart): boolean {
     const pc = h.pcN;
+    if (Number(h.x[17]) === 139) { // rt_sigreturn: every register comes from the frame
+      if (!sigreturn(h, this.p.mem, this.p.sched.current)) this.kill(11);
+      h.stopRequested = true; // a signal the old mask blocked may be deliverable now
+      return true;
+    }
     const r = this.dispatch(h, Number(h.x[17]), pc);
     h.pcN = pc + 4; // ecall has no compressed form
     if (typeof r === "number") {
@@ -95,7 +103,8 @@ export class Syscalls {
         h.stopRequested = true;
       }
     }
-    if (this.yieldNow) h.stopRequested = true;
+    // A signal this syscall sent or unblocked is delivered before the program goes on.
+    if (this.yieldNow || this.deliverable()) h.stopRequested = true;
     return true;
   }
 
@@ -807,22 +816,81 @@ export class Syscalls {
   /**
    * A signal sent to the process (or a thread): sig 0 only checks the target;
    * an ignored one does nothing; one with the default action "terminate" ends
-   * the process with 128 + sig; one the program handles is dropped (no
-   * signal frames here) and said with verbose.
+   * the process with 128 + sig; a handled one becomes pending on the target,
+   * whose wait (if it sleeps) ends with EINTR.
    */
   private signal(sig: number, target: Thread | null): number {
     if (target === null) return -ESRCH;
     if (sig < 0 || sig > 64) return -EINVAL;
     if (sig === 0) return 0;
-    const handler = new DataView(this.sigactions[sig].buffer).getBigUint64(0, true);
+    const handler = this.handlerOf(sig);
     if (handler === 1n || (handler === 0n && DEFAULT_IGNORED.has(sig))) return 0;
     if (handler === 0n) {
-      this.p.exit(128 + sig);
-      this.p.hart.stopRequested = true;
+      this.kill(sig);
       return 0;
     }
-    this.note(`actorvm: signal ${sig} to tid ${target.tid} not delivered (no signal frames)`);
+    target.pending |= 1n << BigInt(sig - 1);
+    if (target === this.p.sched.current) this.p.hart.stopRequested = true;
+    else if (target.wait !== null && (target.sigmask & (1n << BigInt(sig - 1))) === 0n) {
+      target.wait.onTimeout(); // leaves the futex queue
+      target.wait = null;
+      target.x[10] = -4n; // EINTR
+    }
     return 0;
+  }
+
+  private handlerOf(sig: number): bigint {
+    return new DataView(this.sigactions[sig].buffer).getBigUint64(0, true);
+  }
+
+  /** The process ends as if killed by sig (status 128 + sig). */
+  kill(sig: number): void {
+    this.p.exit(128 + sig, sig);
+    this.p.hart.stopRequested = true;
+  }
+
+  /** True if the current thread has a pending signal its mask lets through. */
+  deliverable(): boolean {
+    const t = this.p.sched.current;
+    return (t.pending & ~t.sigmask) !== 0n;
+  }
+
+  /** Enters the handler of the lowest deliverable pending signal of the current thread. */
+  deliverPending(): void {
+    const t = this.p.sched.current;
+    const ready = t.pending & ~t.sigmask;
+    if (ready === 0n) return;
+    let sig = 1;
+    while (!(ready & (1n << BigInt(sig - 1)))) sig++;
+    t.pending &= ~(1n << BigInt(sig - 1));
+    this.deliver({ signo: sig, code: -6, pid: this.p.pid }); // SI_TKILL
+  }
+
+  /**
+   * A fault the program may handle (SIGSEGV, SIGBUS, SIGILL, SIGTRAP at the
+   * faulting pc, already on the hart): true if a handler was entered; false
+   * if the signal is not handled or blocked — the process dies of it.
+   */
+  deliverFault(sig: number, code: number, addr: number): boolean {
+    const t = this.p.sched.current;
+    const h = this.handlerOf(sig);
+    if (h === 0n || h === 1n || (t.sigmask & (1n << BigInt(sig - 1))) !== 0n) return false;
+    this.deliver({ signo: sig, code, addr });
+    return this.p.exitStatus() === null;
+  }
+
+  private deliver(info: SigInfo): void {
+    const sig = info.signo;
+    const handler = this.handlerOf(sig);
+    if (handler === 1n || (handler === 0n && DEFAULT_IGNORED.has(sig))) return;
+    if (handler === 0n) return this.kill(sig);
+    const action = new DataView(this.sigactions[sig].buffer.slice(0));
+    if (!enterHandler(this.p.hart, this.p.mem, this.p.sched.current, info, action)) {
+      return this.kill(11); // no room for the frame: SIGSEGV, as Linux's force_sigsegv
+    }
+    if (Number(action.getBigUint64(8, true) & 0xffffffffn) & SA_RESETHAND) {
+      this.sigactions[sig] = new Uint8Array(24);
+    }
   }
 
   /** Nanoseconds on a Linux clock: REALTIME (0) is wall time; every other counts from the process's start. */

@@ -70,8 +70,9 @@ export interface Thread {
   pc: bigint;
   /** CLONE_CHILD_CLEARTID / set_tid_address: zeroed and woken at exit. */
   clearTid: number;
-  /** Signal mask (rt_sigprocmask), and sigaltstack's 24 bytes. */
+  /** Signal mask (rt_sigprocmask), pending signals (bit sig-1), and sigaltstack's 24 bytes. */
   sigmask: bigint;
+  pending: bigint;
   altstack: Uint8Array;
   robustList: number;
   wait: Wait | null;
@@ -108,6 +109,7 @@ export class Scheduler {
       pc: 0n,
       clearTid: 0,
       sigmask: 0n,
+      pending: 0n,
       altstack: sigaltstackDisabled(),
       robustList: 0,
       wait: null,

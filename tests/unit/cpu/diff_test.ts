@@ -123,12 +123,13 @@ for (const c of cases) {
       assert.fail(`${c.name}: stdout differs from qemu-riscv64's\n${diff}\n${errs.join("")}`);
     }
     assert.equal(r.status, wantStatus, `${c.name}: exit status (stderr: ${errs.join("")})`);
-    // A fault must be reported on stderr and a clean exit must not.
+    // A death by signal (a fault's, or one sent) must be reported and a clean exit must not.
     assert.equal(
-      r.trap !== null,
-      wantStatus >= 128,
-      `${c.name}: trap ${r.trap?.name} ${errs.join("")}`,
+      r.signal,
+      wantStatus >= 128 ? wantStatus - 128 : null,
+      `${c.name}: signal (trap ${r.trap?.name}) ${errs.join("")}`,
     );
+    assert.equal(errs.join("").includes("actorvm: "), wantStatus >= 128, errs.join(""));
   });
 }
 

@@ -1,17 +1,23 @@
 // A static multi-threaded Go program (GOOS=linux GOARCH=riscv64 CGO_ENABLED=0):
 // the runtime's own threads (sysmon, GC workers, Ps spinning and parking on
 // futexes), goroutines on a WaitGroup, buffered and unbuffered channels, a
-// mutex-guarded map, a forced GC, a timer, and a temp file written and read
-// back through openat/read/write/fstat/unlinkat. The output is deterministic.
+// mutex-guarded map, a forced GC, a timer, a temp file written and read back
+// through openat/read/write/fstat/unlinkat, and signals: one caught through
+// os/signal, a nil dereference recovered as a panic (SIGSEGV), and a goroutine
+// spinning with no calls that only async preemption (SIGURG with a signal
+// frame) can stop for a GC. The output is deterministic.
 package main
 
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -103,4 +109,26 @@ func main() {
 	os.Remove(name)
 	_, gone := os.Stat(name)
 	fmt.Printf("file: %q %v, removed: %v\n", b, err, os.IsNotExist(gone))
+
+	// Signals.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGUSR1)
+	syscall.Kill(syscall.Getpid(), syscall.SIGUSR1)
+	fmt.Println("signal:", <-sigs)
+	func() {
+		defer func() { fmt.Println("recovered:", recover()) }()
+		var p *int
+		fmt.Println(*p)
+	}()
+	var stop int32
+	var spins int64
+	go func() {
+		for atomic.LoadInt32(&stop) == 0 {
+			spins++
+		}
+	}()
+	time.Sleep(time.Millisecond)
+	runtime.GC() // stops the world: the spinner must be preempted asynchronously
+	atomic.StoreInt32(&stop, 1)
+	fmt.Println("spinner preempted for a GC")
 }
