@@ -67,6 +67,9 @@ for (const c of cases) {
     const chunks: Uint8Array[] = [];
     const errs: string[] = [];
     const dec = new TextDecoder();
+    // Both runs see the same TMPDIR: a path of another length would change
+    // what the program executes (and makeTempDir's names vary in length).
+    const env = privateTmp(c.bin);
     const p = new UserProcess(elf, {
       argv0: c.bin,
       args: c.args,
@@ -75,7 +78,7 @@ for (const c of cases) {
       maxInstructions: 200_000_000,
       jit: { threshold: 1 },
       clock: "virtual",
-      env: privateTmp(c.bin),
+      env,
       seed: 1, // threads interleave the same way in both tiers
     });
     const r = p.run();
@@ -92,7 +95,7 @@ for (const c of cases) {
       args: c.args,
       maxInstructions: 200_000_000,
       clock: "virtual",
-      env: privateTmp(c.bin),
+      env,
       seed: 1,
     });
     assert.equal(r.instret, ref.instret, `${c.name}: instret with the translator`);
