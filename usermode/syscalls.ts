@@ -344,7 +344,7 @@ export class Syscalls {
         return mem.write(an(0), u) ? 0 : -EFAULT;
       }
       default:
-        this.note(`actorvm: unknown syscall ${nr} (${SYSCALL_NAMES[nr] ?? "?"}): -ENOSYS`);
+        this.note(`actorvm: unknown syscall ${nr} (${syscallName(nr)}): -ENOSYS`);
         return -ENOSYS;
     }
   }
@@ -606,16 +606,91 @@ function timespec(ns: bigint, div = 1n): Uint8Array {
   return b;
 }
 
-/** Names for the verbose line of an unknown syscall (a few common ones). */
-const SYSCALL_NAMES: Record<number, string> = {
-  46: "ftruncate",
-  67: "pread64",
-  68: "pwrite64",
-  73: "ppoll",
-  216: "mremap",
-  221: "execve",
+/** asm-generic's syscall names, 0..243 in order (for the verbose line of an unknown syscall). */
+const GENERIC_NAMES = (
+  "io_setup io_destroy io_submit io_cancel io_getevents setxattr lsetxattr fsetxattr getxattr " +
+  "lgetxattr fgetxattr listxattr llistxattr flistxattr removexattr lremovexattr fremovexattr " +
+  "getcwd lookup_dcookie eventfd2 epoll_create1 epoll_ctl epoll_pwait dup dup3 fcntl " +
+  "inotify_init1 inotify_add_watch inotify_rm_watch ioctl ioprio_set ioprio_get flock mknodat " +
+  "mkdirat unlinkat symlinkat linkat renameat umount2 mount pivot_root nfsservctl statfs " +
+  "fstatfs truncate ftruncate fallocate faccessat chdir fchdir chroot fchmod fchmodat " +
+  "fchownat fchown openat close vhangup pipe2 quotactl getdents64 lseek read write readv " +
+  "writev pread64 pwrite64 preadv pwritev sendfile pselect6 ppoll signalfd4 vmsplice splice " +
+  "tee readlinkat newfstatat fstat sync fsync fdatasync sync_file_range timerfd_create " +
+  "timerfd_settime timerfd_gettime utimensat acct capget capset personality exit exit_group " +
+  "waitid set_tid_address unshare futex set_robust_list get_robust_list nanosleep getitimer " +
+  "setitimer kexec_load init_module delete_module timer_create timer_gettime timer_getoverrun " +
+  "timer_settime timer_delete clock_settime clock_gettime clock_getres clock_nanosleep syslog " +
+  "ptrace sched_setparam sched_setscheduler sched_getscheduler sched_getparam " +
+  "sched_setaffinity sched_getaffinity sched_yield sched_get_priority_max " +
+  "sched_get_priority_min sched_rr_get_interval restart_syscall kill tkill tgkill sigaltstack " +
+  "rt_sigsuspend rt_sigaction rt_sigprocmask rt_sigpending rt_sigtimedwait rt_sigqueueinfo " +
+  "rt_sigreturn setpriority getpriority reboot setregid setgid setreuid setuid setresuid " +
+  "getresuid setresgid getresgid setfsuid setfsgid times setpgid getpgid getsid setsid " +
+  "getgroups setgroups uname sethostname setdomainname getrlimit setrlimit getrusage umask " +
+  "prctl getcpu gettimeofday settimeofday adjtimex getpid getppid getuid geteuid getgid " +
+  "getegid gettid sysinfo mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify " +
+  "mq_getsetattr msgget msgctl msgrcv msgsnd semget semctl semtimedop semop shmget shmctl " +
+  "shmat shmdt socket socketpair bind listen accept connect getsockname getpeername sendto " +
+  "recvfrom setsockopt getsockopt shutdown sendmsg recvmsg readahead brk munmap mremap " +
+  "add_key request_key keyctl clone execve mmap fadvise64 swapon swapoff mprotect msync mlock " +
+  "munlock mlockall munlockall mincore madvise remap_file_pages mbind get_mempolicy " +
+  "set_mempolicy migrate_pages move_pages rt_tgsigqueueinfo perf_event_open accept4 recvmmsg"
+).split(" ");
+/** ... and the numbers above 243 that RISC-V Linux has. */
+const MORE_NAMES: Record<number, string> = {
+  258: "riscv_hwprobe",
+  259: "riscv_flush_icache",
   260: "wait4",
+  261: "prlimit64",
+  262: "fanotify_init",
+  263: "fanotify_mark",
+  264: "name_to_handle_at",
+  265: "open_by_handle_at",
+  266: "clock_adjtime",
+  267: "syncfs",
+  268: "setns",
+  269: "sendmmsg",
+  270: "process_vm_readv",
+  271: "process_vm_writev",
+  272: "kcmp",
+  273: "finit_module",
+  274: "sched_setattr",
+  275: "sched_getattr",
+  276: "renameat2",
+  277: "seccomp",
+  278: "getrandom",
+  279: "memfd_create",
+  280: "bpf",
+  281: "execveat",
+  282: "userfaultfd",
   283: "membarrier",
+  284: "mlock2",
+  285: "copy_file_range",
+  286: "preadv2",
+  287: "pwritev2",
+  288: "pkey_mprotect",
+  289: "pkey_alloc",
+  290: "pkey_free",
+  291: "statx",
+  292: "io_pgetevents",
   293: "rseq",
+  294: "kexec_file_load",
+  424: "pidfd_send_signal",
+  425: "io_uring_setup",
+  426: "io_uring_enter",
+  427: "io_uring_register",
+  434: "pidfd_open",
   435: "clone3",
+  436: "close_range",
+  437: "openat2",
+  438: "pidfd_getfd",
+  439: "faccessat2",
+  440: "process_madvise",
+  441: "epoll_pwait2",
 };
+
+/** A syscall's name, as qemu-riscv64 -strace prints it; "?" if unknown. */
+export function syscallName(nr: number): string {
+  return GENERIC_NAMES[nr] ?? MORE_NAMES[nr] ?? "?";
+}

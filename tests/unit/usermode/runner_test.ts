@@ -7,6 +7,7 @@
 
 import assert from "../../../testing/assert.ts";
 import { runUserElf } from "../../../usermode/runner.ts";
+import { syscallName } from "../../../usermode/syscalls.ts";
 
 const root = new URL("../../../", import.meta.url).pathname;
 const prog = (name: string) => `${root}tests/programs/bin/${name}`;
@@ -59,4 +60,21 @@ Deno.test("run-user: a virtual-clock run repeats exactly, threads and all", () =
   assert.equal(runs[0].status, 0);
   assert.ok(runs[0].threads >= 3, `threads: ${runs[0].threads}`);
   assert.equal(runs[0].instret, runs[1].instret);
+});
+
+Deno.test("run-user: unknown syscalls are named as asm-generic numbers them", () => {
+  const want: [number, string][] = [
+    [0, "io_setup"],
+    [56, "openat"],
+    [98, "futex"],
+    [179, "sysinfo"],
+    [222, "mmap"],
+    [243, "recvmmsg"],
+    [244, "?"],
+    [261, "prlimit64"],
+    [293, "rseq"],
+    [435, "clone3"],
+    [4000, "?"],
+  ];
+  for (const [nr, name] of want) assert.equal(syscallName(nr), name, `syscall ${nr}`);
 });
