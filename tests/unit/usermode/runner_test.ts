@@ -62,7 +62,7 @@ Deno.test("run-user: a virtual-clock run repeats exactly, threads and all", () =
   assert.equal(runs[0].instret, runs[1].instret);
 });
 
-Deno.test("run-user: unknown syscalls are named as asm-generic numbers them", () => {
+Deno.test("run-user: unknown syscalls are named from asm-generic's table", () => {
   const want: [number, string][] = [
     [0, "io_setup"],
     [56, "openat"],
