@@ -2,8 +2,9 @@
 // Sv48 paging on, the way qemu-riscv64 runs it. This module plays the kernel:
 // it loads the PT_LOAD segments, lays out the initial stack (argc, argv, envp,
 // auxv), runs the program's threads in turn on the hart, pages memory in on
-// first touch and serves ecalls through usermode/syscalls.ts. Faults the
-// program cannot handle end it like a signal (status 128 + signal). Its ELF
+// first touch and serves ecalls through usermode/syscalls.ts. A fault goes
+// to the program's signal handler if it has one (usermode/signals.ts), else
+// ends it as the signal would (status 128 + signal). Its ELF
 // reader is lib/elf.ts, shared with the kernel loader. Used by
 // scripts/run-user.ts (the CLI), by tests/unit/cpu/diff_test.ts and by
 // scripts/bench/cpu.ts. Read next: usermode/memory.ts, then cpu/hart.ts.
