@@ -119,7 +119,7 @@ export class FileSyscalls {
         const r = attempt();
         if (r !== null) return r;
         if (f.flags & O_NONBLOCK) return -EAGAIN;
-        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN, restartable: true };
       }
       case "eventfd": {
         if (len < 8) return -EINVAL;
@@ -135,7 +135,7 @@ export class FileSyscalls {
         const r = attempt();
         if (r !== null) return r;
         if (f.flags & O_NONBLOCK) return -EAGAIN;
-        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN, restartable: true };
       }
       default:
         return -EINVAL;
@@ -182,7 +182,7 @@ export class FileSyscalls {
         const r = attempt();
         if (r !== null) return r;
         if (f.flags & O_NONBLOCK) return -EAGAIN;
-        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN };
+        return { deadline: Infinity, poll: attempt, onTimeout: () => -EAGAIN, restartable: true };
       }
       default:
         return -EINVAL;

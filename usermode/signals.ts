@@ -17,7 +17,8 @@ export const TRAMPOLINE = 0x3f_ffff_8000;
 /** `li a7, 139` (rt_sigreturn); `ecall`. */
 export const TRAMPOLINE_CODE = [0x08b00893, 0x00000073];
 
-export const SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_NODEFER = 0x40000000;
+export const SA_SIGINFO = 4, SA_ONSTACK = 0x08000000, SA_RESTART = 0x10000000;
+export const SA_NODEFER = 0x40000000;
 export const SA_RESETHAND = 0x80000000;
 const SS_ONSTACK = 1, SS_DISABLE = 2;
 

@@ -14,7 +14,7 @@ import type { Hart } from "../cpu/hart.ts";
 import { type AddressSpace, MAP_ANONYMOUS, MAP_PRIVATE, PAGE, USER_TOP } from "./memory.ts";
 import type { Scheduler, Thread, Wait } from "./threads.ts";
 import { FileSyscalls } from "./file_syscalls.ts";
-import { enterHandler, SA_RESETHAND, type SigInfo, sigreturn } from "./signals.ts";
+import { enterHandler, SA_RESETHAND, SA_RESTART, type SigInfo, sigreturn } from "./signals.ts";
 import {
   EAGAIN,
   EBADF,
@@ -504,11 +504,18 @@ export class Syscalls {
     target.pending |= 1n << BigInt(sig - 1);
     if (target === this.p.sched.current) this.p.hart.stopRequested = true;
     else if (target.wait !== null && (target.sigmask & (1n << BigInt(sig - 1))) === 0n) {
+      const restart = target.wait.restartable === true && (this.saFlags(sig) & SA_RESTART) !== 0;
       target.wait.onTimeout(); // leaves the futex queue
       target.wait = null;
-      target.x[10] = -4n; // EINTR
+      // SA_RESTART: the handler returns to the ecall, whose arguments are still in a0..a5.
+      if (restart) target.pc -= 4n;
+      else target.x[10] = -4n; // EINTR
     }
     return 0;
+  }
+
+  private saFlags(sig: number): number {
+    return Number(new DataView(this.sigactions[sig].buffer).getBigUint64(8, true) & 0xffffffffn);
   }
 
   private handlerOf(sig: number): bigint {

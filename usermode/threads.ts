@@ -58,6 +58,12 @@ export interface Wait {
   poll: () => number | null;
   /** The result at the deadline (e.g. -ETIMEDOUT, or 0 for nanosleep). */
   onTimeout: () => number;
+  /**
+   * Whether a handler with SA_RESTART restarts the call (futex waits, pipe and
+   * eventfd reads and writes), as signal(7) lists; nanosleep and epoll_pwait
+   * always end with EINTR.
+   */
+  restartable?: boolean;
 }
 
 export interface Thread {
@@ -226,6 +232,7 @@ export class Scheduler {
     return {
       deadline,
       poll: () => w.woken ? 0 : null,
+      restartable: true,
       onTimeout: () => {
         this.removeWaiter(addr, w);
         return timedOut;

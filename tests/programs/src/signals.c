@@ -1,13 +1,18 @@
 /* Signals as a glibc program sees them: a handler entered with siginfo and a
  * ucontext, a signal blocked then delivered on unblocking, a handler on a
  * sigaltstack, SA_RESETHAND, a SIGSEGV handler that siglongjmps out of a
- * fault (with si_addr), and, with argument "abort", death by SIGABRT. */
+ * fault (with si_addr), a thread's blocking pipe read restarted after an
+ * SA_RESTART handler ran (pthread_kill), and, with argument "abort", death by
+ * SIGABRT. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 static volatile int got, code, onalt;
 static char alt[16384];
@@ -27,6 +32,15 @@ static void on_segv(int sig, siginfo_t *si, void *uc) {
   (void)uc;
   fault_addr = si->si_addr;
   siglongjmp(jb, 1);
+}
+
+static int pfd[2];
+static volatile int alarms;
+static void on_alrm(int sig) { alarms += sig == SIGALRM; }
+static void *reader(void *arg) {
+  (void)arg;
+  char c[8];
+  return (void *)read(pfd[0], c, sizeof c);
 }
 
 int main(int argc, char **argv) {
@@ -80,6 +94,22 @@ int main(int argc, char **argv) {
   } else {
     printf("and again (the mask was restored by siglongjmp): %d\n", fault_addr == (void *)bad);
   }
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_alrm;
+  sa.sa_flags = SA_RESTART;
+  sigaction(SIGALRM, &sa, NULL);
+  pipe(pfd);
+  pthread_t t;
+  pthread_create(&t, NULL, reader, NULL);
+  struct timespec nap = {0, 20 * 1000 * 1000};
+  nanosleep(&nap, NULL); /* the reader is blocked in read by now */
+  pthread_kill(t, SIGALRM);
+  nanosleep(&nap, NULL);
+  write(pfd[1], "data", 4);
+  void *got_bytes;
+  pthread_join(t, &got_bytes);
+  printf("SA_RESTART: handler ran %d, the read went on and got %ld bytes\n", alarms, (long)got_bytes);
+
   signal(SIGUSR2, SIG_IGN);
   raise(SIGUSR2);
   printf("ignored SIGUSR2: still here\n");
