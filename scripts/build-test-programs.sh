@@ -45,10 +45,13 @@ build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
 # Hosted programs: static glibc (and libm, pthreads), stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
-"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/mmap" "$src/mmap.c"
-"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/files" "$src/files.c"
-"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/signals" "$src/signals.c"
-"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/pthread" "$src/pthread.c"
+# The POSIX programs share one binary (src/posix.c picks one by its first argument).
+objs="$(mktemp -d)"
+for p in mmap files signals pthread; do
+  "$CC" -march=rv64gc -mabi=lp64d -O2 -Wall -pthread -c -Dmain="${p}_main" -o "$objs/$p.o" "$src/$p.c"
+done
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/posix" "$src/posix.c" "$objs"/*.o
+rm -rf "$objs"
 # A static multi-threaded Go program, stripped (-s -w), with no build paths or VCS stamp
 # (-trimpath, -buildvcs=false: the binary depends on the source only).
 (cd "$src/gothreads" && GOOS=linux GOARCH=riscv64 CGO_ENABLED=0 \

@@ -12,12 +12,12 @@ import { type Coverage, ROUNDING, RV64GC, sweep } from "../../programs/coverage.
 const dir = new URL("../../programs/", import.meta.url);
 
 /**
- * gothreads and files make temp names from their (seeded, so repeated) random
+ * gothreads and posix files make temp names from their (seeded, so repeated) random
  * numbers: each run gets its own TMPDIR, so that runs in parallel test
  * processes never meet on a name and take a different path.
  */
 function privateTmp(bin: string): string[] {
-  if (bin !== "gothreads" && bin !== "files") return [];
+  if (bin !== "gothreads" && bin !== "posix") return [];
   const tmp = Deno.makeTempDirSync({ prefix: "actorvm-user-" });
   tmpDirs.push(tmp);
   return [`TMPDIR=${tmp}`];

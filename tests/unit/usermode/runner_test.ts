@@ -33,7 +33,7 @@ Deno.test("run-user: a static Go program with threads, on the host's clock, prin
 });
 
 Deno.test("run-user: glibc pthreads on the host's clock", async () => {
-  const r = await runCli([prog("pthread")]);
+  const r = await runCli([prog("posix"), "pthread"]);
   assert.equal(r.out, expected("pthread"));
   assert.equal(r.code, 0, r.err);
 });
