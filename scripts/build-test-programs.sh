@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the differential test programs (tests/programs/src -> bin) with
-# Debian's riscv64-linux-gnu-gcc and regenerates their expected outputs with
+# Debian's riscv64-linux-gnu-gcc (and golang-go for gothreads) and regenerates their expected outputs with
 # Debian's qemu-riscv64 (qemu-user), for every case in tests/programs/cases.txt.
 # Binaries and expected outputs are committed: tests never need the toolchain.
 # Usage: scripts/build-test-programs.sh      Read next: tests/unit/cpu/diff_test.ts
@@ -14,6 +14,7 @@ CC=${CC:-riscv64-linux-gnu-gcc}
 QEMU=${QEMU:-qemu-riscv64}
 command -v "$CC" >/dev/null || { echo "need $CC (apt install gcc-riscv64-linux-gnu)" >&2; exit 1; }
 command -v "$QEMU" >/dev/null || { echo "need $QEMU (apt install qemu-user)" >&2; exit 1; }
+command -v go >/dev/null || { echo "need go (apt install golang-go)" >&2; exit 1; }
 
 # Freestanding, static, no libc; rv64gc so the compiler also emits 16-bit code.
 CFLAGS=(-march=rv64gc -mabi=lp64d -O2 -static -nostdlib -ffreestanding -fno-builtin
@@ -38,11 +39,23 @@ build fp_d -DPREC=64 "$src/fp.c"
 build args "$src/args.c"
 build fault "$src/fault.c" -Wl,--no-warn-rwx-segments
 build syscalls "$src/syscalls.c"
+build badargs "$src/badargs.c"
 build rand "$src/rand.c"
 build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
-# One hosted program: static glibc and libm, stripped (smaller, and no temp names).
+# Hosted programs: static glibc (and libm, pthreads), stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
+# The POSIX programs share one binary (src/posix.c picks one by its first argument).
+objs="$(mktemp -d)"
+for p in mmap files signals pthread; do
+  "$CC" -march=rv64gc -mabi=lp64d -O2 -Wall -pthread -c -Dmain="${p}_main" -o "$objs/$p.o" "$src/$p.c"
+done
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/posix" "$src/posix.c" "$objs"/*.o
+rm -rf "$objs"
+# A static multi-threaded Go program, stripped (-s -w), with no build paths or VCS stamp
+# (-trimpath, -buildvcs=false: the binary depends on the source only).
+(cd "$src/gothreads" && GOOS=linux GOARCH=riscv64 CGO_ENABLED=0 \
+  go build -trimpath -buildvcs=false -ldflags='-s -w -buildid=' -o "$bin/gothreads" .)
 # One bare-metal S-mode guest, booted as a kernel (linked at 0x80200000; no
 # expected output: tests/e2e/console_every_test.ts types at it), kept out of bin/, which holds
 # the differential suite's programs only.

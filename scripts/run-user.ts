@@ -1,9 +1,12 @@
-// `deno run -A scripts/run-user.ts [--verbose] [--stats] [--jit=on|off] [--max-insns N] <elf> [args...]`
-// runs a freestanding static RISC-V 64 program on the hart in U-mode with
-// paging on, like `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours
-// and its exit status (or 128 + signal after a fault) becomes ours. The logic
-// is in usermode/runner.ts; this file only parses arguments and wires stdio.
-// --jit=on runs hot pages through the translator (cpu/jit/; default off).
+// `deno run -A scripts/run-user.ts [--verbose] [--stats] [--jit=on|off] [--clock=host|virtual]
+// [--max-insns N] <elf> [args...]` runs a static RISC-V 64 program (freestanding,
+// glibc or Go; threads too) on the hart in U-mode with paging on, like
+// `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours, it sees the
+// host's files, and its exit status (or 128 + signal after a fault) becomes
+// ours. The logic is in usermode/runner.ts; this file only parses arguments
+// and wires stdio. --jit=on runs hot pages through the translator (cpu/jit/;
+// default off); --clock=virtual makes time instruction-driven and the run
+// deterministic; --verbose names each unknown syscall.
 
 import { parseArgs } from "node:util";
 import { UserProcess } from "../usermode/runner.ts";
@@ -16,7 +19,8 @@ function writeAll(f: { writeSync(p: Uint8Array): number }, b: Uint8Array): void 
 // Options come before the program; everything after it belongs to the program.
 const argv = [...Deno.args];
 const progAt = argv.findIndex((a, i) =>
-  !a.startsWith("-") && argv[i - 1] !== "--max-insns" && argv[i - 1] !== "--jit"
+  !a.startsWith("-") && argv[i - 1] !== "--max-insns" && argv[i - 1] !== "--jit" &&
+  argv[i - 1] !== "--clock"
 );
 const own = progAt < 0 ? argv : argv.slice(0, progAt);
 const { values } = parseArgs({
@@ -26,19 +30,24 @@ const { values } = parseArgs({
     "max-insns": { type: "string" },
     stats: { type: "boolean", default: false },
     jit: { type: "string", default: "off" },
+    clock: { type: "string", default: "host" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
 });
 if (values.help || progAt < 0) {
   console.error(
-    "usage: run-user.ts [--verbose] [--stats] [--jit=on|off] [--max-insns N] " +
+    "usage: run-user.ts [--verbose] [--stats] [--jit=on|off] [--clock=host|virtual] [--max-insns N] " +
       "<static-riscv64-elf> [args...]",
   );
   Deno.exit(values.help ? 0 : 2);
 }
 if (values.jit !== "on" && values.jit !== "off") {
   console.error(`run-user: --jit wants on or off, not ${JSON.stringify(values.jit)}`);
+  Deno.exit(2);
+}
+if (values.clock !== "host" && values.clock !== "virtual") {
+  console.error(`run-user: --clock wants host or virtual, not ${JSON.stringify(values.clock)}`);
   Deno.exit(2);
 }
 const path = argv[progAt];
@@ -65,6 +74,7 @@ try {
     verbose: values.verbose ? (m) => console.error(m) : undefined,
     maxInstructions: max,
     jit: values.jit === "on",
+    clock: values.clock as "host" | "virtual",
   });
   const r = proc.run();
   if (values.stats) {

@@ -1,21 +1,30 @@
 // The user-mode runner: runs a static RISC-V 64 ELF on one Hart in U-mode with
-// Sv39 paging on, the way qemu-riscv64 runs it. This module plays the kernel:
-// it loads the PT_LOAD segments into RAM, builds the page table, lays out the
-// initial stack (argc, argv, envp, auxv) and serves ecalls through a small
-// Linux syscall shim. Faults the program cannot handle end it like a signal
-// (status 128 + signal). Its ELF reader is lib/elf.ts, shared with the
-// kernel loader. Used by scripts/run-user.ts (the CLI), by
-// tests/unit/cpu/diff_test.ts and by scripts/bench/cpu.ts. Read next: cpu/hart.ts.
+// Sv48 paging on, the way qemu-riscv64 runs it. This module plays the kernel:
+// it loads the PT_LOAD segments, lays out the initial stack (argc, argv, envp,
+// auxv), runs the program's threads in turn on the hart, pages memory in on
+// first touch and serves ecalls through usermode/syscalls.ts. A fault goes
+// to the program's signal handler if it has one (usermode/signals.ts), else
+// ends it as the signal would (status 128 + signal). Its ELF
+// reader is lib/elf.ts, shared with the kernel loader. Used by
+// scripts/run-user.ts (the CLI), by tests/unit/cpu/diff_test.ts and by
+// scripts/bench/cpu.ts. Read next: usermode/memory.ts, then cpu/hart.ts.
 //
 // How a trap is noticed: U-mode traps go to M-mode (medeleg = 0); mtvec points
 // at a "trap page" in RAM, outside the user's address space, holding `wfi`.
 // The hart enters M-mode, executes the wfi with no interrupt enabled and so
 // returns RUN_WFI from run() at once; the runner then finds priv = M and reads
 // the trap from mcause/mepc/mtval. No per-instruction hook, any batch size.
+// A page fault on a page its area allows is a first touch: the page is backed
+// and the program resumes at the faulting instruction, as under Linux.
 
 import { Hart, RUN_BUDGET, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
 import { warmUpJitOrWarn } from "../cpu/warmup.ts";
 import { createJitHart, createJitMemory, Jit, type JitOptions } from "../cpu/jit/tier.ts";
+import { AddressSpace, PAGE, PTE_R, PTE_W, PTE_X, RAM_BASE, SATP_SV48 } from "./memory.ts";
+import { FdTable } from "./files.ts";
+import { HostClock, Scheduler, VirtualClock } from "./threads.ts";
+import { Syscalls } from "./syscalls.ts";
+import { TRAMPOLINE, TRAMPOLINE_CODE } from "./signals.ts";
 import {
   ElfError,
   EM_RISCV,
@@ -30,22 +39,17 @@ import {
   readProgramHeaders,
 } from "../lib/elf.ts";
 
-export const PAGE = 4096;
-/** Physical address of the runner's RAM (as on the virt machine). */
-const RAM_BASE = 0x8000_0000;
-/** Top of the user stack; the page above it stays unmapped. */
+export { PAGE };
+/** Top of the main thread's stack; the page above it stays unmapped. */
 export const STACK_TOP = 0x3f_ffff_0000;
-export const STACK_SIZE = 1 << 20;
-/** Anonymous mmap region grows up from here. */
+/** The main stack's area (paged in as it is touched), as Linux's 8 MiB default. */
+export const STACK_SIZE = 8 << 20;
+/** mmap with no usable hint searches up from here. */
 const MMAP_BASE = 0x20_0000_0000;
 /** brk may grow at most this far past the end of the program. */
 const BRK_MAX = 256 << 20;
-
-// Sv39 PTE bits.
-const PTE_V = 1, PTE_R = 2, PTE_W = 4, PTE_X = 8, PTE_U = 16, PTE_A = 64, PTE_D = 128;
-
-// Linux errno values returned (negated) by the shim.
-const EBADF = 9, ENOMEM = 12, EFAULT = 14, EINVAL = 22, ENOTTY = 25, ENOSYS = 38;
+/** The process id (and the main thread's tid). */
+const PID = 1000;
 
 /** Signals a fault is turned into, as Linux does for these causes. */
 const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
@@ -66,6 +70,8 @@ const CAUSE_NAMES: Record<number, [string, number]> = {
 export interface RunUserOptions {
   /** argv[0] (default "prog"). */
   argv0?: string;
+  /** The program's file (readlinkat of /proc/self/exe; default argv0 against the cwd). */
+  exePath?: string;
   /** argv[1..]. */
   args?: string[];
   /** Environment strings "K=V" (default none). */
@@ -84,6 +90,21 @@ export interface RunUserOptions {
   ramMiB?: number;
   /** Instructions per hart.run() call (default 1 << 22). */
   batch?: number;
+  /** Instructions a thread runs before the next runnable one gets the hart (default 1 << 16). */
+  quantum?: number;
+  /**
+   * "host" (default): time is the host's and sleeps are real. "virtual": 10 ns
+   * per instruction, sleeps skipped — the run is deterministic (usermode/threads.ts).
+   */
+  clock?: "host" | "virtual";
+  /**
+   * Seeds the bytes getrandom and AT_RANDOM give (default: the host's
+   * randomness). With clock "virtual" it makes a run repeat exactly: Go's
+   * scheduler and map hashing draw on these bytes.
+   */
+  seed?: number;
+  /** CPUs the program is told it has (sched_getaffinity; default 4): its threads share the one hart. */
+  cpus?: number;
   /**
    * The translator (cpu/jit/, docs/cpu.md "Translator"): false = the
    * interpreter only (the default in this release); true or options = hot
@@ -107,13 +128,10 @@ export interface RunUserResult {
   instret: number;
   /** The fault that ended the program, if one did. */
   trap: TrapInfo | null;
-}
-
-interface Mapping {
-  /** Offset of the physical page in RAM. */
-  off: number;
-  /** PTE permission bits (R/W/X). */
-  perm: number;
+  /** Threads the process had, the main one included. */
+  threads: number;
+  /** The signal that ended the program (a fault's, or one sent), or null after an exit. */
+  signal: number | null;
 }
 
 interface ElfSegment {
@@ -181,193 +199,112 @@ export function parseElf(file: Uint8Array): ElfImage {
 }
 
 /**
- * A process: the hart, its RAM and page table, and the kernel side (the
- * syscall shim). `run()` executes it to the end.
+ * A process: the hart, its address space, threads and descriptors, and the
+ * kernel side (usermode/syscalls.ts). `run()` executes it to the end.
  */
 export class UserProcess {
   readonly hart: Hart;
   /** The translator, when RunUserOptions.jit asked for it. */
   readonly jit: Jit | null = null;
-  private readonly ram: Uint8Array;
-  private readonly ramDv: DataView;
-  private readonly ramSize: number;
-  private nextFree = 0;
-  private readonly freePages: number[] = [];
-  /** vpn -> mapping; the kernel's view of the page table it built. */
-  private readonly pages = new Map<number, Mapping>();
-  private rootOff = 0;
+  readonly mem: AddressSpace;
+  readonly sched: Scheduler;
+  readonly fds = new FdTable();
+  private readonly sys: Syscalls;
   private trapPagePhys = 0;
   private brkStart = 0;
   private brkCur = 0;
-  private mmapNext = MMAP_BASE;
   private exitStatus: number | null = null;
+  /** The signal that ended the process, if one did. */
+  private killedBy: number | null = null;
   private readonly opts: RunUserOptions;
   private readonly enc = new TextEncoder();
 
   constructor(elf: Uint8Array, opts: RunUserOptions = {}) {
     this.opts = opts;
     const image = parseElf(elf);
-    this.ramSize = (opts.ramMiB ?? 256) << 20;
+    const ramSize = (opts.ramMiB ?? 256) << 20;
     warmUpJitOrWarn();
     if (opts.jit) {
       // RAM, registers and TLBs in one WebAssembly.Memory (cpu/jit/tier.ts).
-      const mem = createJitMemory(this.ramSize);
-      this.hart = createJitHart(mem, { ramBase: RAM_BASE });
-      this.jit = new Jit(this.hart, mem, opts.jit === true ? {} : opts.jit);
+      const jmem = createJitMemory(ramSize);
+      this.hart = createJitHart(jmem, { ramBase: RAM_BASE });
+      this.jit = new Jit(this.hart, jmem, opts.jit === true ? {} : opts.jit);
     } else {
-      this.hart = new Hart({ ram: new SharedArrayBuffer(this.ramSize), ramBase: RAM_BASE });
+      this.hart = new Hart({ ram: new SharedArrayBuffer(ramSize), ramBase: RAM_BASE });
     }
     const sab = this.hart.ram8.buffer as SharedArrayBuffer;
-    this.ram = new Uint8Array(sab, 0, this.ramSize);
-    this.ramDv = new DataView(sab, 0, this.ramSize);
-    this.rootOff = this.allocPage();
-    // The trap page: wfi; j -4 (see the header comment).
-    const trapOff = this.allocPage();
-    this.ramDv.setUint32(trapOff, 0x10500073, true);
-    this.ramDv.setUint32(trapOff + 4, 0xffdff06f, true);
+    this.mem = new AddressSpace(
+      sab,
+      ramSize,
+      MMAP_BASE,
+      (off, len) => this.jit?.invalidateRange(off, len),
+      () => this.hart.flushTlb(),
+    );
+    // The trap page: wfi; j -4 (see the header comment). Outside the user's addresses.
+    const trapOff = this.mem.allocPage();
+    this.mem.ramDv.setUint32(trapOff, 0x10500073, true);
+    this.mem.ramDv.setUint32(trapOff + 4, 0xffdff06f, true);
     this.trapPagePhys = RAM_BASE + trapOff;
 
     let end = 0;
     for (const s of image.segments) {
-      this.mapRange(s.vaddr, s.memsz, s.perm);
-      this.copyOut(s.vaddr, s.data);
+      const first = Math.floor(s.vaddr / PAGE), last = Math.ceil((s.vaddr + s.memsz) / PAGE);
+      // Segments may share a page: it gets the union of their permissions.
+      for (let vpn = first; vpn < last; vpn++) {
+        const perm = this.mem.areaAt(vpn)?.perm ?? 0;
+        this.mem.map(vpn, vpn + 1, perm | s.perm);
+      }
       end = Math.max(end, s.vaddr + s.memsz);
     }
+    for (const s of image.segments) this.mem.write(s.vaddr, s.data, 0);
     this.brkStart = this.brkCur = roundUp(end);
+    const clock = opts.clock === "virtual" ? new VirtualClock(this.hart) : new HostClock();
+    this.sched = new Scheduler(this.hart, PID, clock);
+    this.sched.create();
+    this.sys = new Syscalls({
+      hart: this.hart,
+      mem: this.mem,
+      sched: this.sched,
+      fds: this.fds,
+      pid: PID,
+      cpus: opts.cpus ?? 4,
+      exePath: opts.exePath ?? absolute(opts.argv0 ?? "prog"),
+      stdout: opts.stdout,
+      stderr: opts.stderr,
+      stdin: opts.stdin,
+      verbose: opts.verbose,
+      exit: (status, signal) => {
+        if (this.exitStatus !== null) return;
+        this.exitStatus = status;
+        if (signal !== undefined) {
+          this.killedBy = signal;
+          this.err(`actorvm: killed by signal ${signal}\n`);
+        }
+      },
+      exitStatus: () => this.exitStatus,
+      brk: (want) => this.sysBrk(want),
+      random: (n) => this.randomBytes(n),
+    });
+    // The page a signal handler returns through (rt_sigreturn), as the vDSO's.
+    this.mem.map(TRAMPOLINE / PAGE, TRAMPOLINE / PAGE + 1, PTE_R | PTE_X);
+    const code = new Uint8Array(new Uint32Array(TRAMPOLINE_CODE).buffer);
+    this.mem.write(TRAMPOLINE, code, 0);
     const sp = this.buildStack(image);
     this.start(image.entry, sp);
-  }
-
-  // --- physical pages and the page table ---
-
-  private allocPage(): number {
-    const reused = this.freePages.pop();
-    if (reused !== undefined) {
-      this.ram.fill(0, reused, reused + PAGE);
-      this.jit?.invalidateRange(reused, PAGE);
-      return reused;
-    }
-    if (this.nextFree + PAGE > this.ramSize) throw new Error("user runner: out of RAM");
-    const off = this.nextFree;
-    this.nextFree += PAGE;
-    return off;
-  }
-
-  private readPte(off: number): bigint {
-    return this.ramDv.getBigUint64(off, true);
-  }
-
-  /** The leaf PTE's RAM offset for vpn, creating the intermediate tables. */
-  private leafSlot(vpn: number): number {
-    let table = this.rootOff;
-    for (let level = 2; level > 0; level--) {
-      const idx = Math.floor(vpn / 2 ** (9 * level)) % 512;
-      const slot = table + idx * 8;
-      const pte = this.readPte(slot);
-      if (pte & BigInt(PTE_V)) {
-        table = Number((pte >> 10n) << 12n) - RAM_BASE;
-      } else {
-        const next = this.allocPage();
-        const ppn = BigInt((RAM_BASE + next) / PAGE);
-        this.ramDv.setBigUint64(slot, (ppn << 10n) | BigInt(PTE_V), true);
-        table = next;
-      }
-    }
-    return table + (vpn % 512) * 8;
-  }
-
-  private setLeaf(vpn: number, off: number, perm: number): void {
-    const ppn = BigInt((RAM_BASE + off) / PAGE);
-    // A and D preset, as Linux does for pages it has just mapped and touched.
-    const bits = PTE_V | PTE_U | PTE_A | (perm & PTE_W ? PTE_D : 0) | perm;
-    this.ramDv.setBigUint64(this.leafSlot(vpn), (ppn << 10n) | BigInt(bits), true);
-  }
-
-  /** Maps [va, va+len) with `perm`; pages already mapped get the union of permissions. */
-  private mapRange(va: number, len: number, perm: number): void {
-    for (let vpn = Math.floor(va / PAGE); vpn * PAGE < va + len; vpn++) {
-      const m = this.pages.get(vpn);
-      if (m) {
-        m.perm |= perm;
-        this.setLeaf(vpn, m.off, m.perm);
-      } else {
-        const off = this.allocPage();
-        this.pages.set(vpn, { off, perm });
-        this.setLeaf(vpn, off, perm);
-      }
-    }
-  }
-
-  private unmapRange(va: number, len: number): void {
-    for (let vpn = Math.floor(va / PAGE); vpn * PAGE < va + len; vpn++) {
-      const m = this.pages.get(vpn);
-      if (!m) continue;
-      this.ramDv.setBigUint64(this.leafSlot(vpn), 0n, true);
-      this.pages.delete(vpn);
-      this.freePages.push(m.off);
-    }
-    this.hart.flushTlb();
-  }
-
-  /** RAM offset of user address va if mapped with `need` permission, else -1. */
-  private userOff(va: number, need: number): number {
-    const m = this.pages.get(Math.floor(va / PAGE));
-    if (!m || (m.perm & need) !== need) return -1;
-    return m.off + (va % PAGE);
-  }
-
-  /** Kernel write into user memory (ignores W: used while loading). */
-  private copyOut(va: number, data: Uint8Array): void {
-    let done = 0;
-    while (done < data.length) {
-      const off = this.userOff(va + done, 0);
-      if (off < 0) throw new Error(`copyOut: 0x${(va + done).toString(16)} not mapped`);
-      const n = Math.min(data.length - done, PAGE - ((va + done) % PAGE));
-      this.ram.set(data.subarray(done, done + n), off);
-      this.jit?.invalidateRange(off, n);
-      done += n;
-    }
-  }
-
-  /** Copy into user memory the user may write; false = EFAULT (nothing partial matters here). */
-  private copyToUser(va: number, data: Uint8Array): boolean {
-    for (let done = 0; done < data.length;) {
-      const off = this.userOff(va + done, PTE_W);
-      if (off < 0) return false;
-      const n = Math.min(data.length - done, PAGE - ((va + done) % PAGE));
-      this.ram.set(data.subarray(done, done + n), off);
-      this.jit?.invalidateRange(off, n);
-      done += n;
-    }
-    return true;
-  }
-
-  /** Copy user memory (readable by the user) out; null = EFAULT. */
-  private copyIn(va: number, len: number): Uint8Array | null {
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const off = this.userOff(va + done, PTE_R);
-      if (off < 0) return null;
-      const n = Math.min(len - done, PAGE - ((va + done) % PAGE));
-      out.set(this.ram.subarray(off, off + n), done);
-      done += n;
-    }
-    return out;
   }
 
   // --- process start ---
 
   /** The initial stack as Linux builds it; returns sp. */
   private buildStack(image: ElfImage): number {
-    this.mapRange(STACK_TOP - STACK_SIZE, STACK_SIZE, PTE_R | PTE_W);
+    this.mem.map((STACK_TOP - STACK_SIZE) / PAGE, STACK_TOP / PAGE, PTE_R | PTE_W);
     let sp = STACK_TOP;
     const pushBytes = (b: Uint8Array): number => {
       sp -= b.length;
-      this.copyOut(sp, b);
+      this.mem.write(sp, b);
       return sp;
     };
-    const random = pushBytes(crypto.getRandomValues(new Uint8Array(16)));
+    const random = pushBytes(this.randomBytes(16));
     const cstr = (s: string): number => pushBytes(this.enc.encode(s + "\0"));
     const argv = [this.opts.argv0 ?? "prog", ...(this.opts.args ?? [])];
     const env = this.opts.env ?? [];
@@ -403,7 +340,7 @@ export class UserProcess {
     const block = new Uint8Array(words.length * 8);
     const dv = new DataView(block.buffer);
     words.forEach((w, i) => dv.setBigUint64(i * 8, BigInt(w), true));
-    this.copyOut(sp, block);
+    this.mem.write(sp, block);
     return sp;
   }
 
@@ -416,15 +353,15 @@ export class UserProcess {
     h.csrWrite(0x106, 7n); // scounteren: ... and in U
     // mstatus.FS = Initial so U-mode may use the FPU.
     h.csrWrite(0x300, (h.csrRead(0x300) & ~(3n << 13n)) | (1n << 13n));
-    h.csrWrite(0x180, (8n << 60n) | BigInt((RAM_BASE + this.rootOff) / PAGE)); // satp: Sv39
-    if ((BigInt.asUintN(64, h.csrRead(0x180)) >> 60n) !== 8n) {
-      throw new Error("user runner: the hart refused Sv39");
+    h.csrWrite(0x180, (BigInt(SATP_SV48) << 60n) | BigInt(this.mem.rootPhys / PAGE)); // satp
+    if ((BigInt.asUintN(64, h.csrRead(0x180)) >> 60n) !== BigInt(SATP_SV48)) {
+      throw new Error("user runner: the hart refused Sv48");
     }
     h.priv = 0;
     h.updateMode();
     h.pc = BigInt(entry);
     h.x[2] = BigInt(sp);
-    h.onEcall = (hart, from) => from === 0 && this.syscall(hart);
+    h.onEcall = (hart, from) => from === 0 && this.sys.handle(hart);
   }
 
   // --- running ---
@@ -432,13 +369,31 @@ export class UserProcess {
   run(): RunUserResult {
     const h = this.hart;
     const batch = this.opts.batch ?? 1 << 22;
+    const quantum = this.opts.quantum ?? 1 << 16;
     const limit = this.opts.maxInstructions ?? Infinity;
+    const sched = this.sched;
     for (;;) {
-      const st = this.jit !== null ? this.jit.run(batch) : h.run(batch);
-      if (this.exitStatus !== null) {
-        return { status: this.exitStatus, instret: Number(h.instret), trap: null };
+      if (this.sys.deliverable()) {
+        this.sys.deliverPending();
+        if (this.exitStatus !== null) continue;
       }
-      if (h.priv !== 0) return this.fault();
+      const n = sched.othersAlive() ? Math.min(batch, quantum) : batch;
+      const before = h.instretN;
+      const st = this.jit !== null ? this.jit.run(n) : h.run(n);
+      h.stopRequested = false;
+      if (this.exitStatus !== null) {
+        return {
+          status: this.exitStatus,
+          instret: Number(h.instret),
+          trap: null,
+          threads: this.sched.created,
+          signal: this.killedBy,
+        };
+      }
+      if (h.priv !== 0) {
+        if (!this.pageIn() && !this.faultToHandler()) return this.fault();
+        continue;
+      }
       if (st !== RUN_BUDGET && st !== RUN_STOP && st !== RUN_WFI) {
         throw new Error(`user runner: unexpected run() result ${st}`);
       }
@@ -447,7 +402,49 @@ export class UserProcess {
           `user runner: instruction limit ${limit} reached at pc 0x${h.pc.toString(16)}`,
         );
       }
+      const cur = sched.current;
+      if (cur.dead || cur.wait !== null || this.sys.yieldNow || h.instretN - before >= n) {
+        this.sys.yieldNow = false;
+        if (cur.dead || cur.wait !== null || sched.othersAlive()) sched.switchNext();
+      }
     }
+  }
+
+  /** A page fault on a page its area allows: back it and return to the program. */
+  private pageIn(): boolean {
+    const h = this.hart;
+    const cause = Number(h.csrRead(0x342));
+    if (cause !== 12 && cause !== 13 && cause !== 15) return false;
+    if (!this.mem.handleFault(cause, Number(h.csrRead(0x343)))) return false;
+    const epc = h.csrRead(0x341);
+    h.priv = 0;
+    h.pc = epc;
+    return true;
+  }
+
+  /** A fault the program handles (Go turns SIGSEGV into a panic): enter its handler. */
+  private faultToHandler(): boolean {
+    const h = this.hart;
+    const cause = Number(h.csrRead(0x342) & 0xffn);
+    const signal = (CAUSE_NAMES[cause] ?? ["", SIGSEGV])[1];
+    const tval = Number(BigInt.asIntN(64, h.csrRead(0x343)));
+    // si_code: SEGV_MAPERR (1) when nothing is mapped there, SEGV_ACCERR (2) when
+    // the area forbids the access; 1 for the others (ILL_ILLOPC, BUS_ADRALN, TRAP_BRKPT).
+    const code = signal === SIGSEGV && this.mem.areaAt(Math.floor(tval / PAGE)) !== null ? 2 : 1;
+    const epc = h.csrRead(0x341);
+    h.priv = 0;
+    h.pc = epc;
+    if (
+      this.sys.deliverFault(
+        signal,
+        code,
+        signal === SIGSEGV || signal === SIGBUS ? tval : Number(epc),
+      )
+    ) {
+      return true;
+    }
+    h.priv = 3; // as the trap left it, for fault()'s report
+    return false;
   }
 
   private fault(): RunUserResult {
@@ -464,6 +461,8 @@ export class UserProcess {
       status: 128 + signal,
       instret: Number(h.instret),
       trap: { cause, name, pc, tval, signal },
+      threads: this.sched.created,
+      signal,
     };
   }
 
@@ -471,168 +470,43 @@ export class UserProcess {
     this.opts.stderr?.(this.enc.encode(msg));
   }
 
-  // --- the syscall shim (Linux RISC-V numbers: asm-generic) ---
+  private rngState = 0;
 
-  private syscall(h: Hart): boolean {
-    const nr = Number(h.x[17]);
-    const a = (i: number): bigint => h.x[10 + i];
-    const an = (i: number): number => Number(BigInt.asUintN(64, h.x[10 + i]));
-    let ret: number;
-    switch (nr) {
-      case 63: // read(fd, buf, len): stdin only
-        ret = this.sysRead(Number(a(0)), an(1), an(2));
-        break;
-      case 64: // write(fd, buf, len)
-        ret = this.sysWrite(Number(a(0)), an(1), an(2));
-        break;
-      case 66: // writev(fd, iov, cnt)
-        ret = this.sysWritev(Number(a(0)), an(1), Number(a(2)));
-        break;
-      case 93: // exit
-      case 94: // exit_group
-        this.exitStatus = Number(a(0) & 0xffn);
-        h.stopRequested = true;
-        return true;
-      case 214: // brk
-        ret = this.sysBrk(an(0));
-        break;
-      case 222: // mmap(addr, len, prot, flags, fd, off): anonymous private only
-        ret = this.sysMmap(an(1), Number(a(2)), Number(a(3)), Number(a(4)));
-        break;
-      case 215: // munmap(addr, len)
-        if (an(0) % PAGE !== 0) ret = -EINVAL;
-        else {
-          this.unmapRange(an(0), an(1));
-          ret = 0;
-        }
-        break;
-      case 226: // mprotect(addr, len, prot)
-        ret = this.sysMprotect(an(0), an(1), Number(a(2)));
-        break;
-      case 278: { // getrandom(buf, len, flags)
-        const len = Math.min(an(1), 1 << 16);
-        const bytes = new Uint8Array(len);
-        for (let i = 0; i < len; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
-        ret = this.copyToUser(an(0), bytes) ? len : -EFAULT;
-        break;
-      }
-      case 113: { // clock_gettime(clock, ts): realtime for every clock
-        const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-        const ts = new Uint8Array(16);
-        const dv = new DataView(ts.buffer);
-        dv.setBigInt64(0, ns / 1_000_000_000n, true);
-        dv.setBigInt64(8, ns % 1_000_000_000n, true);
-        ret = this.copyToUser(an(1), ts) ? 0 : -EFAULT;
-        break;
-      }
-      case 160: { // uname(buf): six 65-byte fields
-        const u = new Uint8Array(65 * 6);
-        ["Linux", "actorvm", "6.12.0", "#1 actorvm user runner", "riscv64", "(none)"].forEach(
-          (f, i) => u.set(this.enc.encode(f), 65 * i),
-        );
-        ret = this.copyToUser(an(0), u) ? 0 : -EFAULT;
-        break;
-      }
-      case 29: // ioctl: no terminals here
-        ret = -ENOTTY;
-        break;
-      case 96: // set_tid_address: returns the caller's tid
-      case 172: // getpid
-      case 178: // gettid
-        ret = 1;
-        break;
-      default:
-        this.opts.verbose?.(`actorvm: unknown syscall ${nr}: -ENOSYS`);
-        ret = -ENOSYS;
+  /** n random bytes: the host's, or from opts.seed (xorshift32) for a repeatable run. */
+  randomBytes(n: number): Uint8Array {
+    const b = new Uint8Array(n);
+    if (this.opts.seed === undefined) {
+      for (let i = 0; i < n; i += 65536) crypto.getRandomValues(b.subarray(i, i + 65536));
+      return b;
     }
-    h.x[10] = BigInt(ret);
-    return true;
-  }
-
-  private sysWrite(fd: number, buf: number, len: number): number {
-    const sink = fd === 1 ? this.opts.stdout : fd === 2 ? this.opts.stderr : undefined;
-    if (fd !== 1 && fd !== 2) return -EBADF;
-    if (len > 1 << 24) len = 1 << 24;
-    const bytes = this.copyIn(buf, len);
-    if (bytes === null) return -EFAULT;
-    sink?.(bytes);
-    return len;
-  }
-
-  private sysRead(fd: number, buf: number, len: number): number {
-    if (fd !== 0) return -EBADF;
-    const tmp = new Uint8Array(Math.min(len, 1 << 16));
-    const n = this.opts.stdin ? this.opts.stdin(tmp) : 0;
-    return this.copyToUser(buf, tmp.subarray(0, n)) ? n : -EFAULT;
-  }
-
-  private sysMprotect(va: number, len: number, prot: number): number {
-    if (va % PAGE !== 0) return -EINVAL;
-    const first = va / PAGE, end = Math.ceil((va + len) / PAGE);
-    for (let vpn = first; vpn < end; vpn++) if (!this.pages.has(vpn)) return -ENOMEM;
-    const perm = (prot & 1 ? PTE_R : 0) | (prot & 2 ? PTE_R | PTE_W : 0) | (prot & 4 ? PTE_X : 0);
-    for (let vpn = first; vpn < end; vpn++) {
-      const m = this.pages.get(vpn)!;
-      m.perm = perm;
-      if (perm === 0) this.ramDv.setBigUint64(this.leafSlot(vpn), 0n, true); // PROT_NONE
-      else this.setLeaf(vpn, m.off, perm);
+    if (this.rngState === 0) this.rngState = (this.opts.seed | 0) || 0x9e3779b9;
+    let x = this.rngState;
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      b[i] = x & 0xff;
     }
-    this.hart.flushTlb();
-    return 0;
-  }
-
-  private sysWritev(fd: number, iov: number, cnt: number): number {
-    if (cnt < 0 || cnt > 1024) return -EINVAL;
-    const vec = this.copyIn(iov, cnt * 16);
-    if (vec === null) return -EFAULT;
-    const dv = new DataView(vec.buffer);
-    let total = 0;
-    for (let i = 0; i < cnt; i++) {
-      const base = Number(dv.getBigUint64(i * 16, true));
-      const len = Number(dv.getBigUint64(i * 16 + 8, true));
-      const r = this.sysWrite(fd, base, len);
-      if (r < 0) return total > 0 ? total : r;
-      total += r;
-    }
-    return total;
+    this.rngState = x;
+    return b;
   }
 
   private sysBrk(want: number): number {
     if (want === 0 || want < this.brkStart || want > this.brkStart + BRK_MAX) return this.brkCur;
-    const oldTop = roundUp(this.brkCur), newTop = roundUp(want);
+    const oldTop = roundUp(this.brkCur) / PAGE, newTop = roundUp(want) / PAGE;
     if (newTop > oldTop) {
-      for (let va = oldTop; va < newTop; va += PAGE) {
-        if (this.pages.has(va / PAGE)) return this.brkCur; // would overlap a mapping
-      }
-      this.mapRange(oldTop, newTop - oldTop, PTE_R | PTE_W);
+      if (!this.mem.isFree(oldTop, newTop)) return this.brkCur; // would overlap a mapping
+      this.mem.map(oldTop, newTop, PTE_R | PTE_W);
     } else if (newTop < oldTop) {
-      this.unmapRange(newTop, oldTop - newTop);
+      this.mem.unmap(newTop, oldTop);
     }
     this.brkCur = want;
     return want;
   }
+}
 
-  private sysMmap(len: number, prot: number, flags: number, fd: number): number {
-    const MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
-    if (!(flags & MAP_ANONYMOUS) || !(flags & MAP_PRIVATE) || fd !== -1) {
-      this.opts.verbose?.("actorvm: mmap of a file or shared mapping: -EINVAL");
-      return -EINVAL;
-    }
-    if (len === 0) return -EINVAL;
-    const size = roundUp(len);
-    if (this.mmapNext + size > STACK_TOP - STACK_SIZE) return -ENOMEM;
-    const va = this.mmapNext;
-    this.mmapNext += size;
-    // PROT_READ 1, PROT_WRITE 2, PROT_EXEC 4 -> PTE R/W/X (W implies R in Sv39).
-    const perm = (prot & 1 ? PTE_R : 0) | (prot & 2 ? PTE_R | PTE_W : 0) | (prot & 4 ? PTE_X : 0);
-    if (perm === 0) return va; // PROT_NONE: address space reserved, nothing mapped
-    try {
-      this.mapRange(va, size, perm);
-    } catch {
-      return -ENOMEM;
-    }
-    return va;
-  }
+function absolute(path: string): string {
+  return path.startsWith("/") ? path : `${Deno.cwd()}/${path}`;
 }
 
 function roundUp(v: number): number {

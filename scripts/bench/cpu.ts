@@ -1,5 +1,5 @@
 // CPU benchmark (`deno task bench cpu`): the integer and the FP benchmark
-// programs (tests/programs/src/bench_*.c) run on the hart in U-mode with Sv39
+// programs (tests/programs/src/bench_*.c) run on the hart in U-mode with Sv48
 // paging on, through usermode/runner.ts, and under qemu-riscv64 in the same
 // run when it is installed. Reports MIPS (instructions retired / wall time,
 // the hart's instret counting for both) and the time ratio actorvm / qemu,
