@@ -20,6 +20,8 @@ import { TLB_MASK, TLB_SETS, TLB_SIZE } from "../mmu.ts";
 import { HART_STATE } from "../hart.ts";
 import { directTarget, type Insn, K_BRANCH, K_EXIT, K_JAL, K_JALR, type Run } from "./frontend.ts";
 import { buildModule, Code, F64, I32, I64, VOID, W } from "./wasm.ts";
+import { emitFp, fpHelpers, type InsnEmitter, SCRATCH_DIRTY, SCRATCH_FSOFF } from "./emit_fp.ts";
+import { emitAmo } from "./emit_amo.ts";
 
 /** Exit codes of a page function. */
 export const EXIT_JUMP = 0; // pc left the page (or a jalr target outside it)
@@ -36,6 +38,7 @@ export const EXIT_BUDGET = 3; // the instruction budget is used up
  */
 export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_STRETCH = 16;
 export const SCRATCH_STOP = 20;
+// 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
 export const SCRATCH_BYTES = 64;
 
 export interface Layout {
@@ -49,12 +52,14 @@ export interface Layout {
 
 // Locals of the page function (0, 1 are the parameters).
 const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VA = 3, L_T = 4, L_A = 5, L_DB = 6, L_TI = 7, L_OFF = 8;
-const LOCALS = [I32, I64, I64, I64, I32, I32, I32];
+const L_F = 9, L_G = 10, L_Q = 11, L_P = 12; // for FP and AMO instructions (emit_fp.ts, emit_amo.ts)
+const LOCALS = [I32, I64, I64, I64, I32, I32, I32, F64, F64, I64, I64];
 
-// Function indices: the import, the helpers, the page function.
-const F_FILL = 0, F_MULHU = 1, F_MULH = 2, F_MULHSU = 3, F_DIV = 4, F_DIVU = 5, F_REM = 6;
-const F_REMU = 7, F_DIVW = 8, F_DIVUW = 9, F_REMW = 10, F_REMUW = 11;
-const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3;
+// Function indices: the imports (TLB fill, the FP call-out), the integer
+// helpers, the FP helpers (emit_fp.ts), the page function.
+const F_FILL = 0, F_FPX = 1, F_MULHU = 2, F_MULH = 3, F_MULHSU = 4, F_DIV = 5, F_DIVU = 6;
+const F_REM = 7, F_REMU = 8, F_DIVW = 9, F_DIVUW = 10, F_REMW = 11, F_REMUW = 12, F_FP0 = 13;
+const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F2 = 6, T_F3 = 7;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -425,12 +430,18 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       pc: number,
       k: number,
       L: number,
+      aligned = false,
     ) => {
       const tag = lay.state + HART_STATE.TLB + (store ? 4 : 2) * TLB_BYTES;
       const add = tag + TLB_BYTES;
       getX(rs1);
       c.i64(imm).op(W.i64_add).set(L_VA);
-      if (size > 1) {
+      if (aligned) { // (an aligned access never crosses a page)
+        c.get(L_VA).op(W.i32_wrap_i64).i32(size - 1).op(W.i32_and);
+        c.op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, pc, L - k);
+        c.op(W.end);
+      } else if (size > 1) {
         c.get(L_VA).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(4096 - size).op(W.i32_gt_u);
         c.op(W.if).byte(VOID);
         exitAt(EXIT_INTERP, pc, L - k);
@@ -450,6 +461,41 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).get(L_VA).op(W.i64_add);
       c.op(W.i32_wrap_i64).set(L_OFF);
     };
+    let fpGated = false, fpDirtied = false;
+    const cur = { pc: 0, k: 0 };
+    const ie: InsnEmitter = {
+      c,
+      X,
+      F: lay.state + HART_STATE.F,
+      SC,
+      fnFpx: F_FPX,
+      fnFp0: F_FP0,
+      lF: L_F,
+      lG: L_G,
+      lQ: L_Q,
+      lP: L_P,
+      lOff: L_OFF,
+      getX,
+      setXStart,
+      setXEnd,
+      exit: () => exitAt(EXIT_INTERP, cur.pc, L - cur.k),
+      access: (store, size, rs1, imm, aligned) =>
+        access(store, size, rs1, imm, cur.pc, cur.k, L, aligned),
+      // FS cannot change while translated code runs (only CSR writes and
+      // traps change it, and both leave): one check per run is enough.
+      fpGate: () => {
+        if (fpGated) return;
+        fpGated = true;
+        c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FSOFF).op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, cur.pc, L - cur.k);
+        c.op(W.end);
+      },
+      fpDirty: () => {
+        if (fpDirtied) return;
+        fpDirtied = true;
+        c.i32(0).i32(1).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
+      },
+    };
     for (let k = 0; k < insns.length; k++) {
       const ins = insns[k];
       const pc = vbase + ins.off;
@@ -457,7 +503,13 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
         exitAt(EXIT_INTERP, pc, 0, ins.stretch ?? 1);
         break;
       }
-      emitInsn(ins, pc, k, L);
+      cur.pc = pc;
+      cur.k = k;
+      const op = ins.insn & 0x7f;
+      if (op === 0x2f) emitAmo(ie, ins.insn);
+      else if (op === 0x07 || op === 0x27 || op === 0x53 || (op & 0x73) === 0x43) {
+        emitFp(ie, ins.insn);
+      } else emitInsn(ins, pc, k, L);
     }
     if (last.kind !== K_EXIT && last.kind !== K_JAL && last.kind !== K_JALR) {
       // Falls through: to the next run's code if that is where it goes.
@@ -478,10 +530,18 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [I64, I64], results: [I64] },
       { params: [I32, I32], results: [I32] },
       { params: [I32, I32], results: [I32] },
+      { params: [I32], results: [I32] },
+      { params: [F64], results: [F64] },
+      { params: [F64, F64], results: [F64] },
+      { params: [F64, F64, F64], results: [F64] },
     ],
-    imports: [{ name: "fill", type: T_FILL }],
+    imports: [{ name: "fill", type: T_FILL }, { name: "fpx", type: T_FPX }],
     memoryPages: lay.pages,
-    funcs: [...helpers(), { type: T_PAGE, locals: LOCALS, body: c, export: "run" }],
+    funcs: [
+      ...helpers(),
+      ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code()),
+      { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
+    ],
   });
 }
 

@@ -8,6 +8,8 @@
 // Read next: cpu/jit/emit.ts.
 
 import { compressedTable } from "../compressed.ts";
+import { fpTranslatable } from "./emit_fp.ts";
+import { amoTranslatable } from "./emit_amo.ts";
 
 /** How an instruction ends (or does not end) a run. */
 export const K_PLAIN = 0; // ALU, load, store, fence: translated, run goes on
@@ -93,6 +95,16 @@ function translatable(i: number): boolean {
       return f3 <= 3;
     case 0x0f: // FENCE (fence.i too: writes to code pages already drop their translations)
       return f3 === 0 || f3 === 1;
+    case 0x2f: // AMO
+      return amoTranslatable(i);
+    case 0x07: // LOAD-FP, STORE-FP, OP-FP, the fused ones
+    case 0x27:
+    case 0x53:
+    case 0x43:
+    case 0x47:
+    case 0x4b:
+    case 0x4f:
+      return fpTranslatable(i);
     default:
       return false;
   }

@@ -11,6 +11,10 @@
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
 import { findRuns } from "./frontend.ts";
+import { markFsDirty } from "../csr.ts";
+import { MSTATUS } from "../trap.ts";
+import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
+import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
 import {
   emitPage,
   EXIT_BUDGET,
@@ -150,7 +154,11 @@ export class Jit {
       else this.invalidate(p);
     };
     this.imports = {
-      h: { mem: mem.memory, fill: (va: number, acc: number) => this.fill(va, acc) },
+      h: {
+        mem: mem.memory,
+        fill: (va: number, acc: number) => this.fill(va, acc),
+        fpx: (insn: number) => this.fpx(insn),
+      },
     };
   }
 
@@ -184,6 +192,23 @@ export class Jit {
       return 0;
     }
     return tags[i] === vpn ? 1 : 0;
+  }
+
+  /**
+   * Translated code's FP call-out: the instruction through Fpu.execute, as
+   * the interpreter's fpExecute does it (FS was checked in wasm); fflags
+   * travel in the scratch word while translated code runs. 1 = illegal
+   * (nothing changed: the interpreter raises it).
+   */
+  private fpx(insn: number): number {
+    const h = this.hart, fpu = h.fpu, i32 = this.i32, ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2;
+    fpu.fflags = i32[ffIdx];
+    const r = fpu.execute(insn, h.x);
+    h.x[0] = 0n;
+    if (r < 0) return 1;
+    if (r === 0) i32[(this.scr + SCRATCH_DIRTY) >>> 2] = 1;
+    i32[ffIdx] = fpu.fflags;
+    return 0;
   }
 
   /** Drop the translation of RAM page `p` (its bytes changed). */
@@ -279,6 +304,11 @@ export class Jit {
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
+    const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
+    if (
+      SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
+      SCRATCH_DIRTY !== SCRATCH_FFLAGS + 12 || SCRATCH_RES_OFF !== SCRATCH_RES_VALID + 4
+    ) throw new Error("jit: scratch words out of order");
     let done = 0;
     let viaJump = false; // pc came from translated code leaving its page
     const stopIdx = this.stopIndex;
@@ -304,9 +334,27 @@ export class Jit {
           }
         } else {
           i32[dbIdx] = h.dBase * 8;
+          // FP and reservation state in, for the length of the call.
+          const fpu = h.fpu, ff0 = fpu.fflags;
+          i32[ffIdx] = ff0;
+          i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
+          i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
+          const resOff = h.resAddr - h.ramBase;
+          i32[rvIdx] = h.resValid ? 1 : 0;
+          i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
           // (2^30: the run-length check n + L > limit must not overflow int32.)
           const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff));
           const n = i32[nIdx];
+          const ff = i32[ffIdx];
+          fpu.fflags = ff;
+          if (ff !== ff0 || i32[ffIdx + 3] !== 0) { // SCRATCH_DIRTY
+            markFsDirty(h);
+            i32[ffIdx + 3] = 0;
+          }
+          if (i32[rvIdx] !== 0) {
+            h.resValid = true;
+            if (i32[rvIdx + 1] >= 0) h.resAddr = i32[rvIdx + 1] + h.ramBase;
+          } else h.resValid = false;
           done += n;
           h.instretN += n;
           h.pcN = f64[pcIdx];
