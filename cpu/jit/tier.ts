@@ -49,6 +49,8 @@ export interface JitStats {
   entries: number;
   interpExits: number;
   noEntry: number;
+  /** FP instructions translated code handed to Fpu.execute (no exact fast path). */
+  fpCallouts: number;
   /** Translations dropped by writes to their page, and whole-cache drops. */
   invalidations: number;
   evictions: number;
@@ -122,6 +124,7 @@ export class Jit {
     entries: 0,
     interpExits: 0,
     noEntry: 0,
+    fpCallouts: 0,
     invalidations: 0,
     evictions: 0,
   };
@@ -203,6 +206,7 @@ export class Jit {
   private fpx(insn: number): number {
     const h = this.hart, fpu = h.fpu, i32 = this.i32, ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2;
     fpu.fflags = i32[ffIdx];
+    this.stats.fpCallouts++;
     const r = fpu.execute(insn, h.x);
     h.x[0] = 0n;
     if (r < 0) return 1;
