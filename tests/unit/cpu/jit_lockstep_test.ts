@@ -196,6 +196,8 @@ function amoSlots(r: ReturnType<typeof rng>): Slot[] {
 /** frm/fflags/fcsr: a write of an immediate, or a read (untranslated: the interpreter runs them). */
 function fcsrSlot(r: ReturnType<typeof rng>): Slot {
   const csr = r.pick([1, 2, 3]);
+  // Mostly fflags = 0, so that a flag a translated instruction got wrong is seen before it is masked.
+  if (r.int(2) === 0) return { w: encI(OP.SYSTEM, 0, 5, 0, 1) };
   return r.int(2)
     ? { w: encI(OP.SYSTEM, freeReg(r), 5, r.int(8), csr) } // csrrwi rd, csr, imm
     : { w: encI(OP.SYSTEM, freeReg(r), 2, 0, csr) }; // csrr rd, csr
@@ -210,7 +212,10 @@ function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
     if (k === 0) { // counted loop: li x9, c; body; addi x9, x9, -1; bne x9, x0, body
       slots.push({ w: encI(OP.OP_IMM, LOOPR, 0, 0, 1 + r.int(6)) });
       const top = slots.length;
-      for (let i = 0, m = 1 + r.int(6); i < m; i++) slots.push(aluSlot(r));
+      for (let i = 0, m = 1 + r.int(6); i < m; i++) {
+        if (fpAmo && r.int(2) === 0) slots.push(fpSlot(r));
+        else slots.push(aluSlot(r));
+      }
       slots.push({ w: encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1) });
       slots.push({ br: 0, f3: 1, rs1: LOOPR, rs2: 0, to: top });
     } else if (k === 1) {
@@ -226,7 +231,7 @@ function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
       slots.push({ w: encI(OP.SYSTEM, freeReg(r), 2, 0, r.pick([0xf14, 0xb02])) });
     } else if (fpAmo && k >= 5 && k <= 9) slots.push(fpSlot(r));
     else if (fpAmo && k === 10) slots.push(...amoSlots(r));
-    else if (fpAmo && k === 11 && r.int(3) === 0) slots.push(fcsrSlot(r));
+    else if (fpAmo && k === 11) slots.push(fcsrSlot(r));
     else slots.push(aluSlot(r));
   }
   const end = slots.length;
@@ -314,6 +319,10 @@ const F_SPECIAL = [
   1n, // smallest subnormal
   0x000fffffffffffffn,
   0x7fefffffffffffffn, // max
+  0x7fe0000000000000n, // 2^1023: sums and products of these overflow
+  0xffe8000000000000n, // -1.5 * 2^1023
+  0x7fd8000000000000n,
+  0xffffffff7f000000n, // boxed 2^127
   0x0010000000000000n, // min normal
   0x3fb999999999999an, // 0.1
   0x4330000000000001n, // 2^52 + 1
