@@ -20,7 +20,14 @@ import { TLB_MASK, TLB_SETS, TLB_SIZE } from "../mmu.ts";
 import { HART_STATE } from "../hart.ts";
 import { directTarget, type Insn, K_BRANCH, K_EXIT, K_JAL, K_JALR, type Run } from "./frontend.ts";
 import { buildModule, Code, F64, I32, I64, VOID, W } from "./wasm.ts";
-import { emitFp, fpHelpers, type InsnEmitter, SCRATCH_DIRTY, SCRATCH_FSOFF } from "./emit_fp.ts";
+import {
+  emitFcsr,
+  emitFp,
+  fpHelpers,
+  type InsnEmitter,
+  SCRATCH_DIRTY,
+  SCRATCH_FSOFF,
+} from "./emit_fp.ts";
 import { emitAmo } from "./emit_amo.ts";
 
 /** Exit codes of a page function. */
@@ -38,6 +45,10 @@ export const EXIT_BUDGET = 3; // the instruction budget is used up
  */
 export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_STRETCH = 16;
 export const SCRATCH_STOP = 20;
+/** fBase*8 (i32, set by the caller): the fetch TLB set, for chaining to another page. */
+export const SCRATCH_FBASE = 48;
+/** Chained calls made (i32, counted for the stats; the driver clears it). */
+export const SCRATCH_CHAINS = 52;
 // 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
 export const SCRATCH_BYTES = 64;
 
@@ -48,12 +59,19 @@ export interface Layout {
   scratch: number;
   /** Memory size in 64 KiB pages. */
   pages: number;
+  /** RAM size in 4 KiB pages: the function table's size. */
+  ramPages: number;
 }
 
 // Locals of the page function (0, 1 are the parameters).
-const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VA = 3, L_T = 4, L_A = 5, L_DB = 6, L_TI = 7, L_OFF = 8;
-const L_F = 9, L_G = 10, L_Q = 11, L_P = 12; // for FP and AMO instructions (emit_fp.ts, emit_amo.ts)
-const LOCALS = [I32, I64, I64, I64, I32, I32, I32, F64, F64, I64, I64];
+// Parameters: hw (the halfword offset of pc), limit, n (instructions run so
+// far: 0 from JS, the caller's count on a chained call), vpn (the virtual page
+// the caller means, as a double: checked against the page this code is for).
+const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VPN = 3;
+const L_VA = 4, L_T = 5, L_A = 6, L_DB = 7, L_TI = 8, L_OFF = 9;
+const L_F = 10, L_G = 11, L_Q = 12, L_P = 13; // for FP and AMO instructions (emit_fp.ts, emit_amo.ts)
+const L_FB = 14;
+const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32];
 
 // Function indices: the imports (TLB fill, the FP call-out), the integer
 // helpers, the FP helpers (emit_fp.ts), the page function.
@@ -170,7 +188,49 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     c.i32(code).op(W.return);
   };
 
+  /**
+   * Leave the page for the virtual address in L_T: straight into its
+   * translation when the fetch TLB maps it to a RAM page (a tail call through
+   * the function table, which holds every translated page and a stub for the
+   * rest; the callee checks it was made for this virtual page), else to JS.
+   */
+  const chainT = () => {
+    const fTag = lay.state + HART_STATE.TLB, fAdd = fTag + TLB_BYTES;
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
+    c.i32(3).op(W.i32_shl).get(L_FB).op(W.i32_add).set(L_TI);
+    c.get(L_TI).mem(W.f64_load, 3, fTag);
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).op(W.f64_eq);
+    c.op(W.if).byte(VOID);
+    c.get(L_TI).mem(W.f64_load, 3, fAdd).op(W.i64_trunc_f64_s).get(L_T).op(W.i64_add);
+    c.i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).set(L_OFF); // the RAM page
+    c.get(L_OFF).i32(lay.ramPages).op(W.i32_lt_u).op(W.if).byte(VOID);
+    c.get(L_T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(1).op(W.i32_shr_u);
+    c.get(L_LIMIT).get(L_N);
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
+    c.i32(0).i32(0).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
+    c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
+    c.get(L_OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
+    c.op(W.end);
+    c.op(W.end);
+    c.i32(0).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+    c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+    c.i32(EXIT_JUMP).op(W.return);
+  };
+  /** Leave the page for the constant address t. */
+  const chainTo = (t: number) => {
+    c.i64(t).set(L_T);
+    chainT();
+  };
+
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
+  c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FBASE).set(L_FB);
+  // A caller (JS or another page) that means another virtual page: leave.
+  c.get(L_VPN).f64(vbase / 4096).op(W.f64_ne).op(W.if).byte(VOID);
+  c.i32(0).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
+  c.op(W.f64_mul).op(W.f64_add).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_JUMP).op(W.return);
+  c.op(W.end);
   c.op(W.loop).byte(VOID);
   // Every back-edge and in-page jalr passes here, and straight-line code
   // cannot stay in a page for long: checking the stop word here bounds the
@@ -206,7 +266,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     const goto = (t: number, depth: number) => {
       const j = t >= 0 && t < 4096 ? leaderIdx[t >>> 1] : -1;
       if (j < 0) {
-        exitAt(EXIT_JUMP, vbase + t, 0);
+        chainTo(vbase + t);
       } else if (j > i) {
         c.op(W.br).u32(j - i - 1 + depth);
       } else {
@@ -375,7 +435,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
           c.op([W.i64_eq, W.i64_ne, 0, 0, W.i64_lt_s, W.i64_ge_s, W.i64_lt_u, W.i64_ge_u][f3]);
           c.op(W.if).byte(VOID);
           const t = directTarget(ins);
-          if (t < 0) exitAt(EXIT_JUMP, pc + (branchTarget(ins) - ins.off), 0);
+          if (t < 0) chainTo(pc + (branchTarget(ins) - ins.off));
           else goto(t, 1);
           c.op(W.end);
           return;
@@ -387,7 +447,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
             setXEnd(rd);
           }
           const t = directTarget(ins);
-          if (t < 0) exitAt(EXIT_JUMP, pc + (branchTarget(ins) - ins.off), 0);
+          if (t < 0) chainTo(pc + (branchTarget(ins) - ins.off));
           else goto(t, 0);
           return;
         }
@@ -409,9 +469,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
           c.get(L_A).op(W.i32_wrap_i64).i32(1).op(W.i32_shr_u).set(L_HW);
           c.op(W.br).u32(K - i + 1);
           c.op(W.end);
-          c.i32(0).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-          c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
-          c.i32(EXIT_JUMP).op(W.return);
+          chainT();
           return;
         }
       }
@@ -507,6 +565,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       cur.k = k;
       const op = ins.insn & 0x7f;
       if (op === 0x2f) emitAmo(ie, ins.insn);
+      else if (op === 0x73) emitFcsr(ie, ins.insn);
       else if (op === 0x07 || op === 0x27 || op === 0x53 || (op & 0x73) === 0x43) {
         emitFp(ie, ins.insn);
       } else emitInsn(ins, pc, k, L);
@@ -529,7 +588,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [F64, I32], results: [I32] },
       { params: [I64, I64], results: [I64] },
       { params: [I32, I32], results: [I32] },
-      { params: [I32, I32], results: [I32] },
+      { params: [I32, I32, I32, F64], results: [I32] },
       { params: [I32], results: [I32] },
       { params: [F64], results: [F64] },
       { params: [F64, F64], results: [F64] },
@@ -537,6 +596,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     ],
     imports: [{ name: "fill", type: T_FILL }, { name: "fpx", type: T_FPX }],
     memoryPages: lay.pages,
+    tableSize: lay.ramPages,
     funcs: [
       ...helpers(),
       ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code()),
@@ -551,4 +611,23 @@ function branchTarget(ins: Insn): number {
     ? ((x >> 19) & ~0xfff) | ((x << 4) & 0x800) | ((x >>> 20) & 0x7e0) | ((x >>> 7) & 0x1e)
     : ((x >> 11) & ~0xfffff) | (x & 0xff000) | ((x >>> 9) & 0x800) | ((x >>> 20) & 0x7fe);
   return ins.off + imm;
+}
+
+/**
+ * The function-table filler for a RAM page without a translation: a module
+ * whose `run` (the page functions' type) leaves to JS with pc = vpn*4096 + 2*hw.
+ */
+export function emitStub(lay: Layout): Uint8Array<ArrayBuffer> {
+  const c = new Code();
+  const SC = lay.scratch;
+  c.i32(0).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
+  c.op(W.f64_mul).op(W.f64_add).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_JUMP);
+  return buildModule({
+    types: [{ params: [I32, I32, I32, F64], results: [I32] }],
+    imports: [],
+    memoryPages: lay.pages,
+    funcs: [{ type: 0, locals: [], body: c, export: "run" }],
+  });
 }

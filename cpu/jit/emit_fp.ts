@@ -646,6 +646,52 @@ export function emitFp(e: InsnEmitter, x: number): void {
   callout(); // FCLASS, and what is illegal: Fpu decides
 }
 
+/** csrrw/s/c(i) of fflags, frm or fcsr (the others stay with the interpreter). */
+export function fcsrTranslatable(x: number): boolean {
+  const f3 = (x >>> 12) & 7, csr = x >>> 20;
+  return (x & 0x7f) === 0x73 && f3 !== 0 && f3 !== 4 && csr >= 1 && csr <= 3;
+}
+
+/** Emit an fflags/frm/fcsr access (fcsrTranslatable) on the scratch words, as cpu/csr.ts does it. */
+export function emitFcsr(e: InsnEmitter, x: number): void {
+  const c = e.c;
+  const f3 = (x >>> 12) & 7, rd = (x >>> 7) & 31, rs1 = (x >>> 15) & 31, csr = x >>> 20;
+  const isWrite = (f3 & 3) === 1 || rs1 !== 0;
+  e.fpGate(); // FS Off: illegal
+  const ff = e.SC + SCRATCH_FFLAGS, rm = e.SC + SCRATCH_FRM;
+  // old value → lP
+  if (csr === 1) c.i32(0).mem(W.i32_load, 2, ff);
+  else if (csr === 2) c.i32(0).mem(W.i32_load, 2, rm);
+  else {
+    c.i32(0).mem(W.i32_load, 2, rm).i32(5).op(W.i32_shl);
+    c.i32(0).mem(W.i32_load, 2, ff).op(W.i32_or);
+  }
+  c.op(W.i64_extend_i32_u).set(e.lP);
+  if (isWrite) {
+    // new value → lQ
+    if ((f3 & 3) !== 1) c.get(e.lP);
+    if (f3 >= 5) c.i64(rs1);
+    else e.getX(rs1);
+    if ((f3 & 3) === 2) c.op(W.i64_or);
+    else if ((f3 & 3) === 3) c.i64(-1).op(W.i64_xor).op(W.i64_and);
+    c.set(e.lQ);
+    if (csr === 1 || csr === 3) {
+      c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(31).op(W.i32_and).mem(W.i32_store, 2, ff);
+    }
+    if (csr === 2) c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(7).op(W.i32_and);
+    if (csr === 3) {
+      c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(5).op(W.i32_shr_u).i32(7).op(W.i32_and);
+    }
+    if (csr !== 1) c.mem(W.i32_store, 2, rm);
+    e.fpDirty();
+  }
+  if (rd !== 0) {
+    e.setXStart();
+    c.get(e.lP);
+    e.setXEnd(rd);
+  }
+}
+
 function orFlags(c: Code, sc: number, bits: number): void {
   c.i32(0).i32(0).mem(W.i32_load, 2, sc + SCRATCH_FFLAGS).i32(bits).op(W.i32_or);
   c.mem(W.i32_store, 2, sc + SCRATCH_FFLAGS);

@@ -8,7 +8,7 @@
 // Read next: cpu/jit/emit.ts.
 
 import { compressedTable } from "../compressed.ts";
-import { fpTranslatable } from "./emit_fp.ts";
+import { fcsrTranslatable, fpTranslatable } from "./emit_fp.ts";
 import { amoTranslatable } from "./emit_amo.ts";
 
 /** How an instruction ends (or does not end) a run. */
@@ -95,6 +95,8 @@ function translatable(i: number): boolean {
       return f3 <= 3;
     case 0x0f: // FENCE (fence.i too: writes to code pages already drop their translations)
       return f3 === 0 || f3 === 1;
+    case 0x73: // SYSTEM: only fflags/frm/fcsr accesses
+      return fcsrTranslatable(i);
     case 0x2f: // AMO
       return amoTranslatable(i);
     case 0x07: // LOAD-FP, STORE-FP, OP-FP, the fused ones

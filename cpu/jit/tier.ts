@@ -17,18 +17,24 @@ import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emi
 import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
 import {
   emitPage,
+  emitStub,
   EXIT_BUDGET,
   EXIT_INTERP,
   EXIT_JUMP,
   EXIT_NOENTRY,
   type Layout,
   SCRATCH_BYTES,
+  SCRATCH_CHAINS,
   SCRATCH_DBASE,
+  SCRATCH_FBASE,
   SCRATCH_N,
   SCRATCH_PC,
   SCRATCH_STOP,
   SCRATCH_STRETCH,
 } from "./emit.ts";
+
+/** A page function: (hw, limit, instructions so far, the virtual page number) -> exit code. */
+type PageFn = (hw: number, limit: number, n: number, vpn: number) => number;
 
 export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
@@ -49,6 +55,8 @@ export interface JitStats {
   entries: number;
   interpExits: number;
   noEntry: number;
+  /** Jumps from one translated page straight into another (a tail call, no JS). */
+  chains: number;
   /** FP instructions translated code handed to Fpu.execute (no exact fast path). */
   fpCallouts: number;
   /** Translations dropped by writes to their page, and whole-cache drops. */
@@ -78,7 +86,7 @@ export function createJitMemory(ramBytes: number): JitMemory {
     memory,
     buffer: memory.buffer as unknown as SharedArrayBuffer,
     ramBytes,
-    layout: { state, scratch, pages },
+    layout: { state, scratch, pages, ramPages: ramBytes / 4096 },
   };
 }
 
@@ -97,7 +105,7 @@ export function createJitHart(
 
 interface Entry {
   vbase: number;
-  fn: (hw: number, limit: number) => number;
+  fn: PageFn;
   /** Leader offsets translated; offsets entered since but missing, and how often. */
   entries: Set<number>;
   /** One byte per halfword: 1 where a run starts (what the dispatcher accepts). */
@@ -125,6 +133,7 @@ export class Jit {
     interpExits: 0,
     noEntry: 0,
     fpCallouts: 0,
+    chains: 0,
     invalidations: 0,
     evictions: 0,
   };
@@ -138,6 +147,12 @@ export class Jit {
   private probing = false;
   private probeHit = false;
   private readonly imports: WebAssembly.Imports;
+  /**
+   * Every RAM page's translation (or the stub, which leaves to JS), so that
+   * translated code chains to another page with a tail call, not through JS.
+   */
+  private readonly table: WebAssembly.Table;
+  private readonly stub: PageFn;
 
   constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
     if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
@@ -156,8 +171,20 @@ export class Jit {
       if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
       else this.invalidate(p);
     };
+    const stubInst = new WebAssembly.Instance(
+      new WebAssembly.Module(emitStub(mem.layout)),
+      { h: { mem: mem.memory } },
+    );
+    this.stub = stubInst.exports.run as PageFn;
+    // (The second argument, every slot's initial value, is in the spec but not in TS's lib.)
+    const Table = WebAssembly.Table as unknown as new (
+      d: WebAssembly.TableDescriptor,
+      init: PageFn,
+    ) => WebAssembly.Table;
+    this.table = new Table({ element: "anyfunc", initial: n, maximum: n }, this.stub);
     this.imports = {
       h: {
+        tab: this.table,
         mem: mem.memory,
         fill: (va: number, acc: number) => this.fill(va, acc),
         fpx: (insn: number) => this.fpx(insn),
@@ -206,6 +233,7 @@ export class Jit {
   private fpx(insn: number): number {
     const h = this.hart, fpu = h.fpu, i32 = this.i32, ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2;
     fpu.fflags = i32[ffIdx];
+    fpu.frm = i32[ffIdx + 1]; // SCRATCH_FRM: translated code may have written it (fsrm)
     this.stats.fpCallouts++;
     const r = fpu.execute(insn, h.x);
     h.x[0] = 0n;
@@ -222,6 +250,7 @@ export class Jit {
     this.hot[p] = 0;
     if (e === undefined) return;
     this.pages[p] = undefined;
+    this.table.set(p, this.stub);
     this.stats.pages--;
     this.stats.cacheBytes -= e.bytes;
     this.stats.invalidations++;
@@ -259,7 +288,7 @@ export class Jit {
     }
     const e: Entry = {
       vbase,
-      fn: inst.exports.run as (hw: number, limit: number) => number,
+      fn: inst.exports.run as PageFn,
       entries,
       leaders,
       missing: new Set(),
@@ -268,6 +297,7 @@ export class Jit {
       recompiles,
     };
     this.pages[page] = e;
+    this.table.set(page, e.fn);
     h.codePages![page] = 1;
     // A code page keeps no store TLB entry, so every store to it reaches onCodeWrite.
     const wTag = h.wTag, wAdd = h.wAdd;
@@ -308,6 +338,7 @@ export class Jit {
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
+    const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
     if (
       SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
@@ -347,10 +378,16 @@ export class Jit {
           i32[rvIdx] = h.resValid ? 1 : 0;
           i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
           // (2^30: the run-length check n + L > limit must not overflow int32.)
-          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff));
+          i32[fbIdx] = h.fBase * 8;
+          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff), 0, vpn);
           const n = i32[nIdx];
+          if (i32[chIdx] !== 0) {
+            this.stats.chains += i32[chIdx];
+            i32[chIdx] = 0;
+          }
           const ff = i32[ffIdx];
           fpu.fflags = ff;
+          fpu.frm = i32[ffIdx + 1]; // (fsrm in translated code)
           if (ff !== ff0 || i32[ffIdx + 3] !== 0) { // SCRATCH_DIRTY
             markFsDirty(h);
             i32[ffIdx + 3] = 0;
@@ -373,6 +410,11 @@ export class Jit {
             steps = i32[kIdx]; // the untranslated stretch from here
           } else if (code === EXIT_NOENTRY) {
             this.stats.noEntry++;
+            if (!(h.pcN - vbase >= 0 && h.pcN - vbase < 4096)) {
+              // A page reached by a chained call missed: enter it again from here.
+              viaJump = true;
+              continue;
+            }
             // A new way into the page (a call from another page, a return):
             // once the page has been missed `threshold` times, translate it
             // again with every entry seen so far. Meanwhile the interpreter

@@ -18,6 +18,8 @@ export const W = {
   br_table: 0x0e,
   return: 0x0f,
   call: 0x10,
+  /** Tail call through a table (the tail-call proposal, in V8 since 11.2). */
+  return_call_indirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
   local_get: 0x20,
@@ -253,6 +255,8 @@ export interface ModuleSpec {
   imports: { name: string; type: number }[];
   /** The shared memory ("h", "mem") with its page count (initial = maximum). */
   memoryPages: number;
+  /** If set, the function table ("h", "tab") of this many entries (initial = maximum), table 0. */
+  tableSize?: number;
   /** Defined functions: type index, extra locals (type per local), body (without the final end). */
   funcs: { type: number; locals: number[]; body: Code; export?: string }[];
 }
@@ -274,7 +278,7 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   }
   section(1, types);
 
-  const imps = new Code().u32(m.imports.length + 1);
+  const imps = new Code().u32(m.imports.length + 1 + (m.tableSize === undefined ? 0 : 1));
   for (const i of m.imports) {
     str(imps, "h");
     str(imps, i.name);
@@ -283,6 +287,11 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   str(imps, "h");
   str(imps, "mem");
   imps.byte(0x02).byte(0x03).u32(m.memoryPages).u32(m.memoryPages); // shared, min = max
+  if (m.tableSize !== undefined) {
+    str(imps, "h");
+    str(imps, "tab");
+    imps.byte(0x01).byte(0x70).byte(0x01).u32(m.tableSize).u32(m.tableSize); // funcref, min = max
+  }
   section(2, imps);
 
   const fns = new Code().u32(m.funcs.length);
