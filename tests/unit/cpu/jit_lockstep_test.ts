@@ -404,7 +404,7 @@ function lockstep(code: Uint8Array, seed: number, at: number, maxSteps = 20_000,
 }
 
 Deno.test("cpu jit lockstep: random RV64IMC programs agree with the interpreter", () => {
-  let compiled = 0, entries = 0;
+  let compiled = 0, entries = 0, chains = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const r = rng(seed);
     const code = assemble(program(r, 60 + r.int(300)));
@@ -414,9 +414,12 @@ Deno.test("cpu jit lockstep: random RV64IMC programs agree with the interpreter"
     const jit = lockstep(code, seed, at);
     compiled += jit.stats.compiles;
     entries += jit.stats.entries;
+    chains += jit.stats.chains;
   }
-  // The comparison means something only if translated code ran.
+  // The comparison means something only if translated code ran, and went
+  // from one code page to the other inside wasm.
   assert.ok(compiled >= 100 && entries >= 1500, `compiles ${compiled}, entries ${entries}`);
+  assert.ok(chains >= 10, `only ${chains} chained jumps`);
 });
 
 Deno.test("cpu jit lockstep: random RV64GC programs with F, D and A agree with the interpreter", () => {
