@@ -61,6 +61,8 @@ export interface Layout {
   pages: number;
   /** RAM size in 4 KiB pages: the function table's size. */
   ramPages: number;
+  /** Byte offset of one byte per RAM page, set when a chained jump enters it (eviction). */
+  refs: number;
 }
 
 // Locals of the page function (0, 1 are the parameters).
@@ -209,6 +211,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
     c.i32(0).i32(0).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
     c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
+    c.get(L_OFF).i32(1).mem(W.i32_store8, 0, lay.refs);
     c.get(L_OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
     c.op(W.end);
     c.op(W.end);

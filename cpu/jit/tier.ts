@@ -59,7 +59,7 @@ export interface JitStats {
   chains: number;
   /** FP instructions translated code handed to Fpu.execute (no exact fast path). */
   fpCallouts: number;
-  /** Translations dropped by writes to their page, and whole-cache drops. */
+  /** Translations dropped by writes to their page, and by eviction (least recently entered first). */
   invalidations: number;
   evictions: number;
 }
@@ -79,14 +79,15 @@ export function createJitMemory(ramBytes: number): JitMemory {
   }
   const state = ramBytes;
   const scratch = state + HART_STATE_BYTES;
-  const pages = Math.ceil((scratch + SCRATCH_BYTES) / 65536);
+  const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
+  const pages = Math.ceil((refs + ramBytes / 4096) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   return {
     memory,
     buffer: memory.buffer as unknown as SharedArrayBuffer,
     ramBytes,
-    layout: { state, scratch, pages, ramPages: ramBytes / 4096 },
+    layout: { state, scratch, refs, pages, ramPages: ramBytes / 4096 },
   };
 }
 
@@ -106,6 +107,8 @@ export function createJitHart(
 interface Entry {
   vbase: number;
   fn: PageFn;
+  /** When JS last entered it (Jit.clock), for eviction. */
+  used: number;
   /** Leader offsets translated; offsets entered since but missing, and how often. */
   entries: Set<number>;
   /** One byte per halfword: 1 where a run starts (what the dispatcher accepts). */
@@ -264,6 +267,31 @@ export class Jit {
     }
   }
 
+  private clock = 0;
+
+  /**
+   * Make room for `need` bytes: drop translations until the cache is at most
+   * half full, those not entered since the last eviction first.
+   */
+  private evict(need: number): void {
+    // Second chance: pages entered (from JS or by a chained jump) since the
+    // last eviction go last; the oldest JS entry first within each group.
+    const refs = new Uint8Array(this.mem.buffer, this.mem.layout.refs, this.pages.length);
+    const live: [number, number][] = [];
+    this.pages.forEach((e, p) => {
+      if (e !== undefined) live.push([e.used + (refs[p] !== 0 ? 2 ** 40 : 0), p]);
+    });
+    refs.fill(0);
+    live.sort((a, b) => a[0] - b[0]);
+    for (const [, p] of live) {
+      if (this.stats.cacheBytes + need <= this.cacheLimit / 2) break;
+      const inv = this.stats.invalidations;
+      this.invalidate(p);
+      this.stats.invalidations = inv; // (an eviction, not a write)
+      this.stats.evictions++;
+    }
+  }
+
   /** Drop every translation. */
   flush(): void {
     for (let p = 0; p < this.pages.length; p++) if (this.pages[p] !== undefined) this.invalidate(p);
@@ -279,13 +307,11 @@ export class Jit {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     const old = this.pages[page];
     if (old !== undefined) {
+      this.pages[page] = undefined; // (so that eviction cannot count it twice)
       this.stats.cacheBytes -= old.bytes;
       this.stats.pages--;
     }
-    if (this.stats.cacheBytes + bytes.length > this.cacheLimit) {
-      this.flush();
-      this.stats.evictions++;
-    }
+    if (this.stats.cacheBytes + bytes.length > this.cacheLimit) this.evict(bytes.length);
     const e: Entry = {
       vbase,
       fn: inst.exports.run as PageFn,
@@ -295,6 +321,7 @@ export class Jit {
       missed: 0,
       bytes: bytes.length,
       recompiles,
+      used: ++this.clock,
     };
     this.pages[page] = e;
     this.table.set(page, e.fn);
@@ -400,6 +427,7 @@ export class Jit {
           h.instretN += n;
           h.pcN = f64[pcIdx];
           this.stats.entries++;
+          e.used = ++this.clock;
           const jumped = viaJump;
           viaJump = code === EXIT_JUMP;
           if (code === EXIT_JUMP) continue;
