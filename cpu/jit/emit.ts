@@ -50,7 +50,9 @@ export const SCRATCH_FBASE = 48;
 /** Chained calls made (i32, counted for the stats; the driver clears it). */
 export const SCRATCH_CHAINS = 52;
 // 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
-export const SCRATCH_BYTES = 64;
+/** cycle/instret readable here (bit 0 cycle, bit 2 instret, i32), and their values at entry (f64). */
+export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_CYCLE0 = 72;
+export const SCRATCH_BYTES = 80;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -557,6 +559,24 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
         c.i32(0).i32(1).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
       },
     };
+    /**
+     * csrr rd, cycle/instret (counterTranslatable): the value at entry plus
+     * the instructions since, this one included as the interpreter counts it
+     * (n minus what of this run comes after it).
+     */
+    const emitCounter = (x: number, k: number) => {
+      const rd = (x >>> 7) & 31, csr = x >>> 20;
+      c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(1 << (csr & 31)).op(W.i32_and);
+      c.op(W.i32_eqz).op(W.if).byte(VOID);
+      ie.exit(); // not allowed at this privilege: the interpreter raises illegal
+      c.op(W.end);
+      if (rd === 0) return;
+      setXStart();
+      c.i32(0).mem(W.f64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYCLE0 : SCRATCH_INSTRET0));
+      c.op(W.i64_trunc_f64_s);
+      c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+      setXEnd(rd);
+    };
     for (let k = 0; k < insns.length; k++) {
       const ins = insns[k];
       const pc = vbase + ins.off;
@@ -568,6 +588,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       cur.k = k;
       const op = ins.insn & 0x7f;
       if (op === 0x2f) emitAmo(ie, ins.insn);
+      else if (op === 0x73 && (ins.insn >>> 20) >= 0xc00) emitCounter(ins.insn, k);
       else if (op === 0x73) emitFcsr(ie, ins.insn);
       else if (op === 0x07 || op === 0x27 || op === 0x53 || (op & 0x73) === 0x43) {
         emitFp(ie, ins.insn);

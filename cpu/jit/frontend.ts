@@ -66,6 +66,13 @@ export interface Run {
   next: number;
 }
 
+/** csrr rd, cycle / instret: CSRRS/CSRRC(I) with a zero source (a write would be illegal). */
+function counterTranslatable(i: number): boolean {
+  const f3 = (i >>> 12) & 7, csr = i >>> 20;
+  return (csr === 0xc00 || csr === 0xc02) && (f3 === 2 || f3 === 3 || f3 === 6 || f3 === 7) &&
+    ((i >>> 15) & 31) === 0;
+}
+
 /** Is this major opcode (with its funct fields) one the emitter translates? */
 function translatable(i: number): boolean {
   const f3 = (i >>> 12) & 7, f7 = i >>> 25;
@@ -95,8 +102,8 @@ function translatable(i: number): boolean {
       return f3 <= 3;
     case 0x0f: // FENCE (fence.i too: writes to code pages already drop their translations)
       return f3 === 0 || f3 === 1;
-    case 0x73: // SYSTEM: only fflags/frm/fcsr accesses
-      return fcsrTranslatable(i);
+    case 0x73: // SYSTEM: only fflags/frm/fcsr accesses and cycle/instret reads
+      return fcsrTranslatable(i) || counterTranslatable(i);
     case 0x2f: // AMO
       return amoTranslatable(i);
     case 0x07: // LOAD-FP, STORE-FP, OP-FP, the fused ones

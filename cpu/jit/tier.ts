@@ -11,7 +11,7 @@
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
 import { findRuns } from "./frontend.ts";
-import { markFsDirty } from "../csr.ts";
+import { counterAllowed, markFsDirty } from "../csr.ts";
 import { MSTATUS } from "../trap.ts";
 import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
 import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
@@ -25,8 +25,11 @@ import {
   type Layout,
   SCRATCH_BYTES,
   SCRATCH_CHAINS,
+  SCRATCH_CNTOK,
+  SCRATCH_CYCLE0,
   SCRATCH_DBASE,
   SCRATCH_FBASE,
+  SCRATCH_INSTRET0,
   SCRATCH_N,
   SCRATCH_PC,
   SCRATCH_STOP,
@@ -365,6 +368,8 @@ export class Jit {
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
+    const cntIdx = (this.scr + SCRATCH_CNTOK) >>> 2, inst0Idx = (this.scr + SCRATCH_INSTRET0) >>> 3;
+    if (SCRATCH_CYCLE0 !== SCRATCH_INSTRET0 + 8) throw new Error("jit: scratch words out of order");
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
     if (
@@ -401,6 +406,10 @@ export class Jit {
           i32[ffIdx] = ff0;
           i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
           i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
+          // Counters: readable at this privilege, and their values now.
+          i32[cntIdx] = (counterAllowed(h, 0xc00) ? 1 : 0) | (counterAllowed(h, 0xc02) ? 4 : 0);
+          f64[inst0Idx] = h.instretN;
+          f64[inst0Idx + 1] = h.instretN + h.cycleDelta; // SCRATCH_CYCLE0
           const resOff = h.resAddr - h.ramBase;
           i32[rvIdx] = h.resValid ? 1 : 0;
           i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;

@@ -228,7 +228,9 @@ function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
       slots.push({ auipcJalr: 0, rd: r.pick([0, 1, freeReg(r)]), to: -1 });
       pending.push(slots.length - 1);
     } else if (k === 4) { // untranslated: csrr rd, mhartid / minstret
-      slots.push({ w: encI(OP.SYSTEM, freeReg(r), 2, 0, r.pick([0xf14, 0xb02])) });
+      slots.push({
+        w: encI(OP.SYSTEM, freeReg(r), r.pick([2, 3]), 0, r.pick([0xf14, 0xb02, 0xc00, 0xc02])),
+      });
     } else if (fpAmo && k >= 5 && k <= 9) slots.push(fpSlot(r));
     else if (fpAmo && k === 10) slots.push(...amoSlots(r));
     else if (fpAmo && k === 11) slots.push(fcsrSlot(r));
@@ -419,7 +421,7 @@ Deno.test("cpu jit lockstep: random RV64IMC programs agree with the interpreter"
   // The comparison means something only if translated code ran, and went
   // from one code page to the other inside wasm.
   assert.ok(compiled >= 100 && entries >= 1500, `compiles ${compiled}, entries ${entries}`);
-  assert.ok(chains >= 10, `only ${chains} chained jumps`);
+  assert.ok(chains >= 1, `only ${chains} chained jumps`);
 });
 
 Deno.test("cpu jit lockstep: random RV64GC programs with F, D and A agree with the interpreter", () => {
@@ -435,6 +437,32 @@ Deno.test("cpu jit lockstep: random RV64GC programs with F, D and A agree with t
   }
   assert.ok(compiled >= 100 && entries >= 1500, `compiles ${compiled}, entries ${entries}`);
   assert.ok(callouts >= 100, `only ${callouts} FP call-outs: the slow paths were not reached`);
+});
+
+Deno.test("cpu jit lockstep: a loop across a page boundary chains both ways inside wasm", () => {
+  // x9 = 1000; loop: addi x9, x9, -1; addi x5, x5, 1 | (next page) csrr x6, instret;
+  // bne x9, x0, loop; ebreak — a fall-through into the second page and a back-edge into the first.
+  const words = [
+    encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1),
+    encI(OP.OP_IMM, 5, 0, 5, 1),
+    encI(OP.SYSTEM, 6, 2, 0, 0xc02),
+    encB(1, LOOPR, 0, -12),
+    0x00100073,
+  ];
+  const code = new Uint8Array(new Int32Array(words).buffer);
+  const at = CODE + 0x1000 - 8;
+  const { ref, hj, jit } = pair(code, 3, at);
+  for (const h of [ref, hj]) {
+    h.x[LOOPR] = 1000n;
+    h.x[5] = 0n;
+  }
+  for (let i = 0; i < 40; i++) {
+    ref.run(111);
+    jit.run(111);
+    assert.equal(snapshot(hj, ref), "", `after batch ${i}`);
+  }
+  assert.equal(ref.x[5], 1000n);
+  assert.ok(jit.stats.chains >= 1500, `only ${jit.stats.chains} chained jumps`);
 });
 
 Deno.test("cpu jit lockstep: a store over translated code is seen at once", () => {
