@@ -50,7 +50,7 @@ export const SCRATCH_FBASE = 48;
 /** Chained calls made (i32, counted for the stats; the driver clears it). */
 export const SCRATCH_CHAINS = 52;
 // 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
-/** cycle/instret readable here (bit 0 cycle, bit 2 instret, i32), and their values at entry (f64). */
+/** cycle/time/instret readable here (bits 0, 1, 2; i32); cycle's and instret's values at entry (f64). */
 export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_CYCLE0 = 72;
 export const SCRATCH_BYTES = 80;
 
@@ -79,9 +79,11 @@ const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32];
 
 // Function indices: the imports (TLB fill, the FP call-out), the integer
 // helpers, the FP helpers (emit_fp.ts), the page function.
-const F_FILL = 0, F_FPX = 1, F_MULHU = 2, F_MULH = 3, F_MULHSU = 4, F_DIV = 5, F_DIVU = 6;
-const F_REM = 7, F_REMU = 8, F_DIVW = 9, F_DIVUW = 10, F_REMW = 11, F_REMUW = 12, F_FP0 = 13;
+const F_FILL = 0, F_FPX = 1, F_TIME = 2, F_MULHU = 3, F_MULH = 4, F_MULHSU = 5, F_DIV = 6;
+const F_DIVU = 7, F_REM = 8, F_REMU = 9, F_DIVW = 10, F_DIVUW = 11, F_REMW = 12, F_REMUW = 13;
+const F_FP0 = 14;
 const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F2 = 6, T_F3 = 7;
+const T_TIME = 8;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -572,9 +574,13 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       c.op(W.end);
       if (rd === 0) return;
       setXStart();
-      c.i32(0).mem(W.f64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYCLE0 : SCRATCH_INSTRET0));
-      c.op(W.i64_trunc_f64_s);
-      c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+      if (csr === 0xc01) { // time: the host's clock (or instret/10), through JS
+        c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.call).u32(F_TIME);
+      } else {
+        c.i32(0).mem(W.f64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYCLE0 : SCRATCH_INSTRET0));
+        c.op(W.i64_trunc_f64_s);
+        c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+      }
       setXEnd(rd);
     };
     for (let k = 0; k < insns.length; k++) {
@@ -617,8 +623,13 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [F64], results: [F64] },
       { params: [F64, F64], results: [F64] },
       { params: [F64, F64, F64], results: [F64] },
+      { params: [I32], results: [I64] },
     ],
-    imports: [{ name: "fill", type: T_FILL }, { name: "fpx", type: T_FPX }],
+    imports: [
+      { name: "fill", type: T_FILL },
+      { name: "fpx", type: T_FPX },
+      { name: "time", type: T_TIME },
+    ],
     memoryPages: lay.pages,
     tableSize: lay.ramPages,
     funcs: [

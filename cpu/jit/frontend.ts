@@ -66,10 +66,10 @@ export interface Run {
   next: number;
 }
 
-/** csrr rd, cycle / instret: CSRRS/CSRRC(I) with a zero source (a write would be illegal). */
+/** csrr rd, cycle / time / instret: CSRRS/CSRRC(I) with a zero source (a write would be illegal). */
 function counterTranslatable(i: number): boolean {
   const f3 = (i >>> 12) & 7, csr = i >>> 20;
-  return (csr === 0xc00 || csr === 0xc02) && (f3 === 2 || f3 === 3 || f3 === 6 || f3 === 7) &&
+  return csr >= 0xc00 && csr <= 0xc02 && (f3 === 2 || f3 === 3 || f3 === 6 || f3 === 7) &&
     ((i >>> 15) & 31) === 0;
 }
 

@@ -194,6 +194,9 @@ export class Jit {
         mem: mem.memory,
         fill: (va: number, acc: number) => this.fill(va, acc),
         fpx: (insn: number) => this.fpx(insn),
+        // rdtime in translated code, `n` instructions into the call (as csrReadRaw).
+        time: (n: number) =>
+          hart.readTime !== null ? hart.readTime() : BigInt(Math.floor((hart.instretN + n) / 10)),
       },
     };
   }
@@ -407,7 +410,8 @@ export class Jit {
           i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
           i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
           // Counters: readable at this privilege, and their values now.
-          i32[cntIdx] = (counterAllowed(h, 0xc00) ? 1 : 0) | (counterAllowed(h, 0xc02) ? 4 : 0);
+          i32[cntIdx] = (counterAllowed(h, 0xc00) ? 1 : 0) | (counterAllowed(h, 0xc01) ? 2 : 0) |
+            (counterAllowed(h, 0xc02) ? 4 : 0);
           f64[inst0Idx] = h.instretN;
           f64[inst0Idx + 1] = h.instretN + h.cycleDelta; // SCRATCH_CYCLE0
           const resOff = h.resAddr - h.ramBase;

@@ -229,7 +229,13 @@ function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
       pending.push(slots.length - 1);
     } else if (k === 4) { // untranslated: csrr rd, mhartid / minstret
       slots.push({
-        w: encI(OP.SYSTEM, freeReg(r), r.pick([2, 3]), 0, r.pick([0xf14, 0xb02, 0xc00, 0xc02])),
+        w: encI(
+          OP.SYSTEM,
+          freeReg(r),
+          r.pick([2, 3]),
+          0,
+          r.pick([0xf14, 0xb02, 0xc00, 0xc01, 0xc02]),
+        ),
       });
     } else if (fpAmo && k >= 5 && k <= 9) slots.push(fpSlot(r));
     else if (fpAmo && k === 10) slots.push(...amoSlots(r));
