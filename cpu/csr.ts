@@ -456,7 +456,8 @@ function sstatusFast(h: Hart, f3: number, rd: number, rs1: number, isWrite: bool
 }
 
 /** Counters 0xc00..0xc1f: accessible below M only when mcounteren (and in U scounteren) allow. */
-function counterAllowed(h: Hart, csr: number): boolean {
+/** May the current privilege read counter CSR `csr` (mcounteren, scounteren)? */
+export function counterAllowed(h: Hart, csr: number): boolean {
   const bit = 1 << (csr & 31);
   if (h.priv < 3 && !(h.mcounteren & bit)) return false;
   if (h.priv === 0 && !(h.scounteren & bit)) return false;

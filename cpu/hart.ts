@@ -49,6 +49,8 @@ export interface HartOptions {
 /** Layout of a hart's placed state (HartOptions.state), byte offsets from `offset`. */
 export const HART_STATE = {
   X: 0,
+  /** f0..f31 (Fpu.bits), raw 64-bit patterns, singles NaN-boxed. */
+  F: 256,
   /** Six TLB arrays of TLB_SETS * TLB_SIZE doubles: fTag fAdd rTag rAdd wTag wAdd. */
   TLB: 1024,
 } as const;
@@ -270,7 +272,9 @@ export class Hart {
     this.fTag.fill(NaN);
     this.rTag.fill(NaN);
     this.wTag.fill(NaN);
-    this.fpu = new Fpu();
+    this.fpu = st === undefined
+      ? new Fpu()
+      : new Fpu(new BigInt64Array(st.buffer, st.offset + HART_STATE.F, 32).fill(0n));
     this.fw = new Int32Array(
       this.fpu.bits.buffer,
       this.fpu.bits.byteOffset,

@@ -1,17 +1,50 @@
 // Test support for the hart tests (tests/cpu_*_test.ts): a tiny assembler
 // built on cpu/decode.ts's encoders, and a machine with 4 MiB of RAM at
 // 0x8000_0000 whose `ecall` from M-mode (with a7 = 93) halts the run.
+// After useTranslator(), its harts run through the translator (cpu/jit/), so
+// the same tests check tier 1 (tests/unit/cpu/jit_harness_test.ts).
 // Read next: tests/unit/cpu/integer_test.ts.
 
 import { Hart, type HartOptions, RUN_STOP } from "../cpu/hart.ts";
+import { createJitHart, createJitMemory, Jit, type JitOptions } from "../cpu/jit/tier.ts";
 import type { Bus } from "../cpu/bus.ts";
 import { encB, encI, encJ, encR, encS, encU, OP } from "../cpu/decode.ts";
 
 export const BASE = 0x8000_0000;
 
+let jitOptions: JitOptions | null = null;
+/** The translators of the harts made since useTranslator (their stats show what ran translated). */
+export const translators: Jit[] = [];
+
+/** From now on makeHart's harts run through the translator (in this isolate: one test module). */
+export function useTranslator(opts: JitOptions): void {
+  jitOptions = opts;
+}
+
+/**
+ * A hart whose run() is the translator's: Jit drives a view of the hart whose
+ * own run() is still the interpreter's (tier 0 under tier 1).
+ */
+function translatedHart(opts: Partial<HartOptions> & { ramBytes?: number }): Hart {
+  const mem = createJitMemory(opts.ramBytes ?? 4 << 20);
+  const h = createJitHart(mem, { ...opts, ramBase: opts.ramBase ?? BASE });
+  const interp = (n: number) => Hart.prototype.run.call(h, n);
+  const tier0 = new Proxy(h, {
+    get: (t, k) => (k === "run" ? interp : Reflect.get(t, k)),
+    set: (t, k, v) => Reflect.set(t, k, v),
+  });
+  const jit = new Jit(tier0, mem, jitOptions!);
+  translators.push(jit);
+  h.run = (n: number) => jit.run(n);
+  return h;
+}
+
 export function makeHart(opts: Partial<HartOptions> & { ramBytes?: number } = {}): Hart {
-  const ram = opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 4 << 20);
-  const h = new Hart({ ...opts, ram, ramBase: opts.ramBase ?? BASE });
+  const h = jitOptions !== null && opts.ram === undefined ? translatedHart(opts) : new Hart({
+    ...opts,
+    ram: opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 4 << 20),
+    ramBase: opts.ramBase ?? BASE,
+  });
   h.pcN = BASE;
   // ecall with a7 = 93 from any mode stops the run (a test "exit").
   h.onEcall = (hart) => {

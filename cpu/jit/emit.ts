@@ -20,6 +20,15 @@ import { TLB_MASK, TLB_SETS, TLB_SIZE } from "../mmu.ts";
 import { HART_STATE } from "../hart.ts";
 import { directTarget, type Insn, K_BRANCH, K_EXIT, K_JAL, K_JALR, type Run } from "./frontend.ts";
 import { buildModule, Code, F64, I32, I64, VOID, W } from "./wasm.ts";
+import {
+  emitFcsr,
+  emitFp,
+  fpHelpers,
+  type InsnEmitter,
+  SCRATCH_DIRTY,
+  SCRATCH_FSOFF,
+} from "./emit_fp.ts";
+import { emitAmo } from "./emit_amo.ts";
 
 /** Exit codes of a page function. */
 export const EXIT_JUMP = 0; // pc left the page (or a jalr target outside it)
@@ -36,7 +45,14 @@ export const EXIT_BUDGET = 3; // the instruction budget is used up
  */
 export const SCRATCH_PC = 0, SCRATCH_N = 8, SCRATCH_DBASE = 12, SCRATCH_STRETCH = 16;
 export const SCRATCH_STOP = 20;
-export const SCRATCH_BYTES = 64;
+/** fBase*8 (i32, set by the caller): the fetch TLB set, for chaining to another page. */
+export const SCRATCH_FBASE = 48;
+/** Chained calls made (i32, counted for the stats; the driver clears it). */
+export const SCRATCH_CHAINS = 52;
+// 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
+/** cycle/time/instret readable here (bits 0, 1, 2; i32); cycle's and instret's values at entry (f64). */
+export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_CYCLE0 = 72;
+export const SCRATCH_BYTES = 80;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -45,16 +61,29 @@ export interface Layout {
   scratch: number;
   /** Memory size in 64 KiB pages. */
   pages: number;
+  /** RAM size in 4 KiB pages: the function table's size. */
+  ramPages: number;
+  /** Byte offset of one byte per RAM page, set when a chained jump enters it (eviction). */
+  refs: number;
 }
 
 // Locals of the page function (0, 1 are the parameters).
-const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VA = 3, L_T = 4, L_A = 5, L_DB = 6, L_TI = 7, L_OFF = 8;
-const LOCALS = [I32, I64, I64, I64, I32, I32, I32];
+// Parameters: hw (the halfword offset of pc), limit, n (instructions run so
+// far: 0 from JS, the caller's count on a chained call), vpn (the virtual page
+// the caller means, as a double: checked against the page this code is for).
+const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VPN = 3;
+const L_VA = 4, L_T = 5, L_A = 6, L_DB = 7, L_TI = 8, L_OFF = 9;
+const L_F = 10, L_G = 11, L_Q = 12, L_P = 13; // for FP and AMO instructions (emit_fp.ts, emit_amo.ts)
+const L_FB = 14;
+const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32];
 
-// Function indices: the import, the helpers, the page function.
-const F_FILL = 0, F_MULHU = 1, F_MULH = 2, F_MULHSU = 3, F_DIV = 4, F_DIVU = 5, F_REM = 6;
-const F_REMU = 7, F_DIVW = 8, F_DIVUW = 9, F_REMW = 10, F_REMUW = 11;
-const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3;
+// Function indices: the imports (TLB fill, the FP call-out), the integer
+// helpers, the FP helpers (emit_fp.ts), the page function.
+const F_FILL = 0, F_FPX = 1, F_TIME = 2, F_MULHU = 3, F_MULH = 4, F_MULHSU = 5, F_DIV = 6;
+const F_DIVU = 7, F_REM = 8, F_REMU = 9, F_DIVW = 10, F_DIVUW = 11, F_REMW = 12, F_REMUW = 13;
+const F_FP0 = 14;
+const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F2 = 6, T_F3 = 7;
+const T_TIME = 8;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -165,7 +194,50 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     c.i32(code).op(W.return);
   };
 
+  /**
+   * Leave the page for the virtual address in L_T: straight into its
+   * translation when the fetch TLB maps it to a RAM page (a tail call through
+   * the function table, which holds every translated page and a stub for the
+   * rest; the callee checks it was made for this virtual page), else to JS.
+   */
+  const chainT = () => {
+    const fTag = lay.state + HART_STATE.TLB, fAdd = fTag + TLB_BYTES;
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
+    c.i32(3).op(W.i32_shl).get(L_FB).op(W.i32_add).set(L_TI);
+    c.get(L_TI).mem(W.f64_load, 3, fTag);
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).op(W.f64_eq);
+    c.op(W.if).byte(VOID);
+    c.get(L_TI).mem(W.f64_load, 3, fAdd).op(W.i64_trunc_f64_s).get(L_T).op(W.i64_add);
+    c.i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).set(L_OFF); // the RAM page
+    c.get(L_OFF).i32(lay.ramPages).op(W.i32_lt_u).op(W.if).byte(VOID);
+    c.get(L_T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(1).op(W.i32_shr_u);
+    c.get(L_LIMIT).get(L_N);
+    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
+    c.i32(0).i32(0).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
+    c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
+    c.get(L_OFF).i32(1).mem(W.i32_store8, 0, lay.refs);
+    c.get(L_OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
+    c.op(W.end);
+    c.op(W.end);
+    c.i32(0).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+    c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+    c.i32(EXIT_JUMP).op(W.return);
+  };
+  /** Leave the page for the constant address t. */
+  const chainTo = (t: number) => {
+    c.i64(t).set(L_T);
+    chainT();
+  };
+
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
+  c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FBASE).set(L_FB);
+  // A caller (JS or another page) that means another virtual page: leave.
+  c.get(L_VPN).f64(vbase / 4096).op(W.f64_ne).op(W.if).byte(VOID);
+  c.i32(0).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
+  c.op(W.f64_mul).op(W.f64_add).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_JUMP).op(W.return);
+  c.op(W.end);
   c.op(W.loop).byte(VOID);
   // Every back-edge and in-page jalr passes here, and straight-line code
   // cannot stay in a page for long: checking the stop word here bounds the
@@ -201,7 +273,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     const goto = (t: number, depth: number) => {
       const j = t >= 0 && t < 4096 ? leaderIdx[t >>> 1] : -1;
       if (j < 0) {
-        exitAt(EXIT_JUMP, vbase + t, 0);
+        chainTo(vbase + t);
       } else if (j > i) {
         c.op(W.br).u32(j - i - 1 + depth);
       } else {
@@ -370,7 +442,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
           c.op([W.i64_eq, W.i64_ne, 0, 0, W.i64_lt_s, W.i64_ge_s, W.i64_lt_u, W.i64_ge_u][f3]);
           c.op(W.if).byte(VOID);
           const t = directTarget(ins);
-          if (t < 0) exitAt(EXIT_JUMP, pc + (branchTarget(ins) - ins.off), 0);
+          if (t < 0) chainTo(pc + (branchTarget(ins) - ins.off));
           else goto(t, 1);
           c.op(W.end);
           return;
@@ -382,7 +454,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
             setXEnd(rd);
           }
           const t = directTarget(ins);
-          if (t < 0) exitAt(EXIT_JUMP, pc + (branchTarget(ins) - ins.off), 0);
+          if (t < 0) chainTo(pc + (branchTarget(ins) - ins.off));
           else goto(t, 0);
           return;
         }
@@ -404,9 +476,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
           c.get(L_A).op(W.i32_wrap_i64).i32(1).op(W.i32_shr_u).set(L_HW);
           c.op(W.br).u32(K - i + 1);
           c.op(W.end);
-          c.i32(0).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-          c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
-          c.i32(EXIT_JUMP).op(W.return);
+          chainT();
           return;
         }
       }
@@ -425,12 +495,18 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       pc: number,
       k: number,
       L: number,
+      aligned = false,
     ) => {
       const tag = lay.state + HART_STATE.TLB + (store ? 4 : 2) * TLB_BYTES;
       const add = tag + TLB_BYTES;
       getX(rs1);
       c.i64(imm).op(W.i64_add).set(L_VA);
-      if (size > 1) {
+      if (aligned) { // (an aligned access never crosses a page)
+        c.get(L_VA).op(W.i32_wrap_i64).i32(size - 1).op(W.i32_and);
+        c.op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, pc, L - k);
+        c.op(W.end);
+      } else if (size > 1) {
         c.get(L_VA).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(4096 - size).op(W.i32_gt_u);
         c.op(W.if).byte(VOID);
         exitAt(EXIT_INTERP, pc, L - k);
@@ -450,6 +526,63 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).get(L_VA).op(W.i64_add);
       c.op(W.i32_wrap_i64).set(L_OFF);
     };
+    let fpGated = false, fpDirtied = false;
+    const cur = { pc: 0, k: 0 };
+    const ie: InsnEmitter = {
+      c,
+      X,
+      F: lay.state + HART_STATE.F,
+      SC,
+      fnFpx: F_FPX,
+      fnFp0: F_FP0,
+      lF: L_F,
+      lG: L_G,
+      lQ: L_Q,
+      lP: L_P,
+      lOff: L_OFF,
+      getX,
+      setXStart,
+      setXEnd,
+      exit: () => exitAt(EXIT_INTERP, cur.pc, L - cur.k),
+      access: (store, size, rs1, imm, aligned) =>
+        access(store, size, rs1, imm, cur.pc, cur.k, L, aligned),
+      // FS cannot change while translated code runs (only CSR writes and
+      // traps change it, and both leave): one check per run is enough.
+      fpGate: () => {
+        if (fpGated) return;
+        fpGated = true;
+        c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FSOFF).op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, cur.pc, L - cur.k);
+        c.op(W.end);
+      },
+      fpDirty: () => {
+        if (fpDirtied) return;
+        fpDirtied = true;
+        c.i32(0).i32(1).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
+      },
+    };
+    /**
+     * csrr rd, cycle/instret (counterTranslatable): the value at entry plus
+     * the instructions since, this one included as the interpreter counts it
+     * (n minus what of this run comes after it).
+     */
+    const emitCounter = (x: number, k: number) => {
+      const rd = (x >>> 7) & 31, csr = x >>> 20;
+      c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(1 << (csr & 31)).op(W.i32_and);
+      c.op(W.i32_eqz).op(W.if).byte(VOID);
+      ie.exit(); // not allowed at this privilege: the interpreter raises illegal
+      c.op(W.end);
+      if (rd === 0) return;
+      setXStart();
+      if (csr === 0xc01) { // time: the host's clock (or instret/10), through JS
+        c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.call).u32(F_TIME);
+      } else {
+        c.i32(0).mem(W.f64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYCLE0 : SCRATCH_INSTRET0));
+        c.op(W.i64_trunc_f64_s);
+        c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+      }
+      setXEnd(rd);
+    };
     for (let k = 0; k < insns.length; k++) {
       const ins = insns[k];
       const pc = vbase + ins.off;
@@ -457,7 +590,15 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
         exitAt(EXIT_INTERP, pc, 0, ins.stretch ?? 1);
         break;
       }
-      emitInsn(ins, pc, k, L);
+      cur.pc = pc;
+      cur.k = k;
+      const op = ins.insn & 0x7f;
+      if (op === 0x2f) emitAmo(ie, ins.insn);
+      else if (op === 0x73 && (ins.insn >>> 20) >= 0xc00) emitCounter(ins.insn, k);
+      else if (op === 0x73) emitFcsr(ie, ins.insn);
+      else if (op === 0x07 || op === 0x27 || op === 0x53 || (op & 0x73) === 0x43) {
+        emitFp(ie, ins.insn);
+      } else emitInsn(ins, pc, k, L);
     }
     if (last.kind !== K_EXIT && last.kind !== K_JAL && last.kind !== K_JALR) {
       // Falls through: to the next run's code if that is where it goes.
@@ -477,11 +618,25 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [F64, I32], results: [I32] },
       { params: [I64, I64], results: [I64] },
       { params: [I32, I32], results: [I32] },
-      { params: [I32, I32], results: [I32] },
+      { params: [I32, I32, I32, F64], results: [I32] },
+      { params: [I32], results: [I32] },
+      { params: [F64], results: [F64] },
+      { params: [F64, F64], results: [F64] },
+      { params: [F64, F64, F64], results: [F64] },
+      { params: [I32], results: [I64] },
     ],
-    imports: [{ name: "fill", type: T_FILL }],
+    imports: [
+      { name: "fill", type: T_FILL },
+      { name: "fpx", type: T_FPX },
+      { name: "time", type: T_TIME },
+    ],
     memoryPages: lay.pages,
-    funcs: [...helpers(), { type: T_PAGE, locals: LOCALS, body: c, export: "run" }],
+    tableSize: lay.ramPages,
+    funcs: [
+      ...helpers(),
+      ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code()),
+      { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
+    ],
   });
 }
 
@@ -491,4 +646,23 @@ function branchTarget(ins: Insn): number {
     ? ((x >> 19) & ~0xfff) | ((x << 4) & 0x800) | ((x >>> 20) & 0x7e0) | ((x >>> 7) & 0x1e)
     : ((x >> 11) & ~0xfffff) | (x & 0xff000) | ((x >>> 9) & 0x800) | ((x >>> 20) & 0x7fe);
   return ins.off + imm;
+}
+
+/**
+ * The function-table filler for a RAM page without a translation: a module
+ * whose `run` (the page functions' type) leaves to JS with pc = vpn*4096 + 2*hw.
+ */
+export function emitStub(lay: Layout): Uint8Array<ArrayBuffer> {
+  const c = new Code();
+  const SC = lay.scratch;
+  c.i32(0).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
+  c.op(W.f64_mul).op(W.f64_add).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_JUMP);
+  return buildModule({
+    types: [{ params: [I32, I32, I32, F64], results: [I32] }],
+    imports: [],
+    memoryPages: lay.pages,
+    funcs: [{ type: 0, locals: [], body: c, export: "run" }],
+  });
 }

@@ -8,6 +8,8 @@
 // Read next: cpu/jit/emit.ts.
 
 import { compressedTable } from "../compressed.ts";
+import { fcsrTranslatable, fpTranslatable } from "./emit_fp.ts";
+import { amoTranslatable } from "./emit_amo.ts";
 
 /** How an instruction ends (or does not end) a run. */
 export const K_PLAIN = 0; // ALU, load, store, fence: translated, run goes on
@@ -64,6 +66,13 @@ export interface Run {
   next: number;
 }
 
+/** csrr rd, cycle / time / instret: CSRRS/CSRRC(I) with a zero source (a write would be illegal). */
+function counterTranslatable(i: number): boolean {
+  const f3 = (i >>> 12) & 7, csr = i >>> 20;
+  return csr >= 0xc00 && csr <= 0xc02 && (f3 === 2 || f3 === 3 || f3 === 6 || f3 === 7) &&
+    ((i >>> 15) & 31) === 0;
+}
+
 /** Is this major opcode (with its funct fields) one the emitter translates? */
 function translatable(i: number): boolean {
   const f3 = (i >>> 12) & 7, f7 = i >>> 25;
@@ -93,6 +102,18 @@ function translatable(i: number): boolean {
       return f3 <= 3;
     case 0x0f: // FENCE (fence.i too: writes to code pages already drop their translations)
       return f3 === 0 || f3 === 1;
+    case 0x73: // SYSTEM: only fflags/frm/fcsr accesses and cycle/instret reads
+      return fcsrTranslatable(i) || counterTranslatable(i);
+    case 0x2f: // AMO
+      return amoTranslatable(i);
+    case 0x07: // LOAD-FP, STORE-FP, OP-FP, the fused ones
+    case 0x27:
+    case 0x53:
+    case 0x43:
+    case 0x47:
+    case 0x4b:
+    case 0x4f:
+      return fpTranslatable(i);
     default:
       return false;
   }

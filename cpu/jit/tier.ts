@@ -11,20 +11,33 @@
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
 import { findRuns } from "./frontend.ts";
+import { counterAllowed, markFsDirty } from "../csr.ts";
+import { MSTATUS } from "../trap.ts";
+import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
+import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
 import {
   emitPage,
+  emitStub,
   EXIT_BUDGET,
   EXIT_INTERP,
   EXIT_JUMP,
   EXIT_NOENTRY,
   type Layout,
   SCRATCH_BYTES,
+  SCRATCH_CHAINS,
+  SCRATCH_CNTOK,
+  SCRATCH_CYCLE0,
   SCRATCH_DBASE,
+  SCRATCH_FBASE,
+  SCRATCH_INSTRET0,
   SCRATCH_N,
   SCRATCH_PC,
   SCRATCH_STOP,
   SCRATCH_STRETCH,
 } from "./emit.ts";
+
+/** A page function: (hw, limit, instructions so far, the virtual page number) -> exit code. */
+type PageFn = (hw: number, limit: number, n: number, vpn: number) => number;
 
 export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
@@ -45,7 +58,11 @@ export interface JitStats {
   entries: number;
   interpExits: number;
   noEntry: number;
-  /** Translations dropped by writes to their page, and whole-cache drops. */
+  /** Jumps from one translated page straight into another (a tail call, no JS). */
+  chains: number;
+  /** FP instructions translated code handed to Fpu.execute (no exact fast path). */
+  fpCallouts: number;
+  /** Translations dropped by writes to their page, and by eviction (least recently entered first). */
   invalidations: number;
   evictions: number;
 }
@@ -65,14 +82,15 @@ export function createJitMemory(ramBytes: number): JitMemory {
   }
   const state = ramBytes;
   const scratch = state + HART_STATE_BYTES;
-  const pages = Math.ceil((scratch + SCRATCH_BYTES) / 65536);
+  const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
+  const pages = Math.ceil((refs + ramBytes / 4096) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   return {
     memory,
     buffer: memory.buffer as unknown as SharedArrayBuffer,
     ramBytes,
-    layout: { state, scratch, pages },
+    layout: { state, scratch, refs, pages, ramPages: ramBytes / 4096 },
   };
 }
 
@@ -91,7 +109,9 @@ export function createJitHart(
 
 interface Entry {
   vbase: number;
-  fn: (hw: number, limit: number) => number;
+  fn: PageFn;
+  /** When JS last entered it (Jit.clock), for eviction. */
+  used: number;
   /** Leader offsets translated; offsets entered since but missing, and how often. */
   entries: Set<number>;
   /** One byte per halfword: 1 where a run starts (what the dispatcher accepts). */
@@ -118,6 +138,8 @@ export class Jit {
     entries: 0,
     interpExits: 0,
     noEntry: 0,
+    fpCallouts: 0,
+    chains: 0,
     invalidations: 0,
     evictions: 0,
   };
@@ -131,6 +153,12 @@ export class Jit {
   private probing = false;
   private probeHit = false;
   private readonly imports: WebAssembly.Imports;
+  /**
+   * Every RAM page's translation (or the stub, which leaves to JS), so that
+   * translated code chains to another page with a tail call, not through JS.
+   */
+  private readonly table: WebAssembly.Table;
+  private readonly stub: PageFn;
 
   constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
     if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
@@ -149,8 +177,27 @@ export class Jit {
       if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
       else this.invalidate(p);
     };
+    const stubInst = new WebAssembly.Instance(
+      new WebAssembly.Module(emitStub(mem.layout)),
+      { h: { mem: mem.memory } },
+    );
+    this.stub = stubInst.exports.run as PageFn;
+    // (The second argument, every slot's initial value, is in the spec but not in TS's lib.)
+    const Table = WebAssembly.Table as unknown as new (
+      d: WebAssembly.TableDescriptor,
+      init: PageFn,
+    ) => WebAssembly.Table;
+    this.table = new Table({ element: "anyfunc", initial: n, maximum: n }, this.stub);
     this.imports = {
-      h: { mem: mem.memory, fill: (va: number, acc: number) => this.fill(va, acc) },
+      h: {
+        tab: this.table,
+        mem: mem.memory,
+        fill: (va: number, acc: number) => this.fill(va, acc),
+        fpx: (insn: number) => this.fpx(insn),
+        // rdtime in translated code, `n` instructions into the call (as csrReadRaw).
+        time: (n: number) =>
+          hart.readTime !== null ? hart.readTime() : BigInt(Math.floor((hart.instretN + n) / 10)),
+      },
     };
   }
 
@@ -186,6 +233,25 @@ export class Jit {
     return tags[i] === vpn ? 1 : 0;
   }
 
+  /**
+   * Translated code's FP call-out: the instruction through Fpu.execute, as
+   * the interpreter's fpExecute does it (FS was checked in wasm); fflags
+   * travel in the scratch word while translated code runs. 1 = illegal
+   * (nothing changed: the interpreter raises it).
+   */
+  private fpx(insn: number): number {
+    const h = this.hart, fpu = h.fpu, i32 = this.i32, ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2;
+    fpu.fflags = i32[ffIdx];
+    fpu.frm = i32[ffIdx + 1]; // SCRATCH_FRM: translated code may have written it (fsrm)
+    this.stats.fpCallouts++;
+    const r = fpu.execute(insn, h.x);
+    h.x[0] = 0n;
+    if (r < 0) return 1;
+    if (r === 0) i32[(this.scr + SCRATCH_DIRTY) >>> 2] = 1;
+    i32[ffIdx] = fpu.fflags;
+    return 0;
+  }
+
   /** Drop the translation of RAM page `p` (its bytes changed). */
   invalidate(p: number): void {
     const e = this.pages[p];
@@ -193,6 +259,7 @@ export class Jit {
     this.hot[p] = 0;
     if (e === undefined) return;
     this.pages[p] = undefined;
+    this.table.set(p, this.stub);
     this.stats.pages--;
     this.stats.cacheBytes -= e.bytes;
     this.stats.invalidations++;
@@ -203,6 +270,31 @@ export class Jit {
     if (len <= 0) return;
     for (let p = off >>> 12; p <= (off + len - 1) >>> 12; p++) {
       if (this.hart.codePages![p] !== 0) this.invalidate(p);
+    }
+  }
+
+  private clock = 0;
+
+  /**
+   * Make room for `need` bytes: drop translations until the cache is at most
+   * half full, those not entered since the last eviction first.
+   */
+  private evict(need: number): void {
+    // Second chance: pages entered (from JS or by a chained jump) since the
+    // last eviction go last; the oldest JS entry first within each group.
+    const refs = new Uint8Array(this.mem.buffer, this.mem.layout.refs, this.pages.length);
+    const live: [number, number][] = [];
+    this.pages.forEach((e, p) => {
+      if (e !== undefined) live.push([e.used + (refs[p] !== 0 ? 2 ** 40 : 0), p]);
+    });
+    refs.fill(0);
+    live.sort((a, b) => a[0] - b[0]);
+    for (const [, p] of live) {
+      if (this.stats.cacheBytes + need <= this.cacheLimit / 2) break;
+      const inv = this.stats.invalidations;
+      this.invalidate(p);
+      this.stats.invalidations = inv; // (an eviction, not a write)
+      this.stats.evictions++;
     }
   }
 
@@ -221,24 +313,24 @@ export class Jit {
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     const old = this.pages[page];
     if (old !== undefined) {
+      this.pages[page] = undefined; // (so that eviction cannot count it twice)
       this.stats.cacheBytes -= old.bytes;
       this.stats.pages--;
     }
-    if (this.stats.cacheBytes + bytes.length > this.cacheLimit) {
-      this.flush();
-      this.stats.evictions++;
-    }
+    if (this.stats.cacheBytes + bytes.length > this.cacheLimit) this.evict(bytes.length);
     const e: Entry = {
       vbase,
-      fn: inst.exports.run as (hw: number, limit: number) => number,
+      fn: inst.exports.run as PageFn,
       entries,
       leaders,
       missing: new Set(),
       missed: 0,
       bytes: bytes.length,
       recompiles,
+      used: ++this.clock,
     };
     this.pages[page] = e;
+    this.table.set(page, e.fn);
     h.codePages![page] = 1;
     // A code page keeps no store TLB entry, so every store to it reaches onCodeWrite.
     const wTag = h.wTag, wAdd = h.wAdd;
@@ -279,6 +371,14 @@ export class Jit {
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
+    const cntIdx = (this.scr + SCRATCH_CNTOK) >>> 2, inst0Idx = (this.scr + SCRATCH_INSTRET0) >>> 3;
+    if (SCRATCH_CYCLE0 !== SCRATCH_INSTRET0 + 8) throw new Error("jit: scratch words out of order");
+    const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
+    const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
+    if (
+      SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
+      SCRATCH_DIRTY !== SCRATCH_FFLAGS + 12 || SCRATCH_RES_OFF !== SCRATCH_RES_VALID + 4
+    ) throw new Error("jit: scratch words out of order");
     let done = 0;
     let viaJump = false; // pc came from translated code leaving its page
     const stopIdx = this.stopIndex;
@@ -304,13 +404,43 @@ export class Jit {
           }
         } else {
           i32[dbIdx] = h.dBase * 8;
+          // FP and reservation state in, for the length of the call.
+          const fpu = h.fpu, ff0 = fpu.fflags;
+          i32[ffIdx] = ff0;
+          i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
+          i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
+          // Counters: readable at this privilege, and their values now.
+          i32[cntIdx] = (counterAllowed(h, 0xc00) ? 1 : 0) | (counterAllowed(h, 0xc01) ? 2 : 0) |
+            (counterAllowed(h, 0xc02) ? 4 : 0);
+          f64[inst0Idx] = h.instretN;
+          f64[inst0Idx + 1] = h.instretN + h.cycleDelta; // SCRATCH_CYCLE0
+          const resOff = h.resAddr - h.ramBase;
+          i32[rvIdx] = h.resValid ? 1 : 0;
+          i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
           // (2^30: the run-length check n + L > limit must not overflow int32.)
-          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff));
+          i32[fbIdx] = h.fBase * 8;
+          const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff), 0, vpn);
           const n = i32[nIdx];
+          if (i32[chIdx] !== 0) {
+            this.stats.chains += i32[chIdx];
+            i32[chIdx] = 0;
+          }
+          const ff = i32[ffIdx];
+          fpu.fflags = ff;
+          fpu.frm = i32[ffIdx + 1]; // (fsrm in translated code)
+          if (ff !== ff0 || i32[ffIdx + 3] !== 0) { // SCRATCH_DIRTY
+            markFsDirty(h);
+            i32[ffIdx + 3] = 0;
+          }
+          if (i32[rvIdx] !== 0) {
+            h.resValid = true;
+            if (i32[rvIdx + 1] >= 0) h.resAddr = i32[rvIdx + 1] + h.ramBase;
+          } else h.resValid = false;
           done += n;
           h.instretN += n;
           h.pcN = f64[pcIdx];
           this.stats.entries++;
+          e.used = ++this.clock;
           const jumped = viaJump;
           viaJump = code === EXIT_JUMP;
           if (code === EXIT_JUMP) continue;
@@ -321,6 +451,11 @@ export class Jit {
             steps = i32[kIdx]; // the untranslated stretch from here
           } else if (code === EXIT_NOENTRY) {
             this.stats.noEntry++;
+            if (!(h.pcN - vbase >= 0 && h.pcN - vbase < 4096)) {
+              // A page reached by a chained call missed: enter it again from here.
+              viaJump = true;
+              continue;
+            }
             // A new way into the page (a call from another page, a return):
             // once the page has been missed `threshold` times, translate it
             // again with every entry seen so far. Meanwhile the interpreter

@@ -18,6 +18,8 @@ export const W = {
   br_table: 0x0e,
   return: 0x0f,
   call: 0x10,
+  /** Tail call through a table (the tail-call proposal, in V8 since 11.2). */
+  return_call_indirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
   local_get: 0x20,
@@ -33,6 +35,7 @@ export const W = {
   i64_load32_s: 0x34,
   i64_load32_u: 0x35,
   i32_store: 0x36,
+  i32_store8: 0x3a,
   i64_store: 0x37,
   f64_store: 0x39,
   i64_store8: 0x3c,
@@ -85,6 +88,59 @@ export const W = {
   i64_extend_i32_u: 0xad,
   i64_trunc_f64_s: 0xb0,
   f64_convert_i64_s: 0xb9,
+  i32_xor: 0x73,
+  i32_lt_u: 0x49,
+  i32_ge_u: 0x4f,
+  i64_le_u: 0x58,
+  f32_load: 0x2a,
+  f32_store: 0x38,
+  f64_const: 0x44,
+  f64_eq: 0x61,
+  f64_lt: 0x63,
+  f64_gt: 0x64,
+  f64_le: 0x65,
+  f64_ge: 0x66,
+  f64_abs: 0x99,
+  f64_neg: 0x9a,
+  f64_ceil: 0x9b,
+  f64_floor: 0x9c,
+  f64_trunc: 0x9d,
+  f64_nearest: 0x9e,
+  f64_sqrt: 0x9f,
+  f64_add: 0xa0,
+  f64_sub: 0xa1,
+  f64_mul: 0xa2,
+  f64_div: 0xa3,
+  f64_convert_i32_s: 0xb7,
+  f64_convert_i32_u: 0xb8,
+  f32_demote_f64: 0xb6,
+  f64_promote_f32: 0xbb,
+  i32_reinterpret_f32: 0xbc,
+  i64_reinterpret_f64: 0xbd,
+  f32_reinterpret_i32: 0xbe,
+  f64_reinterpret_i64: 0xbf,
+  /** Prefix of the threads proposal's atomic instructions (then a u32 sub-opcode). */
+  atomic: 0xfe,
+} as const;
+
+/** Sub-opcodes after W.atomic. */
+export const A = {
+  i32_load: 0x10,
+  i64_load: 0x11,
+  i32_store: 0x17,
+  i64_store: 0x18,
+  i32_add: 0x1e,
+  i64_add: 0x1f,
+  i32_and: 0x2c,
+  i64_and: 0x2d,
+  i32_or: 0x33,
+  i64_or: 0x34,
+  i32_xor: 0x3a,
+  i64_xor: 0x3b,
+  i32_xchg: 0x41,
+  i64_xchg: 0x42,
+  i32_cmpxchg: 0x48,
+  i64_cmpxchg: 0x49,
 } as const;
 
 export const I32 = 0x7f, I64 = 0x7e, F64 = 0x7c, VOID = 0x40;
@@ -155,6 +211,14 @@ export class Code {
   i64(v: number): this {
     return this.byte(W.i64_const).s64(v);
   }
+  f64(v: number): this {
+    const b = new Uint8Array(new Float64Array([v]).buffer);
+    return this.byte(W.f64_const).bytes(b);
+  }
+  /** An atomic access (W.atomic prefix, sub-opcode from A), naturally aligned. */
+  atomic(sub: number, align: number, offset: number): this {
+    return this.byte(W.atomic).u32(sub).u32(align).u32(offset);
+  }
   /** A memory access: opcode, alignment (log2), offset. */
   mem(o: number, align: number, offset: number): this {
     return this.byte(o).u32(align).u32(offset);
@@ -192,6 +256,8 @@ export interface ModuleSpec {
   imports: { name: string; type: number }[];
   /** The shared memory ("h", "mem") with its page count (initial = maximum). */
   memoryPages: number;
+  /** If set, the function table ("h", "tab") of this many entries (initial = maximum), table 0. */
+  tableSize?: number;
   /** Defined functions: type index, extra locals (type per local), body (without the final end). */
   funcs: { type: number; locals: number[]; body: Code; export?: string }[];
 }
@@ -213,7 +279,7 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   }
   section(1, types);
 
-  const imps = new Code().u32(m.imports.length + 1);
+  const imps = new Code().u32(m.imports.length + 1 + (m.tableSize === undefined ? 0 : 1));
   for (const i of m.imports) {
     str(imps, "h");
     str(imps, i.name);
@@ -222,6 +288,11 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   str(imps, "h");
   str(imps, "mem");
   imps.byte(0x02).byte(0x03).u32(m.memoryPages).u32(m.memoryPages); // shared, min = max
+  if (m.tableSize !== undefined) {
+    str(imps, "h");
+    str(imps, "tab");
+    imps.byte(0x01).byte(0x70).byte(0x01).u32(m.tableSize).u32(m.tableSize); // funcref, min = max
+  }
   section(2, imps);
 
   const fns = new Code().u32(m.funcs.length);

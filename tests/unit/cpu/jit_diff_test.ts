@@ -113,3 +113,24 @@ Deno.test("cpu jit diff: the programs removed their temp files (then their TMPDI
     Deno.removeSync(tmp);
   }
 });
+
+Deno.test("cpu jit diff: a cache too small for the program evicts and stays exact", () => {
+  // glibc's run translates ~30 pages (~4 MB of wasm): a 3 MB cache must evict.
+  const c = cases.find((k) => k.name === "glibc")!;
+  const elf = Deno.readFileSync(new URL(`bin/${c.bin}`, dir));
+  const want = Deno.readFileSync(new URL(`expected/${c.name}.out`, dir));
+  const chunks: Uint8Array[] = [];
+  const p = new UserProcess(elf, {
+    argv0: c.bin,
+    args: c.args,
+    stdout: (b) => chunks.push(b.slice()),
+    maxInstructions: 200_000_000,
+    jit: { threshold: 1, cacheBytes: 3_000_000 },
+  });
+  p.run();
+  assert.equal(firstDifference(want, concat(chunks)), null);
+  const st = p.jit!.stats;
+  assert.ok(st.evictions >= 1, `only ${st.evictions} evictions`);
+  assert.ok(st.cacheBytes <= 3_000_000, `cache ${st.cacheBytes} bytes`);
+  assert.ok(st.pages >= 1 && st.chains > 0, JSON.stringify(st));
+});
