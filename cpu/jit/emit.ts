@@ -50,9 +50,13 @@ export const SCRATCH_FBASE = 48;
 /** Chained calls made (i32, counted for the stats; the driver clears it). */
 export const SCRATCH_CHAINS = 52;
 // 24..47: the FP words (emit_fp.ts SCRATCH_*) and the reservation (emit_amo.ts).
-/** cycle/time/instret readable here (bits 0, 1, 2; i32); cycle's and instret's values at entry (f64). */
-export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_CYCLE0 = 72;
-export const SCRATCH_BYTES = 80;
+/**
+ * cycle/time/instret readable here and counting (bits 0, 1, 2; i32); the
+ * hart's instretN at entry (f64); minstret's and mcycle's offsets (i64,
+ * csr.ts counterValue: a counter is its offset plus instretN, mod 2^64).
+ */
+export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_IROFF = 72, SCRATCH_CYOFF = 80;
+export const SCRATCH_BYTES = 88;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -562,9 +566,10 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       },
     };
     /**
-     * csrr rd, cycle/instret (counterTranslatable): the value at entry plus
-     * the instructions since, this one included as the interpreter counts it
-     * (n minus what of this run comes after it).
+     * csrr rd, cycle/instret (counterTranslatable): the counter's offset plus
+     * instretN at entry plus the instructions since, this one excluded as
+     * the interpreter reads it (Zicntr: the value before it retires): n minus
+     * what of this run comes from it on.
      */
     const emitCounter = (x: number, k: number) => {
       const rd = (x >>> 7) & 31, csr = x >>> 20;
@@ -577,9 +582,11 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       if (csr === 0xc01) { // time: the host's clock (or instret/10), through JS
         c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.call).u32(F_TIME);
       } else {
-        c.i32(0).mem(W.f64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYCLE0 : SCRATCH_INSTRET0));
+        c.i32(0).mem(W.f64_load, 3, SC + SCRATCH_INSTRET0);
         c.op(W.i64_trunc_f64_s);
-        c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+        c.get(L_N).i32(L - k).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
+        c.i32(0).mem(W.i64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYOFF : SCRATCH_IROFF));
+        c.op(W.i64_add);
       }
       setXEnd(rd);
     };

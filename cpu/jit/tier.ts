@@ -26,10 +26,11 @@ import {
   SCRATCH_BYTES,
   SCRATCH_CHAINS,
   SCRATCH_CNTOK,
-  SCRATCH_CYCLE0,
+  SCRATCH_CYOFF,
   SCRATCH_DBASE,
   SCRATCH_FBASE,
   SCRATCH_INSTRET0,
+  SCRATCH_IROFF,
   SCRATCH_N,
   SCRATCH_PC,
   SCRATCH_STOP,
@@ -149,6 +150,10 @@ export class Jit {
   private readonly cacheLimit: number;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
+  private readonly i64: BigInt64Array;
+  /** The counter offsets last stored in the scratch words (-1n: none yet; offsets are unsigned). */
+  private irOff = -1n;
+  private cyOff = -1n;
   private readonly scr: number;
   private probing = false;
   private probeHit = false;
@@ -171,6 +176,7 @@ export class Jit {
     this.cacheLimit = opts.cacheBytes ?? 64 << 20;
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
+    this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
     hart.codePages = new Uint8Array(n);
     hart.onCodeWrite = (p) => {
@@ -372,7 +378,8 @@ export class Jit {
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
     const kIdx = (this.scr + SCRATCH_STRETCH) >>> 2;
     const cntIdx = (this.scr + SCRATCH_CNTOK) >>> 2, inst0Idx = (this.scr + SCRATCH_INSTRET0) >>> 3;
-    if (SCRATCH_CYCLE0 !== SCRATCH_INSTRET0 + 8) throw new Error("jit: scratch words out of order");
+    const irIdx = (this.scr + SCRATCH_IROFF) >>> 3, cyIdx = (this.scr + SCRATCH_CYOFF) >>> 3;
+    const i64 = this.i64;
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
     if (
@@ -410,10 +417,14 @@ export class Jit {
           i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
           i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
           // Counters: readable at this privilege, and their values now.
-          i32[cntIdx] = (counterAllowed(h, 0xc00) ? 1 : 0) | (counterAllowed(h, 0xc01) ? 2 : 0) |
-            (counterAllowed(h, 0xc02) ? 4 : 0);
+          // (A counter stopped by mcountinhibit is left to the interpreter.)
+          i32[cntIdx] = (counterAllowed(h, 0xc00) && !(h.mcountinhibit & 1) ? 1 : 0) |
+            (counterAllowed(h, 0xc01) ? 2 : 0) |
+            (counterAllowed(h, 0xc02) && !(h.mcountinhibit & 4) ? 4 : 0);
           f64[inst0Idx] = h.instretN;
-          f64[inst0Idx + 1] = h.instretN + h.cycleDelta; // SCRATCH_CYCLE0
+          // The offsets change only on a counter write: stored then (no bigint per call).
+          if (h.minstretOffset !== this.irOff) i64[irIdx] = this.irOff = h.minstretOffset;
+          if (h.mcycleOffset !== this.cyOff) i64[cyIdx] = this.cyOff = h.mcycleOffset;
           const resOff = h.resAddr - h.ramBase;
           i32[rvIdx] = h.resValid ? 1 : 0;
           i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
