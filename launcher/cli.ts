@@ -59,6 +59,8 @@ export interface LaunchOptions {
   bios: string | null;
   /** --uart was given: accepted for old command lines; the UART is always there. */
   uart: boolean;
+  /** --jit=on|off: run hot guest code through the translator (cpu/jit/; default on). */
+  jit: boolean;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -102,6 +104,8 @@ Options (before <mem-in-mb>):
                           fw_jump.bin or fw_dynamic.bin (ELF or raw, at 0x80000000);
                           it serves the SBI to the kernel at 0x80200000 and prints on
                           the UART (a CLINT and a poweroff device are added)
+  --jit=on|off            translate hot guest code to WebAssembly (default on);
+                          off runs every instruction on the interpreter
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
                           always there, as on QEMU virt
 
@@ -126,6 +130,7 @@ const VALUE_OPTIONS = new Set([
   "seed",
   "system-map",
   "bios",
+  "jit",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -176,6 +181,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     bundled: false,
     bios: null,
     uart: false,
+    jit: true,
   };
   let i = 0;
   for (; i < argv.length; i++) {
@@ -262,6 +268,12 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "bios":
         if (o.bios !== null) throw new UsageError("--bios given twice");
         o.bios = value;
+        break;
+      case "jit":
+        if (value !== "on" && value !== "off") {
+          throw new UsageError(`--jit=${value}: want on or off`);
+        }
+        o.jit = value === "on";
         break;
       case "faults":
         o.faults = value;

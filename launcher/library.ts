@@ -28,6 +28,12 @@ export interface BootOptions {
   args?: string[];
   /** Options already parsed (parseCommandLine's result, perhaps edited). */
   options?: LaunchOptions;
+  /**
+   * The translator (cpu/jit/): true (the default) runs hot guest code as
+   * WebAssembly, false interprets every instruction (as `--jit=off`).
+   * Overrides `args`/`options` when given.
+   */
+  jit?: boolean;
   /** The actor modules (swap a role with `registry.swap`); default: the built-in ones. */
   registry?: Registry<MachineRole>;
   /** Emulator messages (default: stderr, as `actorvm: ...`). */
@@ -285,8 +291,9 @@ function matchEnd(text: string, pattern: string | RegExp, re: RegExp | null, fro
  * (a missing kernel, a locked disk), before anything starts.
  */
 export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
-  const o = opts.options ?? parseCommandLine(opts.args ?? []);
-  if (o === null) throw new UsageError("--help is for the command line");
+  const parsed = opts.options ?? parseCommandLine(opts.args ?? []);
+  if (parsed === null) throw new UsageError("--help is for the command line");
+  const o = opts.jit === undefined ? parsed : { ...parsed, jit: opts.jit };
   const log = opts.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   const source = new OutputSource();
   let opened!: (m: Machine) => void;

@@ -4,12 +4,15 @@
 // pages (executed here, synchronously, on their shared state), and the SBI
 // served by the host. Between instruction batches it takes the interrupt lines
 // from the control block; in `wfi` it sleeps with Atomics.wait on CTL.WAKE.
+// Each batch runs on the translator (cpu/jit/, tier 1) or the interpreter
+// (tier 0): `useJit` below is the one place that chooses.
 // The worker file (actors/cpu/cpu.worker.ts) only wires cpuHandlers() to its port.
 // Read next: cpu/hart.ts (the hart), actors/cpu/sbi.ts (the hypercalls).
 
 import type { ActorHandlers } from "../runtime/protocol.ts";
 import { shareStdoutState } from "../output.ts";
 import { Hart, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
+import { createJitHart, Jit, openJitMemory } from "../../cpu/jit/tier.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
 import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
@@ -262,19 +265,34 @@ export function runCpu(
   };
 
   warmUpJitOrWarn(); // once per worker, ~30 ms: saves ~0.4 s of a Linux boot (cpu/warmup.ts)
-  hart = new Hart({
-    ram: buffers.ram,
+  const hartOpts = {
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
     readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
-  });
+  };
+  // With the launcher's WebAssembly.Memory the hart keeps its registers and
+  // TLBs after RAM in it, whichever tier runs (switching copies nothing).
+  const jitMem = start.memory ? openJitMemory(start.memory, start.ramBytes) : null;
+  hart = jitMem
+    ? createJitHart(jitMem, hartOpts)
+    : new Hart({ ...hartOpts, ram: buffers.ram, ramBytes: start.ramBytes });
+  const jit = jitMem && start.jit
+    ? new Jit(hart, jitMem, {
+      dmaDirty: buffers.dmaDirty ? new Int32Array(buffers.dmaDirty) : undefined,
+    })
+    : null;
+  if (start.jit && !jit) log("translator off: guest RAM has no WebAssembly.Memory");
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host);
   if (start.tracePcs) hart.enablePcRing(4096);
   // Profiling samples the pc between short batches (a prime, so loops do not alias).
   const profile = start.profile ? new Map<number, number>() : null;
   const batch = profile ? 997 : BATCH;
+  // The tier, chosen per batch: the translator unless it is off or the pc
+  // ring is on (only the interpreter records pcs). A debugger that steps or
+  // sets breakpoints makes this false while it does.
+  const useJit = jit !== null && !start.tracePcs;
 
   if (firmware) {
     // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
@@ -297,7 +315,7 @@ export function runCpu(
     }
     const seen = Atomics.load(ctl, CTL.WAKE);
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
-    const r = hart.run(batch);
+    const r = useJit ? jit!.run(batch) : hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
@@ -344,6 +362,7 @@ export function runCpu(
   publishInstret(ctl, hart.instretN);
   flushUart();
   polled?.release();
+  if (jit && start.verbose) log(`translator: ${describeJitStats(jit)}`);
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
@@ -378,4 +397,14 @@ export function setupDirectBoot(
   hart.csrWrite(CSR_MCOUNTEREN, 7n);
   // ... and from U-mode too: the vDSO reads `time` (Linux never sets scounteren).
   hart.csrWrite(CSR_SCOUNTEREN, 7n);
+}
+
+/** The code cache in one line, for --verbose. */
+export function describeJitStats(jit: Jit): string {
+  const s = jit.stats;
+  return `${s.pages} pages translated (${(s.cacheBytes / 1024).toFixed(0)} KiB of wasm), ` +
+    `${s.compiles} compiles in ${s.compileMs.toFixed(0)} ms, ${s.entries} entries (hits), ` +
+    `${s.noEntry} misses, ${s.interpExits} exits to the interpreter, ` +
+    `${s.invalidations} invalidations (${s.dmaInvalidations} by device writes), ` +
+    `${s.evictions} cache flushes`;
 }

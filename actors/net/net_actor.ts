@@ -47,6 +47,8 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         backend,
         holdFrames: ctx.config.holdFrames,
         ramBase: ctx.config.ramBase,
+        ramBytes: ctx.config.ramBytes,
+        dmaDirty: ctx.buffers.dmaDirty,
         log,
         trace: ctx.config.verbose ? log : undefined,
       });

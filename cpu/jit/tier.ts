@@ -10,6 +10,7 @@
 
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
+import { checkInterrupts } from "../trap.ts";
 import { findRuns } from "./frontend.ts";
 import {
   emitPage,
@@ -31,6 +32,13 @@ export interface JitOptions {
   threshold?: number;
   /** Bytes of wasm kept before the whole cache is dropped (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * Pages written by someone other than this hart (device DMA from other
+   * workers): one bit per RAM page, set with Atomics.or by the writer after
+   * the bytes are in place (devices/virtio/ram.ts GuestRam.noteWritten). A
+   * translated page whose bit is set is dropped before it is entered again.
+   */
+  dmaDirty?: Int32Array;
 }
 
 export interface JitStats {
@@ -47,6 +55,8 @@ export interface JitStats {
   noEntry: number;
   /** Translations dropped by writes to their page, and whole-cache drops. */
   invalidations: number;
+  /** Of those, translations dropped because a device wrote their page (JitOptions.dmaDirty). */
+  dmaInvalidations: number;
   evictions: number;
 }
 
@@ -58,8 +68,8 @@ export interface JitMemory {
   layout: Layout;
 }
 
-/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
-export function createJitMemory(ramBytes: number): JitMemory {
+/** Where the hart state and scratch go after `ramBytes` of RAM, and the memory's size. */
+export function jitLayout(ramBytes: number): Layout {
   if (!(ramBytes > 0 && ramBytes % 4096 === 0)) {
     throw new Error(`jit: RAM size ${ramBytes} is not a positive multiple of 4096`);
   }
@@ -67,13 +77,39 @@ export function createJitMemory(ramBytes: number): JitMemory {
   const scratch = state + HART_STATE_BYTES;
   const pages = Math.ceil((scratch + SCRATCH_BYTES) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  return {
-    memory,
-    buffer: memory.buffer as unknown as SharedArrayBuffer,
-    ramBytes,
-    layout: { state, scratch, pages },
-  };
+  return { state, scratch, pages };
+}
+
+/** Does `ramBytes` of RAM leave room for the hart state in a 4 GiB wasm memory? */
+export function jitMemoryFits(ramBytes: number): boolean {
+  return ramBytes > 0 && ramBytes % 4096 === 0 &&
+    Math.ceil((ramBytes + HART_STATE_BYTES + SCRATCH_BYTES) / 65536) <= 65536;
+}
+
+/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
+export function createJitMemory(ramBytes: number): JitMemory {
+  const layout = jitLayout(ramBytes);
+  const memory = new WebAssembly.Memory({
+    initial: layout.pages,
+    maximum: layout.pages,
+    shared: true,
+  });
+  return openJitMemory(memory, ramBytes);
+}
+
+/**
+ * The JitMemory view of a memory made by createJitMemory elsewhere (the
+ * launcher makes it; the cpu worker receives the WebAssembly.Memory object).
+ */
+export function openJitMemory(memory: WebAssembly.Memory, ramBytes: number): JitMemory {
+  const layout = jitLayout(ramBytes);
+  const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
+    throw new Error(
+      `jit: the memory is not a shared ${layout.pages}-page memory for ${ramBytes} bytes of RAM`,
+    );
+  }
+  return { memory, buffer, ramBytes, layout };
 }
 
 /** A hart whose RAM, registers and TLBs live in `mem` (what Jit needs). */
@@ -119,6 +155,7 @@ export class Jit {
     interpExits: 0,
     noEntry: 0,
     invalidations: 0,
+    dmaInvalidations: 0,
     evictions: 0,
   };
   private readonly pages: (Entry | undefined)[];
@@ -131,6 +168,7 @@ export class Jit {
   private probing = false;
   private probeHit = false;
   private readonly imports: WebAssembly.Imports;
+  private readonly dmaDirty: Int32Array | null;
 
   constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
     if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
@@ -144,6 +182,10 @@ export class Jit {
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
     this.scr = mem.layout.scratch;
+    this.dmaDirty = opts.dmaDirty ?? null;
+    if (this.dmaDirty !== null && this.dmaDirty.length * 32 < n) {
+      throw new Error(`jit: the DMA bitmap covers fewer than the ${n} RAM pages`);
+    }
     hart.codePages = new Uint8Array(n);
     hart.onCodeWrite = (p) => {
       if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
@@ -214,6 +256,9 @@ export class Jit {
   private compile(page: number, vbase: number, entries: Set<number>, recompiles: number): Entry {
     const t0 = performance.now();
     const h = this.hart;
+    // Clear the page's DMA bit before reading its bytes: a device write after
+    // this sets it again and drops the translation at the next entry.
+    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
     const runs = findRuns(h.ram16, page * 4096, entries);
     const bytes = emitPage(runs, vbase, this.mem.layout);
     const leaders = new Uint8Array(2048);
@@ -275,6 +320,9 @@ export class Jit {
   run(max: number): number {
     const h = this.hart;
     if (h.stopRequested) return RUN_STOP;
+    // As Hart.run: a pending, enabled interrupt is taken before anything runs
+    // (the caller refreshed externalMip between batches).
+    checkInterrupts(h);
     const i32 = this.i32, f64 = this.f64;
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
@@ -295,6 +343,16 @@ export class Jit {
         const page = Math.floor((pc + h.fAdd[ti]) / 4096);
         const vbase = vpn * 4096;
         let e = this.pages[page];
+        if (e !== undefined && this.dmaDirty !== null) {
+          // A device wrote this page since we looked: its code may be new.
+          const dd = this.dmaDirty, w = page >>> 5, bit = 1 << (page & 31);
+          if ((dd[w] & bit) !== 0) {
+            Atomics.and(dd, w, ~bit);
+            this.invalidate(page);
+            this.stats.dmaInvalidations++;
+            e = undefined;
+          }
+        }
         if (e !== undefined && e.vbase !== vbase) e = undefined;
         if (e === undefined) {
           steps = CHUNK;
