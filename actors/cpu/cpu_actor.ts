@@ -54,6 +54,15 @@ import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
+/**
+ * When a page is translated: after JIT_THRESHOLD visits of JIT_CHUNK
+ * interpreted instructions starting in it (~0.5 M instructions). Much later
+ * than the user-mode runner's 16 x 16: most of a kernel's code runs a few
+ * times, and each page costs 1-3 ms of Liftoff and, once hot, a TurboFan
+ * compile of ~50-100 ms of CPU on a background thread (docs/cpu.md).
+ */
+const JIT_THRESHOLD = 8192;
+const JIT_CHUNK = 64;
 const CSR_MIE = 0x304;
 const CSR_MCAUSE = 0x342;
 const CSR_MEPC = 0x341;
@@ -279,6 +288,8 @@ export function runCpu(
     : new Hart({ ...hartOpts, ram: buffers.ram, ramBytes: start.ramBytes });
   const jit = jitMem && start.jit
     ? new Jit(hart, jitMem, {
+      threshold: JIT_THRESHOLD,
+      chunk: JIT_CHUNK,
       dmaDirty: buffers.dmaDirty ? new Int32Array(buffers.dmaDirty) : undefined,
     })
     : null;

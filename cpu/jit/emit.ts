@@ -49,12 +49,15 @@ export interface Layout {
 
 // Locals of the page function (0, 1 are the parameters).
 const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VA = 3, L_T = 4, L_A = 5, L_DB = 6, L_TI = 7, L_OFF = 8;
-const LOCALS = [I32, I64, I64, I64, I32, I32, I32];
+// The address of x0 (registers are `local.get L_XB` + a one-byte offset: the
+// state lies past RAM, where a constant address would take 4-5 bytes each).
+const L_XB = 9;
+const LOCALS = [I32, I64, I64, I64, I32, I32, I32, I32];
 
 // Function indices: the import, the helpers, the page function.
 const F_FILL = 0, F_MULHU = 1, F_MULH = 2, F_MULHSU = 3, F_DIV = 4, F_DIVU = 5, F_REM = 6;
-const F_REMU = 7, F_DIVW = 8, F_DIVUW = 9, F_REMW = 10, F_REMUW = 11;
-const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3;
+const F_REMU = 7, F_DIVW = 8, F_DIVUW = 9, F_REMW = 10, F_REMUW = 11, F_EXIT = 12;
+const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_EXIT = 4;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -150,21 +153,23 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
 
   const getX = (r: number) => {
     if (r === 0) c.i64(0);
-    else c.i32(0).mem(W.i64_load, 3, X + 8 * r);
+    else c.get(L_XB).mem(W.i64_load, 3, 8 * r);
   };
   // setX: call before pushing the value (pushes the address), then finish with setXEnd.
-  const setXStart = () => c.i32(0);
-  const setXEnd = (r: number) => c.mem(W.i64_store, 3, X + 8 * r);
-  /** Leave with `code`; pc is a constant; `sub` instructions of the run were not executed. */
+  const setXStart = () => c.get(L_XB);
+  const setXEnd = (r: number) => c.mem(W.i64_store, 3, 8 * r);
+  /**
+   * Leave with `code`; pc is a constant; `sub` instructions of the run were
+   * not executed. One call to the module's exit helper (exitHelper), so
+   * that each of the page's many exits costs ~10 bytes of code, not ~35.
+   */
   const exitAt = (code: number, pc: number, sub: number, stretch = 1) => {
-    if (code === EXIT_INTERP) c.i32(0).i32(stretch).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
-    c.i32(0).i64(pc).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-    c.i32(0).get(L_N);
+    c.i32(pc - vbase).get(L_N);
     if (sub !== 0) c.i32(sub).op(W.i32_sub);
-    c.mem(W.i32_store, 2, SC + SCRATCH_N);
-    c.i32(code).op(W.return);
+    c.i32((code === EXIT_INTERP ? stretch : 0) * 4 + code).op(W.call).u32(F_EXIT).op(W.return);
   };
 
+  c.i32(X).set(L_XB);
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
   c.op(W.loop).byte(VOID);
   // Every back-edge and in-page jalr passes here, and straight-line code
@@ -478,11 +483,33 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [I64, I64], results: [I64] },
       { params: [I32, I32], results: [I32] },
       { params: [I32, I32], results: [I32] },
+      { params: [I32, I32, I32], results: [I32] },
     ],
     imports: [{ name: "fill", type: T_FILL }],
     memoryPages: lay.pages,
-    funcs: [...helpers(), { type: T_PAGE, locals: LOCALS, body: c, export: "run" }],
+    funcs: [
+      ...helpers(),
+      { type: T_EXIT, locals: [], body: exitHelper(vbase, lay), export: undefined },
+      { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
+    ],
   });
+}
+
+/**
+ * exit(delta, n, codeAndStretch) -> code: the tail of every exit of a page
+ * mapped at `vbase`. Stores pc = vbase + delta, n, and the stretch
+ * (codeAndStretch >> 2, read for EXIT_INTERP only); returns the exit code
+ * (codeAndStretch & 3).
+ */
+function exitHelper(vbase: number, lay: Layout): Code {
+  const c = new Code();
+  const SC = lay.scratch;
+  c.i32(0).get(0).op(W.i64_extend_i32_s).i64(vbase).op(W.i64_add).op(W.f64_convert_i64_s);
+  c.mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(1).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(0).get(2).i32(2).op(W.i32_shr_u).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
+  c.get(2).i32(3).op(W.i32_and);
+  return c;
 }
 
 function branchTarget(ins: Insn): number {

@@ -30,6 +30,13 @@ import {
 export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
   threshold?: number;
+  /**
+   * Instructions the interpreter runs per visit to untranslated code (default
+   * 16). Hotness is counted per visit, at the page where it starts: a larger
+   * chunk makes the count a cheap sample of where time goes (the system
+   * emulator's setting), a small one a closer count (the user-mode runner).
+   */
+  chunk?: number;
   /** Bytes of wasm kept before the whole cache is dropped (default 64 MiB). */
   cacheBytes?: number;
   /**
@@ -161,6 +168,7 @@ export class Jit {
   private readonly pages: (Entry | undefined)[];
   private readonly hot: Uint16Array;
   private readonly threshold: number;
+  private readonly chunk: number;
   private readonly cacheLimit: number;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -177,7 +185,8 @@ export class Jit {
     const n = mem.ramBytes / 4096;
     this.pages = new Array(n);
     this.hot = new Uint16Array(n);
-    this.threshold = Math.max(1, opts.threshold ?? 16);
+    this.threshold = Math.max(1, Math.min(65535, opts.threshold ?? 16));
+    this.chunk = Math.max(1, opts.chunk ?? CHUNK);
     this.cacheLimit = opts.cacheBytes ?? 64 << 20;
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
@@ -355,7 +364,7 @@ export class Jit {
         }
         if (e !== undefined && e.vbase !== vbase) e = undefined;
         if (e === undefined) {
-          steps = CHUNK;
+          steps = this.chunk;
           if (++this.hot[page] >= this.threshold) {
             this.compile(page, vbase, new Set([pc - vbase]), 0);
             continue;
