@@ -3,7 +3,7 @@
 // paging on, like `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours
 // and its exit status (or 128 + signal after a fault) becomes ours. The logic
 // is in usermode/runner.ts; this file only parses arguments and wires stdio.
-// --jit=on runs hot pages through the translator (cpu/jit/; default off).
+// Hot pages run through the translator (cpu/jit/); --jit=off interprets everything.
 
 import { parseArgs } from "node:util";
 import { UserProcess } from "../usermode/runner.ts";
@@ -25,7 +25,7 @@ const { values } = parseArgs({
     verbose: { type: "boolean", short: "v", default: false },
     "max-insns": { type: "string" },
     stats: { type: "boolean", default: false },
-    jit: { type: "string", default: "off" },
+    jit: { type: "string", default: "on" },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
