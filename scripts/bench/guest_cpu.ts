@@ -12,7 +12,7 @@ const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY = "actorvm-guest: ready";
 const LIMIT_MS = 600_000;
 /** ~3.9 MB of text (`seq 1 550000`), made before timing starts. */
-const SETUP = "seq 1 550000 > /tmp/w; echo SETUP-DONE";
+const SETUP = "seq 1 550000 > /tmp/w; echo SETUP-$((1+1))-DONE";
 const WORK: Record<string, string> = {
   md5sum: "md5sum /tmp/w",
   gzip9: "gzip -9 -c /tmp/w | wc -c",
@@ -43,7 +43,7 @@ async function timeInGuest(cmd: string, args: string[]): Promise<Record<string, 
   try {
     await waitFor(READY);
     await w.write(enc.encode(SETUP + "\n"));
-    await waitFor("SETUP-DONE\n");
+    await waitFor("SETUP-2-DONE");
     for (const [name, c] of Object.entries(WORK)) {
       const t0 = performance.now();
       // The marker is built by the shell, so the echoed command line never matches it.
