@@ -1,17 +1,40 @@
 // Test support for the hart tests (tests/cpu_*_test.ts): a tiny assembler
 // built on cpu/decode.ts's encoders, and a machine with 4 MiB of RAM at
-// 0x8000_0000 whose `ecall` from M-mode (with a7 = 93) halts the run.
+// 0x8000_0000 whose `ecall` from M-mode (with a7 = 93) halts the run. With
+// ACTORVM_TEST_JIT=1 in the environment, makeHart places the hart in the
+// translator's memory and runToExit runs it through the translator
+// (cpu/jit/, threshold 1): tests/unit/cpu/jit_priv_test.ts runs the
+// privileged, paging and integer tests that way.
 // Read next: tests/unit/cpu/integer_test.ts.
 
 import { Hart, type HartOptions, RUN_STOP } from "../cpu/hart.ts";
+import { createJitHart, createJitMemory, Jit } from "../cpu/jit/tier.ts";
 import type { Bus } from "../cpu/bus.ts";
 import { encB, encI, encJ, encR, encS, encU, OP } from "../cpu/decode.ts";
 
 export const BASE = 0x8000_0000;
 
+/** The translator driving each hart makeHart built, under ACTORVM_TEST_JIT=1. */
+const jits = new WeakMap<Hart, Jit>();
+const underJit = (() => {
+  try {
+    return Deno.env.get("ACTORVM_TEST_JIT") === "1";
+  } catch {
+    return false; // no --allow-env: the interpreter
+  }
+})();
+
 export function makeHart(opts: Partial<HartOptions> & { ramBytes?: number } = {}): Hart {
-  const ram = opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 4 << 20);
-  const h = new Hart({ ...opts, ram, ramBase: opts.ramBase ?? BASE });
+  let h: Hart;
+  if (underJit && opts.ram === undefined) {
+    const mem = createJitMemory(opts.ramBytes ?? 4 << 20);
+    const { ramBytes: _r, ...rest } = opts;
+    h = createJitHart(mem, { ...rest, ramBase: opts.ramBase ?? BASE });
+    jits.set(h, new Jit(h, mem, { threshold: 1 }));
+  } else {
+    const ram = opts.ram ?? new SharedArrayBuffer(opts.ramBytes ?? 4 << 20);
+    h = new Hart({ ...opts, ram, ramBase: opts.ramBase ?? BASE });
+  }
   h.pcN = BASE;
   // ecall with a7 = 93 from any mode stops the run (a test "exit").
   h.onEcall = (hart) => {
@@ -38,7 +61,8 @@ export function load(h: Hart, addr: number, code: (number | { h: number })[]): v
 
 /** Run until the exit ecall; fails if it does not come within `limit` instructions. */
 export function runToExit(h: Hart, limit = 100_000): void {
-  const r = h.run(limit);
+  const jit = jits.get(h);
+  const r = jit ? jit.run(limit) : h.run(limit);
   if (r !== RUN_STOP) {
     throw new Error(
       `program did not exit (run returned ${r}, pc ${h.pc.toString(16)}, last trap ${
