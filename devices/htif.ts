@@ -29,17 +29,19 @@ export class Htif {
   private readonly warned = new Set<string>();
 
   /**
-   * `ram` is guest RAM from physical `ramBase`; `tohost`/`fromhost` are the
+   * `ram` is guest RAM from physical `ramBase` (a Uint8Array over exactly the
+   * RAM: with the translator the buffer goes on past it into the hart's own
+   * state, which the guest must not reach); `tohost`/`fromhost` are the
    * symbols' physical addresses (8-aligned, inside RAM: the loader checks).
    */
   constructor(
-    ram: SharedArrayBuffer,
+    ram: Uint8Array,
     private readonly ramBase: number,
     private readonly tohost: number,
     private readonly fromhost: number,
     private readonly host: HtifHost,
   ) {
-    this.ram = new DataView(ram);
+    this.ram = new DataView(ram.buffer, ram.byteOffset, ram.byteLength);
   }
 
   /** Serve a pending command, if any. Returns true when one was served. */
@@ -85,7 +87,9 @@ export class Htif {
       const buf = len <= 1n << 20n ? this.ramOffset(word(2), Number(len)) : -1;
       if (buf < 0) result = -14n; // -EFAULT
       else {
-        this.host.write(new Uint8Array(this.ram.buffer, buf, Number(len)).slice());
+        this.host.write(
+          new Uint8Array(this.ram.buffer, this.ram.byteOffset + buf, Number(len)).slice(),
+        );
         result = len;
       }
     } else {

@@ -144,24 +144,26 @@ function actorsFor(
       0,
       {
         ram,
+        dmaDirty: b.dmaDirty,
         state: b.consoleSlot.state,
         control,
         input: b.inputRing,
         ...(output ? { output: output[0] } : {}),
       },
-      { ramBase: RAM_BASE, verbose, watch },
+      { ramBase: RAM_BASE, ramBytes: b.ramBytes, verbose, watch },
       { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
     ),
     ...p.disks.map((d, i) =>
       actor(
         "block",
         i,
-        { ram, state: b.diskSlots[i].state, control },
+        { ram, dmaDirty: b.dmaDirty, state: b.diskSlots[i].state, control },
         {
           path: d.path,
           readOnly: d.readOnly,
           identity: d.probe.identity,
           ramBase: RAM_BASE,
+          ramBytes: b.ramBytes,
           verbose,
         },
         { state: b.diskSlots[i].state, name: `virtio-blk ${vd(i)}` },
@@ -180,8 +182,8 @@ function actorsFor(
       actor(
         "net",
         i,
-        { ram, state: b.netSlots[i].state, control },
-        { backend: n.spec, verbose, ramBase: RAM_BASE },
+        { ram, dmaDirty: b.dmaDirty, state: b.netSlots[i].state, control },
+        { backend: n.spec, verbose, ramBase: RAM_BASE, ramBytes: b.ramBytes },
         { state: b.netSlots[i].state, name: `virtio-net ${i}` },
       )
     ),
@@ -190,6 +192,7 @@ function actorsFor(
       0,
       {
         ram,
+        dmaDirty: b.dmaDirty,
         control,
         plic,
         ...b.slotBuffers,
@@ -199,6 +202,9 @@ function actorsFor(
       },
       {
         ramBase: RAM_BASE,
+        ramBytes: b.ramBytes,
+        memory: b.memory,
+        jit: o.jit,
         slots: b.slots,
         entry: b.entry,
         firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,

@@ -81,6 +81,8 @@ export interface LaunchOptions {
   gdb: { host: string; port: number } | null;
   /** --gdb-wait: hold the hart before its first instruction until the debugger resumes it. */
   gdbWait: boolean;
+  /** --jit=on|off: run hot guest code through the translator (cpu/jit/; default on). */
+  jit: boolean;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -136,6 +138,8 @@ Options (before <mem-in-mb>):
                           fw_jump.bin or fw_dynamic.bin (ELF or raw, at 0x80000000);
                           it serves the SBI to the kernel at 0x80200000 and prints on
                           the UART (a CLINT and a poweroff device are added)
+  --jit=on|off            translate hot guest code to WebAssembly (default on);
+                          off runs every instruction on the interpreter
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
                           always there, as on QEMU virt
   --gdb=[<host>:]<port>   a gdbstub for gdb-multiarch (target remote <host>:<port>);
@@ -171,6 +175,7 @@ const VALUE_OPTIONS = new Set([
   "bios",
   "trace",
   "gdb",
+  "jit",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -229,6 +234,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     uart: false,
     gdb: null,
     gdbWait: false,
+    jit: true,
   };
   let gdbAllowRemote = false;
   let i = 0;
@@ -365,6 +371,12 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "gdb":
         if (o.gdb !== null) throw new UsageError("--gdb given twice");
         o.gdb = parseGdbAddress(value);
+        break;
+      case "jit":
+        if (value !== "on" && value !== "off") {
+          throw new UsageError(`--jit=${value}: want on or off`);
+        }
+        o.jit = value === "on";
         break;
       case "faults":
         o.faults = value;

@@ -34,6 +34,12 @@ export interface BootOptions {
   args?: string[];
   /** Options already parsed (parseCommandLine's result, perhaps edited). */
   options?: LaunchOptions;
+  /**
+   * The translator (cpu/jit/): true (the default) runs hot guest code as
+   * WebAssembly, false interprets every instruction (as `--jit=off`).
+   * Overrides `args`/`options` when given.
+   */
+  jit?: boolean;
   /** The actor modules (swap a role with `registry.swap`); default: the built-in ones. */
   registry?: Registry<MachineRole>;
   /** Emulator messages (default: stderr, as `actorvm: ...`). */
@@ -307,6 +313,7 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
   const parsed = opts.options ?? parseCommandLine(opts.args ?? []);
   if (parsed === null) throw new UsageError("--help is for the command line");
   let o = opts.trace !== undefined ? { ...parsed, trace: opts.trace } : parsed;
+  if (opts.jit !== undefined) o = { ...o, jit: opts.jit };
   if (opts.gdb) {
     const at = parseGdbAddress(opts.gdb.listen);
     if (!opts.gdb.allowRemote && !isLoopbackHost(at.host)) {

@@ -6,6 +6,8 @@
 // Read next: launcher/loader.ts (what goes where in RAM), launcher/boot.ts (who runs on it).
 
 import { createControlBlock, setClockSkew } from "../machine/control.ts";
+import { createJitMemory, jitMemoryFits } from "../cpu/jit/tier.ts";
+import { dmaBitmapWords } from "../devices/virtio/ram.ts";
 import { createByteRing } from "../lib/ring.ts";
 import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
 import { fileURLToPath } from "node:url";
@@ -263,7 +265,17 @@ export interface Slot {
 
 /** One boot's machine, laid out and loaded, before any actor runs. */
 export interface Board {
+  /**
+   * Guest RAM: `ramBytes` bytes at offset 0 of the buffer. With `memory`, it is
+   * that WebAssembly.Memory's buffer and the hart's registers and TLBs follow
+   * RAM (cpu/jit/tier.ts), so actors bound every access by `ramBytes`.
+   */
   ram: SharedArrayBuffer;
+  ramBytes: number;
+  /** The shared, non-growable memory the translator runs in; null when RAM leaves it no room. */
+  memory: WebAssembly.Memory | null;
+  /** One bit per RAM page a device wrote (devices/virtio/ram.ts), read by the translator. */
+  dmaDirty: SharedArrayBuffer;
   control: SharedArrayBuffer;
   plic: SharedArrayBuffer;
   /**
@@ -300,8 +312,21 @@ export function buildBoard(
   consoleSize: { cols: number; rows: number } | null = terminalSize(),
 ): Board {
   let ram: SharedArrayBuffer;
+  let memory: WebAssembly.Memory | null = null;
   try {
-    ram = new SharedArrayBuffer(p.memBytes);
+    // One shared WebAssembly.Memory: RAM, then the hart's state (cpu/jit/).
+    // 4 GiB of RAM leaves no room after it: a plain buffer, interpreter only.
+    if (jitMemoryFits(p.memBytes)) {
+      memory = createJitMemory(p.memBytes).memory;
+      ram = memory.buffer as unknown as SharedArrayBuffer;
+    } else {
+      ram = new SharedArrayBuffer(p.memBytes);
+      if (o.jit) {
+        log(
+          `warning: ${p.memBytes / 2 ** 20} MB of RAM leaves no room for the translator; --jit=off`,
+        );
+      }
+    }
   } catch (e) {
     throw new InputError(
       `cannot allocate ${p.memBytes / 2 ** 20} MB of guest RAM: ${(e as Error).message}`,
@@ -358,7 +383,7 @@ export function buildBoard(
   let firmwareEntry = 0, fwDynamicInfo = 0;
   try {
     loaded = loadGuest({
-      ram,
+      ram: new Uint8Array(ram, 0, p.memBytes),
       kernel: p.kernel,
       kernelName: o.kernel,
       systemMap: p.systemMap,
@@ -385,13 +410,18 @@ export function buildBoard(
       },
     });
     if (p.bios) {
-      const fw = loadFirmware(ram, p.bios, `--bios: ${o.bios}`, loaded.kernelStart);
+      const fw = loadFirmware(
+        new Uint8Array(ram, 0, p.memBytes),
+        p.bios,
+        `--bios: ${o.bios}`,
+        loaded.kernelStart,
+      );
       // fw_dynamic's handoff sits just below the kernel (fw_jump ignores it).
       fwDynamicInfo = Math.floor((loaded.kernelStart - 64) / 8) * 8;
       if (fwDynamicInfo < fw.end) {
         throw new InputError(`--bios: ${o.bios}: no room between the firmware and the kernel`);
       }
-      writeFwDynamicInfo(ram, fwDynamicInfo, loaded.entry, 0);
+      writeFwDynamicInfo(new Uint8Array(ram, 0, p.memBytes), fwDynamicInfo, loaded.entry, 0);
       firmwareEntry = fw.entry;
       if (o.verbose) {
         log(
@@ -415,6 +445,9 @@ export function buildBoard(
 
   return {
     ram,
+    ramBytes: p.memBytes,
+    memory,
+    dmaDirty: new SharedArrayBuffer(4 * dmaBitmapWords(p.memBytes)),
     control,
     plic,
     inputRing,

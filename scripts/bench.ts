@@ -26,11 +26,28 @@ for (const name of names) {
   }
   console.error(`bench ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 }
+// A reference tool that is absent must not hide in the JSON: every module's
+// `missing` list and every "skipped" reason (anywhere in its result) are
+// gathered, printed on stderr, and listed at the top of the document.
+const missing: string[] = [];
+const gather = (name: string, v: unknown): void => {
+  if (v === null || typeof v !== "object") return;
+  for (const [k, x] of Object.entries(v)) {
+    if (k === "missing" && Array.isArray(x)) missing.push(...x.map((t) => `${name}: ${t}`));
+    else if (/skipped/i.test(k) && typeof x === "string") missing.push(`${name}: ${x}`);
+    else gather(name, x);
+  }
+};
+for (const [name, r] of Object.entries(results)) gather(name, r);
+for (const m of new Set(missing)) {
+  console.error(`bench: MISSING ${m} — its ratios are absent (see README "Benchmarks")`);
+}
 console.log(JSON.stringify(
   {
     date: new Date().toISOString(),
     deno: Deno.version.deno,
     cpus: navigator.hardwareConcurrency,
+    missing: [...new Set(missing)],
     results,
   },
   null,

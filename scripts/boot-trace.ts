@@ -5,11 +5,13 @@
 // QEMU's `-d in_asm` to find the first divergence.
 // Usage: deno run -A scripts/boot-trace.ts [--max=<M instructions>] [--ring=<n>]
 //        [--kernel=guest/Image] [--initrd=guest/initramfs.cpio] [--map=guest/System.map]
-//        [--cmdline="earlycon=sbi console=hvc0"] [--profile]
+//        [--cmdline="earlycon=sbi console=hvc0"] [--profile] [--jit=on|off]
 // --profile samples the pc every 997 instructions and prints the hottest
-// kernel functions (where boot time goes).
+// kernel functions (where boot time goes). --jit=on runs the boot on the
+// translator (cpu/jit/, as the cpu actor does; default off) and prints its stats.
 import { parseArgs } from "node:util";
 import { Hart, RUN_STOP, RUN_WFI } from "../cpu/hart.ts";
+import { createJitHart, createJitMemory, Jit } from "../cpu/jit/tier.ts";
 import { warmUpJit } from "../cpu/warmup.ts";
 import { buildMachineFdt } from "../launcher/devicetree.ts";
 import { RAM_BASE } from "../machine/memmap.ts";
@@ -27,11 +29,15 @@ const { values } = parseArgs({
     cmdline: { type: "string", default: "earlycon=sbi console=hvc0" },
     mem: { type: "string", default: "128" },
     profile: { type: "boolean", default: false },
+    jit: { type: "string", default: "off" },
+    "jit-threshold": { type: "string" },
+    "jit-chunk": { type: "string" },
   },
 });
 
 const memBytes = Number(values.mem) * 1024 * 1024;
-const ram = new SharedArrayBuffer(memBytes);
+const jitMem = values.jit === "on" ? createJitMemory(memBytes) : null;
+const ram = jitMem ? jitMem.buffer : new SharedArrayBuffer(memBytes);
 const ram8 = new Uint8Array(ram);
 const kernel = Deno.readFileSync(values.kernel!);
 ram8.set(kernel, 0x200000);
@@ -51,7 +57,16 @@ ram8.set(fdt, fdtAddr - RAM_BASE);
 let deadline = -1n;
 let time = 0n;
 warmUpJit();
-const hart = new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
+const hart = jitMem
+  ? createJitHart(jitMem, { ramBase: RAM_BASE, readTime: () => time })
+  : new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
+const num = (s: string | undefined) => s === undefined ? undefined : Number(s);
+const jit = jitMem
+  ? new Jit(hart, jitMem, {
+    threshold: num(values["jit-threshold"]),
+    chunk: num(values["jit-chunk"]),
+  })
+  : null;
 hart.enablePcRing(Number(values.ring));
 // The host's own SBI (actors/cpu/sbi.ts), with the timer kept here: time advances
 // with the instruction count, so a run is repeatable.
@@ -86,7 +101,7 @@ let why = "instruction budget used";
 const samples = new Map<number, number>();
 const step = values.profile ? 997 : 10_000;
 while (hart.instretN < max) {
-  const r = hart.run(step);
+  const r = jit ? jit.run(step) : hart.run(step);
   if (values.profile) samples.set(hart.pcN, (samples.get(hart.pcN) ?? 0) + 1);
   time = BigInt(Math.floor(hart.instretN / 10)); // 100 MIPS-equivalent clock
   if (deadline >= 0n && time >= deadline) hart.externalMip |= 1 << 5;
@@ -110,6 +125,7 @@ while (hart.instretN < max) {
   }
 }
 const secs = (performance.now() - t0) / 1000;
+if (jit) console.error(`\n[boot-trace] translator ${JSON.stringify(jit.stats)}`);
 console.error(
   `\n[boot-trace] ${why}: ${hart.instretN} instructions in ${secs.toFixed(2)} s (${
     (hart.instretN / secs / 1e6).toFixed(1)

@@ -4,9 +4,10 @@
 // `qemu-riscv64 <elf> [args...]`: its stdout/stderr go to ours, it sees the
 // host's files, and its exit status (or 128 + signal after a fault) becomes
 // ours. The logic is in usermode/runner.ts; this file only parses arguments
-// and wires stdio. --jit=on runs hot pages through the translator (cpu/jit/;
-// default off); --clock=virtual makes time instruction-driven and the run
-// deterministic; --verbose names each unknown syscall.
+// and wires stdio. Hot pages run through the translator (cpu/jit/;
+// --jit=off interprets everything); --clock=virtual makes time
+// instruction-driven and the run deterministic; --verbose names each unknown
+// syscall.
 
 import { parseArgs } from "node:util";
 import { UserProcess } from "../usermode/runner.ts";
@@ -29,7 +30,7 @@ const { values } = parseArgs({
     verbose: { type: "boolean", short: "v", default: false },
     "max-insns": { type: "string" },
     stats: { type: "boolean", default: false },
-    jit: { type: "string", default: "off" },
+    jit: { type: "string", default: "on" },
     clock: { type: "string", default: "host" },
     help: { type: "boolean", short: "h", default: false },
   },

@@ -1,8 +1,10 @@
 // Test support for the hart tests (tests/cpu_*_test.ts): a tiny assembler
 // built on cpu/decode.ts's encoders, and a machine with 4 MiB of RAM at
 // 0x8000_0000 whose `ecall` from M-mode (with a7 = 93) halts the run.
-// After useTranslator(), its harts run through the translator (cpu/jit/), so
-// the same tests check tier 1 (tests/unit/cpu/jit_harness_test.ts).
+// After useTranslator(), or with ACTORVM_TEST_JIT=1 in the environment
+// (threshold 1), its harts run through the translator (cpu/jit/), so the same
+// tests check tier 1: tests/unit/cpu/jit_harness_test.ts and
+// tests/unit/cpu/jit_priv_test.ts.
 // Read next: tests/unit/cpu/integer_test.ts.
 
 import { Hart, type HartOptions, RUN_STOP } from "../cpu/hart.ts";
@@ -12,7 +14,13 @@ import { encB, encI, encJ, encR, encS, encU, OP } from "../cpu/decode.ts";
 
 export const BASE = 0x8000_0000;
 
-let jitOptions: JitOptions | null = null;
+let jitOptions: JitOptions | null = (() => {
+  try {
+    return Deno.env.get("ACTORVM_TEST_JIT") === "1" ? { threshold: 1 } : null;
+  } catch {
+    return null; // no --allow-env: the interpreter
+  }
+})();
 /** The translators of the harts made since useTranslator (their stats show what ran translated). */
 export const translators: Jit[] = [];
 
@@ -71,7 +79,7 @@ export function load(h: Hart, addr: number, code: (number | { h: number })[]): v
 
 /** Run until the exit ecall; fails if it does not come within `limit` instructions. */
 export function runToExit(h: Hart, limit = 100_000): void {
-  const r = h.run(limit);
+  const r = h.run(limit); // the translator's run under useTranslator (translatedHart)
   if (r !== RUN_STOP) {
     throw new Error(
       `program did not exit (run returned ${r}, pc ${h.pc.toString(16)}, last trap ${

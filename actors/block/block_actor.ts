@@ -42,6 +42,8 @@ export function blockHandlers(opts: BlockHandlerOptions = {}): ActorHandlers<Blo
         backend: faults.active ? new FaultyBackend(backend, faults) : backend,
         serial: serialFromPath(ctx.config.path),
         ramBase: ctx.config.ramBase,
+        ramBytes: ctx.config.ramBytes,
+        dmaDirty: ctx.buffers.dmaDirty,
         log,
         trace: ctx.config.verbose ? log : undefined,
       });

@@ -14,6 +14,8 @@ export interface BlockConfig {
   /** The file the launcher probed: the worker refuses to open another one at `path`. */
   identity?: FileIdentity;
   ramBase: number;
+  /** Bytes of the `ram` buffer that are guest RAM: the hart's state follows them (cpu/jit/). */
+  ramBytes: number;
   verbose: boolean;
   /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
@@ -39,6 +41,8 @@ export interface BlockProtocol {
     ram: SharedArrayBuffer;
     state: SharedArrayBuffer;
     control: SharedArrayBuffer;
+    /** The DMA bitmap: pages this device wrote, for the translator (devices/virtio/ram.ts). */
+    dmaDirty?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
   };

@@ -84,6 +84,8 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
           source.output?.(bytes);
         },
         ramBase: ctx.config.ramBase,
+        ramBytes: ctx.config.ramBytes,
+        dmaDirty: ctx.buffers.dmaDirty,
         log,
         trace: ctx.config.verbose ? log : undefined,
       });

@@ -9,6 +9,8 @@ import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface ConsoleConfig {
   ramBase: number;
+  /** Bytes of the `ram` buffer that are guest RAM: the hart's state follows them (cpu/jit/). */
+  ramBytes: number;
   verbose: boolean;
   /** Strings to watch for in the guest's output; each sighting is reported once as "seen". */
   watch?: string[];
@@ -34,6 +36,8 @@ export interface ConsoleProtocol {
     ram: SharedArrayBuffer;
     state: SharedArrayBuffer;
     control: SharedArrayBuffer;
+    /** The DMA bitmap: pages this device wrote, for the translator (devices/virtio/ram.ts). */
+    dmaDirty?: SharedArrayBuffer;
     /** Byte ring (lib/ring.ts): the launcher writes stdin bytes, this actor reads. */
     input: SharedArrayBuffer;
     /**

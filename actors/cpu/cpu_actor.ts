@@ -4,12 +4,15 @@
 // pages (executed here, synchronously, on their shared state), and the SBI
 // served by the host. Between instruction batches it takes the interrupt lines
 // from the control block; in `wfi` it sleeps with Atomics.wait on CTL.WAKE.
+// Each batch runs on the translator (cpu/jit/, tier 1) or the interpreter
+// (tier 0): `useJit` below is the one place that chooses.
 // The worker file (actors/cpu/cpu.worker.ts) only wires cpuHandlers() to its port.
 // Read next: cpu/hart.ts (the hart), actors/cpu/sbi.ts (the hypercalls).
 
 import type { ActorHandlers } from "../runtime/protocol.ts";
 import { shareStdoutState } from "../output.ts";
 import { Hart, RUN_BREAK, RUN_STOP, RUN_WFI } from "../../cpu/hart.ts";
+import { createJitHart, Jit, openJitMemory } from "../../cpu/jit/tier.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
 import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
@@ -58,6 +61,19 @@ import { PLIC_REG } from "../../devices/plic.ts";
 
 /** Instructions per batch: the longest the hart runs without looking at CTL words (~1 ms). */
 const BATCH = 40_000;
+/**
+ * When a page is translated: after JIT_THRESHOLD visits of JIT_CHUNK
+ * interpreted instructions starting in it (~4 M instructions, the most the
+ * 16-bit counters allow). Far later than the user-mode runner's 16 x 16: a
+ * kernel's code mostly runs a few times, and each page costs 1-3 ms of
+ * Liftoff and, once hot, a TurboFan compile of ~50-100 ms of CPU on a
+ * background thread (docs/cpu.md). At 8192 visits a boot to the shell
+ * translated ~16 pages and was slower than interpreting; at this setting it
+ * translates none, while long CPU-bound guest work still gets its hot pages
+ * translated within ~50 ms of interpretation.
+ */
+const JIT_THRESHOLD = 65535;
+const JIT_CHUNK = 64;
 const CSR_MIE = 0x304;
 const CSR_MCAUSE = 0x342;
 const CSR_MEPC = 0x341;
@@ -283,31 +299,50 @@ export function runCpu(
 
   // HTIF (Spike's tohost/fromhost, devices/htif.ts), when the program has the symbols.
   const htif = start.htif
-    ? new Htif(buffers.ram, start.ramBase, start.htif.tohost, start.htif.fromhost, {
-      write(bytes) {
-        sink.write(bytes);
-        watchSbi(bytes);
+    ? new Htif(
+      new Uint8Array(buffers.ram, 0, start.ramBytes),
+      start.ramBase,
+      start.htif.tohost,
+      start.htif.fromhost,
+      {
+        write(bytes) {
+          sink.write(bytes);
+          watchSbi(bytes);
+        },
+        exit(code) {
+          fate = FATE.POWEROFF;
+          // The status a shell sees: 0 = pass; a failure whose low byte is 0 still fails.
+          exitCode = code === 0 ? 0 : (code & 0xff) || 1;
+          reason = `the program exited through HTIF with status ${code}` +
+            (code === 0 ? " (pass)" : ` (riscv-tests: test ${code} failed)`);
+          hart.stopRequested = true;
+        },
+        warn: log,
       },
-      exit(code) {
-        fate = FATE.POWEROFF;
-        // The status a shell sees: 0 = pass; a failure whose low byte is 0 still fails.
-        exitCode = code === 0 ? 0 : (code & 0xff) || 1;
-        reason = `the program exited through HTIF with status ${code}` +
-          (code === 0 ? " (pass)" : ` (riscv-tests: test ${code} failed)`);
-        hart.stopRequested = true;
-      },
-      warn: log,
-    })
+    )
     : null;
 
   warmUpJitOrWarn(); // once per worker, ~30 ms: saves ~0.4 s of a Linux boot (cpu/warmup.ts)
-  hart = new Hart({
-    ram: buffers.ram,
+  const hartOpts = {
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
     readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
-  });
+  };
+  // With the launcher's WebAssembly.Memory the hart keeps its registers and
+  // TLBs after RAM in it, whichever tier runs (switching copies nothing).
+  const jitMem = start.memory ? openJitMemory(start.memory, start.ramBytes) : null;
+  hart = jitMem
+    ? createJitHart(jitMem, hartOpts)
+    : new Hart({ ...hartOpts, ram: buffers.ram, ramBytes: start.ramBytes });
+  const jit = jitMem && start.jit
+    ? new Jit(hart, jitMem, {
+      threshold: JIT_THRESHOLD,
+      chunk: JIT_CHUNK,
+      dmaDirty: buffers.dmaDirty ? new Int32Array(buffers.dmaDirty) : undefined,
+    })
+    : null;
+  if (start.jit && !jit) log("translator off: guest RAM has no WebAssembly.Memory");
   // Sstc: a stimecmp write is a new S-timer deadline, as SBI set_timer is.
   // On the direct boot the waker fires it (its timer bit is STIP there); on a
   // firmware boot the waker keeps the CLINT's mtimecmp, so a wfi sleeps no
@@ -327,6 +362,10 @@ export function runCpu(
   // Profiling samples the pc between short batches (a prime, so loops do not alias).
   const profile = start.profile ? new Map<number, number>() : null;
   const batch = profile ? 997 : BATCH;
+  // The tier, chosen per batch: the translator unless it is off or the pc
+  // ring is on (only the interpreter records pcs). A debugger that steps or
+  // sets breakpoints makes this false while it does.
+  const useJit = jit !== null && !start.tracePcs;
 
   if (firmware) {
     // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
@@ -358,9 +397,9 @@ export function runCpu(
     const seen = Atomics.load(ctl, CTL.WAKE);
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
     if (trace !== null) trace.beforeBatch();
-    // A translator (cpu/jit/) would run here unless debug?.needsInterpreter:
-    // breakpoints are a pc compare in the interpreter's loop only.
-    const r = hart.run(batch);
+    // Breakpoints are a pc compare in the interpreter's loop only: while a
+    // debugger has any set, the batch runs on the interpreter.
+    const r = useJit && !(debug?.needsInterpreter) ? jit!.run(batch) : hart.run(batch);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
@@ -423,6 +462,7 @@ export function runCpu(
   if (start.verbose) {
     log(`timer: ${timerCalls.sbi} SBI set_timer calls, ${timerCalls.stimecmp} stimecmp writes`);
   }
+  if (jit && start.verbose) log(`translator: ${describeJitStats(jit)}`);
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
@@ -473,4 +513,14 @@ export function setupDirectBoot(
   // Sstc on, as OpenSBI enables it when the hart has it: Linux then programs
   // stimecmp itself instead of calling SBI set_timer.
   hart.csrWrite(CSR_MENVCFG, 1n << 63n);
+}
+
+/** The code cache in one line, for --verbose. */
+export function describeJitStats(jit: Jit): string {
+  const s = jit.stats;
+  return `${s.pages} pages translated (${(s.cacheBytes / 1024).toFixed(0)} KiB of wasm), ` +
+    `${s.compiles} compiles in ${s.compileMs.toFixed(0)} ms, ${s.entries} entries (hits), ` +
+    `${s.noEntry} misses, ${s.interpExits} exits to the interpreter, ` +
+    `${s.invalidations} invalidations (${s.dmaInvalidations} by device writes), ` +
+    `${s.evictions} cache flushes`;
 }

@@ -8,6 +8,16 @@ import { defineRole } from "../runtime/protocol.ts";
 
 export interface CpuConfig {
   ramBase: number;
+  /** Bytes of `ram` that are guest RAM; with `memory`, the hart's state follows them. */
+  ramBytes: number;
+  /**
+   * The shared WebAssembly.Memory whose buffer is `ram` (cpu/jit/tier.ts
+   * createJitMemory): the hart keeps its registers and TLBs in it, and the
+   * translator runs on it. null: a plain RAM buffer, the interpreter only.
+   */
+  memory: WebAssembly.Memory | null;
+  /** Run hot code through the translator (--jit, default on); needs `memory`. */
+  jit: boolean;
   /** Virtio slot numbers in use; slot n's transport state is buffer `slot<n>`. */
   slots: number[];
   entry: number;
@@ -74,7 +84,8 @@ export interface CpuProtocol {
   event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
   config: CpuConfig;
   /**
-   * ram, control, plic, slot<n> for each slot in config.slots, input (the
+   * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:
+   * devices/virtio/ram.ts), slot<n> for each slot in config.slots, input (the
    * terminal's byte ring, read by the SBI console and the UART while the guest
    * polls them: actors/cpu/polled_input.ts), and output (a byte ring for the
    * guest's output from a library machine; absent, it goes to stdout), and

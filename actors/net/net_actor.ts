@@ -59,6 +59,8 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         backend,
         holdFrames: ctx.config.holdFrames,
         ramBase: ctx.config.ramBase,
+        ramBytes: ctx.config.ramBytes,
+        dmaDirty: ctx.buffers.dmaDirty,
         log,
         trace,
       });

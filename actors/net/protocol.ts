@@ -27,6 +27,8 @@ export interface NetConfig {
   verbose?: boolean;
   /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
   ramBase?: number;
+  /** Bytes of the `ram` buffer that are guest RAM (default all; the launcher always says). */
+  ramBytes?: number;
   /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
 }
@@ -55,6 +57,8 @@ export interface NetProtocol {
     ram: SharedArrayBuffer;
     state: SharedArrayBuffer;
     control: SharedArrayBuffer;
+    /** The DMA bitmap: pages this device wrote, for the translator (devices/virtio/ram.ts). */
+    dmaDirty?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
   };

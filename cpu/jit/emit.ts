@@ -79,15 +79,18 @@ const L_HW = 0, L_LIMIT = 1, L_N = 2, L_VPN = 3;
 const L_VA = 4, L_T = 5, L_A = 6, L_DB = 7, L_TI = 8, L_OFF = 9;
 const L_F = 10, L_G = 11, L_Q = 12, L_P = 13; // for FP and AMO instructions (emit_fp.ts, emit_amo.ts)
 const L_FB = 14;
-const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32];
+// The address of x0 (registers are `local.get L_XB` + a one-byte offset: the
+// state lies past RAM, where a constant address would take 4-5 bytes each).
+const L_XB = 15;
+const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32, I32];
 
-// Function indices: the imports (TLB fill, the FP call-out), the integer
-// helpers, the FP helpers (emit_fp.ts), the page function.
+// Function indices: the imports (TLB fill, the FP call-out, time), the integer
+// helpers, the exit helper, the FP helpers (emit_fp.ts), the page function.
 const F_FILL = 0, F_FPX = 1, F_TIME = 2, F_MULHU = 3, F_MULH = 4, F_MULHSU = 5, F_DIV = 6;
 const F_DIVU = 7, F_REM = 8, F_REMU = 9, F_DIVW = 10, F_DIVUW = 11, F_REMW = 12, F_REMUW = 13;
-const F_FP0 = 14;
+const F_EXIT = 14, F_FP0 = 15;
 const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F2 = 6, T_F3 = 7;
-const T_TIME = 8;
+const T_TIME = 8, T_EXIT = 9;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -183,19 +186,20 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
 
   const getX = (r: number) => {
     if (r === 0) c.i64(0);
-    else c.i32(0).mem(W.i64_load, 3, X + 8 * r);
+    else c.get(L_XB).mem(W.i64_load, 3, 8 * r);
   };
   // setX: call before pushing the value (pushes the address), then finish with setXEnd.
-  const setXStart = () => c.i32(0);
-  const setXEnd = (r: number) => c.mem(W.i64_store, 3, X + 8 * r);
-  /** Leave with `code`; pc is a constant; `sub` instructions of the run were not executed. */
+  const setXStart = () => c.get(L_XB);
+  const setXEnd = (r: number) => c.mem(W.i64_store, 3, 8 * r);
+  /**
+   * Leave with `code`; pc is a constant; `sub` instructions of the run were
+   * not executed. One call to the module's exit helper (exitHelper), so
+   * that each of the page's many exits costs ~10 bytes of code, not ~35.
+   */
   const exitAt = (code: number, pc: number, sub: number, stretch = 1) => {
-    if (code === EXIT_INTERP) c.i32(0).i32(stretch).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
-    c.i32(0).i64(pc).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-    c.i32(0).get(L_N);
+    c.i32(pc - vbase).get(L_N);
     if (sub !== 0) c.i32(sub).op(W.i32_sub);
-    c.mem(W.i32_store, 2, SC + SCRATCH_N);
-    c.i32(code).op(W.return);
+    c.i32((code === EXIT_INTERP ? stretch : 0) * 4 + code).op(W.call).u32(F_EXIT).op(W.return);
   };
 
   /**
@@ -233,6 +237,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     chainT();
   };
 
+  c.i32(X).set(L_XB);
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
   c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FBASE).set(L_FB);
   // A caller (JS or another page) that means another virtual page: leave.
@@ -631,6 +636,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       { params: [F64, F64], results: [F64] },
       { params: [F64, F64, F64], results: [F64] },
       { params: [I32], results: [I64] },
+      { params: [I32, I32, I32], results: [I32] },
     ],
     imports: [
       { name: "fill", type: T_FILL },
@@ -641,10 +647,28 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
     tableSize: lay.ramPages,
     funcs: [
       ...helpers(),
+      { type: T_EXIT, locals: [], body: exitHelper(vbase, lay), export: undefined },
       ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code()),
       { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
     ],
   });
+}
+
+/**
+ * exit(delta, n, codeAndStretch) -> code: the tail of every exit of a page
+ * mapped at `vbase`. Stores pc = vbase + delta, n, and the stretch
+ * (codeAndStretch >> 2, read for EXIT_INTERP only); returns the exit code
+ * (codeAndStretch & 3).
+ */
+function exitHelper(vbase: number, lay: Layout): Code {
+  const c = new Code();
+  const SC = lay.scratch;
+  c.i32(0).get(0).op(W.i64_extend_i32_s).i64(vbase).op(W.i64_add).op(W.f64_convert_i64_s);
+  c.mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.i32(0).get(1).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(0).get(2).i32(2).op(W.i32_shr_u).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
+  c.get(2).i32(3).op(W.i32_and);
+  return c;
 }
 
 function branchTarget(ins: Insn): number {

@@ -10,6 +10,7 @@
 
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
+import { checkInterrupts } from "../trap.ts";
 import { findRuns } from "./frontend.ts";
 import { counterAllowed, markFsDirty } from "../csr.ts";
 import { MSTATUS } from "../trap.ts";
@@ -43,8 +44,22 @@ type PageFn = (hw: number, limit: number, n: number, vpn: number) => number;
 export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
   threshold?: number;
+  /**
+   * Instructions the interpreter runs per visit to untranslated code (default
+   * 16). Hotness is counted per visit, at the page where it starts: a larger
+   * chunk makes the count a cheap sample of where time goes (the system
+   * emulator's setting), a small one a closer count (the user-mode runner).
+   */
+  chunk?: number;
   /** Bytes of wasm kept before the whole cache is dropped (default 64 MiB). */
   cacheBytes?: number;
+  /**
+   * Pages written by someone other than this hart (device DMA from other
+   * workers): one bit per RAM page, set with Atomics.or by the writer after
+   * the bytes are in place (devices/virtio/ram.ts GuestRam.noteWritten). A
+   * translated page whose bit is set is dropped before it is entered again.
+   */
+  dmaDirty?: Int32Array;
 }
 
 export interface JitStats {
@@ -65,6 +80,8 @@ export interface JitStats {
   fpCallouts: number;
   /** Translations dropped by writes to their page, and by eviction (least recently entered first). */
   invalidations: number;
+  /** Of those, translations dropped because a device wrote their page (JitOptions.dmaDirty). */
+  dmaInvalidations: number;
   evictions: number;
 }
 
@@ -76,8 +93,8 @@ export interface JitMemory {
   layout: Layout;
 }
 
-/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
-export function createJitMemory(ramBytes: number): JitMemory {
+/** Where the hart state and scratch go after `ramBytes` of RAM, and the memory's size. */
+export function jitLayout(ramBytes: number): Layout {
   if (!(ramBytes > 0 && ramBytes % 4096 === 0)) {
     throw new Error(`jit: RAM size ${ramBytes} is not a positive multiple of 4096`);
   }
@@ -86,13 +103,39 @@ export function createJitMemory(ramBytes: number): JitMemory {
   const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
   const pages = Math.ceil((refs + ramBytes / 4096) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  return {
-    memory,
-    buffer: memory.buffer as unknown as SharedArrayBuffer,
-    ramBytes,
-    layout: { state, scratch, refs, pages, ramPages: ramBytes / 4096 },
-  };
+  return { state, scratch, refs, pages, ramPages: ramBytes / 4096 };
+}
+
+/** Does `ramBytes` of RAM leave room for the hart state in a 4 GiB wasm memory? */
+export function jitMemoryFits(ramBytes: number): boolean {
+  return ramBytes > 0 && ramBytes % 4096 === 0 &&
+    Math.ceil((ramBytes + HART_STATE_BYTES + SCRATCH_BYTES + ramBytes / 4096) / 65536) <= 65536;
+}
+
+/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
+export function createJitMemory(ramBytes: number): JitMemory {
+  const layout = jitLayout(ramBytes);
+  const memory = new WebAssembly.Memory({
+    initial: layout.pages,
+    maximum: layout.pages,
+    shared: true,
+  });
+  return openJitMemory(memory, ramBytes);
+}
+
+/**
+ * The JitMemory view of a memory made by createJitMemory elsewhere (the
+ * launcher makes it; the cpu worker receives the WebAssembly.Memory object).
+ */
+export function openJitMemory(memory: WebAssembly.Memory, ramBytes: number): JitMemory {
+  const layout = jitLayout(ramBytes);
+  const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
+    throw new Error(
+      `jit: the memory is not a shared ${layout.pages}-page memory for ${ramBytes} bytes of RAM`,
+    );
+  }
+  return { memory, buffer, ramBytes, layout };
 }
 
 /** A hart whose RAM, registers and TLBs live in `mem` (what Jit needs). */
@@ -142,11 +185,13 @@ export class Jit {
     fpCallouts: 0,
     chains: 0,
     invalidations: 0,
+    dmaInvalidations: 0,
     evictions: 0,
   };
   private readonly pages: (Entry | undefined)[];
   private readonly hot: Uint16Array;
   private readonly threshold: number;
+  private readonly chunk: number;
   private readonly cacheLimit: number;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
@@ -164,6 +209,7 @@ export class Jit {
    */
   private readonly table: WebAssembly.Table;
   private readonly stub: PageFn;
+  private readonly dmaDirty: Int32Array | null;
 
   constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
     if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
@@ -172,12 +218,17 @@ export class Jit {
     const n = mem.ramBytes / 4096;
     this.pages = new Array(n);
     this.hot = new Uint16Array(n);
-    this.threshold = Math.max(1, opts.threshold ?? 16);
+    this.threshold = Math.max(1, Math.min(65535, opts.threshold ?? 16));
+    this.chunk = Math.max(1, opts.chunk ?? CHUNK);
     this.cacheLimit = opts.cacheBytes ?? 64 << 20;
     this.i32 = new Int32Array(mem.buffer);
     this.f64 = new Float64Array(mem.buffer);
     this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
+    this.dmaDirty = opts.dmaDirty ?? null;
+    if (this.dmaDirty !== null && this.dmaDirty.length * 32 < n) {
+      throw new Error(`jit: the DMA bitmap covers fewer than the ${n} RAM pages`);
+    }
     hart.codePages = new Uint8Array(n);
     hart.onCodeWrite = (p) => {
       if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
@@ -312,6 +363,9 @@ export class Jit {
   private compile(page: number, vbase: number, entries: Set<number>, recompiles: number): Entry {
     const t0 = performance.now();
     const h = this.hart;
+    // Clear the page's DMA bit before reading its bytes: a device write after
+    // this sets it again and drops the translation at the next entry.
+    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
     const runs = findRuns(h.ram16, page * 4096, entries);
     const bytes = emitPage(runs, vbase, this.mem.layout);
     const leaders = new Uint8Array(2048);
@@ -373,6 +427,9 @@ export class Jit {
   run(max: number): number {
     const h = this.hart;
     if (h.stopRequested) return RUN_STOP;
+    // As Hart.run: a pending, enabled interrupt is taken before anything runs
+    // (the caller refreshed externalMip between batches).
+    checkInterrupts(h);
     const i32 = this.i32, f64 = this.f64;
     const nIdx = (this.scr + SCRATCH_N) >>> 2, dbIdx = (this.scr + SCRATCH_DBASE) >>> 2;
     const pcIdx = (this.scr + SCRATCH_PC) >>> 3;
@@ -402,9 +459,19 @@ export class Jit {
         const page = Math.floor((pc + h.fAdd[ti]) / 4096);
         const vbase = vpn * 4096;
         let e = this.pages[page];
+        if (e !== undefined && this.dmaDirty !== null) {
+          // A device wrote this page since we looked: its code may be new.
+          const dd = this.dmaDirty, w = page >>> 5, bit = 1 << (page & 31);
+          if ((dd[w] & bit) !== 0) {
+            Atomics.and(dd, w, ~bit);
+            this.invalidate(page);
+            this.stats.dmaInvalidations++;
+            e = undefined;
+          }
+        }
         if (e !== undefined && e.vbase !== vbase) e = undefined;
         if (e === undefined) {
-          steps = CHUNK;
+          steps = this.chunk;
           if (++this.hot[page] >= this.threshold) {
             this.compile(page, vbase, new Set([pc - vbase]), 0);
             continue;

@@ -34,6 +34,13 @@ interface TracedRequest {
 export interface DeviceOptions {
   /** Guest-physical address of RAM byte 0 (default RAM_BASE). */
   ramBase?: number;
+  /**
+   * Bytes of the RAM buffer that are guest RAM (default: the whole buffer).
+   * The launcher always says: its buffer also holds the hart's state.
+   */
+  ramBytes?: number;
+  /** The DMA bitmap (devices/virtio/ram.ts): pages written are marked for the translator. */
+  dmaDirty?: SharedArrayBuffer;
   /** Where problems go, one line each (default console.error). */
   log?: (line: string) => void;
   /** If set, every notification, completion batch and interrupt is traced here (--verbose). */
@@ -70,7 +77,12 @@ export abstract class VirtioDevice {
     opts: DeviceOptions = {},
   ) {
     this.name = name;
-    this.ram = new GuestRam(ram, opts.ramBase);
+    this.ram = new GuestRam(
+      ram,
+      opts.ramBase,
+      opts.ramBytes,
+      opts.dmaDirty ? new Int32Array(opts.dmaDirty) : null,
+    );
     this.transport = new DeviceTransport(state, irq);
     this.queues = new Array(this.transport.numQueues).fill(null);
     this.#epoch = this.transport.resetCount();

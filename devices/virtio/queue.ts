@@ -94,6 +94,8 @@ export class VirtQueue {
   readonly #used: number;
   #lastAvail: number;
   #nextUsed: number;
+  /** Each popped chain's writable buffers, by head, until push() marks them written. */
+  readonly #writable: (Segment[] | null)[];
 
   private constructor(
     ram: GuestRam,
@@ -111,6 +113,7 @@ export class VirtQueue {
     this.#used = u;
     this.#nextUsed = Atomics.load(ram.u16, (u + 2) / 2);
     this.#lastAvail = this.#nextUsed;
+    this.#writable = new Array(size).fill(null);
   }
 
   /** Check the layout against RAM; a queue, or a named error. */
@@ -266,6 +269,7 @@ export class VirtQueue {
       if (!(flags & VIRTQ_DESC_F_NEXT)) break;
       idx = next;
     }
+    if (ram.dmaDirty !== null) this.#writable[head] = writable.length > 0 ? writable : null;
     return { kind: "chain", chain: { head, readable, writable, readLen, writeLen } };
   }
 
@@ -276,6 +280,13 @@ export class VirtQueue {
    */
   push(head: number, written: number): boolean {
     const ram = this.#ram;
+    // The device's writes are done: pages that may hold code are marked before
+    // the driver can see the buffers (the translator drops their code).
+    const segs = this.#writable[head];
+    if (segs) {
+      this.#writable[head] = null;
+      for (const s of segs) ram.noteWritten(s.off, s.len);
+    }
     const old = this.#nextUsed;
     const e = this.#used + 4 + 8 * (old & (this.size - 1));
     ram.view.setUint32(e, head >>> 0, true);

@@ -1,7 +1,9 @@
 // Benchmark: boot-to-ready of the bundled guest on actorvm against
 // qemu-system-riscv64 on the same kernel, initramfs and virtio devices
 // (console + a disk), measured in the same run; the guest's instruction count
-// to the ready line; and the host CPU an idle guest costs over 10 s.
+// to the ready line; and the host CPU an idle guest costs over 10 s. Boots
+// with the translator (the default) and with --jit=off alternate, so both
+// tiers see the same machine load.
 // Driven by scripts/bench.ts; alone: deno run -A scripts/bench/boot.ts
 
 import { fileURLToPath } from "node:url";
@@ -28,10 +30,10 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-async function bootActorvm(measureIdle: boolean): Promise<ActorvmBoot> {
+async function bootActorvm(measureIdle: boolean, extra: string[] = []): Promise<ActorvmBoot> {
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, "--verbose", `--block=${ROOT}guest/disk.img,ro`],
+    args: ["run", "-A", `${ROOT}mod.ts`, "--verbose", ...extra, `--block=${ROOT}guest/disk.img,ro`],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -75,7 +77,11 @@ async function bootActorvm(measureIdle: boolean): Promise<ActorvmBoot> {
 
 export async function run(): Promise<Record<string, unknown>> {
   const ours: ActorvmBoot[] = [];
-  for (let i = 0; i < RUNS; i++) ours.push(await bootActorvm(i === 0));
+  const interp: ActorvmBoot[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    ours.push(await bootActorvm(i === 0));
+    interp.push(await bootActorvm(false, ["--jit=off"]));
+  }
   let qemu: number[] | null = null;
   try {
     await new Deno.Command("qemu-system-riscv64", { args: ["--version"], stdout: "null" })
@@ -86,6 +92,7 @@ export async function run(): Promise<Record<string, unknown>> {
     }
   } catch (e) {
     if (!(e instanceof Deno.errors.NotFound)) throw e;
+    console.error("bench boot: qemu-system-riscv64 is MISSING (apt-get install qemu-system-misc)");
   }
   const readyMs = median(ours.map((b) => b.readyMs));
   const qemuMs = qemu ? median(qemu) : null;
@@ -97,11 +104,17 @@ export async function run(): Promise<Record<string, unknown>> {
     actorvmReadyMs: Math.round(readyMs),
     qemuReadyMs: qemuMs === null ? null : Math.round(qemuMs),
     ratioActorvmOverQemu: qemuMs === null ? null : Number((readyMs / qemuMs).toFixed(2)),
+    interpreterReadyMs: Math.round(median(interp.map((b) => b.readyMs))),
+    ratioInterpreterOverQemu: qemuMs === null
+      ? null
+      : Number((median(interp.map((b) => b.readyMs)) / qemuMs).toFixed(2)),
     guestInstructionsToReady: instret,
     bootMips: Number((instret / readyMs / 1000).toFixed(1)),
     idleCpuPercentOfACore: Number((idle / IDLE_SECONDS * 100).toFixed(2)),
+    missing: qemuMs === null ? ["qemu-system-riscv64"] : [],
     samples: {
       actorvmReadyMs: ours.map((b) => Math.round(b.readyMs)),
+      interpreterReadyMs: interp.map((b) => Math.round(b.readyMs)),
       qemuReadyMs: qemu?.map((x) => Math.round(x)) ?? null,
     },
   };

@@ -20,6 +20,14 @@ Deno.test("cli: -h, --help, --version, and -- ending the options", () => {
   assert.throws(() => parseCommandLine(["--version=2"]), /takes no value/);
 });
 
+Deno.test("cli: --jit=on|off selects the translator, on by default", () => {
+  assert.deepEqual(parseCommandLine([])!.jit, true);
+  assert.deepEqual(parseCommandLine(["--jit=off"])!.jit, false);
+  assert.deepEqual(parseCommandLine(["--jit", "off", "--jit=on"])!.jit, true);
+  assert.throws(() => parseCommandLine(["--jit=fast"]), /--jit=fast: want on or off/);
+  assert.throws(() => parseCommandLine(["--jit"]), /--jit needs a value/);
+});
+
 Deno.test("launcher: --version and -h print and exit 0", async () => {
   const run = (arg: string) =>
     new Deno.Command(Deno.execPath(), {

@@ -17,7 +17,7 @@ function machine() {
   const out: number[] = [];
   const exits: number[] = [];
   const warnings: string[] = [];
-  const htif = new Htif(ram, BASE, TOHOST, FROMHOST, {
+  const htif = new Htif(new Uint8Array(ram), BASE, TOHOST, FROMHOST, {
     write: (b) => out.push(...b),
     exit: (c) => exits.push(c),
     warn: (t) => warnings.push(t),
