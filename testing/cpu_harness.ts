@@ -43,7 +43,8 @@ function translatedHart(opts: Partial<HartOptions> & { ramBytes?: number }): Har
   });
   const jit = new Jit(tier0, mem, jitOptions!);
   translators.push(jit);
-  h.run = (n: number) => jit.run(n);
+  // Only the interpreter records pcs (as in the cpu actor, where --trace-on-crash keeps tier 0).
+  h.run = (n: number) => h.pcRing !== null ? interp(n) : jit.run(n);
   return h;
 }
 

@@ -351,6 +351,7 @@ export function runCpu(
   hart.onStimecmp = (deadline) => {
     timerCalls.stimecmp++;
     if (firmware) return;
+    if (trace !== null) trace.armTimer(Number(BigInt.asIntN(64, deadline)));
     armTimer(ctl, BigInt.asIntN(64, deadline));
     hart.externalMip &= ~MIP.STIP;
   };
