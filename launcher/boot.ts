@@ -376,11 +376,17 @@ export async function bootOnce(
     log(`gdb: the hart waits for a debugger: target remote ${gdb.host}:${gdb.port}`);
   }
 
-  const all = [...supervisors.values()];
+  // The cpu first: it is the boot's critical path, and the workers spawned
+  // after it load their modules while it does.
+  const all = [...supervisors].sort(([a], [b]) =>
+    Number(b.role === "cpu") - Number(a.role === "cpu")
+  )
+    .map(([, s]) => s);
   try {
-    // Every actor at once. Start order does not matter: a device's registers,
-    // queues, interrupt lines and the timer deadline are all shared state, so
-    // whatever the cpu does before an actor is up waits for it in memory.
+    // Every actor at once. Start order does not matter for correctness: a
+    // device's registers, queues, interrupt lines and the timer deadline are
+    // all shared state, so whatever the cpu does before an actor is up waits
+    // for it in memory.
     await Promise.all(all.map((s) => s.start()));
   } catch (e) {
     settle({ fate: FATE.INTERNAL_ERROR, reason: (e as Error).message, exitCode: 1, instret: 0 });

@@ -101,7 +101,10 @@ export async function runMachine(
   const guest: TerminalHooks = {
     input(bytes) {
       const n = input?.write(bytes) ?? 0; // no machine yet (or between boots): wait
-      if (n > 0) inputWake();
+      if (n > 0) {
+        tracer?.inputWritten(n);
+        inputWake();
+      }
       return n;
     },
     async room() {

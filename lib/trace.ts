@@ -90,6 +90,8 @@ export const TBOARD = {
   FLOW_SEQ: 2,
   /** The armed timer's flow id (0: none): set by the cpu at set_timer, taken by the waker. */
   TIMER_FLOW: 3,
+  /** Typed input's flow id (0: none): set by the launcher's write, taken by the ring's reader. */
+  INPUT_FLOW: 4,
   /** Per interrupt source 0..63: the id of its interrupt in flight (raised, not completed). */
   IRQ_SPAN: 8,
   /** Per virtio slot × queue (slot * 8 + q): the flow id of a notify not yet picked up. */
@@ -244,6 +246,30 @@ export class Tracer {
   /** A word of the board (TBOARD), for the handovers below and the device hooks. */
   get board(): Int32Array {
     return this.#board;
+  }
+
+  /**
+   * The launcher wrote `n` typed bytes into the input ring: an "input" instant
+   * on its track, with an arrow to whoever reads them (inputTaken), unless an
+   * arrow is already waiting there (then these bytes ride on it).
+   */
+  inputWritten(n: number): void {
+    const def = this.named("input", { cat: "input", ph: "i", args: ["bytes"] });
+    let id = 0;
+    if (Atomics.load(this.#board, TBOARD.INPUT_FLOW) === 0) {
+      id = this.flowId();
+      Atomics.store(this.#board, TBOARD.INPUT_FLOW, id);
+    }
+    const now = traceNow();
+    this.record(def, now, now, 0, id, 0, n);
+  }
+
+  /** The input ring's reader (the console actor, or the cpu for the SBI console and UART) took `n` bytes. */
+  inputTaken(n: number): void {
+    const def = this.named("input taken", { cat: "input", ph: "i", args: ["bytes"] });
+    const flow = Atomics.exchange(this.#board, TBOARD.INPUT_FLOW, 0);
+    const now = traceNow();
+    this.record(def, now, now, flow, 0, 0, n);
   }
 
   /** The cpu saw QueueNotify for (slot, q): leave a flow and its time for the device, once. */

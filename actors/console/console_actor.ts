@@ -19,6 +19,7 @@
 import type { ActorContext, ActorHandlers } from "../runtime/protocol.ts";
 import { shareStdoutState } from "../output.ts";
 import { ByteRingReader } from "../../lib/ring.ts";
+import { tracer } from "../../lib/trace.ts";
 import { OutputSink, OutputWatch } from "../output.ts";
 import { claimInput, CTL, INPUT, releaseInput } from "../../machine/control.ts";
 import { ConsoleDevice } from "../../devices/console.ts";
@@ -187,11 +188,13 @@ async function pumpInput(
     if (faults) {
       // The fault layer takes the bytes one by one (docs/faults.md).
       const n = faults.take(reader);
+      if (n > 0) tracer?.inputTaken(n);
       feed.took(n);
       if (n > 0) continue;
     } else {
       const n = reader.read(buf);
       if (n > 0) {
+        tracer?.inputTaken(n);
         feed.took(n);
         dev.pushInput(buf.subarray(0, n));
         continue;

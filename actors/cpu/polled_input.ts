@@ -13,6 +13,7 @@
 // Read next: actors/console/console_actor.ts (the other reader), devices/uart.ts.
 
 import { ByteRingReader } from "../../lib/ring.ts";
+import { tracer } from "../../lib/trace.ts";
 import { claimInput, INPUT, releaseInput, wantInput } from "../../machine/control.ts";
 import type { UartInput } from "../../devices/uart.ts";
 
@@ -79,13 +80,17 @@ export class PolledInput implements UartInput {
 
   /** UartInput: the next byte (after ready() said yes). */
   take(): number {
-    return this.#reader !== null && this.#reader.read(this.#one) === 1 ? this.#one[0] : 0;
+    if (this.#reader === null || this.#reader.read(this.#one) !== 1) return 0;
+    tracer?.inputTaken(1);
+    return this.#one[0];
   }
 
   /** SBI console read: up to dst.length bytes into dst, 0 when none (or not ours). */
   read(dst: Uint8Array): number {
     const r = this.#poll(true);
-    return r === null ? 0 : r.read(dst);
+    const n = r === null ? 0 : r.read(dst);
+    if (n > 0) tracer?.inputTaken(n);
+    return n;
   }
 
   /** Between instruction batches: let go after POLL_LAPSE_MS without a poll. */

@@ -179,6 +179,16 @@ Deno.test({
       has("timer arm", (e) => on("cpu")(e) && e.name === "timer arm");
       has("timer fire", (e) => on("waker")(e) && e.name === "timer fire");
       has("a message arrow", (e) => e.cat === "message" && e.name.startsWith("take seen"));
+      // Typed input: an arrow from the launcher's write to the console actor's read.
+      const flowEnds = (ph: string, track: string) =>
+        new Set(ev.filter((e) => e.ph === ph && on(track)(e)).map((e) => e.id));
+      const typedFrom = flowEnds("s", "launcher");
+      has("typed input", (e) => on("launcher")(e) && e.name === "input");
+      has("input taken by the console", (e) => on("console")(e) && e.name === "input taken");
+      assert.ok(
+        [...flowEnds("f", "console")].some((id) => typedFrom.has(id)),
+        "an input arrow from the launcher to the console",
+      );
       has("a restart", (e) => on("block 0")(e) && e.name === "supervisor: restarted");
       has("a fault injection", (e) => e.cat === "fault" && e.name === "fault ioerr");
       has("a kill injection", (e) => e.cat === "fault" && e.name === "fault kill");
