@@ -118,7 +118,16 @@ Deno.test("trace layouts: the ring header and the board words are pinned", () =>
   );
   assert.deepEqual(
     { ...TBOARD },
-    { MAGIC: 0, VERSION: 1, FLOW_SEQ: 2, TIMER_FLOW: 3, IRQ_SPAN: 8, NOTIFY_FLOW: 72, WORDS: 584 },
+    {
+      MAGIC: 0,
+      VERSION: 1,
+      FLOW_SEQ: 2,
+      TIMER_FLOW: 3,
+      INPUT_FLOW: 4,
+      IRQ_SPAN: 8,
+      NOTIFY_FLOW: 72,
+      WORDS: 584,
+    },
   );
   assert.equal(REC.ARG0 + 6, 12, "a record is 12 float64s, six of them arguments");
   const ring = new Int32Array(createTraceRing(8));
