@@ -604,6 +604,23 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       }
       cur.pc = pc;
       cur.k = k;
+      if (ins.straddleHi !== undefined) {
+        // Its upper half is in the next page: that page must still be mapped
+        // for fetch (this privilege's fetch TLB) and still hold the halfword
+        // translated, or the interpreter fetches it (and takes any fault).
+        const fTag = lay.state + HART_STATE.TLB, fAdd = fTag + TLB_BYTES;
+        const nextVpn = vbase / 4096 + 1;
+        c.i32((nextVpn & TLB_MASK) * 8);
+        c.get(L_FB).op(W.i32_add).set(L_TI);
+        c.get(L_TI).mem(W.f64_load, 3, fTag).f64(nextVpn).op(W.f64_ne).op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, pc, L - k);
+        c.op(W.end);
+        c.get(L_TI).mem(W.f64_load, 3, fAdd).f64(vbase + 4096).op(W.f64_add);
+        c.op(W.i32_trunc_f64_s).mem(W.i32_load16_u, 1, 0); // (fetch TLB entries are RAM only)
+        c.i32(ins.straddleHi).op(W.i32_ne).op(W.if).byte(VOID);
+        exitAt(EXIT_INTERP, pc, L - k);
+        c.op(W.end);
+      }
       const op = ins.insn & 0x7f;
       if (op === 0x2f) emitAmo(ie, ins.insn);
       else if (op === 0x73 && (ins.insn >>> 20) >= 0xc00) emitCounter(ins.insn, k);

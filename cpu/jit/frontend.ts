@@ -30,6 +30,13 @@ export interface Insn {
    * interpreter runs from here in one go (see interpStretch).
    */
   stretch?: number;
+  /**
+   * A 4-byte instruction at offset 4094 whose upper half is the first
+   * halfword of the next page: that halfword as seen at translation time.
+   * The emitter checks at run time that the next virtual page is still
+   * mapped for fetch and still holds it, or leaves to the interpreter.
+   */
+  straddleHi?: number;
 }
 
 /** Straight-line plain instructions after which a stretch stops (translated code is faster). */
@@ -132,14 +139,25 @@ function kindOf(i: number): number {
   }
 }
 
-/** Decode the instruction at `off` of the page whose first halfword is r16[base]. */
-export function decodeAt(r16: Uint16Array, base: number, off: number): Insn {
+/**
+ * Decode the instruction at `off` of the page whose first halfword is
+ * r16[base]. `straddleHi` (-1: unknown) is the next page's first halfword,
+ * for a 4-byte instruction that straddles the page end.
+ */
+export function decodeAt(r16: Uint16Array, base: number, off: number, straddleHi = -1): Insn {
   const lo = r16[base + (off >>> 1)];
   if ((lo & 3) !== 3) {
     const e = compressedTable()[lo];
     return { off, insn: e, len: 2, kind: e === 0 ? K_EXIT : kindOf(e) };
   }
-  if (off >= 4094) return { off, insn: 0, len: 4, kind: K_EXIT }; // straddles the page end
+  if (off >= 4094) { // straddles the page end
+    if (straddleHi < 0) return { off, insn: 0, len: 4, kind: K_EXIT };
+    const insn = (lo | (straddleHi << 16)) | 0;
+    const kind = kindOf(insn);
+    // Only a plain one: it ends the page, and what follows is another page's.
+    if (kind !== K_PLAIN) return { off, insn: 0, len: 4, kind: K_EXIT };
+    return { off, insn, len: 4, kind, straddleHi };
+  }
   const insn = (lo | (r16[base + (off >>> 1) + 1] << 16)) | 0;
   return { off, insn, len: 4, kind: kindOf(insn) };
 }
@@ -159,7 +177,12 @@ export function directTarget(ins: Insn): number {
  * Cut the page (its RAM offset `pageOff`, 4 KiB aligned) into runs reachable
  * from `entries` (byte offsets, even). Runs come sorted by offset.
  */
-export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<number>): Run[] {
+export function findRuns(
+  r16: Uint16Array,
+  pageOff: number,
+  entries: Iterable<number>,
+  straddleHi = -1,
+): Run[] {
   const base = pageOff >>> 1;
   const leader = new Uint8Array(2048);
   const seen = new Uint8Array(2048);
@@ -176,7 +199,7 @@ export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<nu
   // whatever follows an unconditional jump or a return (usually the next
   // function). A wrong guess (data decoded as code) only costs code size.
   for (let off = 0; off < 4096;) {
-    const ins = decodeAt(r16, base, off);
+    const ins = decodeAt(r16, base, off, straddleHi);
     const after = off + ins.len;
     if (ins.kind === K_BRANCH || ins.kind === K_JAL) add(directTarget(ins));
     if (ins.kind === K_JAL || ins.kind === K_JALR) add(after);
@@ -186,7 +209,7 @@ export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<nu
     let off = work.pop()!;
     while (off < 4096 && !seen[off >>> 1]) {
       seen[off >>> 1] = 1;
-      const ins = decodeAt(r16, base, off);
+      const ins = decodeAt(r16, base, off, straddleHi);
       const after = off + ins.len;
       if (ins.kind === K_PLAIN) {
         off = after;
@@ -219,7 +242,7 @@ export function findRuns(r16: Uint16Array, pageOff: number, entries: Iterable<nu
         next = off;
         break;
       }
-      const ins = decodeAt(r16, base, off);
+      const ins = decodeAt(r16, base, off, straddleHi);
       insns.push(ins);
       if (ins.kind === K_PLAIN) {
         off += ins.len;

@@ -51,6 +51,13 @@ export interface JitOptions {
    * emulator's setting), a small one a closer count (the user-mode runner).
    */
   chunk?: number;
+  /**
+   * Jumps into a translated page at an offset it has no entry for before it
+   * is translated again with those entries (default: the threshold, at most 64).
+   * Kept apart from the threshold: a page is hot already, and every miss is a
+   * round trip through JS and the interpreter.
+   */
+  missThreshold?: number;
   /** Bytes of wasm kept before the whole cache is dropped (default 64 MiB). */
   cacheBytes?: number;
   /**
@@ -191,6 +198,7 @@ export class Jit {
   private readonly pages: (Entry | undefined)[];
   private readonly hot: Uint16Array;
   private readonly threshold: number;
+  private readonly missThreshold: number;
   private readonly chunk: number;
   private readonly cacheLimit: number;
   private readonly i32: Int32Array;
@@ -219,6 +227,7 @@ export class Jit {
     this.pages = new Array(n);
     this.hot = new Uint16Array(n);
     this.threshold = Math.max(1, Math.min(65535, opts.threshold ?? 16));
+    this.missThreshold = Math.max(1, opts.missThreshold ?? Math.min(this.threshold, 64));
     this.chunk = Math.max(1, opts.chunk ?? CHUNK);
     this.cacheLimit = opts.cacheBytes ?? 64 << 20;
     this.i32 = new Int32Array(mem.buffer);
@@ -366,7 +375,13 @@ export class Jit {
     // Clear the page's DMA bit before reading its bytes: a device write after
     // this sets it again and drops the translation at the next entry.
     if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
-    const runs = findRuns(h.ram16, page * 4096, entries);
+    // A 4-byte instruction across the page end is translated too when the
+    // next virtual page is in the fetch TLB now (checked again at run time).
+    const nextVpn = vbase / 4096 + 1;
+    const nti = h.fBase + (nextVpn & TLB_MASK);
+    const nextRam = h.fTag[nti] === nextVpn ? h.fAdd[nti] + vbase + 4096 : -1;
+    const straddleHi = nextRam >= 0 && nextRam < this.mem.ramBytes ? h.ram16[nextRam >>> 1] : -1;
+    const runs = findRuns(h.ram16, page * 4096, entries, straddleHi);
     const bytes = emitPage(runs, vbase, this.mem.layout);
     const leaders = new Uint8Array(2048);
     for (const r of runs) leaders[r.off >>> 1] = 1;
@@ -535,13 +550,13 @@ export class Jit {
               continue;
             }
             // A new way into the page (a call from another page, a return):
-            // once the page has been missed `threshold` times, translate it
+            // once the page has been missed `missThreshold` times, translate it
             // again with every entry seen so far. Meanwhile the interpreter
             // steps to the next leader (a branch away, usually) or out of the page.
             // (Only a jump counts: the end of a batch or of an interpreted
             // stretch leaves pc anywhere.)
             if (jumped) e.missing.add(h.pcN - vbase);
-            if (jumped && ++e.missed >= this.threshold && e.recompiles < MAX_RECOMPILES) {
+            if (jumped && ++e.missed >= this.missThreshold && e.recompiles < MAX_RECOMPILES) {
               this.compile(page, vbase, new Set([...e.entries, ...e.missing]), e.recompiles + 1);
               continue;
             }
