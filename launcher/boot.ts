@@ -147,7 +147,8 @@ function actorsFor(
         dmaDirty: b.dmaDirty,
         state: b.consoleSlot.state,
         control,
-        input: b.inputRing,
+        // Deterministic mode: the ring only the cpu writes (actors/cpu/deterministic.ts).
+        input: b.consoleInputRing ?? b.inputRing,
         ...(output ? { output: output[0] } : {}),
       },
       { ramBase: RAM_BASE, ramBytes: b.ramBytes, verbose, watch },
@@ -197,6 +198,7 @@ function actorsFor(
         plic,
         ...b.slotBuffers,
         input: b.inputRing,
+        ...(b.consoleInputRing ? { consoleInput: b.consoleInputRing } : {}),
         ...(output ? { output: output[1] } : {}),
         ...(debug ? { debug } : {}),
       },
@@ -205,6 +207,7 @@ function actorsFor(
         ramBytes: b.ramBytes,
         memory: b.memory,
         jit: o.jit,
+        ...(p.deterministic ? { deterministic: p.deterministic.cpu, consoleSlot: 0 } : {}),
         slots: b.slots,
         entry: b.entry,
         firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
@@ -359,7 +362,11 @@ export async function bootOnce(
   }
   attach({
     inputRing: b.inputRing,
-    resize: (size) => setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
+    // Deterministic mode: the guest's console has no size, and no resize reaches it.
+    resize: (size) =>
+      p.deterministic
+        ? undefined
+        : setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
     stop: (fate) => requestStop(ctl, fate),
     wake: () => wakeCpu(ctl),
   });

@@ -1,0 +1,413 @@
+// The cpu's side of deterministic mode (--deterministic, --record, --replay;
+// docs/replay.md). Everything that reaches the guest from outside the hart
+// becomes visible only at instruction counts the hart chooses:
+//   - guest time is made of instructions (INSTRUCTIONS_PER_TICK each tick),
+//     plus the instructions "skipped" while the hart waits in wfi — never the
+//     wall clock; the timer deadline is reached by counting, not by the waker;
+//   - a device acts only inside a pass the cpu waits for: every doorbell the
+//     hart rings (a register write) is followed by a wait until the device
+//     has served it (VS.SERVED_SEQ) and the interrupt controller has seen the
+//     line (CTL.IRQ_SERVED), so a completion and its interrupt land at the
+//     instruction that asked for them;
+//   - console input is put into the console's ring by the cpu at a batch
+//     boundary (taken from the terminal and logged, or read from the log).
+// Batch boundaries are at absolute multiples of the quantum, at timer
+// deadlines, at the interrupt controller's timed actions and at logged
+// events, so a recording and its replay cut the run at the same counts.
+// Read next: machine/replay_log.ts (the log), devices/virtio/mmio.ts (SERVED_SEQ).
+
+import type { Hart } from "../../cpu/hart.ts";
+import type { MmioTransport } from "../../devices/virtio/mmio.ts";
+import { ByteRingReader, ByteRingWriter } from "../../lib/ring.ts";
+import {
+  cpuBeat,
+  CTL,
+  CTL64,
+  FATE,
+  publishVirtualTicks,
+  ringIrqDoorbell,
+  waitIrqServed,
+} from "../../machine/control.ts";
+import {
+  type CheckEvent,
+  describeEvent,
+  formatEvent,
+  INSTRUCTIONS_PER_TICK,
+  parseInputScript,
+  parseReplayLog,
+  type ReplayEvent,
+  type ReplayHeader,
+  type ReplayLog,
+  sameCheck,
+  toBase64,
+} from "../../machine/replay_log.ts";
+
+/** What the launcher hands the cpu for deterministic mode (CpuConfig.deterministic). */
+export interface DeterministicConfig {
+  /** plain: --deterministic; record: --record; replay: --replay. */
+  mode: "plain" | "record" | "replay";
+  /** record: where the log goes (the header first). */
+  logPath?: string;
+  header?: ReplayHeader;
+  /** replay: the log's text (checked by the launcher); plain: an input script's, if any. */
+  logText?: string;
+  /** The log's or script's name, for messages. */
+  logName?: string;
+}
+
+/** Instructions a batch runs at most: boundaries at multiples of it (~1 ms). */
+export const DET_QUANTUM = 40_000;
+/** How long the cpu waits for a device or the interrupt controller before it gives up. */
+const SERVE_TIMEOUT_MS = 30_000;
+/** Guest instructions per ms of wall clock while a recording waits in wfi (10 ns each). */
+const INSTRUCTIONS_PER_MS = 100_000;
+/** The most bytes one input event carries. */
+const INPUT_CHUNK = 4096;
+
+export class DeterministicCpu {
+  readonly mode: DeterministicConfig["mode"];
+  /** Instructions skipped while the hart waited in wfi: guest time = instret + idle. */
+  idle = 0;
+  /** An SBI set_timer deadline (ticks) not yet reached, or -1 (Sstc's stimecmp is the hart's). */
+  sbiDeadline = -1n;
+  /** Set when a replay diverged or a device did not answer: the reason the run stops. */
+  failure: string | null = null;
+
+  readonly #hart: Hart;
+  readonly #ctl: Int32Array;
+  readonly #skew: BigInt64Array;
+  readonly #irqDue: Float64Array;
+  readonly #slots: (MmioTransport | null)[];
+  readonly #consoleSlot: number;
+  readonly #terminal: ByteRingReader | null;
+  readonly #console: ByteRingWriter;
+  readonly #chunk = new Uint8Array(INPUT_CHUNK);
+  readonly #inputs: ReplayLog["inputs"];
+  #nextInput = 0;
+  readonly #checks: ReplayLog["checks"];
+  #nextCheck = 0;
+  /** record: lines not yet written, and the file. */
+  #lines: string[] = [];
+  readonly #logPath: string | null;
+  readonly #logName: string;
+
+  constructor(opts: {
+    hart: Hart;
+    control: SharedArrayBuffer;
+    slots: (MmioTransport | null)[];
+    consoleSlot: number;
+    /** The terminal's byte ring (absent in replay, and with a script). */
+    terminal?: SharedArrayBuffer;
+    /** The console's input ring: the cpu is its only writer. */
+    consoleInput: SharedArrayBuffer;
+    config: DeterministicConfig;
+  }) {
+    const c = opts.config;
+    this.mode = c.mode;
+    this.#hart = opts.hart;
+    this.#ctl = new Int32Array(opts.control);
+    this.#skew = new BigInt64Array(opts.control, CTL64.CLOCK_SKEW, 1);
+    this.#irqDue = new Float64Array(opts.control, CTL64.IRQ_DUE, 1);
+    this.#slots = opts.slots;
+    this.#consoleSlot = opts.consoleSlot;
+    this.#console = new ByteRingWriter(opts.consoleInput);
+    this.#logName = c.logName ?? "the log";
+    let inputs: ReplayLog["inputs"] = [];
+    let checks: ReplayLog["checks"] = [];
+    if (c.mode === "replay") {
+      const log = parseReplayLog(c.logText ?? "", this.#logName);
+      inputs = log.inputs;
+      checks = log.checks;
+    } else if (c.logText !== undefined) {
+      inputs = parseInputScript(c.logText, this.#logName);
+    }
+    this.#inputs = inputs;
+    this.#checks = checks;
+    // Live input from the terminal only when no log or script supplies it.
+    this.#terminal = opts.terminal && c.mode !== "replay" && c.logText === undefined
+      ? new ByteRingReader(opts.terminal)
+      : null;
+    this.#logPath = c.mode === "record" ? c.logPath ?? null : null;
+    if (this.#logPath !== null && c.header) {
+      Deno.writeTextFileSync(this.#logPath, formatEvent(c.header) + "\n");
+    }
+  }
+
+  /** Guest time so far as an instruction count: retired plus skipped in wfi. */
+  icount(): number {
+    return this.#hart.instretN + this.idle;
+  }
+
+  /** The `time` CSR, `n` instructions into a translated call (cpu/jit/tier.ts passes it). */
+  readTime(n = 0): bigint {
+    const t = Math.floor((this.#hart.instretN + n + this.idle) / INSTRUCTIONS_PER_TICK);
+    return BigInt(t) + Atomics.load(this.#skew, 0);
+  }
+
+  /** The instruction count at which guest time reaches the nearest timer deadline (Infinity: none). */
+  #timerAt(): number {
+    const h = this.#hart;
+    const skew = Atomics.load(this.#skew, 0);
+    let at = Infinity;
+    if (h.sstcEnabled && h.stimecmp < 1n << 63n) {
+      at = Number(h.stimecmp - skew) * INSTRUCTIONS_PER_TICK;
+    }
+    if (this.sbiDeadline >= 0n) {
+      at = Math.min(at, Number(this.sbiDeadline - skew) * INSTRUCTIONS_PER_TICK);
+    }
+    return at;
+  }
+
+  /** The next count something is due at: a timer, the irq actor's timed action, a logged event. */
+  #nextDue(): number {
+    let at = this.#timerAt();
+    const irq = this.#irqDue[0];
+    if (irq !== Infinity) at = Math.min(at, Math.ceil(irq * INSTRUCTIONS_PER_TICK));
+    if (this.#nextInput < this.#inputs.length) {
+      at = Math.min(at, this.#inputs[this.#nextInput].ev.at);
+    }
+    const end = this.#expectedEnd();
+    if (end !== null) at = Math.min(at, end);
+    return at;
+  }
+
+  /** replay: the count a recording stopped at (three ^C, a signal), if that is next. */
+  #expectedEnd(): number | null {
+    const c = this.#checks[this.#nextCheck];
+    return c && c.ev.k === "end" && c.ev.fate === FATE.STOPPED ? c.ev.at : null;
+  }
+
+  /** How many instructions the next batch may run (>= 1): to the next boundary. */
+  budget(max: number): number {
+    const now = this.icount();
+    let to = (Math.floor(now / DET_QUANTUM) + 1) * DET_QUANTUM;
+    const due = this.#nextDue();
+    if (due > now && due < to) to = due;
+    return Math.max(1, Math.min(max, to - now));
+  }
+
+  /**
+   * At a batch boundary: publish guest time, serve what is due (the irq
+   * actor's timed action, an SBI timer, logged or typed input). Returns
+   * false when the run must stop here (a divergence, a recorded stop).
+   */
+  beforeBatch(): boolean {
+    const now = this.icount();
+    publishVirtualTicks(this.#ctl, Math.floor(now / INSTRUCTIONS_PER_TICK));
+    if (this.#irqDue[0] * INSTRUCTIONS_PER_TICK <= now) {
+      ringIrqDoorbell(this.#ctl);
+      this.settleIrq();
+    }
+    if (this.sbiDeadline >= 0n && this.readTime() >= this.sbiDeadline) {
+      this.sbiDeadline = -1n;
+      this.#hart.setMipSoftware(1 << 5, true); // STIP, as the waker raises it
+    }
+    while (this.#nextInput < this.#inputs.length) {
+      const x = this.#inputs[this.#nextInput];
+      if (x.ev.at > now) break;
+      if (x.ev.at < now) {
+        return this.#diverged(
+          `${this.#logName}, line ${x.line}: ${describeEvent(x.ev)}, ` +
+            `but the run went from before it to ${now} without a boundary there`,
+        );
+      }
+      this.#nextInput++;
+      if (!this.#deliver(x.bytes)) {
+        return this.#diverged(
+          `${this.#logName}, line ${x.line}: ${describeEvent(x.ev)}, ` +
+            `but the console had no room for it`,
+        );
+      }
+    }
+    if (this.#terminal !== null) this.#takeTyped(now);
+    const end = this.#expectedEnd();
+    if (end !== null && end === now) return false; // the recording was stopped here
+    return this.failure === null;
+  }
+
+  /** record and plain: move what was typed into the console's ring, logged at `now`. */
+  #takeTyped(now: number): void {
+    const t = this.#terminal!;
+    while (t.available > 0 && this.failure === null) {
+      const room = Math.min(this.#console.free, this.#chunk.length);
+      if (room === 0) return;
+      const n = t.read(this.#chunk.subarray(0, room));
+      if (n === 0) return;
+      const bytes = this.#chunk.subarray(0, n);
+      this.#record({ k: "in", at: now, b: toBase64(bytes) });
+      this.#deliver(bytes);
+    }
+  }
+
+  /** Put input in the console's ring and wait until the console has taken what it can. */
+  #deliver(bytes: Uint8Array): boolean {
+    if (this.#console.write(bytes) !== bytes.length) return false;
+    const t = this.#slots[this.#consoleSlot];
+    if (t) {
+      t.kick();
+      this.#waitServed(this.#consoleSlot);
+    }
+    return true;
+  }
+
+  /**
+   * After the hart wrote a virtio register of `slot`: if that rang the
+   * doorbell (`seqBefore` moved), wait until the device served it and the
+   * interrupt controller saw its line. A queue notify is a check event.
+   */
+  afterVirtioWrite(slot: number, offset: number, value: number, seqBefore: number): void {
+    const t = this.#slots[slot];
+    if (t === null || t.doorbellSeq() === seqBefore) return;
+    if (offset === 0x50) this.#check({ k: "io", at: this.icount(), s: slot, q: value >>> 0 });
+    this.#waitServed(slot);
+  }
+
+  #waitServed(slot: number): void {
+    const t = this.#slots[slot]!;
+    for (let waited = 0; !t.waitServed(1000); waited += 1000) {
+      cpuBeat(this.#ctl); // waiting for a device is progress, not a hang
+      if (Atomics.load(this.#ctl, CTL.STOP) !== 0) return;
+      if (waited >= SERVE_TIMEOUT_MS) {
+        this.#fail(
+          `deterministic mode: the device in virtio slot ${slot} did not serve its ` +
+            `doorbell within ${SERVE_TIMEOUT_MS / 1000} s`,
+        );
+        return;
+      }
+    }
+    this.settleIrq();
+  }
+
+  /** Wait until the interrupt controller has served every line change so far. */
+  settleIrq(): void {
+    for (let waited = 0; !waitIrqServed(this.#ctl, 1000); waited += 1000) {
+      cpuBeat(this.#ctl);
+      if (Atomics.load(this.#ctl, CTL.STOP) !== 0) return;
+      if (waited >= SERVE_TIMEOUT_MS) {
+        this.#fail(
+          `deterministic mode: the interrupt controller did not answer within ` +
+            `${SERVE_TIMEOUT_MS / 1000} s`,
+        );
+        return;
+      }
+    }
+  }
+
+  /**
+   * The hart waits in wfi with nothing pending: move guest time on. Plain:
+   * to the next deadline at once (with none, wait for typed input). Record:
+   * wait on the wall clock up to the deadline or until input is typed, and
+   * log how far time went. Replay: as far as the log says. Returns false
+   * when the run must stop (a divergence, the launcher's stop, a guest that
+   * can never wake).
+   */
+  onWfi(): boolean {
+    const now = this.icount();
+    const due = this.#nextDue();
+    let to = now;
+    if (this.mode === "replay") {
+      const c = this.#checks[this.#nextCheck];
+      if (c && c.ev.k === "wfi" && c.ev.at === now) to = c.ev.to;
+      else if (due !== Infinity) to = due; // #check below names the difference
+    } else if (this.mode === "record") {
+      to = this.#waitTyped(now, due);
+    } else if (due !== Infinity) {
+      to = due;
+    } else if (this.#terminal !== null) {
+      this.#waitTyped(now, Infinity);
+    } else {
+      return this.#fail(
+        `deterministic mode: the hart waits in wfi at ${now} with no timer ` +
+          `armed and no input to come`,
+      );
+    }
+    if (this.mode !== "plain") this.#check({ k: "wfi", at: now, to });
+    if (to > now) this.idle += to - now;
+    return this.failure === null && Atomics.load(this.#ctl, CTL.STOP) === 0;
+  }
+
+  /** Wait on the wall clock (guest time running at 10 ns an instruction) for typed input or `due`. */
+  #waitTyped(now: number, due: number): number {
+    const t0 = performance.now();
+    const ctl = this.#ctl;
+    for (;;) {
+      if (this.#terminal !== null && this.#terminal.available > 0) break;
+      if (Atomics.load(ctl, CTL.STOP) !== 0) break;
+      const elapsed = (performance.now() - t0) * INSTRUCTIONS_PER_MS;
+      if (now + elapsed >= due) return due;
+      const leftMs = due === Infinity ? 1000 : (due - now - elapsed) / INSTRUCTIONS_PER_MS;
+      const seen = Atomics.load(ctl, CTL.WAKE);
+      Atomics.store(ctl, CTL.CPU_IDLE, 1);
+      Atomics.wait(ctl, CTL.WAKE, seen, Math.max(0.05, Math.min(leftMs, 1000)));
+      Atomics.store(ctl, CTL.CPU_IDLE, 0);
+    }
+    const went = Math.floor((performance.now() - t0) * INSTRUCTIONS_PER_MS);
+    return Math.min(due, now + went);
+  }
+
+  /**
+   * The run ends with `fate`: recorded (and the log written out), or in a
+   * replay compared with the log's end. Returns a divergence, or null.
+   */
+  finish(fate: number, reason: string): string | null {
+    if (this.failure !== null) {
+      this.#flush();
+      return this.failure;
+    }
+    this.#check({ k: "end", at: this.icount(), fate, reason });
+    this.#flush();
+    if (this.failure === null && this.mode === "replay") {
+      const left = this.#checks.length - this.#nextCheck;
+      if (left > 0 || this.#nextInput < this.#inputs.length) {
+        return `replay: the run ended but ${this.#logName} goes on (line ${
+          this.#checks[this.#nextCheck]?.line ?? this.#inputs[this.#nextInput].line
+        })`;
+      }
+    }
+    return this.failure;
+  }
+
+  /** A check event: logged when recording, compared with the log when replaying. */
+  #check(ev: CheckEvent): void {
+    if (this.mode === "record") this.#record(ev);
+    if (this.mode !== "replay" || this.failure !== null) return;
+    const want = this.#checks[this.#nextCheck];
+    if (want === undefined) {
+      this.#diverged(
+        `replay diverged: the run did ${describeEvent(ev)}, past the end of ` +
+          `${this.#logName}`,
+      );
+      return;
+    }
+    if (!sameCheck(want.ev, ev)) {
+      this.#diverged(
+        `replay diverged at ${this.#logName}, line ${want.line}: the log has ` +
+          `${describeEvent(want.ev)}, the run did ${describeEvent(ev)}`,
+      );
+      return;
+    }
+    this.#nextCheck++;
+  }
+
+  #record(ev: ReplayEvent): void {
+    if (this.#logPath === null) return;
+    this.#lines.push(formatEvent(ev));
+    if (this.#lines.length >= 4096) this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#logPath === null || this.#lines.length === 0) return;
+    Deno.writeTextFileSync(this.#logPath, this.#lines.join("\n") + "\n", { append: true });
+    this.#lines = [];
+  }
+
+  #diverged(why: string): false {
+    this.failure ??= why;
+    this.#hart.stopRequested = true;
+    return false;
+  }
+
+  #fail(why: string): false {
+    return this.#diverged(why);
+  }
+}
