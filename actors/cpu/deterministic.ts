@@ -252,14 +252,20 @@ export class DeterministicCpu {
 
   /**
    * After the hart wrote a virtio register of `slot`: if that rang the
-   * doorbell (`seqBefore` moved), wait until the device served it and the
-   * interrupt controller saw its line. A queue notify is a check event.
+   * doorbell (`seqBefore` moved), wait until the device served it; then until
+   * the interrupt controller saw every line change. A queue notify is a check
+   * event.
    */
   afterVirtioWrite(slot: number, offset: number, value: number, seqBefore: number): void {
     const t = this.#slots[slot];
-    if (t === null || t.doorbellSeq() === seqBefore) return;
-    if (offset === 0x50) this.#check({ k: "io", at: this.icount(), s: slot, q: value >>> 0 });
-    this.#waitServed(slot);
+    if (t !== null && t.doorbellSeq() !== seqBefore) {
+      if (offset === 0x50) this.#check({ k: "io", at: this.icount(), s: slot, q: value >>> 0 });
+      this.#waitServed(slot);
+    }
+    // An InterruptACK lowers the line without ringing the device: the irq
+    // actor must see that too before the hart goes on (a fault plan's held
+    // assertion ends when its line falls).
+    this.settleIrq();
   }
 
   #waitServed(slot: number): void {
