@@ -114,6 +114,7 @@ export async function prepareDeterministic(
     seed,
     memMb: inputs.memMb,
     cmdline: inputs.cmdline,
+    jit: o.jit,
   };
   const cpu: DeterministicConfig = { mode };
   if (mode === "record") {
@@ -141,6 +142,10 @@ export async function prepareDeterministic(
     if (h.faults !== header.faults) throw differs("the fault plan");
     if (h.memMb !== header.memMb) throw differs(`the memory size (${inputs.memMb} MB)`);
     if (h.cmdline !== header.cmdline) throw differs("the kernel command line");
+    if (h.jit !== header.jit) {
+      throw bad(`${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +
+        `(they take interrupts at different instructions; docs/replay.md)`);
+    }
     cpu.logText = log.text;
     cpu.logName = o.replayLog!;
   } else if (o.inputScript !== null) {

@@ -29,6 +29,12 @@ export interface ReplayHeader {
   seed: number;
   memMb: number;
   cmdline: string;
+  /**
+   * Whether the translator ran (--jit): both tiers are deterministic, but
+   * they take a pending interrupt at different instructions, so a replay
+   * runs on the tier that recorded.
+   */
+  jit: boolean;
 }
 
 /** Data from outside, delivered at `at`: bytes typed into the console (base64). */

@@ -152,6 +152,15 @@ Deno.test({
       const o = await runToEnd([`--replay=${dir}/run.log`, `--block=${other}`, ...bundledBoot([])]);
       assert.equal(o.code, 2, o.err);
       assert.match(o.err, /--block=.*other\.img is not the one recorded/);
+      // ... and so is one on the other tier.
+      const j = await runToEnd([
+        `--replay=${dir}/run.log`,
+        "--jit=off",
+        `--block=${disk}`,
+        ...bundledBoot([]),
+      ]);
+      assert.equal(j.code, 2, j.err);
+      assert.match(j.err, /recorded with --jit=on: replay on the same tier/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
