@@ -427,6 +427,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     }
   }
   if (deterministicFlag && o.deterministic === null) o.deterministic = "plain";
+  // One log, one boot: a guest reboot ends a deterministic run (docs/replay.md).
+  if (o.deterministic !== null) o.noReboot = true;
   checkDeterministic(o);
   if (o.gdbWait && o.gdb === null) throw new UsageError("--gdb-wait needs --gdb=<host:port>");
   if (gdbAllowRemote && o.gdb === null) {

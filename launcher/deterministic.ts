@@ -143,8 +143,10 @@ export async function prepareDeterministic(
     if (h.memMb !== header.memMb) throw differs(`the memory size (${inputs.memMb} MB)`);
     if (h.cmdline !== header.cmdline) throw differs("the kernel command line");
     if (h.jit !== header.jit) {
-      throw bad(`${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +
-        `(they take interrupts at different instructions; docs/replay.md)`);
+      throw bad(
+        `${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +
+          `(they take interrupts at different instructions; docs/replay.md)`,
+      );
     }
     cpu.logText = log.text;
     cpu.logName = o.replayLog!;
