@@ -142,6 +142,7 @@ export async function prepareDeterministic(
     if (h.faults !== header.faults) throw differs("the fault plan");
     if (h.memMb !== header.memMb) throw differs(`the memory size (${inputs.memMb} MB)`);
     if (h.cmdline !== header.cmdline) throw differs("the kernel command line");
+    if ((h.snapshot ?? "") !== (header.snapshot ?? "")) throw differs("the snapshot started from");
     if (h.jit !== header.jit) {
       throw bad(
         `${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +

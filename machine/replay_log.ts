@@ -35,6 +35,12 @@ export interface ReplayHeader {
    * runs on the tier that recorded.
    */
   jit: boolean;
+  /**
+   * The snapshot the run started from (SHA-256 of its file), or absent for a
+   * boot from reset — the hook for recording from a snapshot (issue 17; see
+   * DeterministicCpu.snapshotState).
+   */
+  snapshot?: string;
 }
 
 /** Data from outside, delivered at `at`: bytes typed into the console (base64). */

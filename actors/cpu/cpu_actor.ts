@@ -483,7 +483,8 @@ export function runCpu(
         break;
       }
       if (det !== null) {
-        if (!det.onWfi()) break;
+        // A divergence ends the run here; the launcher's stop, at the top of the loop.
+        if (!det.onWfi() && det.failure !== null) break;
       } else if (trace !== null) {
         trace.endRun();
         const slept = traceNow();

@@ -55,6 +55,14 @@ export interface DeterministicConfig {
   logName?: string;
 }
 
+/** What a snapshot keeps of deterministic mode (structured-cloneable). */
+export interface DeterministicState {
+  /** Instructions skipped in wfi so far. */
+  idle: number;
+  /** The SBI timer deadline, as a decimal string (-1: none). */
+  sbiDeadline: string;
+}
+
 /** Instructions a batch runs at most: boundaries at multiples of it (~1 ms). */
 export const DET_QUANTUM = 40_000;
 /** How long the cpu waits for a device or the interrupt controller before it gives up. */
@@ -131,6 +139,23 @@ export class DeterministicCpu {
     if (this.#logPath !== null && c.header) {
       Deno.writeTextFileSync(this.#logPath, formatEvent(c.header) + "\n");
     }
+  }
+
+  /**
+   * The hook for snapshots (issue 17): what deterministic mode keeps beside
+   * the hart. At a batch boundary every device and the interrupt controller
+   * have served everything (the cpu waited for them), so a snapshot taken
+   * there holds no request in flight; saving this with the hart and setting
+   * it back with restoreState() before the first batch lets a recording or a
+   * replay start from the snapshot (its header's `snapshot` names which).
+   */
+  snapshotState(): DeterministicState {
+    return { idle: this.idle, sbiDeadline: this.sbiDeadline.toString() };
+  }
+
+  restoreState(s: DeterministicState): void {
+    this.idle = s.idle;
+    this.sbiDeadline = BigInt(s.sbiDeadline);
   }
 
   /** Guest time so far as an instruction count: retired plus skipped in wfi. */
