@@ -183,7 +183,15 @@ function actorsFor(
       actor(
         "net",
         i,
-        { ram, dmaDirty: b.dmaDirty, state: b.netSlots[i].state, control },
+        {
+          ram,
+          dmaDirty: b.dmaDirty,
+          state: b.netSlots[i].state,
+          control,
+          ...(b.netRings
+            ? { framesFromHost: b.netRings[i].fromHost, framesToGuest: b.netRings[i].toGuest }
+            : {}),
+        },
         { backend: n.spec, verbose, ramBase: RAM_BASE, ramBytes: b.ramBytes },
         { state: b.netSlots[i].state, name: `virtio-net ${i}` },
       )
@@ -199,6 +207,12 @@ function actorsFor(
         ...b.slotBuffers,
         input: b.inputRing,
         ...(b.consoleInputRing ? { consoleInput: b.consoleInputRing } : {}),
+        ...Object.fromEntries(
+          (b.netRings ?? []).flatMap((r, i) => [
+            [`netFromHost${b.netSlots[i].n}`, r.fromHost],
+            [`netToGuest${b.netSlots[i].n}`, r.toGuest],
+          ]),
+        ),
         ...(output ? { output: output[1] } : {}),
         ...(debug ? { debug } : {}),
       },
@@ -207,7 +221,13 @@ function actorsFor(
         ramBytes: b.ramBytes,
         memory: b.memory,
         jit: o.jit,
-        ...(p.deterministic ? { deterministic: p.deterministic.cpu, consoleSlot: 0 } : {}),
+        ...(p.deterministic
+          ? {
+            deterministic: p.deterministic.cpu,
+            consoleSlot: 0,
+            netSlots: b.netSlots.map((s) => s.n),
+          }
+          : {}),
         slots: b.slots,
         entry: b.entry,
         firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,

@@ -464,8 +464,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
 
 /**
  * What deterministic mode cannot make deterministic yet is refused, named
- * (docs/replay.md, "What is not covered"): frames from a network, a host
- * directory, firmware that keeps its own timer, a debugger's pauses.
+ * (docs/replay.md, "What is not covered"): a host directory, firmware that
+ * keeps its own timer, a debugger's pauses, a swapped actor.
  */
 function checkDeterministic(o: LaunchOptions): void {
   if (o.inputScript !== null && o.deterministic !== "plain") {
@@ -480,7 +480,6 @@ function checkDeterministic(o: LaunchOptions): void {
       `${mode}: ${what} is not supported in deterministic mode (docs/replay.md)`,
     );
   };
-  if (o.tunnet !== null || o.sharenet !== null || o.userNet) refuse("a network");
   if (o.shares.length) refuse("--share");
   if (o.bios !== null) refuse("--bios");
   if (o.gdb !== null) refuse("--gdb");

@@ -83,6 +83,7 @@ export async function prepareDeterministic(
     faults: FaultRun | null;
     memMb: number;
     cmdline: string;
+    macs: string[];
   },
   seed: number,
   bad: (m: string) => Error,
@@ -115,6 +116,7 @@ export async function prepareDeterministic(
     memMb: inputs.memMb,
     cmdline: inputs.cmdline,
     jit: o.jit,
+    macs: inputs.macs,
   };
   const cpu: DeterministicConfig = { mode };
   if (mode === "record") {
@@ -143,6 +145,12 @@ export async function prepareDeterministic(
     if (h.memMb !== header.memMb) throw differs(`the memory size (${inputs.memMb} MB)`);
     if (h.cmdline !== header.cmdline) throw differs("the kernel command line");
     if ((h.snapshot ?? "") !== (header.snapshot ?? "")) throw differs("the snapshot started from");
+    if (JSON.stringify(h.macs ?? []) !== JSON.stringify(header.macs)) {
+      throw bad(
+        `${flag}: recorded with network(s) of MAC ${(h.macs ?? []).join(", ") || "none"}, ` +
+          `this run has ${header.macs.join(", ") || "none"} (give the same networks, and --mac=)`,
+      );
+    }
     if (h.jit !== header.jit) {
       throw bad(
         `${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +

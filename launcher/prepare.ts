@@ -229,6 +229,7 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
           faults,
           memMb: o.memMb,
           cmdline,
+          macs: nets.map((n) => [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":")),
         },
         seed ?? 0,
         (m) => new InputError(m),
@@ -325,6 +326,12 @@ export interface Board {
   inputRing: SharedArrayBuffer;
   /** Deterministic mode: the console's input ring, which only the cpu writes (else null). */
   consoleInputRing: SharedArrayBuffer | null;
+  /**
+   * Deterministic mode: per network, the frames its backend received (net
+   * actor → cpu) and the frames the cpu hands to the device (cpu → net actor),
+   * each a byte ring of length-prefixed frames (else null).
+   */
+  netRings: { fromHost: SharedArrayBuffer; toGuest: SharedArrayBuffer }[] | null;
   /** A firmware boot (--bios): M-mode firmware first, the CLINT and syscon. */
   firmware: boolean;
   /** The ns16550a UART: always there, as on QEMU virt. */
@@ -425,6 +432,11 @@ export function buildBoard(
   const netSlots = p.nets.map((n) =>
     claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
   );
+  // Deterministic mode: each network's received frames go to the cpu, which
+  // hands them back at counts it chooses (actors/cpu/deterministic.ts).
+  const netRings = p.deterministic
+    ? p.nets.map(() => ({ fromHost: createByteRing(1 << 18), toGuest: createByteRing(1 << 18) }))
+    : null;
 
   let loaded;
   let firmwareEntry = 0, fwDynamicInfo = 0;
@@ -500,6 +512,7 @@ export function buildBoard(
     plic,
     inputRing,
     consoleInputRing,
+    netRings,
     firmware,
     uart,
     slots,

@@ -2,8 +2,8 @@
 // line is the header (what the run was made of: kernel, initrd, disks, fault
 // plan, seed, so a replay on other inputs is refused before it starts); every
 // other line is an event at an instruction count. Two kinds of event: "in"
-// carries data from outside the machine (typed bytes, base64) that replay
-// delivers at its count; the others are checks — what the guest did at a
+// and "net" carry data from outside the machine (typed bytes, a received
+// frame; base64) that replay delivers at its count; the others are checks — what the guest did at a
 // count (a queue notify, a wfi and how far guest time skipped, the fate) —
 // that replay compares with what it sees, stopping at the first difference.
 // Disk reads are not logged: given the disk, they are determined. The
@@ -35,6 +35,8 @@ export interface ReplayHeader {
    * runs on the tier that recorded.
    */
   jit: boolean;
+  /** Each network's MAC address, in slot order (the guest sees it; a replay needs the same). */
+  macs: string[];
   /**
    * The snapshot the run started from (SHA-256 of its file), or absent for a
    * boot from reset — the hook for recording from a snapshot (issue 17; see
@@ -43,11 +45,15 @@ export interface ReplayHeader {
   snapshot?: string;
 }
 
-/** Data from outside, delivered at `at`: bytes typed into the console (base64). */
+/**
+ * Data from outside, delivered at `at` (base64 in `b`): "in", bytes typed
+ * into the console; "net", one frame received for the network in virtio slot `s`.
+ */
 export interface InputEvent {
-  k: "in";
+  k: "in" | "net";
   at: number;
   b: string;
+  s?: number;
 }
 
 /** The guest notified queue `q` of virtio slot `s` in the batch that started at `at`. */
@@ -121,16 +127,22 @@ export function parseReplayLog(text: string, what = "the log"): ReplayLog {
     }
     last = e.at as number;
     switch (e.k) {
-      case "in": {
+      case "in":
+      case "net": {
         if (typeof e.b !== "string") throw bad(line, `input without "b" (base64 bytes)`);
+        if (e.k === "net" && !isCount(e.s)) throw bad(line, `frame without its slot "s"`);
         let bytes: Uint8Array;
         try {
           bytes = Uint8Array.from(atob(e.b), (c) => c.charCodeAt(0));
         } catch {
           throw bad(line, `"b" is not base64`);
         }
-        if (bytes.length === 0 || bytes.length > 4096) {
-          throw bad(line, `input of ${bytes.length} bytes (1..4096)`);
+        const max = e.k === "net" ? 1514 : 4096;
+        if (bytes.length === 0 || bytes.length > max) {
+          throw bad(
+            line,
+            `${e.k === "net" ? "a frame" : "input"} of ${bytes.length} bytes (1..${max})`,
+          );
         }
         log.inputs.push({ ev: e as unknown as InputEvent, line, bytes });
         break;
@@ -186,6 +198,8 @@ export function describeEvent(e: ReplayEvent): string {
   switch (e.k) {
     case "in":
       return `input of ${atob(e.b).length} bytes at ${e.at}`;
+    case "net":
+      return `a frame of ${atob(e.b).length} bytes for slot ${e.s} at ${e.at}`;
     case "io":
       return `notify of slot ${e.s} queue ${e.q} in the batch from ${e.at}`;
     case "wfi":

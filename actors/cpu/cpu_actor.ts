@@ -379,6 +379,11 @@ export function runCpu(
       consoleSlot: start.consoleSlot ?? 0,
       terminal: buffers.input,
       consoleInput: buffers.consoleInput,
+      nets: (start.netSlots ?? []).map((slot) => ({
+        slot,
+        fromHost: buffers[`netFromHost${slot}`],
+        toGuest: buffers[`netToGuest${slot}`],
+      })),
       config: start.deterministic,
     })
     : null;

@@ -9,8 +9,9 @@
 //     has served it (VS.SERVED_SEQ) and the interrupt controller has seen the
 //     line (CTL.IRQ_SERVED), so a completion and its interrupt land at the
 //     instruction that asked for them;
-//   - console input is put into the console's ring by the cpu at a batch
-//     boundary (taken from the terminal and logged, or read from the log).
+//   - console input and received frames are put into the device's ring by
+//     the cpu at a batch boundary (taken from the terminal or the network's
+//     backend and logged, or read from the log).
 // Batch boundaries are at absolute multiples of the quantum, at timer
 // deadlines, at the interrupt controller's timed actions and at logged
 // events, so a recording and its replay cut the run at the same counts.
@@ -19,6 +20,7 @@
 import type { Hart } from "../../cpu/hart.ts";
 import type { MmioTransport } from "../../devices/virtio/mmio.ts";
 import { ByteRingReader, ByteRingWriter } from "../../lib/ring.ts";
+import { FRAME_SLOT_BYTES, readFrame, writeFrame } from "../../devices/net/frame_ring.ts";
 import {
   cpuBeat,
   CTL,
@@ -89,6 +91,8 @@ export class DeterministicCpu {
   readonly #consoleSlot: number;
   readonly #terminal: ByteRingReader | null;
   readonly #console: ByteRingWriter;
+  /** Each network: its slot, the frames its backend received (live input), the ring to its device. */
+  readonly #nets: { slot: number; fromHost: ByteRingReader | null; toGuest: ByteRingWriter }[];
   readonly #chunk = new Uint8Array(INPUT_CHUNK);
   readonly #inputs: ReplayLog["inputs"];
   #nextInput = 0;
@@ -108,6 +112,8 @@ export class DeterministicCpu {
     terminal?: SharedArrayBuffer;
     /** The console's input ring: the cpu is its only writer. */
     consoleInput: SharedArrayBuffer;
+    /** Each network's slot and frame rings (devices/net/frame_ring.ts). */
+    nets?: { slot: number; fromHost: SharedArrayBuffer; toGuest: SharedArrayBuffer }[];
     config: DeterministicConfig;
   }) {
     const c = opts.config;
@@ -132,9 +138,15 @@ export class DeterministicCpu {
     this.#inputs = inputs;
     this.#checks = checks;
     // Live input from the terminal only when no log or script supplies it.
-    this.#terminal = opts.terminal && c.mode !== "replay" && c.logText === undefined
-      ? new ByteRingReader(opts.terminal)
-      : null;
+    const live = c.mode !== "replay" && c.logText === undefined;
+    this.#terminal = opts.terminal && live ? new ByteRingReader(opts.terminal) : null;
+    // Received frames are read live unless a log or script supplies them
+    // (in a replay the backend's frames pile up unread, and are dropped).
+    this.#nets = (opts.nets ?? []).map((n) => ({
+      slot: n.slot,
+      fromHost: live ? new ByteRingReader(n.fromHost) : null,
+      toGuest: new ByteRingWriter(n.toGuest),
+    }));
     this.#logPath = c.mode === "record" ? c.logPath ?? null : null;
     if (this.#logPath !== null && c.header) {
       Deno.writeTextFileSync(this.#logPath, formatEvent(c.header) + "\n");
@@ -237,14 +249,17 @@ export class DeterministicCpu {
         );
       }
       this.#nextInput++;
-      if (!this.#deliver(x.bytes)) {
+      const ok = x.ev.k === "net" ? this.#deliverFrame(x.ev.s!, x.bytes) : this.#deliver(x.bytes);
+      if (!ok) {
         return this.#diverged(
-          `${this.#logName}, line ${x.line}: ${describeEvent(x.ev)}, ` +
-            `but the console had no room for it`,
+          `${this.#logName}, line ${x.line}: ${describeEvent(x.ev)}, but ` +
+            (x.ev.k === "net" ? "no network in that slot had" : "the console had no") +
+            " room for it",
         );
       }
     }
     if (this.#terminal !== null) this.#takeTyped(now);
+    this.#takeFrames(now);
     const end = this.#expectedEnd();
     if (end !== null && end === now) return false; // the recording was stopped here
     return this.failure === null;
@@ -262,6 +277,33 @@ export class DeterministicCpu {
       this.#record({ k: "in", at: now, b: toBase64(bytes) });
       this.#deliver(bytes);
     }
+  }
+
+  /** record and plain: hand each frame the networks received to its device, logged at `now`. */
+  #takeFrames(now: number): void {
+    for (const n of this.#nets) {
+      while (n.fromHost !== null && this.failure === null && n.toGuest.free >= FRAME_SLOT_BYTES) {
+        const f = readFrame(n.fromHost);
+        if (f === null) break;
+        this.#record({ k: "net", at: now, s: n.slot, b: toBase64(f) });
+        this.#deliverFrame(n.slot, f);
+      }
+    }
+  }
+
+  /** Put a frame in network `slot`'s ring and wait until its device has taken it. */
+  #deliverFrame(slot: number, frame: Uint8Array): boolean {
+    const n = this.#nets.find((x) => x.slot === slot);
+    if (n === undefined || !writeFrame(n.toGuest, frame)) return false;
+    this.#slots[slot]?.kick();
+    this.#waitServed(slot);
+    return true;
+  }
+
+  /** Whether typed bytes or received frames are waiting to be taken (record and plain). */
+  #liveInput(): boolean {
+    if (this.#terminal !== null && this.#terminal.available > 0) return true;
+    return this.#nets.some((n) => n.fromHost !== null && n.fromHost.available > 0);
   }
 
   /** Put input in the console's ring and wait until the console has taken what it can. */
@@ -344,7 +386,7 @@ export class DeterministicCpu {
       to = this.#waitTyped(now, due);
     } else if (due !== Infinity) {
       to = due;
-    } else if (this.#terminal !== null) {
+    } else if (this.#terminal !== null || this.#nets.some((n) => n.fromHost !== null)) {
       this.#waitTyped(now, Infinity);
     } else {
       return this.#fail(
@@ -357,12 +399,12 @@ export class DeterministicCpu {
     return this.failure === null && Atomics.load(this.#ctl, CTL.STOP) === 0;
   }
 
-  /** Wait on the wall clock (guest time running at 10 ns an instruction) for typed input or `due`. */
+  /** Wait on the wall clock (guest time running at 10 ns an instruction) for live input or `due`. */
   #waitTyped(now: number, due: number): number {
     const t0 = performance.now();
     const ctl = this.#ctl;
     for (;;) {
-      if (this.#terminal !== null && this.#terminal.available > 0) break;
+      if (this.#liveInput()) break;
       if (Atomics.load(ctl, CTL.STOP) !== 0) break;
       const elapsed = (performance.now() - t0) * INSTRUCTIONS_PER_MS;
       if (now + elapsed >= due) return due;

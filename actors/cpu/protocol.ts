@@ -17,6 +17,11 @@ export interface CpuConfig {
   deterministic?: DeterministicConfig;
   /** Deterministic mode: the virtio slot of the console the cpu feeds input to. */
   consoleSlot?: number;
+  /**
+   * Deterministic mode: the networks' virtio slots; buffers netFromHost<n>
+   * and netToGuest<n> carry each one's frames (actors/net/protocol.ts).
+   */
+  netSlots?: number[];
   ramBase: number;
   /** Bytes of `ram` that are guest RAM; with `memory`, the hart's state follows them. */
   ramBytes: number;

@@ -8,11 +8,13 @@
 // A chaos run (a probabilistic block and irq fault plan) replays exactly,
 // injections included. A tampered log is refused with the line it differs
 // at. And with no log at all, two --deterministic boots with the same seed
-// and an input script keyed on instruction counts print the same bytes.
+// and an input script keyed on instruction counts print the same bytes. A
+// ping over a tap, inside a network namespace the test makes, replays too.
 // Read next: actors/cpu/deterministic.ts, machine/replay_log.ts.
 
 import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const DISK = new URL("../../guest/disk.img", import.meta.url).pathname;
@@ -302,4 +304,63 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+const netSkip = await netnsUnavailable();
+
+Deno.test({
+  name:
+    "replay: a ping over a tap (in a namespace made for the test) records and replays three times",
+  ignore: netSkip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      const dir = await Deno.makeTempDir({ prefix: "actorvm-replay-net-" });
+      try {
+        const net = ["--tunnet=10.213.40.1/24"];
+        const s = new GuestSession({
+          args: [`--record=${dir}/net.log`, ...net, ...bundledBoot([])],
+          netns: ns.name,
+        });
+        let recorded: string;
+        let count: number;
+        try {
+          await s.waitFor(READY_LINE, 60_000);
+          await s.run("dmesg -n 1; ip addr add 10.213.40.2/24 dev eth0; ip link set eth0 up");
+          assert.match(await s.run("ping -c 3 -W 5 10.213.40.1"), / 0% packet loss/);
+          await s.send("poweroff\n");
+          const st = await s.exit(30_000);
+          assert.equal(st.code, 0, s.stderr);
+          recorded = s.output;
+          count = finalCount(s.stderr);
+        } finally {
+          await s.close();
+        }
+        const log = await Deno.readTextFile(`${dir}/net.log`);
+        assert.ok(log.includes('{"k":"net"'), "received frames are logged");
+        for (let i = 0; i < 3; i++) {
+          // The replay's tap gets the host's real answers again: they are not read.
+          const child = ns.spawn([
+            Deno.execPath(),
+            "run",
+            "-A",
+            MOD,
+            `--replay=${dir}/net.log`,
+            ...net,
+            ...bundledBoot([]),
+          ]);
+          const [st, out, err] = await Promise.all([
+            child.status,
+            new Response(child.stdout).text(),
+            new Response(child.stderr).text(),
+          ]);
+          assert.equal(st.code, 0, err);
+          assert.equal(out, recorded, `replay ${i}: the output`);
+          assert.equal(finalCount(err), count, `replay ${i}: the final count`);
+        }
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    }),
 });

@@ -26,6 +26,7 @@ const HEADER: ReplayHeader = {
   memMb: 128,
   cmdline: "console=hvc0",
   jit: true,
+  macs: [],
 };
 
 const log = (...events: unknown[]) =>
