@@ -154,7 +154,8 @@ Options (before <mem-in-mb>):
                           the same input at the same counts gives the same run
   --input-script=<file>   with --deterministic: typed input from <file> (JSON lines
                           {"k":"in","at":<count>,"b":"<base64>"}), not the terminal
-  --record=<log>          deterministic, and write every outside event to <log>
+    --record=<log>          deterministic, and write every outside event (typed bytes,
+                          received frames) to <log>
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
