@@ -98,6 +98,8 @@ export class DeterministicCpu {
   #nextInput = 0;
   readonly #checks: ReplayLog["checks"];
   #nextCheck = 0;
+  /** replay: the run stopped where the recording was stopped (not by this run's launcher). */
+  #stoppedAsRecorded = false;
   /** record: lines not yet written, and the file. */
   #lines: string[] = [];
   readonly #logPath: string | null;
@@ -261,7 +263,10 @@ export class DeterministicCpu {
     if (this.#terminal !== null) this.#takeTyped(now);
     this.#takeFrames(now);
     const end = this.#expectedEnd();
-    if (end !== null && end === now) return false; // the recording was stopped here
+    if (end !== null && end === now) {
+      this.#stoppedAsRecorded = true;
+      return false; // the recording was stopped here
+    }
     return this.failure === null;
   }
 
@@ -426,6 +431,9 @@ export class DeterministicCpu {
     if (this.failure !== null) {
       this.#flush();
       return this.failure;
+    }
+    if (this.mode === "replay" && fate === FATE.STOPPED && !this.#stoppedAsRecorded) {
+      return null; // stopped by this run's launcher (three ^C, a signal): no divergence
     }
     this.#check({ k: "end", at: this.icount(), fate, reason });
     this.#flush();
