@@ -364,3 +364,47 @@ Deno.test({
       }
     }),
 });
+
+Deno.test({
+  name: "deterministic: what cannot be made deterministic, and bad logs, are refused before boot",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-det-refuse-" });
+    try {
+      await Deno.writeTextFile(
+        `${dir}/bad.log`,
+        '{"k":"actorvm-replay","v":1}\n{"k":"io","at":5}\n',
+      );
+      await Deno.writeTextFile(
+        `${dir}/plan.json`,
+        JSON.stringify({
+          rules: [{ layer: "console", effect: "drop", when: { probability: 0.5 } }],
+        }),
+      );
+      const cases: [string[], RegExp][] = [
+        [
+          ["--deterministic", `--share=${dir}`],
+          /--deterministic: --share is not supported in deterministic mode/,
+        ],
+        [["--record=x.log", "--bios=x.bin"], /--record: --bios is not supported/],
+        [["--replay=x.log", "--gdb=1234"], /--replay: --gdb is not supported/],
+        [["--record=a.log", "--replay=b.log"], /one --record or --replay only/],
+        [[`--input-script=${dir}/s`], /--input-script is for --deterministic/],
+        [[`--replay=${dir}/none.log`], /--replay=.*none\.log: no such file/],
+        [[`--replay=${dir}/bad.log`], /bad\.log, line 2: notify without slot/],
+        [
+          ["--deterministic", `--faults=${dir}/plan.json`],
+          /the fault plan's console rules are not supported/,
+        ],
+      ];
+      for (const [args, re] of cases) {
+        const r = await runToEnd([...args, ...bundledBoot([])], 60_000);
+        assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
+        assert.match(r.err, re, args.join(" "));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
