@@ -55,7 +55,7 @@ async function freshDisk(dir: string, name: string): Promise<string> {
 const COMMANDS = [
   "dmesg -n 1",
   "cat /proc/interrupts",
-  "date +%s; cat /proc/uptime",
+  "date +%s%N; cat /proc/uptime",
   "head -c 16 /dev/urandom | md5sum",
   "sleep 0.3; cat /proc/uptime",
   "for i in 1 2 3 4; do echo w$i | dd of=/dev/vda bs=512 seek=$i conv=fsync 2>/dev/null; sync; done",
@@ -403,6 +403,47 @@ Deno.test({
         assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
         assert.match(r.err, re, args.join(" "));
       }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "replay: guest work hot enough to be translated records and replays exactly (the translator's tier)",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "actorvm-replay-jit-" });
+    try {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", MOD, `--record=${dir}/busy.log`, "--verbose", ...bundledBoot([])],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.write(
+        new TextEncoder().encode(
+          "i=0; while [ $i -lt 12000 ]; do i=$((i+1)); done; echo $i\npoweroff\n",
+        ),
+      );
+      await w.close();
+      const [st, out, err] = await Promise.all([
+        child.status,
+        new Response(child.stdout).bytes(),
+        new Response(child.stderr).text(),
+      ]);
+      assert.equal(st.code, 0, err);
+      assert.match(new TextDecoder().decode(out), /12000/);
+      const translated = (e: string) => e.match(/translator: (\d+) pages translated/)?.[1];
+      assert.ok(Number(translated(err)) > 0, `the translator ran:\n${err}`);
+      const r = await runToEnd([`--replay=${dir}/busy.log`, "--verbose", ...bundledBoot([])]);
+      assert.equal(r.code, 0, r.err);
+      assert.deepEqual(r.out, out, "the output");
+      assert.equal(finalCount(r.err), finalCount(err), "the final count");
+      assert.equal(translated(r.err), translated(err), "the same pages translated");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
