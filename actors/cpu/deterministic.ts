@@ -381,7 +381,10 @@ export class DeterministicCpu {
    */
   onWfi(): boolean {
     const now = this.icount();
-    const due = this.#nextDue();
+    // Only what is still to come can wake the hart: a deadline already passed
+    // whose interrupt is masked wakes nothing.
+    const next = this.#nextDue();
+    const due = next > now ? next : Infinity;
     let to = now;
     if (this.mode === "replay") {
       const c = this.#checks[this.#nextCheck];
