@@ -116,7 +116,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     const out = await runMachine(opts, undefined, { terminalReady: dropEarly });
     // A failed self-check powers off with status 1: say why too.
-    if (out.fate !== FATE.POWEROFF || out.exitCode !== 0 || opts.verbose) {
+    if (
+      out.fate !== FATE.POWEROFF || out.exitCode !== 0 || opts.verbose ||
+      opts.deterministic !== null
+    ) {
       console.error(
         `actorvm: guest ${FATE_NAMES[out.fate] ?? `fate ${out.fate}`}: ${out.reason}` +
           ` (${out.instret} instructions)`,

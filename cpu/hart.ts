@@ -31,8 +31,11 @@ export interface HartOptions {
   bus?: Bus;
   /** mhartid, default 0. */
   hartId?: number;
-  /** The `time` CSR in timebase ticks (default: instret / 10). */
-  readTime?: () => bigint;
+  /**
+   * The `time` CSR in timebase ticks (default: instret / 10). Translated code
+   * passes `n`, the instructions it retired since instretN was last stored.
+   */
+  readTime?: (n?: number) => bigint;
   /** Allow satp mode Sv48 (default true). Without it only Sv39 is accepted. */
   sv48?: boolean;
   /** Bytes of `ram` that are guest RAM (default all); the rest may hold `state`. */
@@ -103,7 +106,7 @@ export class Hart {
 
   // --- CSR state (see cpu/csr.ts for semantics) ---
   readonly hartId: number;
-  readonly readTime: (() => bigint) | null;
+  readonly readTime: ((n?: number) => bigint) | null;
   readonly sv48: boolean;
   /** mstatus bits 0..31 (the writable ones); UXL/SXL/SD are synthesised on read. */
   mstatus = 0;

@@ -171,6 +171,7 @@ export class ConsoleDevice extends VirtioDevice {
     if (this.broken) return undefined;
     if (this.#tx !== null || this.queues[CONSOLE_TX]?.hasPending()) return 0;
     if (this.#held === 0 || this.#txSeen || this.#liveSince === null) return undefined;
+    if (this.#graceMs === Infinity) return undefined; // deterministic: no wall-clock release
     return Math.max(1, this.#liveSince + this.#graceMs - this.#now());
   }
 

@@ -12,6 +12,7 @@ import { PLIC_CONTEXTS, PLIC_NDEV } from "../machine/memmap.ts";
 import { type EventDef, TBOARD, traceNow, type Tracer, tracer } from "../lib/trace.ts";
 import {
   CTL,
+  CTL64,
   lowerMip,
   MIP,
   openControlBlock,
@@ -324,6 +325,39 @@ export class PlicGateway extends PlicCore {
       }
     })();
     return this.#done;
+  }
+
+  /**
+   * Deterministic mode (docs/replay.md): like start(), but after each pass
+   * the doorbell value served is published (CTL.IRQ_SERVED) for the cpu,
+   * which waits for it, and the next timed action's guest time (CTL64.IRQ_DUE).
+   */
+  startDeterministic(onRaise?: (sources: number[]) => void): Promise<void> {
+    if (this.#done) return this.#done;
+    this.#running = true;
+    const due = new Float64Array(this.ctl.buffer, CTL64.IRQ_DUE, 1);
+    this.#done = (async () => {
+      while (this.#running) {
+        const seen = Atomics.load(this.ctl, CTL.IRQ_DOORBELL);
+        this.runDue();
+        const raised = this.updateLines();
+        if (raised.length && onRaise) onRaise(raised);
+        due[0] = this.nextDueTicks();
+        Atomics.store(this.ctl, CTL.IRQ_SERVED, seen);
+        Atomics.notify(this.ctl, CTL.IRQ_SERVED);
+        const w = Atomics.waitAsync(this.ctl, CTL.IRQ_DOORBELL, seen);
+        if (w.async) await w.value;
+      }
+    })();
+    return this.#done;
+  }
+
+  /** Deterministic mode: run the timed actions due by now (guest time). None here. */
+  protected runDue(): void {}
+
+  /** Deterministic mode: the guest time (ticks) of the next timed action, Infinity if none. */
+  protected nextDueTicks(): number {
+    return Infinity;
   }
 
   /** Stop the loop started by start(); resolves when it has returned. */

@@ -147,7 +147,8 @@ function actorsFor(
         dmaDirty: b.dmaDirty,
         state: b.consoleSlot.state,
         control,
-        input: b.inputRing,
+        // Deterministic mode: the ring only the cpu writes (actors/cpu/deterministic.ts).
+        input: b.consoleInputRing ?? b.inputRing,
         ...(output ? { output: output[0] } : {}),
       },
       { ramBase: RAM_BASE, ramBytes: b.ramBytes, verbose, watch },
@@ -182,7 +183,15 @@ function actorsFor(
       actor(
         "net",
         i,
-        { ram, dmaDirty: b.dmaDirty, state: b.netSlots[i].state, control },
+        {
+          ram,
+          dmaDirty: b.dmaDirty,
+          state: b.netSlots[i].state,
+          control,
+          ...(b.netRings
+            ? { framesFromHost: b.netRings[i].fromHost, framesToGuest: b.netRings[i].toGuest }
+            : {}),
+        },
         { backend: n.spec, verbose, ramBase: RAM_BASE, ramBytes: b.ramBytes },
         { state: b.netSlots[i].state, name: `virtio-net ${i}` },
       )
@@ -197,6 +206,13 @@ function actorsFor(
         plic,
         ...b.slotBuffers,
         input: b.inputRing,
+        ...(b.consoleInputRing ? { consoleInput: b.consoleInputRing } : {}),
+        ...Object.fromEntries(
+          (b.netRings ?? []).flatMap((r, i) => [
+            [`netFromHost${b.netSlots[i].n}`, r.fromHost],
+            [`netToGuest${b.netSlots[i].n}`, r.toGuest],
+          ]),
+        ),
         ...(output ? { output: output[1] } : {}),
         ...(debug ? { debug } : {}),
       },
@@ -205,6 +221,13 @@ function actorsFor(
         ramBytes: b.ramBytes,
         memory: b.memory,
         jit: o.jit,
+        ...(p.deterministic
+          ? {
+            deterministic: p.deterministic.cpu,
+            consoleSlot: 0,
+            netSlots: b.netSlots.map((s) => s.n),
+          }
+          : {}),
         slots: b.slots,
         entry: b.entry,
         firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
@@ -359,7 +382,11 @@ export async function bootOnce(
   }
   attach({
     inputRing: b.inputRing,
-    resize: (size) => setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
+    // Deterministic mode: the guest's console has no size, and no resize reaches it.
+    resize: (size) =>
+      p.deterministic
+        ? undefined
+        : setConsoleSize(new DeviceTransport(b.consoleSlot.state, control), size),
     stop: (fate) => requestStop(ctl, fate),
     wake: () => wakeCpu(ctl),
   });

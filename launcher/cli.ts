@@ -83,6 +83,15 @@ export interface LaunchOptions {
   gdbWait: boolean;
   /** --jit=on|off: run hot guest code through the translator (cpu/jit/; default on). */
   jit: boolean;
+  /**
+   * Deterministic mode (docs/replay.md): "plain" (--deterministic), "record"
+   * (--record=<log>) or "replay" (--replay=<log>); null = off.
+   */
+  deterministic: "plain" | "record" | "replay" | null;
+  /** --record or --replay: the log's file. */
+  replayLog: string | null;
+  /** --input-script: typed input keyed on instruction count, for --deterministic. */
+  inputScript: string | null;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -140,6 +149,15 @@ Options (before <mem-in-mb>):
                           the UART (a CLINT and a poweroff device are added)
   --jit=on|off            translate hot guest code to WebAssembly (default on);
                           off runs every instruction on the interpreter
+  --deterministic         guest time from the instruction count, rng-seed from
+                          --seed, every device and input at counts the hart chooses:
+                          the same input at the same counts gives the same run
+  --input-script=<file>   with --deterministic: typed input from <file> (JSON lines
+                          {"k":"in","at":<count>,"b":"<base64>"}), not the terminal
+    --record=<log>          deterministic, and write every outside event (typed bytes,
+                          received frames) to <log>
+  --replay=<log>          run a recording again from <log>, with no outside input:
+                          same output, same fate at the same instruction count
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
                           always there, as on QEMU virt
   --gdb=[<host>:]<port>   a gdbstub for gdb-multiarch (target remote <host>:<port>);
@@ -176,6 +194,9 @@ const VALUE_OPTIONS = new Set([
   "trace",
   "gdb",
   "jit",
+  "record",
+  "replay",
+  "input-script",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -187,6 +208,7 @@ const FLAG_OPTIONS = new Set([
   "uart",
   "gdb-wait",
   "gdb-allow-remote",
+  "deterministic",
 ]);
 
 /** Where the bundled guest lives, relative to this file. */
@@ -235,8 +257,12 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     gdb: null,
     gdbWait: false,
     jit: true,
+    deterministic: null,
+    replayLog: null,
+    inputScript: null,
   };
   let gdbAllowRemote = false;
+  let deterministicFlag = false;
   let i = 0;
   for (; i < argv.length; i++) {
     const arg = argv[i];
@@ -261,6 +287,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       if (name === "uart") o.uart = true;
       if (name === "gdb-wait") o.gdbWait = true;
       if (name === "gdb-allow-remote") gdbAllowRemote = true;
+      if (name === "deterministic") deterministicFlag = true;
       continue;
     }
     if (!VALUE_OPTIONS.has(name)) {
@@ -381,6 +408,15 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "faults":
         o.faults = value;
         break;
+      case "record":
+      case "replay":
+        if (o.replayLog !== null) throw new UsageError(`--${name}: one --record or --replay only`);
+        o.replayLog = value;
+        o.deterministic = name;
+        break;
+      case "input-script":
+        o.inputScript = value;
+        break;
       case "seed": {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
@@ -391,6 +427,10 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       }
     }
   }
+  if (deterministicFlag && o.deterministic === null) o.deterministic = "plain";
+  // One log, one boot: a guest reboot ends a deterministic run (docs/replay.md).
+  if (o.deterministic !== null) o.noReboot = true;
+  checkDeterministic(o);
   if (o.gdbWait && o.gdb === null) throw new UsageError("--gdb-wait needs --gdb=<host:port>");
   if (gdbAllowRemote && o.gdb === null) {
     throw new UsageError("--gdb-allow-remote needs --gdb=<host:port>");
@@ -421,6 +461,30 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
   o.kernel = rest[1];
   o.cmdline = rest.slice(2).join(" ");
   return o;
+}
+
+/**
+ * What deterministic mode cannot make deterministic yet is refused, named
+ * (docs/replay.md, "What is not covered"): a host directory, firmware that
+ * keeps its own timer, a debugger's pauses, a swapped actor.
+ */
+function checkDeterministic(o: LaunchOptions): void {
+  if (o.inputScript !== null && o.deterministic !== "plain") {
+    throw new UsageError(
+      "--input-script is for --deterministic (a replay has its inputs in the log)",
+    );
+  }
+  if (o.deterministic === null) return;
+  const mode = o.deterministic === "plain" ? "--deterministic" : `--${o.deterministic}`;
+  const refuse = (what: string) => {
+    throw new UsageError(
+      `${mode}: ${what} is not supported in deterministic mode (docs/replay.md)`,
+    );
+  };
+  if (o.shares.length) refuse("--share");
+  if (o.bios !== null) refuse("--bios");
+  if (o.gdb !== null) refuse("--gdb");
+  if (o.actors.size) refuse("--actor");
 }
 
 /** `[<host>:]<port>` (an IPv6 host in brackets: `[::1]:1234`); the host defaults to 127.0.0.1. */

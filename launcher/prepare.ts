@@ -5,11 +5,16 @@
 // slot, and the kernel, initrd, device tree (and firmware) loaded into RAM.
 // Read next: launcher/loader.ts (what goes where in RAM), launcher/boot.ts (who runs on it).
 
-import { createControlBlock, setClockSkew } from "../machine/control.ts";
+import { createControlBlock, setClockSkew, setDeterministic } from "../machine/control.ts";
 import { createJitMemory, jitMemoryFits } from "../cpu/jit/tier.ts";
 import { dmaBitmapWords } from "../devices/virtio/ram.ts";
 import { createByteRing } from "../lib/ring.ts";
 import { FaultRun, PlanError } from "../faults/layers/plan_run.ts";
+import {
+  deterministicSeed,
+  type PreparedDeterministic,
+  prepareDeterministic,
+} from "./deterministic.ts";
 import { fileURLToPath } from "node:url";
 import { createConsoleState } from "../devices/console.ts";
 import { terminalSize } from "./terminal.ts";
@@ -102,6 +107,8 @@ export interface Prepared {
   bios: Uint8Array | null;
   /** The System.map text (--system-map, or the bundled guest's); null if none or unreadable. */
   systemMap: string | null;
+  /** Deterministic mode's seed, rng-seed and the cpu's share (launcher/deterministic.ts); null when off. */
+  deterministic: PreparedDeterministic | null;
 }
 
 /**
@@ -187,9 +194,19 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
     throw new InputError((e as Error).message);
   }
   let faults: FaultRun | null = null;
+  let seed = o.seed;
+  if (o.deterministic !== null) {
+    try {
+      seed = deterministicSeed(o, (m) => new InputError(m));
+    } catch (e) {
+      unlock();
+      for (const n of nets) n.release();
+      throw e;
+    }
+  }
   if (o.faults !== null) {
     try {
-      faults = FaultRun.load(o.faults, o.seed);
+      faults = FaultRun.load(o.faults, seed);
     } catch (e) {
       unlock();
       for (const n of nets) n.release(); // a tap closed, a user network's socket directory gone
@@ -197,10 +214,34 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
       throw e;
     }
     for (const line of faults.describe()) log(line);
-  } else if (o.seed !== null) {
+  } else if (o.seed !== null && o.deterministic === null) {
     log("warning: --seed without --faults does nothing");
   }
+  let deterministic: PreparedDeterministic | null = null;
+  if (o.deterministic !== null) {
+    try {
+      deterministic = await prepareDeterministic(
+        o,
+        {
+          kernel,
+          initrd,
+          disks: disks.map((d) => d.path),
+          faults,
+          memMb: o.memMb,
+          cmdline,
+          macs: nets.map((n) => [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":")),
+        },
+        seed ?? 0,
+        (m) => new InputError(m),
+      );
+    } catch (e) {
+      unlock();
+      for (const n of nets) n.release();
+      throw e;
+    }
+  }
   return {
+    deterministic,
     memBytes,
     kernel,
     initrd,
@@ -283,6 +324,14 @@ export interface Board {
    * whichever console the guest reads (CTL.INPUT_OWNER, docs/machine.md).
    */
   inputRing: SharedArrayBuffer;
+  /** Deterministic mode: the console's input ring, which only the cpu writes (else null). */
+  consoleInputRing: SharedArrayBuffer | null;
+  /**
+   * Deterministic mode: per network, the frames its backend received (net
+   * actor → cpu) and the frames the cpu hands to the device (cpu → net actor),
+   * each a byte ring of length-prefixed frames (else null).
+   */
+  netRings: { fromHost: SharedArrayBuffer; toGuest: SharedArrayBuffer }[] | null;
   /** A firmware boot (--bios): M-mode firmware first, the CLINT and syscon. */
   firmware: boolean;
   /** The ns16550a UART: always there, as on QEMU virt. */
@@ -333,10 +382,14 @@ export function buildBoard(
     );
   }
   const control = createControlBlock();
+  // Deterministic mode (docs/replay.md): on before any actor starts.
+  if (p.deterministic) setDeterministic(new Int32Array(control));
   // A waker skew rule is a constant offset of the waker's clock (docs/ipc.md, CLOCK_SKEW).
   if (p.faults?.clockSkew) setClockSkew(new Int32Array(control), p.faults.clockSkew);
   const plic = createPlicState();
   const inputRing = createByteRing(1 << 16);
+  // Deterministic mode: the console's own input ring, written only by the cpu.
+  const consoleInputRing = p.deterministic ? createByteRing(1 << 16) : null;
   const firmware = p.bios !== null;
   // The UART is part of the machine, as on QEMU virt (--uart is accepted and changes nothing).
   const uart = true;
@@ -355,7 +408,8 @@ export function buildBoard(
     return { n, state };
   };
   const consoleSlot = claim(
-    createConsoleState(virtioSlotIrq(0), consoleSize),
+    // Deterministic: no terminal size (it differs from one terminal to the next).
+    createConsoleState(virtioSlotIrq(0), p.deterministic ? null : consoleSize),
     "virtio-console (hvc0)",
   );
   const diskSlots = p.disks.map((d, i) =>
@@ -378,6 +432,11 @@ export function buildBoard(
   const netSlots = p.nets.map((n) =>
     claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
   );
+  // Deterministic mode: each network's received frames go to the cpu, which
+  // hands them back at counts it chooses (actors/cpu/deterministic.ts).
+  const netRings = p.deterministic
+    ? p.nets.map(() => ({ fromHost: createByteRing(1 << 18), toGuest: createByteRing(1 << 18) }))
+    : null;
 
   let loaded;
   let firmwareEntry = 0, fwDynamicInfo = 0;
@@ -397,6 +456,7 @@ export function buildBoard(
           uart,
           clint: firmware,
           syscon: firmware,
+          ...(p.deterministic ? { rngSeed: p.deterministic.rngSeed } : {}),
           // Free space inside the blob, as QEMU leaves: U-Boot keeps a copy of
           // exactly totalsize bytes and grows it in place for booti (/chosen's
           // initrd, 12 KiB), over its global data if the blob had none.
@@ -451,6 +511,8 @@ export function buildBoard(
     control,
     plic,
     inputRing,
+    consoleInputRing,
+    netRings,
     firmware,
     uart,
     slots,

@@ -75,6 +75,19 @@ export const CTL = {
   INPUT_WANTED: 15,
   /** First of PLIC_NDEV+1 interrupt-line level words (index = source number). */
   LINE0: 16,
+  /**
+   * 1 in deterministic mode (--deterministic, --record, --replay; set by the
+   * launcher before any actor starts): guest time is CTL64.VIRTUAL_TICKS, and
+   * the devices and the interrupt controller act only when the cpu asks
+   * (docs/replay.md).
+   */
+  DETERMINISTIC: 48,
+  /**
+   * Deterministic mode: the IRQ_DOORBELL value the interrupt controller has
+   * fully served (its gateway run, MIP updated); written by the irq actor,
+   * waited on by the cpu.
+   */
+  IRQ_SERVED: 49,
 } as const;
 
 /** Byte offsets of 64-bit slots (BigInt64 / Float64) in the control block. */
@@ -85,6 +98,18 @@ export const CTL64 = {
   CLOCK_EPOCH_MS: 8 * 33,
   /** Clock skew in ticks added by a fault plan (BigInt64), normally 0. */
   CLOCK_SKEW: 8 * 34,
+  /**
+   * Deterministic mode: guest time in ticks (Float64), made of instructions
+   * and published by the cpu before every batch and every device sync; what
+   * guestTimeTicks() returns in every worker then.
+   */
+  VIRTUAL_TICKS: 8 * 35,
+  /**
+   * Deterministic mode: the guest time (ticks, Float64; Infinity = none) of
+   * the interrupt controller's next timed action (a fault plan's delayed or
+   * duplicated interrupt). The cpu rings IRQ_DOORBELL when it gets there.
+   */
+  IRQ_DUE: 8 * 36,
 } as const;
 
 export const CONTROL_BYTES = 8 * 64;
@@ -134,6 +159,7 @@ export function createControlBlock(): SharedArrayBuffer {
   ctl[CTL.VERSION] = CONTROL_VERSION;
   new BigInt64Array(sab)[CTL64.TIMER_DEADLINE / 8] = -1n;
   new Float64Array(sab)[CTL64.CLOCK_EPOCH_MS / 8] = performance.timeOrigin + performance.now();
+  new Float64Array(sab)[CTL64.IRQ_DUE / 8] = Infinity;
   return sab;
 }
 
@@ -150,10 +176,47 @@ export function openControlBlock(sab: SharedArrayBuffer): Int32Array {
   return ctl;
 }
 
-/** Current guest time in timebase ticks, from the shared epoch (same in every worker). */
+/**
+ * Current guest time in timebase ticks, from the shared epoch (same in every
+ * worker) — or, in deterministic mode, the cpu's published virtual time.
+ */
 export function guestTimeTicks(ctlSab: SharedArrayBuffer): number {
-  const epoch = new Float64Array(ctlSab)[CTL64.CLOCK_EPOCH_MS / 8];
+  const f64 = new Float64Array(ctlSab);
+  if (new Int32Array(ctlSab)[CTL.DETERMINISTIC] !== 0) return f64[CTL64.VIRTUAL_TICKS / 8];
+  const epoch = f64[CTL64.CLOCK_EPOCH_MS / 8];
   return Math.floor((performance.timeOrigin + performance.now() - epoch) * TICKS_PER_MS);
+}
+
+/** Deterministic mode: the cpu publishes guest time (ticks) for every other worker. */
+export function publishVirtualTicks(ctl: Int32Array, ticks: number): void {
+  new Float64Array(ctl.buffer)[CTL64.VIRTUAL_TICKS / 8] = ticks;
+}
+
+/**
+ * Deterministic mode, the cpu: wait (bounded) until the interrupt controller
+ * has served every line change so far (IRQ_SERVED caught up with
+ * IRQ_DOORBELL). False if `timeoutMs` passed first.
+ */
+export function waitIrqServed(ctl: Int32Array, timeoutMs: number): boolean {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    const served = Atomics.load(ctl, CTL.IRQ_SERVED);
+    if (served === Atomics.load(ctl, CTL.IRQ_DOORBELL)) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    Atomics.wait(ctl, CTL.IRQ_SERVED, served, Math.min(left, 100));
+  }
+}
+
+/** Deterministic mode, the cpu: the interrupt controller's timed action is due; ring for it. */
+export function ringIrqDoorbell(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.IRQ_DOORBELL, 1);
+  Atomics.notify(ctl, CTL.IRQ_DOORBELL);
+}
+
+/** The launcher turns deterministic mode on for a control block, before any actor starts. */
+export function setDeterministic(ctl: Int32Array): void {
+  Atomics.store(ctl, CTL.DETERMINISTIC, 1);
 }
 
 /** Instructions retired as last published by the cpu (once per batch). */

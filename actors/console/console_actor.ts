@@ -70,10 +70,12 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
       const log = (text: string) => ctx.emit({ kind: "log", text });
       const watch = new OutputWatch(ctx.config.watch ?? []);
       shareStdoutState(ctx.buffers.control); // a failed stdout is said once, not per writer
-      input = (opts.input ?? ringInput)(ctx);
+      // Deterministic mode (docs/replay.md): input only inside the passes the cpu waits for.
+      const ctl = new Int32Array(ctx.buffers.control);
+      const deterministic = Atomics.load(ctl, CTL.DETERMINISTIC) !== 0;
+      input = opts.input ? opts.input(ctx) : deterministic ? passInput() : ringInput();
       const source = input;
       // stdout, or the library's output ring (actors/output.ts) when the launcher gave one.
-      const ctl = new Int32Array(ctx.buffers.control);
       const sink = new OutputSink(ctx.buffers.output, () => Atomics.load(ctl, CTL.STOP) !== 0);
       const dev = new ConsoleDevice(ctx.buffers.ram, ctx.buffers.state, ctx.buffers.control, {
         output(bytes) {
@@ -89,6 +91,8 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
         dmaDirty: ctx.buffers.dmaDirty,
         log,
         trace: ctx.config.verbose ? log : undefined,
+        // Deterministic: held input waits for the guest's first transmit, never for a wall clock.
+        ...(deterministic ? { inputGraceMs: Infinity } : {}),
       });
       device = dev;
       void dev.run(abort.signal);
@@ -141,6 +145,30 @@ export function ringInput(): ConsoleInput {
     },
     stop() {
       layer?.dispose();
+    },
+  };
+}
+
+/**
+ * Deterministic mode's input (docs/replay.md): the ring is filled only by the
+ * cpu, at instruction counts it chooses, and read only at the start of a
+ * device pass — a pass the cpu waits for after ringing the doorbell. So a
+ * byte reaches the guest at the same instruction in every run. No fault
+ * layer: console faults are refused in deterministic mode.
+ */
+export function passInput(): ConsoleInput {
+  return {
+    start(feed, ctx) {
+      const dev = feed.device;
+      const reader = new ByteRingReader(ctx.buffers.input);
+      const buf = new Uint8Array(4096);
+      dev.passInput = () => {
+        const n = reader.read(buf.subarray(0, Math.min(buf.length, dev.inputRoom)));
+        if (n > 0) {
+          feed.took(n);
+          dev.pushInput(buf.subarray(0, n));
+        }
+      };
     },
   };
 }

@@ -17,6 +17,7 @@ import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 import type { Bus } from "../../cpu/bus.ts";
 import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
 import { PolledInput } from "./polled_input.ts";
+import { DeterministicCpu } from "./deterministic.ts";
 import { CpuDebugger } from "./debugger.ts";
 import { STOP } from "./debug_channel.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
@@ -181,7 +182,11 @@ export function runCpu(
     : null;
   // The terminal's input, for the consoles the guest polls from here (the SBI
   // console, the UART) while it polls them: actors/cpu/polled_input.ts.
-  const polled = buffers.input ? new PolledInput(buffers.input, ctl) : null;
+  // (Not in deterministic mode: there the cpu moves typed input to the virtio console.)
+  const polled = buffers.input && !start.deterministic ? new PolledInput(buffers.input, ctl) : null;
+  // Deterministic mode (actors/cpu/deterministic.ts), made once the hart is.
+  // deno-lint-ignore prefer-const
+  let det: DeterministicCpu | null;
   const consoleIn = new Uint8Array(DBCN_CHUNK);
   // The UART's output is gathered and written after each batch (and at a newline).
   let uartOut: number[] = [];
@@ -219,7 +224,9 @@ export function runCpu(
         return v;
       }
       if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
-        return uart.read(addr - UART_BASE, size);
+        const v = uart.read(addr - UART_BASE, size);
+        det?.settleIrq();
+        return v;
       }
       if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
         return clint.read(addr - CLINT_BASE, size);
@@ -236,7 +243,9 @@ export function runCpu(
         if (!t) return false;
         if (start.verbose && (addr & 0xfff) === 0x50) log(`notify: slot ${n} queue ${value}`);
         if (trace !== null && (addr & 0xfff) === 0x50) trace.notify(virtioSlotIrq(n), n, value);
+        const seq = det !== null ? t.doorbellSeq() : 0;
         const ok = t.write(addr & 0xfff, size, value);
+        det?.afterVirtioWrite(n, addr & 0xfff, value, seq);
         hart.externalMip = Atomics.load(ctl, CTL.MIP);
         return ok;
       }
@@ -247,7 +256,9 @@ export function runCpu(
         return ok;
       }
       if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
-        return uart.write(addr - UART_BASE, size, value);
+        const ok = uart.write(addr - UART_BASE, size, value);
+        det?.settleIrq();
+        return ok;
       }
       if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
         // msip and mtimecmp change MSIP/MTIP: the hart sees them after this instruction.
@@ -275,7 +286,11 @@ export function runCpu(
       timerCalls.sbi++;
       // A new deadline retires the old timer interrupt (SBI TIME semantics).
       if (trace !== null) trace.armTimer(Number(deadline));
-      armTimer(ctl, deadline);
+      if (det !== null) {
+        // Deterministic: the cpu counts its way to the deadline; no waker.
+        det.sbiDeadline = deadline < 0n ? -1n : deadline;
+        hart.setMipSoftware(MIP.STIP, false);
+      } else armTimer(ctl, deadline);
       hart.externalMip &= ~MIP.STIP;
     },
     reset(type, why) {
@@ -327,7 +342,9 @@ export function runCpu(
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
-    readTime: () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
+    readTime: start.deterministic
+      ? (n?: number) => det!.readTime(n)
+      : () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),
   };
   // With the launcher's WebAssembly.Memory the hart keeps its registers and
   // TLBs after RAM in it, whichever tier runs (switching copies nothing).
@@ -350,11 +367,27 @@ export function runCpu(
   // raises STIP when it sees time >= stimecmp.
   hart.onStimecmp = (deadline) => {
     timerCalls.stimecmp++;
-    if (firmware) return;
+    if (firmware || det !== null) return; // deterministic: the cpu counts to stimecmp itself
     if (trace !== null) trace.armTimer(Number(BigInt.asIntN(64, deadline)));
     armTimer(ctl, BigInt.asIntN(64, deadline));
     hart.externalMip &= ~MIP.STIP;
   };
+  det = start.deterministic
+    ? new DeterministicCpu({
+      hart,
+      control,
+      slots,
+      consoleSlot: start.consoleSlot ?? 0,
+      terminal: buffers.input,
+      consoleInput: buffers.consoleInput,
+      nets: (start.netSlots ?? []).map((slot) => ({
+        slot,
+        fromHost: buffers[`netFromHost${slot}`],
+        toGuest: buffers[`netToGuest${slot}`],
+      })),
+      config: start.deterministic,
+    })
+    : null;
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host);
   trace = tracer !== null ? new HartTrace(tracer, hart) : null;
@@ -396,11 +429,20 @@ export function runCpu(
       continue; // the top again: the launcher may have stopped the machine meanwhile
     }
     const seen = Atomics.load(ctl, CTL.WAKE);
+    if (det !== null && !det.beforeBatch()) {
+      if (det.failure === null) {
+        fate = FATE.STOPPED;
+        reason = "stopped where the recording was stopped";
+      }
+      break;
+    }
     hart.externalMip = Atomics.load(ctl, CTL.MIP);
     if (trace !== null) trace.beforeBatch();
+    // Deterministic mode cuts batches at the counts where something is due.
+    const n = det !== null ? det.budget(batch) : batch;
     // Breakpoints are a pc compare in the interpreter's loop only: while a
     // debugger has any set, the batch runs on the interpreter.
-    const r = useJit && !(debug?.needsInterpreter) ? jit!.run(batch) : hart.run(batch);
+    const r = useJit && !(debug?.needsInterpreter) ? jit!.run(n) : hart.run(n);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     publishInstret(ctl, hart.instretN);
     cpuBeat(ctl);
@@ -446,7 +488,10 @@ export function runCpu(
         reason = `hart stuck: wfi at ${hex(hart.pc - 4n)} with every interrupt disabled`;
         break;
       }
-      if (trace !== null) {
+      if (det !== null) {
+        // A divergence ends the run here; the launcher's stop, at the top of the loop.
+        if (!det.onWfi() && det.failure !== null) break;
+      } else if (trace !== null) {
         trace.endRun();
         const slept = traceNow();
         cpuSleep(ctl, seen, firmware ? stimecmpWaitMs(hart) : undefined);
@@ -464,6 +509,14 @@ export function runCpu(
     log(`timer: ${timerCalls.sbi} SBI set_timer calls, ${timerCalls.stimecmp} stimecmp writes`);
   }
   if (jit && start.verbose) log(`translator: ${describeJitStats(jit)}`);
+  if (det !== null) {
+    // Recorded, or compared with the log; a divergence or a device that did not answer ends it.
+    const failed = det.finish(fate === FATE.RUNNING ? FATE.INTERNAL_ERROR : fate, reason);
+    if (failed !== null) {
+      fate = FATE.INTERNAL_ERROR;
+      reason = failed;
+    }
+  }
   if (fate === FATE.RUNNING) {
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";

@@ -5,8 +5,23 @@
 // control block (machine/control.ts), never a message. Read next: actors/cpu/cpu_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
+import type { DeterministicConfig } from "./deterministic.ts";
 
 export interface CpuConfig {
+  /**
+   * Deterministic mode (--deterministic, --record, --replay): time from the
+   * instruction count, every device waited for (actors/cpu/deterministic.ts).
+   * Its buffers: consoleInput (the console's input ring, written only by the
+   * cpu); input is then the terminal's ring the cpu takes typed bytes from.
+   */
+  deterministic?: DeterministicConfig;
+  /** Deterministic mode: the virtio slot of the console the cpu feeds input to. */
+  consoleSlot?: number;
+  /**
+   * Deterministic mode: the networks' virtio slots; buffers netFromHost<n>
+   * and netToGuest<n> carry each one's frames (actors/net/protocol.ts).
+   */
+  netSlots?: number[];
   ramBase: number;
   /** Bytes of `ram` that are guest RAM; with `memory`, the hart's state follows them. */
   ramBytes: number;

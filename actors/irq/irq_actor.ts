@@ -6,6 +6,7 @@
 
 import type { ActorHandlers } from "../runtime/protocol.ts";
 import { PLIC_NDEV } from "../../machine/memmap.ts";
+import { CTL } from "../../machine/control.ts";
 import { PlicGateway } from "../../devices/plic.ts";
 import type { IrqProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
@@ -22,10 +23,14 @@ export function irqHandlers(): ActorHandlers<IrqProtocol> {
       gateway = faults.active
         ? new FaultyPlicGateway(ctx.buffers.plic, ctx.buffers.control, faults)
         : new PlicGateway(ctx.buffers.plic, ctx.buffers.control);
-      void gateway.start((sources) => {
+      const onRaise = (sources: number[]) => {
         for (const s of sources) raised[s]++;
         if (ctx.config.verbose) ctx.emit({ kind: "log", text: `irq: raise ${sources.join(",")}` });
-      });
+      };
+      // Deterministic mode: every pass published for the cpu, which waits for it (docs/replay.md).
+      const ctl = new Int32Array(ctx.buffers.control);
+      if (Atomics.load(ctl, CTL.DETERMINISTIC) !== 0) void gateway.startDeterministic(onRaise);
+      else void gateway.start(onRaise);
     },
     request: {
       stats: () => ({ raised: [...raised] }),

@@ -16,6 +16,9 @@ import { PasstBackend } from "../../devices/net/passt.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
 import { FaultyNetBackend } from "../../faults/layers/net.ts";
+import { ByteRingReader, ByteRingWriter } from "../../lib/ring.ts";
+import { wakeCpu } from "../../machine/control.ts";
+import { FRAME_SLOT_BYTES, readFrame, writeFrame } from "../../devices/net/frame_ring.ts";
 
 /**
  * Adopt a backend opened by the launcher (it keeps ownership of the fd), or,
@@ -64,14 +67,32 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         log,
         trace,
       });
-      backend.start(
-        (frame) => device.receive(frame),
-        (e) => {
-          device.setLink(false);
-          ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
-        },
-        () => device.canTakeFrames(),
-      );
+      const onFail = (e: Error) => {
+        device.setLink(false);
+        ctx.emit({ kind: "backend-failed", message: `${backend.description}: ${e.message}` });
+      };
+      const { framesFromHost, framesToGuest } = ctx.buffers;
+      if (framesFromHost && framesToGuest) {
+        // Deterministic mode (docs/replay.md): received frames go to the cpu,
+        // which logs them and hands them back at counts it chooses; the device
+        // takes them only at the start of a pass the cpu waits for.
+        const ctl = new Int32Array(control);
+        const toCpu = new ByteRingWriter(framesFromHost);
+        const fromCpu = new ByteRingReader(framesToGuest);
+        backend.start(
+          (frame) => {
+            if (writeFrame(toCpu, frame)) wakeCpu(ctl);
+            else device.stats.rxDroppedFull++;
+          },
+          onFail,
+          () => toCpu.free >= FRAME_SLOT_BYTES,
+        );
+        device.passInput = () => {
+          for (let f = readFrame(fromCpu); f !== null; f = readFrame(fromCpu)) device.receive(f);
+        };
+      } else {
+        backend.start((frame) => device.receive(frame), onFail, () => device.canTakeFrames());
+      }
       running = device.run(abort.signal);
     },
     request: {

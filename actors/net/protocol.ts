@@ -61,6 +61,14 @@ export interface NetProtocol {
     dmaDirty?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
+    /**
+     * Deterministic mode (docs/replay.md): frames the backend received go to
+     * the cpu through framesFromHost, and reach the device only from
+     * framesToGuest, in a pass the cpu waits for. Byte rings of frames, each
+     * after its length (2 bytes, little-endian), written in one piece.
+     */
+    framesFromHost?: SharedArrayBuffer;
+    framesToGuest?: SharedArrayBuffer;
   };
 }
 

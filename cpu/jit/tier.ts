@@ -262,7 +262,7 @@ export class Jit {
         fpx: (insn: number) => this.fpx(insn),
         // rdtime in translated code, `n` instructions into the call (as csrReadRaw).
         time: (n: number) =>
-          hart.readTime !== null ? hart.readTime() : BigInt(Math.floor((hart.instretN + n) / 10)),
+          hart.readTime !== null ? hart.readTime(n) : BigInt(Math.floor((hart.instretN + n) / 10)),
       },
     };
   }

@@ -139,7 +139,15 @@ export abstract class VirtioDevice {
   #inService = false;
   #again = false;
 
+  /**
+   * Deterministic mode's input (docs/replay.md): called at the start of every
+   * pass to take what the cpu put in the device's input ring, so input
+   * reaches the device only inside a pass the cpu waits for.
+   */
+  passInput: (() => void) | null = null;
+
   #pass(): void {
+    this.passInput?.();
     const ev = this.transport.nextEvents();
     if (this.trace && ev.queues) {
       this.trace(`${this.name}: notify queues 0b${ev.queues.toString(2)}`);
@@ -164,7 +172,12 @@ export abstract class VirtioDevice {
       // More work now (a transmit cut off by its pass budget): yield to the
       // event loop and go on. setTimeout(0) would cost ~2 ms a pass.
       if (after === 0) await yieldToEventLoop();
-      else await this.transport.waitDoorbell(seq, after, signal);
+      else {
+        // Nothing left for now: every doorbell up to `seq` is served (the
+        // cpu waits for this in deterministic mode, docs/replay.md).
+        this.transport.markServed(seq);
+        await this.transport.waitDoorbell(seq, after, signal);
+      }
     }
   }
 

@@ -72,6 +72,14 @@ export const VS = {
    * completion lands in rings the driver frees once the reset returns.
    */
   DEVICE_BUSY: 23,
+  /**
+   * dev: the NOTIFY_SEQ value the device has fully served — every pass it
+   * owed done and nothing left to do until the next doorbell. Written after
+   * each such pass, then notified. In deterministic mode the cpu waits for it
+   * after every doorbell it rings (docs/replay.md), so whatever a device does
+   * happens at the instruction that rang.
+   */
+  SERVED_SEQ: 24,
   /** First per-queue block; queue q's words start at QUEUE0 + q * QUEUE_STRIDE. */
   QUEUE0: 32,
 } as const;
@@ -280,6 +288,33 @@ export class MmioTransport {
     this.#cfg = new Uint8Array(state, CONFIG_OFFSET, MAX_CONFIG_BYTES);
     this.#numQueues = this.#s[VS.NUM_QUEUES];
     this.#configBytes = this.#s[VS.CONFIG_BYTES];
+  }
+
+  /** The doorbell's sequence: bumped by every register write the device must see. */
+  doorbellSeq(): number {
+    return Atomics.load(this.#s, VS.NOTIFY_SEQ);
+  }
+
+  /** Ring the doorbell with nothing in it: the device looks for work (deterministic input). */
+  kick(): void {
+    this.#ring(0, 0);
+  }
+
+  /**
+   * Deterministic mode: wait until the device has served every doorbell rung
+   * so far (VS.SERVED_SEQ caught up with NOTIFY_SEQ). False if `timeoutMs`
+   * passed first.
+   */
+  waitServed(timeoutMs: number): boolean {
+    const s = this.#s;
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const served = Atomics.load(s, VS.SERVED_SEQ);
+      if (served === Atomics.load(s, VS.NOTIFY_SEQ)) return true;
+      const left = deadline - performance.now();
+      if (left <= 0) return false;
+      Atomics.wait(s, VS.SERVED_SEQ, served, Math.min(left, 100));
+    }
   }
 
   /** Load `size` bytes at register offset `offset`; the value zero-extended. */
@@ -604,6 +639,12 @@ export class DeviceTransport {
   setBusy(busy: boolean): void {
     Atomics.store(this.#s, VS.DEVICE_BUSY, busy ? 1 : 0);
     if (!busy) Atomics.notify(this.#s, VS.DEVICE_BUSY);
+  }
+
+  /** Every doorbell up to `seq` is served and nothing is left to do (VS.SERVED_SEQ). */
+  markServed(seq: number): void {
+    Atomics.store(this.#s, VS.SERVED_SEQ, seq);
+    Atomics.notify(this.#s, VS.SERVED_SEQ);
   }
 
   /** Take the queue and event bits the doorbell gathered since the last call. */

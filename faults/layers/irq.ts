@@ -3,9 +3,12 @@
 // and can drop it (lost until the line falls and rises again, like a lost
 // edge), delay it (forwarded after `ms` if the line is still high), or
 // duplicate it (after `ms`, the source pends once more whatever its line says:
-// the guest sees a spurious second interrupt). Read next: devices/plic.ts.
+// the guest sees a spurious second interrupt). In deterministic mode the `ms`
+// are guest time, served when the cpu gets there (docs/replay.md).
+// Read next: devices/plic.ts.
 
-import { PLIC_NDEV } from "../../machine/memmap.ts";
+import { PLIC_NDEV, TICKS_PER_MS } from "../../machine/memmap.ts";
+import { CTL, guestTimeTicks } from "../../machine/control.ts";
 import { PLIC, PlicGateway } from "../../devices/plic.ts";
 import type { FaultEngine } from "../engine.ts";
 
@@ -14,6 +17,8 @@ export class FaultyPlicGateway extends PlicGateway {
   /** Sources whose current assertion was dropped or is being delayed. */
   readonly #held = new Set<number>();
   #timers = new Set<ReturnType<typeof setTimeout>>();
+  /** Deterministic mode: timed actions on guest time, in the order they were set. */
+  #virtual: { due: number; fn: () => void }[] = [];
 
   constructor(plic: SharedArrayBuffer, control: SharedArrayBuffer, engine: FaultEngine) {
     super(plic, control);
@@ -60,6 +65,11 @@ export class FaultyPlicGateway extends PlicGateway {
   }
 
   #after(ms: number, fn: () => void): void {
+    if (Atomics.load(this.ctl, CTL.DETERMINISTIC) !== 0) {
+      const now = guestTimeTicks(this.ctl.buffer as SharedArrayBuffer);
+      this.#virtual.push({ due: now + ms * TICKS_PER_MS, fn });
+      return;
+    }
     const t = setTimeout(() => {
       this.#timers.delete(t);
       fn();
@@ -83,6 +93,27 @@ export class FaultyPlicGateway extends PlicGateway {
     } finally {
       this.unlock();
     }
+  }
+
+  protected override runDue(): void {
+    const now = guestTimeTicks(this.ctl.buffer as SharedArrayBuffer);
+    // Earliest first, ties in the order set; an action may set another.
+    for (;;) {
+      let i = -1;
+      for (let k = 0; k < this.#virtual.length; k++) {
+        const v = this.#virtual[k];
+        if (v.due <= now && (i < 0 || v.due < this.#virtual[i].due)) i = k;
+      }
+      if (i < 0) return;
+      const [v] = this.#virtual.splice(i, 1);
+      v.fn();
+    }
+  }
+
+  protected override nextDueTicks(): number {
+    let due = Infinity;
+    for (const v of this.#virtual) due = Math.min(due, v.due);
+    return due;
   }
 
   override async stop(): Promise<void> {

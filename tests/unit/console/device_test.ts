@@ -3,13 +3,15 @@
 // (bounded, overflow counted) — after the guest's first transmit or a grace
 // period — and output reaches the sink: small chains in one piece, huge ones
 // streamed from guest RAM in bounded passes, each chain completed only after
-// its bytes were written; input waits for room instead of being dropped.
+// its bytes were written; input waits for room instead of being dropped; in
+// deterministic mode a doorbell counts as served only once all its passes are
+// done, and input enters only through the pass hook.
 // Read next: devices/console.ts.
 
 import assert from "../../../testing/assert.ts";
 import { createControlBlock, CTL } from "../../../machine/control.ts";
 import { ConsoleDevice, createConsoleState, TX_PASS_BYTES } from "../../../devices/console.ts";
-import { MmioTransport, REG } from "../../../devices/virtio/mmio.ts";
+import { MmioTransport, REG, VS } from "../../../devices/virtio/mmio.ts";
 import { DriverQueue, driverSetup, FakeRam } from "../../../testing/virtio_driver.ts";
 
 const IRQ = 1;
@@ -39,7 +41,7 @@ function rig(holdBytes?: number) {
     mmio.write(REG.QUEUE_NOTIFY, 4, 1);
     dev.service();
   };
-  return { mem, mmio, dev, rx, tx, up, out, logs, line, talk, clock };
+  return { mem, state, mmio, dev, rx, tx, up, out, logs, line, talk, clock };
 }
 
 Deno.test("console: input before the guest is listening is held, then delivered", () => {
@@ -246,4 +248,45 @@ Deno.test("console: input waits for room instead of being dropped", async () => 
   assert.deepEqual([r.dev.held, r.dev.inputRoom], [5, 3]);
   // With room already there it resolves at once.
   await r.dev.waitForInputRoom(5000);
+});
+
+Deno.test("console: deterministic mode's doorbell is served only once a long transmit is done; input only in a pass", async () => {
+  const r = rig();
+  r.up();
+  const s = new Int32Array(r.state);
+  const served = () => Atomics.load(s, VS.SERVED_SEQ) === r.mmio.doorbellSeq();
+  const addr = r.mem.alloc(TX_PASS_BYTES, 16);
+  const ctl = new AbortController();
+  const running = r.dev.run(ctl.signal);
+  for (let i = 0; i < 100 && !served(); i++) await new Promise((ok) => setTimeout(ok, 5));
+  assert.ok(served(), "an idle device has served every doorbell");
+  r.tx.add(Array.from({ length: 4 }, () => ({ addr, len: TX_PASS_BYTES })), { indirect: true });
+  r.mmio.write(REG.QUEUE_NOTIFY, 4, 1);
+  assert.ok(!served(), "a notify is not served before the device looked");
+  let bytesWhenServed = -1, usedWhenServed = -1;
+  for (let i = 0; i < 400 && bytesWhenServed < 0; i++) {
+    await new Promise((ok) => setTimeout(ok, 1));
+    if (served()) {
+      bytesWhenServed = r.out.reduce((n, x) => n + x.length, 0);
+      usedWhenServed = r.tx.usedIdx();
+    }
+  }
+  assert.equal(bytesWhenServed, 4 * TX_PASS_BYTES, "served after the last pass, not the first");
+  assert.equal(usedWhenServed, 1);
+  // Input only through the pass hook: held until the guest transmitted (it has), then delivered.
+  const typed = [enc("ls\n")];
+  r.dev.passInput = () => {
+    const b = typed.shift();
+    if (b) r.dev.pushInput(b);
+  };
+  const rx = r.rx.add([{ len: 16, write: true }]);
+  r.mmio.kick();
+  for (let i = 0; i < 100 && !(served() && r.rx.usedIdx() === 1); i++) {
+    await new Promise((ok) => setTimeout(ok, 5));
+  }
+  assert.equal(r.rx.usedIdx(), 1);
+  assert.deepEqual(r.rx.usedElem(0), { id: rx.head, len: 3 });
+  assert.equal(dec(r.mem.read(rx.addrs[0], 3)), "ls\n");
+  ctl.abort();
+  await running;
 });

@@ -52,11 +52,16 @@ Deno.test("control block: every Int32 word index is pinned", () => {
     INPUT_OWNER: 14,
     INPUT_WANTED: 15,
     LINE0: 16,
+    DETERMINISTIC: 48,
+    IRQ_SERVED: 49,
   });
 });
 
 Deno.test("control block: every 64-bit slot offset, the size, magic and version are pinned", () => {
-  assert.deepEqual({ ...CTL64 }, { TIMER_DEADLINE: 256, CLOCK_EPOCH_MS: 264, CLOCK_SKEW: 272 });
+  assert.deepEqual(
+    { ...CTL64 },
+    { TIMER_DEADLINE: 256, CLOCK_EPOCH_MS: 264, CLOCK_SKEW: 272, VIRTUAL_TICKS: 280, IRQ_DUE: 288 },
+  );
   assert.equal(CONTROL_BYTES, 512);
   assert.equal(CONTROL_MAGIC, 0x41564d43); // "AVMC"
   assert.equal(CONTROL_VERSION, 1);

@@ -65,7 +65,7 @@ Deno.test("virtio state layout is pinned", () => {
     20,
     21,
   ]);
-  assert.deepEqual([VS.BAD_ACCESSES, VS.DEVICE_BUSY], [22, 23]);
+  assert.deepEqual([VS.BAD_ACCESSES, VS.DEVICE_BUSY, VS.SERVED_SEQ], [22, 23, 24]);
   assert.deepEqual([VS.QUEUE0, QUEUE_STRIDE, VQ.NUM_MAX, VQ.READY, VQ.DESC_LO, VQ.DEVICE_HI], [
     32,
     16,
