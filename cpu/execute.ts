@@ -31,6 +31,10 @@ export function runBatch(h: Hart, max: number): number {
   // They share one per-instruction test with the pc ring, so a run with
   // neither pays exactly what it paid before breakpoints existed.
   const bps = h.breakPcs;
+  // With a translator: stop on entering a page that holds translated code, so
+  // that the translator's driver enters it there (Hart.stopAtCode).
+  const codeStop = h.stopAtCode ? h.codePages : null;
+  h.stoppedAtCode = false;
   const watchPc = ring !== null || bps !== null;
   // A resume from a breakpoint executes the instruction under it first.
   let skip = h.breakSkip;
@@ -79,6 +83,11 @@ export function runBatch(h: Hart, max: number): number {
       const po = pc - vpn * 4096;
       if (fTag[ti] === vpn && po < 4094) {
         const off = pc + fAdd[ti];
+        if (codeStop !== null && n > 1 && codeStop[off >>> 12] !== 0) {
+          n--; // not executed: translated code runs it
+          h.stoppedAtCode = true;
+          break;
+        }
         fVa = h.fetchVa = pc - po;
         fOff = h.fetchOff = off - po;
         insn = r16[off >>> 1];

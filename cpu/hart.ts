@@ -200,6 +200,14 @@ export class Hart {
    */
   codePages: Uint8Array | null = null;
   onCodeWrite: ((page: number) => void) | null = null;
+  /**
+   * The translator's driver asks run() to stop (RUN_BUDGET) when the pc
+   * enters another page that holds translated code, after at least one
+   * instruction; `stoppedAtCode` then says it did. Checked only where the
+   * interpreter changes code page, never per instruction.
+   */
+  stopAtCode = false;
+  stoppedAtCode = false;
 
   /**
    * A debugger's breakpoints, as pcN values (sign-extended virtual addresses):

@@ -239,6 +239,7 @@ export class Jit {
       throw new Error(`jit: the DMA bitmap covers fewer than the ${n} RAM pages`);
     }
     hart.codePages = new Uint8Array(n);
+    hart.stopAtCode = true;
     hart.onCodeWrite = (p) => {
       if (this.probing) this.probeHit = true; // translated code asking: leave it to the interpreter
       else this.invalidate(p);
@@ -567,9 +568,11 @@ export class Jit {
           }
         }
       }
-      viaJump = false;
       const before = h.instretN;
       const st = h.run(Math.min(steps, max - done));
+      // Stopped on entering a translated page: arriving there counts as a jump
+      // (a missing entry is learned, as one from translated code is).
+      viaJump = h.stoppedAtCode;
       done += Math.max(1, h.instretN - before);
       if (st !== RUN_BUDGET) return st;
     }
