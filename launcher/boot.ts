@@ -157,10 +157,17 @@ function actorsFor(
       actor(
         "block",
         i,
-        { ram, dmaDirty: b.dmaDirty, state: b.diskSlots[i].state, control },
+        {
+          ram,
+          dmaDirty: b.dmaDirty,
+          state: b.diskSlots[i].state,
+          control,
+          ...(d.overlay ? { overlayMap: d.overlay.map } : {}),
+        },
         {
           path: d.path,
           readOnly: d.readOnly,
+          ...(d.overlay ? { overlay: d.overlay.path } : {}),
           identity: d.probe.identity,
           ramBase: RAM_BASE,
           ramBytes: b.ramBytes,

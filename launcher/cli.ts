@@ -17,6 +17,11 @@ export interface BlockOption {
   path: string;
   /** `,ro`: the guest sees a read-only disk. */
   readOnly: boolean;
+  /**
+   * `,snapshot`: the file stays untouched; the guest's writes go to a private
+   * overlay that is gone when the run ends (QEMU's -snapshot; devices/block/overlay.ts).
+   */
+  snapshot?: boolean;
 }
 
 /** One --share directory. */
@@ -106,8 +111,11 @@ Options (before <mem-in-mb>):
   --                      end of options: what follows is <mem-in-mb> <kernel> ...
   --verbose               print device setup, every notification and interrupt
   --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
-  --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
-                          /dev/vda, /dev/vdb, ... in command-line order
+  --block=<file>[,ro|,snapshot]
+                          a virtio-blk disk backed by <file>; repeatable:
+                          /dev/vda, /dev/vdb, ... in command-line order;
+                          ,snapshot: <file> stays untouched, the guest's writes
+                          go to a private overlay dropped at exit
   --share=<dir>[,tag=<name>][,ro]
                           the host directory <dir> as a virtio-9p device (9P2000.L);
                           in the guest: mount -t 9p -o trans=virtio <name> /mnt/x
@@ -279,14 +287,23 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         const parts = value.split(",");
         const path = parts[0];
         let readOnly = false;
+        let snapshot = false;
         for (const flag of parts.slice(1)) {
           if (flag === "ro") readOnly = true;
+          else if (flag === "snapshot") snapshot = true;
           else if (flag !== "rw") {
-            throw new UsageError(`--block=${value}: unknown flag "${flag}" (use ,ro)`);
+            throw new UsageError(
+              `--block=${value}: unknown flag "${flag}" (use ,ro or ,snapshot)`,
+            );
           }
         }
         if (!path) throw new UsageError(`--block=${value}: no file named`);
-        o.blocks.push({ path, readOnly });
+        if (readOnly && snapshot) {
+          throw new UsageError(
+            `--block=${value}: ,ro and ,snapshot together: a read-only disk has nothing to overlay`,
+          );
+        }
+        o.blocks.push(snapshot ? { path, readOnly, snapshot } : { path, readOnly });
         break;
       }
       case "share": {

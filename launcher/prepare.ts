@@ -21,6 +21,7 @@ import {
   lockBlockFile,
   probeBlockFile,
 } from "../devices/block/backend.ts";
+import { createOverlay, type OverlayFiles } from "../devices/block/overlay.ts";
 import { createNetState } from "../devices/net/net.ts";
 import { createShareState } from "../devices/p9/device.ts";
 import { createFidStore } from "../devices/p9/fidstore.ts";
@@ -90,10 +91,19 @@ export interface Prepared {
   kernel: Uint8Array;
   initrd: Uint8Array | null;
   cmdline: string;
-  disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  disks: {
+    path: string;
+    readOnly: boolean;
+    probe: BlockProbe;
+    /** A `,snapshot` disk's overlay (devices/block/overlay.ts), kept across reboots. */
+    overlay?: OverlayFiles;
+  }[];
   /** Each --share, its directory made absolute and checked to be one. */
   shares: { path: string; tag: string; readOnly: boolean }[];
-  /** Each disk file's lock (exclusive, or shared for ,ro), held for the whole run. */
+  /**
+   * Each disk file's lock (exclusive, or shared for ,ro and ,snapshot), held for
+   * the whole run; a ,snapshot disk's overlay file is removed with its lock.
+   */
   diskLocks: BlockLock[];
   nets: PreparedNet[];
   /** The fault plan (--faults), checked; null without one. */
@@ -158,10 +168,24 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
   const unlock = () => diskLocks.forEach((l) => l.release());
   const disks = o.blocks.map((b) => {
     try {
-      const probe = probeBlockFile(b.path, b.readOnly);
-      diskLocks.push(lockBlockFile(b.path, b.readOnly));
+      // A ,snapshot disk's file is only read: probed and locked as ,ro is.
+      const baseOnly = b.readOnly || b.snapshot === true;
+      const probe = probeBlockFile(b.path, baseOnly);
+      diskLocks.push(lockBlockFile(b.path, baseOnly));
       for (const w of probe.warnings) log(`warning: ${w}`);
-      return { ...b, probe };
+      if (!b.snapshot) return { path: b.path, readOnly: b.readOnly, probe };
+      let overlay: OverlayFiles;
+      try {
+        overlay = createOverlay(probe.size, b.path);
+      } catch (e) {
+        throw new BlockOpenError(
+          "io",
+          b.path,
+          `${b.path}: cannot make its snapshot overlay: ${(e as Error).message}`,
+        );
+      }
+      diskLocks.push({ release: () => overlay.remove() });
+      return { path: b.path, readOnly: false, probe, overlay };
     } catch (e) {
       unlock();
       // "--block=<path>: <what is wrong>": every BlockOpenError starts with its path.
@@ -365,7 +389,9 @@ export function buildBoard(
         sectors: d.probe.sectors,
         readOnly: d.readOnly,
       }),
-      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${d.readOnly ? " (ro)" : ""}`,
+      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${
+        d.readOnly ? " (ro)" : d.overlay ? ` (snapshot overlay ${d.overlay.path})` : ""
+      }`,
     )
   );
   const shareSlots = p.shares.map((sh) => ({

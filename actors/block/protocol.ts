@@ -11,6 +11,11 @@ import type { FileIdentity } from "../../devices/block/backend.ts";
 export interface BlockConfig {
   path: string;
   readOnly: boolean;
+  /**
+   * `,snapshot`: the overlay file the guest's writes go to; `path` is then
+   * opened read-only and never written (devices/block/overlay.ts).
+   */
+  overlay?: string;
   /** The file the launcher probed: the worker refuses to open another one at `path`. */
   identity?: FileIdentity;
   ramBase: number;
@@ -43,6 +48,8 @@ export interface BlockProtocol {
     control: SharedArrayBuffer;
     /** The DMA bitmap: pages this device wrote, for the translator (devices/virtio/ram.ts). */
     dmaDirty?: SharedArrayBuffer;
+    /** A `,snapshot` disk's written-sectors bitmap (with config.overlay). */
+    overlayMap?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
   };
