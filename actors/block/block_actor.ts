@@ -73,6 +73,11 @@ export function blockHandlers(opts: BlockHandlerOptions = {}): ActorHandlers<Blo
     },
     request: {
       stats: () => ({ ...device!.stats, errors: device!.errors }),
+      snapshot: () => {
+        device!.freeze();
+        return {};
+      },
+      thaw: () => device!.thaw(),
     },
     cast: {},
     stop() {

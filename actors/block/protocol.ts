@@ -37,8 +37,14 @@ export interface BlockStats {
 }
 
 export interface BlockProtocol {
-  request: { kind: "stats" };
-  reply: { stats: BlockStats };
+  /**
+   * snapshot: stop touching guest RAM (between passes: nothing half done) and
+   * say what the actor holds that shared memory does not; thaw: serve again.
+   * The machine snapshot's pair (launcher/snapshot.ts, docs/snapshot.md).
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  /** A block actor holds nothing outside guest RAM, its slot and the overlay: `{}`. */
+  reply: { stats: BlockStats; snapshot: Record<string, never>; thaw: void };
   cast: never;
   event: { kind: "log"; text: string } | FaultEvent;
   config: BlockConfig;
