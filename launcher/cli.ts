@@ -88,6 +88,10 @@ export interface LaunchOptions {
   gdbWait: boolean;
   /** --jit=on|off: run hot guest code through the translator (cpu/jit/; default on). */
   jit: boolean;
+  /** --control: the control socket's path (launcher/control_socket.ts), or null. */
+  control?: string | null;
+  /** --restore: start from this machine snapshot instead of booting (launcher/snapshot.ts). */
+  restore?: string | null;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -156,6 +160,12 @@ Options (before <mem-in-mb>):
                           until the debugger continues it (QEMU's -S)
   --gdb-allow-remote      let --gdb listen on an address other than loopback
                           (anyone who reaches it controls the guest)
+  --control=<path>        a control socket (owner-only) speaking QMP-shaped JSON
+                          lines: status, pause, resume, snapshot {"path"}, quit;
+                          events for the guest's fate and actor restarts
+  --restore=<file>        start from a machine snapshot instead of booting; the
+                          machine (RAM, disks, devices) comes from <file>; fault
+                          plan, seed, trace, terminal and --control are this run's
 
 This terminal is every console of the guest: hvc0 (virtio), the SBI console
 and the UART; typed input goes to the one the guest reads (docs/machine.md).
@@ -184,6 +194,8 @@ const VALUE_OPTIONS = new Set([
   "trace",
   "gdb",
   "jit",
+  "control",
+  "restore",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -243,6 +255,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     gdb: null,
     gdbWait: false,
     jit: true,
+    control: null,
+    restore: null,
   };
   let gdbAllowRemote = false;
   let i = 0;
@@ -389,6 +403,14 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         if (o.gdb !== null) throw new UsageError("--gdb given twice");
         o.gdb = parseGdbAddress(value);
         break;
+      case "control":
+        if (o.control) throw new UsageError("--control given twice");
+        o.control = value;
+        break;
+      case "restore":
+        if (o.restore) throw new UsageError("--restore given twice");
+        o.restore = value;
+        break;
       case "jit":
         if (value !== "on" && value !== "off") {
           throw new UsageError(`--jit=${value}: want on or off`);
@@ -419,6 +441,25 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     );
   }
   const rest = argv.slice(i);
+  if (o.restore) {
+    // The machine is the snapshot's: what would build another one is a mistake.
+    const clash = [
+      rest.length > 0 && "<mem-in-mb> <kernel>",
+      o.initrd !== null && "--initrd",
+      o.blocks.length > 0 && "--block",
+      o.shares.length > 0 && "--share",
+      o.tunnet !== null && "--tunnet",
+      o.sharenet !== null && "--sharenet",
+      o.userNet && "--net",
+      o.mac !== null && "--mac",
+      o.bios !== null && "--bios",
+    ].filter((x) => x);
+    if (clash.length) {
+      throw new UsageError(
+        `--restore: the machine comes from the snapshot; ${clash.join(", ")} cannot change it`,
+      );
+    }
+  }
   if (rest.length === 0) {
     o.bundled = true;
     // fileURLToPath, not .pathname: a clone in "/home/me/my vms" has %20 in its URL.

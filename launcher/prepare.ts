@@ -35,6 +35,7 @@ import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machin
 import { findSymbols, isElf } from "../lib/elf.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
+import type { LoadedSnapshot } from "./snapshot.ts";
 
 /** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
 export class InputError extends Error {
@@ -112,6 +113,8 @@ export interface Prepared {
   bios: Uint8Array | null;
   /** The System.map text (--system-map, or the bundled guest's); null if none or unreadable. */
   systemMap: string | null;
+  /** --restore: the snapshot to paste over the first boot's board (taken by that boot). */
+  restore?: LoadedSnapshot;
 }
 
 /**
