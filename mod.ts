@@ -39,6 +39,18 @@ export {
   type Machine,
   type MachineResult,
 } from "./launcher/library.ts";
+export {
+  exportSnapshotDisk,
+  type SnapshotHeader,
+  SnapshotRefused,
+  type SnapshotResult,
+} from "./launcher/snapshot.ts";
+export {
+  type ControlEvent,
+  ControlError,
+  type ControlStatus,
+  MachineControl,
+} from "./launcher/control.ts";
 export { probeModule, Registry } from "./actors/runtime/registry.ts";
 export {
   type FailureMode,

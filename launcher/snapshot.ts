@@ -473,3 +473,38 @@ export function applySnapshot(s: LoadedSnapshot, p: Prepared, b: Board): Restore
     consoleInUse: s.header.console?.inUse === true,
   };
 }
+
+/**
+ * Write disk `index` of snapshot `path` as one image at `out`: its base file
+ * with the snapshot's overlay applied — what the guest saw at the snapshot
+ * (for e2fsck, debugfs, or a new base). The snapshot is checked as for a
+ * restore (the base must be the file it was taken on).
+ */
+export async function exportSnapshotDisk(path: string, index: number, out: string): Promise<void> {
+  const s = await loadSnapshot(path);
+  const d = s.header.machine.disks[index];
+  if (!d) throw new InputError(`${path}: no disk ${index}`);
+  await Deno.copyFile(d.path, out);
+  await Deno.chmod(out, 0o600);
+  const map = s.sections.get(`overlay${index}.map`);
+  const data = s.sections.get(`overlay${index}.data`);
+  if (!map || !data) return; // a ,ro disk: the base is the disk
+  const bits = new Int32Array(map.slice().buffer);
+  const sectors = Math.floor(d.size / SECTOR);
+  const f = await Deno.open(out, { write: true });
+  try {
+    let at = 0;
+    for (let sct = 0; sct < sectors; sct++) {
+      if (!overlayHas(bits, sct)) continue;
+      let e = sct + 1;
+      while (e < sectors && overlayHas(bits, e)) e++;
+      const piece = data.subarray(at, at + (e - sct) * SECTOR);
+      await f.seek(sct * SECTOR, Deno.SeekMode.Start);
+      for (let w = 0; w < piece.length;) w += await f.write(piece.subarray(w));
+      at += piece.length;
+      sct = e - 1;
+    }
+  } finally {
+    f.close();
+  }
+}
