@@ -46,8 +46,8 @@ export {
   type SnapshotResult,
 } from "./launcher/snapshot.ts";
 export {
-  type ControlEvent,
   ControlError,
+  type ControlEvent,
   type ControlStatus,
   MachineControl,
 } from "./launcher/control.ts";
