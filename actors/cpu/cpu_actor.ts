@@ -55,6 +55,7 @@ import {
   setClockSkew,
   setFate,
   setIrqLine,
+  timerClockMoved,
 } from "../../machine/control.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 import { traceNow, tracer } from "../../lib/trace.ts";
@@ -375,6 +376,7 @@ export function runCpu(
     loadHart(hart, start.restore.hart);
     const behind = BigInt(start.restore.time) - BigInt(guestTimeTicks(control));
     setClockSkew(ctl, Atomics.load(ctl64, skewSlot) + behind);
+    timerClockMoved(ctl); // the waker may have measured its sleep on the old clock
   } else if (firmware) {
     // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
     // a0 = hartid, a1 = device tree, a2 = fw_dynamic info. The firmware sets
