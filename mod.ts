@@ -39,12 +39,7 @@ export {
   type Machine,
   type MachineResult,
 } from "./launcher/library.ts";
-export {
-  exportSnapshotDisk,
-  type SnapshotHeader,
-  SnapshotRefused,
-  type SnapshotResult,
-} from "./launcher/snapshot.ts";
+export { exportSnapshotDisk, SnapshotRefused, type SnapshotResult } from "./launcher/snapshot.ts";
 export {
   ControlError,
   type ControlEvent,

@@ -115,11 +115,10 @@ Options (before <mem-in-mb>):
   --                      end of options: what follows is <mem-in-mb> <kernel> ...
   --verbose               print device setup, every notification and interrupt
   --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
-  --block=<file>[,ro|,snapshot]
-                          a virtio-blk disk backed by <file>; repeatable:
-                          /dev/vda, /dev/vdb, ... in command-line order;
-                          ,snapshot: <file> stays untouched, the guest's writes
-                          go to a private overlay dropped at exit
+  --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
+                          /dev/vda, /dev/vdb, ... in command-line order
+  --block=<file>,snapshot the same, but <file> stays untouched: the guest's
+                          writes go to a private overlay dropped at exit
   --share=<dir>[,tag=<name>][,ro]
                           the host directory <dir> as a virtio-9p device (9P2000.L);
                           in the guest: mount -t 9p -o trans=virtio <name> /mnt/x

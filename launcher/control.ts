@@ -28,7 +28,9 @@ export function fateName(fate: number): string {
 
 /** An asynchronous event, QMP-shaped: a name and its data. */
 export interface ControlEvent {
+  /** Its name: GUEST_FATE, ACTOR_RESTARTED, STOP, RESUME, SNAPSHOT, ... (docs/snapshot.md). */
   event: string;
+  /** What it carries, by name. */
   data?: Record<string, unknown>;
 }
 
@@ -36,6 +38,7 @@ export interface ControlEvent {
 export interface ControlStatus {
   /** "starting" (between boots), "running", "paused", or "ended". */
   status: "starting" | "running" | "paused" | "ended";
+  /** The guest is running (not paused, between boots or ended). */
   running: boolean;
   /** Which boot of the run (1 for the first; a guest reboot adds one). */
   boot: number;
@@ -43,14 +46,17 @@ export interface ControlStatus {
   instret: number;
   /** Once ended: the guest's fate in words and the exit status. */
   fate?: string;
+  /** Once ended: the exit status the run ends with. */
   exitCode?: number;
 }
 
 /** A control operation that cannot be done now, with the reason (QMP's GenericError). */
 export class ControlError extends Error {
+  /** "ControlError". */
   override name = "ControlError";
 }
 
+/** A run's control operations and events (see the top of this file). */
 export class MachineControl {
   #boot: BootControl | null = null;
   #boots = 0;
@@ -72,6 +78,7 @@ export class MachineControl {
     return () => this.#listeners.delete(fn);
   }
 
+  /** Tell every listener. */
   emit(e: ControlEvent): void {
     for (const fn of this.#listeners) {
       try {
@@ -80,7 +87,10 @@ export class MachineControl {
     }
   }
 
-  /** A boot started (launcher/machine.ts). */
+  /**
+   * A boot started (launcher/machine.ts; not for library users).
+   * @ignore
+   */
   bootStarted(bc: BootControl): void {
     this.#boot = bc;
     this.#boots++;
@@ -116,6 +126,7 @@ export class MachineControl {
     });
   }
 
+  /** Where the machine is: running, paused, between boots or ended. */
   status(): ControlStatus {
     const b = this.#boot;
     if (this.#ended) {

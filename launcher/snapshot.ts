@@ -83,7 +83,9 @@ export interface LoadedSnapshot {
 
 /** What a snapshot cost. */
 export interface SnapshotResult {
+  /** The file written. */
   path: string;
+  /** Its size. */
   bytes: number;
   /** How long the hart was halted and the devices frozen for it. */
   pausedMs: number;
@@ -95,6 +97,7 @@ export interface SnapshotResult {
 
 /** A snapshot that cannot be taken now (a plain writable disk, a share): the reason in words. */
 export class SnapshotRefused extends Error {
+  /** "SnapshotRefused". */
   override name = "SnapshotRefused";
 }
 
