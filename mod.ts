@@ -39,7 +39,13 @@ export {
   type Machine,
   type MachineResult,
 } from "./launcher/library.ts";
-export { exportSnapshotDisk, SnapshotRefused, type SnapshotResult } from "./launcher/snapshot.ts";
+export {
+  exportSnapshotDisk,
+  type PlainDisks,
+  type SnapshotOptions,
+  SnapshotRefused,
+  type SnapshotResult,
+} from "./launcher/snapshot.ts";
 export {
   ControlError,
   type ControlEvent,

@@ -10,7 +10,7 @@
 import { FATE, publishedInstret } from "../machine/control.ts";
 import type { SupervisorEvent } from "../actors/runtime/supervisor.ts";
 import type { BootControl } from "./boot_control.ts";
-import { type SnapshotResult, takeSnapshot } from "./snapshot.ts";
+import { type SnapshotOptions, type SnapshotResult, takeSnapshot } from "./snapshot.ts";
 import type { MachineOutcome } from "./fate.ts";
 
 const FATE_NAMES: Record<number, string> = {
@@ -183,12 +183,12 @@ export class MachineControl {
    * Snapshot the machine into `path` (launcher/snapshot.ts); resolves once the
    * file is complete, with the machine running on (or still paused).
    */
-  snapshot(path: string): Promise<SnapshotResult> {
+  snapshot(path: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
     if (typeof path !== "string" || path === "") {
       return Promise.reject(new ControlError("snapshot: want a path"));
     }
     return this.#serial(async () => {
-      const r = await takeSnapshot(this.#running(), path);
+      const r = await takeSnapshot(this.#running(), path, opts);
       this.emit({
         event: "SNAPSHOT",
         data: { path: r.path, bytes: r.bytes, pausedMs: Math.round(r.pausedMs) },

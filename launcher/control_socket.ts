@@ -212,11 +212,14 @@ export class ControlSocket {
           await c.resume();
           return ok(id, {});
         case "snapshot": {
-          const path = (args as Record<string, unknown>).path;
+          const { path, disks } = args as Record<string, unknown>;
           if (typeof path !== "string" || path === "") {
             return error(id, "GenericError", 'snapshot: want {"path": "<file>"}');
           }
-          const r = await c.snapshot(path);
+          if (disks !== undefined && disks !== "refuse" && disks !== "copy") {
+            return error(id, "GenericError", 'snapshot: "disks" is "refuse" or "copy"');
+          }
+          const r = await c.snapshot(path, { disks: disks as "refuse" | "copy" | undefined });
           return ok(id, {
             path: r.path,
             bytes: r.bytes,

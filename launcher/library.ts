@@ -69,7 +69,7 @@ export interface MachineResult extends MachineOutcome {
 }
 
 import { type ControlEvent, type ControlStatus, fateName, type MachineControl } from "./control.ts";
-import type { SnapshotResult } from "./snapshot.ts";
+import type { SnapshotOptions, SnapshotResult } from "./snapshot.ts";
 export { fateName };
 
 /** Bytes of output kept for one waitFor: a pattern must match within this much text. */
@@ -159,9 +159,10 @@ export interface Machine {
    * Write a snapshot of the machine to `path` (docs/snapshot.md); resolves
    * once the file is complete, with the machine running on (or still paused).
    * Rejects, the machine unharmed, if it cannot be snapshotted (a plain
-   * writable disk: use `,snapshot`; a --share).
+   * writable disk: use `,snapshot`, or `{ disks: "copy" }` to save it whole;
+   * a --share).
    */
-  snapshot(path: string): Promise<SnapshotResult>;
+  snapshot(path: string, opts?: SnapshotOptions): Promise<SnapshotResult>;
   /** Events as the control socket sends them (fate, actor restarts, pauses); returns the unsubscribe. */
   onEvent(fn: (e: ControlEvent) => void): () => void;
   /** `await using vm = await bootMachine()`: stopped at the end of the scope. */
@@ -298,8 +299,8 @@ class LibraryMachine implements Machine {
   resume(): Promise<void> {
     return this.#control.resume();
   }
-  snapshot(path: string): Promise<SnapshotResult> {
-    return this.#control.snapshot(path);
+  snapshot(path: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
+    return this.#control.snapshot(path, opts);
   }
   onEvent(fn: (e: ControlEvent) => void): () => void {
     return this.#control.listen(fn);

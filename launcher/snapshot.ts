@@ -33,7 +33,7 @@ import { PLIC_NDEV } from "../machine/memmap.ts";
 import { HART_STATE_VERSION, type HartState } from "../cpu/hart_state.ts";
 import { ByteRingReader, ByteRingWriter } from "../lib/ring.ts";
 import { SECTOR } from "../devices/block/backend.ts";
-import { overlayHas } from "../devices/block/overlay.ts";
+import { overlayHas, overlayMapBytes } from "../devices/block/overlay.ts";
 import type { ConsoleSnapshot } from "../actors/console/protocol.ts";
 
 /** What a snapshot says about the machine: enough to build the same board again. */
@@ -48,7 +48,12 @@ export interface SavedMachine {
   systemMap: string | null;
   jit: boolean;
   /** Each disk, and its file's identity: a restore against another file is refused. */
-  disks: (BlockOption & { size: number; sha256: string })[];
+  disks: (BlockOption & {
+    size: number;
+    sha256: string;
+    /** A plain disk saved whole ("disks": "copy"): its file's contents are not checked. */
+    copied?: boolean;
+  })[];
   userNet: boolean;
   forwards: string[];
   tunnet: string | null;
@@ -117,18 +122,38 @@ async function fileSha256(path: string): Promise<{ size: number; sha256: string 
   return { size: st.size, sha256: h };
 }
 
+/**
+ * How a snapshot treats plain writable disks (neither ,snapshot nor ,ro):
+ * "refuse" (the default: their files go on changing after the snapshot), or
+ * "copy" — every sector is saved in the snapshot (read during the pause), and
+ * a restore attaches the disk as a ,snapshot disk whose overlay holds all of
+ * it, so the file's later changes do not matter (only its size must match).
+ */
+export type PlainDisks = "refuse" | "copy";
+
+/** Options of a snapshot. */
+export interface SnapshotOptions {
+  /** Plain writable disks: refused (default) or copied whole into the snapshot. */
+  disks?: PlainDisks;
+}
+
 /** Can this machine be snapshotted? Throws SnapshotRefused saying why not. */
-export function checkSnapshotable(o: LaunchOptions, p: Prepared): void {
+export function checkSnapshotable(
+  o: LaunchOptions,
+  p: Prepared,
+  plain: PlainDisks = "refuse",
+): void {
   if (o.shares.length > 0) {
     throw new SnapshotRefused(
       "the machine has --share directories: a host directory cannot be saved with the machine",
     );
   }
   for (const d of p.disks) {
-    if (!d.readOnly && !d.overlay) {
+    if (!d.readOnly && !d.overlay && plain !== "copy") {
       throw new SnapshotRefused(
         `disk ${d.path} is a plain writable disk: its file would go on changing after the ` +
-          `snapshot; attach it as --block=${d.path},snapshot (or ,ro) to snapshot this machine`,
+          `snapshot; attach it as --block=${d.path},snapshot (or ,ro), or ask for ` +
+          `"disks": "copy" to save its every sector in the snapshot`,
       );
     }
   }
@@ -139,12 +164,28 @@ export function checkSnapshotable(o: LaunchOptions, p: Prepared): void {
  * renamed: a crash never leaves half a file under the name). The machine runs
  * on afterwards (or stays paused if it was).
  */
-export async function takeSnapshot(bc: BootControl, path: string): Promise<SnapshotResult> {
+export async function takeSnapshot(
+  bc: BootControl,
+  path: string,
+  opts: SnapshotOptions = {},
+): Promise<SnapshotResult> {
   const t0 = performance.now();
-  checkSnapshotable(bc.o, bc.p);
+  checkSnapshotable(bc.o, bc.p, opts.disks ?? "refuse");
   // Identities first (hashing a big base takes a while; the machine runs meanwhile).
   const disks = [];
   for (const d of bc.p.disks) {
+    if (!d.readOnly && !d.overlay) {
+      // "copy": the whole disk is in the snapshot; a restore needs only a file of its size.
+      disks.push({
+        path: d.path,
+        readOnly: false,
+        snapshot: true,
+        copied: true,
+        size: d.probe.fileSize,
+        sha256: "",
+      });
+      continue;
+    }
     const id = await fileSha256(d.path);
     disks.push({
       path: d.path,
@@ -264,6 +305,24 @@ function capture(bc: BootControl, console: ConsoleSnapshot) {
   const buf = new Uint8Array(4096);
   for (let n; (n = reader.read(buf)) > 0;) pending.push(...buf.subarray(0, n));
   const overlays = bc.p.disks.map((d) => {
+    if (!d.overlay && !d.readOnly) {
+      // A plain disk copied whole ("disks": "copy"): every sector, as a full overlay.
+      const map = new Uint8Array(overlayMapBytes(d.probe.size));
+      const bits = new Int32Array(map.buffer);
+      for (let s = 0; s < d.probe.size / SECTOR; s++) bits[s >>> 5] |= 1 << (s & 31);
+      const data = new Uint8Array(d.probe.size);
+      const f = Deno.openSync(d.path, { read: true });
+      try {
+        for (let at = 0; at < data.length;) {
+          const n = f.readSync(data.subarray(at));
+          if (!n) throw new Error(`${d.path}: short read`);
+          at += n;
+        }
+      } finally {
+        f.close();
+      }
+      return { map, data: [data] };
+    }
     if (!d.overlay) return null;
     const map = new Int32Array(d.overlay.map);
     const sectors = d.probe.size / SECTOR;
@@ -341,13 +400,15 @@ export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
   for (const d of m.disks) {
     let now;
     try {
-      now = await fileSha256(d.path);
+      now = d.copied
+        ? { size: (await Deno.stat(d.path)).size, sha256: "" }
+        : await fileSha256(d.path);
     } catch (e) {
       throw new InputError(
         `--restore: ${path}: disk ${d.path} is gone (${(e as Error).message})`,
       );
     }
-    if (now.size !== d.size || now.sha256 !== d.sha256) {
+    if (d.copied ? now.size !== d.size : now.size !== d.size || now.sha256 !== d.sha256) {
       throw new InputError(
         `--restore: ${path}: disk ${d.path} is not the file the snapshot was taken on ` +
           `(size ${now.size} vs ${d.size}, sha256 ${now.sha256.slice(0, 12)}… vs ` +
