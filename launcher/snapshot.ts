@@ -206,8 +206,8 @@ export async function takeSnapshot(
       throw new Error(`the cpu did not give its state: ${r.error}`);
     }
     hart = { state: r.state as HartState, time: r.time };
-    // Every actor but the cpu (halted above), devices last-in-first-out is not needed:
-    // each freezes between its own passes and the hart, their only client, is halted.
+    // Every actor but the cpu (halted above), in any order: each freezes between its
+    // own passes, and the hart, the devices' only client, is already halted.
     for (const a of bc.actors) {
       if (a.role === "cpu") continue;
       let state: unknown;
