@@ -1,9 +1,10 @@
 // Machine snapshots from the top, on the bundled guest. One cold boot (with
 // a ,snapshot ext2 disk and a control socket) serves: the control socket's
 // greeting, status, pause/resume and events, and every kind of garbage; a
-// file written in tmpfs; a disk write loop and a console flood running while
-// the snapshot is taken through the socket. Then two clones restored from
-// that one file at once: each finds the tmpfs file, finishes the write loop
+// file written in tmpfs; a disk write loop and a console flood running, and
+// a command typed while paused, when the snapshot is taken through the socket
+// (the machine stays paused after it). Then two clones restored from
+// that one file at once: each runs the typed command, finds the tmpfs file, finishes the write loop
 // with every file's checksum right, writes its own data to RAM and to the
 // disk and never sees the other's; after an unmount, each clone's disk
 // (base + overlay, exportSnapshotDisk) is e2fsck-clean and holds its own
@@ -164,11 +165,17 @@ Deno.test({
           " (seq 1 3000 | while read n; do echo flood-$n; done) &\n",
       );
       await vm.waitFor("flood-200", 60_000); // the flood and the loop are under way
+      // Typed while paused: the guest has not read it at the snapshot; every clone must.
+      assert.deepEqual((await c.exec("pause")).return, {});
+      await vm.send("echo typed-$((5*5))\n");
+      await new Promise((r) => setTimeout(r, 300)); // the console actor takes what it can
       const snapReply = await c.exec("snapshot", { path: snap });
       assert.ok("return" in snapReply, JSON.stringify(snapReply));
       const r = snapReply.return as { bytes: number; pausedMs: number };
       assert.ok(r.bytes > 0 && r.bytes === Deno.statSync(snap).size);
       await c.next((x) => x.event === "SNAPSHOT");
+      assert.deepEqual(((await c.exec("status")).return as { status: string }).status, "paused");
+      assert.deepEqual((await c.exec("resume")).return, {});
       // The original runs on and finishes its loop.
       assert.match(await run(vm, "wait", 180_000), /loop-1-done/);
       await vm.send("poweroff\n");
@@ -186,6 +193,7 @@ Deno.test({
         return { who, m };
       }));
       await Promise.all(clones.map(async ({ who, m }) => {
+        await m.waitFor("typed-25\r\n", 60_000); // the input typed while paused
         // The flood and the loop were running: both carry on, from where they were.
         // (`wait`: the clone's shell still has both jobs, and waits for them.)
         assert.match(await run(m, "wait", 180_000), /loop-1-done/);
