@@ -410,9 +410,14 @@ export function buildBoard(
 
   let loaded;
   let firmwareEntry = 0, fwDynamicInfo = 0;
+  // On a restore (--restore) the snapshot's RAM replaces what is loaded here:
+  // load into a scratch buffer (checking the kernel as ever) and leave guest
+  // RAM untouched, so the pages the snapshot leaves out stay zero pages the
+  // host never backs (launcher/snapshot.ts applySnapshot).
+  const image = p.restore ? new Uint8Array(p.memBytes) : new Uint8Array(ram, 0, p.memBytes);
   try {
     loaded = loadGuest({
-      ram: new Uint8Array(ram, 0, p.memBytes),
+      ram: image,
       kernel: p.kernel,
       kernelName: o.kernel,
       systemMap: p.systemMap,
@@ -440,7 +445,7 @@ export function buildBoard(
     });
     if (p.bios) {
       const fw = loadFirmware(
-        new Uint8Array(ram, 0, p.memBytes),
+        image,
         p.bios,
         `--bios: ${o.bios}`,
         loaded.kernelStart,
@@ -450,7 +455,7 @@ export function buildBoard(
       if (fwDynamicInfo < fw.end) {
         throw new InputError(`--bios: ${o.bios}: no room between the firmware and the kernel`);
       }
-      writeFwDynamicInfo(new Uint8Array(ram, 0, p.memBytes), fwDynamicInfo, loaded.entry, 0);
+      writeFwDynamicInfo(image, fwDynamicInfo, loaded.entry, 0);
       firmwareEntry = fw.entry;
       if (o.verbose) {
         log(

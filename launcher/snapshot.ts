@@ -471,7 +471,8 @@ export function applySnapshot(s: LoadedSnapshot, p: Prepared, b: Board): Restore
   }
   const fail = (what: string) => new InputError(`--restore: ${s.path}: ${what}`);
   try {
-    loadRamPages(sec.get("ram")!, new Uint8Array(b.ram, 0, b.ramBytes));
+    // Fresh RAM: buildBoard loaded nothing into it for a restore (launcher/prepare.ts).
+    loadRamPages(sec.get("ram")!, new Uint8Array(b.ram, 0, b.ramBytes), true);
   } catch (e) {
     throw fail((e as Error).message);
   }

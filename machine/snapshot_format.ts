@@ -219,15 +219,19 @@ export function ramPages(ram: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Put page records back into `ram` (zeroed first); throws on a record out of place. */
-export function loadRamPages(records: Uint8Array, ram: Uint8Array): number {
+/**
+ * Put page records back into `ram`, zeroed first unless `fresh` (RAM nobody
+ * wrote yet: zeroing it would only make the host back every page). Throws on
+ * a record out of place.
+ */
+export function loadRamPages(records: Uint8Array, ram: Uint8Array, fresh = false): number {
   const rec = 4 + PAGE_BYTES;
   if (records.length % rec !== 0) {
     throw new SnapshotFormatError(`RAM section: ${records.length} bytes, not whole page records`);
   }
   const pages = ram.byteLength / PAGE_BYTES;
   const dv = new DataView(records.buffer, records.byteOffset, records.byteLength);
-  ram.fill(0);
+  if (!fresh) ram.fill(0);
   let n = 0;
   for (let at = 0; at < records.length; at += rec) {
     const p = dv.getUint32(at, true);
