@@ -17,6 +17,8 @@ import { SnapshotRefused } from "./snapshot.ts";
 
 /** The longest command line accepted; the rest of a longer one is discarded. */
 const MAX_LINE = 1 << 20;
+/** Lines waiting to be written to one client before it is dropped for not reading. */
+const MAX_QUEUED = 4096;
 
 /** The commands, with QMP's names for the same things as aliases. */
 const COMMANDS = [
@@ -107,9 +109,20 @@ export class ControlSocket {
     const enc = new TextEncoder();
     let writing = Promise.resolve();
     let dead = false;
+    let queued = 0;
     const send = (obj: unknown) => {
+      if (dead) return writing;
+      // A client that reads nothing while events pile up is dropped, not buffered forever.
+      if (++queued > MAX_QUEUED) {
+        dead = true;
+        try {
+          conn.close();
+        } catch { /* gone */ }
+        return writing;
+      }
       const bytes = enc.encode(JSON.stringify(obj) + "\n");
       writing = writing.then(async () => {
+        queued--;
         if (dead) return;
         try {
           for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
