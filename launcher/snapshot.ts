@@ -208,26 +208,31 @@ export async function takeSnapshot(
     hart = { state: r.state as HartState, time: r.time };
     // Every actor but the cpu (halted above), in any order: each freezes between its
     // own passes, and the hart, the devices' only client, is already halted.
-    for (const a of bc.actors) {
-      if (a.role === "cpu") continue;
-      let state: unknown;
-      try {
-        state = await a.sup.request({ kind: "snapshot" }, { timeoutMs: 5000 });
-      } catch (e) {
+    // All asked at once (each answers on its own thread); any refusal fails the snapshot.
+    const others = bc.actors.filter((a) => a.role !== "cpu");
+    const answers = await Promise.allSettled(
+      others.map((a) => a.sup.request({ kind: "snapshot" }, { timeoutMs: 5000 })),
+    );
+    answers.forEach((r, i) => {
+      if (r.status === "fulfilled") frozen.push(others[i]);
+    });
+    for (const [i, r] of answers.entries()) {
+      const a = others[i];
+      if (r.status === "rejected") {
         throw new SnapshotRefused(
-          `the ${a.role} actor cannot take part in a snapshot: ${(e as Error).message}`,
+          `the ${a.role} actor cannot take part in a snapshot: ${(r.reason as Error).message}`,
         );
       }
-      frozen.push(a);
-      if (a.role === "console" || a.role === "irq" || a.role === "waker") actors[a.role] = state;
-      else ((actors[a.role] ??= []) as unknown[])[a.index] = state;
+      if (a.role === "console" || a.role === "irq" || a.role === "waker") {
+        actors[a.role] = r.value;
+      } else ((actors[a.role] ??= []) as unknown[])[a.index] = r.value;
     }
     captured = capture(bc, actors.console as ConsoleSnapshot);
   } finally {
     // Thaw in any case: a failed snapshot must leave a running machine.
-    for (const a of frozen) {
-      await a.sup.request({ kind: "thaw" }, { timeoutMs: 5000 }).catch(() => {});
-    }
+    await Promise.all(
+      frozen.map((a) => a.sup.request({ kind: "thaw" }, { timeoutMs: 5000 }).catch(() => {})),
+    );
     await bc.release();
   }
   const pausedMs = performance.now() - tPause;
