@@ -39,6 +39,19 @@ export {
   type Machine,
   type MachineResult,
 } from "./launcher/library.ts";
+export {
+  exportSnapshotDisk,
+  type PlainDisks,
+  type SnapshotOptions,
+  SnapshotRefused,
+  type SnapshotResult,
+} from "./launcher/snapshot.ts";
+export {
+  ControlError,
+  type ControlEvent,
+  type ControlStatus,
+  MachineControl,
+} from "./launcher/control.ts";
 export { probeModule, Registry } from "./actors/runtime/registry.ts";
 export {
   type FailureMode,

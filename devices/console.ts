@@ -163,6 +163,24 @@ export class ConsoleDevice extends VirtioDevice {
     return this.#txSeen;
   }
 
+  /** A console restored from a machine snapshot whose guest had used it (see inUse). */
+  markInUse(): void {
+    this.#txSeen = true;
+    this.#liveSince = this.#now();
+  }
+
+  /** The held input, oldest first (a copy), for a machine snapshot. */
+  heldInput(): Uint8Array {
+    const out = new Uint8Array(this.#held);
+    let at = 0;
+    for (const [i, chunk] of this.#hold.entries()) {
+      const part = chunk.subarray(i === 0 ? this.#headOff : 0);
+      out.set(part.subarray(0, out.length - at), at);
+      at += part.length;
+    }
+    return out;
+  }
+
   /**
    * A transmit cut off by the pass budget: look again at once. While input is
    * held behind the grace period, wake run() when it ends.

@@ -82,6 +82,9 @@ export function irqLoggerHandlers(): ActorHandlers<IrqProtocol> {
     },
     request: {
       stats: () => ({ raised: [...(gateway?.raised ?? [])] }),
+      // Machine snapshots: like the built-in irq actor, all its state is shared memory.
+      snapshot: () => ({}),
+      thaw: () => {},
     },
     cast: {},
     async stop(ctx) {

@@ -33,6 +33,9 @@ import type { GdbServer } from "./gdb/server.ts";
 import type { LaunchOptions } from "./cli.ts";
 import { type Board, buildBoard, type Prepared } from "./prepare.ts";
 import type { TraceFile } from "./trace_file.ts";
+import { BootControl } from "./boot_control.ts";
+import type { MachineControl } from "./control.ts";
+import { applySnapshot, type RestoredState } from "./snapshot.ts";
 import type { EventDef } from "../lib/trace.ts";
 
 /** --trace: the launcher's marks on the timeline (its own track and each actor's). */
@@ -75,6 +78,8 @@ export interface MachineHooks {
   console?: ConsolePort;
   /** The gdbstub (--gdb) is listening on `host`:`port` (the port bound, when 0 was asked). */
   gdbListening?: (host: string, port: number) => void;
+  /** The run's control operations (pause, resume, snapshot: launcher/control.ts), once made. */
+  controlReady?: (control: MachineControl) => void;
 }
 
 /** A console other than the process's terminal: the library's streams (launcher/library.ts). */
@@ -92,6 +97,8 @@ export const OUTPUT_RING_BYTES = 64 * 1024;
 
 /** What one boot hands the run loop (launcher/machine.ts) while it runs. */
 export interface Attach {
+  /** This boot's handle for pause, resume and snapshot (launcher/control.ts). */
+  control: BootControl;
   /** The ring the terminal writes typed bytes into (read by the console or the cpu actor). */
   inputRing: SharedArrayBuffer;
   stop: (fate: number) => void;
@@ -132,6 +139,8 @@ function actorsFor(
   panic: PanicPolicy,
   output: SharedArrayBuffer[] | null,
   debug: SharedArrayBuffer | null,
+  pause: SharedArrayBuffer,
+  restored: RestoredState | null,
 ): ActorPlan[] {
   const { ram, control, plic } = b;
   const verbose = o.verbose;
@@ -151,17 +160,30 @@ function actorsFor(
         input: b.consoleInputRing ?? b.inputRing,
         ...(output ? { output: output[0] } : {}),
       },
-      { ramBase: RAM_BASE, ramBytes: b.ramBytes, verbose, watch },
+      {
+        ramBase: RAM_BASE,
+        ramBytes: b.ramBytes,
+        verbose,
+        watch,
+        ...(restored?.consoleInUse ? { restoredInUse: true } : {}),
+      },
       { state: b.consoleSlot.state, name: "virtio-console (hvc0)" },
     ),
     ...p.disks.map((d, i) =>
       actor(
         "block",
         i,
-        { ram, dmaDirty: b.dmaDirty, state: b.diskSlots[i].state, control },
+        {
+          ram,
+          dmaDirty: b.dmaDirty,
+          state: b.diskSlots[i].state,
+          control,
+          ...(d.overlay ? { overlayMap: d.overlay.map } : {}),
+        },
         {
           path: d.path,
           readOnly: d.readOnly,
+          ...(d.overlay ? { overlay: d.overlay.path } : {}),
           identity: d.probe.identity,
           ramBase: RAM_BASE,
           ramBytes: b.ramBytes,
@@ -215,6 +237,7 @@ function actorsFor(
         ),
         ...(output ? { output: output[1] } : {}),
         ...(debug ? { debug } : {}),
+        pause,
       },
       {
         ramBase: RAM_BASE,
@@ -241,6 +264,7 @@ function actorsFor(
         watch,
         stopOn: panic.cpuStopOn,
         ...(debug ? { gdb: { wait: o.gdbWait } } : {}),
+        ...(restored ? { restore: { hart: restored.hart, time: restored.time } } : {}),
       },
     ),
   ];
@@ -262,6 +286,13 @@ export async function bootOnce(
   trace?.tracer.instant(BOOT);
   // The terminal's size is the guest console's only when the terminal is its console.
   const b = buildBoard(o, p, log, hooks.console ? null : undefined);
+  // --restore: the snapshot's state over the fresh board, on the run's first boot only.
+  let restored: RestoredState | null = null;
+  if (p.restore) {
+    const snap = p.restore;
+    p.restore = undefined;
+    restored = applySnapshot(snap, p, b);
+  }
   const { control } = b;
   const ctl = new Int32Array(control);
   // Stdout failed in an earlier boot: it stays failed, and was said once.
@@ -300,6 +331,8 @@ export async function bootOnce(
   if (output) hooks.console!.boot(output);
   // The gdbstub's channel to this boot's cpu (launcher/gdb/server.ts).
   const debug = gdb ? createDebugChannel() : null;
+  // The control operations' channel to the cpu (pause, snapshot: launcher/boot_control.ts).
+  const pause = createDebugChannel();
   const supervisors = new Map<ActorPlan, Supervisor<ProtocolShape>>();
   // The PCs of the cpu's last fate message (--trace-on-crash), stopped or not.
   let cpuPcs: string[] | undefined;
@@ -312,6 +345,8 @@ export async function bootOnce(
       panic,
       output,
       debug,
+      pause,
+      restored,
     )
   ) {
     const spec = ROLES[a.role];
@@ -380,7 +415,15 @@ export async function bootOnce(
     });
     supervisors.set(a, s);
   }
+  const bootControl = new BootControl(
+    o,
+    p,
+    b,
+    [...supervisors].map(([a, sup]) => ({ role: a.role, index: a.index, sup })),
+    pause,
+  );
   attach({
+    control: bootControl,
     inputRing: b.inputRing,
     // Deterministic mode: the guest's console has no size, and no resize reaches it.
     resize: (size) =>

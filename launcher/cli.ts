@@ -17,6 +17,11 @@ export interface BlockOption {
   path: string;
   /** `,ro`: the guest sees a read-only disk. */
   readOnly: boolean;
+  /**
+   * `,snapshot`: the file stays untouched; the guest's writes go to a private
+   * overlay that is gone when the run ends (QEMU's -snapshot; devices/block/overlay.ts).
+   */
+  snapshot?: boolean;
 }
 
 /** One --share directory. */
@@ -92,6 +97,10 @@ export interface LaunchOptions {
   replayLog: string | null;
   /** --input-script: typed input keyed on instruction count, for --deterministic. */
   inputScript: string | null;
+  /** --control: the control socket's path (launcher/control_socket.ts), or null. */
+  control?: string | null;
+  /** --restore: start from this machine snapshot instead of booting (launcher/snapshot.ts). */
+  restore?: string | null;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -117,6 +126,8 @@ Options (before <mem-in-mb>):
   --initrd=<file>         load <file> as the initial RAM disk (top of RAM)
   --block=<file>[,ro]     a virtio-blk disk backed by <file>; repeatable:
                           /dev/vda, /dev/vdb, ... in command-line order
+  --block=<file>,snapshot the same, but <file> stays untouched: the guest's
+                          writes go to a private overlay dropped at exit
   --share=<dir>[,tag=<name>][,ro]
                           the host directory <dir> as a virtio-9p device (9P2000.L);
                           in the guest: mount -t 9p -o trans=virtio <name> /mnt/x
@@ -166,6 +177,12 @@ Options (before <mem-in-mb>):
                           until the debugger continues it (QEMU's -S)
   --gdb-allow-remote      let --gdb listen on an address other than loopback
                           (anyone who reaches it controls the guest)
+  --control=<path>        a control socket (owner-only) speaking QMP-shaped JSON
+                          lines: status, pause, resume, snapshot {"path"}, quit;
+                          events for the guest's fate and actor restarts
+  --restore=<file>        start from a machine snapshot instead of booting; the
+                          machine (RAM, disks, devices) comes from <file>; fault
+                          plan, seed, trace, terminal and --control are this run's
 
 This terminal is every console of the guest: hvc0 (virtio), the SBI console
 and the UART; typed input goes to the one the guest reads (docs/machine.md).
@@ -197,6 +214,8 @@ const VALUE_OPTIONS = new Set([
   "record",
   "replay",
   "input-script",
+  "control",
+  "restore",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -260,6 +279,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     deterministic: null,
     replayLog: null,
     inputScript: null,
+    control: null,
+    restore: null,
   };
   let gdbAllowRemote = false;
   let deterministicFlag = false;
@@ -306,14 +327,23 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         const parts = value.split(",");
         const path = parts[0];
         let readOnly = false;
+        let snapshot = false;
         for (const flag of parts.slice(1)) {
           if (flag === "ro") readOnly = true;
+          else if (flag === "snapshot") snapshot = true;
           else if (flag !== "rw") {
-            throw new UsageError(`--block=${value}: unknown flag "${flag}" (use ,ro)`);
+            throw new UsageError(
+              `--block=${value}: unknown flag "${flag}" (use ,ro or ,snapshot)`,
+            );
           }
         }
         if (!path) throw new UsageError(`--block=${value}: no file named`);
-        o.blocks.push({ path, readOnly });
+        if (readOnly && snapshot) {
+          throw new UsageError(
+            `--block=${value}: ,ro and ,snapshot together: a read-only disk has nothing to overlay`,
+          );
+        }
+        o.blocks.push(snapshot ? { path, readOnly, snapshot } : { path, readOnly });
         break;
       }
       case "share": {
@@ -399,6 +429,14 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         if (o.gdb !== null) throw new UsageError("--gdb given twice");
         o.gdb = parseGdbAddress(value);
         break;
+      case "control":
+        if (o.control) throw new UsageError("--control given twice");
+        o.control = value;
+        break;
+      case "restore":
+        if (o.restore) throw new UsageError("--restore given twice");
+        o.restore = value;
+        break;
       case "jit":
         if (value !== "on" && value !== "off") {
           throw new UsageError(`--jit=${value}: want on or off`);
@@ -442,6 +480,25 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     );
   }
   const rest = argv.slice(i);
+  if (o.restore) {
+    // The machine is the snapshot's: what would build another one is a mistake.
+    const clash = [
+      rest.length > 0 && "<mem-in-mb> <kernel>",
+      o.initrd !== null && "--initrd",
+      o.blocks.length > 0 && "--block",
+      o.shares.length > 0 && "--share",
+      o.tunnet !== null && "--tunnet",
+      o.sharenet !== null && "--sharenet",
+      o.userNet && "--net",
+      o.mac !== null && "--mac",
+      o.bios !== null && "--bios",
+    ].filter((x) => x);
+    if (clash.length) {
+      throw new UsageError(
+        `--restore: the machine comes from the snapshot; ${clash.join(", ")} cannot change it`,
+      );
+    }
+  }
   if (rest.length === 0) {
     o.bundled = true;
     // fileURLToPath, not .pathname: a clone in "/home/me/my vms" has %20 in its URL.
@@ -466,7 +523,8 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
 /**
  * What deterministic mode cannot make deterministic yet is refused, named
  * (docs/replay.md, "What is not covered"): a host directory, firmware that
- * keeps its own timer, a debugger's pauses, a swapped actor.
+ * keeps its own timer, a debugger's pauses, a swapped actor, a snapshot's
+ * restore or the control socket's pause and snapshot.
  */
 function checkDeterministic(o: LaunchOptions): void {
   if (o.inputScript !== null && o.deterministic !== "plain") {
@@ -485,6 +543,9 @@ function checkDeterministic(o: LaunchOptions): void {
   if (o.bios !== null) refuse("--bios");
   if (o.gdb !== null) refuse("--gdb");
   if (o.actors.size) refuse("--actor");
+  // A snapshot holds no deterministic state yet (the hook is there: docs/replay.md).
+  if (o.restore) refuse("--restore");
+  if (o.control) refuse("--control");
 }
 
 /** `[<host>:]<port>` (an IPv6 host in brackets: `[::1]:1234`); the host defaults to 127.0.0.1. */

@@ -56,6 +56,10 @@ export interface BootOptions {
    * `[<host>:]<port>` (port 0 picks a free one: see Machine.gdb).
    */
   gdb?: { listen: string; wait?: boolean; allowRemote?: boolean };
+  /** Start from this machine snapshot, as `--restore=<file>` (docs/snapshot.md). */
+  restore?: string;
+  /** Also serve the control socket at this path, as `--control=<path>`. */
+  control?: string;
 }
 
 /** The guest's fate, as the CLI reports it. */
@@ -64,18 +68,9 @@ export interface MachineResult extends MachineOutcome {
   status: string;
 }
 
-const FATE_NAMES: Record<number, string> = {
-  [FATE.POWEROFF]: "powered off",
-  [FATE.REBOOT]: "rebooted",
-  [FATE.CRASHED]: "died",
-  [FATE.INTERNAL_ERROR]: "emulator failure",
-  [FATE.STOPPED]: "stopped",
-};
-
-/** The fate (a FATE value) in words, as the CLI prints it. */
-export function fateName(fate: number): string {
-  return FATE_NAMES[fate] ?? `fate ${fate}`;
-}
+import { type ControlEvent, type ControlStatus, fateName, type MachineControl } from "./control.ts";
+import type { SnapshotOptions, SnapshotResult } from "./snapshot.ts";
+export { fateName };
 
 /** Bytes of output kept for one waitFor: a pattern must match within this much text. */
 const WAIT_TEXT_BYTES = 1 << 20;
@@ -154,6 +149,22 @@ export interface Machine {
   readonly gdb: { host: string; port: number } | null;
   /** Stop the machine (as three ^C would) and resolve with its fate. */
   stop(): Promise<MachineResult>;
+  /** Running, paused, between boots or ended; the boot number and instructions retired. */
+  status(): ControlStatus;
+  /** Halt the hart at an instruction boundary (the guest's clock stands still). */
+  pause(): Promise<void>;
+  /** Let a paused machine run on. */
+  resume(): Promise<void>;
+  /**
+   * Write a snapshot of the machine to `path` (docs/snapshot.md); resolves
+   * once the file is complete, with the machine running on (or still paused).
+   * Rejects, the machine unharmed, if it cannot be snapshotted (a plain
+   * writable disk: use `,snapshot`, or `{ disks: "copy" }` to save it whole;
+   * a --share).
+   */
+  snapshot(path: string, opts?: SnapshotOptions): Promise<SnapshotResult>;
+  /** Events as the control socket sends them (fate, actor restarts, pauses); returns the unsubscribe. */
+  onEvent(fn: (e: ControlEvent) => void): () => void;
   /** `await using vm = await bootMachine()`: stopped at the end of the scope. */
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -169,6 +180,7 @@ class LibraryMachine implements Machine {
 
   readonly #source: OutputSource;
   readonly #stop: () => void;
+  readonly #control: MachineControl;
   /** The read a timed-out waitFor left outstanding: the next reader takes it. */
   #pending: Promise<Uint8Array | null> | null = null;
 
@@ -176,7 +188,9 @@ class LibraryMachine implements Machine {
     source: OutputSource,
     guest: Guest,
     result: Promise<MachineResult>,
+    control: MachineControl,
   ) {
+    this.#control = control;
     this.#source = source;
     this.#stop = guest.stop;
     this.result = result;
@@ -276,6 +290,22 @@ class LibraryMachine implements Machine {
     return this.result;
   }
 
+  status(): ControlStatus {
+    return this.#control.status();
+  }
+  pause(): Promise<void> {
+    return this.#control.pause();
+  }
+  resume(): Promise<void> {
+    return this.#control.resume();
+  }
+  snapshot(path: string, opts: SnapshotOptions = {}): Promise<SnapshotResult> {
+    return this.#control.snapshot(path, opts);
+  }
+  onEvent(fn: (e: ControlEvent) => void): () => void {
+    return this.#control.listen(fn);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.stop();
   }
@@ -323,6 +353,8 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
     }
     o = { ...o, gdb: at, gdbWait: opts.gdb.wait ?? false };
   }
+  if (opts.restore !== undefined) o = { ...o, restore: opts.restore };
+  if (opts.control !== undefined) o = { ...o, control: opts.control };
   let gdbAt: { host: string; port: number } | null = null;
   const log = opts.log ?? ((s: string) => console.error(`actorvm: ${s}`));
   const source = new OutputSource();
@@ -334,15 +366,17 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
   const port: ConsolePort = {
     open(guest) {
       running = true;
-      const m = new LibraryMachine(source, guest, result);
+      const m = new LibraryMachine(source, guest, result, control!);
       m.gdb = gdbAt;
       opened(m);
     },
     boot: (rings) => source.boot(rings),
     close: () => source.end(),
   };
+  let control: MachineControl | null = null;
   const run = runMachine(o, opts.registry ?? machineRegistry(), {
     ...opts.hooks,
+    controlReady: (c) => control = c,
     log,
     console: port,
     gdbListening: (host, p) => gdbAt = { host, port: p },

@@ -18,6 +18,9 @@ import { InputError } from "./prepare.ts";
 import { TraceFile } from "./trace_file.ts";
 import { installTracer, tracer } from "../lib/trace.ts";
 import { GdbServer } from "./gdb/server.ts";
+import { MachineControl } from "./control.ts";
+import { ControlSocket } from "./control_socket.ts";
+import { type LoadedSnapshot, loadSnapshot, restoreOptions } from "./snapshot.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -42,6 +45,16 @@ export async function runMachine(
   hooks: MachineHooks = {},
 ): Promise<MachineOutcome> {
   const log = hooks.log ?? ((s: string) => console.error(`actorvm: ${s}`));
+  // --restore: the snapshot is read and checked (exit 2 if it is bad) before anything starts.
+  let snapshot: LoadedSnapshot | null = null;
+  if (o.restore) {
+    snapshot = await loadSnapshot(o.restore);
+    o = restoreOptions(o, snapshot);
+    log(
+      `restoring ${o.restore} (taken ${snapshot.header.created}, ` +
+        `${snapshot.header.instret} instructions into its boot)`,
+    );
+  }
   // A swapped module must speak its role's protocol: refuse it before boot (exit 2).
   await applySwaps(o, registry);
   // --trace: the file is opened (and a bad path refused) before anything starts.
@@ -69,6 +82,36 @@ export async function runMachine(
     }
     throw e;
   }
+  if (snapshot) p.restore = snapshot;
+  // The control operations (launcher/control.ts), and --control's socket on them.
+  const control = new MachineControl(() => {
+    stopping = true;
+    stop(FATE.STOPPED);
+  });
+  let socket: ControlSocket | null = null;
+  if (o.control) {
+    try {
+      socket = ControlSocket.listen(o.control, control, log);
+    } catch (e) {
+      void socket?.close();
+      for (const n of p.nets) n.release();
+      for (const l of p.diskLocks) l.release();
+      if (trace) {
+        installTracer(null);
+        trace.close();
+        Deno.removeSync(trace.path);
+      }
+      throw new InputError((e as Error).message);
+    }
+  }
+  hooks.controlReady?.(control);
+  const bootHooks: MachineHooks = {
+    ...hooks,
+    onActorEvent(e) {
+      hooks.onActorEvent?.(e);
+      control.actorEvent(e);
+    },
+  };
   // The gdbstub listens across reboots, as the terminal lives (docs/gdb.md).
   let gdb: GdbServer | null = null;
   if (o.gdb) {
@@ -147,20 +190,26 @@ export async function runMachine(
   hooks.terminalReady?.();
   try {
     for (let boot = 1;; boot++) {
-      const outcome = await bootOnce(o, p, registry, log, hooks, trace, (a) => {
+      const outcome = await bootOnce(o, p, registry, log, bootHooks, trace, (a) => {
+        control.bootStarted(a.control);
         input = new ByteRingWriter(a.inputRing);
         stop = a.stop;
         if (stopping) a.stop(FATE.STOPPED);
         inputWake = a.wake;
         resize = a.resize;
       }, gdb);
+      control.bootEnded();
       if (outcome.fate === FATE.REBOOT && !o.noReboot && !stopping) {
         log(`guest rebooted: booting again (boot ${boot + 1})`);
+        control.emit({ event: "RESET" });
         continue;
       }
+      control.ended(outcome);
+      await socket?.close();
       return outcome;
     }
   } finally {
+    await socket?.close();
     gdb?.close();
     terminal?.close();
     hooks.console?.close();

@@ -26,6 +26,7 @@ import {
   lockBlockFile,
   probeBlockFile,
 } from "../devices/block/backend.ts";
+import { createOverlay, type OverlayFiles } from "../devices/block/overlay.ts";
 import { createNetState } from "../devices/net/net.ts";
 import { createShareState } from "../devices/p9/device.ts";
 import { createFidStore } from "../devices/p9/fidstore.ts";
@@ -39,6 +40,7 @@ import { RAM_BASE, VIRTIO_SLOTS, virtioSlotBase, virtioSlotIrq } from "../machin
 import { findSymbols, isElf } from "../lib/elf.ts";
 import { checkMemorySize, loadFirmware, loadGuest, writeFwDynamicInfo } from "./loader.ts";
 import { BUNDLED, type LaunchOptions } from "./cli.ts";
+import type { LoadedSnapshot } from "./snapshot.ts";
 
 /** Bad input from the user: a file that is missing or wrong, an impossible size. Exit 2. */
 export class InputError extends Error {
@@ -95,10 +97,19 @@ export interface Prepared {
   kernel: Uint8Array;
   initrd: Uint8Array | null;
   cmdline: string;
-  disks: { path: string; readOnly: boolean; probe: BlockProbe }[];
+  disks: {
+    path: string;
+    readOnly: boolean;
+    probe: BlockProbe;
+    /** A `,snapshot` disk's overlay (devices/block/overlay.ts), kept across reboots. */
+    overlay?: OverlayFiles;
+  }[];
   /** Each --share, its directory made absolute and checked to be one. */
   shares: { path: string; tag: string; readOnly: boolean }[];
-  /** Each disk file's lock (exclusive, or shared for ,ro), held for the whole run. */
+  /**
+   * Each disk file's lock (exclusive, or shared for ,ro and ,snapshot), held for
+   * the whole run; a ,snapshot disk's overlay file is removed with its lock.
+   */
   diskLocks: BlockLock[];
   nets: PreparedNet[];
   /** The fault plan (--faults), checked; null without one. */
@@ -109,6 +120,8 @@ export interface Prepared {
   systemMap: string | null;
   /** Deterministic mode's seed, rng-seed and the cpu's share (launcher/deterministic.ts); null when off. */
   deterministic: PreparedDeterministic | null;
+  /** --restore: the snapshot to paste over the first boot's board (taken by that boot). */
+  restore?: LoadedSnapshot;
 }
 
 /**
@@ -165,10 +178,24 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
   const unlock = () => diskLocks.forEach((l) => l.release());
   const disks = o.blocks.map((b) => {
     try {
-      const probe = probeBlockFile(b.path, b.readOnly);
-      diskLocks.push(lockBlockFile(b.path, b.readOnly));
+      // A ,snapshot disk's file is only read: probed and locked as ,ro is.
+      const baseOnly = b.readOnly || b.snapshot === true;
+      const probe = probeBlockFile(b.path, baseOnly);
+      diskLocks.push(lockBlockFile(b.path, baseOnly));
       for (const w of probe.warnings) log(`warning: ${w}`);
-      return { ...b, probe };
+      if (!b.snapshot) return { path: b.path, readOnly: b.readOnly, probe };
+      let overlay: OverlayFiles;
+      try {
+        overlay = createOverlay(probe.size, b.path);
+      } catch (e) {
+        throw new BlockOpenError(
+          "io",
+          b.path,
+          `${b.path}: cannot make its snapshot overlay: ${(e as Error).message}`,
+        );
+      }
+      diskLocks.push({ release: () => overlay.remove() });
+      return { path: b.path, readOnly: false, probe, overlay };
     } catch (e) {
       unlock();
       // "--block=<path>: <what is wrong>": every BlockOpenError starts with its path.
@@ -419,7 +446,9 @@ export function buildBoard(
         sectors: d.probe.sectors,
         readOnly: d.readOnly,
       }),
-      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${d.readOnly ? " (ro)" : ""}`,
+      `virtio-blk /dev/vd${String.fromCharCode(97 + i)} on ${d.path}${
+        d.readOnly ? " (ro)" : d.overlay ? ` (snapshot overlay ${d.overlay.path})` : ""
+      }`,
     )
   );
   const shareSlots = p.shares.map((sh) => ({
@@ -440,9 +469,14 @@ export function buildBoard(
 
   let loaded;
   let firmwareEntry = 0, fwDynamicInfo = 0;
+  // On a restore (--restore) the snapshot's RAM replaces what is loaded here:
+  // load into a scratch buffer (checking the kernel as ever) and leave guest
+  // RAM untouched, so the pages the snapshot leaves out stay zero pages the
+  // host never backs (launcher/snapshot.ts applySnapshot).
+  const image = p.restore ? new Uint8Array(p.memBytes) : new Uint8Array(ram, 0, p.memBytes);
   try {
     loaded = loadGuest({
-      ram: new Uint8Array(ram, 0, p.memBytes),
+      ram: image,
       kernel: p.kernel,
       kernelName: o.kernel,
       systemMap: p.systemMap,
@@ -471,7 +505,7 @@ export function buildBoard(
     });
     if (p.bios) {
       const fw = loadFirmware(
-        new Uint8Array(ram, 0, p.memBytes),
+        image,
         p.bios,
         `--bios: ${o.bios}`,
         loaded.kernelStart,
@@ -481,7 +515,7 @@ export function buildBoard(
       if (fwDynamicInfo < fw.end) {
         throw new InputError(`--bios: ${o.bios}: no room between the firmware and the kernel`);
       }
-      writeFwDynamicInfo(new Uint8Array(ram, 0, p.memBytes), fwDynamicInfo, loaded.entry, 0);
+      writeFwDynamicInfo(image, fwDynamicInfo, loaded.entry, 0);
       firmwareEntry = fw.entry;
       if (o.verbose) {
         log(

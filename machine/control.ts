@@ -311,6 +311,17 @@ export function setClockSkew(ctl: Int32Array, ticks: bigint): void {
   Atomics.store(ctl64, CTL64.CLOCK_SKEW / 8, BigInt.asIntN(64, ticks));
 }
 
+/**
+ * The clock moved under a pending deadline (a restored machine's clock set
+ * to the snapshot's moment): bump TIMER_SEQ so the waker, asleep on a wait
+ * computed with the old clock, looks again. The deadline and the timer
+ * interrupt stay as they are.
+ */
+export function timerClockMoved(ctl: Int32Array): void {
+  Atomics.add(ctl, CTL.TIMER_SEQ, 1);
+  Atomics.notify(ctl, CTL.TIMER_SEQ);
+}
+
 /** The launcher asks the cpu to stop at its next batch boundary (`why` is a FATE value), and wakes it. */
 export function requestStop(ctl: Int32Array, why: number): void {
   Atomics.store(ctl, CTL.STOP, why);

@@ -13,6 +13,7 @@ import type { BlockProtocol } from "./protocol.ts";
 import type { FaultEngine } from "../../faults/engine.ts";
 import { armFaults } from "../../faults/arm.ts";
 import { FaultyBackend } from "../../faults/layers/block.ts";
+import { openOverlayBackend } from "../../devices/block/overlay.ts";
 
 export interface BlockHandlerOptions {
   /** Wrap the opened file in another backend (called in start; may throw to refuse it). */
@@ -21,18 +22,35 @@ export interface BlockHandlerOptions {
 
 export function blockHandlers(opts: BlockHandlerOptions = {}): ActorHandlers<BlockProtocol> {
   let device: BlockDevice | null = null;
-  let file: FileBackend | null = null;
+  let closeBackend: (() => void) | null = null;
   let faults: FaultEngine | null = null;
   const abort = new AbortController();
   return {
     start(ctx) {
       const log = (text: string) => ctx.emit({ kind: "log", text });
-      file = FileBackend.open(ctx.config.path, {
-        readOnly: ctx.config.readOnly,
-        warn: log,
-        expect: ctx.config.identity,
-      });
-      const backend = opts.backend ? opts.backend(file, log) : file;
+      let backend: BlockBackend;
+      if (ctx.config.overlay !== undefined) {
+        // ,snapshot: the base file read-only under the run's overlay.
+        const map = ctx.buffers.overlayMap;
+        if (!map) throw new Error("block: config.overlay without buffers.overlayMap");
+        if (opts.backend) {
+          throw new Error("block: this actor's backend cannot serve a ,snapshot disk");
+        }
+        const overlay = openOverlayBackend(ctx.config.path, ctx.config.overlay, map, {
+          warn: log,
+          expect: ctx.config.identity,
+        });
+        closeBackend = () => overlay.close();
+        backend = overlay;
+      } else {
+        const f = FileBackend.open(ctx.config.path, {
+          readOnly: ctx.config.readOnly,
+          warn: log,
+          expect: ctx.config.identity,
+        });
+        closeBackend = () => f.close();
+        backend = opts.backend ? opts.backend(f, log) : f;
+      }
       // The fault plan's block layer (if any) wraps the file: --faults, docs/faults.md.
       faults = armFaults("block", ctx, {
         // Requests this instance completed: a kill before any is a kill without progress.
@@ -55,12 +73,17 @@ export function blockHandlers(opts: BlockHandlerOptions = {}): ActorHandlers<Blo
     },
     request: {
       stats: () => ({ ...device!.stats, errors: device!.errors }),
+      snapshot: () => {
+        device!.freeze();
+        return {};
+      },
+      thaw: () => device!.thaw(),
     },
     cast: {},
     stop() {
       faults?.dispose();
       abort.abort();
-      file?.close();
+      closeBackend?.();
     },
   };
 }

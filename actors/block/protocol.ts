@@ -11,6 +11,11 @@ import type { FileIdentity } from "../../devices/block/backend.ts";
 export interface BlockConfig {
   path: string;
   readOnly: boolean;
+  /**
+   * `,snapshot`: the overlay file the guest's writes go to; `path` is then
+   * opened read-only and never written (devices/block/overlay.ts).
+   */
+  overlay?: string;
   /** The file the launcher probed: the worker refuses to open another one at `path`. */
   identity?: FileIdentity;
   ramBase: number;
@@ -32,8 +37,14 @@ export interface BlockStats {
 }
 
 export interface BlockProtocol {
-  request: { kind: "stats" };
-  reply: { stats: BlockStats };
+  /**
+   * snapshot: stop touching guest RAM (between passes: nothing half done) and
+   * say what the actor holds that shared memory does not; thaw: serve again.
+   * The machine snapshot's pair (launcher/snapshot.ts, docs/snapshot.md).
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  /** A block actor holds nothing outside guest RAM, its slot and the overlay: `{}`. */
+  reply: { stats: BlockStats; snapshot: Record<string, never>; thaw: void };
   cast: never;
   event: { kind: "log"; text: string } | FaultEvent;
   config: BlockConfig;
@@ -43,6 +54,8 @@ export interface BlockProtocol {
     control: SharedArrayBuffer;
     /** The DMA bitmap: pages this device wrote, for the translator (devices/virtio/ram.ts). */
     dmaDirty?: SharedArrayBuffer;
+    /** A `,snapshot` disk's written-sectors bitmap (with config.overlay). */
+    overlayMap?: SharedArrayBuffer;
     /** The fault rules' shared counters (createFaultCounters); with config.faults. */
     faults?: SharedArrayBuffer;
   };

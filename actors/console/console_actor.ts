@@ -95,6 +95,7 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
         ...(deterministic ? { inputGraceMs: Infinity } : {}),
       });
       device = dev;
+      if (ctx.config.restoredInUse) dev.markInUse();
       void dev.run(abort.signal);
       faults = armFaults("console", ctx);
       const feed: ConsoleFeed = {
@@ -114,6 +115,11 @@ export function consoleHandlers(opts: ConsoleHandlerOptions = {}): ActorHandlers
         droppedInput: device?.droppedInput ?? 0,
         errors: device?.errors ?? 0,
       }),
+      snapshot: () => {
+        device!.freeze();
+        return { inUse: device!.inUse, heldInput: Array.from(device!.heldInput()) };
+      },
+      thaw: () => device!.thaw(),
     },
     cast: {},
     stop() {

@@ -16,6 +16,11 @@ export interface ConsoleConfig {
   watch?: string[];
   /** The fault plan's rules for this actor (faults/plan.ts); none without --faults. */
   faults?: FaultConfig;
+  /**
+   * Restored from a machine snapshot whose console the guest had used: take
+   * typed input for it at once, without waiting for the guest to transmit.
+   */
+  restoredInUse?: boolean;
 }
 
 export interface ConsoleStats {
@@ -26,9 +31,22 @@ export interface ConsoleStats {
   errors: number;
 }
 
+/** What a console actor holds outside shared memory, for a machine snapshot. */
+export interface ConsoleSnapshot {
+  /** The guest has used hvc0 (it transmitted): typed input goes to it. */
+  inUse: boolean;
+  /** Typed bytes taken from the input ring and not yet in a guest buffer. */
+  heldInput: number[];
+}
+
 export interface ConsoleProtocol {
-  request: { kind: "stats" };
-  reply: { stats: ConsoleStats };
+  /**
+   * snapshot: stop touching guest RAM (between passes: nothing half done) and
+   * say what the actor holds that shared memory does not; thaw: serve again.
+   * The machine snapshot's pair (launcher/snapshot.ts, docs/snapshot.md).
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  reply: { stats: ConsoleStats; snapshot: ConsoleSnapshot; thaw: void };
   cast: never;
   event: { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
   config: ConsoleConfig;

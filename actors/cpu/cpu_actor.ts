@@ -19,6 +19,7 @@ import { createSbi, DBCN_CHUNK, type SbiHost } from "./sbi.ts";
 import { PolledInput } from "./polled_input.ts";
 import { DeterministicCpu } from "./deterministic.ts";
 import { CpuDebugger } from "./debugger.ts";
+import { loadHart } from "../../cpu/hart_state.ts";
 import { STOP } from "./debug_channel.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
 import { OutputSink, OutputWatch } from "../output.ts";
@@ -52,8 +53,10 @@ import {
   MIP,
   openControlBlock,
   publishInstret,
+  setClockSkew,
   setFate,
   setIrqLine,
+  timerClockMoved,
 } from "../../machine/control.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 import { traceNow, tracer } from "../../lib/trace.ts";
@@ -401,7 +404,14 @@ export function runCpu(
   // sets breakpoints makes this false while it does.
   const useJit = jit !== null && !start.tracePcs;
 
-  if (firmware) {
+  if (start.restore) {
+    // A machine snapshot: the hart as it was; the guest's clock goes on from
+    // the snapshot's moment (plus any skew a fault plan set on this board).
+    loadHart(hart, start.restore.hart);
+    const behind = BigInt(start.restore.time) - BigInt(guestTimeTicks(control));
+    setClockSkew(ctl, Atomics.load(ctl64, skewSlot) + behind);
+    timerClockMoved(ctl); // the waker may have measured its sleep on the old clock
+  } else if (firmware) {
     // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
     // a0 = hartid, a1 = device tree, a2 = fw_dynamic info. The firmware sets
     // up delegation, counters and the next stage itself.
@@ -417,6 +427,8 @@ export function runCpu(
   // and only when a --gdb run handed one over.
   const debug = buffers.debug ? new CpuDebugger(buffers.debug, control, hart) : null;
   if (debug && start.gdb?.wait) debug.halt(STOP.START); // --gdb-wait: before the first instruction
+  // The control socket's pause and snapshot (launcher/control.ts): the same halt, its own channel.
+  const pause = buffers.pause ? new CpuDebugger(buffers.pause, control, hart) : null;
 
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) {
@@ -427,6 +439,10 @@ export function runCpu(
     if (debug !== null && debug.haltRequested) {
       debug.halt(STOP.REQUESTED);
       continue; // the top again: the launcher may have stopped the machine meanwhile
+    }
+    if (pause !== null && pause.haltRequested) {
+      pause.halt(STOP.REQUESTED);
+      continue;
     }
     const seen = Atomics.load(ctl, CTL.WAKE);
     if (det !== null && !det.beforeBatch()) {

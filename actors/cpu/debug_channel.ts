@@ -66,7 +66,13 @@ export type DebugRequest =
   /** After a WATCHPOINT stop: which one (its index in the last list), in `values[0]`. */
   | { op: "stopInfo" }
   | { op: "step" }
-  | { op: "resume" };
+  | { op: "resume" }
+  /**
+   * The whole hart (cpu/hart_state.ts) and the guest's time when it halted,
+   * for a machine snapshot (launcher/snapshot.ts); the control channel's
+   * pause asks through its own channel, never the gdbstub's.
+   */
+  | { op: "hartState" };
 
 /** The cpu's answer: `ok` false carries `error`. */
 export interface DebugReply {
@@ -77,6 +83,9 @@ export interface DebugReply {
   data?: string;
   /** step, resume: the hart stopped for good (the guest's fate): no more requests. */
   ended?: boolean;
+  /** hartState: the hart (a HartState) and the guest's time at the halt, in ticks (decimal). */
+  state?: unknown;
+  time?: string;
 }
 
 /** A fresh channel. */

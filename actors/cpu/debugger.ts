@@ -9,6 +9,7 @@
 // warnings. Read next: launcher/gdb/server.ts (the other side), cpu/debug.ts.
 
 import type { Hart } from "../../cpu/hart.ts";
+import { saveHart } from "../../cpu/hart_state.ts";
 import {
   GDB_REG,
   readRegister,
@@ -41,6 +42,8 @@ export class CpuDebugger {
   readonly #control: SharedArrayBuffer;
   /** The watchpoint that caused the last stop, or -1. */
   #lastWatch = -1;
+  /** The guest's time (ticks, with the clock skew) when the hart last halted. */
+  #haltedAt = 0n;
 
   constructor(sab: SharedArrayBuffer, control: SharedArrayBuffer, private readonly hart: Hart) {
     this.#sab = sab;
@@ -77,6 +80,7 @@ export class CpuDebugger {
     this.hart.watchHitIndex = -1;
     if (why === STOP.BREAKPOINT && this.#lastWatch >= 0) why = STOP.WATCHPOINT;
     const frozeAt = guestTimeTicks(this.#control);
+    this.#haltedAt = BigInt(frozeAt) + Atomics.load(this.#ctl64, CTL64.CLOCK_SKEW / 8);
     Atomics.store(w, DBG.HALT, 0);
     // HALTED before the stop is announced: the gdbstub's first request follows at once.
     Atomics.store(w, DBG.HALTED, 1);
@@ -202,6 +206,8 @@ export class CpuDebugger {
         this.#stopped(STOP.STEP);
         return { ok: true };
       }
+      case "hartState":
+        return { ok: true, state: saveHart(h), time: String(this.#haltedAt) };
       case "resume":
         // Passing over a breakpoint under the pc, as the resumed guest must.
         h.breakSkip = h.pcN;

@@ -6,6 +6,7 @@
 
 import { defineRole } from "../runtime/protocol.ts";
 import type { DeterministicConfig } from "./deterministic.ts";
+import type { HartState } from "../../cpu/hart_state.ts";
 
 export interface CpuConfig {
   /**
@@ -75,6 +76,12 @@ export interface CpuConfig {
    * ends the run with the program's status.
    */
   htif?: { tohost: number; fromhost: number };
+  /**
+   * Start from a machine snapshot (launcher/snapshot.ts) instead of booting:
+   * the hart's saved state (cpu/hart_state.ts), and the guest's time when it
+   * was taken (ticks, decimal), from which the guest's clock continues.
+   */
+  restore?: { hart: HartState; time: string };
 }
 
 export interface CpuFate {
@@ -104,7 +111,9 @@ export interface CpuProtocol {
    * terminal's byte ring, read by the SBI console and the UART while the guest
    * polls them: actors/cpu/polled_input.ts), and output (a byte ring for the
    * guest's output from a library machine; absent, it goes to stdout), and
-   * debug (the gdbstub's channel, with --gdb: actors/cpu/debug_channel.ts).
+   * debug (the gdbstub's channel, with --gdb: actors/cpu/debug_channel.ts),
+   * and pause (the same kind of channel for the control socket's pause and
+   * snapshot: launcher/control.ts).
    */
   buffers: Record<string, SharedArrayBuffer>;
 }

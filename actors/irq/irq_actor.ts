@@ -34,6 +34,9 @@ export function irqHandlers(): ActorHandlers<IrqProtocol> {
     },
     request: {
       stats: () => ({ raised: [...raised] }),
+      // The PLIC's state and the lines are shared memory: nothing to hold.
+      snapshot: () => ({}),
+      thaw: () => {},
     },
     cast: {},
     async stop() {

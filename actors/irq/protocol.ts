@@ -20,8 +20,12 @@ export interface IrqStats {
 }
 
 export interface IrqProtocol {
-  request: { kind: "stats" };
-  reply: { stats: IrqStats };
+  /**
+   * snapshot: what the actor holds outside shared memory — nothing: its state
+   * is the control block and the PLIC state (launcher/snapshot.ts); thaw: a no-op.
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  reply: { stats: IrqStats; snapshot: Record<string, never>; thaw: void };
   cast: never;
   event: { kind: "log"; text: string } | FaultEvent;
   config: IrqConfig;

@@ -102,6 +102,11 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
         held: device.held,
         errors: device.errors,
       }),
+      snapshot: () => {
+        device.freeze();
+        return { heldFrames: device.held };
+      },
+      thaw: () => device.thaw(),
     },
     cast: {
       link: (m) => device.setLink(m.up),

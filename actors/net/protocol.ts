@@ -43,8 +43,17 @@ export interface NetActorStats {
 }
 
 export interface NetProtocol {
-  request: { kind: "stats" };
-  reply: { stats: NetActorStats };
+  /**
+   * snapshot: stop touching guest RAM (between passes: nothing half done) and
+   * say what the actor holds that shared memory does not; thaw: serve again.
+   * The machine snapshot's pair (launcher/snapshot.ts, docs/snapshot.md).
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  /**
+   * heldFrames: received frames waiting for guest buffers. They are not
+   * saved (a network may drop frames; a restored machine's backend is new).
+   */
+  reply: { stats: NetActorStats; snapshot: { heldFrames: number }; thaw: void };
   /** Set the link state the guest sees (a fault plan can pull the cable). */
   cast: { kind: "link"; up: boolean };
   event:

@@ -12,8 +12,12 @@ export interface WakerStats {
 }
 
 export interface WakerProtocol {
-  request: { kind: "stats" };
-  reply: { stats: WakerStats };
+  /**
+   * snapshot: what the actor holds outside shared memory — nothing: its state
+   * is the control block (launcher/snapshot.ts); thaw: a no-op.
+   */
+  request: { kind: "stats" } | { kind: "snapshot" } | { kind: "thaw" };
+  reply: { stats: WakerStats; snapshot: Record<string, never>; thaw: void };
   cast: never;
   event: { kind: "log"; text: string } | FaultEvent;
   config: {

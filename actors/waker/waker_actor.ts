@@ -42,6 +42,9 @@ export function wakerHandlers(): ActorHandlers<WakerProtocol> {
     },
     request: {
       stats: () => ({ fired: waker?.stats.fired ?? 0 }),
+      // The deadline and the clock are control-block words: nothing to hold.
+      snapshot: () => ({}),
+      thaw: () => {},
     },
     cast: {},
     async stop() {

@@ -266,6 +266,13 @@ export class NetDevice extends VirtioDevice {
       this.stats.rxDroppedNotReady++;
       return;
     }
+    // Frozen for a snapshot: guest RAM must not change; hold the frame
+    // (bounded, as when the guest has posted no buffers).
+    if (this.frozen) {
+      if (this.held >= this.#holdMax) this.stats.rxDroppedFull++;
+      else this.#hold.push(frame.slice());
+      return;
+    }
     // A frame can arrive between a driver reset + re-initialisation and the
     // service pass that notices it: the rx queue object would still point at
     // the old rings. Let the pass run first.

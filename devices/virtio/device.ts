@@ -104,8 +104,42 @@ export abstract class VirtioDevice {
     return undefined;
   }
 
+  /**
+   * Frozen for a machine snapshot (launcher/snapshot.ts): no pass runs and
+   * guest RAM is not touched until thaw(). Frozen only between passes (the
+   * actor takes the request in its event loop), so no request is half done:
+   * every chain is either completed in the used ring or still only in the
+   * avail ring, where a restored device finds it again.
+   */
+  #frozen = false;
+  #missed = false;
+
+  /** Hold every pass until thaw(). */
+  freeze(): void {
+    this.#frozen = true;
+  }
+
+  /** Serve again, with one pass for whatever came in while frozen. */
+  thaw(): void {
+    if (!this.#frozen) return;
+    this.#frozen = false;
+    if (this.#missed) {
+      this.#missed = false;
+      this.service();
+    }
+  }
+
+  /** True between freeze() and thaw(). */
+  get frozen(): boolean {
+    return this.#frozen;
+  }
+
   /** One pass over everything pending. Never throws. */
   service(): void {
+    if (this.#frozen) {
+      this.#missed = true;
+      return;
+    }
     // A sink that feeds the device from inside a pass (a scripted console
     // typing when it sees a prompt) asks for another pass, not a nested one:
     // a nested pass would send the same pending output twice.
