@@ -22,7 +22,10 @@ export interface CpuConfig {
   slots: number[];
   entry: number;
   fdtAddr: number;
+  /** This actor's hart; hart 0 boots the kernel, the others wait for SBI HSM hart_start. */
   hartId: number;
+  /** The machine's harts (--smp, default 1): one cpu actor each (docs/smp.md). */
+  harts?: number;
   verbose: boolean;
   /** Keep a ring of recent PCs and report it with a crash. */
   tracePcs: boolean;
