@@ -152,6 +152,12 @@ export class Hart {
   // --- LR/SC ---
   resValid = false;
   resAddr = 0;
+  /**
+   * What LR read (sign-extended): SC stores only if memory still holds it, by
+   * compare-and-exchange, which is what makes LR/SC atomic across harts in
+   * other workers (docs/smp.md).
+   */
+  resValue = 0n;
 
   // --- translation caches (cpu/mmu.ts) ---
   /** Direct-mapped TLBs, TLB_SETS sets of TLB_SIZE entries: tag = vpn, add = ram offset - va. */

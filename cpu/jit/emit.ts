@@ -56,7 +56,8 @@ export const SCRATCH_CHAINS = 52;
  * csr.ts counterValue: a counter is its offset plus instretN, mod 2^64).
  */
 export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_IROFF = 72, SCRATCH_CYOFF = 80;
-export const SCRATCH_BYTES = 88;
+/** 88..95: the value LR read (emit_amo.ts SCRATCH_RES_VALUE). */
+export const SCRATCH_BYTES = 96;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */

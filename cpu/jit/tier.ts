@@ -15,7 +15,7 @@ import { findRuns } from "./frontend.ts";
 import { counterAllowed, markFsDirty } from "../csr.ts";
 import { MSTATUS } from "../trap.ts";
 import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
-import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
+import { SCRATCH_RES_OFF, SCRATCH_RES_VALID, SCRATCH_RES_VALUE } from "./emit_amo.ts";
 import {
   emitPage,
   emitStub,
@@ -462,6 +462,7 @@ export class Jit {
     const i64 = this.i64;
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
+    const rvValIdx = (this.scr + SCRATCH_RES_VALUE) >>> 3;
     if (
       SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
       SCRATCH_DIRTY !== SCRATCH_FFLAGS + 12 || SCRATCH_RES_OFF !== SCRATCH_RES_VALID + 4
@@ -518,6 +519,7 @@ export class Jit {
           const resOff = h.resAddr - h.ramBase;
           i32[rvIdx] = h.resValid ? 1 : 0;
           i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
+          if (h.resValid) i64[rvValIdx] = h.resValue; // what LR read
           // (2^30: the run-length check n + L > limit must not overflow int32.)
           i32[fbIdx] = h.fBase * 8;
           const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff), 0, vpn);
@@ -536,6 +538,7 @@ export class Jit {
           if (i32[rvIdx] !== 0) {
             h.resValid = true;
             if (i32[rvIdx + 1] >= 0) h.resAddr = i32[rvIdx + 1] + h.ramBase;
+            h.resValue = i64[rvValIdx];
           } else h.resValid = false;
           done += n;
           h.instretN += n;
