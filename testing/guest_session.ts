@@ -15,13 +15,14 @@ const GUEST_DIR = fileURLToPath(new URL("../guest/", import.meta.url));
 
 /**
  * The `mod.ts` arguments, after any options, that boot the bundled kernel and
- * initramfs with the default console parameters plus `kernelArgs`.
+ * initramfs with the default console parameters plus `kernelArgs`; `image`
+ * names another kernel under guest/ (e.g. "variants/Image-smp" for --smp).
  */
-export function bundledBoot(kernelArgs: string[] = [], memMb = 128): string[] {
+export function bundledBoot(kernelArgs: string[] = [], memMb = 128, image = "Image"): string[] {
   return [
     `--initrd=${GUEST_DIR}initramfs.cpio`,
     String(memMb),
-    `${GUEST_DIR}Image`,
+    `${GUEST_DIR}${image}`,
     "console=hvc0",
     "earlycon=sbi",
     ...kernelArgs,
