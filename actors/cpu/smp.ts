@@ -166,7 +166,8 @@ export class HartPeers {
   stopSelf(): number {
     let others = 0;
     for (let h = 0; h < this.harts; h++) {
-      if (h !== this.me && hsmState(this.ctl, h) !== HSM.STOPPED) others++;
+      const st = hsmState(this.ctl, h);
+      if (h !== this.me && st !== HSM.STOPPED && st !== HSM.STOP_PENDING) others++;
     }
     if (others === 0) return SBI_ERR.FAILED;
     setHsmState(this.ctl, this.me, HSM.STOP_PENDING);
