@@ -78,7 +78,7 @@ const mod = (path: string) => new URL(path, import.meta.url);
  */
 export const ROLES: Record<MachineRole, RoleSpec> = {
   cpu: {
-    what: "hart 0",
+    what: "a hart (one actor per hart with --smp)",
     descriptor: CPU,
     module: mod("./cpu/cpu.worker.ts"),
     policy: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },

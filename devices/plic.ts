@@ -1,6 +1,7 @@
 // The PLIC (`riscv,plic0`): priorities, pending bits, per-context enables and
 // thresholds, claim/complete, and the external-interrupt lines MEIP/SEIP into
-// CTL.MIP. Its state is one SharedArrayBuffer laid out here, shared by two
+// each hart's mip word (CTL.MIP for hart 0; contexts 2h and 2h+1 are hart h's
+// M and S modes, docs/smp.md). Its state is one SharedArrayBuffer laid out here, shared by two
 // workers: the cpu actor runs the MMIO registers (PlicRegisters), the
 // interrupt-controller actor runs the gateway (PlicGateway) that turns device
 // line levels (CTL.LINE0+src) into pending bits. Every mutation holds the spin
