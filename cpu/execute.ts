@@ -995,6 +995,9 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
     if (ok) {
       if (!inRam) {
         if (!storeValue(h, va, size, h.x[rs2], pc)) return false;
+      } else if (!h.sharedRam) { // alone on its RAM: the reservation is enough
+        if (size === 4) h.ram32[off >>> 2] = xw[2 * rs2];
+        else h.ram64[off >>> 3] = h.x[rs2];
       } else if (size === 4) {
         const want = Number(BigInt.asIntN(32, h.resValue));
         ok = Atomics.compareExchange(h.ram32, off >>> 2, want, xw[2 * rs2]) === want;
@@ -1008,8 +1011,8 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   }
   if (inRam) {
     return size === 4
-      ? amoWordRam(h, f5, rd, rs2, off >>> 2)
-      : amoDoubleRam(h, f5, rd, rs2, off >>> 3);
+      ? (h.sharedRam ? amoWordRam : amoWordRamPlain)(h, f5, rd, rs2, off >>> 2)
+      : (h.sharedRam ? amoDoubleRam : amoDoubleRamPlain)(h, f5, rd, rs2, off >>> 3);
   }
   const old = loadValue(h, va, size, pc);
   if (old === null) return false;
@@ -1126,6 +1129,87 @@ function amoDoubleRam(h: Hart, f5: number, rd: number, rs2: number, i: number): 
         if (Atomics.compareExchange(r64, i, a, r) === a) break;
       }
   }
+  x[rd] = a;
+  x[0] = 0n;
+  return true;
+}
+
+/** amoWordRam for a hart alone on its RAM (Hart.sharedRam false): plain reads and writes. */
+function amoWordRamPlain(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r32 = h.ram32, xw = h.xw;
+  const a = r32[i], b = xw[2 * rs2];
+  let r: number;
+  switch (f5) {
+    case 0:
+      r = (a + b) | 0;
+      break;
+    case 1:
+      r = b;
+      break;
+    case 4:
+      r = a ^ b;
+      break;
+    case 8:
+      r = a | b;
+      break;
+    case 12:
+      r = a & b;
+      break;
+    case 16:
+      r = a < b ? a : b;
+      break;
+    case 20:
+      r = a > b ? a : b;
+      break;
+    case 24:
+      r = (a >>> 0) < (b >>> 0) ? a : b;
+      break;
+    default:
+      r = (a >>> 0) > (b >>> 0) ? a : b;
+      break;
+  }
+  r32[i] = r;
+  xw[2 * rd] = a;
+  xw[2 * rd + 1] = a >> 31;
+  h.x[0] = 0n;
+  return true;
+}
+
+/** amoDoubleRam for a hart alone on its RAM: plain reads and writes. */
+function amoDoubleRamPlain(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r64 = h.ram64, x = h.x;
+  const a = r64[i], b = x[rs2];
+  let r: bigint;
+  switch (f5) {
+    case 0:
+      r = BigInt.asIntN(64, a + b);
+      break;
+    case 1:
+      r = b;
+      break;
+    case 4:
+      r = a ^ b;
+      break;
+    case 8:
+      r = a | b;
+      break;
+    case 12:
+      r = a & b;
+      break;
+    case 16:
+      r = a < b ? a : b;
+      break;
+    case 20:
+      r = a > b ? a : b;
+      break;
+    case 24:
+      r = BigInt.asUintN(64, a) < BigInt.asUintN(64, b) ? a : b;
+      break;
+    default:
+      r = BigInt.asUintN(64, a) > BigInt.asUintN(64, b) ? a : b;
+      break;
+  }
+  r64[i] = r;
   x[rd] = a;
   x[0] = 0n;
   return true;

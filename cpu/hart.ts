@@ -158,6 +158,12 @@ export class Hart {
    * other workers (docs/smp.md).
    */
   resValue = 0n;
+  /**
+   * Other harts run on the same RAM (--smp > 1, set by the cpu actor): AMOs and
+   * SC then use Atomics (docs/smp.md). Off, a hart alone keeps its plain,
+   * cheaper read-modify-writes (the devices never take part in AMOs).
+   */
+  sharedRam = false;
 
   // --- translation caches (cpu/mmu.ts) ---
   /** Direct-mapped TLBs, TLB_SETS sets of TLB_SIZE entries: tag = vpn, add = ram offset - va. */

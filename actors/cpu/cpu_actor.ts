@@ -355,6 +355,7 @@ export function runCpu(
   hart = jitMem
     ? createJitHart(jitMem, hartOpts)
     : new Hart({ ...hartOpts, ram: buffers.ram, ramBytes: start.ramBytes });
+  hart.sharedRam = harts > 1; // AMOs and SC atomic across the harts' workers
   const jit = jitMem && start.jit
     ? new Jit(hart, jitMem, {
       threshold: JIT_THRESHOLD,
