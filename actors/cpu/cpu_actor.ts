@@ -517,7 +517,7 @@ export function runCpu(
     if (fate === FATE.STOPPED ? !primary : !claimFate(ctl, fate)) return msg;
     if (fate === FATE.STOPPED && Atomics.load(ctl, CTL.FATE) !== FATE.RUNNING) return msg;
     if (fate !== FATE.STOPPED) {
-      msg.reason = `hart ${me}: ${reason}`;
+      if (!primary) msg.reason = `hart ${me}: ${reason}`;
       requestStop(ctl, fate);
     }
   }
