@@ -82,7 +82,8 @@ export const ROLES: Record<MachineRole, RoleSpec> = {
     descriptor: CPU,
     module: mod("./cpu/cpu.worker.ts"),
     policy: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
-    faultLayer: null,
+    // Its IPIs to other harts (--smp): the "ipi" layer can hold them back.
+    faultLayer: "ipi",
     failure: "give-up-ends-run",
     perDevice: false,
   },

@@ -61,6 +61,8 @@ import {
   wakeWord,
 } from "../../machine/control.ts";
 import { HartPeers } from "./smp.ts";
+import { armFaults } from "../../faults/arm.ts";
+import { ipiFaultHook } from "../../faults/layers/ipi.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 import { traceNow, tracer } from "../../lib/trace.ts";
 import { HartTrace } from "./hart_trace.ts";
@@ -377,7 +379,13 @@ export function runCpu(
     hart.externalMip &= ~MIP.STIP;
   };
   // Several harts: HSM, IPIs and remote fences cross workers (actors/cpu/smp.ts).
-  const peers = harts > 1 ? new HartPeers(ctl, me, harts, hart, jit) : null;
+  // The "ipi" fault layer (faults/layers/ipi.ts): armed only with --faults rules for it.
+  const faults = harts > 1 && start.faults?.rules.length
+    ? armFaults("ipi", { config: start, buffers, emit: (e) => post(e), exit: () => {} })
+    : null;
+  const peers = harts > 1
+    ? new HartPeers(ctl, me, harts, hart, jit, faults ? ipiFaultHook(faults) : undefined)
+    : null;
   if (peers !== null) {
     host.startHart = (h, addr, opaque) => peers.startHart(h, addr, opaque);
     host.stopHart = () => peers.stopSelf();
@@ -386,7 +394,7 @@ export function runCpu(
   }
   // How long a wfi may sleep: to the Sstc deadline where no waker keeps it.
   const wfiWaitMs = () =>
-    firmware ? stimecmpWaitMs(hart) : peers !== null && !primary ? peers.wfiWaitMs() : undefined;
+    firmware ? stimecmpWaitMs(hart) : peers !== null ? peers.wfiWaitMs() : undefined;
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
   hart.onEcall = firmware ? null : createSbi(host, { hartId: me, harts });
   trace = tracer !== null ? new HartTrace(tracer, hart) : null;
@@ -499,6 +507,7 @@ export function runCpu(
     }
   }
   trace?.finish();
+  faults?.dispose();
   if (primary) publishInstret(ctl, hart.instretN);
   flushUart();
   polled?.release();

@@ -5,6 +5,7 @@
 // control block (machine/control.ts), never a message. Read next: actors/cpu/cpu_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface CpuConfig {
   ramBase: number;
@@ -63,6 +64,8 @@ export interface CpuConfig {
    * ends the run with the program's status.
    */
   htif?: { tohost: number; fromhost: number };
+  /** The fault plan's "ipi" rules (faults/layers/ipi.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface CpuFate {
@@ -84,7 +87,7 @@ export interface CpuProtocol {
   request: never;
   reply: Record<never, never>;
   cast: never;
-  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
+  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
   config: CpuConfig;
   /**
    * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:

@@ -41,6 +41,7 @@ import {
 } from "../../machine/control.ts";
 import { TICKS_PER_MS } from "../../machine/memmap.ts";
 import { SBI_ERR } from "./sbi.ts";
+import type { IpiDelay } from "../../faults/layers/ipi.ts";
 import { setupDirectBoot } from "./cpu_actor.ts";
 
 const CSR_SATP = 0x180;
@@ -57,6 +58,8 @@ export class HartPeers {
   /** This secondary's SBI set_timer deadline in ticks (-1n: none); hart 0's is the waker's. */
   private deadline = -1n;
   private readonly ctl64: BigInt64Array;
+  /** IPIs a fault plan holds back: [due, in performance.now() ms; target hart]. */
+  private readonly held: [number, number][] = [];
 
   constructor(
     private readonly ctl: Int32Array,
@@ -64,6 +67,8 @@ export class HartPeers {
     private readonly harts: number,
     private readonly hart: Hart,
     private readonly jit: Jit | null,
+    /** The "ipi" fault layer's hook (faults/layers/ipi.ts), with --faults. */
+    private readonly ipiDelay?: IpiDelay,
   ) {
     this.ctl64 = new BigInt64Array(ctl.buffer);
   }
@@ -91,6 +96,7 @@ export class HartPeers {
       setHsmState(this.ctl, this.me, HSM.STOPPED);
       if (!this.waitForStart()) return false;
     }
+    if (this.held.length > 0) this.deliverHeld();
     const ipis = takeIpis(this.ctl, this.me);
     if (ipis !== 0) this.hart.setMipSoftware(ipis & MIP.SSIP, true);
     this.serveFences();
@@ -152,7 +158,21 @@ export class HartPeers {
     for (let h = 0; h < this.harts; h++) {
       if (((mask >> BigInt(h)) & 1n) === 0n) continue;
       if (h === this.me) this.hart.setMipSoftware(MIP.SSIP, true);
-      else sendIpi(this.ctl, h);
+      else {
+        const ms = this.ipiDelay?.(this.me, h) ?? 0;
+        if (ms > 0) this.held.push([performance.now() + ms, h]);
+        else sendIpi(this.ctl, h);
+      }
+    }
+  }
+
+  /** Send the held IPIs that are due. */
+  private deliverHeld(): void {
+    const now = performance.now();
+    for (let i = this.held.length - 1; i >= 0; i--) {
+      if (this.held[i][0] > now) continue;
+      sendIpi(this.ctl, this.held[i][1]);
+      this.held.splice(i, 1);
     }
   }
 
@@ -217,8 +237,23 @@ export class HartPeers {
     this.deadline = deadline;
   }
 
-  /** How long a secondary's wfi may sleep: to its SBI timer or its stimecmp, whichever is first. */
+  /**
+   * How long this hart's wfi may sleep: until an IPI it holds back is due,
+   * and for a secondary until its SBI timer or its stimecmp (hart 0's timer
+   * is the waker's).
+   */
   wfiWaitMs(): number | undefined {
+    let held: number | undefined;
+    for (const [due] of this.held) {
+      const ms = Math.max(0, due - performance.now());
+      held = held === undefined ? ms : Math.min(held, ms);
+    }
+    const timer = this.me === 0 ? undefined : this.timerWaitMs();
+    if (held === undefined) return timer;
+    return timer === undefined ? held : Math.min(held, timer);
+  }
+
+  private timerWaitMs(): number | undefined {
     let due = this.deadline >= 0n ? this.deadline : -1n;
     const h = this.hart;
     if (h.sstcEnabled && h.stimecmp < 1n << 63n && (due < 0n || h.stimecmp < due)) {

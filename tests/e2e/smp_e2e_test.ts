@@ -83,3 +83,39 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "smp e2e: a fault plan delays every 4th IPI by 20 ms; the guest still computes exact totals",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const plan = await Deno.makeTempFile({ suffix: ".json" });
+    await Deno.writeTextFile(
+      plan,
+      JSON.stringify({
+        seed: 7,
+        rules: [{ layer: "ipi", effect: "delay", ms: 20, when: { every: 4 } }],
+      }),
+    );
+    const g = new GuestSession({
+      args: [
+        "--smp=2",
+        `--faults=${plan}`,
+        `--share=${PROGRAMS},ro,tag=progs`,
+        ...bundledBoot(["actorvm.share=progs:/mnt/progs"], 128, "variants/Image-smp"),
+      ],
+    });
+    try {
+      await g.waitFor(READY_LINE, 120_000);
+      await g.run("dmesg -n 1");
+      assert.equal(await g.run("/mnt/progs/smp counters 4 5000", 180_000), counters(4, 5000));
+      await g.poweroff(20_000);
+      // The launcher's tally names the ipi rule and how often it hit.
+      assert.match(g.stderr, /rule 0 ipi delay ×[1-9]/);
+    } finally {
+      await g.close();
+      await Deno.remove(plan);
+    }
+  },
+});
