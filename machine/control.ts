@@ -76,7 +76,7 @@ export const CTL = {
   /** First of PLIC_NDEV+1 interrupt-line level words (index = source number). */
   LINE0: 16,
   /** How many harts the machine has (--smp=N; 0 in a block made before it was set means 1). */
-  HARTS: 70,
+  HARTS: 127,
   /** First word of the per-hart blocks: HART_WORDS words for each of MAX_HARTS harts (HART). */
   HART0: 128,
 } as const;

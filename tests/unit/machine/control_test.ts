@@ -68,7 +68,7 @@ Deno.test("control block: every Int32 word index is pinned", () => {
     INPUT_OWNER: 14,
     INPUT_WANTED: 15,
     LINE0: 16,
-    HARTS: 70,
+    HARTS: 127,
     HART0: 128,
   });
 });
