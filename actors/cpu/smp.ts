@@ -15,6 +15,7 @@
 import type { Hart } from "../../cpu/hart.ts";
 import type { Jit } from "../../cpu/jit/tier.ts";
 import {
+  beatWord,
   CTL,
   CTL64,
   FATE,
@@ -50,6 +51,12 @@ const CSR_TIME = 0xc01;
 const SSTATUS_SIE = 2n;
 /** How long a parked or fencing hart sleeps between looks at its words (ms). */
 const PARK_WAIT_MS = 50;
+/**
+ * How long a remote fence waits for a target that does not answer before the
+ * asking hart's actor fails with that reason (a hart in a batch answers within
+ * ~1 ms, one in wfi at once): never a silent hang.
+ */
+const FENCE_LIMIT_MS = 30_000;
 
 /** The cpu actor's side of a machine with several harts. */
 export class HartPeers {
@@ -218,6 +225,7 @@ export class HartPeers {
         waiting.push([h, requestFence(this.ctl, h, bits)]);
       }
     }
+    const since = performance.now();
     while (waiting.length > 0) {
       const [h, ticket] = waiting[waiting.length - 1];
       if (fenceServed(this.ctl, h, ticket) || hsmState(this.ctl, h) === HSM.STOPPED) {
@@ -225,6 +233,17 @@ export class HartPeers {
         continue;
       }
       if (this.ended()) return;
+      // Waiting on a peer is progress, not a hang: keep the heartbeat going (the
+      // watchdog watches hart 0), up to the limit.
+      Atomics.add(this.ctl, beatWord(this.me), 1);
+      if (performance.now() - since > FENCE_LIMIT_MS) {
+        throw new Error(
+          `hart ${h} did not answer hart ${this.me}'s remote ${
+            fenceI ? "fence.i" : "sfence.vma"
+          } ` +
+            `in ${FENCE_LIMIT_MS / 1000} s (its HSM state is ${hsmState(this.ctl, h)})`,
+        );
+      }
       this.serveFences();
       const done = hartWord(h, HART.FENCE_DONE);
       Atomics.wait(this.ctl, done, Atomics.load(this.ctl, done), 1);
