@@ -9,6 +9,7 @@
 
 import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+import { bootMachine } from "../../mod.ts";
 
 const PROGRAMS = new URL("../programs/bin", import.meta.url).pathname;
 
@@ -117,5 +118,22 @@ Deno.test({
       await g.close();
       await Deno.remove(plan);
     }
+  },
+});
+
+Deno.test({
+  name: "smp e2e: a library machine (bootMachine) with --smp=2 drains every hart's output",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // Each hart's worker writes the SBI console to its own output ring (launcher/boot.ts).
+    const m = await bootMachine({ args: ["--smp=2"] });
+    const boot = await m.waitFor(READY_LINE, 120_000);
+    assert.match(boot, /smp: Brought up 1 node, 2 CPUs/);
+    await m.send("nproc\n");
+    await m.waitFor(/\n2\r?\n/, 30_000);
+    await m.send("poweroff\n");
+    const r = await m.result;
+    assert.equal(r.exitCode, 0);
   },
 });
