@@ -137,3 +137,27 @@ Deno.test({
     assert.equal(r.exitCode, 0);
   },
 });
+
+Deno.test("smp e2e: a crashing secondary hart's actor ends the run with status 1, naming the hart", async () => {
+  const worker = new URL("../../testing/actors/crashing_secondary.worker.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../../mod.ts", import.meta.url).pathname,
+      "--smp=2",
+      "--actor",
+      `cpu=${worker.pathname}`,
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 1, err);
+  assert.match(
+    err,
+    /cpu \(hart 1\) actor crashed: .*crashing_secondary: hart 1 fell over on purpose/,
+  );
+  assert.match(err, /guest emulator failure: the cpu \(hart 1\) actor failed/);
+});
