@@ -14,7 +14,7 @@ const real = cpuHandlers();
 serveActor(CPU, {
   start(ctx) {
     const me = ctx.config.hartId;
-    if (me === 0) return real.start(ctx);
+    if (me === 0) return real.start?.(ctx);
     const ctl = new Int32Array(ctx.buffers.control);
     const poll = setInterval(() => {
       if (hsmState(ctl, me) !== HSM.START_PENDING) return;
