@@ -78,11 +78,12 @@ const mod = (path: string) => new URL(path, import.meta.url);
  */
 export const ROLES: Record<MachineRole, RoleSpec> = {
   cpu: {
-    what: "hart 0",
+    what: "a hart (one actor per hart with --smp)",
     descriptor: CPU,
     module: mod("./cpu/cpu.worker.ts"),
     policy: { maxRestarts: 0, windowMs: 60_000, backoffMs: 0 },
-    faultLayer: null,
+    // Its IPIs to other harts (--smp): the "ipi" layer can hold them back.
+    faultLayer: "ipi",
     failure: "give-up-ends-run",
     perDevice: false,
   },

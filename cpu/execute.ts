@@ -965,20 +965,19 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
       return false;
     }
     const off = pa - h.ramBase;
+    let value: bigint;
     if (off >= 0 && off < h.ramSize) { // RAM: straight from the typed arrays
-      if (size === 4) {
-        const v = h.ram32[off >>> 2];
-        xw[2 * rd] = v;
-        xw[2 * rd + 1] = v >> 31;
-      } else h.x[rd] = h.ram64[off >>> 3];
+      value = size === 4 ? BigInt(h.ram32[off >>> 2]) : h.ram64[off >>> 3];
     } else {
       const v = loadValue(h, va, size, pc);
       if (v === null) return false;
-      h.x[rd] = BigInt.asIntN(bits, v);
+      value = BigInt.asIntN(bits, v);
     }
+    h.x[rd] = value;
     h.x[0] = 0n;
     h.resValid = true;
     h.resAddr = pa;
+    h.resValue = value;
     return true;
   }
   if (!AMO_FUNCT5.includes(f5)) {
@@ -997,13 +996,23 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   const off = pa - h.ramBase;
   const inRam = off >= 0 && off < h.ramSize;
   if (f5 === 3) { // SC
-    const ok = h.resValid && h.resAddr === pa;
+    // On RAM, the store happens only if the word still holds what LR read: a
+    // compare-and-exchange, so another hart's store in between (in another
+    // worker) fails it, and two harts can never both succeed (QEMU's rule too).
+    let ok = h.resValid && h.resAddr === pa;
     h.resValid = false;
     if (ok) {
       if (!inRam) {
         if (!storeValue(h, va, size, h.x[rs2], pc)) return false;
-      } else if (size === 4) h.ram32[off >>> 2] = xw[2 * rs2];
-      else h.ram64[off >>> 3] = h.x[rs2];
+      } else if (!h.sharedRam) { // alone on its RAM: the reservation is enough
+        if (size === 4) h.ram32[off >>> 2] = xw[2 * rs2];
+        else h.ram64[off >>> 3] = h.x[rs2];
+      } else if (size === 4) {
+        const want = Number(BigInt.asIntN(32, h.resValue));
+        ok = Atomics.compareExchange(h.ram32, off >>> 2, want, xw[2 * rs2]) === want;
+      } else {
+        ok = Atomics.compareExchange(h.ram64, off >>> 3, h.resValue, h.x[rs2]) === h.resValue;
+      }
     }
     h.x[rd] = ok ? 0n : 1n;
     h.x[0] = 0n;
@@ -1011,8 +1020,8 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   }
   if (inRam) {
     return size === 4
-      ? amoWordRam(h, f5, rd, rs2, off >>> 2)
-      : amoDoubleRam(h, f5, rd, rs2, off >>> 3);
+      ? (h.sharedRam ? amoWordRam : amoWordRamPlain)(h, f5, rd, rs2, off >>> 2)
+      : (h.sharedRam ? amoDoubleRam : amoDoubleRamPlain)(h, f5, rd, rs2, off >>> 3);
   }
   const old = loadValue(h, va, size, pc);
   if (old === null) return false;
@@ -1055,8 +1064,87 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   return true;
 }
 
-/** A .w AMO on RAM, on int32s (the kernel's atomic_t operations). */
+/**
+ * A .w AMO on RAM, on int32s (the kernel's atomic_t operations): one Atomics
+ * read-modify-write, or a compare-and-exchange loop for min/max, so it is
+ * atomic against the other harts' workers (docs/smp.md).
+ */
 function amoWordRam(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r32 = h.ram32, xw = h.xw;
+  const b = xw[2 * rs2];
+  let a: number;
+  switch (f5) {
+    case 0:
+      a = Atomics.add(r32, i, b);
+      break;
+    case 1:
+      a = Atomics.exchange(r32, i, b);
+      break;
+    case 4:
+      a = Atomics.xor(r32, i, b);
+      break;
+    case 8:
+      a = Atomics.or(r32, i, b);
+      break;
+    case 12:
+      a = Atomics.and(r32, i, b);
+      break;
+    default:
+      for (;;) {
+        a = r32[i];
+        let r: number;
+        if (f5 === 16) r = a < b ? a : b;
+        else if (f5 === 20) r = a > b ? a : b;
+        else if (f5 === 24) r = (a >>> 0) < (b >>> 0) ? a : b;
+        else r = (a >>> 0) > (b >>> 0) ? a : b;
+        if (Atomics.compareExchange(r32, i, a, r) === a) break;
+      }
+  }
+  xw[2 * rd] = a;
+  xw[2 * rd + 1] = a >> 31;
+  h.x[0] = 0n;
+  return true;
+}
+
+/** A .d AMO on RAM, on the BigInt64 view: atomic as amoWordRam is. */
+function amoDoubleRam(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+  const r64 = h.ram64, x = h.x;
+  const b = x[rs2];
+  let a: bigint;
+  switch (f5) {
+    case 0:
+      a = Atomics.add(r64, i, b);
+      break;
+    case 1:
+      a = Atomics.exchange(r64, i, b);
+      break;
+    case 4:
+      a = Atomics.xor(r64, i, b);
+      break;
+    case 8:
+      a = Atomics.or(r64, i, b);
+      break;
+    case 12:
+      a = Atomics.and(r64, i, b);
+      break;
+    default:
+      for (;;) {
+        a = r64[i];
+        let r: bigint;
+        if (f5 === 16) r = a < b ? a : b;
+        else if (f5 === 20) r = a > b ? a : b;
+        else if (f5 === 24) r = BigInt.asUintN(64, a) < BigInt.asUintN(64, b) ? a : b;
+        else r = BigInt.asUintN(64, a) > BigInt.asUintN(64, b) ? a : b;
+        if (Atomics.compareExchange(r64, i, a, r) === a) break;
+      }
+  }
+  x[rd] = a;
+  x[0] = 0n;
+  return true;
+}
+
+/** amoWordRam for a hart alone on its RAM (Hart.sharedRam false): plain reads and writes. */
+function amoWordRamPlain(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
   const r32 = h.ram32, xw = h.xw;
   const a = r32[i], b = xw[2 * rs2];
   let r: number;
@@ -1096,8 +1184,8 @@ function amoWordRam(h: Hart, f5: number, rd: number, rs2: number, i: number): bo
   return true;
 }
 
-/** A .d AMO on RAM, on the BigInt64 view. */
-function amoDoubleRam(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
+/** amoDoubleRam for a hart alone on its RAM: plain reads and writes. */
+function amoDoubleRamPlain(h: Hart, f5: number, rd: number, rs2: number, i: number): boolean {
   const r64 = h.ram64, x = h.x;
   const a = r64[i], b = x[rs2];
   let r: bigint;

@@ -155,6 +155,18 @@ export class Hart {
   // --- LR/SC ---
   resValid = false;
   resAddr = 0;
+  /**
+   * What LR read (sign-extended): SC stores only if memory still holds it, by
+   * compare-and-exchange, which is what makes LR/SC atomic across harts in
+   * other workers (docs/smp.md).
+   */
+  resValue = 0n;
+  /**
+   * Other harts run on the same RAM (--smp > 1, set by the cpu actor): AMOs and
+   * SC then use Atomics (docs/smp.md). Off, a hart alone keeps its plain,
+   * cheaper read-modify-writes (the devices never take part in AMOs).
+   */
+  sharedRam = false;
 
   // --- translation caches (cpu/mmu.ts) ---
   /** Direct-mapped TLBs, TLB_SETS sets of TLB_SIZE entries: tag = vpn, add = ram offset - va. */

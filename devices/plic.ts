@@ -1,6 +1,7 @@
 // The PLIC (`riscv,plic0`): priorities, pending bits, per-context enables and
 // thresholds, claim/complete, and the external-interrupt lines MEIP/SEIP into
-// CTL.MIP. Its state is one SharedArrayBuffer laid out here, shared by two
+// each hart's mip word (CTL.MIP for hart 0; contexts 2h and 2h+1 are hart h's
+// M and S modes, docs/smp.md). Its state is one SharedArrayBuffer laid out here, shared by two
 // workers: the cpu actor runs the MMIO registers (PlicRegisters), the
 // interrupt-controller actor runs the gateway (PlicGateway) that turns device
 // line levels (CTL.LINE0+src) into pending bits. Every mutation holds the spin
@@ -13,17 +14,19 @@ import { type EventDef, TBOARD, traceNow, type Tracer, tracer } from "../lib/tra
 import {
   CTL,
   CTL64,
-  lowerMip,
+  hartCount,
+  lowerHartMip,
   MIP,
+  mipWord,
   openControlBlock,
   plicLock,
   plicUnlock,
-  raiseMip,
+  raiseHartMip,
 } from "../machine/control.ts";
 
 /** "PLIC" and the layout version, at words 0 and 1 of the state buffer. */
 export const PLIC_MAGIC = 0x504c4943;
-export const PLIC_LAYOUT_VERSION = 1;
+export const PLIC_LAYOUT_VERSION = 2;
 
 /** 32-bit words per source bitmap (bit n = source n; bit 0, "no source", is never set). */
 export const PLIC_WORDS = (PLIC_NDEV + 1 + 31) >>> 5;
@@ -59,9 +62,11 @@ export const PLIC_REG = {
   CONTEXT_STRIDE: 0x1000,
 } as const;
 
-/** The mip bit each context drives: context 0 = hart 0 M-mode, context 1 = hart 0 S-mode. */
+/**
+ * The mip bit each context drives, in the hart `ctx >> 1`: even contexts are
+ * a hart's M-mode (MEIP), odd ones its S-mode (SEIP), as on QEMU virt.
+ */
 const CONTEXT_EIP = [MIP.MEIP, MIP.SEIP];
-if (CONTEXT_EIP.length !== PLIC_CONTEXTS) throw new Error("plic: context table out of date");
 
 /** Allocate a fresh PLIC state buffer: everything zero (all masked), magic set. */
 export function createPlicState(): SharedArrayBuffer {
@@ -144,18 +149,24 @@ class PlicCore {
     return best;
   }
 
-  /** Drive MEIP/SEIP from the state (call with the lock held); wake the cpu when one rises. */
+  /**
+   * Drive each hart's MEIP/SEIP from the state (call with the lock held);
+   * wake a hart when one of its lines rises.
+   */
   protected updateMip(): void {
-    let set = 0, clear = 0;
-    for (let ctx = 0; ctx < PLIC_CONTEXTS; ctx++) {
-      if (this.best(ctx) !== 0) set |= CONTEXT_EIP[ctx];
-      else clear |= CONTEXT_EIP[ctx];
+    const harts = hartCount(this.ctl);
+    for (let h = 0; h < harts; h++) {
+      let set = 0, clear = 0;
+      for (let m = 0; m < 2; m++) {
+        if (this.best(2 * h + m) !== 0) set |= CONTEXT_EIP[m];
+        else clear |= CONTEXT_EIP[m];
+      }
+      // Only a newly raised line needs a wake-up. Lines drop only through a
+      // hart's claim or register writes, and it re-reads its MIP word after those.
+      const before = Atomics.load(this.ctl, mipWord(h));
+      if (before & clear) lowerHartMip(this.ctl, h, clear);
+      if ((before & set) !== set) raiseHartMip(this.ctl, h, set);
     }
-    // Only a newly raised line needs a wake-up. Lines drop only through the
-    // cpu's own claim or register writes, and it re-reads CTL.MIP after those.
-    const before = Atomics.load(this.ctl, CTL.MIP);
-    if (before & clear) lowerMip(this.ctl, clear);
-    if ((before & set) !== set) raiseMip(this.ctl, set);
   }
 }
 

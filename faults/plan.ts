@@ -6,8 +6,12 @@
 // Read next: faults/engine.ts (how a layer decides which events a rule hits),
 // docs/faults.md (the format, the effects, what the guest sees).
 
-/** The roles a plan can reach. The cpu has no fault layer (its crash is the guest's death). */
-export const FAULT_LAYERS = ["block", "irq", "net", "console", "waker", "share"] as const;
+/**
+ * The layers a plan can reach: one per device role, and "ipi", the cpu actors'
+ * inter-hart interrupts with --smp (a cpu is never killed: its crash is the
+ * guest's death).
+ */
+export const FAULT_LAYERS = ["block", "irq", "net", "console", "waker", "share", "ipi"] as const;
 /** One of FAULT_LAYERS. */
 export type FaultLayer = typeof FAULT_LAYERS[number];
 
@@ -19,6 +23,7 @@ export const LAYER_EFFECTS: Record<FaultLayer, readonly string[]> = {
   console: ["drop", "delay", "kill"],
   waker: ["drop", "delay", "skew", "kill"],
   share: ["ioerr", "delay", "kill"],
+  ipi: ["delay"],
 };
 
 /** What a layer counts as one event ("the n-th request or message"). */
@@ -29,6 +34,7 @@ export const LAYER_UNITS: Record<FaultLayer, string> = {
   console: "input byte",
   waker: "clock event that is due",
   share: "9P request",
+  ipi: "IPI a hart sends to another (SBI send_ipi, one per target hart)",
 };
 
 /** When a rule applies. Every field is optional; all given ones must hold. */
@@ -167,8 +173,9 @@ export function checkPlan(raw: Json, where = "fault plan"): FaultPlan {
     if (!isObj(raw.restart)) throw new PlanError(`${where}: "restart" must be an object`);
     for (const [role, pol] of Object.entries(raw.restart)) {
       const at = `${where}: restart.${role}`;
-      if (!(FAULT_LAYERS as readonly string[]).includes(role)) {
-        throw new PlanError(`${at}: unknown role (roles: ${FAULT_LAYERS.join(", ")})`);
+      if (!(FAULT_LAYERS as readonly string[]).includes(role) || role === "ipi") {
+        const roles = FAULT_LAYERS.filter((l) => l !== "ipi");
+        throw new PlanError(`${at}: unknown role (roles: ${roles.join(", ")})`);
       }
       if (!isObj(pol)) throw new PlanError(`${at}: want {"maxRestarts": n, ...}`);
       const o: RestartOverride = {};

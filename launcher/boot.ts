@@ -218,55 +218,62 @@ function actorsFor(
         { state: b.netSlots[i].state, name: `virtio-net ${i}` },
       )
     ),
-    actor(
-      "cpu",
-      0,
-      {
-        ram,
-        dmaDirty: b.dmaDirty,
-        control,
-        plic,
-        ...b.slotBuffers,
-        input: b.inputRing,
-        ...(b.consoleInputRing ? { consoleInput: b.consoleInputRing } : {}),
-        ...Object.fromEntries(
-          (b.netRings ?? []).flatMap((r, i) => [
-            [`netFromHost${b.netSlots[i].n}`, r.fromHost],
-            [`netToGuest${b.netSlots[i].n}`, r.toGuest],
-          ]),
-        ),
-        ...(output ? { output: output[1] } : {}),
-        ...(debug ? { debug } : {}),
-        pause,
-      },
-      {
-        ramBase: RAM_BASE,
-        ramBytes: b.ramBytes,
-        memory: b.memory,
-        jit: o.jit,
-        ...(p.deterministic
-          ? {
-            deterministic: p.deterministic.cpu,
-            consoleSlot: 0,
-            netSlots: b.netSlots.map((s) => s.n),
-          }
-          : {}),
-        slots: b.slots,
-        entry: b.entry,
-        firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
-        htif: b.htif ?? undefined,
-        uart: b.uart,
-        fdtAddr: b.fdtAddr,
-        hartId: 0,
-        verbose,
-        tracePcs: o.traceOnCrash,
-        profile: o.profile,
-        watch,
-        stopOn: panic.cpuStopOn,
-        ...(debug ? { gdb: { wait: o.gdbWait } } : {}),
-        ...(restored ? { restore: { hart: restored.hart, time: restored.time } } : {}),
-      },
-    ),
+    // One cpu actor per hart (--smp): hart 0 boots, the others wait for SBI HSM.
+    // The terminal's input, the gdbstub, the pause channel, deterministic
+    // mode and a snapshot's restore are hart 0's (the others refuse them).
+    ...Array.from({ length: o.smp }, (_, h) =>
+      actor(
+        "cpu",
+        h,
+        {
+          ram,
+          dmaDirty: b.dmaDirty,
+          control,
+          plic,
+          ...b.slotBuffers,
+          ...(h === 0 ? { input: b.inputRing } : {}),
+          ...(h === 0 && b.consoleInputRing ? { consoleInput: b.consoleInputRing } : {}),
+          ...(h === 0
+            ? Object.fromEntries(
+              (b.netRings ?? []).flatMap((r, i) => [
+                [`netFromHost${b.netSlots[i].n}`, r.fromHost],
+                [`netToGuest${b.netSlots[i].n}`, r.toGuest],
+              ]),
+            )
+            : {}),
+          ...(output ? { output: output[1 + h] } : {}),
+          ...(debug && h === 0 ? { debug } : {}),
+          ...(h === 0 ? { pause } : {}),
+        },
+        {
+          ramBase: RAM_BASE,
+          ramBytes: b.ramBytes,
+          memory: b.memory,
+          jit: o.jit,
+          ...(p.deterministic && h === 0
+            ? {
+              deterministic: p.deterministic.cpu,
+              consoleSlot: 0,
+              netSlots: b.netSlots.map((s) => s.n),
+            }
+            : {}),
+          slots: b.slots,
+          entry: b.entry,
+          firmware: b.firmware ? { fwDynamicInfo: b.fwDynamicInfo } : undefined,
+          htif: b.htif ?? undefined,
+          uart: b.uart,
+          fdtAddr: b.fdtAddr,
+          hartId: h,
+          harts: o.smp,
+          verbose,
+          tracePcs: o.traceOnCrash,
+          profile: o.profile && h === 0,
+          watch,
+          stopOn: panic.cpuStopOn,
+          ...(debug && h === 0 ? { gdb: { wait: o.gdbWait } } : {}),
+          ...(restored && h === 0 ? { restore: { hart: restored.hart, time: restored.time } } : {}),
+        },
+      )),
   ];
 }
 
@@ -327,7 +334,10 @@ export async function bootOnce(
   };
 
   // A library machine's output rings: [the console actor's, the cpu's] (actors/output.ts).
-  const output = hooks.console ? [0, 1].map(() => createByteRing(OUTPUT_RING_BYTES)) : null;
+  // [the console actor's, hart 0's, hart 1's, ...]
+  const output = hooks.console
+    ? Array.from({ length: 1 + o.smp }, () => createByteRing(OUTPUT_RING_BYTES))
+    : null;
   if (output) hooks.console!.boot(output);
   // The gdbstub's channel to this boot's cpu (launcher/gdb/server.ts).
   const debug = gdb ? createDebugChannel() : null;
@@ -353,7 +363,11 @@ export async function bootOnce(
     // The fault plan's share for this actor: its rules, its counters, its restart policy.
     const share = spec.faultLayer ? p.faults?.forActor(spec.faultLayer, a.index) : undefined;
     // --trace: one event ring per actor, kept across its restarts (one writer at a time).
-    const track = spec.perDevice ? `${a.role} ${a.index}` : a.role;
+    const track = spec.perDevice || (a.role === "cpu" && a.index > 0)
+      ? `${a.role} ${a.index}`
+      : a.role;
+    // In messages: "cpu" on one hart, "cpu (hart 1)" among several.
+    const who = a.role === "cpu" && o.smp > 1 ? `cpu (hart ${a.index})` : a.role;
     const traced: Record<string, SharedArrayBuffer> = trace
       ? { traceRing: trace.ring(track), traceBoard: trace.board }
       : {};
@@ -371,18 +385,18 @@ export async function bootOnce(
         t.instant(t.named(`supervisor: ${e.kind}`, { cat: "supervisor", ph: "i", track }));
       }
       if (e.kind === "crashed") {
-        log(`${e.role} actor crashed: ${e.reason}`);
+        log(`${who} actor crashed: ${e.reason}`);
         if (spec.failure === "crash-ends-run") {
           // Nothing a restart could trust the guest to resync (actors/roles.ts): stop.
-          const why = `the ${e.role} actor (${spec.what}) crashed: ${e.reason}`;
+          const why = `the ${who} actor (${spec.what}) crashed: ${e.reason}`;
           settle(endedBy(FATE.INTERNAL_ERROR, why, ctl));
         }
       } else if (e.kind === "restarted") {
         log(`${e.role} actor restarted (${e.restarts})`);
       } else if (e.kind === "gave-up") {
-        log(`${e.role} actor: gave up: ${e.reason}`);
+        log(`${who} actor: gave up: ${e.reason}`);
         if (spec.failure !== "device-needs-reset") {
-          settle(endedBy(FATE.INTERNAL_ERROR, `the ${e.role} actor failed: ${e.reason}`, ctl));
+          settle(endedBy(FATE.INTERNAL_ERROR, `the ${who} actor failed: ${e.reason}`, ctl));
         } else if (a.device && e.failure.kind === "gave-up") {
           needsReset(a.role, a.device, control, log);
           // The SBI console and the UART may then have the input (docs/machine.md).

@@ -7,6 +7,7 @@
 
 import { fileURLToPath } from "node:url";
 import { isMachineRole, MACHINE_ROLES } from "../actors/roles.ts";
+import { MAX_HARTS } from "../machine/memmap.ts";
 
 /** actorvm's version (`--version`). */
 export const VERSION = "0.14.0";
@@ -101,6 +102,8 @@ export interface LaunchOptions {
   control?: string | null;
   /** --restore: start from this machine snapshot instead of booting (launcher/snapshot.ts). */
   restore?: string | null;
+  /** --smp=N: harts, 1..MAX_HARTS (default 1), each a cpu actor in its own worker (docs/smp.md). */
+  smp: number;
 }
 
 /** A command line the launcher cannot use (exit status 2; bootMachine rejects with it). */
@@ -169,6 +172,9 @@ Options (before <mem-in-mb>):
                           received frames) to <log>
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
+  --smp=<n>               harts, 1..8 (default 1), each in its own worker, running in
+                          parallel; with n > 1 the bundled guest boots its SMP kernel
+                          (guest/variants/Image-smp)
   --uart                  accepted, changes nothing: the ns16550a UART (ttyS0) is
                           always there, as on QEMU virt
   --gdb=[<host>:]<port>   a gdbstub for gdb-multiarch (target remote <host>:<port>);
@@ -216,6 +222,7 @@ const VALUE_OPTIONS = new Set([
   "input-script",
   "control",
   "restore",
+  "smp",
 ]);
 const FLAG_OPTIONS = new Set([
   "help",
@@ -236,6 +243,9 @@ export const BUNDLED = {
   initrd: new URL("../guest/initramfs.cpio", import.meta.url),
   cmdline: new URL("../guest/cmdline.txt", import.meta.url),
   systemMap: new URL("../guest/System.map", import.meta.url),
+  /** The kernel for --smp=N, N > 1 (CONFIG_SMP, guest/variants/smp.fragment) and its symbols. */
+  smpKernel: new URL("../guest/variants/Image-smp", import.meta.url),
+  smpSystemMap: new URL("../guest/variants/System.map-smp", import.meta.url),
 };
 
 /** Parse argv. Returns null for -h or --help (the caller prints USAGE) and for --version. */
@@ -281,6 +291,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     inputScript: null,
     control: null,
     restore: null,
+    smp: 1,
   };
   let gdbAllowRemote = false;
   let deterministicFlag = false;
@@ -443,6 +454,14 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
         }
         o.jit = value === "on";
         break;
+      case "smp": {
+        const n = Number(value);
+        if (!/^[0-9]+$/.test(value) || n < 1 || n > MAX_HARTS) {
+          throw new UsageError(`--smp=${value}: want a number of harts, 1..${MAX_HARTS}`);
+        }
+        o.smp = n;
+        break;
+      }
       case "faults":
         o.faults = value;
         break;
@@ -470,6 +489,13 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
   if (o.deterministic !== null) o.noReboot = true;
   checkDeterministic(o);
   if (o.gdbWait && o.gdb === null) throw new UsageError("--gdb-wait needs --gdb=<host:port>");
+  if (o.smp > 1 && o.bios !== null) {
+    // The CLINT (MSIP, mtimecmp) is one hart's so far: docs/smp.md, "Not yet".
+    throw new UsageError(`--smp=${o.smp} with --bios: firmware boots have one hart for now`);
+  }
+  if (o.smp > 1 && o.restore) {
+    throw new UsageError(`--smp=${o.smp} with --restore: a snapshot holds one hart for now`);
+  }
   if (gdbAllowRemote && o.gdb === null) {
     throw new UsageError("--gdb-allow-remote needs --gdb=<host:port>");
   }
@@ -502,9 +528,13 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
   if (rest.length === 0) {
     o.bundled = true;
     // fileURLToPath, not .pathname: a clone in "/home/me/my vms" has %20 in its URL.
-    o.kernel = fileURLToPath(BUNDLED.kernel);
+    // Several harts need the SMP kernel; one hart boots faster without it (docs/smp.md).
+    const smp = o.smp > 1;
+    o.kernel = fileURLToPath(smp ? BUNDLED.smpKernel : BUNDLED.kernel);
     if (o.initrd === null) o.initrd = fileURLToPath(BUNDLED.initrd);
-    if (o.systemMap === null) o.systemMap = fileURLToPath(BUNDLED.systemMap);
+    if (o.systemMap === null) {
+      o.systemMap = fileURLToPath(smp ? BUNDLED.smpSystemMap : BUNDLED.systemMap);
+    }
     return o;
   }
   if (rest.length < 2) {
@@ -543,6 +573,7 @@ function checkDeterministic(o: LaunchOptions): void {
   if (o.bios !== null) refuse("--bios");
   if (o.gdb !== null) refuse("--gdb");
   if (o.actors.size) refuse("--actor");
+  if (o.smp > 1) refuse(`--smp=${o.smp}`);
   // A snapshot holds no deterministic state yet (the hook is there: docs/replay.md).
   if (o.restore) refuse("--restore");
   if (o.control) refuse("--control");

@@ -1,5 +1,5 @@
-// The device tree of our machine, laid out like QEMU virt's: RAM, the one
-// hart and its interrupt controller, the PLIC, the virtio-mmio slots in use,
+// The device tree of our machine, laid out like QEMU virt's: RAM, the harts
+// (--smp=N) and their interrupt controllers, the PLIC, the virtio-mmio slots in use,
 // and on request the UART, the CLINT and the test/syscon device (firmware
 // boots). The launcher builds it once the loader knows where the initrd goes
 // and hands it to the kernel in a1. The encoding is lib/fdt.ts's; the
@@ -10,6 +10,7 @@ import { FdtWriter } from "../lib/fdt.ts";
 import {
   CLINT_BASE,
   CLINT_SIZE,
+  MAX_HARTS,
   PLIC_BASE,
   PLIC_NDEV,
   PLIC_SIZE,
@@ -33,6 +34,8 @@ export interface MachineFdtConfig {
   initrd?: { start: number; end: number };
   /** Populated virtio-mmio slots (0..VIRTIO_SLOTS-1); each gets a node. */
   virtioSlots: number[];
+  /** Harts (cpu nodes), 1..MAX_HARTS (default 1). */
+  harts?: number;
   /** The MMU mode the cpu node advertises (default sv48, the hart's widest). */
   mmu?: "sv39" | "sv48";
   /** Add an ns16550a UART node (and point stdout-path at it). */
@@ -87,6 +90,10 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
   if (cfg.initrd && !(cfg.initrd.start >= 0 && cfg.initrd.end >= cfg.initrd.start)) {
     throw new Error(`fdt: bad initrd range ${cfg.initrd.start}..${cfg.initrd.end}`);
   }
+  const harts = cfg.harts ?? 1;
+  if (!Number.isInteger(harts) || harts < 1 || harts > MAX_HARTS) {
+    throw new Error(`fdt: ${harts} harts (1..${MAX_HARTS})`);
+  }
   const isa = cfg.isa ?? DEFAULT_ISA;
   const t = new FdtWriter();
   const root = t.root;
@@ -108,31 +115,40 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
 
   const cpus = root.child("cpus");
   cpus.u32("#address-cells", 1).u32("#size-cells", 0).u32("timebase-frequency", TIMEBASE_HZ);
-  const cpu = cpus.child("cpu@0");
-  const cpuPh = cpu.phandle();
-  cpu.string("device_type", "cpu").u32("reg", 0).string("status", "okay")
-    .string("compatible", "riscv")
-    .string("riscv,isa", isa.string)
-    .string("riscv,isa-base", isa.base)
-    .strings("riscv,isa-extensions", ...isa.extensions)
-    .string("mmu-type", `riscv,${cfg.mmu ?? "sv48"}`);
-  const intc = cpu.child("interrupt-controller");
-  // #address-cells 0 keeps dtc's interrupt_provider check quiet (newer QEMUs add it too).
-  intc.u32("#address-cells", 0).u32("#interrupt-cells", 1).empty("interrupt-controller")
-    .string("compatible", "riscv,cpu-intc");
-  const intcPh = intc.phandle();
-  cpus.child("cpu-map").child("cluster0").child("core0").u32("cpu", cpuPh);
+  // One node per hart, as QEMU virt: cpu@h with reg h, its own interrupt
+  // controller, and a core in the one cluster of the cpu-map.
+  const intcPhs: number[] = [];
+  const cpuPhs: number[] = [];
+  for (let h = 0; h < harts; h++) {
+    const cpu = cpus.child(`cpu@${h}`);
+    cpuPhs.push(cpu.phandle());
+    cpu.string("device_type", "cpu").u32("reg", h).string("status", "okay")
+      .string("compatible", "riscv")
+      .string("riscv,isa", isa.string)
+      .string("riscv,isa-base", isa.base)
+      .strings("riscv,isa-extensions", ...isa.extensions)
+      .string("mmu-type", `riscv,${cfg.mmu ?? "sv48"}`);
+    const intc = cpu.child("interrupt-controller");
+    // #address-cells 0 keeps dtc's interrupt_provider check quiet (newer QEMUs add it too).
+    intc.u32("#address-cells", 0).u32("#interrupt-cells", 1).empty("interrupt-controller")
+      .string("compatible", "riscv,cpu-intc");
+    intcPhs.push(intc.phandle());
+  }
+  const cluster = cpus.child("cpu-map").child("cluster0");
+  for (let h = 0; h < harts; h++) cluster.child(`core${h}`).u32("cpu", cpuPhs[h]);
+  // interrupts-extended: (intc, irq) of every hart in turn.
+  const perHart = (...irqs: number[]) => intcPhs.flatMap((ph) => irqs.flatMap((i) => [ph, i]));
 
   const soc = root.child("soc");
   soc.u32("#address-cells", 2).u32("#size-cells", 2).string("compatible", "simple-bus")
     .empty("ranges");
 
   if (cfg.clint) {
-    // Software (3 = MSIP) and timer (7 = MTIP) interrupts of hart 0.
+    // Software (3 = MSIP) and timer (7 = MTIP) interrupts of each hart.
     soc.child(`clint@${hex(CLINT_BASE)}`)
       .strings("compatible", "sifive,clint0", "riscv,clint0")
       .u64("reg", CLINT_BASE, CLINT_SIZE)
-      .u32("interrupts-extended", intcPh, 3, intcPh, 7);
+      .u32("interrupts-extended", ...perHart(3, 7));
   }
 
   if (cfg.syscon) {
@@ -148,11 +164,11 @@ export function buildMachineFdt(cfg: MachineFdtConfig): Uint8Array {
 
   const plic = soc.child(`plic@${hex(PLIC_BASE)}`);
   const plicPh = plic.phandle();
-  // Context 0 is hart 0 M-mode (external irq 11), context 1 its S-mode (9).
+  // Context 2h is hart h's M-mode (external irq 11), context 2h+1 its S-mode (9).
   plic.u32("#interrupt-cells", 1).u32("#address-cells", 0)
     .strings("compatible", "sifive,plic-1.0.0", "riscv,plic0")
     .empty("interrupt-controller")
-    .u32("interrupts-extended", intcPh, 11, intcPh, 9)
+    .u32("interrupts-extended", ...perHart(11, 9))
     .u64("reg", PLIC_BASE, PLIC_SIZE)
     .u32("riscv,ndev", PLIC_NDEV);
 

@@ -5,7 +5,17 @@
 // watcher in actors/output.ts); they report "seen", and this file decides.
 // Read next: launcher/boot.ts (which wires these to the supervisors).
 
-import { CTL, FATE, publishedInstret } from "../machine/control.ts";
+import {
+  beatWord,
+  CTL,
+  FATE,
+  HART,
+  hartCount,
+  hartWord,
+  hsmState,
+  idleWord,
+  publishedInstret,
+} from "../machine/control.ts";
 import type { CpuConfig } from "../actors/cpu/protocol.ts";
 
 /** How a run ended. */
@@ -122,6 +132,22 @@ export const CPU_WATCHDOG_MS = 10_000;
  * never answers messages while it runs. It reads the heartbeat words of the
  * control block; a cpu asleep in wfi owes no beat. Returns the stop function.
  */
+/** With several harts, each one's HSM state, heartbeat and idle word, for a hang's reason. */
+function describeHarts(ctl: Int32Array): string {
+  const n = hartCount(ctl);
+  if (n === 1) return "";
+  const each = Array.from(
+    { length: n },
+    (_, h) =>
+      `hart ${h}: hsm ${hsmState(ctl, h)} beat ${Atomics.load(ctl, beatWord(h))} idle ${
+        Atomics.load(ctl, idleWord(h))
+      } fences asked ${Atomics.load(ctl, hartWord(h, HART.FENCE_REQ))} done ${
+        Atomics.load(ctl, hartWord(h, HART.FENCE_DONE))
+      }`,
+  );
+  return ` (${each.join("; ")})`;
+}
+
 export function watchCpu(ctl: Int32Array, hung: (reason: string) => void): () => void {
   let beat = Atomics.load(ctl, CTL.CPU_BEAT);
   let since = performance.now();
@@ -136,7 +162,7 @@ export function watchCpu(ctl: Int32Array, hung: (reason: string) => void): () =>
       hung(
         `the cpu actor stopped making progress: no instruction batch finished in ${
           Math.round((now - since) / 1000)
-        } s and it is not waiting in wfi`,
+        } s and it is not waiting in wfi` + describeHarts(ctl),
       );
     }
   }, 1000);

@@ -392,8 +392,8 @@ export function buildBoard(
   try {
     // One shared WebAssembly.Memory: RAM, then the hart's state (cpu/jit/).
     // 4 GiB of RAM leaves no room after it: a plain buffer, interpreter only.
-    if (jitMemoryFits(p.memBytes)) {
-      memory = createJitMemory(p.memBytes).memory;
+    if (jitMemoryFits(p.memBytes, o.smp)) {
+      memory = createJitMemory(p.memBytes, o.smp).memory;
       ram = memory.buffer as unknown as SharedArrayBuffer;
     } else {
       ram = new SharedArrayBuffer(p.memBytes);
@@ -408,7 +408,7 @@ export function buildBoard(
       `cannot allocate ${p.memBytes / 2 ** 20} MB of guest RAM: ${(e as Error).message}`,
     );
   }
-  const control = createControlBlock();
+  const control = createControlBlock(o.smp);
   // Deterministic mode (docs/replay.md): on before any actor starts.
   if (p.deterministic) setDeterministic(new Int32Array(control));
   // A waker skew rule is a constant offset of the waker's clock (docs/ipc.md, CLOCK_SKEW).
@@ -418,8 +418,10 @@ export function buildBoard(
   // Deterministic mode: the console's own input ring, written only by the cpu.
   const consoleInputRing = p.deterministic ? createByteRing(1 << 16) : null;
   const firmware = p.bios !== null;
-  // The UART is part of the machine, as on QEMU virt (--uart is accepted and changes nothing).
-  const uart = true;
+  // The UART is part of the machine, as on QEMU virt (--uart is accepted and changes nothing);
+  // its registers live in hart 0's worker, so a machine with several harts has none yet
+  // (any hart may run its driver: docs/smp.md).
+  const uart = o.smp === 1;
 
   // Devices, slot by slot: the console first, then disks (vda, vdb, ...), shares, networks.
   let slot = 0;
@@ -487,6 +489,7 @@ export function buildBoard(
           bootargs: p.cmdline,
           initrd: layout.initrd ?? undefined,
           virtioSlots: slots,
+          harts: o.smp,
           uart,
           clint: firmware,
           syscon: firmware,

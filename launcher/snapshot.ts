@@ -143,6 +143,11 @@ export function checkSnapshotable(
   p: Prepared,
   plain: PlainDisks = "refuse",
 ): void {
+  if (o.smp > 1) {
+    throw new SnapshotRefused(
+      `the machine has ${o.smp} harts: a snapshot holds one hart's state so far (docs/snapshot.md)`,
+    );
+  }
   if (o.shares.length > 0) {
     throw new SnapshotRefused(
       "the machine has --share directories: a host directory cannot be saved with the machine",

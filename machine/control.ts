@@ -9,11 +9,11 @@
 // are pinned by tests/unit/machine/control_test.ts.
 // Read next: devices/plic.ts (what turns LINE words into MIP bits), lib/ring.ts.
 
-import { PLIC_NDEV, TICKS_PER_MS } from "./memmap.ts";
+import { MAX_HARTS, PLIC_NDEV, TICKS_PER_MS } from "./memmap.ts";
 
 /** Magic word at index 0 ("AVMC") and the layout version at index 1. */
 export const CONTROL_MAGIC = 0x41564d43;
-export const CONTROL_VERSION = 1;
+export const CONTROL_VERSION = 3;
 
 /** Int32 word indexes into the control block. */
 export const CTL = {
@@ -88,6 +88,60 @@ export const CTL = {
    * waited on by the cpu.
    */
   IRQ_SERVED: 49,
+  /** How many harts the machine has (--smp=N; 0 in a block made before it was set means 1). */
+  HARTS: 127,
+  /** First word of the per-hart blocks: HART_WORDS words for each of MAX_HARTS harts (HART). */
+  HART0: 128,
+} as const;
+
+/**
+ * The words of one hart's block (docs/smp.md), at CTL.HART0 + h * HART_WORDS
+ * + HART.x (`hartWord`). Hart 0's WAKE, MIP, BEAT and IDLE are the machine's
+ * historical words (CTL.WAKE, CTL.MIP, CTL.CPU_BEAT, CTL.CPU_IDLE): use
+ * wakeWord/mipWord/... which pick the right one; its block slots for them
+ * stay unused.
+ */
+export const HART = {
+  /** Hart h's wake word (h > 0): what it Atomics.waits on in wfi and while stopped. */
+  WAKE: 0,
+  /** Hart h's externally driven mip bits (h > 0): SEIP/MEIP from its PLIC contexts, MSIP/MTIP. */
+  MIP: 1,
+  /** Hart h's heartbeat (h > 0). */
+  BEAT: 2,
+  /** 1 while hart h sleeps (h > 0). */
+  IDLE: 3,
+  /** SBI HSM state of hart h: an HSM value. */
+  HSM: 4,
+  /** Supervisor software interrupts sent to hart h (SBI IPI): mip bits, taken with exchange. */
+  IPI: 5,
+  /** Remote fences asked of hart h: FENCE bits, taken with exchange. */
+  FENCE: 6,
+  /** Fence requests made of hart h (bumped after FENCE is set) and served by it (its last REQ). */
+  FENCE_REQ: 7,
+  FENCE_DONE: 8,
+  /** hart_start's start_addr and opaque, 64 bits each as (lo, hi), written before HSM goes START_PENDING. */
+  START_LO: 9,
+  START_HI: 10,
+  OPAQUE_LO: 11,
+  OPAQUE_HI: 12,
+} as const;
+export const HART_WORDS = 16;
+
+/** SBI HSM hart states (SBI spec 9.1), as kept in HART.HSM. */
+export const HSM = {
+  STARTED: 0,
+  STOPPED: 1,
+  START_PENDING: 2,
+  STOP_PENDING: 3,
+  SUSPENDED: 4,
+} as const;
+
+/** Bits of HART.FENCE: what a remote fence asks the hart to drop. */
+export const FENCE = {
+  /** fence.i: translated code (the translator's cache). */
+  I: 1,
+  /** sfence.vma (any range or ASID: the hart drops its whole TLB, which the spec allows). */
+  VMA: 2,
 } as const;
 
 /** Byte offsets of 64-bit slots (BigInt64 / Float64) in the control block. */
@@ -112,7 +166,7 @@ export const CTL64 = {
   IRQ_DUE: 8 * 36,
 } as const;
 
-export const CONTROL_BYTES = 8 * 64;
+export const CONTROL_BYTES = 4 * (CTL.HART0 + MAX_HARTS * HART_WORDS);
 
 /** Values of CTL.FATE. */
 export const FATE = {
@@ -152,7 +206,10 @@ export const MIP = {
 } as const;
 
 /** Allocate and initialise a control block. */
-export function createControlBlock(): SharedArrayBuffer {
+export function createControlBlock(harts = 1): SharedArrayBuffer {
+  if (!Number.isInteger(harts) || harts < 1 || harts > MAX_HARTS) {
+    throw new Error(`control block: ${harts} harts (1..${MAX_HARTS})`);
+  }
   const sab = new SharedArrayBuffer(CONTROL_BYTES);
   const ctl = new Int32Array(sab);
   ctl[CTL.MAGIC] = CONTROL_MAGIC;
@@ -160,7 +217,40 @@ export function createControlBlock(): SharedArrayBuffer {
   new BigInt64Array(sab)[CTL64.TIMER_DEADLINE / 8] = -1n;
   new Float64Array(sab)[CTL64.CLOCK_EPOCH_MS / 8] = performance.timeOrigin + performance.now();
   new Float64Array(sab)[CTL64.IRQ_DUE / 8] = Infinity;
+  ctl[CTL.HARTS] = harts;
+  // Hart 0 runs from the reset; the others wait for SBI HSM hart_start.
+  for (let h = 1; h < MAX_HARTS; h++) ctl[hartWord(h, HART.HSM)] = HSM.STOPPED;
   return sab;
+}
+
+/** Index of word `w` (a HART value) of hart `h`'s block. */
+export function hartWord(h: number, w: number): number {
+  return CTL.HART0 + h * HART_WORDS + w;
+}
+
+/** The harts the machine has (CTL.HARTS; 1 if unset). */
+export function hartCount(ctl: Int32Array): number {
+  return Atomics.load(ctl, CTL.HARTS) || 1;
+}
+
+/** Hart h's wake word: CTL.WAKE for hart 0. */
+export function wakeWord(h: number): number {
+  return h === 0 ? CTL.WAKE : hartWord(h, HART.WAKE);
+}
+
+/** Hart h's externally driven mip word: CTL.MIP for hart 0. */
+export function mipWord(h: number): number {
+  return h === 0 ? CTL.MIP : hartWord(h, HART.MIP);
+}
+
+/** Hart h's heartbeat word: CTL.CPU_BEAT for hart 0. */
+export function beatWord(h: number): number {
+  return h === 0 ? CTL.CPU_BEAT : hartWord(h, HART.BEAT);
+}
+
+/** Hart h's idle word: CTL.CPU_IDLE for hart 0. */
+export function idleWord(h: number): number {
+  return h === 0 ? CTL.CPU_IDLE : hartWord(h, HART.IDLE);
 }
 
 /** Check a control block handed to an actor; throws a clear error on mismatch. */
@@ -228,10 +318,131 @@ export function publishedInstret(ctl: Int32Array): number {
 
 // ---- The writers. Each word has one set of writers, listed in docs/ipc.md. ----
 
-/** Wake the cpu: the single primitive every actor uses. */
+/** Wake the cpu (hart 0): the single primitive every actor uses. */
 export function wakeCpu(ctl: Int32Array): void {
   Atomics.add(ctl, CTL.WAKE, 1);
   Atomics.notify(ctl, CTL.WAKE);
+}
+
+/** Wake hart `h` (wakeCpu for hart 0). */
+export function wakeHart(ctl: Int32Array, h: number): void {
+  const w = wakeWord(h);
+  Atomics.add(ctl, w, 1);
+  Atomics.notify(ctl, w);
+}
+
+/** Wake every hart (a stop request, a fate). */
+export function wakeAllHarts(ctl: Int32Array): void {
+  const n = hartCount(ctl);
+  for (let h = 0; h < n; h++) wakeHart(ctl, h);
+}
+
+/** Set mip bits in hart h's external mip word and (by default) wake it. */
+export function raiseHartMip(ctl: Int32Array, h: number, bits: number, wake = true): void {
+  Atomics.or(ctl, mipWord(h), bits);
+  if (wake) wakeHart(ctl, h);
+}
+
+/** Clear mip bits in hart h's external mip word (never wakes). */
+export function lowerHartMip(ctl: Int32Array, h: number, bits: number): void {
+  Atomics.and(ctl, mipWord(h), ~bits);
+}
+
+/**
+ * SBI IPI: a supervisor software interrupt for hart h. The bit waits in its
+ * HART.IPI word until the hart takes it (takeIpis) at its next batch
+ * boundary or wake-up; the sender wakes it in case it sleeps.
+ */
+export function sendIpi(ctl: Int32Array, h: number, bits: number = MIP.SSIP): void {
+  Atomics.or(ctl, hartWord(h, HART.IPI), bits);
+  wakeHart(ctl, h);
+}
+
+/** Hart h takes the software interrupts sent to it (0: none). */
+export function takeIpis(ctl: Int32Array, h: number): number {
+  const w = hartWord(h, HART.IPI);
+  return Atomics.load(ctl, w) === 0 ? 0 : Atomics.exchange(ctl, w, 0);
+}
+
+/**
+ * Ask hart h for a remote fence (FENCE bits): returns the ticket that
+ * fenceServed(ctl, h, ticket) waits for. The bits go in before the request
+ * count moves, so a hart that sees the count also sees the bits.
+ */
+export function requestFence(ctl: Int32Array, h: number, bits: number): number {
+  Atomics.or(ctl, hartWord(h, HART.FENCE), bits);
+  const ticket = Atomics.add(ctl, hartWord(h, HART.FENCE_REQ), 1) + 1;
+  wakeHart(ctl, h);
+  return ticket;
+}
+
+/** Whether hart h has served fence request `ticket` (requestFence). */
+export function fenceServed(ctl: Int32Array, h: number, ticket: number): boolean {
+  return Atomics.load(ctl, hartWord(h, HART.FENCE_DONE)) - ticket >= 0;
+}
+
+/**
+ * Hart h takes the fences asked of it: the FENCE bits (0: none). The caller
+ * does them, then calls fencesDone with the returned count.
+ */
+export function takeFences(ctl: Int32Array, h: number): { bits: number; req: number } {
+  const req = Atomics.load(ctl, hartWord(h, HART.FENCE_REQ));
+  if (req === Atomics.load(ctl, hartWord(h, HART.FENCE_DONE))) return NO_FENCE;
+  return { bits: Atomics.exchange(ctl, hartWord(h, HART.FENCE), 0), req };
+}
+const NO_FENCE = { bits: 0, req: 0 };
+
+/** Hart h has done the fences up to request count `req`: the waiting senders may go on. */
+export function fencesDone(ctl: Int32Array, h: number, req: number): void {
+  const w = hartWord(h, HART.FENCE_DONE);
+  Atomics.store(ctl, w, req);
+  Atomics.notify(ctl, w);
+}
+
+/** A hart_start that has claimed the hart but not yet stored its arguments (seen as START_PENDING). */
+const HSM_CLAIMED = 0x100;
+
+/** Hart h's SBI HSM state (an HSM value). */
+export function hsmState(ctl: Int32Array, h: number): number {
+  const s = Atomics.load(ctl, hartWord(h, HART.HSM));
+  return s === HSM_CLAIMED ? HSM.START_PENDING : s;
+}
+
+/** Set hart h's HSM state (the hart itself, for its own transitions), notified. */
+export function setHsmState(ctl: Int32Array, h: number, state: number): void {
+  Atomics.store(ctl, hartWord(h, HART.HSM), state);
+  Atomics.notify(ctl, hartWord(h, HART.HSM));
+}
+
+/**
+ * SBI HSM hart_start of hart h from another hart: STOPPED -> START_PENDING
+ * with the start address and opaque value stored first, then wakes it.
+ * False if the hart was not stopped (the caller answers ALREADY_AVAILABLE).
+ */
+export function startHart(ctl: Int32Array, h: number, addr: bigint, opaque: bigint): boolean {
+  // Claim the transition first, so two starters cannot both write the address.
+  const w = hartWord(h, HART.HSM);
+  if (Atomics.compareExchange(ctl, w, HSM.STOPPED, HSM_CLAIMED) !== HSM.STOPPED) return false;
+  const put = (lo: number, v: bigint) => {
+    Atomics.store(ctl, hartWord(h, lo), Number(BigInt.asIntN(32, v)));
+    Atomics.store(ctl, hartWord(h, lo + 1), Number(BigInt.asIntN(32, v >> 32n)));
+  };
+  put(HART.START_LO, addr);
+  put(HART.OPAQUE_LO, opaque);
+  Atomics.store(ctl, w, HSM.START_PENDING);
+  wakeHart(ctl, h);
+  return true;
+}
+
+/** The start address and opaque value of hart h's pending hart_start. */
+export function startArgs(ctl: Int32Array, h: number): { addr: bigint; opaque: bigint } {
+  const get = (lo: number) =>
+    (BigInt(Atomics.load(ctl, hartWord(h, lo + 1))) << 32n) |
+    BigInt(Atomics.load(ctl, hartWord(h, lo)) >>> 0);
+  return {
+    addr: BigInt.asUintN(64, get(HART.START_LO)),
+    opaque: BigInt.asUintN(64, get(HART.OPAQUE_LO)),
+  };
 }
 
 /**
@@ -325,7 +536,7 @@ export function timerClockMoved(ctl: Int32Array): void {
 /** The launcher asks the cpu to stop at its next batch boundary (`why` is a FATE value), and wakes it. */
 export function requestStop(ctl: Int32Array, why: number): void {
   Atomics.store(ctl, CTL.STOP, why);
-  wakeCpu(ctl);
+  wakeAllHarts(ctl);
 }
 
 /** The cpu publishes instructions retired (a number, exact to 2^53) as two words, high first. */
@@ -344,10 +555,10 @@ export function cpuBeat(ctl: Int32Array): void {
  * meanwhile so the watchdog expects no beat. Only the cpu actor calls this
  * (Atomics.wait blocks: never on the main thread).
  */
-export function cpuSleep(ctl: Int32Array, seen: number, timeoutMs?: number): void {
-  Atomics.store(ctl, CTL.CPU_IDLE, 1);
-  Atomics.wait(ctl, CTL.WAKE, seen, timeoutMs);
-  Atomics.store(ctl, CTL.CPU_IDLE, 0);
+export function cpuSleep(ctl: Int32Array, seen: number, timeoutMs?: number, h = 0): void {
+  Atomics.store(ctl, idleWord(h), 1);
+  Atomics.wait(ctl, wakeWord(h), seen, timeoutMs);
+  Atomics.store(ctl, idleWord(h), 0);
 }
 
 /**

@@ -17,8 +17,10 @@ export const PLIC_BASE = 0x0c00_0000;
 export const PLIC_SIZE = 0x60_0000;
 /** Interrupt sources 1..PLIC_NDEV (source 0 means "none"). */
 export const PLIC_NDEV = 31;
-/** PLIC contexts: 0 = hart 0 M-mode, 1 = hart 0 S-mode. */
-export const PLIC_CONTEXTS = 2;
+/** The most harts a machine has (`--smp=N`, 1..MAX_HARTS): docs/smp.md. */
+export const MAX_HARTS = 8;
+/** PLIC contexts: 2h = hart h M-mode, 2h+1 = hart h S-mode, for every hart a machine may have. */
+export const PLIC_CONTEXTS = 2 * MAX_HARTS;
 
 /** Optional ns16550a UART. */
 export const UART_BASE = 0x1000_0000;

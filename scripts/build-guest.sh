@@ -166,6 +166,10 @@ for f in "$GUEST"/variants/*.fragment; do
 	(cd "$KSRC" && "${KMAKE[@]}" -j"$JOBS" Image) || die "kernel build ($variant)"
 	install -m 644 "$KSRC/arch/riscv/boot/Image" "$GUEST/variants/Image-$variant"
 	install -m 644 "$KSRC/.config" "$GUEST/variants/$variant.config"
+	# A variant the launcher boots on its own (--smp's) keeps its symbols too.
+	if grep -q '^# with System.map' "$f"; then
+		install -m 644 "$KSRC/System.map" "$GUEST/variants/System.map-$variant"
+	fi
 done
 
 step "busybox (static, defconfig + CONFIG_STATIC)"
@@ -255,6 +259,7 @@ entry() { # entry <file> [separator, "," unless given]
 	for variant in "${VARIANTS[@]}"; do
 		entry "variants/Image-$variant"
 		entry "variants/$variant.config"
+		if [ -f "$GUEST/variants/System.map-$variant" ]; then entry "variants/System.map-$variant"; fi
 	done
 	entry busybox.config ''
 	echo '  }'

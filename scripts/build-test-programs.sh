@@ -45,6 +45,8 @@ build bench_int "$src/bench_int.c"
 build bench_fp "$src/bench_fp.c"
 # Hosted programs: static glibc (and libm, pthreads), stripped (smaller, and no temp names).
 "$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -o "$bin/glibc" "$src/glibc.c" -lm
+# Several harts on shared memory (AMO, LR/SC, mutex counters; RVWMO litmus): the --smp tests.
+"$CC" -march=rv64gc -mabi=lp64d -O2 -static -s -Wall -pthread -o "$bin/smp" "$src/smp.c"
 # The POSIX programs share one binary (src/posix.c picks one by its first argument).
 objs="$(mktemp -d)"
 for p in mmap files signals pthread; do

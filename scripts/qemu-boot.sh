@@ -16,6 +16,7 @@ usage: scripts/qemu-boot.sh [options] [-- extra qemu arguments]
   -w        let the guest write to the disk (default: writes go to a snapshot)
   -n        no network device
   -m MB     guest memory (default 128)
+  -p N      N harts (QEMU's -smp N); N > 1 boots guest/variants/Image-smp (docs/smp.md)
   -q        QEMU's default rv64 CPU (with H, Zb*, Sv57) instead of ours
   -s        self-check: appends actorvm.selfcheck=1 actorvm.mount=ro
             actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2
@@ -30,6 +31,7 @@ disk=$GUEST/disk.img
 snapshot=on
 net=1
 mem=128
+harts=1
 # The hart our emulator offers (docs/cpu.md): RV64IMAFDC + Zicsr + Zifencei
 # + Zicntr + Zihpm + Sstc, Sv39/Sv48 with 16-bit ASIDs; no H, no bitmanip, no
 # V, no Sv57. QEMU 7.2's rv64 has the counters and 16 ASID bits already; it
@@ -38,7 +40,7 @@ mem=128
 cpu=rv64,h=false,sstc=true,v=false,zba=false,zbb=false,zbc=false,zbs=false
 cpu+=,Zihintpause=false,svinval=false,svnapot=false,svpbmt=false
 same_mmu=no5lvl
-while getopts "a:c:d:wnm:qsh" opt; do
+while getopts "a:c:d:wnm:p:qsh" opt; do
 	case "$opt" in
 	a) cmdline="$cmdline $OPTARG" ;;
 	c) cmdline=$OPTARG ;;
@@ -46,6 +48,7 @@ while getopts "a:c:d:wnm:qsh" opt; do
 	w) snapshot=off ;;
 	n) net=0 ;;
 	m) mem=$OPTARG ;;
+	p) harts=$OPTARG ;;
 	q) cpu=rv64 same_mmu= ;;
 	s) cmdline="$cmdline actorvm.selfcheck=1 actorvm.mount=ro actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2" ;;
 	h) usage && exit 0 ;;
@@ -60,14 +63,16 @@ for f in "$GUEST/Image" "$GUEST/initramfs.cpio"; do
 	[ -f "$f" ] || { echo "qemu-boot: missing $f (deno task build-guest)" >&2 && exit 1; }
 done
 
+kernel=$GUEST/Image
+[ "$harts" -gt 1 ] && kernel=$GUEST/variants/Image-smp
 machine=virt
 [ -n "${QEMU_DUMPDTB:-}" ] && machine="virt,dumpdtb=$QEMU_DUMPDTB"
 
 # QEMU gives the first -device the highest virtio-mmio slot.
 # One stdio chardev, muxed: the UART (OpenSBI, earlycon) writes to it and the
 # virtio console, attached last, has the input focus.
-args=(-M "$machine" -cpu "$cpu" -m "$mem" -smp 1 -bios default
-	-kernel "$GUEST/Image" -initrd "$GUEST/initramfs.cpio" -append "$cmdline${same_mmu:+ $same_mmu}"
+args=(-M "$machine" -cpu "$cpu" -m "$mem" -smp "$harts" -bios default
+	-kernel "$kernel" -initrd "$GUEST/initramfs.cpio" -append "$cmdline${same_mmu:+ $same_mmu}"
 	-display none -monitor none -nodefaults
 	-chardev stdio,id=c0,mux=on,signal=off -serial chardev:c0
 	-device virtio-serial-device -device virtconsole,chardev=c0)

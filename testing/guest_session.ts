@@ -11,17 +11,29 @@ import { fileURLToPath } from "node:url";
 export { READY_LINE } from "../mod.ts";
 
 const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
+/**
+ * ACTORVM_TEST_SMP=N runs every guest the tests start with `--smp=N` and the
+ * bundled SMP kernel (tests/e2e/smp_suite_test.ts runs existing end-to-end
+ * tests that way; docs/smp.md). Unset: one hart, as always.
+ */
+const TEST_SMP = Number(Deno.env.get("ACTORVM_TEST_SMP") ?? "1") || 1;
+const SMP_ARGS = TEST_SMP > 1 ? [`--smp=${TEST_SMP}`] : [];
 const GUEST_DIR = fileURLToPath(new URL("../guest/", import.meta.url));
 
 /**
  * The `mod.ts` arguments, after any options, that boot the bundled kernel and
- * initramfs with the default console parameters plus `kernelArgs`.
+ * initramfs with the default console parameters plus `kernelArgs`; `image`
+ * names another kernel under guest/ (e.g. "variants/Image-smp" for --smp).
  */
-export function bundledBoot(kernelArgs: string[] = [], memMb = 128): string[] {
+export function bundledBoot(
+  kernelArgs: string[] = [],
+  memMb = 128,
+  image = TEST_SMP > 1 ? "variants/Image-smp" : "Image",
+): string[] {
   return [
     `--initrd=${GUEST_DIR}initramfs.cpio`,
     String(memMb),
-    `${GUEST_DIR}Image`,
+    `${GUEST_DIR}${image}`,
     "console=hvc0",
     "earlycon=sbi",
     ...kernelArgs,
@@ -38,7 +50,7 @@ export async function runMod(
   limitMs: number,
 ): Promise<{ code: number; err: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
+    args: ["run", "-A", MOD, ...SMP_ARGS, ...args],
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -98,7 +110,7 @@ export class GuestSession {
   }
 
   static #spawn(opts: SessionOptions): Deno.ChildProcess {
-    const argv = ["run", "-A", MOD, ...(opts.args ?? [])];
+    const argv = ["run", "-A", MOD, ...SMP_ARGS, ...(opts.args ?? [])];
     return new Deno.Command(opts.netns ? "ip" : Deno.execPath(), {
       args: opts.netns ? ["netns", "exec", opts.netns, Deno.execPath(), ...argv] : argv,
       stdin: "piped",

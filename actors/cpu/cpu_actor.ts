@@ -1,5 +1,8 @@
-// The cpu actor: runs hart 0 until the guest powers off, reboots, dies, or the
-// launcher asks it to stop — lguest's "read /dev/lguest to run the Guest". It
+// The cpu actor: runs one hart until the guest powers off, reboots, dies, or the
+// launcher asks it to stop — lguest's "read /dev/lguest to run the Guest". With
+// --smp=N there are N of these, one worker per hart on the one guest RAM: hart
+// 0 boots the kernel, the others wait for SBI HSM hart_start (actors/cpu/smp.ts,
+// docs/smp.md). It
 // plugs the machine into the hart: MMIO to the PLIC and the virtio register
 // pages (executed here, synchronously, on their shared state), and the SBI
 // served by the host. Between instruction batches it takes the interrupt lines
@@ -43,7 +46,7 @@ import {
 } from "../../machine/memmap.ts";
 import {
   armTimer,
-  cpuBeat,
+  beatWord,
   cpuSleep,
   CTL,
   CTL64,
@@ -51,13 +54,19 @@ import {
   guestTimeTicks,
   irqLine,
   MIP,
+  mipWord,
   openControlBlock,
   publishInstret,
+  requestStop,
   setClockSkew,
   setFate,
   setIrqLine,
   timerClockMoved,
+  wakeWord,
 } from "../../machine/control.ts";
+import { HartPeers } from "./smp.ts";
+import { armFaults } from "../../faults/arm.ts";
+import { ipiFaultHook } from "../../faults/layers/ipi.ts";
 import type { CpuConfig, CpuFate, CpuProtocol } from "./protocol.ts";
 import { traceNow, tracer } from "../../lib/trace.ts";
 import { HartTrace } from "./hart_trace.ts";
@@ -118,6 +127,11 @@ export function runCpu(
 ): CpuFate {
   const control = buffers.control;
   const ctl = openControlBlock(control);
+  // This hart's words: hart 0 keeps the machine's historical CTL.WAKE/MIP/CPU_BEAT.
+  const me = start.hartId;
+  const harts = start.harts ?? 1;
+  const primary = me === 0;
+  const mipW = mipWord(me), wakeW = wakeWord(me), beatW = beatWord(me);
   const ctl64 = new BigInt64Array(control);
   shareStdoutState(control); // a failed stdout is said once, not per writer
   const plic = new PlicRegisters(buffers.plic, control);
@@ -186,7 +200,9 @@ export function runCpu(
   // The terminal's input, for the consoles the guest polls from here (the SBI
   // console, the UART) while it polls them: actors/cpu/polled_input.ts.
   // (Not in deterministic mode: there the cpu moves typed input to the virtio console.)
-  const polled = buffers.input && !start.deterministic ? new PolledInput(buffers.input, ctl) : null;
+  const polled = buffers.input && primary && !start.deterministic
+    ? new PolledInput(buffers.input, ctl)
+    : null;
   // Deterministic mode (actors/cpu/deterministic.ts), made once the hart is.
   // deno-lint-ignore prefer-const
   let det: DeterministicCpu | null;
@@ -200,7 +216,8 @@ export function runCpu(
     sink.write(bytes);
     watchUart(bytes);
   };
-  const uart = start.uart
+  // The UART's registers live in hart 0's worker: only hart 0 has it (docs/smp.md).
+  const uart = start.uart && primary
     ? new Uart({
       out(b) {
         uartOut.push(b);
@@ -223,7 +240,7 @@ export function runCpu(
         const v = plic.read(addr - PLIC_BASE, size);
         if (trace !== null && isClaimRegister(addr - PLIC_BASE)) trace.claim(v);
         // A claim changes which external interrupts are pending: see it now.
-        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        hart.externalMip = Atomics.load(ctl, mipW);
         return v;
       }
       if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
@@ -249,13 +266,13 @@ export function runCpu(
         const seq = det !== null ? t.doorbellSeq() : 0;
         const ok = t.write(addr & 0xfff, size, value);
         det?.afterVirtioWrite(n, addr & 0xfff, value, seq);
-        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        hart.externalMip = Atomics.load(ctl, mipW);
         return ok;
       }
       if (addr >= PLIC_BASE && addr < PLIC_BASE + PLIC_SIZE) {
         if (trace !== null && isClaimRegister(addr - PLIC_BASE)) trace.complete(value);
         const ok = plic.write(addr - PLIC_BASE, size, value);
-        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        hart.externalMip = Atomics.load(ctl, mipW);
         return ok;
       }
       if (uart && addr >= UART_BASE && addr < UART_BASE + 0x100) {
@@ -266,7 +283,7 @@ export function runCpu(
       if (clint && addr >= CLINT_BASE && addr < CLINT_BASE + CLINT_SIZE) {
         // msip and mtimecmp change MSIP/MTIP: the hart sees them after this instruction.
         const ok = clint.write(addr - CLINT_BASE, size, value);
-        hart.externalMip = Atomics.load(ctl, CTL.MIP);
+        hart.externalMip = Atomics.load(ctl, mipW);
         return ok;
       }
       if (syscon && addr >= SYSCON_BASE && addr < SYSCON_BASE + SYSCON_SIZE) {
@@ -293,6 +310,11 @@ export function runCpu(
         // Deterministic: the cpu counts its way to the deadline; no waker.
         det.sbiDeadline = deadline < 0n ? -1n : deadline;
         hart.setMipSoftware(MIP.STIP, false);
+      } else if (!primary) {
+        // A secondary keeps its own deadline: raised between batches, bounds its wfi.
+        peers!.setTimer(deadline);
+        hart.externalMip &= ~MIP.STIP;
+        return;
       } else armTimer(ctl, deadline);
       hart.externalMip &= ~MIP.STIP;
     },
@@ -307,6 +329,7 @@ export function runCpu(
     },
     writePhys: (addr, data) => hart.writePhys(addr, data),
     sendIpi(mask, base) {
+      if (peers !== null) return peers.sendIpi(mask);
       // One hart: an IPI to hart 0 sets its supervisor software interrupt.
       if (start.hartId >= base && ((mask >> (BigInt(start.hartId) - base)) & 1n) === 1n) {
         // Only the software-writable bit: reading mip would fold in external lines.
@@ -351,10 +374,11 @@ export function runCpu(
   };
   // With the launcher's WebAssembly.Memory the hart keeps its registers and
   // TLBs after RAM in it, whichever tier runs (switching copies nothing).
-  const jitMem = start.memory ? openJitMemory(start.memory, start.ramBytes) : null;
+  const jitMem = start.memory ? openJitMemory(start.memory, start.ramBytes, me, harts) : null;
   hart = jitMem
     ? createJitHart(jitMem, hartOpts)
     : new Hart({ ...hartOpts, ram: buffers.ram, ramBytes: start.ramBytes });
+  hart.sharedRam = harts > 1; // AMOs and SC atomic across the harts' workers
   const jit = jitMem && start.jit
     ? new Jit(hart, jitMem, {
       threshold: JIT_THRESHOLD,
@@ -370,7 +394,9 @@ export function runCpu(
   // raises STIP when it sees time >= stimecmp.
   hart.onStimecmp = (deadline) => {
     timerCalls.stimecmp++;
-    if (firmware || det !== null) return; // deterministic: the cpu counts to stimecmp itself
+    // Deterministic: the cpu counts to stimecmp itself; a secondary's wfi
+    // sleeps no longer than its stimecmp deadline (wfiWaitMs).
+    if (firmware || det !== null || !primary) return;
     if (trace !== null) trace.armTimer(Number(BigInt.asIntN(64, deadline)));
     armTimer(ctl, BigInt.asIntN(64, deadline));
     hart.externalMip &= ~MIP.STIP;
@@ -391,8 +417,25 @@ export function runCpu(
       config: start.deterministic,
     })
     : null;
+  // Several harts: HSM, IPIs and remote fences cross workers (actors/cpu/smp.ts).
+  // The "ipi" fault layer (faults/layers/ipi.ts): armed only with --faults rules for it.
+  const faults = harts > 1 && start.faults?.rules.length
+    ? armFaults("ipi", { config: start, buffers, emit: (e) => post(e), exit: () => {} })
+    : null;
+  const peers = harts > 1
+    ? new HartPeers(ctl, me, harts, hart, jit, faults ? ipiFaultHook(faults) : undefined)
+    : null;
+  if (peers !== null) {
+    host.startHart = (h, addr, opaque) => peers.startHart(h, addr, opaque);
+    host.stopHart = () => peers.stopSelf();
+    host.hartStatus = (h) => peers.status(h);
+    host.remoteFence = (mask, fenceI) => peers.remoteFence(mask, fenceI);
+  }
+  // How long a wfi may sleep: to the Sstc deadline where no waker keeps it.
+  const wfiWaitMs = () =>
+    firmware ? stimecmpWaitMs(hart) : peers !== null ? peers.wfiWaitMs() : undefined;
   // On a firmware boot the firmware serves the SBI: ecalls trap to M-mode as on hardware.
-  hart.onEcall = firmware ? null : createSbi(host);
+  hart.onEcall = firmware ? null : createSbi(host, { hartId: me, harts });
   trace = tracer !== null ? new HartTrace(tracer, hart) : null;
   if (trace !== null) hart.onEcall = trace.wrapEcall(hart.onEcall);
   if (start.tracePcs) hart.enablePcRing(4096);
@@ -411,6 +454,10 @@ export function runCpu(
     const behind = BigInt(start.restore.time) - BigInt(guestTimeTicks(control));
     setClockSkew(ctl, Atomics.load(ctl64, skewSlot) + behind);
     timerClockMoved(ctl); // the waker may have measured its sleep on the old clock
+  } else if (!primary) {
+    // A secondary waits (stopped) for SBI HSM hart_start, then starts as the
+    // spec says: S-mode at start_addr, a0 = hartid, a1 = opaque, satp 0.
+    peers!.waitForStart();
   } else if (firmware) {
     // Firmware boot, as QEMU's reset vector: M-mode at the firmware's entry,
     // a0 = hartid, a1 = device tree, a2 = fw_dynamic info. The firmware sets
@@ -436,6 +483,8 @@ export function runCpu(
       reason = "stopped by the launcher";
       break;
     }
+    // IPIs, remote fences and (secondaries) the timer; a stopped hart parks here.
+    if (peers !== null && !peers.between()) continue;
     if (debug !== null && debug.haltRequested) {
       debug.halt(STOP.REQUESTED);
       continue; // the top again: the launcher may have stopped the machine meanwhile
@@ -444,7 +493,7 @@ export function runCpu(
       pause.halt(STOP.REQUESTED);
       continue;
     }
-    const seen = Atomics.load(ctl, CTL.WAKE);
+    const seen = Atomics.load(ctl, wakeW);
     if (det !== null && !det.beforeBatch()) {
       if (det.failure === null) {
         fate = FATE.STOPPED;
@@ -452,7 +501,7 @@ export function runCpu(
       }
       break;
     }
-    hart.externalMip = Atomics.load(ctl, CTL.MIP);
+    hart.externalMip = Atomics.load(ctl, mipW);
     if (trace !== null) trace.beforeBatch();
     // Deterministic mode cuts batches at the counts where something is due.
     const n = det !== null ? det.budget(batch) : batch;
@@ -460,8 +509,8 @@ export function runCpu(
     // debugger has any set, the batch runs on the interpreter.
     const r = useJit && !(debug?.needsInterpreter) ? jit!.run(n) : hart.run(n);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
-    publishInstret(ctl, hart.instretN);
-    cpuBeat(ctl);
+    if (primary) publishInstret(ctl, hart.instretN);
+    Atomics.add(ctl, beatW, 1); // the heartbeat (cpuBeat, for hart 0)
     if (htif !== null && htif.poll() && hart.stopRequested) break;
     if (uart) {
       flushUart();
@@ -469,7 +518,11 @@ export function runCpu(
     }
     // After update(): a receive interrupt the guest enabled counts as polling.
     polled?.idle();
-    if (r === RUN_STOP) break;
+    if (r === RUN_STOP) {
+      // SBI HSM hart_stop: park until started again (peers.between).
+      if (peers !== null && peers.stopping) continue;
+      break;
+    }
     if (r === RUN_BREAK && debug !== null) {
       debug.halt(STOP.BREAKPOINT);
       continue;
@@ -510,15 +563,16 @@ export function runCpu(
       } else if (trace !== null) {
         trace.endRun();
         const slept = traceNow();
-        cpuSleep(ctl, seen, firmware ? stimecmpWaitMs(hart) : undefined);
+        cpuSleep(ctl, seen, wfiWaitMs(), me);
         trace.wfi(slept);
       } else {
-        cpuSleep(ctl, seen, firmware ? stimecmpWaitMs(hart) : undefined);
+        cpuSleep(ctl, seen, wfiWaitMs(), me);
       }
     }
   }
   trace?.finish();
-  publishInstret(ctl, hart.instretN);
+  faults?.dispose();
+  if (primary) publishInstret(ctl, hart.instretN);
   flushUart();
   polled?.release();
   if (start.verbose) {
@@ -537,8 +591,18 @@ export function runCpu(
     fate = FATE.CRASHED;
     reason = "the hart stopped without a reason";
   }
-  setFate(ctl, fate);
   const msg: CpuFate = { kind: "fate", fate, reason, instret: hart.instretN };
+  if (harts > 1) {
+    // One hart speaks for the machine: the first to decide the guest's fate
+    // (the others are then stopped), or hart 0 when the launcher stopped them all.
+    if (fate === FATE.STOPPED ? !primary : !claimFate(ctl, fate)) return msg;
+    if (fate === FATE.STOPPED && Atomics.load(ctl, CTL.FATE) !== FATE.RUNNING) return msg;
+    if (fate !== FATE.STOPPED) {
+      if (!primary) msg.reason = `hart ${me}: ${reason}`;
+      requestStop(ctl, fate);
+    }
+  }
+  setFate(ctl, fate);
   if (exitCode !== undefined) msg.exitCode = exitCode;
   // STOPPED too: after a panic on hvc0 the launcher ends the run and stops us.
   if ((fate === FATE.CRASHED || fate === FATE.STOPPED) && start.tracePcs) {
@@ -547,6 +611,11 @@ export function runCpu(
   if (profile) msg.profile = [...profile].map(([pc, n]) => [hex(pc), n] as [string, number]);
   post(msg);
   return msg;
+}
+
+/** Several harts: the first to decide the guest's fate takes CTL.FATE (false: another did). */
+function claimFate(ctl: Int32Array, fate: number): boolean {
+  return Atomics.compareExchange(ctl, CTL.FATE, FATE.RUNNING, fate) === FATE.RUNNING;
 }
 
 /** Whether a PLIC register offset is a context's claim/complete word. */

@@ -1,6 +1,6 @@
 // The hart on the timeline (--trace, docs/trace.md): run and wfi spans on the
-// "hart 0" track, recorded between batches; trap spans (entry to mret/sret)
-// and SBI calls on "hart 0 traps", through the hart's onTrap hooks and a
+// "hart <id>" track, recorded between batches; trap spans (entry to mret/sret)
+// and SBI calls on "hart <id> traps" (one pair per hart with --smp), through the hart's onTrap hooks and a
 // wrapper around the ecall handler; and the cpu actor's share of the arrows:
 // a queue notify, an interrupt claimed and completed, a timer armed. Built
 // only when the worker has a tracer, so an untraced run pays nothing here.
@@ -71,10 +71,21 @@ export class HartTrace {
   #runStart = 0;
   #runInstret = 0;
   #first = true;
+  /** This hart's tracks: hart 0's are the constants above; another hart's, copies named for it. */
+  readonly #run: EventDef;
+  readonly #wfi: EventDef;
+  readonly #firstDef: EventDef;
+  readonly #traps: string;
 
   constructor(t: Tracer, hart: Hart) {
     this.#t = t;
     this.#hart = hart;
+    const id = hart.hartId;
+    const track = id === 0 ? HART : `hart ${id}`;
+    this.#run = id === 0 ? RUN : { ...RUN, track };
+    this.#wfi = id === 0 ? WFI : { ...WFI, track };
+    this.#firstDef = id === 0 ? FIRST : { ...FIRST, track };
+    this.#traps = id === 0 ? TRAPS : `hart ${id} traps`;
     for (const [eid, e] of sbiExtensions()) this.#sbiNames.set(eid, e.name);
     hart.onTrap = (cause, intr, epc) => this.#trap(cause, intr, epc);
     hart.onTrapReturn = () => this.#trapReturn();
@@ -95,7 +106,7 @@ export class HartTrace {
       const def = this.#t.named(name, {
         cat: "sbi",
         ph: "X",
-        track: TRAPS,
+        track: this.#traps,
         args: ["eid", "fid", "error"],
       });
       this.#t.record(def, t0, traceNow(), 0, 0, 0, eid, fid, Number(hart.x[10]));
@@ -111,7 +122,7 @@ export class HartTrace {
     }
     if (this.#first) {
       this.#first = false;
-      this.#t.instant(FIRST, this.#hart.pcN);
+      this.#t.instant(this.#firstDef, this.#hart.pcN);
     }
   }
 
@@ -119,13 +130,13 @@ export class HartTrace {
   endRun(): void {
     if (this.#runStart === 0) return;
     const n = this.#hart.instretN;
-    this.#t.slice(RUN, this.#runStart, this.#runInstret, n - this.#runInstret);
+    this.#t.slice(this.#run, this.#runStart, this.#runInstret, n - this.#runInstret);
     this.#runStart = 0;
   }
 
   /** The hart slept in wfi from `start` until now. */
   wfi(start: number): void {
-    this.#t.slice(WFI, start, this.#hart.instretN);
+    this.#t.slice(this.#wfi, start, this.#hart.instretN);
   }
 
   /** The guest stored QueueNotify on slot `slot` (PLIC source `irq`). */
@@ -180,7 +191,7 @@ export class HartTrace {
         name: `${intr ? "interrupt" : "trap"} ${what}`,
         cat: "trap",
         ph: "X",
-        track: TRAPS,
+        track: this.#traps,
         args: ["cause", "epc", "instret"],
       };
       this.#trapDefs.set(key, def);

@@ -7,6 +7,7 @@
 import { defineRole } from "../runtime/protocol.ts";
 import type { DeterministicConfig } from "./deterministic.ts";
 import type { HartState } from "../../cpu/hart_state.ts";
+import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
 export interface CpuConfig {
   /**
@@ -38,7 +39,10 @@ export interface CpuConfig {
   slots: number[];
   entry: number;
   fdtAddr: number;
+  /** This actor's hart; hart 0 boots the kernel, the others wait for SBI HSM hart_start. */
   hartId: number;
+  /** The machine's harts (--smp, default 1): one cpu actor each (docs/smp.md). */
+  harts?: number;
   verbose: boolean;
   /** Keep a ring of recent PCs and report it with a crash. */
   tracePcs: boolean;
@@ -82,6 +86,8 @@ export interface CpuConfig {
    * was taken (ticks, decimal), from which the guest's clock continues.
    */
   restore?: { hart: HartState; time: string };
+  /** The fault plan's "ipi" rules (faults/layers/ipi.ts); none without --faults. */
+  faults?: FaultConfig;
 }
 
 export interface CpuFate {
@@ -103,7 +109,7 @@ export interface CpuProtocol {
   request: never;
   reply: Record<never, never>;
   cast: never;
-  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string };
+  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
   config: CpuConfig;
   /**
    * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:

@@ -82,11 +82,26 @@ export interface SbiHost {
   sendIpi(mask: bigint, base: bigint): void;
   /** HSM retentive suspend: sleep like wfi until an interrupt is pending. May return at once. */
   suspend?(): void;
+  // With several harts (--smp, actors/cpu/smp.ts); absent on a one-hart machine.
+  /** HSM hart_start of another hart: an SBI_ERR value (ALREADY_AVAILABLE if it is not stopped). */
+  startHart?(hart: number, addr: bigint, opaque: bigint): number;
+  /** HSM hart_stop of this hart: SUCCESS (it stops when the ecall returns) or FAILED (the last one). */
+  stopHart?(): number;
+  /** HSM hart_get_status of a hart that exists. */
+  hartStatus?(hart: number): number;
+  /**
+   * RFENCE on the harts in `mask` (bit i = hart i), this one included if set:
+   * fence.i (`fenceI`) or sfence.vma (any range or ASID drops the whole TLB,
+   * which the spec allows). Returns when every started target has done it.
+   */
+  remoteFence?(mask: bigint, fenceI: boolean): void;
 }
 
 export interface SbiOptions {
-  /** This hart's id (default 0). The machine has one hart. */
+  /** This hart's id (default 0). */
   hartId?: number;
+  /** The machine's harts, 0..harts-1 (default 1). */
+  harts?: number;
   /** Called for every S-mode ecall, for --verbose ("sbi TIME fid 0 -> 0"). */
   trace?: (line: string) => void;
 }
@@ -98,6 +113,7 @@ interface Call {
   fid: number;
   arg: bigint[]; // a0..a5
   hartId: number;
+  harts: number;
 }
 
 /** [error, value] for the v0.2+ extensions. */
@@ -135,6 +151,20 @@ function targetsSelf(mask: bigint, base: bigint, self: number): boolean | null {
   const others = shift < 64n ? mask & ~(1n << shift) : mask;
   if (others !== 0n) return null;
   return shift < 64n && ((mask >> shift) & 1n) === 1n;
+}
+
+/**
+ * Resolve (hart_mask, hart_mask_base) into a mask of hart ids (bit i = hart
+ * i): null if it names a hart the machine does not have (INVALID_PARAM).
+ */
+function targetHarts(mask: bigint, base: bigint, harts: number): bigint | null {
+  const all = (1n << BigInt(harts)) - 1n;
+  if (base === ALL_ONES) return all;
+  if (mask === 0n) return 0n;
+  if (base >= BigInt(harts)) return null;
+  const m = BigInt.asUintN(64, mask << base);
+  if ((mask >> (BigInt(harts) - base)) !== 0n) return null;
+  return m & all;
 }
 
 /** Guest physical address from DBCN's (lo, hi) pair; null if it cannot be ours. */
@@ -185,6 +215,12 @@ TABLE.set(SBI_EXT.IPI, {
   name: "IPI",
   call(c) {
     if (c.fid !== 0) return err(SBI_ERR.NOT_SUPPORTED);
+    if (c.harts > 1) {
+      const mask = targetHarts(c.arg[0], c.arg[1], c.harts);
+      if (mask === null) return err(SBI_ERR.INVALID_PARAM);
+      if (mask !== 0n) c.host.sendIpi(mask, 0n);
+      return ok();
+    }
     const self = targetsSelf(c.arg[0], c.arg[1], c.hartId);
     if (self === null) return err(SBI_ERR.INVALID_PARAM);
     if (self) raiseSelfIpi(c);
@@ -197,6 +233,12 @@ TABLE.set(SBI_EXT.RFENCE, {
   call(c) {
     // 0 fence.i, 1 sfence.vma, 2 sfence.vma.asid; 3..6 are hypervisor fences (no H).
     if (c.fid > 2) return err(SBI_ERR.NOT_SUPPORTED);
+    if (c.harts > 1 && c.host.remoteFence) {
+      const mask = targetHarts(c.arg[0], c.arg[1], c.harts);
+      if (mask === null) return err(SBI_ERR.INVALID_PARAM);
+      if (mask !== 0n) c.host.remoteFence(mask, c.fid === 0);
+      return ok();
+    }
     const self = targetsSelf(c.arg[0], c.arg[1], c.hartId);
     if (self === null) return err(SBI_ERR.INVALID_PARAM);
     // The hart caches no decoded code, so fence.i has nothing to do; a
@@ -209,6 +251,26 @@ TABLE.set(SBI_EXT.RFENCE, {
 TABLE.set(SBI_EXT.HSM, {
   name: "HSM",
   call(c) {
+    if (c.harts > 1 && c.host.startHart && c.host.stopHart && c.host.hartStatus) {
+      const h = c.arg[0];
+      switch (c.fid) {
+        case 0: // hart_start(hartid, start_addr, opaque)
+          if (h >= BigInt(c.harts)) return err(SBI_ERR.INVALID_PARAM);
+          if (
+            c.arg[1] > BigInt(Number.MAX_SAFE_INTEGER) ||
+            c.host.readPhys(Number(c.arg[1]), 2) === null
+          ) {
+            return err(SBI_ERR.INVALID_ADDRESS);
+          }
+          return err(c.host.startHart(Number(h), c.arg[1], c.arg[2]));
+        case 1: // hart_stop: no return on success (the hart parks after this ecall)
+          return err(c.host.stopHart());
+        case 2: // hart_get_status(hartid)
+          return h < BigInt(c.harts)
+            ? ok(c.host.hartStatus(Number(h)))
+            : err(SBI_ERR.INVALID_PARAM);
+      }
+    }
     const validHart = (h: bigint) => h === BigInt(c.hartId);
     switch (c.fid) {
       case 0: // hart_start: our only hart is running
@@ -334,6 +396,7 @@ export function createSbi(
   opts: SbiOptions = {},
 ): (hart: SbiHart, fromPriv: number) => boolean {
   const hartId = opts.hartId ?? 0;
+  const harts = opts.harts ?? 1;
   const trace = opts.trace;
   return (hart, fromPriv) => {
     if (fromPriv !== 1) return false;
@@ -347,7 +410,7 @@ export function createSbi(
       return true;
     }
     const arg = [U64(x[10]), U64(x[11]), U64(x[12]), U64(x[13]), U64(x[14]), U64(x[15])];
-    const [error, value] = ext.call({ hart, host, fid, arg, hartId });
+    const [error, value] = ext.call({ hart, host, fid, arg, hartId, harts });
     x[10] = BigInt(error);
     if (!ext.legacy) x[11] = BigInt.asIntN(64, BigInt(value));
     trace?.(

@@ -56,7 +56,8 @@ export const SCRATCH_CHAINS = 52;
  * csr.ts counterValue: a counter is its offset plus instretN, mod 2^64).
  */
 export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_IROFF = 72, SCRATCH_CYOFF = 80;
-export const SCRATCH_BYTES = 88;
+/** 88..95: the value LR read (emit_amo.ts SCRATCH_RES_VALUE). */
+export const SCRATCH_BYTES = 96;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -415,7 +416,13 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
           setXEnd(rd);
           return;
         }
-        case 0x0f: // FENCE, FENCE.I: nothing to do in one hart (see frontend.ts)
+        case 0x0f: // FENCE, FENCE.I
+          // FENCE: wasm's atomic.fence (a full barrier: mfence on x86), because
+          // other harts' workers read and write the same RAM (docs/smp.md); a
+          // plain wasm store may otherwise pass a later load, which RVWMO's
+          // fence rw,rw forbids. FENCE.I: writes to code pages already drop
+          // their translations (frontend.ts), other harts' through remote fences.
+          if (((x >>> 12) & 7) === 0) c.op(W.atomic).byte(0x03).byte(0);
           return;
         case 0x03: { // LOAD
           const size = 1 << (f3 & 3);

@@ -4,15 +4,19 @@
 // more harts run on the same RAM. The address goes through the same software
 // TLB as a store (LR: a load); misaligned, a miss that faults, MMIO or a code
 // page leaves to the interpreter, which raises exactly what it always does.
-// The reservation (Hart.resValid/resAddr) lives in two scratch words that the
-// driver (cpu/jit/tier.ts) fills before each call and reads back after it:
-// valid, and the reserved RAM offset (-1: none in RAM).
+// The reservation (Hart.resValid/resAddr/resValue) lives in scratch words that
+// the driver (cpu/jit/tier.ts) fills before each call and reads back after it:
+// valid, the reserved RAM offset (-1: none in RAM), and the value LR read. SC
+// is a cmpxchg against that value, so another hart's store in between fails
+// it (docs/smp.md), as in the interpreter.
 // Read next: cpu/jit/tier.ts.
 
 import { type InsnEmitter } from "./emit_fp.ts";
 import { A, I64, VOID, W } from "./wasm.ts";
 
 export const SCRATCH_RES_VALID = 40, SCRATCH_RES_OFF = 44;
+/** The value LR read, sign-extended (i64); after the counters in emit.ts's scratch. */
+export const SCRATCH_RES_VALUE = 88;
 
 /** funct5 → [i32 rmw, i64 rmw] for the AMOs wasm has an instruction for. */
 const RMW: Record<number, [number, number]> = {
@@ -37,6 +41,7 @@ export function emitAmo(e: InsnEmitter, x: number): void {
   const wide = ((x >>> 12) & 7) === 3, f5 = x >>> 27;
   const size = wide ? 8 : 4, align = wide ? 3 : 2;
   const resValid = e.SC + SCRATCH_RES_VALID, resOff = e.SC + SCRATCH_RES_OFF;
+  const resValue = e.SC + SCRATCH_RES_VALUE;
   const setRd = () => { // value (i32 or i64) on the stack → x[rd], a word sign-extended
     if (!wide) c.op(W.i64_extend_i32_s);
     c.set(e.lQ);
@@ -55,6 +60,7 @@ export function emitAmo(e: InsnEmitter, x: number): void {
     e.access(false, size, rs1, 0, true);
     c.get(e.lOff).atomic(wide ? A.i64_load : A.i32_load, align, 0);
     setRd();
+    c.i32(0).get(e.lQ).mem(W.i64_store, 3, resValue);
     c.i32(0).i32(1).mem(W.i32_store, 2, resValid);
     c.i32(0).get(e.lOff).mem(W.i32_store, 2, resOff);
     return;
@@ -64,10 +70,14 @@ export function emitAmo(e: InsnEmitter, x: number): void {
     c.i32(0).mem(W.i32_load, 2, resValid);
     c.i32(0).mem(W.i32_load, 2, resOff).get(e.lOff).op(W.i32_eq).op(W.i32_and);
     c.op(W.if).byte(I64);
+    // cmpxchg(addr, what LR read, rs2) returns what was there: success iff it was LR's value.
     c.get(e.lOff);
+    c.i32(0).mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
     rs2Value();
-    c.atomic(wide ? A.i64_store : A.i32_store, align, 0);
-    c.i64(0);
+    c.atomic(wide ? A.i64_cmpxchg : A.i32_cmpxchg, align, 0);
+    c.i32(0).mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
+    c.op(wide ? W.i64_ne : W.i32_ne);
+    c.op(W.i64_extend_i32_u);
     c.op(W.else);
     c.i64(1);
     c.op(W.end);

@@ -15,7 +15,7 @@ import { findRuns } from "./frontend.ts";
 import { counterAllowed, markFsDirty } from "../csr.ts";
 import { MSTATUS } from "../trap.ts";
 import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
-import { SCRATCH_RES_OFF, SCRATCH_RES_VALID } from "./emit_amo.ts";
+import { SCRATCH_RES_OFF, SCRATCH_RES_VALID, SCRATCH_RES_VALUE } from "./emit_amo.ts";
 import {
   emitPage,
   emitStub,
@@ -100,42 +100,65 @@ export interface JitMemory {
   layout: Layout;
 }
 
-/** Where the hart state and scratch go after `ramBytes` of RAM, and the memory's size. */
-export function jitLayout(ramBytes: number): Layout {
+/**
+ * Bytes of one hart's region after RAM: its state (registers, TLBs), its
+ * translator's scratch words and its "recently entered" byte per RAM page.
+ * With several harts (--smp, docs/smp.md) each has its own region, so each
+ * worker's Jit emits code against its own offsets.
+ */
+function hartRegionBytes(ramBytes: number): number {
+  return Math.ceil((HART_STATE_BYTES + SCRATCH_BYTES + ramBytes / 4096) / 8) * 8;
+}
+
+/**
+ * Where hart `hart`'s state, scratch and page bytes go after `ramBytes` of
+ * RAM (hart 0 first), and the size of a memory for `harts` harts.
+ */
+export function jitLayout(ramBytes: number, hart = 0, harts = 1): Layout {
   if (!(ramBytes > 0 && ramBytes % 4096 === 0)) {
     throw new Error(`jit: RAM size ${ramBytes} is not a positive multiple of 4096`);
   }
-  const state = ramBytes;
+  if (!(Number.isInteger(harts) && harts >= 1 && hart >= 0 && hart < harts)) {
+    throw new Error(`jit: hart ${hart} of ${harts}`);
+  }
+  const region = hartRegionBytes(ramBytes);
+  const state = ramBytes + hart * region;
   const scratch = state + HART_STATE_BYTES;
   const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
-  const pages = Math.ceil((refs + ramBytes / 4096) / 65536);
+  const pages = Math.ceil((ramBytes + harts * region) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
   return { state, scratch, refs, pages, ramPages: ramBytes / 4096 };
 }
 
-/** Does `ramBytes` of RAM leave room for the hart state in a 4 GiB wasm memory? */
-export function jitMemoryFits(ramBytes: number): boolean {
+/** Does `ramBytes` of RAM leave room for `harts` harts' state in a 4 GiB wasm memory? */
+export function jitMemoryFits(ramBytes: number, harts = 1): boolean {
   return ramBytes > 0 && ramBytes % 4096 === 0 &&
-    Math.ceil((ramBytes + HART_STATE_BYTES + SCRATCH_BYTES + ramBytes / 4096) / 65536) <= 65536;
+    Math.ceil((ramBytes + harts * hartRegionBytes(ramBytes)) / 65536) <= 65536;
 }
 
-/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096). */
-export function createJitMemory(ramBytes: number): JitMemory {
-  const layout = jitLayout(ramBytes);
+/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096) and `harts` harts. */
+export function createJitMemory(ramBytes: number, harts = 1): JitMemory {
+  const layout = jitLayout(ramBytes, 0, harts);
   const memory = new WebAssembly.Memory({
     initial: layout.pages,
     maximum: layout.pages,
     shared: true,
   });
-  return openJitMemory(memory, ramBytes);
+  return openJitMemory(memory, ramBytes, 0, harts);
 }
 
 /**
  * The JitMemory view of a memory made by createJitMemory elsewhere (the
- * launcher makes it; the cpu worker receives the WebAssembly.Memory object).
+ * launcher makes it; each cpu worker receives the WebAssembly.Memory object),
+ * for hart `hart` of `harts`.
  */
-export function openJitMemory(memory: WebAssembly.Memory, ramBytes: number): JitMemory {
-  const layout = jitLayout(ramBytes);
+export function openJitMemory(
+  memory: WebAssembly.Memory,
+  ramBytes: number,
+  hart = 0,
+  harts = 1,
+): JitMemory {
+  const layout = jitLayout(ramBytes, hart, harts);
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
   if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
     throw new Error(
@@ -455,6 +478,7 @@ export class Jit {
     const i64 = this.i64;
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
+    const rvValIdx = (this.scr + SCRATCH_RES_VALUE) >>> 3;
     if (
       SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
       SCRATCH_DIRTY !== SCRATCH_FFLAGS + 12 || SCRATCH_RES_OFF !== SCRATCH_RES_VALID + 4
@@ -511,6 +535,7 @@ export class Jit {
           const resOff = h.resAddr - h.ramBase;
           i32[rvIdx] = h.resValid ? 1 : 0;
           i32[rvIdx + 1] = resOff >= 0 && resOff < h.ramSize ? resOff : -1;
+          if (h.resValid) i64[rvValIdx] = h.resValue; // what LR read
           // (2^30: the run-length check n + L > limit must not overflow int32.)
           i32[fbIdx] = h.fBase * 8;
           const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff), 0, vpn);
@@ -529,6 +554,7 @@ export class Jit {
           if (i32[rvIdx] !== 0) {
             h.resValid = true;
             if (i32[rvIdx + 1] >= 0) h.resAddr = i32[rvIdx + 1] + h.ramBase;
+            h.resValue = i64[rvValIdx];
           } else h.resValid = false;
           done += n;
           h.instretN += n;

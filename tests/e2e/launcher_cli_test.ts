@@ -28,6 +28,27 @@ Deno.test("cli: --jit=on|off selects the translator, on by default", () => {
   assert.throws(() => parseCommandLine(["--jit"]), /--jit needs a value/);
 });
 
+Deno.test("cli: --smp=N, 1..8, picks the bundled SMP kernel when N > 1", () => {
+  assert.equal(parseCommandLine([])!.smp, 1);
+  assert.match(parseCommandLine([])!.kernel, /guest\/Image$/);
+  const o = parseCommandLine(["--smp=4"])!;
+  assert.equal(o.smp, 4);
+  assert.match(o.kernel, /guest\/variants\/Image-smp$/);
+  assert.match(o.systemMap!, /guest\/variants\/System.map-smp$/);
+  assert.equal(
+    parseCommandLine(["--smp", "2", "64", "/k"])!.kernel,
+    "/k",
+    "a named kernel is kept",
+  );
+  for (const bad of ["0", "9", "two", "1.5", "-1"]) {
+    assert.throws(() => parseCommandLine([`--smp=${bad}`]), /want a number of harts, 1..8/);
+  }
+  assert.throws(
+    () => parseCommandLine(["--smp=2", "--bios=fw.bin"]),
+    /firmware boots have one hart/,
+  );
+});
+
 Deno.test("launcher: --version and -h print and exit 0", async () => {
   const run = (arg: string) =>
     new Deno.Command(Deno.execPath(), {

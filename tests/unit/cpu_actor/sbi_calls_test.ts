@@ -271,3 +271,57 @@ Deno.test({
     assert.equal(hart.priv, 3, "undelegated ecall from U goes to M");
   },
 });
+
+Deno.test("sbi: several harts — IPI/RFENCE masks resolve to hart ids, HSM goes to the host", () => {
+  const ipis: bigint[] = [];
+  const fences: [bigint, boolean][] = [];
+  const starts: [number, bigint, bigint][] = [];
+  const ram = new Uint8Array(4096);
+  const host: SbiHost = {
+    consoleWrite: () => {},
+    consoleRead: () => new Uint8Array(0),
+    setTimer: () => {},
+    reset: () => {},
+    readPhys: (addr, len) =>
+      addr >= RAM_BASE && addr + len <= RAM_BASE + ram.length ? ram.slice(0, len) : null,
+    writePhys: () => false,
+    sendIpi: (m) => ipis.push(m),
+    startHart: (h, addr, opaque) => {
+      starts.push([h, addr, opaque]);
+      return h === 2 ? SBI_ERR.ALREADY_AVAILABLE : SBI_ERR.SUCCESS;
+    },
+    stopHart: () => SBI_ERR.SUCCESS,
+    hartStatus: (h) => h,
+    remoteFence: (m, i) => fences.push([m, i]),
+  };
+  const sbi = createSbi(host, { hartId: 1, harts: 4 });
+  const hart = new TestHart();
+  const ecall = (eid: number, fid: number, ...args: (number | bigint)[]) => {
+    hart.x.fill(0n);
+    hart.x[17] = BigInt(eid);
+    hart.x[16] = BigInt(fid);
+    args.forEach((a, i) => hart.x[10 + i] = BigInt.asIntN(64, BigInt(a)));
+    sbi(hart, 1);
+    return [hart.x[10], hart.x[11]];
+  };
+  // send_ipi(mask, base): bit i of mask is hart base+i; base -1 is every hart.
+  assert.deepEqual(ecall(SBI_EXT.IPI, 0, 0b11, 1), [0n, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.IPI, 0, 0, -1), [0n, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.IPI, 0, 0b100, 2), [INVALID_PARAM, 0n], "hart 4 does not exist");
+  assert.deepEqual(ecall(SBI_EXT.IPI, 0, 1, 4), [INVALID_PARAM, 0n]);
+  assert.deepEqual(ipis, [0b110n, 0b1111n]);
+  // remote fence.i and sfence.vma(.asid) to harts 0 and 3.
+  assert.deepEqual(ecall(SBI_EXT.RFENCE, 0, 0b1001, 0), [0n, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.RFENCE, 1, 0b1001, 0, 0, -1), [0n, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.RFENCE, 2, 0b1001, 0, 0, -1, 7), [0n, 0n]);
+  assert.deepEqual(fences, [[0b1001n, true], [0b1001n, false], [0b1001n, false]]);
+  // HSM: start checks the hart and the address; status comes from the host.
+  assert.deepEqual(ecall(SBI_EXT.HSM, 0, 3, RAM_BASE + 0x100, 42), [0n, 0n]);
+  assert.deepEqual(starts, [[3, BigInt(RAM_BASE + 0x100), 42n]]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 0, 2, RAM_BASE, 0), [BigInt(SBI_ERR.ALREADY_AVAILABLE), 0n]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 0, 4, RAM_BASE, 0), [INVALID_PARAM, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 0, 3, 0x1000, 0), [BigInt(SBI_ERR.INVALID_ADDRESS), 0n]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 2, 3), [0n, 3n]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 2, 9), [INVALID_PARAM, 0n]);
+  assert.deepEqual(ecall(SBI_EXT.HSM, 1), [0n, 0n]);
+});

@@ -15,7 +15,14 @@ import {
   PlicRegisters,
 } from "../../../devices/plic.ts";
 import { PLIC_NDEV } from "../../../machine/memmap.ts";
-import { createControlBlock, CTL, MIP, setIrqLine } from "../../../machine/control.ts";
+import {
+  createControlBlock,
+  CTL,
+  MIP,
+  mipWord,
+  setIrqLine,
+  wakeWord,
+} from "../../../machine/control.ts";
 
 const M = 0, S = 1; // contexts
 const prio = (src: number) => PLIC_REG.PRIORITY + 4 * src;
@@ -46,12 +53,12 @@ Deno.test("plic layout: word indexes, magic and version are pinned", () => {
     PENDING: 2,
     CLAIMED: 3,
     ENABLE: 4,
-    THRESHOLD: 6,
-    PRIORITY: 8,
+    THRESHOLD: 20,
+    PRIORITY: 36,
   });
-  assert.equal(PLIC_STATE_BYTES, (8 + 32) * 4);
+  assert.equal(PLIC_STATE_BYTES, (36 + 32) * 4);
   assert.equal(PLIC_MAGIC, 0x504c4943);
-  assert.equal(PLIC_LAYOUT_VERSION, 1);
+  assert.equal(PLIC_LAYOUT_VERSION, 2);
   const s = new Int32Array(createPlicState());
   assert.equal(s[0], PLIC_MAGIC);
   assert.equal(s[1], PLIC_LAYOUT_VERSION);
@@ -191,4 +198,34 @@ Deno.test("plic gateway loop: a raised line becomes SEIP without a manual update
   assert.deepEqual(seen, [[4]]);
   await gw.stop();
   await loop;
+});
+
+Deno.test("plic: with two harts, contexts 2 and 3 drive hart 1's MEIP/SEIP, and each hart claims its own", () => {
+  const control = createControlBlock(2);
+  const state = createPlicState();
+  const ctl = new Int32Array(control);
+  const regs = new PlicRegisters(state, control);
+  const gw = new PlicGateway(state, control);
+  const claim = (ctx: number) => PLIC_REG.CONTEXT + PLIC_REG.CONTEXT_STRIDE * ctx + 4;
+  regs.write(prio(1), 4, 1);
+  regs.write(prio(2), 4, 1);
+  regs.write(enable(1), 4, 1 << 1); // source 1: hart 0 S-mode
+  regs.write(enable(3), 4, 1 << 2); // source 2: hart 1 S-mode
+  const wake1 = Atomics.load(ctl, wakeWord(1));
+  setIrqLine(ctl, 2, 1);
+  gw.updateLines();
+  assert.equal(Atomics.load(ctl, mipWord(1)), MIP.SEIP, "hart 1's S external line");
+  assert.equal(Atomics.load(ctl, CTL.MIP), 0, "hart 0 sees nothing");
+  assert.ok(Atomics.load(ctl, wakeWord(1)) > wake1, "hart 1 was woken");
+  assert.equal(regs.read(claim(1), 4), 0, "hart 0's context has nothing to claim");
+  assert.equal(regs.read(claim(3), 4), 2);
+  assert.equal(Atomics.load(ctl, mipWord(1)), 0, "claimed: the line drops");
+  setIrqLine(ctl, 1, 1);
+  gw.updateLines();
+  assert.equal(Atomics.load(ctl, CTL.MIP), MIP.SEIP);
+  assert.equal(Atomics.load(ctl, mipWord(1)), 0);
+  setIrqLine(ctl, 2, 0);
+  regs.write(claim(3), 4, 2); // complete on hart 1 (its line is low now: nothing re-pends)
+  regs.write(enable(2), 4, 1 << 1); // hart 1 M-mode also takes source 1: MEIP there
+  assert.equal(Atomics.load(ctl, mipWord(1)), MIP.MEIP);
 });

@@ -217,3 +217,29 @@ Deno.test({
     assert.doesNotMatch(dts, /virtio_mmio@10004000/);
   },
 });
+
+Deno.test("fdt machine: --smp=4 lists four harts, each with its PLIC and CLINT contexts", async () => {
+  const blob = buildMachineFdt({ ...CFG, harts: 4, clint: true });
+  const { root } = parseFdt(blob);
+  const intcs: number[] = [];
+  for (let h = 0; h < 4; h++) {
+    const cpu = find(root, `cpus/cpu@${h}`);
+    assert.deepEqual(cells(prop(cpu, "reg")), [h]);
+    assert.deepEqual(strs(prop(cpu, "status")), ["okay"]);
+    const intc = find(root, `cpus/cpu@${h}/interrupt-controller`);
+    intcs.push(cells(prop(intc, "phandle"))[0]);
+    const core = find(root, `cpus/cpu-map/cluster0/core${h}`);
+    assert.deepEqual(cells(prop(core, "cpu")), cells(prop(cpu, "phandle")));
+  }
+  assert.equal(new Set(intcs).size, 4);
+  assert.throws(() => find(root, "cpus/cpu@4"));
+  const plic = find(root, "soc/plic@c000000");
+  assert.deepEqual(cells(prop(plic, "interrupts-extended")), intcs.flatMap((p) => [p, 11, p, 9]));
+  const clint = find(root, "soc/clint@2000000");
+  assert.deepEqual(cells(prop(clint, "interrupts-extended")), intcs.flatMap((p) => [p, 3, p, 7]));
+  assert.throws(() => buildMachineFdt({ ...CFG, harts: 9 }), /harts/);
+  assert.throws(() => buildMachineFdt({ ...CFG, harts: 0 }), /harts/);
+  if (haveDtc) {
+    assert.equal((await dtcDecompile(blob)).warnings.trim(), "", "dtc has no complaints");
+  }
+});

@@ -16,6 +16,14 @@ import {
   CTL,
   CTL64,
   FATE,
+  fencesDone,
+  fenceServed,
+  HART,
+  HART_WORDS,
+  hartCount,
+  hartWord,
+  HSM,
+  hsmState,
   INPUT,
   irqLine,
   lowerMip,
@@ -25,13 +33,21 @@ import {
   publishInstret,
   raiseMip,
   releaseInput,
+  requestFence,
   requestStop,
+  sendIpi,
   setClockSkew,
   setFate,
+  setHsmState,
   setIrqLine,
+  startArgs,
+  startHart,
+  takeFences,
+  takeIpis,
+  wakeWord,
   wantInput,
 } from "../../../machine/control.ts";
-import { PLIC_NDEV, TICKS_PER_MS, TIMEBASE_HZ } from "../../../machine/memmap.ts";
+import { MAX_HARTS, PLIC_NDEV, TICKS_PER_MS, TIMEBASE_HZ } from "../../../machine/memmap.ts";
 
 Deno.test("control block: every Int32 word index is pinned", () => {
   assert.deepEqual({ ...CTL }, {
@@ -54,6 +70,8 @@ Deno.test("control block: every Int32 word index is pinned", () => {
     LINE0: 16,
     DETERMINISTIC: 48,
     IRQ_SERVED: 49,
+    HARTS: 127,
+    HART0: 128,
   });
 });
 
@@ -62,9 +80,32 @@ Deno.test("control block: every 64-bit slot offset, the size, magic and version 
     { ...CTL64 },
     { TIMER_DEADLINE: 256, CLOCK_EPOCH_MS: 264, CLOCK_SKEW: 272, VIRTUAL_TICKS: 280, IRQ_DUE: 288 },
   );
-  assert.equal(CONTROL_BYTES, 512);
+  assert.equal(CONTROL_BYTES, 1024);
   assert.equal(CONTROL_MAGIC, 0x41564d43); // "AVMC"
-  assert.equal(CONTROL_VERSION, 1);
+  assert.equal(CONTROL_VERSION, 3);
+  assert.deepEqual({ ...HART }, {
+    WAKE: 0,
+    MIP: 1,
+    BEAT: 2,
+    IDLE: 3,
+    HSM: 4,
+    IPI: 5,
+    FENCE: 6,
+    FENCE_REQ: 7,
+    FENCE_DONE: 8,
+    START_LO: 9,
+    START_HI: 10,
+    OPAQUE_LO: 11,
+    OPAQUE_HI: 12,
+  });
+  assert.equal(HART_WORDS, 16);
+  assert.deepEqual({ ...HSM }, {
+    STARTED: 0,
+    STOPPED: 1,
+    START_PENDING: 2,
+    STOP_PENDING: 3,
+    SUSPENDED: 4,
+  });
   assert.deepEqual({ ...FATE }, {
     RUNNING: 0,
     POWEROFF: 1,
@@ -88,8 +129,9 @@ Deno.test("control block: no two words overlap, and all fit", () => {
   const spans: [string, number, number][] = Object.entries(CTL).map(([k, i]) => [
     k,
     i * 4,
-    k === "LINE0" ? (PLIC_NDEV + 1) * 4 : 4,
+    k === "LINE0" ? (PLIC_NDEV + 1) * 4 : k === "HART0" ? MAX_HARTS * HART_WORDS * 4 : 4,
   ]);
+  assert.ok(Object.values(HART).every((w) => w < HART_WORDS), "a HART word outside its block");
   for (const [k, off] of Object.entries(CTL64)) {
     assert.equal(off % 8, 0, `${k} is not 8-byte aligned`);
     spans.push([k, off, 8]);
@@ -113,7 +155,7 @@ Deno.test("control block: docs/ipc.md's tables name every word at its index and 
   );
   const names = (cell: string) => [...cell.matchAll(/`([A-Z0-9_]+)/g)].map((m) => m[1]);
   for (const [k, i] of Object.entries(CTL)) {
-    const want = k === "LINE0" ? "16+n" : String(i);
+    const want = k === "LINE0" ? "16+n" : k === "HART0" ? "128+16h+w" : String(i);
     const row = rows.find((r) => r[0] === want);
     assert.ok(row, `docs/ipc.md has no row for index ${want} (${k})`);
     assert.ok(names(row[2]).includes(k), `docs/ipc.md row ${want} names ${row[2]}, want ${k}`);
@@ -219,4 +261,38 @@ Deno.test("input ring ownership: one reader at a time, claimed from nobody, rele
   wantInput(ctl, false);
   assert.equal(ctl[CTL.INPUT_WANTED], 0);
   assert.ok(!claimInput(ctl, INPUT.CONSOLE));
+});
+
+Deno.test("control block: the harts' words — HSM start, IPIs and fence tickets", () => {
+  const ctl = openControlBlock(createControlBlock(4));
+  assert.equal(hartCount(ctl), 4);
+  assert.equal(hartCount(openControlBlock(createControlBlock())), 1);
+  assert.throws(() => createControlBlock(MAX_HARTS + 1), /harts/);
+  // Hart 0 runs from the reset; the others wait for hart_start.
+  assert.equal(hsmState(ctl, 0), HSM.STARTED);
+  assert.equal(hsmState(ctl, 3), HSM.STOPPED);
+  const wake = Atomics.load(ctl, wakeWord(2));
+  assert.ok(startHart(ctl, 2, 0x8020_1000n, 0xffff_ffff_8000_0000n));
+  assert.equal(hsmState(ctl, 2), HSM.START_PENDING);
+  assert.equal(Atomics.load(ctl, wakeWord(2)), wake + 1, "the started hart is woken");
+  assert.deepEqual(startArgs(ctl, 2), { addr: 0x8020_1000n, opaque: 0xffff_ffff_8000_0000n });
+  assert.ok(!startHart(ctl, 2, 0n, 0n), "a hart not stopped cannot be started again");
+  setHsmState(ctl, 2, HSM.STARTED);
+  assert.equal(hsmState(ctl, 2), HSM.STARTED);
+  // IPIs wait in the target's word until taken, once.
+  sendIpi(ctl, 1);
+  sendIpi(ctl, 1);
+  assert.equal(takeIpis(ctl, 1), MIP.SSIP);
+  assert.equal(takeIpis(ctl, 1), 0);
+  assert.equal(takeIpis(ctl, 0), 0, "nothing for another hart");
+  // Fences: the asker's ticket is served once the target says done up to it.
+  const t1 = requestFence(ctl, 3, 2);
+  const t2 = requestFence(ctl, 3, 1);
+  assert.ok(!fenceServed(ctl, 3, t1));
+  const got = takeFences(ctl, 3);
+  assert.equal(got.bits, 3, "both requests' bits, merged");
+  fencesDone(ctl, 3, got.req);
+  assert.ok(fenceServed(ctl, 3, t1) && fenceServed(ctl, 3, t2));
+  assert.deepEqual(takeFences(ctl, 3), { bits: 0, req: 0 }, "nothing left");
+  assert.equal(hartWord(1, HART.IPI), CTL.HART0 + HART_WORDS + HART.IPI);
 });
