@@ -47,6 +47,14 @@ Deno.test("cli: --smp=N, 1..8, picks the bundled SMP kernel when N > 1", () => {
     () => parseCommandLine(["--smp=2", "--bios=fw.bin"]),
     /firmware boots have one hart/,
   );
+  assert.throws(
+    () => parseCommandLine(["--smp=2", "--restore=x.snap"]),
+    /a snapshot holds one hart/,
+  );
+  assert.throws(
+    () => parseCommandLine(["--smp=2", "--deterministic"]),
+    /--deterministic: --smp=2 is not supported in deterministic mode/,
+  );
 });
 
 Deno.test("launcher: --version and -h print and exit 0", async () => {

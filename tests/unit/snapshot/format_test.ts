@@ -120,7 +120,7 @@ Deno.test("hart state: saved and loaded, the same hart with empty TLBs", () => {
   assert.deepEqual(saveHart(c), before);
 });
 
-Deno.test("snapshot: a plain writable disk or a share is refused, ,snapshot and ,ro are not", () => {
+Deno.test("snapshot: a plain writable disk, a share or several harts are refused, ,snapshot and ,ro are not", () => {
   const o = readCommandLine([]);
   assert.ok(typeof o !== "string");
   const p = (disks: { readOnly: boolean; overlay?: boolean }[]) =>
@@ -141,4 +141,5 @@ Deno.test("snapshot: a plain writable disk or a share is refused, ,snapshot and 
     () => checkSnapshotable({ ...o, shares: [{ path: "/x", tag: "s", readOnly: true }] }, p([])),
     /--share/,
   );
+  assert.throws(() => checkSnapshotable({ ...o, smp: 2 }, p([])), /2 harts/);
 });
