@@ -76,17 +76,18 @@ import { PLIC_REG } from "../../devices/plic.ts";
 const BATCH = 40_000;
 /**
  * When a page is translated: after JIT_THRESHOLD visits of JIT_CHUNK
- * interpreted instructions starting in it (~4 M instructions, the most the
- * 16-bit counters allow). Far later than the user-mode runner's 16 x 16: a
- * kernel's code mostly runs a few times, and each page costs 1-3 ms of
- * Liftoff and, once hot, a TurboFan compile of ~50-100 ms of CPU on a
- * background thread (docs/cpu.md). At 8192 visits a boot to the shell
- * translated ~16 pages and was slower than interpreting; at this setting it
- * translates none, while long CPU-bound guest work still gets its hot pages
- * translated within ~50 ms of interpretation.
+ * interpreted instructions starting in it (~4 M instructions). Far later than
+ * the user-mode runner's 16 x 16: a kernel's code mostly runs a few times,
+ * and each page costs ~15 ms to translate (docs/cpu.md). At 8192 visits of 64
+ * a boot to the shell translated ~16 pages and was slower than interpreting;
+ * at ~4 M it translates none, while long CPU-bound guest work still gets its
+ * hot pages translated within ~50 ms of interpretation. Chunks of 1024, not
+ * 64: the driver's round trip per chunk cost a cold kernel path (a boot, the
+ * network stack) up to a third of its speed (net bench host -> guest 5.4 vs
+ * 8.0 MB/s, boot 1,400 vs 1,375 ms against 1,176 and 1,423 interpreted).
  */
-const JIT_THRESHOLD = 65535;
-const JIT_CHUNK = 64;
+const JIT_THRESHOLD = 4096;
+const JIT_CHUNK = 1024;
 const CSR_MIE = 0x304;
 const CSR_MCAUSE = 0x342;
 const CSR_MEPC = 0x341;
