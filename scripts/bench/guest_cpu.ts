@@ -7,6 +7,7 @@
 // Driven by scripts/bench.ts; alone: deno run -A scripts/bench/guest_cpu.ts
 
 import { fileURLToPath } from "node:url";
+import { guestShell } from "./guest_qemu.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY = "actorvm-guest: ready";
@@ -20,45 +21,21 @@ const WORK: Record<string, string> = {
 
 /** Boot `cmd args`, wait for the ready line, run SETUP then each WORK command; ms per command. */
 async function timeInGuest(cmd: string, args: string[]): Promise<Record<string, number>> {
-  const child = new Deno.Command(cmd, {
-    args,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
-  const w = child.stdin.getWriter();
-  const enc = new TextEncoder(), dec = new TextDecoder();
-  const reader = child.stdout.getReader();
-  let text = "";
-  const waitFor = async (marker: string) => {
-    while (!text.includes(marker)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`${cmd} ended before "${marker}": ${text.slice(-300)}`);
-      text += dec.decode(value, { stream: true });
-    }
-    text = text.slice(text.indexOf(marker) + marker.length);
-  };
+  const sh = guestShell(cmd, args, LIMIT_MS);
   const out: Record<string, number> = {};
   try {
-    await waitFor(READY);
-    await w.write(enc.encode(SETUP + "\n"));
-    await waitFor("SETUP-2-DONE");
+    await sh.until(READY);
+    await sh.type(SETUP);
+    await sh.until("SETUP-2-DONE");
     for (const [name, c] of Object.entries(WORK)) {
       const t0 = performance.now();
-      // The marker is built by the shell, so the echoed command line never matches it.
-      await w.write(enc.encode(`${c}; echo WORK-$((6*7))-DONE\n`));
-      await waitFor("WORK-42-DONE");
+      await sh.type(`${c}; echo WORK-$((6*7))-DONE`);
+      await sh.until("WORK-42-DONE");
       out[name] = Math.round(performance.now() - t0);
     }
-    await w.write(enc.encode("poweroff\n"));
+    await sh.type("poweroff");
   } finally {
-    clearTimeout(watchdog);
-    try {
-      child.kill("SIGKILL");
-    } catch { /* it powered off already */ }
-    await child.status;
-    await w.close().catch(() => {});
+    await sh.close();
   }
   return out;
 }

@@ -41,6 +41,47 @@ export async function timeBoot(args: string[], marker: string | null): Promise<n
   return exitMs;
 }
 
+/**
+ * A guest's shell on a piped console (`cmd args`, killed after `limitMs`):
+ * `type(line)` sends a line, `until(marker)` reads the console up to a
+ * marker, `close()` kills the process if it has not powered off. Markers are
+ * built by the guest's shell (`echo X-$((6*7))-DONE`), so the echoed command
+ * line never matches them. The guest_cpu and smp benchmarks drive their
+ * guests through it.
+ */
+export function guestShell(cmd: string, args: string[], limitMs: number) {
+  const child = new Deno.Command(cmd, {
+    args,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  const w = child.stdin.getWriter();
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  const reader = child.stdout.getReader();
+  let text = "";
+  return {
+    type: (line: string) => w.write(enc.encode(line + "\n")),
+    async until(marker: string): Promise<void> {
+      while (!text.includes(marker)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`${cmd} ended before "${marker}": ${text.slice(-300)}`);
+        text += dec.decode(value, { stream: true });
+      }
+      text = text.slice(text.indexOf(marker) + marker.length);
+    },
+    async close(): Promise<void> {
+      clearTimeout(watchdog);
+      try {
+        child.kill("SIGKILL");
+      } catch { /* it powered off already */ }
+      await child.status;
+      await w.close().catch(() => {});
+    },
+  };
+}
+
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

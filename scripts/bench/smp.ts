@@ -7,7 +7,7 @@
 // Driven by scripts/bench.ts; alone: deno run -A scripts/bench/smp.ts
 
 import { fileURLToPath } from "node:url";
-import { median, timeBoot } from "./guest_qemu.ts";
+import { guestShell, median, timeBoot } from "./guest_qemu.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const READY = "actorvm-guest: ready";
@@ -25,43 +25,20 @@ const WORK = "gzip -9 -c /tmp/w > /dev/null & gzip -9 -c /tmp/w > /dev/null & wa
 /** Boot with `extra`, time WORK (ms) and the ready line (ms from spawn). */
 async function measure(extra: string[]): Promise<{ readyMs: number; workMs: number }> {
   const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, ...extra],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "null",
-  }).spawn();
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
-  const w = child.stdin.getWriter();
-  const enc = new TextEncoder(), dec = new TextDecoder();
-  const reader = child.stdout.getReader();
-  let text = "";
-  const waitFor = async (marker: string) => {
-    while (!text.includes(marker)) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`actorvm ended before "${marker}": ${text.slice(-300)}`);
-      text += dec.decode(value, { stream: true });
-    }
-    text = text.slice(text.indexOf(marker) + marker.length);
-  };
+  const sh = guestShell(Deno.execPath(), ["run", "-A", `${ROOT}mod.ts`, ...extra], LIMIT_MS);
   try {
-    await waitFor(READY);
+    await sh.until(READY);
     const readyMs = performance.now() - t0;
-    await w.write(enc.encode(SETUP + "\n"));
-    await waitFor("SETUP-2-DONE");
+    await sh.type(SETUP);
+    await sh.until("SETUP-2-DONE");
     const t1 = performance.now();
-    await w.write(enc.encode(`${WORK}; echo WORK-$((6*7))-DONE\n`));
-    await waitFor("WORK-42-DONE");
+    await sh.type(`${WORK}; echo WORK-$((6*7))-DONE`);
+    await sh.until("WORK-42-DONE");
     const workMs = performance.now() - t1;
-    await w.write(enc.encode("poweroff\n"));
+    await sh.type("poweroff");
     return { readyMs, workMs };
   } finally {
-    clearTimeout(watchdog);
-    try {
-      child.kill("SIGKILL");
-    } catch { /* powered off already */ }
-    await child.status;
-    await w.close().catch(() => {});
+    await sh.close();
   }
 }
 
