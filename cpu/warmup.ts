@@ -14,7 +14,7 @@ import { Hart } from "./hart.ts";
 import { encB, encI, encJ, encR, encS, encU, OP } from "./decode.ts";
 
 const RAM = 0x8000_0000;
-/** The kernel-like virtual base: the last 2 GiB (Sv39 root index 510). */
+/** The kernel-like virtual base: the last 2 GiB (Sv48 root index 511, then 510). */
 const K = -0x8000_0000;
 const MMIO = 0x1000_0000;
 
@@ -83,8 +83,9 @@ function kernelCode(loops: number): Asm {
   a.w(encI(OP.OP_IMM_32, T2, 5, T0, 3), encI(OP.OP_IMM_32, T2, 5, T0, 0x400 | 3));
   a.w(encU(OP.LUI, T2, 0x80000 << 12), encU(OP.AUIPC, T2, 0x1000));
   // Stores and loads of every width, aligned, misaligned, and across a page.
-  // s2 = 0xffff_ffd8_0001_0000: a linear-map address, beyond the int32 range.
-  a.w(encU(OP.LUI, S2, 0xfffd8 << 12), encI(OP.OP_IMM, S2, 1, S2, 20));
+  // s2 = 0xffff_af80_0001_0000: an address in Linux's Sv48 linear map, whose
+  // page number is beyond the int32 range too (V8 must not assume it is one).
+  a.w(encU(OP.LUI, S2, 0xaf800 << 12), encI(OP.OP_IMM, S2, 1, S2, 16));
   a.w(encU(OP.LUI, T4, 0x10 << 12), encR(OP.OP, S2, 0, S2, T4, 0));
   for (const base of [S0, S2]) {
     for (const off of [0, 8, 3, 4093]) {
@@ -122,9 +123,10 @@ function kernelCode(loops: number): Asm {
   // ecalls: one served by the hook, one that traps to stvec; an illegal instruction; ebreak.
   a.w(addi(A7, 0, 1), 0x00000073, addi(A7, 0, 2), 0x00000073, 0x00000000, 0x00100073);
   a.w(encI(OP.OP_IMM, A0, 0, 0, 0)); // (the handler resumes here)
-  // Into U-mode at VA 0x3f_ffff_0000 (4 KiB pages, three-level walks, a pc beyond int32):
-  // sepc, SPP = 0, sret.
-  a.w(encU(OP.LUI, T3, 0x40000 << 12), addi(T3, T3, -256), encI(OP.OP_IMM, T3, 1, T3, 8));
+  // Into U-mode at VA 0x7fff_ffff_0000, where Linux puts user stacks and the
+  // vDSO (4 KiB pages, four-level walks, a pc whose page number is beyond
+  // int32): t3 = -1 >>> 33 << 16; sepc, SPP = 0, sret.
+  a.w(addi(T3, 0, -1), encI(OP.OP_IMM, T3, 5, T3, 33), encI(OP.OP_IMM, T3, 1, T3, 16));
   a.w(csr(1, 0, 0x141, T3), addi(T3, 0, 0x100));
   a.w(csr(3, 0, 0x100, T3), 0x10200073);
   const resume = a.pos; // the S handler returns here after the U ecall
@@ -273,17 +275,23 @@ export function warmupHart(rounds: number): Hart {
   callee.write(u8, 0x1010);
   callee.write(u8, 0x1020);
   userCode().write(u8, 0x20000);
-  // Page tables: root at 0xf0000; index 510 -> RAM as a kernel gigapage, 352 -> the same
-  // (the linear map at 0xffff_ffd8_0000_0000), 1 -> PA 0 (MMIO), 255 -> L1 (0xf1000) -> L0
-  // (0xf2000) -> user pages 0x3f_ffff_0000 (code) and 0x3f_ffff_1000 (data).
+  // Sv48 page tables (the machine's default mode): root at 0xf0000; index 511 ->
+  // 0xf3000, whose 510 is RAM as a kernel gigapage; 351 -> 0xf4000, whose 0 is the
+  // same (the linear map at 0xffff_af80_0000_0000); 0 -> 0xf5000, whose 1 is PA 0
+  // (MMIO at VA 0x4000_0000); 255 -> 0xf1000 -> 0xf6000 -> L0 (0xf2000) -> user
+  // pages 0x7fff_ffff_0000 (code) and 0x7fff_ffff_1000 (data).
   const pte = (pa: number, flags: number) => (BigInt(Math.floor(pa / 4096)) << 10n) | BigInt(flags);
   const r64 = new BigInt64Array(ram);
   const at = (table: number, i: number) => (table >>> 3) + i;
-  r64[at(0xf0000, 510)] = pte(RAM, 0xef); // V R W X G A D
-  r64[at(0xf0000, 1)] = pte(0, 0xc7); // V R W A D
-  r64[at(0xf0000, 352)] = pte(RAM, 0xe7); // V R W G A D
+  r64[at(0xf0000, 511)] = pte(RAM + 0xf3000, 1);
+  r64[at(0xf3000, 510)] = pte(RAM, 0xef); // V R W X G A D
+  r64[at(0xf0000, 0)] = pte(RAM + 0xf5000, 1);
+  r64[at(0xf5000, 1)] = pte(0, 0xc7); // V R W A D
+  r64[at(0xf0000, 351)] = pte(RAM + 0xf4000, 1);
+  r64[at(0xf4000, 0)] = pte(RAM, 0xe7); // V R W G A D
   r64[at(0xf0000, 255)] = pte(RAM + 0xf1000, 1);
-  r64[at(0xf1000, 511)] = pte(RAM + 0xf2000, 1);
+  r64[at(0xf1000, 511)] = pte(RAM + 0xf6000, 1);
+  r64[at(0xf6000, 511)] = pte(RAM + 0xf2000, 1);
   r64[at(0xf2000, 0x1f0)] = pte(RAM + 0x20000, 0x1b); // V R X U (A set by the walk)
   r64[at(0xf2000, 0x1f1)] = pte(RAM + 0x21000, 0x17); // V R W U
   // Write every CSR and host-set field once, as a machine's setup will: V8
@@ -325,7 +333,7 @@ export function warmupHart(rounds: number): Hart {
   h.stopRequested = false;
   h.enablePcRing(16);
   h.enablePcRing(0);
-  h.csrWrite(0x180, (8n << 60n) | BigInt((RAM + 0xf0000) / 4096));
+  h.csrWrite(0x180, (9n << 60n) | BigInt((RAM + 0xf0000) / 4096)); // Sv48
   h.csrWrite(0x105, BigInt.asUintN(64, BigInt(K + 0x800)));
   // Delegate illegal, ebreak, ecall from U and S to the S handler.
   h.csrWrite(0x302, (1n << 2n) | (1n << 3n) | (1n << 8n) | (1n << 9n));

@@ -50,6 +50,6 @@ Deno.test("warm-up: the synthetic program runs to its end through its traps", ()
   assert.ok(h.stopRequested, `stopped at pc ${h.pc.toString(16)}`);
   assert.deepEqual([...causes].sort(), [2n, 3n, 8n, 9n]);
   assert.equal(h.priv, 1);
-  assert.equal(h.csrRead(0x180) >> 60n, 8n, "still in Sv39");
+  assert.equal(h.csrRead(0x180) >> 60n, 9n, "still in Sv48");
   assert.equal(h.x[20], 0n, "all laps done");
 });
