@@ -271,7 +271,15 @@ function actorsFor(
           watch,
           stopOn: panic.cpuStopOn,
           ...(debug && h === 0 ? { gdb: { wait: o.gdbWait } } : {}),
-          ...(restored && h === 0 ? { restore: { hart: restored.hart, time: restored.time } } : {}),
+          ...(restored && h === 0
+            ? {
+              restore: {
+                hart: restored.hart,
+                time: restored.time,
+                ...(restored.deterministic ? { deterministic: restored.deterministic } : {}),
+              },
+            }
+            : {}),
         },
       )),
   ];

@@ -553,8 +553,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
 /**
  * What deterministic mode cannot make deterministic yet is refused, named
  * (docs/replay.md, "What is not covered"): a host directory, firmware that
- * keeps its own timer, a debugger's pauses, a swapped actor, a snapshot's
- * restore or the control socket's pause and snapshot.
+ * keeps its own timer, a debugger's pauses, a swapped actor.
  */
 function checkDeterministic(o: LaunchOptions): void {
   if (o.inputScript !== null && o.deterministic !== "plain") {
@@ -574,9 +573,9 @@ function checkDeterministic(o: LaunchOptions): void {
   if (o.gdb !== null) refuse("--gdb");
   if (o.actors.size) refuse("--actor");
   if (o.smp > 1) refuse(`--smp=${o.smp}`);
-  // A snapshot holds no deterministic state yet (the hook is there: docs/replay.md).
-  if (o.restore) refuse("--restore");
-  if (o.control) refuse("--control");
+  // --restore and --control are fine: a snapshot is taken at a batch boundary,
+  // with the deterministic cpu's state (docs/replay.md, "Snapshots"), and a
+  // pause holds the hart between batches, where guest time stands still.
 }
 
 /** `[<host>:]<port>` (an IPv6 host in brackets: `[::1]:1234`); the host defaults to 127.0.0.1. */

@@ -49,6 +49,14 @@ export async function runMachine(
   let snapshot: LoadedSnapshot | null = null;
   if (o.restore) {
     snapshot = await loadSnapshot(o.restore);
+    if (o.deterministic !== null && !snapshot.header.deterministic) {
+      // Its guest clock was the host's and its devices ran on their own: nothing
+      // from here on could be replayed (docs/replay.md, "Snapshots").
+      throw new InputError(
+        `--restore=${o.restore}: taken in normal mode; a deterministic run (--deterministic, ` +
+          `--record, --replay) starts only from a snapshot taken in deterministic mode`,
+      );
+    }
     o = restoreOptions(o, snapshot);
     log(
       `restoring ${o.restore} (taken ${snapshot.header.created}, ` +
@@ -73,7 +81,7 @@ export async function runMachine(
   }
   let p: Awaited<ReturnType<typeof prepare>>;
   try {
-    p = await prepare(o, log);
+    p = await prepare(o, log, snapshot?.sha256);
   } catch (e) {
     if (trace) {
       installTracer(null);

@@ -59,10 +59,12 @@ export interface DeterministicConfig {
 
 /** What a snapshot keeps of deterministic mode (structured-cloneable). */
 export interface DeterministicState {
-  /** Instructions skipped in wfi so far. */
+  /** Instructions skipped in wfi so far (guest time = instret + idle). */
   idle: number;
   /** The SBI timer deadline, as a decimal string (-1: none). */
   sbiDeadline: string;
+  /** The clock's skew (CTL64.CLOCK_SKEW, ticks, decimal): the `time` CSR is guest time / 10 + skew. */
+  skew: string;
 }
 
 /** Instructions a batch runs at most: boundaries at multiples of it (~1 ms). */
@@ -82,6 +84,12 @@ export class DeterministicCpu {
   sbiDeadline = -1n;
   /** Set when a replay diverged or a device did not answer: the reason the run stops. */
   failure: string | null = null;
+  /**
+   * Whether the control socket wants the hart halted (a pause, a snapshot):
+   * a recording's wall-clock wait in wfi ends early for it, and logs how far
+   * guest time went, so the replay skips as far.
+   */
+  haltRequested: () => boolean = () => false;
 
   readonly #hart: Hart;
   readonly #ctl: Int32Array;
@@ -164,12 +172,38 @@ export class DeterministicCpu {
    * replay start from the snapshot (its header's `snapshot` names which).
    */
   snapshotState(): DeterministicState {
-    return { idle: this.idle, sbiDeadline: this.sbiDeadline.toString() };
+    return {
+      idle: this.idle,
+      sbiDeadline: this.sbiDeadline.toString(),
+      skew: Atomics.load(this.#skew, 0).toString(),
+    };
   }
 
+  /**
+   * Before the first batch of a run restored from a deterministic snapshot:
+   * the mode's state as it was, the clock's skew with it (so `time` goes on
+   * from the same instruction count, not from the host's clock), and then
+   * every device made to finish its first pass. A restored device starts as
+   * a restarted one (devices/virtio/device.ts): its first pass raises a
+   * spurious interrupt on each queue it resumes, and that must land before
+   * the hart runs, in every run, not whenever its worker gets there.
+   */
   restoreState(s: DeterministicState): void {
     this.idle = s.idle;
     this.sbiDeadline = BigInt(s.sbiDeadline);
+    Atomics.store(this.#skew, 0, BigInt(s.skew));
+    publishVirtualTicks(this.#ctl, Math.floor(this.icount() / INSTRUCTIONS_PER_TICK));
+    for (const [slot, t] of this.#slots.entries()) {
+      if (t === null) continue;
+      t.kick();
+      this.#waitServed(slot);
+    }
+    this.settleIrq();
+  }
+
+  /** Publish guest time now (the cpu halts between batches: a snapshot reads it). */
+  publishTime(): void {
+    publishVirtualTicks(this.#ctl, Math.floor(this.icount() / INSTRUCTIONS_PER_TICK));
   }
 
   /** Guest time so far as an instruction count: retired plus skipped in wfi. */
@@ -413,7 +447,7 @@ export class DeterministicCpu {
     const ctl = this.#ctl;
     for (;;) {
       if (this.#liveInput()) break;
-      if (Atomics.load(ctl, CTL.STOP) !== 0) break;
+      if (Atomics.load(ctl, CTL.STOP) !== 0 || this.haltRequested()) break;
       const elapsed = (performance.now() - t0) * INSTRUCTIONS_PER_MS;
       if (now + elapsed >= due) return due;
       const leftMs = due === Infinity ? 1000 : (due - now - elapsed) / INSTRUCTIONS_PER_MS;
