@@ -97,7 +97,12 @@ Deno.test({
       const snapA = `${dir}/a.snap`, snapB = `${dir}/b.snap`;
       // One deterministic boot, two snapshots at the shell.
       const s = new GuestSession({
-        args: ["--deterministic", `--control=${sock}`, `--block=${disk},snapshot`, ...bundledBoot()],
+        args: [
+          "--deterministic",
+          `--control=${sock}`,
+          `--block=${disk},snapshot`,
+          ...bundledBoot(),
+        ],
       });
       try {
         await s.waitFor(READY_LINE, 60_000);
