@@ -172,6 +172,7 @@ Options (before <mem-in-mb>):
                           received frames) to <log>
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
+                          (a recording made with --restore=<snap> replays with it)
   --smp=<n>               harts, 1..8 (default 1), each in its own worker, running in
                           parallel; with n > 1 the bundled guest boots its SMP kernel
                           (guest/variants/Image-smp)
