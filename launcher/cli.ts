@@ -102,6 +102,11 @@ export interface LaunchOptions {
   control?: string | null;
   /** --restore: start from this machine snapshot instead of booting (launcher/snapshot.ts). */
   restore?: string | null;
+  /**
+   * --snapshot-at=<count>:<file>: in deterministic mode, snapshot the machine
+   * into `path` when `instret` instructions have retired (docs/replay.md), and run on.
+   */
+  snapshotAt?: { instret: number; path: string } | null;
   /** --smp=N: harts, 1..MAX_HARTS (default 1), each a cpu actor in its own worker (docs/smp.md). */
   smp: number;
 }
@@ -173,6 +178,8 @@ Options (before <mem-in-mb>):
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
                           (a recording made with --restore=<snap> replays with it)
+  --snapshot-at=<n>:<file>  deterministic: snapshot the machine into <file> when n
+                          instructions have retired (as --control's snapshot), run on
   --smp=<n>               harts, 1..8 (default 1), each in its own worker, running in
                           parallel; with n > 1 the bundled guest boots its SMP kernel
                           (guest/variants/Image-smp)
@@ -223,6 +230,7 @@ const VALUE_OPTIONS = new Set([
   "input-script",
   "control",
   "restore",
+  "snapshot-at",
   "smp",
 ]);
 const FLAG_OPTIONS = new Set([
@@ -292,6 +300,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     inputScript: null,
     control: null,
     restore: null,
+    snapshotAt: null,
     smp: 1,
   };
   let gdbAllowRemote = false;
@@ -475,6 +484,17 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "input-script":
         o.inputScript = value;
         break;
+      case "snapshot-at": {
+        const m = /^(\d+):(.+)$/.exec(value);
+        const n = m ? Number(m[1]) : NaN;
+        if (!m || !Number.isSafeInteger(n)) {
+          throw new UsageError(
+            `--snapshot-at=${value}: want <instructions>:<file>, e.g. --snapshot-at=30000000:boot.snap`,
+          );
+        }
+        o.snapshotAt = { instret: n, path: m[2] };
+        break;
+      }
       case "seed": {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
@@ -560,6 +580,12 @@ function checkDeterministic(o: LaunchOptions): void {
   if (o.inputScript !== null && o.deterministic !== "plain") {
     throw new UsageError(
       "--input-script is for --deterministic (a replay has its inputs in the log)",
+    );
+  }
+  if (o.snapshotAt && o.deterministic === null) {
+    throw new UsageError(
+      "--snapshot-at needs deterministic mode (--deterministic, --record or --replay), " +
+        "where an instruction count names one moment of the run",
     );
   }
   if (o.deterministic === null) return;

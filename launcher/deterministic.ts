@@ -121,7 +121,10 @@ export async function prepareDeterministic(
     macs: inputs.macs,
     ...(inputs.snapshot !== null ? { snapshot: inputs.snapshot } : {}),
   };
-  const cpu: DeterministicConfig = { mode };
+  const cpu: DeterministicConfig = {
+    mode,
+    ...(o.snapshotAt ? { snapshotAt: o.snapshotAt.instret } : {}),
+  };
   if (mode === "record") {
     cpu.logPath = o.replayLog!;
     cpu.header = header;

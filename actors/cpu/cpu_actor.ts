@@ -510,6 +510,13 @@ export function runCpu(
       pause.halt(STOP.REQUESTED);
       continue;
     }
+    if (det !== null && pause !== null && det.atSnapshotPoint()) {
+      // --snapshot-at: halt here, at this count, and let the launcher take it (it resumes us).
+      det.publishTime();
+      post({ kind: "snapshot-point", instret: hart.instretN });
+      pause.halt(STOP.REQUESTED);
+      continue;
+    }
     const seen = Atomics.load(ctl, wakeW);
     if (det !== null && !det.beforeBatch()) {
       if (det.failure === null) {

@@ -55,6 +55,13 @@ export interface DeterministicConfig {
   logText?: string;
   /** The log's or script's name, for messages. */
   logName?: string;
+  /**
+   * --snapshot-at: the cpu halts for a snapshot at the first batch boundary
+   * where this many instructions have retired. Not a boundary of its own: an
+   * extra cut would move the batches' starts, which the log's notify checks
+   * name, so a run with it would not replay a log made without.
+   */
+  snapshotAt?: number;
 }
 
 /** What a snapshot keeps of deterministic mode (structured-cloneable). */
@@ -78,6 +85,8 @@ const INPUT_CHUNK = 4096;
 
 export class DeterministicCpu {
   readonly mode: DeterministicConfig["mode"];
+  /** --snapshot-at's instruction count, until the cpu has halted there (then -1). */
+  snapshotAt: number;
   /** Instructions skipped while the hart waited in wfi: guest time = instret + idle. */
   idle = 0;
   /** An SBI set_timer deadline (ticks) not yet reached, or -1 (Sstc's stimecmp is the hart's). */
@@ -128,6 +137,7 @@ export class DeterministicCpu {
   }) {
     const c = opts.config;
     this.mode = c.mode;
+    this.snapshotAt = c.snapshotAt ?? -1;
     this.#hart = opts.hart;
     this.#ctl = new Int32Array(opts.control);
     this.#skew = new BigInt64Array(opts.control, CTL64.CLOCK_SKEW, 1);
@@ -199,6 +209,13 @@ export class DeterministicCpu {
       this.#waitServed(slot);
     }
     this.settleIrq();
+  }
+
+  /** --snapshot-at: the count is reached or passed, at this batch boundary (true once). */
+  atSnapshotPoint(): boolean {
+    if (this.snapshotAt < 0 || this.#hart.instretN < this.snapshotAt) return false;
+    this.snapshotAt = -1;
+    return true;
   }
 
   /** Publish guest time now (the cpu halts between batches: a snapshot reads it). */

@@ -110,7 +110,13 @@ export interface CpuProtocol {
   request: never;
   reply: Record<never, never>;
   cast: never;
-  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
+  event:
+    | CpuFate
+    | { kind: "log"; text: string }
+    | { kind: "seen"; text: string }
+    | FaultEvent
+    /** --snapshot-at's count reached: the hart halts on the pause channel for the snapshot. */
+    | { kind: "snapshot-point"; instret: number };
   config: CpuConfig;
   /**
    * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:

@@ -4,7 +4,8 @@
 // gives two snapshots at the shell. From the first, a session piped in at
 // once — the clock, /dev/urandom, a sleep, a disk write with sync read back —
 // is recorded, and replayed twice: the same bytes and the same final
-// instruction count each time. The replay is refused with the other
+// instruction count each time, and each replay's --snapshot-at halfway
+// writes the same machine. The replay is refused with the other
 // snapshot, and without one. And the two directions between the modes: a
 // normal run may restore the deterministic snapshot (and snapshot itself),
 // a deterministic run refuses that normal-mode snapshot.
@@ -13,6 +14,8 @@
 import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
+import { decodeSnapshot } from "../../machine/snapshot_format.ts";
+import { CTL64 } from "../../machine/control.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const DISK = new URL("../../guest/disk.img", import.meta.url).pathname;
@@ -139,12 +142,39 @@ Deno.test({
       assert.ok(count > header.instret, `the run went on from the snapshot's count`);
       const logHeader = JSON.parse((await Deno.readTextFile(`${dir}/run.log`)).split("\n")[0]);
       assert.equal(logHeader.snapshot, await sha256Hex(raw), "the log names the snapshot");
-      // Replayed twice from the same snapshot: the same bytes, the same count.
+      // Replayed twice from the same snapshot: the same bytes, the same count; each
+      // replay snapshots itself halfway (--snapshot-at), at the same boundary, the same machine.
+      const half = Math.round((header.instret + count) / 2);
+      const mids: { header: Record<string, unknown>; sections: Map<string, Uint8Array> }[] = [];
       for (let i = 0; i < 2; i++) {
-        const r = await runToEnd([`--replay=${dir}/run.log`, `--restore=${snapA}`]);
+        const r = await runToEnd([
+          `--replay=${dir}/run.log`,
+          `--restore=${snapA}`,
+          `--snapshot-at=${half}:${dir}/mid${i}.snap`,
+        ]);
         assert.equal(r.code, 0, `replay ${i}: ${r.err}`);
         assert.deepEqual(r.out, rec.out, `replay ${i}: the output`);
         assert.equal(finalCount(r.err), count, `replay ${i}: the final instruction count`);
+        const at = r.err.match(/--snapshot-at: .*mid\d\.snap at (\d+) instructions/);
+        assert.ok(at && Number(at[1]) >= half && Number(at[1]) < half + 40_000, r.err);
+        const m = await decodeSnapshot<Record<string, unknown>>(
+          await Deno.readFile(`${dir}/mid${i}.snap`),
+          () => 2 ** 32,
+        );
+        assert.equal(m.header.instret, Number(at[1]));
+        delete m.header.created;
+        delete m.header.sections; // their checksums: the sections are compared below
+        // The control block's clock epoch is the host's (a restore never takes it): not compared.
+        m.sections.get("control")!.fill(
+          0,
+          CTL64.CLOCK_EPOCH_MS,
+          CTL64.CLOCK_EPOCH_MS + 8,
+        );
+        mids.push({ header: m.header, sections: m.sections });
+      }
+      assert.deepEqual(mids[1].header, mids[0].header, "the halfway snapshots' headers");
+      for (const [name, bytes] of mids[0].sections) {
+        assert.deepEqual(mids[1].sections.get(name), bytes, `the halfway snapshots' ${name}`);
       }
       // Another snapshot, or none: refused before anything starts, saying what differs.
       const other = await runToEnd([`--replay=${dir}/run.log`, `--restore=${snapB}`]);
@@ -153,6 +183,14 @@ Deno.test({
       const none = await runToEnd([`--replay=${dir}/run.log`, ...bundledBoot()]);
       assert.equal(none.code, 2, none.err);
       assert.match(none.err, /recorded from a snapshot .* give that snapshot, --restore=/);
+
+      // --snapshot-at names a moment only in deterministic mode; a malformed one is a usage error.
+      const normal = await runToEnd([`--snapshot-at=5:${dir}/x.snap`, ...bundledBoot()]);
+      assert.equal(normal.code, 2, normal.err);
+      assert.match(normal.err, /--snapshot-at needs deterministic mode/);
+      const bad = await runToEnd(["--deterministic", "--snapshot-at=x.snap", ...bundledBoot()]);
+      assert.equal(bad.code, 2, bad.err);
+      assert.match(bad.err, /--snapshot-at=x\.snap: want <instructions>:<file>/);
 
       // A normal run may restore the deterministic snapshot, and snapshot itself...
       const snapN = `${dir}/n.snap`;
