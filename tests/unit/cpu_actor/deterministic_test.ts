@@ -140,3 +140,18 @@ Deno.test("deterministic cpu: a snapshot's state, restored beside the hart, cont
   assert.equal(c.det.sbiDeadline, 12_345n);
   assert.equal(c.det.readTime(), a.det.readTime() + 5n);
 });
+
+Deno.test("deterministic cpu: a recording's wall-clock wait in wfi ends when a halt is asked for", () => {
+  const { hart, det } = rig({ mode: "record" });
+  hart.instretN = 1000;
+  det.sbiDeadline = 1_000_000_000n; // 100 s of wall clock away at 10 ns an instruction
+  let asked = 0;
+  det.haltRequested = () => ++asked > 1; // the pause comes in during the first 1-second wait
+  const t0 = performance.now();
+  assert.ok(det.onWfi());
+  assert.ok(performance.now() - t0 < 5000, "the wait ended for the halt, not at the deadline");
+  assert.ok(
+    det.idle > 0 && det.icount() < 10_000_000_000,
+    "guest time went as far as the wall clock",
+  );
+});
