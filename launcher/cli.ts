@@ -104,7 +104,8 @@ export interface LaunchOptions {
   restore?: string | null;
   /**
    * --snapshot-at=<count>:<file>: in deterministic mode, snapshot the machine
-   * into `path` when `instret` instructions have retired (docs/replay.md), and run on.
+   * into `path` at the first batch boundary where `instret` instructions have
+   * retired (docs/replay.md), and run on.
    */
   snapshotAt?: { instret: number; path: string } | null;
   /** --smp=N: harts, 1..MAX_HARTS (default 1), each a cpu actor in its own worker (docs/smp.md). */
@@ -178,8 +179,9 @@ Options (before <mem-in-mb>):
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
                           (a recording made with --restore=<snap> replays with it)
-  --snapshot-at=<n>:<file>  deterministic: snapshot the machine into <file> when n
-                          instructions have retired (as --control's snapshot), run on
+  --snapshot-at=<n>:<file>
+                          deterministic: snapshot the machine into <file> at the
+                          first batch boundary after n instructions, and run on
   --smp=<n>               harts, 1..8 (default 1), each in its own worker, running in
                           parallel; with n > 1 the bundled guest boots its SMP kernel
                           (guest/variants/Image-smp)
