@@ -80,6 +80,12 @@ export interface MachineHooks {
   gdbListening?: (host: string, port: number) => void;
   /** The run's control operations (pause, resume, snapshot: launcher/control.ts), once made. */
   controlReady?: (control: MachineControl) => void;
+  /**
+   * --snapshot-at's count was reached and the hart halted there: take the
+   * snapshot (launcher/machine.ts sets it; not for library users).
+   * @ignore
+   */
+  atSnapshotPoint?: (instret: number) => Promise<void>;
 }
 
 /** A console other than the process's terminal: the library's streams (launcher/library.ts). */
@@ -271,7 +277,15 @@ function actorsFor(
           watch,
           stopOn: panic.cpuStopOn,
           ...(debug && h === 0 ? { gdb: { wait: o.gdbWait } } : {}),
-          ...(restored && h === 0 ? { restore: { hart: restored.hart, time: restored.time } } : {}),
+          ...(restored && h === 0
+            ? {
+              restore: {
+                hart: restored.hart,
+                time: restored.time,
+                ...(restored.deterministic ? { deterministic: restored.deterministic } : {}),
+              },
+            }
+            : {}),
         },
       )),
   ];
@@ -411,7 +425,14 @@ export async function bootOnce(
         // The net actor set the link down; say why (a tap gone, passt past its restarts).
         log(`${a.device?.name ?? a.role}: ${msg.message ?? "backend failed"}; link down`);
       } else if (msg.kind === "seen" && msg.text !== undefined) seen(msg.text);
-      else if (msg.kind === "fault" && p.faults) {
+      else if (msg.kind === "snapshot-point" && a.role === "cpu") {
+        // The hart halted itself at --snapshot-at's count; the snapshot resumes it.
+        const at = (m as unknown as { instret: number }).instret;
+        const taken = hooks.atSnapshotPoint?.(at) ?? Promise.reject(new Error("nobody to take it"));
+        taken.catch((e) => {
+          settle(endedBy(FATE.INTERNAL_ERROR, `--snapshot-at: ${(e as Error).message}`, ctl));
+        });
+      } else if (msg.kind === "fault" && p.faults) {
         const line = p.faults.record(s.role, m as unknown as FaultEvent);
         if (line) log(line);
       } else if (msg.kind === "fate" && a.role === "cpu") {

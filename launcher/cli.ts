@@ -102,6 +102,12 @@ export interface LaunchOptions {
   control?: string | null;
   /** --restore: start from this machine snapshot instead of booting (launcher/snapshot.ts). */
   restore?: string | null;
+  /**
+   * --snapshot-at=<count>:<file>: in deterministic mode, snapshot the machine
+   * into `path` at the first batch boundary where `instret` instructions have
+   * retired (docs/replay.md), and run on.
+   */
+  snapshotAt?: { instret: number; path: string } | null;
   /** --smp=N: harts, 1..MAX_HARTS (default 1), each a cpu actor in its own worker (docs/smp.md). */
   smp: number;
 }
@@ -172,6 +178,10 @@ Options (before <mem-in-mb>):
                           received frames) to <log>
   --replay=<log>          run a recording again from <log>, with no outside input:
                           same output, same fate at the same instruction count
+                          (a recording made with --restore=<snap> replays with it)
+  --snapshot-at=<n>:<file>
+                          deterministic: snapshot the machine into <file> at the
+                          first batch boundary after n instructions, and run on
   --smp=<n>               harts, 1..8 (default 1), each in its own worker, running in
                           parallel; with n > 1 the bundled guest boots its SMP kernel
                           (guest/variants/Image-smp)
@@ -222,6 +232,7 @@ const VALUE_OPTIONS = new Set([
   "input-script",
   "control",
   "restore",
+  "snapshot-at",
   "smp",
 ]);
 const FLAG_OPTIONS = new Set([
@@ -291,6 +302,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     inputScript: null,
     control: null,
     restore: null,
+    snapshotAt: null,
     smp: 1,
   };
   let gdbAllowRemote = false;
@@ -474,6 +486,17 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
       case "input-script":
         o.inputScript = value;
         break;
+      case "snapshot-at": {
+        const m = /^(\d+):(.+)$/.exec(value);
+        const n = m ? Number(m[1]) : NaN;
+        if (!m || !Number.isSafeInteger(n)) {
+          throw new UsageError(
+            `--snapshot-at=${value}: want <instructions>:<file>, e.g. --snapshot-at=30000000:boot.snap`,
+          );
+        }
+        o.snapshotAt = { instret: n, path: m[2] };
+        break;
+      }
       case "seed": {
         const n = Number(value);
         if (!Number.isInteger(n) || n < 0) {
@@ -553,13 +576,18 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
 /**
  * What deterministic mode cannot make deterministic yet is refused, named
  * (docs/replay.md, "What is not covered"): a host directory, firmware that
- * keeps its own timer, a debugger's pauses, a swapped actor, a snapshot's
- * restore or the control socket's pause and snapshot.
+ * keeps its own timer, a debugger's pauses, a swapped actor.
  */
 function checkDeterministic(o: LaunchOptions): void {
   if (o.inputScript !== null && o.deterministic !== "plain") {
     throw new UsageError(
       "--input-script is for --deterministic (a replay has its inputs in the log)",
+    );
+  }
+  if (o.snapshotAt && o.deterministic === null) {
+    throw new UsageError(
+      "--snapshot-at needs deterministic mode (--deterministic, --record or --replay), " +
+        "where an instruction count names one moment of the run",
     );
   }
   if (o.deterministic === null) return;
@@ -574,9 +602,9 @@ function checkDeterministic(o: LaunchOptions): void {
   if (o.gdb !== null) refuse("--gdb");
   if (o.actors.size) refuse("--actor");
   if (o.smp > 1) refuse(`--smp=${o.smp}`);
-  // A snapshot holds no deterministic state yet (the hook is there: docs/replay.md).
-  if (o.restore) refuse("--restore");
-  if (o.control) refuse("--control");
+  // --restore and --control are fine: a snapshot is taken at a batch boundary,
+  // with the deterministic cpu's state (docs/replay.md, "Snapshots"), and a
+  // pause holds the hart between batches, where guest time stands still.
 }
 
 /** `[<host>:]<port>` (an IPv6 host in brackets: `[::1]:1234`); the host defaults to 127.0.0.1. */

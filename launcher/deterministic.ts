@@ -84,6 +84,8 @@ export async function prepareDeterministic(
     memMb: number;
     cmdline: string;
     macs: string[];
+    /** --restore: the snapshot file's SHA-256; null for a boot from reset. */
+    snapshot: string | null;
   },
   seed: number,
   bad: (m: string) => Error,
@@ -117,8 +119,12 @@ export async function prepareDeterministic(
     cmdline: inputs.cmdline,
     jit: o.jit,
     macs: inputs.macs,
+    ...(inputs.snapshot !== null ? { snapshot: inputs.snapshot } : {}),
   };
-  const cpu: DeterministicConfig = { mode };
+  const cpu: DeterministicConfig = {
+    mode,
+    ...(o.snapshotAt ? { snapshotAt: o.snapshotAt.instret } : {}),
+  };
   if (mode === "record") {
     cpu.logPath = o.replayLog!;
     cpu.header = header;
@@ -135,6 +141,26 @@ export async function prepareDeterministic(
         `${flag}: ${what} is not the one recorded (a replay needs the same inputs, ` +
           `disks as they were when the recording started)`,
       );
+    // The snapshot first: a restore's kernel, disks and command line are the snapshot's.
+    const recorded = typeof h.snapshot === "string" ? h.snapshot : "";
+    if (recorded !== "" && header.snapshot === undefined) {
+      throw bad(
+        `${flag}: recorded from a snapshot (sha256 ${recorded.slice(0, 16)}…), and this run ` +
+          `boots from reset: give that snapshot, --restore=<file>`,
+      );
+    }
+    if (recorded === "" && header.snapshot !== undefined) {
+      throw bad(
+        `${flag}: recorded from a boot, not from a snapshot: --restore=${o.restore} ` +
+          `cannot be replayed against it`,
+      );
+    }
+    if (recorded !== (header.snapshot ?? "")) {
+      throw bad(
+        `${flag}: --restore=${o.restore} is not the snapshot recorded from (sha256 ` +
+          `${header.snapshot!.slice(0, 16)}…, the log names ${recorded.slice(0, 16)}…)`,
+      );
+    }
     if (h.kernel !== header.kernel) throw differs("the kernel");
     if (h.initrd !== header.initrd) throw differs("the initrd");
     if (JSON.stringify(h.disks) !== JSON.stringify(header.disks)) {
@@ -144,7 +170,6 @@ export async function prepareDeterministic(
     if (h.faults !== header.faults) throw differs("the fault plan");
     if (h.memMb !== header.memMb) throw differs(`the memory size (${inputs.memMb} MB)`);
     if (h.cmdline !== header.cmdline) throw differs("the kernel command line");
-    if ((h.snapshot ?? "") !== (header.snapshot ?? "")) throw differs("the snapshot started from");
     if (JSON.stringify(h.macs ?? []) !== JSON.stringify(header.macs)) {
       throw bad(
         `${flag}: recorded with network(s) of MAC ${(h.macs ?? []).join(", ") || "none"}, ` +

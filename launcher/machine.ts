@@ -20,7 +20,12 @@ import { installTracer, tracer } from "../lib/trace.ts";
 import { GdbServer } from "./gdb/server.ts";
 import { MachineControl } from "./control.ts";
 import { ControlSocket } from "./control_socket.ts";
-import { type LoadedSnapshot, loadSnapshot, restoreOptions } from "./snapshot.ts";
+import {
+  checkSnapshotable,
+  type LoadedSnapshot,
+  loadSnapshot,
+  restoreOptions,
+} from "./snapshot.ts";
 
 export { InputError } from "./prepare.ts";
 export type { ConsolePort, MachineHooks } from "./boot.ts";
@@ -49,6 +54,14 @@ export async function runMachine(
   let snapshot: LoadedSnapshot | null = null;
   if (o.restore) {
     snapshot = await loadSnapshot(o.restore);
+    if (o.deterministic !== null && !snapshot.header.deterministic) {
+      // Its guest clock was the host's and its devices ran on their own: nothing
+      // from here on could be replayed (docs/replay.md, "Snapshots").
+      throw new InputError(
+        `--restore=${o.restore}: taken in normal mode; a deterministic run (--deterministic, ` +
+          `--record, --replay) starts only from a snapshot taken in deterministic mode`,
+      );
+    }
     o = restoreOptions(o, snapshot);
     log(
       `restoring ${o.restore} (taken ${snapshot.header.created}, ` +
@@ -73,7 +86,7 @@ export async function runMachine(
   }
   let p: Awaited<ReturnType<typeof prepare>>;
   try {
-    p = await prepare(o, log);
+    p = await prepare(o, log, snapshot?.sha256);
   } catch (e) {
     if (trace) {
       installTracer(null);
@@ -105,8 +118,31 @@ export async function runMachine(
     }
   }
   hooks.controlReady?.(control);
+  // --snapshot-at: refused now, not at its count, if this machine cannot be snapshotted.
+  if (o.snapshotAt) {
+    const at = o.snapshotAt;
+    try {
+      checkSnapshotable(o, p);
+      if (snapshot && snapshot.header.instret > at.instret) {
+        throw new Error(`the run starts at ${snapshot.header.instret} (--restore), past it`);
+      }
+    } catch (e) {
+      await socket?.close();
+      for (const n of p.nets) n.release();
+      for (const l of p.diskLocks) l.release();
+      throw new InputError(`--snapshot-at=${at.instret}:${at.path}: ${(e as Error).message}`);
+    }
+  }
+  // The machine runs on while the file is compressed and written: the run's end waits for it.
+  let snapshotAt: Promise<void> | null = null;
   const bootHooks: MachineHooks = {
     ...hooks,
+    atSnapshotPoint(instret) {
+      snapshotAt = control.snapshot(o.snapshotAt!.path).then((r) => {
+        log(`--snapshot-at: ${r.path} at ${instret} instructions (${r.bytes} bytes)`);
+      });
+      return snapshotAt;
+    },
     onActorEvent(e) {
       hooks.onActorEvent?.(e);
       control.actorEvent(e);
@@ -190,7 +226,7 @@ export async function runMachine(
   hooks.terminalReady?.();
   try {
     for (let boot = 1;; boot++) {
-      const outcome = await bootOnce(o, p, registry, log, bootHooks, trace, (a) => {
+      let outcome = await bootOnce(o, p, registry, log, bootHooks, trace, (a) => {
         control.bootStarted(a.control);
         input = new ByteRingWriter(a.inputRing);
         stop = a.stop;
@@ -203,6 +239,26 @@ export async function runMachine(
         log(`guest rebooted: booting again (boot ${boot + 1})`);
         control.emit({ event: "RESET" });
         continue;
+      }
+      if (o.snapshotAt) {
+        if (snapshotAt === null) {
+          log(
+            `warning: --snapshot-at=${o.snapshotAt.instret}: the run ended at ` +
+              `${outcome.instret} instructions, before it; no snapshot written`,
+          );
+        } else {
+          // A failure after the hart ran on (writing the file) is said here: the run already ended.
+          await (snapshotAt as Promise<void>).catch((e) => {
+            log(`--snapshot-at: ${(e as Error).message}`);
+            if (outcome.exitCode === 0) {
+              outcome = {
+                ...outcome,
+                exitCode: 1,
+                reason: `${outcome.reason}; --snapshot-at failed`,
+              };
+            }
+          });
+        }
       }
       control.ended(outcome);
       await socket?.close();

@@ -141,7 +141,12 @@ function readSystemMap(path: string): string | null {
 }
 
 /** Read and check every input; locks the disks and opens the networks (released by the caller). */
-export async function prepare(o: LaunchOptions, log: (s: string) => void): Promise<Prepared> {
+export async function prepare(
+  o: LaunchOptions,
+  log: (s: string) => void,
+  /** --restore: the snapshot file's SHA-256 (a recording's header names it). */
+  snapshotSha256?: string,
+): Promise<Prepared> {
   // The console takes one virtio-mmio slot; every disk, share and network another.
   const netCount = (o.tunnet === null ? 0 : 1) + (o.userNet ? 1 : 0) +
     (o.sharenet === null ? 0 : 1);
@@ -257,6 +262,7 @@ export async function prepare(o: LaunchOptions, log: (s: string) => void): Promi
           memMb: o.memMb,
           cmdline,
           macs: nets.map((n) => [...n.mac].map((b) => b.toString(16).padStart(2, "0")).join(":")),
+          snapshot: snapshotSha256 ?? null,
         },
         seed ?? 0,
         (m) => new InputError(m),

@@ -35,6 +35,7 @@ import { ByteRingReader, ByteRingWriter } from "../lib/ring.ts";
 import { SECTOR } from "../devices/block/backend.ts";
 import { overlayHas, overlayMapBytes } from "../devices/block/overlay.ts";
 import type { ConsoleSnapshot } from "../actors/console/protocol.ts";
+import type { DeterministicState } from "../actors/cpu/deterministic.ts";
 
 /** What a snapshot says about the machine: enough to build the same board again. */
 export interface SavedMachine {
@@ -77,11 +78,28 @@ export interface SnapshotHeader {
   actors: Record<string, unknown>;
   /** The console actor's state (also under actors.console). */
   console: ConsoleSnapshot;
+  /**
+   * Present when the machine ran in deterministic mode (docs/replay.md,
+   * "Snapshots"): the seed it ran with and the cpu's state beside the hart —
+   * instructions skipped in wfi, the SBI deadline, the clock's skew. A
+   * deterministic run restores only such a snapshot.
+   */
+  deterministic?: SavedDeterministic;
+}
+
+/** A deterministic run's state in its snapshot (SnapshotHeader.deterministic). */
+export interface SavedDeterministic extends DeterministicState {
+  /** The run's seed (its rng-seed and fault plan's; a restore's --seed is its own). */
+  seed: number;
+  /** Guest time as an instruction count: instret + idle. */
+  icount: number;
 }
 
 /** A snapshot read back and checked, ready to restore. */
 export interface LoadedSnapshot {
   path: string;
+  /** SHA-256 of the whole file (hex): a recording's header names the snapshot it started from. */
+  sha256: string;
   header: SnapshotHeader;
   sections: Map<string, Uint8Array>;
 }
@@ -203,7 +221,7 @@ export async function takeSnapshot(
   const tPause = performance.now();
   const frozen: typeof bc.actors = [];
   let captured: ReturnType<typeof capture>;
-  let hart: { state: HartState; time: string };
+  let hart: { state: HartState; time: string; deterministic?: DeterministicState };
   const actors: Record<string, unknown> = {};
   try {
     const r = await bc.request({ op: "hartState" });
@@ -211,6 +229,12 @@ export async function takeSnapshot(
       throw new Error(`the cpu did not give its state: ${r.error}`);
     }
     hart = { state: r.state as HartState, time: r.time };
+    if (bc.p.deterministic) {
+      if (r.deterministic === undefined) {
+        throw new Error("the cpu did not give its deterministic state (a swapped cpu?)");
+      }
+      hart.deterministic = r.deterministic as DeterministicState;
+    }
     // Every actor but the cpu (halted above), in any order: each freezes between its
     // own passes, and the hart, the devices' only client, is already halted.
     // All asked at once (each answers on its own thread); any refusal fails the snapshot.
@@ -266,6 +290,15 @@ export async function takeSnapshot(
     instret: Number(hart.state.n.instretN),
     actors,
     console: actors.console as ConsoleSnapshot,
+    ...(hart.deterministic
+      ? {
+        deterministic: {
+          seed: bc.p.deterministic!.seed,
+          icount: Number(hart.state.n.instretN) + hart.deterministic.idle,
+          ...hart.deterministic,
+        },
+      }
+      : {}),
   };
   const sections: SectionInput[] = [
     { name: "ram", bytes: await gzip([captured.ram]), encoding: "gzip" },
@@ -307,13 +340,17 @@ function capture(bc: BootControl, console: ConsoleSnapshot) {
   const b = bc.b;
   const ram = ramPages(new Uint8Array(b.ram, 0, b.ramBytes));
   const copy = (sab: SharedArrayBuffer) => new Uint8Array(sab).slice();
-  // Typed input not yet in the guest: what the console holds, then what waits in the ring.
-  const ringCopy = new SharedArrayBuffer(b.inputRing.byteLength);
-  new Uint8Array(ringCopy).set(new Uint8Array(b.inputRing));
-  const reader = new ByteRingReader(ringCopy);
+  // Typed input not yet in the guest: what the console holds, then what waits in
+  // its rings (deterministic mode: the one the cpu fills, then the terminal's).
   const pending: number[] = [...(console?.heldInput ?? [])];
   const buf = new Uint8Array(4096);
-  for (let n; (n = reader.read(buf)) > 0;) pending.push(...buf.subarray(0, n));
+  for (const ring of [b.consoleInputRing, b.inputRing]) {
+    if (ring === null) continue;
+    const ringCopy = new SharedArrayBuffer(ring.byteLength);
+    new Uint8Array(ringCopy).set(new Uint8Array(ring));
+    const reader = new ByteRingReader(ringCopy);
+    for (let n; (n = reader.read(buf)) > 0;) pending.push(...buf.subarray(0, n));
+  }
   const overlays = bc.p.disks.map((d) => {
     if (!d.overlay && !d.readOnly) {
       // A plain disk copied whole ("disks": "copy"): every sector, as a full overlay.
@@ -404,6 +441,15 @@ export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
   ) {
     throw new InputError(`--restore: ${path}: the header does not describe a machine`);
   }
+  const d = h.deterministic;
+  const decimal = (v: unknown) => typeof v === "string" && /^-?\d+$/.test(v);
+  if (
+    d !== undefined &&
+    (d === null || typeof d !== "object" || !Number.isSafeInteger(d.idle) || d.idle < 0 ||
+      !Number.isSafeInteger(d.seed) || !decimal(d.sbiDeadline) || !decimal(d.skew))
+  ) {
+    throw new InputError(`--restore: ${path}: the header's deterministic state is malformed`);
+  }
   for (const name of ["ram", "control", "plic", "input"]) {
     if (!file.sections.has(name)) throw new InputError(`--restore: ${path}: no ${name} section`);
   }
@@ -426,7 +472,11 @@ export async function loadSnapshot(path: string): Promise<LoadedSnapshot> {
       );
     }
   }
-  return { path, header: h, sections: file.sections };
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return { path, sha256, header: h, sections: file.sections };
 }
 
 /**
@@ -464,6 +514,8 @@ export interface RestoredState {
   hart: HartState;
   time: string;
   consoleInUse: boolean;
+  /** A deterministic snapshot's cpu state (SnapshotHeader.deterministic). */
+  deterministic?: DeterministicState;
 }
 
 /**
@@ -546,6 +598,15 @@ export function applySnapshot(s: LoadedSnapshot, p: Prepared, b: Board): Restore
     hart: s.header.hart,
     time: s.header.time,
     consoleInUse: s.header.console?.inUse === true,
+    ...(s.header.deterministic
+      ? {
+        deterministic: {
+          idle: s.header.deterministic.idle,
+          sbiDeadline: s.header.deterministic.sbiDeadline,
+          skew: s.header.deterministic.skew,
+        },
+      }
+      : {}),
   };
 }
 

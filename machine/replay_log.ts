@@ -38,9 +38,8 @@ export interface ReplayHeader {
   /** Each network's MAC address, in slot order (the guest sees it; a replay needs the same). */
   macs: string[];
   /**
-   * The snapshot the run started from (SHA-256 of its file), or absent for a
-   * boot from reset — the hook for recording from a snapshot (issue 17; see
-   * DeterministicCpu.snapshotState).
+   * The snapshot the run started from (--restore; SHA-256 of its file), or
+   * absent for a boot from reset. A replay gives the same file, or is refused.
    */
   snapshot?: string;
 }

@@ -452,9 +452,20 @@ export function runCpu(
     // A machine snapshot: the hart as it was; the guest's clock goes on from
     // the snapshot's moment (plus any skew a fault plan set on this board).
     loadHart(hart, start.restore.hart);
-    const behind = BigInt(start.restore.time) - BigInt(guestTimeTicks(control));
-    setClockSkew(ctl, Atomics.load(ctl64, skewSlot) + behind);
-    timerClockMoved(ctl); // the waker may have measured its sleep on the old clock
+    const saved = start.restore.deterministic;
+    if (det !== null && saved) {
+      // A deterministic snapshot into a deterministic run: time is made of
+      // instructions, so the mode's own state carries it on (and every device's
+      // first pass lands here, before the first batch).
+      det.restoreState(saved);
+    } else {
+      const behind = BigInt(start.restore.time) - BigInt(guestTimeTicks(control));
+      setClockSkew(ctl, Atomics.load(ctl64, skewSlot) + behind);
+      // A deterministic snapshot's SBI deadline was the cpu's own: the waker keeps it now.
+      const sbi = saved ? BigInt(saved.sbiDeadline) : -1n;
+      if (sbi >= 0n) armTimer(ctl, sbi); // in the guest's ticks, which go on unbroken
+      timerClockMoved(ctl); // the waker may have measured its sleep on the old clock
+    }
   } else if (!primary) {
     // A secondary waits (stopped) for SBI HSM hart_start, then starts as the
     // spec says: S-mode at start_addr, a0 = hartid, a1 = opaque, satp 0.
@@ -476,7 +487,11 @@ export function runCpu(
   const debug = buffers.debug ? new CpuDebugger(buffers.debug, control, hart) : null;
   if (debug && start.gdb?.wait) debug.halt(STOP.START); // --gdb-wait: before the first instruction
   // The control socket's pause and snapshot (launcher/control.ts): the same halt, its own channel.
-  const pause = buffers.pause ? new CpuDebugger(buffers.pause, control, hart) : null;
+  // In deterministic mode a snapshot also takes that mode's state (DeterministicCpu.snapshotState).
+  const pause = buffers.pause
+    ? new CpuDebugger(buffers.pause, control, hart, det ? () => det!.snapshotState() : null)
+    : null;
+  if (det !== null && pause !== null) det.haltRequested = () => pause.haltRequested;
 
   for (;;) {
     if (Atomics.load(ctl, CTL.STOP) !== 0) {
@@ -491,6 +506,14 @@ export function runCpu(
       continue; // the top again: the launcher may have stopped the machine meanwhile
     }
     if (pause !== null && pause.haltRequested) {
+      det?.publishTime(); // the halt reads guest time: this count's, not the batch's start
+      pause.halt(STOP.REQUESTED);
+      continue;
+    }
+    if (det !== null && pause !== null && det.atSnapshotPoint()) {
+      // --snapshot-at: halt here, at this count, and let the launcher take it (it resumes us).
+      det.publishTime();
+      post({ kind: "snapshot-point", instret: hart.instretN });
       pause.halt(STOP.REQUESTED);
       continue;
     }

@@ -86,6 +86,8 @@ export interface DebugReply {
   /** hartState: the hart (a HartState) and the guest's time at the halt, in ticks (decimal). */
   state?: unknown;
   time?: string;
+  /** hartState in deterministic mode: what the mode keeps beside the hart (DeterministicState). */
+  deterministic?: unknown;
 }
 
 /** A fresh channel. */

@@ -45,7 +45,16 @@ export class CpuDebugger {
   /** The guest's time (ticks, with the clock skew) when the hart last halted. */
   #haltedAt = 0n;
 
-  constructor(sab: SharedArrayBuffer, control: SharedArrayBuffer, private readonly hart: Hart) {
+  /** Deterministic mode: its state beside the hart, for a snapshot (DeterministicCpu.snapshotState). */
+  readonly #extraState: (() => unknown) | null;
+
+  constructor(
+    sab: SharedArrayBuffer,
+    control: SharedArrayBuffer,
+    private readonly hart: Hart,
+    extraState: (() => unknown) | null = null,
+  ) {
+    this.#extraState = extraState;
     this.#sab = sab;
     this.#w = openDebugChannel(sab);
     this.#control = control;
@@ -207,7 +216,12 @@ export class CpuDebugger {
         return { ok: true };
       }
       case "hartState":
-        return { ok: true, state: saveHart(h), time: String(this.#haltedAt) };
+        return {
+          ok: true,
+          state: saveHart(h),
+          time: String(this.#haltedAt),
+          ...(this.#extraState ? { deterministic: this.#extraState() } : {}),
+        };
       case "resume":
         // Passing over a breakpoint under the pc, as the resumed guest must.
         h.breakSkip = h.pcN;

@@ -55,14 +55,23 @@ export interface DeterministicConfig {
   logText?: string;
   /** The log's or script's name, for messages. */
   logName?: string;
+  /**
+   * --snapshot-at: the cpu halts for a snapshot at the first batch boundary
+   * where this many instructions have retired. Not a boundary of its own: an
+   * extra cut would move the batches' starts, which the log's notify checks
+   * name, so a run with it would not replay a log made without.
+   */
+  snapshotAt?: number;
 }
 
 /** What a snapshot keeps of deterministic mode (structured-cloneable). */
 export interface DeterministicState {
-  /** Instructions skipped in wfi so far. */
+  /** Instructions skipped in wfi so far (guest time = instret + idle). */
   idle: number;
   /** The SBI timer deadline, as a decimal string (-1: none). */
   sbiDeadline: string;
+  /** The clock's skew (CTL64.CLOCK_SKEW, ticks, decimal): the `time` CSR is guest time / 10 + skew. */
+  skew: string;
 }
 
 /** Instructions a batch runs at most: boundaries at multiples of it (~1 ms). */
@@ -76,12 +85,20 @@ const INPUT_CHUNK = 4096;
 
 export class DeterministicCpu {
   readonly mode: DeterministicConfig["mode"];
+  /** --snapshot-at's instruction count, until the cpu has halted there (then -1). */
+  snapshotAt: number;
   /** Instructions skipped while the hart waited in wfi: guest time = instret + idle. */
   idle = 0;
   /** An SBI set_timer deadline (ticks) not yet reached, or -1 (Sstc's stimecmp is the hart's). */
   sbiDeadline = -1n;
   /** Set when a replay diverged or a device did not answer: the reason the run stops. */
   failure: string | null = null;
+  /**
+   * Whether the control socket wants the hart halted (a pause, a snapshot):
+   * a recording's wall-clock wait in wfi ends early for it, and logs how far
+   * guest time went, so the replay skips as far.
+   */
+  haltRequested: () => boolean = () => false;
 
   readonly #hart: Hart;
   readonly #ctl: Int32Array;
@@ -120,6 +137,7 @@ export class DeterministicCpu {
   }) {
     const c = opts.config;
     this.mode = c.mode;
+    this.snapshotAt = c.snapshotAt ?? -1;
     this.#hart = opts.hart;
     this.#ctl = new Int32Array(opts.control);
     this.#skew = new BigInt64Array(opts.control, CTL64.CLOCK_SKEW, 1);
@@ -164,12 +182,45 @@ export class DeterministicCpu {
    * replay start from the snapshot (its header's `snapshot` names which).
    */
   snapshotState(): DeterministicState {
-    return { idle: this.idle, sbiDeadline: this.sbiDeadline.toString() };
+    return {
+      idle: this.idle,
+      sbiDeadline: this.sbiDeadline.toString(),
+      skew: Atomics.load(this.#skew, 0).toString(),
+    };
   }
 
+  /**
+   * Before the first batch of a run restored from a deterministic snapshot:
+   * the mode's state as it was, the clock's skew with it (so `time` goes on
+   * from the same instruction count, not from the host's clock), and then
+   * every device made to finish its first pass. A restored device starts as
+   * a restarted one (devices/virtio/device.ts): its first pass raises a
+   * spurious interrupt on each queue it resumes, and that must land before
+   * the hart runs, in every run, not whenever its worker gets there.
+   */
   restoreState(s: DeterministicState): void {
     this.idle = s.idle;
     this.sbiDeadline = BigInt(s.sbiDeadline);
+    Atomics.store(this.#skew, 0, BigInt(s.skew));
+    publishVirtualTicks(this.#ctl, Math.floor(this.icount() / INSTRUCTIONS_PER_TICK));
+    for (const [slot, t] of this.#slots.entries()) {
+      if (t === null) continue;
+      t.kick();
+      this.#waitServed(slot);
+    }
+    this.settleIrq();
+  }
+
+  /** --snapshot-at: the count is reached or passed, at this batch boundary (true once). */
+  atSnapshotPoint(): boolean {
+    if (this.snapshotAt < 0 || this.#hart.instretN < this.snapshotAt) return false;
+    this.snapshotAt = -1;
+    return true;
+  }
+
+  /** Publish guest time now (the cpu halts between batches: a snapshot reads it). */
+  publishTime(): void {
+    publishVirtualTicks(this.#ctl, Math.floor(this.icount() / INSTRUCTIONS_PER_TICK));
   }
 
   /** Guest time so far as an instruction count: retired plus skipped in wfi. */
@@ -413,7 +464,7 @@ export class DeterministicCpu {
     const ctl = this.#ctl;
     for (;;) {
       if (this.#liveInput()) break;
-      if (Atomics.load(ctl, CTL.STOP) !== 0) break;
+      if (Atomics.load(ctl, CTL.STOP) !== 0 || this.haltRequested()) break;
       const elapsed = (performance.now() - t0) * INSTRUCTIONS_PER_MS;
       if (now + elapsed >= due) return due;
       const leftMs = due === Infinity ? 1000 : (due - now - elapsed) / INSTRUCTIONS_PER_MS;

@@ -5,7 +5,7 @@
 // control block (machine/control.ts), never a message. Read next: actors/cpu/cpu_actor.ts.
 
 import { defineRole } from "../runtime/protocol.ts";
-import type { DeterministicConfig } from "./deterministic.ts";
+import type { DeterministicConfig, DeterministicState } from "./deterministic.ts";
 import type { HartState } from "../../cpu/hart_state.ts";
 import type { FaultConfig, FaultEvent } from "../../faults/plan.ts";
 
@@ -83,9 +83,10 @@ export interface CpuConfig {
   /**
    * Start from a machine snapshot (launcher/snapshot.ts) instead of booting:
    * the hart's saved state (cpu/hart_state.ts), and the guest's time when it
-   * was taken (ticks, decimal), from which the guest's clock continues.
+   * was taken (ticks, decimal), from which the guest's clock continues; a
+   * snapshot of a deterministic run adds that mode's state (docs/replay.md).
    */
-  restore?: { hart: HartState; time: string };
+  restore?: { hart: HartState; time: string; deterministic?: DeterministicState };
   /** The fault plan's "ipi" rules (faults/layers/ipi.ts); none without --faults. */
   faults?: FaultConfig;
 }
@@ -109,7 +110,13 @@ export interface CpuProtocol {
   request: never;
   reply: Record<never, never>;
   cast: never;
-  event: CpuFate | { kind: "log"; text: string } | { kind: "seen"; text: string } | FaultEvent;
+  event:
+    | CpuFate
+    | { kind: "log"; text: string }
+    | { kind: "seen"; text: string }
+    | FaultEvent
+    /** --snapshot-at's count reached: the hart halts on the pause channel for the snapshot. */
+    | { kind: "snapshot-point"; instret: number };
   config: CpuConfig;
   /**
    * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:

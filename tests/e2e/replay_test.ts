@@ -389,8 +389,8 @@ Deno.test({
         ],
         [["--record=x.log", "--bios=x.bin"], /--record: --bios is not supported/],
         [["--replay=x.log", "--gdb=1234"], /--replay: --gdb is not supported/],
-        [["--record=x.log", "--restore=x.snap"], /--record: --restore is not supported/],
-        [["--deterministic", "--control=x.sock"], /--deterministic: --control is not supported/],
+        // (--restore and --control are allowed: tests/e2e/replay_snapshot_test.ts.)
+        [["--record=x.log", "--smp=2"], /--record: --smp=2 is not supported/],
         [["--record=a.log", "--replay=b.log"], /one --record or --replay only/],
         [[`--input-script=${dir}/s`], /--input-script is for --deterministic/],
         [[`--replay=${dir}/none.log`], /--replay=.*none\.log: no such file/],

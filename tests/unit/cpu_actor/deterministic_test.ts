@@ -2,7 +2,8 @@
 // time is made of instructions, batches end at absolute quantum multiples and
 // at timer deadlines, a wfi jumps to the next deadline (never back to a
 // passed one), a script's input is put in the console's ring at its count,
-// and a replay that meets another wfi than the log's names the log's line.
+// a replay that meets another wfi than the log's names the log's line, and
+// a snapshot's state restored beside the hart continues guest time exactly.
 // Read next: docs/replay.md.
 
 import assert from "../../../testing/assert.ts";
@@ -113,4 +114,44 @@ Deno.test("deterministic cpu: a replay meeting another wfi than the log's names 
     /replay diverged at a\.log, line 2: the log has wfi at 10 idle until 400, the run did wfi at 11/,
   );
   assert.ok(moved.hart.stopRequested, "the hart is told to stop");
+});
+
+Deno.test("deterministic cpu: a snapshot's state, restored beside the hart, continues guest time exactly", () => {
+  const a = rig({ mode: "plain" });
+  a.hart.instretN = 40_123;
+  a.det.sbiDeadline = 9_000n; // ticks: count 90,000
+  assert.ok(a.det.onWfi(), "the hart waits: time skips to the deadline");
+  assert.ok(a.det.beforeBatch(), "the next boundary raises the timer and retires it");
+  a.hart.instretN += 7;
+  const saved = a.det.snapshotState();
+  assert.deepEqual(saved, { idle: 90_000 - 40_123, sbiDeadline: "-1", skew: "0" });
+  // A fresh board (as a restore builds), the hart's count loaded, then the mode's state.
+  const b = rig({ mode: "plain" });
+  b.hart.instretN = a.hart.instretN;
+  b.det.restoreState(JSON.parse(JSON.stringify(saved))); // through the snapshot's JSON header
+  assert.equal(b.det.icount(), a.det.icount());
+  assert.equal(b.det.readTime(), a.det.readTime());
+  assert.equal(b.det.budget(1e9), a.det.budget(1e9), "the same batch boundaries from here on");
+  // A pending SBI deadline and a skew survive too.
+  a.det.sbiDeadline = 12_345n;
+  const c = rig({ mode: "plain" });
+  c.hart.instretN = a.hart.instretN;
+  c.det.restoreState({ ...a.det.snapshotState(), skew: "5" });
+  assert.equal(c.det.sbiDeadline, 12_345n);
+  assert.equal(c.det.readTime(), a.det.readTime() + 5n);
+});
+
+Deno.test("deterministic cpu: a recording's wall-clock wait in wfi ends when a halt is asked for", () => {
+  const { hart, det } = rig({ mode: "record" });
+  hart.instretN = 1000;
+  det.sbiDeadline = 1_000_000_000n; // 100 s of wall clock away at 10 ns an instruction
+  let asked = 0;
+  det.haltRequested = () => ++asked > 1; // the pause comes in during the first 1-second wait
+  const t0 = performance.now();
+  assert.ok(det.onWfi());
+  assert.ok(performance.now() - t0 < 5000, "the wait ended for the halt, not at the deadline");
+  assert.ok(
+    det.idle > 0 && det.icount() < 10_000_000_000,
+    "guest time went as far as the wall clock",
+  );
 });
