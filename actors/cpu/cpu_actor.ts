@@ -364,7 +364,9 @@ export function runCpu(
     )
     : null;
 
-  warmUpJitOrWarn(); // once per worker, ~30 ms: saves ~0.4 s of a Linux boot (cpu/warmup.ts)
+  // Once per worker, ~30 ms, saving ~0.4 s of a Linux boot (cpu/warmup.ts); the
+  // worker file did it already before "ready", so this returns at once there.
+  warmUpJitOrWarn();
   const hartOpts = {
     ramBase: start.ramBase,
     bus,
