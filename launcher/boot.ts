@@ -228,6 +228,7 @@ function actorsFor(
         {
           ram,
           dmaDirty: b.dmaDirty,
+          ...(b.codeHeat ? { codeHeat: b.codeHeat } : {}),
           control,
           plic,
           ...b.slotBuffers,
