@@ -234,6 +234,7 @@ function actorsFor(
         {
           ram,
           dmaDirty: b.dmaDirty,
+          ...(b.codeHeat ? { codeHeat: b.codeHeat } : {}),
           control,
           plic,
           ...b.slotBuffers,
