@@ -675,8 +675,11 @@ function sra(xw: Int32Array, d: number, s: number, sh: number): void {
 
 /** Unsigned x[a] < x[b]. */
 function ltu(xw: Int32Array, a: number, b: number): boolean {
-  const ha = xw[2 * a + 1] >>> 0, hb = xw[2 * b + 1] >>> 0;
-  return ha < hb || (ha === hb && (xw[2 * a] >>> 0) < (xw[2 * b] >>> 0));
+  // Unsigned order is signed order with the sign bits flipped: int32 values
+  // throughout (`>>> 0` made doubles of words >= 2^31, and V8, trained on
+  // small ones, deoptimized the instruction loop when a boot met them).
+  const ha = xw[2 * a + 1] ^ -0x80000000, hb = xw[2 * b + 1] ^ -0x80000000;
+  return ha < hb || (ha === hb && (xw[2 * a] ^ -0x80000000) < (xw[2 * b] ^ -0x80000000));
 }
 
 /**
