@@ -9,7 +9,7 @@
 import assert from "../../../testing/assert.ts";
 import { RUN_WFI } from "../../../cpu/hart.ts";
 import { encB, encI, OP } from "../../../cpu/decode.ts";
-import { createJitHart, createJitMemory, Jit, openJitMemory } from "../../../cpu/jit/tier.ts";
+import { createJitHart, createJitMemory, Jit } from "../../../cpu/jit/tier.ts";
 import { dmaBitmapWords, GuestRam } from "../../../devices/virtio/ram.ts";
 import { VirtQueue } from "../../../devices/virtio/queue.ts";
 import { DriverQueue, FakeRam } from "../../../testing/virtio_driver.ts";
@@ -153,34 +153,4 @@ Deno.test("jit system: Jit.run takes a pending enabled interrupt before running,
   assert.equal(hart.pc, BigInt(RAM_BASE + 0x2000), "at the trap vector");
   assert.equal(hart.csrRead(0x342), (1n << 63n) | 11n, "mcause: machine external interrupt");
   assert.equal(hart.csrRead(0x341), BigInt(RAM_BASE + 0x1000), "mepc: where it was going to run");
-});
-
-Deno.test("jit system: harts sharing hotness counters translate a page another hart found hot at once", () => {
-  // Two harts on one memory (--smp=2), each with its own Jit, as the cpu actors
-  // have; the loop at RAM page 1 runs 3 laps (~10 instructions) per call.
-  const mem = createJitMemory(RAM, 2);
-  const run = (jit: Jit, hart: ReturnType<typeof createJitHart>) => {
-    hart.pc = BigInt(RAM_BASE + 0x1000);
-    hart.x[12] = 0n;
-    for (let i = 0; i < 100; i++) if (jit.run(1000) === RUN_WFI) break;
-    return hart.x[12];
-  };
-  new Uint8Array(mem.buffer).set(new Uint8Array(new Int32Array(loopWords(1)).buffer), 0x1000);
-  for (const shared of [true, false]) {
-    const hotness = shared ? new Uint16Array(new SharedArrayBuffer(2 * (RAM / 4096))) : undefined;
-    const harts = [0, 1].map((h) => {
-      const m = openJitMemory(mem.memory, RAM, h, 2);
-      const hart = createJitHart(m, { ramBase: RAM_BASE, hartId: h });
-      return { hart, jit: new Jit(hart, m, { threshold: 20, chunk: 1, hotness }) };
-    });
-    const [a, b] = harts;
-    for (let i = 0; i < 8; i++) assert.equal(run(a.jit, a.hart), 3n);
-    assert.equal(a.jit.stats.pages, 1, "hart 0 found the page hot (~11 visits a call)");
-    assert.equal(run(b.jit, b.hart), 3n);
-    assert.equal(
-      b.jit.stats.pages,
-      shared ? 1 : 0,
-      shared ? "hart 1 translated it at its first visit" : "alone, hart 1 counts for itself",
-    );
-  }
 });
