@@ -234,7 +234,6 @@ function actorsFor(
         {
           ram,
           dmaDirty: b.dmaDirty,
-          ...(b.codeHeat ? { codeHeat: b.codeHeat } : {}),
           control,
           plic,
           ...b.slotBuffers,

@@ -350,11 +350,6 @@ export interface Board {
   memory: WebAssembly.Memory | null;
   /** One bit per RAM page a device wrote (devices/virtio/ram.ts), read by the translator. */
   dmaDirty: SharedArrayBuffer;
-  /**
-   * With several harts, the translator's hotness counters (2 bytes per RAM
-   * page) that every hart's Jit shares (cpu/jit/tier.ts JitOptions.hotness); else null.
-   */
-  codeHeat: SharedArrayBuffer | null;
   control: SharedArrayBuffer;
   plic: SharedArrayBuffer;
   /**
@@ -556,7 +551,6 @@ export function buildBoard(
     ramBytes: p.memBytes,
     memory,
     dmaDirty: new SharedArrayBuffer(4 * dmaBitmapWords(p.memBytes)),
-    codeHeat: o.smp > 1 ? new SharedArrayBuffer(4 * Math.ceil(p.memBytes / 4096 / 2)) : null,
     control,
     plic,
     inputRing,

@@ -387,7 +387,6 @@ export function runCpu(
       threshold: JIT_THRESHOLD,
       chunk: JIT_CHUNK,
       dmaDirty: buffers.dmaDirty ? new Int32Array(buffers.dmaDirty) : undefined,
-      hotness: buffers.codeHeat ? new Uint16Array(buffers.codeHeat) : undefined,
     })
     : null;
   if (start.jit && !jit) log("translator off: guest RAM has no WebAssembly.Memory");

@@ -120,8 +120,7 @@ export interface CpuProtocol {
   config: CpuConfig;
   /**
    * ram, control, plic, dmaDirty (the pages devices wrote, one bit each:
-   * devices/virtio/ram.ts), codeHeat (with several harts: the translator's
-   * hotness counters they share, 2 bytes per RAM page), slot<n> for each slot in config.slots, input (the
+   * devices/virtio/ram.ts), slot<n> for each slot in config.slots, input (the
    * terminal's byte ring, read by the SBI console and the UART while the guest
    * polls them: actors/cpu/polled_input.ts), and output (a byte ring for the
    * guest's output from a library machine; absent, it goes to stdout), and

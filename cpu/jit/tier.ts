@@ -67,13 +67,6 @@ export interface JitOptions {
    * translated page whose bit is set is dropped before it is entered again.
    */
   dmaDirty?: Int32Array;
-  /**
-   * The hotness counters, one per RAM page, shared by every hart's Jit (--smp,
-   * docs/smp.md): a page another hart found hot is translated at this hart's
-   * first visit instead of after its own ~4 M interpreted instructions there.
-   * Unsynchronized increments: a lost count only delays a translation.
-   */
-  hotness?: Uint16Array;
 }
 
 export interface JitStats {
@@ -255,10 +248,7 @@ export class Jit {
     }
     const n = mem.ramBytes / 4096;
     this.pages = new Array(n);
-    if (opts.hotness !== undefined && opts.hotness.length < n) {
-      throw new Error(`jit: the hotness counters cover fewer than the ${n} RAM pages`);
-    }
-    this.hot = opts.hotness ?? new Uint16Array(n);
+    this.hot = new Uint16Array(n);
     this.threshold = Math.max(1, Math.min(65535, opts.threshold ?? 16));
     this.missThreshold = Math.max(1, opts.missThreshold ?? Math.min(this.threshold, 64));
     this.chunk = Math.max(1, opts.chunk ?? CHUNK);
