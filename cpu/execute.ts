@@ -10,7 +10,15 @@
 
 import type { Hart } from "./hart.ts";
 import { compressedTable } from "./compressed.ts";
-import { ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_MASK, translateFill } from "./mmu.ts";
+import {
+  ACC_FETCH,
+  ACC_LOAD,
+  ACC_STORE,
+  EXACT_VA,
+  TLB_MASK,
+  translateFill,
+  wideVa,
+} from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
 import { execCsr, markFsDirty } from "./csr.ts";
 import { WATCH_READ, WATCH_WRITE, watchHit } from "./debug.ts";
@@ -291,7 +299,7 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (!loadSlow(h, va, f3, rd, pc)) {
+        if (!loadSlow(h, va, f3, rd, pc, insn)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -353,7 +361,7 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (!storeValue(h, va, 1 << f3, x[rs2], pc)) {
+        if (!storeSlow(h, va, 1 << f3, x[rs2], pc, insn)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -856,15 +864,45 @@ function mmioRead(h: Hart, pa: number, size: number, va: number, epc: number): b
   return BigInt(v);
 }
 
-/** Slow path of the integer loads: write x[rd] with the right extension. */
-function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boolean {
+/**
+ * Slow path of the integer loads: write x[rd] with the right extension. A
+ * double `va` beyond EXACT_VA is not exact: the address is made again from
+ * the register and the immediate (cpu/mmu.ts, "Wide addresses").
+ */
+function loadSlow(
+  h: Hart,
+  va: number,
+  f3: number,
+  rd: number,
+  epc: number,
+  insn: number,
+): boolean {
   const size = 1 << (f3 & 3);
+  const wide = !(va > -EXACT_VA && va < EXACT_VA);
+  if (wide) va = wideVa(h, (insn >>> 15) & 31, insn >> 20);
   const v = loadValue(h, va, size, epc);
+  if (wide) h.wideVpn = NaN;
   if (v === null) return false;
   if (f3 >= 4) h.x[rd] = v;
   else h.x[rd] = BigInt.asIntN(size * 8, v);
   h.x[0] = 0n;
   return true;
+}
+
+/** Slow path of the integer stores (wide addresses as in loadSlow). false = trapped. */
+function storeSlow(
+  h: Hart,
+  va: number,
+  size: number,
+  v: bigint,
+  epc: number,
+  insn: number,
+): boolean {
+  if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, v, epc);
+  const wva = wideVa(h, (insn >>> 15) & 31, ((insn >> 20) & ~31) | ((insn >>> 7) & 31));
+  const ok = storeValue(h, wva, size, v, epc);
+  h.wideVpn = NaN;
+  return ok;
 }
 
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
@@ -932,10 +970,18 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
 const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
 
 function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const rs1 = (insn >>> 15) & 31;
+  const va = h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
+  if (va > -EXACT_VA && va < EXACT_VA) return amo(h, insn, raw, pc, va);
+  const ok = amo(h, insn, raw, pc, wideVa(h, rs1, 0)); // (cpu/mmu.ts, "Wide addresses")
+  h.wideVpn = NaN;
+  return ok;
+}
+
+function amo(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
   const f3 = (insn >>> 12) & 7;
   const f5 = insn >>> 27;
   const rd = (insn >>> 7) & 31;
-  const rs1 = (insn >>> 15) & 31;
   const rs2 = (insn >>> 20) & 31;
   if (f3 !== 2 && f3 !== 3) {
     illegal(h, raw, pc);
@@ -944,7 +990,6 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   const size = f3 === 2 ? 4 : 8;
   const bits = size * 8;
   const xw = h.xw;
-  const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
   const misaligned = (va & (size - 1)) !== 0;
   if (h.watches !== null) {
     const acc = f5 === 2 ? WATCH_READ : f5 === 3 ? WATCH_WRITE : WATCH_READ | WATCH_WRITE;
@@ -1237,6 +1282,15 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
   const isStore = (insn & 0x7f) === 0x27;
   const imm = isStore ? ((insn >> 20) & ~31) | ((insn >>> 7) & 31) : insn >> 20;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + imm;
+  if (va > -EXACT_VA && va < EXACT_VA) return fpAccess(h, insn, pc, va);
+  const ok = fpAccess(h, insn, pc, wideVa(h, rs1, imm)); // (cpu/mmu.ts, "Wide addresses")
+  h.wideVpn = NaN;
+  return ok;
+}
+
+function fpAccess(h: Hart, insn: number, pc: number, va: number): boolean {
+  const f3 = (insn >>> 12) & 7;
+  const isStore = (insn & 0x7f) === 0x27;
   const fw = h.fw, fbits = h.fpu.bits;
   // Fast path: an aligned access to a RAM page already in the TLB.
   const vpn = Math.floor(va / 4096);
@@ -1325,7 +1379,10 @@ function execSystem(h: Hart, insn: number, raw: number, pc: number, ilen: number
       if (rs1 === 0) {
         if (asid < 0) h.flushTlb();
         else h.flushTlbAsid(asid);
-      } else h.flushTlbPage(h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0), asid);
+      } else {
+        // The page number from the register's halves: exact for Sv57's wide pages too.
+        h.flushTlbVpn(h.xw[2 * rs1 + 1] * 1048576 + Math.floor((h.xw[2 * rs1] >>> 0) / 4096), asid);
+      }
       h.pcN = pc + ilen;
     }
     return RUN_BUDGET;
