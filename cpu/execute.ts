@@ -17,6 +17,7 @@ import {
   EXACT_VA,
   TLB_MASK,
   translateFill,
+  WIDE_BASE,
   wideVa,
 } from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
@@ -879,7 +880,14 @@ function loadSlow(
 ): boolean {
   const size = 1 << (f3 & 3);
   const wide = !(va > -EXACT_VA && va < EXACT_VA);
-  if (wide) va = wideVa(h, (insn >>> 15) & 31, insn >> 20);
+  if (wide) {
+    va = wideVa(h, (insn >>> 15) & 31, insn >> 20);
+    const hit = loadWideHit(h, va, f3, rd);
+    if (hit) {
+      h.wideVpn = NaN;
+      return true;
+    }
+  }
   const v = loadValue(h, va, size, epc);
   if (wide) h.wideVpn = NaN;
   if (v === null) return false;
@@ -900,9 +908,87 @@ function storeSlow(
 ): boolean {
   if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, v, epc);
   const wva = wideVa(h, (insn >>> 15) & 31, ((insn >> 20) & ~31) | ((insn >>> 7) & 31));
-  const ok = storeValue(h, wva, size, v, epc);
+  const ok = storeWideHit(h, wva, (insn >>> 12) & 7, insn) || storeValue(h, wva, size, v, epc);
   h.wideVpn = NaN;
   return ok;
+}
+
+/**
+ * A wide load (window address `va`, cpu/mmu.ts) whose page is in the load
+ * TLB under its wide tag, aligned: read RAM as the hot path does, with no
+ * BigInt. false = not that case (the caller takes loadValue's way).
+ */
+function loadWideHit(h: Hart, va: number, f3: number, rd: number): boolean {
+  const vpn = h.wideVpn, i = h.dBase + (vpn & TLB_MASK);
+  if (h.rTag[i] !== vpn + 0.5 || h.watches !== null) return false;
+  const p = h.rAdd[i] + (va - WIDE_BASE), xw = h.xw;
+  let v: number;
+  switch (f3) {
+    case 0:
+      v = h.ram8s[p];
+      break;
+    case 1:
+      if (p & 1) return false;
+      v = h.ram16s[p >>> 1];
+      break;
+    case 2:
+      if (p & 3) return false;
+      v = h.ram32[p >>> 2];
+      break;
+    case 3:
+      if (p & 7) return false;
+      h.x[rd] = h.ram64[p >>> 3];
+      h.x[0] = 0n;
+      return true;
+    case 4:
+      xw[2 * rd] = h.ram8[p];
+      xw[2 * rd + 1] = 0;
+      h.x[0] = 0n;
+      return true;
+    case 5:
+      if (p & 1) return false;
+      xw[2 * rd] = h.ram16[p >>> 1];
+      xw[2 * rd + 1] = 0;
+      h.x[0] = 0n;
+      return true;
+    case 6:
+      if (p & 3) return false;
+      xw[2 * rd] = h.ram32[p >>> 2];
+      xw[2 * rd + 1] = 0;
+      h.x[0] = 0n;
+      return true;
+    default:
+      return false;
+  }
+  xw[2 * rd] = v;
+  xw[2 * rd + 1] = v >> 31;
+  h.x[0] = 0n;
+  return true;
+}
+
+/** The store counterpart of loadWideHit (x[rs2] from the instruction). */
+function storeWideHit(h: Hart, va: number, f3: number, insn: number): boolean {
+  const vpn = h.wideVpn, i = h.dBase + (vpn & TLB_MASK);
+  if (h.wTag[i] !== vpn + 0.5 || h.watches !== null) return false;
+  const p = h.wAdd[i] + (va - WIDE_BASE), rs2 = (insn >>> 20) & 31;
+  switch (f3) {
+    case 0:
+      h.ram8[p] = h.xw[2 * rs2];
+      return true;
+    case 1:
+      if (p & 1) return false;
+      h.ram16[p >>> 1] = h.xw[2 * rs2];
+      return true;
+    case 2:
+      if (p & 3) return false;
+      h.ram32[p >>> 2] = h.xw[2 * rs2];
+      return true;
+    case 3:
+      if (p & 7) return false;
+      h.ram64[p >>> 3] = h.x[rs2];
+      return true;
+  }
+  return false;
 }
 
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */

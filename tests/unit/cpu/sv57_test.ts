@@ -99,6 +99,10 @@ Deno.test("sv57: loads above 2^53 that differ in their low bits read different b
     A.lw(21, -0x7fc, 18), // +0x807
     ...li(22, VA_HI + 0xffdn),
     A.ld(23, 0, 22), // across into page 1
+    A.lb(25, 18, 6), // sign-extended: pattern(18) = 0x81
+    A.lw(26, 16, 6), // pattern(19) = 0x88: a negative word
+    A.lwu(27, 16, 6),
+    A.lhu(28, 18, 6),
   );
   const h = machine57(body);
   runToExit(h);
@@ -110,6 +114,11 @@ Deno.test("sv57: loads above 2^53 that differ in their low bits read different b
   assert.equal(u64(h, 20), patternValue(0x7f8, 8));
   assert.equal(h.x[21], BigInt.asIntN(32, patternValue(0x807, 4)));
   assert.equal(u64(h, 23), patternValue(0xffd, 8));
+  assert.equal(h.x[25], -127n);
+  assert.equal(h.x[26], BigInt.asIntN(32, patternValue(16, 4)));
+  assert.ok(h.x[26] < 0n);
+  assert.equal(h.x[27], patternValue(16, 4));
+  assert.equal(h.x[28], patternValue(18, 2));
   // A set on both leaves, D on neither.
   assert.equal(pteFlags(h, L0T, 0) & (AB | D), AB);
   assert.equal(pteFlags(h, L0T, 1) & (AB | D), AB);
