@@ -362,7 +362,7 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (!storeSlow(h, va, 1 << f3, x[rs2], pc, insn)) {
+        if (!storeSlow(h, va, f3, pc, insn)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -897,18 +897,15 @@ function loadSlow(
   return true;
 }
 
-/** Slow path of the integer stores (wide addresses as in loadSlow). false = trapped. */
-function storeSlow(
-  h: Hart,
-  va: number,
-  size: number,
-  v: bigint,
-  epc: number,
-  insn: number,
-): boolean {
-  if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, v, epc);
+/**
+ * Slow path of the integer stores (wide addresses as in loadSlow; x[rs2] is
+ * read here, not by the caller: a BigInt read allocates). false = trapped.
+ */
+function storeSlow(h: Hart, va: number, f3: number, epc: number, insn: number): boolean {
+  const size = 1 << f3, rs2 = (insn >>> 20) & 31;
+  if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, h.x[rs2], epc);
   const wva = wideVa(h, (insn >>> 15) & 31, ((insn >> 20) & ~31) | ((insn >>> 7) & 31));
-  const ok = storeWideHit(h, wva, (insn >>> 12) & 7, insn) || storeValue(h, wva, size, v, epc);
+  const ok = storeWideHit(h, wva, f3, insn) || storeValue(h, wva, size, h.x[rs2], epc);
   h.wideVpn = NaN;
   return ok;
 }
