@@ -17,7 +17,6 @@ import {
   EXACT_VA,
   TLB_MASK,
   translateFill,
-  WIDE_BASE,
   wideVa,
 } from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
@@ -881,12 +880,8 @@ function loadSlow(
   const size = 1 << (f3 & 3);
   const wide = !(va > -EXACT_VA && va < EXACT_VA);
   if (wide) {
+    if (loadWideHit(h, f3, rd, insn)) return true;
     va = wideVa(h, (insn >>> 15) & 31, insn >> 20);
-    const hit = loadWideHit(h, va, f3, rd);
-    if (hit) {
-      h.wideVpn = NaN;
-      return true;
-    }
   }
   const v = loadValue(h, va, size, epc);
   if (wide) h.wideVpn = NaN;
@@ -904,21 +899,26 @@ function loadSlow(
 function storeSlow(h: Hart, va: number, f3: number, epc: number, insn: number): boolean {
   const size = 1 << f3, rs2 = (insn >>> 20) & 31;
   if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, h.x[rs2], epc);
-  const wva = wideVa(h, (insn >>> 15) & 31, ((insn >> 20) & ~31) | ((insn >>> 7) & 31));
-  const ok = storeWideHit(h, wva, f3, insn) || storeValue(h, wva, size, h.x[rs2], epc);
+  const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+  if (storeWideHit(h, f3, insn, imm)) return true;
+  const wva = wideVa(h, (insn >>> 15) & 31, imm);
+  const ok = storeValue(h, wva, size, h.x[rs2], epc);
   h.wideVpn = NaN;
   return ok;
 }
 
 /**
- * A wide load (window address `va`, cpu/mmu.ts) whose page is in the load
- * TLB under its wide tag, aligned: read RAM as the hot path does, with no
- * BigInt. false = not that case (the caller takes loadValue's way).
+ * A wide load (cpu/mmu.ts) whose page is in the load TLB under its wide tag,
+ * aligned: the exact page and offset from the register's halves, then RAM as
+ * the hot path reads it, with no BigInt. false = not that case (the caller
+ * takes loadValue's way, on a window address).
  */
-function loadWideHit(h: Hart, va: number, f3: number, rd: number): boolean {
-  const vpn = h.wideVpn, i = h.dBase + (vpn & TLB_MASK);
+function loadWideHit(h: Hart, f3: number, rd: number, insn: number): boolean {
+  const xw = h.xw, rs1 = (insn >>> 15) & 31;
+  const s = (xw[2 * rs1] >>> 0) + (insn >> 20), c = Math.floor(s / 4096);
+  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
   if (h.rTag[i] !== vpn + 0.5 || h.watches !== null) return false;
-  const p = h.rAdd[i] + (va - WIDE_BASE), xw = h.xw;
+  const p = h.rAdd[i] + (s - c * 4096);
   let v: number;
   switch (f3) {
     case 0:
@@ -964,10 +964,12 @@ function loadWideHit(h: Hart, va: number, f3: number, rd: number): boolean {
 }
 
 /** The store counterpart of loadWideHit (x[rs2] from the instruction). */
-function storeWideHit(h: Hart, va: number, f3: number, insn: number): boolean {
-  const vpn = h.wideVpn, i = h.dBase + (vpn & TLB_MASK);
+function storeWideHit(h: Hart, f3: number, insn: number, imm: number): boolean {
+  const xw = h.xw, rs1 = (insn >>> 15) & 31;
+  const s = (xw[2 * rs1] >>> 0) + imm, c = Math.floor(s / 4096);
+  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
   if (h.wTag[i] !== vpn + 0.5 || h.watches !== null) return false;
-  const p = h.wAdd[i] + (va - WIDE_BASE), rs2 = (insn >>> 20) & 31;
+  const p = h.wAdd[i] + (s - c * 4096), rs2 = (insn >>> 20) & 31;
   switch (f3) {
     case 0:
       h.ram8[p] = h.xw[2 * rs2];

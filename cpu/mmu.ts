@@ -187,7 +187,12 @@ function pageFault(h: Hart, va: number, acc: number): number {
  * Returns the physical address or -1 (fault recorded in the hart).
  */
 export function translateFill(h: Hart, va: number, acc: number): number {
-  if (!(va > -EXACT_VA && va < EXACT_VA)) return translateFillWide(h, va, acc);
+  if (!(va > -EXACT_VA && va < EXACT_VA)) {
+    if (h.wideVpn === h.wideVpn) return translateFillWide(h, va, acc);
+    h.faultCause = ACCESS_FAULT[acc]; // a hot path's rounded number: refused, not walked
+    h.faultTval = va;
+    return -1;
+  }
   const pa = translate(h, va, acc);
   if (pa < 0) return -1;
   const off = pa - h.ramBase;
