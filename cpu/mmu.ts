@@ -15,9 +15,11 @@
 // runs the ordinary slow-path code on a *window* address, WIDE_BASE + the
 // offset in the page (+ 4096 for the next page), while Hart.wideVpn holds the
 // exact page number; translate() and trap tvals map the window back. Wide
-// pages are cached in the same TLB arrays under the tag vpn + 0.5, which no
-// hot path (interpreter or translated code) can produce, so only this slow
-// path ever hits them. Read next: cpu/trap.ts.
+// pages are cached in the same TLB arrays under the tag vpn + 0.5 (add = the
+// page's RAM offset), which the interpreter's hot path (Math.floor of a
+// double) never produces: only its slow path (loadWideHit, storeWideHit)
+// and translated code, whose va is an exact i64, look for it (cpu/jit/emit.ts,
+// for a hart with Sv57). Only the slow path fills it. Read next: cpu/trap.ts.
 
 import type { Hart } from "./hart.ts";
 

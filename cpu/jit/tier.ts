@@ -406,7 +406,7 @@ export class Jit {
     const nextRam = h.fTag[nti] === nextVpn ? h.fAdd[nti] + vbase + 4096 : -1;
     const straddleHi = nextRam >= 0 && nextRam < this.mem.ramBytes ? h.ram16[nextRam >>> 1] : -1;
     const runs = findRuns(h.ram16, page * 4096, entries, straddleHi);
-    const bytes = emitPage(runs, vbase, this.mem.layout);
+    const bytes = emitPage(runs, vbase, this.mem.layout, this.hart.sv57);
     const leaders = new Uint8Array(2048);
     for (const r of runs) leaders[r.off >>> 1] = 1;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);

@@ -7,7 +7,8 @@
 // branches, counted loops (back-edges), jal/jalr, untranslated instructions
 // (CSR reads), budget exits and code across two pages; once more in S-mode
 // under Sv57 with the data at 0xff60… (beyond 2^53: cpu/mmu.ts's wide
-// addresses, which translated code leaves to the interpreter). A second test
+// addresses, which the interpreter's slow path fills and translated code
+// then uses). A second test
 // rewrites code the translator has already translated; a third stops a
 // translated endless loop from another thread. Read next: cpu/jit/tier.ts.
 
@@ -488,7 +489,7 @@ Deno.test("cpu jit lockstep: random programs in S-mode with Sv57 data beyond 2^5
     compiled += jit.stats.compiles;
     exits += jit.stats.interpExits;
   }
-  // Translated code ran, and left every wide access to the interpreter.
+  // Translated code ran; its first access to each wide page left to the interpreter.
   assert.ok(compiled >= 40 && exits >= 200, `compiles ${compiled}, exits ${exits}`);
 });
 
