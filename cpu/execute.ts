@@ -299,7 +299,12 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (!loadSlow(h, va, f3, rd, pc, insn)) {
+        // (beyond EXACT_VA the double is not exact: cpu/mmu.ts, "Wide addresses")
+        if (
+          va > -EXACT_VA && va < EXACT_VA
+            ? !loadSlow(h, va, f3, rd, pc)
+            : !loadWide(h, f3, rd, pc, insn)
+        ) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -361,7 +366,11 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (!storeSlow(h, va, f3, pc, insn)) {
+        if (
+          va > -EXACT_VA && va < EXACT_VA
+            ? !storeValue(h, va, 1 << f3, x[rs2], pc)
+            : !storeWide(h, f3, pc, insn)
+        ) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -552,8 +561,13 @@ export function runBatch(h: Hart, max: number): number {
         dBase = h.dBase;
         continue;
       }
-      case 0x2f: // AMO
-        if (!execAmo(h, insn, raw, pc)) {
+      case 0x2f: { // AMO
+        const ava = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
+        if (
+          ava > -EXACT_VA && ava < EXACT_VA
+            ? !execAmo(h, insn, raw, pc, ava)
+            : !execAmoWide(h, insn, raw, pc)
+        ) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -570,6 +584,7 @@ export function runBatch(h: Hart, max: number): number {
           if (h.stopRequested) status = RUN_STOP;
         }
         break;
+      }
       case 0x07: // LOAD-FP
       case 0x27: // STORE-FP
         if (!fpLoadStore(h, insn, raw, pc)) {
@@ -864,27 +879,10 @@ function mmioRead(h: Hart, pa: number, size: number, va: number, epc: number): b
   return BigInt(v);
 }
 
-/**
- * Slow path of the integer loads: write x[rd] with the right extension. A
- * double `va` beyond EXACT_VA is not exact: the address is made again from
- * the register and the immediate (cpu/mmu.ts, "Wide addresses").
- */
-function loadSlow(
-  h: Hart,
-  va: number,
-  f3: number,
-  rd: number,
-  epc: number,
-  insn: number,
-): boolean {
+/** Slow path of the integer loads: write x[rd] with the right extension. */
+function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boolean {
   const size = 1 << (f3 & 3);
-  const wide = !(va > -EXACT_VA && va < EXACT_VA);
-  if (wide) {
-    if (loadWideHit(h, f3, rd, insn)) return true;
-    va = wideVa(h, (insn >>> 15) & 31, insn >> 20);
-  }
   const v = loadValue(h, va, size, epc);
-  if (wide) h.wideVpn = NaN;
   if (v === null) return false;
   if (f3 >= 4) h.x[rd] = v;
   else h.x[rd] = BigInt.asIntN(size * 8, v);
@@ -892,17 +890,25 @@ function loadSlow(
   return true;
 }
 
-/**
- * Slow path of the integer stores (wide addresses as in loadSlow; x[rs2] is
- * read here, not by the caller: a BigInt read allocates). false = trapped.
- */
-function storeSlow(h: Hart, va: number, f3: number, epc: number, insn: number): boolean {
-  const size = 1 << f3, rs2 = (insn >>> 20) & 31;
-  if (va > -EXACT_VA && va < EXACT_VA) return storeValue(h, va, size, h.x[rs2], epc);
+// The wide loads and stores (cpu/mmu.ts, "Wide addresses") are their own
+// functions, called from the loop's slow branch: kept out of loadSlow, which
+// V8 inlines into runBatch, so they take nothing from its inlining budget
+// (the shift helpers need it; measured with --trace-turbo-inlining).
+
+/** An integer load whose double address was not exact: made again from the register. */
+function loadWide(h: Hart, f3: number, rd: number, epc: number, insn: number): boolean {
+  if (loadWideHit(h, f3, rd, insn)) return true;
+  const ok = loadSlow(h, wideVa(h, (insn >>> 15) & 31, insn >> 20), f3, rd, epc);
+  h.wideVpn = NaN;
+  return ok;
+}
+
+/** The store counterpart of loadWide. */
+function storeWide(h: Hart, f3: number, epc: number, insn: number): boolean {
   const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
   if (storeWideHit(h, f3, insn, imm)) return true;
-  const wva = wideVa(h, (insn >>> 15) & 31, imm);
-  const ok = storeValue(h, wva, size, h.x[rs2], epc);
+  const va = wideVa(h, (insn >>> 15) & 31, imm);
+  const ok = storeValue(h, va, 1 << f3, h.x[(insn >>> 20) & 31], epc);
   h.wideVpn = NaN;
   return ok;
 }
@@ -1054,16 +1060,15 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
 /** funct5 of SC and the AMOs: add swap sc xor or and min max minu maxu. */
 const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
 
-function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
-  const rs1 = (insn >>> 15) & 31;
-  const va = h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
-  if (va > -EXACT_VA && va < EXACT_VA) return amo(h, insn, raw, pc, va);
-  const ok = amo(h, insn, raw, pc, wideVa(h, rs1, 0)); // (cpu/mmu.ts, "Wide addresses")
+/** An AMO or LR/SC whose address x[rs1] is beyond EXACT_VA (cpu/mmu.ts, "Wide addresses"). */
+function execAmoWide(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const ok = execAmo(h, insn, raw, pc, wideVa(h, (insn >>> 15) & 31, 0));
   h.wideVpn = NaN;
   return ok;
 }
 
-function amo(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
+/** An AMO or LR/SC at virtual address va (x[rs1], or a wide access's window address). */
+function execAmo(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
   const f3 = (insn >>> 12) & 7;
   const f5 = insn >>> 27;
   const rd = (insn >>> 7) & 31;
@@ -1367,15 +1372,7 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
   const isStore = (insn & 0x7f) === 0x27;
   const imm = isStore ? ((insn >> 20) & ~31) | ((insn >>> 7) & 31) : insn >> 20;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + imm;
-  if (va > -EXACT_VA && va < EXACT_VA) return fpAccess(h, insn, pc, va);
-  const ok = fpAccess(h, insn, pc, wideVa(h, rs1, imm)); // (cpu/mmu.ts, "Wide addresses")
-  h.wideVpn = NaN;
-  return ok;
-}
-
-function fpAccess(h: Hart, insn: number, pc: number, va: number): boolean {
-  const f3 = (insn >>> 12) & 7;
-  const isStore = (insn & 0x7f) === 0x27;
+  if (!(va > -EXACT_VA && va < EXACT_VA)) return fpLoadStoreWide(h, insn, pc, rs1, imm);
   const fw = h.fw, fbits = h.fpu.bits;
   // Fast path: an aligned access to a RAM page already in the TLB.
   const vpn = Math.floor(va / 4096);
@@ -1421,6 +1418,29 @@ function fpAccess(h: Hart, insn: number, pc: number, va: number): boolean {
   } else fbits[rd] = BigInt.asIntN(64, v);
   markFsDirty(h);
   return true;
+}
+
+/** An FP load or store whose double address was not exact (cpu/mmu.ts, "Wide addresses"). */
+function fpLoadStoreWide(h: Hart, insn: number, pc: number, rs1: number, imm: number): boolean {
+  const va = wideVa(h, rs1, imm);
+  const single = ((insn >>> 12) & 7) === 2, size = single ? 4 : 8;
+  let ok: boolean;
+  if ((insn & 0x7f) === 0x27) {
+    const rs2 = (insn >>> 20) & 31;
+    ok = storeValue(h, va, size, single ? BigInt(h.fw[2 * rs2] >>> 0) : h.fpu.bits[rs2], pc);
+  } else {
+    const v = loadValue(h, va, size, pc), rd = (insn >>> 7) & 31;
+    ok = v !== null;
+    if (v !== null) {
+      if (single) {
+        h.fw[2 * rd] = Number(v);
+        h.fw[2 * rd + 1] = -1; // NaN-box the single
+      } else h.fpu.bits[rd] = BigInt.asIntN(64, v);
+      markFsDirty(h);
+    }
+  }
+  h.wideVpn = NaN;
+  return ok;
 }
 
 function fpExecute(h: Hart, insn: number, raw: number, pc: number): boolean {
