@@ -299,12 +299,7 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        // (beyond EXACT_VA the double is not exact: cpu/mmu.ts, "Wide addresses")
-        if (
-          va > -EXACT_VA && va < EXACT_VA
-            ? !loadSlow(h, va, f3, rd, pc)
-            : !loadWide(h, f3, rd, pc, insn)
-        ) {
+        if (!loadSlow(h, va, f3, rd, pc)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -366,11 +361,7 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
-        if (
-          va > -EXACT_VA && va < EXACT_VA
-            ? !storeValue(h, va, 1 << f3, x[rs2], pc)
-            : !storeWide(h, f3, pc, insn)
-        ) {
+        if (!storeValue(h, va, 1 << f3, x[rs2], pc)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -561,13 +552,8 @@ export function runBatch(h: Hart, max: number): number {
         dBase = h.dBase;
         continue;
       }
-      case 0x2f: { // AMO
-        const ava = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
-        if (
-          ava > -EXACT_VA && ava < EXACT_VA
-            ? !execAmo(h, insn, raw, pc, ava)
-            : !execAmoWide(h, insn, raw, pc)
-        ) {
+      case 0x2f: // AMO
+        if (!execAmo(h, insn, raw, pc)) {
           pc = h.pcN;
           fVa = NaN; // a trap: privilege and sets may have changed
           dBase = h.dBase;
@@ -584,7 +570,6 @@ export function runBatch(h: Hart, max: number): number {
           if (h.stopRequested) status = RUN_STOP;
         }
         break;
-      }
       case 0x07: // LOAD-FP
       case 0x27: // STORE-FP
         if (!fpLoadStore(h, insn, raw, pc)) {
@@ -798,6 +783,7 @@ function fetchPa(h: Hart, va: number, epc = va): number {
  * zero-extended value, or null after taking a trap.
  */
 export function loadValue(h: Hart, va: number, size: number, epc: number): bigint | null {
+  if (!(va > -EXACT_VA && va < EXACT_VA) && h.wideVpn !== h.wideVpn) return loadWide(h, size, epc);
   if (h.watches !== null && watchHit(h, va, size, WATCH_READ, epc)) return null;
   const pa = translateFill(h, va, ACC_LOAD);
   if (pa < 0) {
@@ -890,86 +876,71 @@ function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boo
   return true;
 }
 
-// The wide loads and stores (cpu/mmu.ts, "Wide addresses") are their own
-// functions, called from the loop's slow branch: kept out of loadSlow, which
-// V8 inlines into runBatch, so they take nothing from its inlining budget
-// (the shift helpers need it; measured with --trace-turbo-inlining).
+// Wide integer loads and stores (cpu/mmu.ts, "Wide addresses"). The loop
+// itself (runBatch) knows nothing of them: its slow paths hand the rounded
+// address to loadValue/storeValue, which send it here; the instruction is
+// read again from the code page the loop fetched it from, for its register
+// and immediate. (Any change to runBatch, or to loadSlow which V8 inlines
+// into it, moves V8's inlining decisions there: seen with
+// --trace-turbo-inlining as a shift helper left out and cpu_core 3% slower.)
 
-/** An integer load whose double address was not exact: made again from the register. */
-function loadWide(h: Hart, f3: number, rd: number, epc: number, insn: number): boolean {
-  if (loadWideHit(h, f3, rd, insn)) return true;
-  const ok = loadSlow(h, wideVa(h, (insn >>> 15) & 31, insn >> 20), f3, rd, epc);
-  h.wideVpn = NaN;
-  return ok;
+/** The instruction at `pc`, which the loop is executing (expanded if compressed). */
+function insnAt(h: Hart, pc: number): number {
+  let off = pc - h.fetchVa; // the loop keeps the code page of pc in fetchVa/fetchOff
+  if (!(off >= 0 && off < 4096)) {
+    const pa = fetchPa(h, pc); // (not reached: kept for safety; the page was just fetched)
+    if (pa < 0) return 0;
+    off = pa - h.ramBase - h.fetchOff;
+  }
+  const lo = h.ram16[(h.fetchOff + off) >>> 1];
+  if ((lo & 3) !== 3) return compressedTable()[lo];
+  if (off < 4094) return (lo | (h.ram16[(h.fetchOff + off + 2) >>> 1] << 16)) | 0;
+  // Straddling two pages: the upper half through the fetch TLB (filled by that fetch).
+  const fv = h.fetchVa, fo = h.fetchOff;
+  const pa2 = fetchPa(h, pc + 2, pc);
+  h.fetchVa = fv;
+  h.fetchOff = fo;
+  return pa2 < 0 ? 0 : (lo | (h.ram16[(pa2 - h.ramBase) >>> 1] << 16)) | 0;
 }
 
-/** The store counterpart of loadWide. */
-function storeWide(h: Hart, f3: number, epc: number, insn: number): boolean {
+/** loadValue for the loop's integer load at epc, whose double address was not exact. */
+function loadWide(h: Hart, size: number, epc: number): bigint | null {
+  const insn = insnAt(h, epc);
+  // The exact page and offset from the register's halves; a page cached under
+  // its wide tag and an aligned access: straight from RAM (zero-extended, as
+  // loadValue returns it).
+  const xw = h.xw, rs1 = (insn >>> 15) & 31;
+  const s = (xw[2 * rs1] >>> 0) + (insn >> 20), c = Math.floor(s / 4096);
+  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
+  if (h.rTag[i] === vpn + 0.5 && h.watches === null) {
+    const p = h.rAdd[i] + (s - c * 4096);
+    if ((p & (size - 1)) === 0) {
+      if (size === 8) return BigInt.asUintN(64, h.ram64[p >>> 3]);
+      if (size === 4) return BigInt(h.ram32[p >>> 2] >>> 0);
+      if (size === 2) return BigInt(h.ram16[p >>> 1]);
+      return BigInt(h.ram8[p]);
+    }
+  }
+  const v = loadValue(h, wideVa(h, rs1, insn >> 20), size, epc);
+  h.wideVpn = NaN;
+  return v;
+}
+
+/** storeValue for the loop's integer store at epc, whose double address was not exact. */
+function storeWide(h: Hart, size: number, v: bigint, epc: number): boolean {
+  const insn = insnAt(h, epc);
   const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
-  if (storeWideHit(h, f3, insn, imm)) return true;
-  const va = wideVa(h, (insn >>> 15) & 31, imm);
-  const ok = storeValue(h, va, 1 << f3, h.x[(insn >>> 20) & 31], epc);
+  if (storeWideHit(h, (insn >>> 12) & 7, insn, imm)) return true;
+  const ok = storeValue(h, wideVa(h, (insn >>> 15) & 31, imm), size, v, epc);
   h.wideVpn = NaN;
   return ok;
 }
 
 /**
- * A wide load (cpu/mmu.ts) whose page is in the load TLB under its wide tag,
- * aligned: the exact page and offset from the register's halves, then RAM as
- * the hot path reads it, with no BigInt. false = not that case (the caller
- * takes loadValue's way, on a window address).
+ * A wide store (cpu/mmu.ts) whose page is in the store TLB under its wide
+ * tag, aligned: the exact page and offset from the register's halves, then
+ * RAM as the hot path writes it. false = not that case (storeValue's way).
  */
-function loadWideHit(h: Hart, f3: number, rd: number, insn: number): boolean {
-  const xw = h.xw, rs1 = (insn >>> 15) & 31;
-  const s = (xw[2 * rs1] >>> 0) + (insn >> 20), c = Math.floor(s / 4096);
-  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
-  if (h.rTag[i] !== vpn + 0.5 || h.watches !== null) return false;
-  const p = h.rAdd[i] + (s - c * 4096);
-  let v: number;
-  switch (f3) {
-    case 0:
-      v = h.ram8s[p];
-      break;
-    case 1:
-      if (p & 1) return false;
-      v = h.ram16s[p >>> 1];
-      break;
-    case 2:
-      if (p & 3) return false;
-      v = h.ram32[p >>> 2];
-      break;
-    case 3:
-      if (p & 7) return false;
-      h.x[rd] = h.ram64[p >>> 3];
-      h.x[0] = 0n;
-      return true;
-    case 4:
-      xw[2 * rd] = h.ram8[p];
-      xw[2 * rd + 1] = 0;
-      h.x[0] = 0n;
-      return true;
-    case 5:
-      if (p & 1) return false;
-      xw[2 * rd] = h.ram16[p >>> 1];
-      xw[2 * rd + 1] = 0;
-      h.x[0] = 0n;
-      return true;
-    case 6:
-      if (p & 3) return false;
-      xw[2 * rd] = h.ram32[p >>> 2];
-      xw[2 * rd + 1] = 0;
-      h.x[0] = 0n;
-      return true;
-    default:
-      return false;
-  }
-  xw[2 * rd] = v;
-  xw[2 * rd + 1] = v >> 31;
-  h.x[0] = 0n;
-  return true;
-}
-
-/** The store counterpart of loadWideHit (x[rs2] from the instruction). */
 function storeWideHit(h: Hart, f3: number, insn: number, imm: number): boolean {
   const xw = h.xw, rs1 = (insn >>> 15) & 31;
   const s = (xw[2 * rs1] >>> 0) + imm, c = Math.floor(s / 4096);
@@ -998,6 +969,9 @@ function storeWideHit(h: Hart, f3: number, insn: number, imm: number): boolean {
 
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
 export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: number): boolean {
+  if (!(va > -EXACT_VA && va < EXACT_VA) && h.wideVpn !== h.wideVpn) {
+    return storeWide(h, size, v, epc);
+  }
   if (h.watches !== null && watchHit(h, va, size, WATCH_WRITE, epc)) return false;
   const pa = translateFill(h, va, ACC_STORE);
   if (pa < 0) {
@@ -1060,15 +1034,17 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
 /** funct5 of SC and the AMOs: add swap sc xor or and min max minu maxu. */
 const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
 
-/** An AMO or LR/SC whose address x[rs1] is beyond EXACT_VA (cpu/mmu.ts, "Wide addresses"). */
-function execAmoWide(h: Hart, insn: number, raw: number, pc: number): boolean {
-  const ok = execAmo(h, insn, raw, pc, wideVa(h, (insn >>> 15) & 31, 0));
+function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const rs1 = (insn >>> 15) & 31;
+  const va = h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
+  if (va > -EXACT_VA && va < EXACT_VA) return amoAt(h, insn, raw, pc, va);
+  const ok = amoAt(h, insn, raw, pc, wideVa(h, rs1, 0)); // (cpu/mmu.ts, "Wide addresses")
   h.wideVpn = NaN;
   return ok;
 }
 
 /** An AMO or LR/SC at virtual address va (x[rs1], or a wide access's window address). */
-function execAmo(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
+function amoAt(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
   const f3 = (insn >>> 12) & 7;
   const f5 = insn >>> 27;
   const rd = (insn >>> 7) & 31;
