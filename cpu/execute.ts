@@ -1034,17 +1034,20 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
 /** funct5 of SC and the AMOs: add swap sc xor or and min max minu maxu. */
 const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
 
-function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
-  const rs1 = (insn >>> 15) & 31;
-  const va = h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
-  if (va > -EXACT_VA && va < EXACT_VA) return amoAt(h, insn, raw, pc, va);
-  const ok = amoAt(h, insn, raw, pc, wideVa(h, rs1, 0)); // (cpu/mmu.ts, "Wide addresses")
+/** An AMO or LR/SC whose x[rs1] is beyond EXACT_VA (cpu/mmu.ts, "Wide addresses"). */
+function execAmoWide(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const ok = execAmo(h, insn, raw, pc, wideVa(h, (insn >>> 15) & 31, 0));
   h.wideVpn = NaN;
   return ok;
 }
 
-/** An AMO or LR/SC at virtual address va (x[rs1], or a wide access's window address). */
-function amoAt(h: Hart, insn: number, raw: number, pc: number, va: number): boolean {
+/** An AMO or LR/SC at x[rs1], or at `wideAt` (a wide access's window address). */
+function execAmo(h: Hart, insn: number, raw: number, pc: number, wideAt?: number): boolean {
+  const rs1 = (insn >>> 15) & 31;
+  const va = wideAt ?? h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
+  if (wideAt === undefined && !(va > -EXACT_VA && va < EXACT_VA)) {
+    return execAmoWide(h, insn, raw, pc);
+  }
   const f3 = (insn >>> 12) & 7;
   const f5 = insn >>> 27;
   const rd = (insn >>> 7) & 31;
