@@ -17,7 +17,7 @@
 // exact page number; translate() and trap tvals map the window back. Wide
 // pages are cached in the same TLB arrays under the tag vpn + 0.5 (add = the
 // page's RAM offset), which the interpreter's hot path (Math.floor of a
-// double) never produces: only its slow path (loadWideHit, storeWideHit)
+// double) never produces: only its slow path (execute.ts loadWide, storeWide)
 // and translated code, whose va is an exact i64, look for it (cpu/jit/emit.ts,
 // for a hart with Sv57). Only the slow path fills it. Read next: cpu/trap.ts.
 
