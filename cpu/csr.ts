@@ -414,13 +414,13 @@ function legalTvec(v: bigint): number {
 
 /**
  * satp is WARL: a write with an unsupported MODE is ignored entirely (so the
- * kernel's Sv57 → Sv48 → Sv39 probe works). ASID has all 16 bits. The write
+ * kernel's Sv57 → Sv48 → Sv39 probe works; Sv57 only with HartOptions.sv57). ASID has all 16 bits. The write
  * flushes nothing: Hart.selectAsidSlot picks the TLB sets cached for this
  * (ASID, root), so a switch back to an address space finds its entries.
  */
 function writeSatp(h: Hart, v: bigint): void {
   const mode = Number(BigInt.asUintN(64, v) >> 60n);
-  if (mode !== 0 && mode !== 8 && !(mode === 9 && h.sv48)) return;
+  if (mode !== 0 && mode !== 8 && !(mode === 9 && h.sv48) && !(mode === 10 && h.sv57)) return;
   const ppn = v & SATP_PPN;
   const asid = Number((v >> 44n) & SATP_ASID);
   // Bare: ASID and PPN "should be zero" (QEMU keeps them); we keep them too.

@@ -95,12 +95,13 @@ export function debugTranslate(h: Hart, va: bigint): number {
     const pa = BigInt.asUintN(64, va);
     return pa < 2n ** 53n ? Number(pa) : -1;
   }
-  const levels = h.satpMode === 8 ? 3 : 4;
+  const levels = h.satpMode - 5; // 8 Sv39, 9 Sv48, 10 Sv57
   const vaBits = 12 + 9 * levels;
   const s = BigInt.asIntN(64, va);
   if (BigInt.asIntN(vaBits, s) !== s) return -1; // not canonical
-  const u = Number(BigInt.asUintN(vaBits, s));
-  const vpn = Math.floor(u / 4096);
+  // The page number and the offset apart: Sv57's 57-bit address is not an exact number.
+  const vpn = Number(BigInt.asUintN(vaBits, s) >> 12n);
+  const pageOff = Number(s & 4095n);
   let table = h.satpRoot;
   for (let level = levels - 1; level >= 0; level--) {
     const idx = Math.floor(vpn / 2 ** (9 * level)) % 512;
@@ -115,7 +116,7 @@ export function debugTranslate(h: Hart, va: bigint): number {
     }
     const span = 2 ** (9 * level); // pages in this leaf
     if (ppn % span !== 0) return -1; // a misaligned superpage faults
-    return (ppn + (vpn % span)) * 4096 + (u % 4096);
+    return (ppn + (vpn % span)) * 4096 + pageOff;
   }
   return -1;
 }

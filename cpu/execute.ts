@@ -10,7 +10,15 @@
 
 import type { Hart } from "./hart.ts";
 import { compressedTable } from "./compressed.ts";
-import { ACC_FETCH, ACC_LOAD, ACC_STORE, TLB_MASK, translateFill } from "./mmu.ts";
+import {
+  ACC_FETCH,
+  ACC_LOAD,
+  ACC_STORE,
+  EXACT_VA,
+  TLB_MASK,
+  translateFill,
+  wideVa,
+} from "./mmu.ts";
 import { CAUSE, checkInterrupts, mret, MSTATUS, raiseAt, sret, takeTrap } from "./trap.ts";
 import { execCsr, markFsDirty } from "./csr.ts";
 import { WATCH_READ, WATCH_WRITE, watchHit } from "./debug.ts";
@@ -778,6 +786,7 @@ function fetchPa(h: Hart, va: number, epc = va): number {
  * zero-extended value, or null after taking a trap.
  */
 export function loadValue(h: Hart, va: number, size: number, epc: number): bigint | null {
+  if (!(va > -EXACT_VA && va < EXACT_VA) && h.wideVpn !== h.wideVpn) return loadWide(h, size, epc);
   if (h.watches !== null && watchHit(h, va, size, WATCH_READ, epc)) return null;
   const pa = translateFill(h, va, ACC_LOAD);
   if (pa < 0) {
@@ -870,8 +879,102 @@ function loadSlow(h: Hart, va: number, f3: number, rd: number, epc: number): boo
   return true;
 }
 
+// Wide integer loads and stores (cpu/mmu.ts, "Wide addresses"). The loop
+// itself (runBatch) knows nothing of them: its slow paths hand the rounded
+// address to loadValue/storeValue, which send it here; the instruction is
+// read again from the code page the loop fetched it from, for its register
+// and immediate. (Any change to runBatch, or to loadSlow which V8 inlines
+// into it, moves V8's inlining decisions there: seen with
+// --trace-turbo-inlining as a shift helper left out and cpu_core 3% slower.)
+
+/** The instruction at `pc`, which the loop is executing (expanded if compressed). */
+function insnAt(h: Hart, pc: number): number {
+  let off = pc - h.fetchVa; // the loop keeps the code page of pc in fetchVa/fetchOff
+  if (!(off >= 0 && off < 4096)) {
+    const pa = fetchPa(h, pc); // (not reached: kept for safety; the page was just fetched)
+    if (pa < 0) return 0;
+    off = pa - h.ramBase - h.fetchOff;
+  }
+  const lo = h.ram16[(h.fetchOff + off) >>> 1];
+  if ((lo & 3) !== 3) return compressedTable()[lo];
+  if (off < 4094) return (lo | (h.ram16[(h.fetchOff + off + 2) >>> 1] << 16)) | 0;
+  // Straddling two pages: the upper half through the fetch TLB (filled by that fetch).
+  const fv = h.fetchVa, fo = h.fetchOff;
+  const pa2 = fetchPa(h, pc + 2, pc);
+  h.fetchVa = fv;
+  h.fetchOff = fo;
+  return pa2 < 0 ? 0 : (lo | (h.ram16[(pa2 - h.ramBase) >>> 1] << 16)) | 0;
+}
+
+/** loadValue for the loop's integer load at epc, whose double address was not exact. */
+function loadWide(h: Hart, size: number, epc: number): bigint | null {
+  const insn = insnAt(h, epc);
+  // The exact page and offset from the register's halves; a page cached under
+  // its wide tag and an aligned access: straight from RAM (zero-extended, as
+  // loadValue returns it).
+  const xw = h.xw, rs1 = (insn >>> 15) & 31;
+  const s = (xw[2 * rs1] >>> 0) + (insn >> 20), c = Math.floor(s / 4096);
+  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
+  if (h.rTag[i] === vpn + 0.5 && h.watches === null) {
+    const p = h.rAdd[i] + (s - c * 4096);
+    if ((p & (size - 1)) === 0) {
+      if (size === 8) return BigInt.asUintN(64, h.ram64[p >>> 3]);
+      if (size === 4) return BigInt(h.ram32[p >>> 2] >>> 0);
+      if (size === 2) return BigInt(h.ram16[p >>> 1]);
+      return BigInt(h.ram8[p]);
+    }
+  }
+  const v = loadValue(h, wideVa(h, rs1, insn >> 20), size, epc);
+  h.wideVpn = NaN;
+  return v;
+}
+
+/** storeValue for the loop's integer store at epc, whose double address was not exact. */
+function storeWide(h: Hart, size: number, v: bigint, epc: number): boolean {
+  const insn = insnAt(h, epc);
+  const imm = ((insn >> 20) & ~31) | ((insn >>> 7) & 31);
+  if (storeWideHit(h, (insn >>> 12) & 7, insn, imm)) return true;
+  const ok = storeValue(h, wideVa(h, (insn >>> 15) & 31, imm), size, v, epc);
+  h.wideVpn = NaN;
+  return ok;
+}
+
+/**
+ * A wide store (cpu/mmu.ts) whose page is in the store TLB under its wide
+ * tag, aligned: the exact page and offset from the register's halves, then
+ * RAM as the hot path writes it. false = not that case (storeValue's way).
+ */
+function storeWideHit(h: Hart, f3: number, insn: number, imm: number): boolean {
+  const xw = h.xw, rs1 = (insn >>> 15) & 31;
+  const s = (xw[2 * rs1] >>> 0) + imm, c = Math.floor(s / 4096);
+  const vpn = xw[2 * rs1 + 1] * 1048576 + c, i = h.dBase + (vpn & TLB_MASK);
+  if (h.wTag[i] !== vpn + 0.5 || h.watches !== null) return false;
+  const p = h.wAdd[i] + (s - c * 4096), rs2 = (insn >>> 20) & 31;
+  switch (f3) {
+    case 0:
+      h.ram8[p] = h.xw[2 * rs2];
+      return true;
+    case 1:
+      if (p & 1) return false;
+      h.ram16[p >>> 1] = h.xw[2 * rs2];
+      return true;
+    case 2:
+      if (p & 3) return false;
+      h.ram32[p >>> 2] = h.xw[2 * rs2];
+      return true;
+    case 3:
+      if (p & 7) return false;
+      h.ram64[p >>> 3] = h.x[rs2];
+      return true;
+  }
+  return false;
+}
+
 /** Store `size` low bytes of v at virtual va (any alignment, RAM or MMIO). false = trapped. */
 export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: number): boolean {
+  if (!(va > -EXACT_VA && va < EXACT_VA) && h.wideVpn !== h.wideVpn) {
+    return storeWide(h, size, v, epc);
+  }
   if (h.watches !== null && watchHit(h, va, size, WATCH_WRITE, epc)) return false;
   const pa = translateFill(h, va, ACC_STORE);
   if (pa < 0) {
@@ -934,11 +1037,23 @@ export function storeValue(h: Hart, va: number, size: number, v: bigint, epc: nu
 /** funct5 of SC and the AMOs: add swap sc xor or and min max minu maxu. */
 const AMO_FUNCT5 = [0, 1, 3, 4, 8, 12, 16, 20, 24, 28];
 
-function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
+/** An AMO or LR/SC whose x[rs1] is beyond EXACT_VA (cpu/mmu.ts, "Wide addresses"). */
+function execAmoWide(h: Hart, insn: number, raw: number, pc: number): boolean {
+  const ok = execAmo(h, insn, raw, pc, wideVa(h, (insn >>> 15) & 31, 0));
+  h.wideVpn = NaN;
+  return ok;
+}
+
+/** An AMO or LR/SC at x[rs1], or at `wideAt` (a wide access's window address). */
+function execAmo(h: Hart, insn: number, raw: number, pc: number, wideAt?: number): boolean {
+  const rs1 = (insn >>> 15) & 31;
+  const va = wideAt ?? h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0);
+  if (wideAt === undefined && !(va > -EXACT_VA && va < EXACT_VA)) {
+    return execAmoWide(h, insn, raw, pc);
+  }
   const f3 = (insn >>> 12) & 7;
   const f5 = insn >>> 27;
   const rd = (insn >>> 7) & 31;
-  const rs1 = (insn >>> 15) & 31;
   const rs2 = (insn >>> 20) & 31;
   if (f3 !== 2 && f3 !== 3) {
     illegal(h, raw, pc);
@@ -947,7 +1062,6 @@ function execAmo(h: Hart, insn: number, raw: number, pc: number): boolean {
   const size = f3 === 2 ? 4 : 8;
   const bits = size * 8;
   const xw = h.xw;
-  const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0);
   const misaligned = (va & (size - 1)) !== 0;
   if (h.watches !== null) {
     const acc = f5 === 2 ? WATCH_READ : f5 === 3 ? WATCH_WRITE : WATCH_READ | WATCH_WRITE;
@@ -1240,6 +1354,7 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
   const isStore = (insn & 0x7f) === 0x27;
   const imm = isStore ? ((insn >> 20) & ~31) | ((insn >>> 7) & 31) : insn >> 20;
   const va = xw[2 * rs1 + 1] * TWO32 + (xw[2 * rs1] >>> 0) + imm;
+  if (!(va > -EXACT_VA && va < EXACT_VA)) return fpLoadStoreWide(h, insn, pc, rs1, imm);
   const fw = h.fw, fbits = h.fpu.bits;
   // Fast path: an aligned access to a RAM page already in the TLB.
   const vpn = Math.floor(va / 4096);
@@ -1287,6 +1402,29 @@ function fpLoadStore(h: Hart, insn: number, raw: number, pc: number): boolean {
   return true;
 }
 
+/** An FP load or store whose double address was not exact (cpu/mmu.ts, "Wide addresses"). */
+function fpLoadStoreWide(h: Hart, insn: number, pc: number, rs1: number, imm: number): boolean {
+  const va = wideVa(h, rs1, imm);
+  const single = ((insn >>> 12) & 7) === 2, size = single ? 4 : 8;
+  let ok: boolean;
+  if ((insn & 0x7f) === 0x27) {
+    const rs2 = (insn >>> 20) & 31;
+    ok = storeValue(h, va, size, single ? BigInt(h.fw[2 * rs2] >>> 0) : h.fpu.bits[rs2], pc);
+  } else {
+    const v = loadValue(h, va, size, pc), rd = (insn >>> 7) & 31;
+    ok = v !== null;
+    if (v !== null) {
+      if (single) {
+        h.fw[2 * rd] = Number(v);
+        h.fw[2 * rd + 1] = -1; // NaN-box the single
+      } else h.fpu.bits[rd] = BigInt.asIntN(64, v);
+      markFsDirty(h);
+    }
+  }
+  h.wideVpn = NaN;
+  return ok;
+}
+
 function fpExecute(h: Hart, insn: number, raw: number, pc: number): boolean {
   if ((h.mstatus & MSTATUS.FS) === 0) {
     illegal(h, raw, pc);
@@ -1328,7 +1466,10 @@ function execSystem(h: Hart, insn: number, raw: number, pc: number, ilen: number
       if (rs1 === 0) {
         if (asid < 0) h.flushTlb();
         else h.flushTlbAsid(asid);
-      } else h.flushTlbPage(h.xw[2 * rs1 + 1] * TWO32 + (h.xw[2 * rs1] >>> 0), asid);
+      } else {
+        // The page number from the register's halves: exact for Sv57's wide pages too.
+        h.flushTlbVpn(h.xw[2 * rs1 + 1] * 1048576 + Math.floor((h.xw[2 * rs1] >>> 0) / 4096), asid);
+      }
       h.pcN = pc + ilen;
     }
     return RUN_BUDGET;

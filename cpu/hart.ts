@@ -1,4 +1,4 @@
-// One RV64IMAFDC hart with M/S/U privilege and Sv39/Sv48 paging with ASIDs: the state
+// One RV64IMAFDC hart with M/S/U privilege and Sv39/Sv48/Sv57 paging with ASIDs: the state
 // and the public API that the cpu actor, the user-mode runner and the tests
 // drive. Drive it like this: construct it over the guest RAM SharedArrayBuffer,
 // set pc/priv/registers, plug `bus` and `onEcall`, then call `run(n)` in a loop,
@@ -38,6 +38,11 @@ export interface HartOptions {
   readTime?: (n?: number) => bigint;
   /** Allow satp mode Sv48 (default true). Without it only Sv39 is accepted. */
   sv48?: boolean;
+  /**
+   * Allow satp mode Sv57 (default false, as QEMU's `sv57=off`; implies Sv48).
+   * Its upper-half addresses take the slow paths (cpu/mmu.ts, "Wide addresses").
+   */
+  sv57?: boolean;
   /** Bytes of `ram` that are guest RAM (default all); the rest may hold `state`. */
   ramBytes?: number;
   /**
@@ -108,6 +113,7 @@ export class Hart {
   readonly hartId: number;
   readonly readTime: ((n?: number) => bigint) | null;
   readonly sv48: boolean;
+  readonly sv57: boolean;
   /** mstatus bits 0..31 (the writable ones); UXL/SXL/SD are synthesised on read. */
   mstatus = 0;
   mie = 0;
@@ -130,7 +136,7 @@ export class Hart {
   menvcfg = 0n;
   senvcfg = 0n;
   satp = 0n;
-  /** Decoded satp: 0 bare, 8 Sv39, 9 Sv48; root table physical address; ASID. */
+  /** Decoded satp: 0 bare, 8 Sv39, 9 Sv48, 10 Sv57; root table physical address; ASID. */
   satpMode = 0;
   satpRoot = 0;
   satpAsid = 0;
@@ -200,6 +206,11 @@ export class Hart {
   /** 1 GiB regions (vpn / 2^18) holding TLB entries made from superpages; count -1 = overflowed. */
   readonly superGiga = new Float64Array(16);
   superCount = 0;
+  /**
+   * The exact page number of the wide access under way (cpu/mmu.ts wideVa), or
+   * NaN: while set, addresses WIDE_BASE + 0..8191 stand for that page and the next.
+   */
+  wideVpn = NaN;
   /** Filled by translate() on failure: the exception cause and tval. */
   faultCause = 0;
   faultTval = 0;
@@ -314,7 +325,8 @@ export class Hart {
     this.ram64 = new BigInt64Array(ram);
     this.hartId = opts.hartId ?? 0;
     this.readTime = opts.readTime ?? null;
-    this.sv48 = opts.sv48 ?? true;
+    this.sv57 = opts.sv57 ?? false;
+    this.sv48 = this.sv57 || (opts.sv48 ?? true);
     this.updateMode();
   }
 
@@ -435,7 +447,12 @@ export class Hart {
    * everything (the kernel's linear map is in superpages; user pages are not).
    */
   flushTlbPage(va: number, asid = -1): void {
-    const vpn = Math.floor(va / 4096);
+    this.flushTlbVpn(Math.floor(va / 4096), asid);
+  }
+
+  /** flushTlbPage by page number (exact for Sv57's wide pages too, whose tag is vpn + 0.5). */
+  flushTlbVpn(vpn: number, asid = -1): void {
+    const wide = vpn + 0.5;
     const giga = Math.floor(vpn / 262144);
     let whole = this.superCount < 0;
     for (let i = 0; i < this.superCount; i++) if (this.superGiga[i] === giga) whole = true;
@@ -446,8 +463,8 @@ export class Hart {
       if (asid >= 0 && (set === 0 || this.slotAsid[((set - 1) / 3) | 0] !== asid)) continue;
       const i = set * TLB_SIZE + idx;
       if (this.fTag[i] === vpn) this.fTag[i] = NaN;
-      if (this.rTag[i] === vpn) this.rTag[i] = NaN;
-      if (this.wTag[i] === vpn) this.wTag[i] = NaN;
+      if (this.rTag[i] === vpn || this.rTag[i] === wide) this.rTag[i] = NaN;
+      if (this.wTag[i] === vpn || this.wTag[i] === wide) this.wTag[i] = NaN;
     }
     if (this.fetchVa === vpn * 4096) this.fetchVa = NaN;
   }

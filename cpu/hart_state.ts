@@ -139,6 +139,15 @@ export function loadHart(h: Hart, s: HartState): void {
   const b = BIGINT_FIELDS.map((k) => big(s.b?.[k], k));
   const frm = num(s.frm, "frm"), fflags = num(s.fflags, "fflags");
   const resAddr = num(s.resAddr, "resAddr");
+  const satpMode = Number(BigInt.asUintN(64, b[BIGINT_FIELDS.indexOf("satp")]) >> 60n);
+  if (
+    satpMode !== 0 && satpMode !== 8 && !(satpMode === 9 && h.sv48) &&
+    !(satpMode === 10 && h.sv57)
+  ) {
+    throw new HartStateError(
+      `hart state: satp mode ${satpMode}, which this hart does not offer (--mmu=sv57 for mode 10)`,
+    );
+  }
 
   h.x.set(x);
   h.x[0] = 0n;

@@ -1,10 +1,25 @@
-// Address translation: the Sv39/Sv48 page walk with permission checks and
+// Address translation: the Sv39/Sv48/Sv57 page walk with permission checks and
 // hardware A/D updates, and the slow paths of the TLBs whose fast paths are
 // inlined in cpu/execute.ts. A TLB entry maps one 4 KiB virtual page to a RAM
 // offset, for one access kind (fetch / load / store) in one "set" — the
 // privilege+SUM context, in one address space (ASID slot, cpu/hart.ts), it was
 // filled for — so a hit needs no permission check.
-// MMIO pages are never cached. Read next: cpu/trap.ts.
+// MMIO pages are never cached.
+//
+// Wide addresses (Sv57): the hot paths compute an address as a double, exact
+// only while |va| < 2^53, and Sv57's upper half (Linux's linear map at
+// 0xff60…) lies beyond. So no page with |va| >= EXACT_VA ever gets an
+// ordinary TLB entry: such an access always misses, translateFill refuses the
+// rounded number without walking, and the slow path recomputes the exact
+// address from the register's int32 halves and the immediate (wideVa). It then
+// runs the ordinary slow-path code on a *window* address, WIDE_BASE + the
+// offset in the page (+ 4096 for the next page), while Hart.wideVpn holds the
+// exact page number; translate() and trap tvals map the window back. Wide
+// pages are cached in the same TLB arrays under the tag vpn + 0.5 (add = the
+// page's RAM offset), which the interpreter's hot path (Math.floor of a
+// double) never produces: only its slow path (execute.ts loadWide, storeWide)
+// and translated code, whose va is an exact i64, look for it (cpu/jit/emit.ts,
+// for a hart with Sv57). Only the slow path fills it. Read next: cpu/trap.ts.
 
 import type { Hart } from "./hart.ts";
 
@@ -20,6 +35,41 @@ export const ASID_SLOTS = 4;
 /** Set 0 (identity: M or bare) and three sets (U, S, S+SUM) per ASID slot. */
 export const TLB_SETS = 1 + 3 * ASID_SLOTS;
 
+/**
+ * Addresses with |va| below this are exact wherever the hot paths compute them
+ * (a register's two halves plus a 12-bit immediate, rounding included): only
+ * their pages get ordinary TLB entries. Every Sv39/Sv48 address is.
+ */
+export const EXACT_VA = 2 ** 52;
+/** The window: a wide access's slow path works on WIDE_BASE + 0..8191 (see above). */
+export const WIDE_BASE = 2 ** 52;
+
+/** True if `va` is a window address of the wide access under way. */
+function inWindow(h: Hart, va: number): boolean {
+  return h.wideVpn === h.wideVpn && va >= WIDE_BASE && va < WIDE_BASE + 8192;
+}
+
+/**
+ * The exact address x[rs1] + imm, for a slow path whose double address is not
+ * exact (|va| >= EXACT_VA): sets hart.wideVpn to its page number and returns
+ * its window address. The caller clears wideVpn (NaN) when the access is done.
+ */
+export function wideVa(h: Hart, rs1: number, imm: number): number {
+  const xw = h.xw;
+  const s = (xw[2 * rs1] >>> 0) + imm; // the low word plus the immediate, carry included
+  const c = Math.floor(s / 4096);
+  h.wideVpn = xw[2 * rs1 + 1] * 1048576 + c; // (hi * 2^32 + s) / 4096, exact
+  return WIDE_BASE + (s - c * 4096);
+}
+
+/** The exact 64-bit value of `va` (a window address mapped back), for tval. */
+export function exactVa(h: Hart, va: number): bigint {
+  if (inWindow(h, va)) {
+    return BigInt.asIntN(64, BigInt(h.wideVpn) * 4096n + BigInt(va - WIDE_BASE));
+  }
+  return BigInt.asIntN(64, BigInt(va));
+}
+
 const PAGE_FAULT = [12, 13, 15];
 const ACCESS_FAULT = [1, 5, 7];
 
@@ -28,16 +78,29 @@ const MSTATUS_MPRV = 1 << 17, MSTATUS_SUM = 1 << 18, MSTATUS_MXR = 1 << 19;
 
 /**
  * Translate virtual address `va` (a sign-extended 64-bit value as an exact
- * number) for access kind `acc`. Returns the physical address, or -1 with
- * hart.faultCause / hart.faultTval set (page fault, or access fault when a
- * page-table entry lies outside RAM).
+ * number, or a window address of a wide access) for access kind `acc`.
+ * Returns the physical address, or -1 with hart.faultCause / hart.faultTval
+ * set (page fault, or access fault when a page-table entry lies outside RAM).
+ * A number beyond EXACT_VA that is not a window address is not exact: it is
+ * refused with an access fault, never walked.
  */
 export function translate(h: Hart, va: number, acc: number): number {
+  let vpn: number;
+  if (va > -EXACT_VA && va < EXACT_VA) vpn = Math.floor(va / 4096);
+  else if (inWindow(h, va)) vpn = h.wideVpn + (va >= WIDE_BASE + 4096 ? 1 : 0);
+  else {
+    h.faultCause = ACCESS_FAULT[acc];
+    h.faultTval = va;
+    return -1;
+  }
+  const pageOff = va & 4095;
   let priv = h.priv;
   const ms = h.mstatus;
   if (acc !== ACC_FETCH && priv === 3 && (ms & MSTATUS_MPRV)) priv = (ms >>> 11) & 3;
   if (priv === 3 || h.satpMode === 0) {
-    if (va < 0) { // physical addresses are unsigned: 2^64 - |va| is beyond any device
+    // Physical addresses are unsigned (2^64 - |va| is beyond any device), and
+    // nothing lives at or above 2^52.
+    if (!(vpn >= 0 && vpn < EXACT_VA / 4096)) {
       h.faultCause = ACCESS_FAULT[acc];
       h.faultTval = va;
       return -1;
@@ -46,19 +109,17 @@ export function translate(h: Hart, va: number, acc: number): number {
     if (acc === ACC_STORE && h.codePages !== null) noteCodeWrite(h, va);
     return va;
   }
-  const levels = h.satpMode === 8 ? 3 : 4;
-  const vaBits = 12 + 9 * levels;
-  const half = 2 ** (vaBits - 1);
-  if (!(va >= -half && va < half)) return pageFault(h, va, acc);
-  const u = va < 0 ? va + 2 * half : va; // the vaBits-bit unsigned address
+  const levels = h.satpMode - 5; // 8 Sv39, 9 Sv48, 10 Sv57
+  const half = 2 ** (9 * levels - 1); // in pages: half the virtual address space
+  if (!(vpn >= -half && vpn < half)) return pageFault(h, va, acc);
+  const u = vpn < 0 ? vpn + 2 * half : vpn; // the unsigned vpn
   // The vpn as int32 pieces: low 27 bits (Sv39's whole vpn) and the rest.
-  const vpn = Math.floor(u / 4096);
-  const vpnHi = Math.floor(vpn / 134217728);
-  const vpnLo = (vpn - vpnHi * 134217728) | 0;
+  const vpnHi = Math.floor(u / 134217728);
+  const vpnLo = (u - vpnHi * 134217728) | 0;
   let table = h.satpRoot;
   const r32 = h.ram32;
   for (let level = levels - 1; level >= 0; level--) {
-    const idx = level === 3 ? vpnHi & 511 : (vpnLo >>> (9 * level)) & 511;
+    const idx = level >= 3 ? (vpnHi >>> (9 * (level - 3))) & 511 : (vpnLo >>> (9 * level)) & 511;
     const off = table + idx * 8 - h.ramBase;
     if (!(off >= 0 && off < h.ramSize)) {
       h.faultCause = ACCESS_FAULT[acc];
@@ -77,9 +138,16 @@ export function translate(h: Hart, va: number, acc: number): number {
       continue;
     }
     // A leaf: superpages must be aligned (the low 9*level bits of the ppn zero).
-    const sub = level === 3 ? vpnLo : vpnLo & ((1 << (9 * level)) - 1); // pages into the superpage
+    // Pages into the superpage: vpn's low 9*level bits.
+    const sub = level === 4
+      ? (vpnHi & 511) * 134217728 + vpnLo
+      : level === 3
+      ? vpnLo
+      : vpnLo & ((1 << (9 * level)) - 1);
     if (
-      level === 3
+      level === 4
+        ? ((lo >>> 10) | (hi & 0x3fff)) !== 0
+        : level === 3
         ? ((lo >>> 10) | (hi & 0x1f)) !== 0
         : ((lo >>> 10) & ((1 << (9 * level)) - 1)) !== 0
     ) {
@@ -97,7 +165,7 @@ export function translate(h: Hart, va: number, acc: number): number {
     const want = PTE_A | (acc === ACC_STORE ? PTE_D : 0);
     if ((lo & want) !== want) Atomics.or(r32, off >>> 2, want);
     h.walkLevel = level;
-    const pa = (ppn + sub) * 4096 + (va & 4095);
+    const pa = (ppn + sub) * 4096 + pageOff;
     if (acc === ACC_STORE && h.codePages !== null) noteCodeWrite(h, pa);
     return pa;
   }
@@ -121,6 +189,12 @@ function pageFault(h: Hart, va: number, acc: number): number {
  * Returns the physical address or -1 (fault recorded in the hart).
  */
 export function translateFill(h: Hart, va: number, acc: number): number {
+  if (!(va > -EXACT_VA && va < EXACT_VA)) {
+    if (h.wideVpn === h.wideVpn) return translateFillWide(h, va, acc);
+    h.faultCause = ACCESS_FAULT[acc]; // a hot path's rounded number: refused, not walked
+    h.faultTval = va;
+    return -1;
+  }
   const pa = translate(h, va, acc);
   if (pa < 0) return -1;
   const off = pa - h.ramBase;
@@ -143,6 +217,35 @@ export function translateFill(h: Hart, va: number, acc: number): number {
       h.fTag[i] = vpn;
       h.fAdd[i] = add;
     }
+  }
+  return pa;
+}
+
+/**
+ * translateFill beyond EXACT_VA: a window address looks up and fills its
+ * page's wide entry (tag vpn + 0.5, add = the page's RAM offset); any other
+ * number is a hot path's rounded address, refused with no walk, so no A/D
+ * bit is set for a page that was never accessed. Code is never fetched from
+ * wide pages (the fetch refusal is an instruction access fault: docs/cpu.md).
+ */
+function translateFillWide(h: Hart, va: number, acc: number): number {
+  if (acc === ACC_FETCH || !inWindow(h, va)) {
+    h.faultCause = ACCESS_FAULT[acc];
+    h.faultTval = va;
+    return -1;
+  }
+  const vpn = h.wideVpn + (va >= WIDE_BASE + 4096 ? 1 : 0);
+  const i = h.dBase + (vpn & TLB_MASK);
+  const tags = acc === ACC_LOAD ? h.rTag : h.wTag;
+  const adds = acc === ACC_LOAD ? h.rAdd : h.wAdd;
+  if (tags[i] === vpn + 0.5) return h.ramBase + adds[i] + (va & 4095);
+  const pa = translate(h, va, acc);
+  if (pa < 0) return -1;
+  const off = pa - h.ramBase;
+  if (off >= 0 && off < h.ramSize && h.watches === null) {
+    if (h.walkLevel > 0) h.noteSuperpage(vpn);
+    tags[i] = vpn + 0.5;
+    adds[i] = off - (off % 4096);
   }
   return pa;
 }

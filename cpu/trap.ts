@@ -4,6 +4,7 @@
 // Hart.updateMode so the TLB sets follow. Read next: cpu/csr.ts.
 
 import type { Hart } from "./hart.ts";
+import { exactVa } from "./mmu.ts";
 
 /** mstatus bit masks. */
 export const MSTATUS = {
@@ -86,7 +87,7 @@ export function takeTrap(h: Hart, cause: number, tval: bigint, epc: number, intr
 
 /** Take an exception whose tval is an address (a number). */
 export function raiseAt(h: Hart, cause: number, addr: number, epc: number): void {
-  takeTrap(h, cause, BigInt.asIntN(64, BigInt(addr)), epc, false);
+  takeTrap(h, cause, exactVa(h, addr), epc, false); // (a wide access's window address mapped back)
 }
 
 /** The effective mip: software-writable bits or'ed with the lines from outside. */

@@ -256,6 +256,7 @@ function actorsFor(
           ramBytes: b.ramBytes,
           memory: b.memory,
           jit: o.jit,
+          mmu: o.mmu,
           ...(p.deterministic && h === 0
             ? {
               deterministic: p.deterministic.cpu,

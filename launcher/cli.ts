@@ -36,6 +36,9 @@ export interface ShareOption {
 }
 
 /** Everything the command line says (parseCommandLine): the options a machine boots with. */
+/** The widest satp mode the harts accept (--mmu). */
+export type MmuMode = "sv39" | "sv48" | "sv57";
+
 export interface LaunchOptions {
   /** Guest RAM in MiB (`<mem-in-mb>`). */
   memMb: number;
@@ -89,6 +92,11 @@ export interface LaunchOptions {
   gdbWait: boolean;
   /** --jit=on|off: run hot guest code through the translator (cpu/jit/; default on). */
   jit: boolean;
+  /**
+   * --mmu=sv39|sv48|sv57: the widest paging mode the harts offer (default sv48);
+   * the device tree's `mmu-type` says the same. Sv57 is opt-in, as QEMU's `sv57=on`.
+   */
+  mmu: MmuMode;
   /**
    * Deterministic mode (docs/replay.md): "plain" (--deterministic), "record"
    * (--record=<log>) or "replay" (--replay=<log>); null = off.
@@ -169,6 +177,8 @@ Options (before <mem-in-mb>):
                           the UART (a CLINT and a poweroff device are added)
   --jit=on|off            translate hot guest code to WebAssembly (default on);
                           off runs every instruction on the interpreter
+  --mmu=sv39|sv48|sv57    the widest paging mode the hart offers (default sv48);
+                          sv57's upper-half addresses take a slower path (docs/cpu.md)
   --deterministic         guest time from the instruction count, rng-seed from
                           --seed, every device and input at counts the hart chooses:
                           the same input at the same counts gives the same run
@@ -227,6 +237,7 @@ const VALUE_OPTIONS = new Set([
   "trace",
   "gdb",
   "jit",
+  "mmu",
   "record",
   "replay",
   "input-script",
@@ -297,6 +308,7 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
     gdb: null,
     gdbWait: false,
     jit: true,
+    mmu: "sv48",
     deterministic: null,
     replayLog: null,
     inputScript: null,
@@ -465,6 +477,12 @@ export function readCommandLine(argv: string[]): LaunchOptions | "help" | "versi
           throw new UsageError(`--jit=${value}: want on or off`);
         }
         o.jit = value === "on";
+        break;
+      case "mmu":
+        if (value !== "sv39" && value !== "sv48" && value !== "sv57") {
+          throw new UsageError(`--mmu=${value}: want sv39, sv48 or sv57`);
+        }
+        o.mmu = value;
         break;
       case "smp": {
         const n = Number(value);

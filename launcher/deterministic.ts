@@ -118,6 +118,7 @@ export async function prepareDeterministic(
     memMb: inputs.memMb,
     cmdline: inputs.cmdline,
     jit: o.jit,
+    mmu: o.mmu,
     macs: inputs.macs,
     ...(inputs.snapshot !== null ? { snapshot: inputs.snapshot } : {}),
   };
@@ -181,6 +182,9 @@ export async function prepareDeterministic(
         `${flag}: recorded with --jit=${h.jit ? "on" : "off"}: replay on the same tier ` +
           `(they take interrupts at different instructions; docs/replay.md)`,
       );
+    }
+    if ((h.mmu ?? "sv48") !== o.mmu) {
+      throw bad(`${flag}: recorded with --mmu=${h.mmu ?? "sv48"}, this run has --mmu=${o.mmu}`);
     }
     cpu.logText = log.text;
     cpu.logName = o.replayLog!;

@@ -36,8 +36,8 @@ export interface MachineFdtConfig {
   virtioSlots: number[];
   /** Harts (cpu nodes), 1..MAX_HARTS (default 1). */
   harts?: number;
-  /** The MMU mode the cpu node advertises (default sv48, the hart's widest). */
-  mmu?: "sv39" | "sv48";
+  /** The MMU mode the cpu node advertises (default sv48; the hart's --mmu). */
+  mmu?: "sv39" | "sv48" | "sv57";
   /** Add an ns16550a UART node (and point stdout-path at it). */
   uart?: boolean;
   /** Add a CLINT node (for M-mode firmware boots). */

@@ -16,6 +16,7 @@ import { machineRegistry, type MachineRole } from "../actors/roles.ts";
 import {
   isLoopbackHost,
   type LaunchOptions,
+  type MmuMode,
   parseCommandLine,
   parseGdbAddress,
   UsageError,
@@ -40,6 +41,11 @@ export interface BootOptions {
    * Overrides `args`/`options` when given.
    */
   jit?: boolean;
+  /**
+   * The widest paging mode the harts offer, as `--mmu=`: "sv48" (the
+   * default), "sv39" or "sv57". Overrides `args`/`options` when given.
+   */
+  mmu?: MmuMode;
   /** The actor modules (swap a role with `registry.swap`); default: the built-in ones. */
   registry?: Registry<MachineRole>;
   /** Emulator messages (default: stderr, as `actorvm: ...`). */
@@ -344,6 +350,12 @@ export async function bootMachine(opts: BootOptions = {}): Promise<Machine> {
   if (parsed === null) throw new UsageError("--help is for the command line");
   let o = opts.trace !== undefined ? { ...parsed, trace: opts.trace } : parsed;
   if (opts.jit !== undefined) o = { ...o, jit: opts.jit };
+  if (opts.mmu !== undefined) {
+    if (opts.mmu !== "sv39" && opts.mmu !== "sv48" && opts.mmu !== "sv57") {
+      throw new UsageError(`mmu: ${opts.mmu}: want sv39, sv48 or sv57`);
+    }
+    o = { ...o, mmu: opts.mmu };
+  }
   if (opts.gdb) {
     const at = parseGdbAddress(opts.gdb.listen);
     if (!opts.gdb.allowRemote && !isLoopbackHost(at.host)) {

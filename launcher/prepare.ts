@@ -496,6 +496,7 @@ export function buildBoard(
           initrd: layout.initrd ?? undefined,
           virtioSlots: slots,
           harts: o.smp,
+          mmu: o.mmu,
           uart,
           clint: firmware,
           syscon: firmware,

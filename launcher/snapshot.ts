@@ -14,7 +14,7 @@
 // Read next: launcher/control.ts (who calls this), machine/snapshot_format.ts.
 
 import { VERSION } from "./cli.ts";
-import type { BlockOption, LaunchOptions } from "./cli.ts";
+import type { BlockOption, LaunchOptions, MmuMode } from "./cli.ts";
 import type { BootControl } from "./boot_control.ts";
 import type { Board, Prepared } from "./prepare.ts";
 import { InputError } from "./prepare.ts";
@@ -48,6 +48,8 @@ export interface SavedMachine {
   bios: string | null;
   systemMap: string | null;
   jit: boolean;
+  /** --mmu (absent in snapshots older than Sv57: sv48). */
+  mmu?: MmuMode;
   /** Each disk, and its file's identity: a restore against another file is refused. */
   disks: (BlockOption & {
     size: number;
@@ -277,6 +279,7 @@ export async function takeSnapshot(
       bios: bc.o.bios,
       systemMap: bc.o.systemMap,
       jit: bc.o.jit,
+      mmu: bc.o.mmu,
       disks,
       userNet: bc.o.userNet,
       forwards: bc.o.forwards,
@@ -494,6 +497,7 @@ export function restoreOptions(o: LaunchOptions, s: LoadedSnapshot): LaunchOptio
     cmdline: m.cmdline,
     bundled: false,
     bios: m.bios,
+    mmu: m.mmu ?? "sv48",
     systemMap: o.systemMap ?? m.systemMap,
     blocks: m.disks.map((d) => ({
       path: d.path,

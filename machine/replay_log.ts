@@ -35,6 +35,8 @@ export interface ReplayHeader {
    * runs on the tier that recorded.
    */
   jit: boolean;
+  /** --mmu (absent in logs older than Sv57: sv48). */
+  mmu?: "sv39" | "sv48" | "sv57";
   /** Each network's MAC address, in slot order (the guest sees it; a replay needs the same). */
   macs: string[];
   /**

@@ -6,6 +6,7 @@
 // Usage: deno run -A scripts/boot-trace.ts [--max=<M instructions>] [--ring=<n>]
 //        [--kernel=guest/Image] [--initrd=guest/initramfs.cpio] [--map=guest/System.map]
 //        [--cmdline="earlycon=sbi console=hvc0"] [--profile] [--jit=on|off]
+//        [--mmu=sv39|sv48|sv57]
 // --profile samples the pc every 997 instructions and prints the hottest
 // kernel functions (where boot time goes). --jit=on runs the boot on the
 // translator (cpu/jit/, as the cpu actor does; default off) and prints its stats.
@@ -30,11 +31,16 @@ const { values } = parseArgs({
     mem: { type: "string", default: "128" },
     profile: { type: "boolean", default: false },
     jit: { type: "string", default: "off" },
+    mmu: { type: "string", default: "sv48" },
     "jit-threshold": { type: "string" },
     "jit-chunk": { type: "string" },
   },
 });
 
+const mmu = values.mmu!;
+if (mmu !== "sv39" && mmu !== "sv48" && mmu !== "sv57") {
+  throw new Error(`--mmu=${mmu}: want sv39, sv48 or sv57`);
+}
 const memBytes = Number(values.mem) * 1024 * 1024;
 const jitMem = values.jit === "on" ? createJitMemory(memBytes) : null;
 const ram = jitMem ? jitMem.buffer : new SharedArrayBuffer(memBytes);
@@ -50,6 +56,7 @@ const fdt = buildMachineFdt({
   bootargs: values.cmdline!,
   initrd: initrd ? { start: initrdStart, end: initrdStart + initrd.length } : undefined,
   virtioSlots: [],
+  mmu,
 });
 const fdtAddr = pageDown((initrd ? initrdStart : RAM_BASE + memBytes) - fdt.length - 0x1000);
 ram8.set(fdt, fdtAddr - RAM_BASE);
@@ -57,9 +64,10 @@ ram8.set(fdt, fdtAddr - RAM_BASE);
 let deadline = -1n;
 let time = 0n;
 warmUpJit();
+const modes = { sv48: mmu !== "sv39", sv57: mmu === "sv57" };
 const hart = jitMem
-  ? createJitHart(jitMem, { ramBase: RAM_BASE, readTime: () => time })
-  : new Hart({ ram, ramBase: RAM_BASE, readTime: () => time });
+  ? createJitHart(jitMem, { ramBase: RAM_BASE, readTime: () => time, ...modes })
+  : new Hart({ ram, ramBase: RAM_BASE, readTime: () => time, ...modes });
 const num = (s: string | undefined) => s === undefined ? undefined : Number(s);
 const jit = jitMem
   ? new Jit(hart, jitMem, {

@@ -84,7 +84,7 @@ conf_build() { # output name, source, extra flags...
 conf_build conf_htif_pass "$conf/htif_putchar.S" -DEXIT_CODE=0
 conf_build conf_htif_fail "$conf/htif_putchar.S" -DEXIT_CODE=21
 CONF_BASE=0x80200000 conf_build conf_htif_kernel "$conf/htif_putchar.S" -DEXIT_CODE=0
-for t in csr asid sstc; do conf_build "conf_$t" "$conf/$t.S"; done
+for t in csr asid sstc sv57; do conf_build "conf_$t" "$conf/$t.S"; done
 echo "built: $(cd "$bin" && ls | tr '\n' ' ')"
 
 # Expected outputs. A program killed by a signal gets status 128+signal, as a

@@ -18,6 +18,7 @@ usage: scripts/qemu-boot.sh [options] [-- extra qemu arguments]
   -m MB     guest memory (default 128)
   -p N      N harts (QEMU's -smp N); N > 1 boots guest/variants/Image-smp (docs/smp.md)
   -q        QEMU's default rv64 CPU (with H, Zb*, Sv57) instead of ours
+  -5        let the kernel use Sv57 (no \`no5lvl\`): the machine of actorvm --mmu=sv57
   -s        self-check: appends actorvm.selfcheck=1 actorvm.mount=ro
             actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2
 The console is this terminal (stdin/stdout), shared by hvc0 (virtio-console,
@@ -33,14 +34,15 @@ net=1
 mem=128
 harts=1
 # The hart our emulator offers (docs/cpu.md): RV64IMAFDC + Zicsr + Zifencei
-# + Zicntr + Zihpm + Sstc, Sv39/Sv48 with 16-bit ASIDs; no H, no bitmanip, no
-# V, no Sv57. QEMU 7.2's rv64 has the counters and 16 ASID bits already; it
-# has no switch for Sv57, so the kernel is told `no5lvl` (Linux then stops
-# at Sv48, as on our hart, whose satp refuses Sv57).
+# + Zicntr + Zihpm + Sstc, Sv39/Sv48 with 16-bit ASIDs (Sv57 with --mmu=sv57);
+# no H, no bitmanip, no V. QEMU 7.2's rv64 has the counters and 16 ASID bits
+# already; it has no switch for Sv57, so the kernel is told `no5lvl` (Linux
+# then stops at Sv48, as on our default hart, whose satp refuses Sv57); -5
+# drops it, for a comparison with --mmu=sv57.
 cpu=rv64,h=false,sstc=true,v=false,zba=false,zbb=false,zbc=false,zbs=false
 cpu+=,Zihintpause=false,svinval=false,svnapot=false,svpbmt=false
 same_mmu=no5lvl
-while getopts "a:c:d:wnm:p:qsh" opt; do
+while getopts "a:c:d:wnm:p:q5sh" opt; do
 	case "$opt" in
 	a) cmdline="$cmdline $OPTARG" ;;
 	c) cmdline=$OPTARG ;;
@@ -50,6 +52,7 @@ while getopts "a:c:d:wnm:p:qsh" opt; do
 	m) mem=$OPTARG ;;
 	p) harts=$OPTARG ;;
 	q) cpu=rv64 same_mmu= ;;
+	5) same_mmu= ;;
 	s) cmdline="$cmdline actorvm.selfcheck=1 actorvm.mount=ro actorvm.ip=10.0.2.15/24 actorvm.gw=10.0.2.2" ;;
 	h) usage && exit 0 ;;
 	*) usage >&2 && exit 2 ;;

@@ -371,6 +371,8 @@ export function runCpu(
     ramBase: start.ramBase,
     bus,
     hartId: start.hartId,
+    sv48: start.mmu !== "sv39",
+    sv57: start.mmu === "sv57",
     readTime: start.deterministic
       ? (n?: number) => det!.readTime(n)
       : () => BigInt(guestTimeTicks(control)) + Atomics.load(ctl64, skewSlot),

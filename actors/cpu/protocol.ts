@@ -35,6 +35,8 @@ export interface CpuConfig {
   memory: WebAssembly.Memory | null;
   /** Run hot code through the translator (--jit, default on); needs `memory`. */
   jit: boolean;
+  /** The widest satp mode the hart accepts (--mmu; default sv48). */
+  mmu?: "sv39" | "sv48" | "sv57";
   /** Virtio slot numbers in use; slot n's transport state is buffer `slot<n>`. */
   slots: number[];
   entry: number;

@@ -175,9 +175,16 @@ function helpers(): { type: number; locals: number[]; body: Code }[] {
 
 /**
  * Translate the runs of a page mapped at virtual address `vbase` into module
- * bytes exporting `run`.
+ * bytes exporting `run`. `wide`: the hart has Sv57, so a TLB miss first looks
+ * for a wide entry (cpu/mmu.ts, "Wide addresses"); without Sv57 there are none
+ * and the test is not emitted.
  */
-export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<ArrayBuffer> {
+export function emitPage(
+  runs: Run[],
+  vbase: number,
+  lay: Layout,
+  wide = false,
+): Uint8Array<ArrayBuffer> {
   const c = new Code();
   const K = runs.length;
   const X = lay.state + HART_STATE.X;
@@ -528,12 +535,25 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
         exitAt(EXIT_INTERP, pc, L - k);
         c.op(W.end);
       }
+      c.op(W.block).byte(VOID);
       // ti = dBase*8 + (vpn & MASK)*8
       c.get(L_VA).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
       c.i32(3).op(W.i32_shl).get(L_DB).op(W.i32_add).set(L_TI);
       c.get(L_TI).mem(W.f64_load, 3, tag);
       c.get(L_VA).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).op(W.f64_ne);
       c.op(W.if).byte(VOID);
+      if (wide) {
+        // An Sv57 page beyond 2^53 (cpu/mmu.ts, "Wide addresses"): tag vpn +
+        // 0.5, add = the page's RAM offset. va is exact here, so translated
+        // code can use the entry; only the interpreter's slow path fills it.
+        c.get(L_TI).mem(W.f64_load, 3, tag);
+        c.get(L_VA).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).f64(0.5).op(W.f64_add);
+        c.op(W.f64_eq).op(W.if).byte(VOID);
+        c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).op(W.i32_wrap_i64);
+        c.get(L_VA).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).op(W.i32_add).set(L_OFF);
+        c.op(W.br).u32(2); // done: out of both ifs and the block
+        c.op(W.end);
+      }
       c.get(L_VA).op(W.f64_convert_i64_s).i32(store ? 2 : 1).op(W.call).u32(F_FILL).op(W.i32_eqz);
       c.op(W.if).byte(VOID);
       exitAt(EXIT_INTERP, pc, L - k);
@@ -541,6 +561,7 @@ export function emitPage(runs: Run[], vbase: number, lay: Layout): Uint8Array<Ar
       c.op(W.end);
       c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).get(L_VA).op(W.i64_add);
       c.op(W.i32_wrap_i64).set(L_OFF);
+      c.op(W.end);
     };
     let fpGated = false, fpDirtied = false;
     const cur = { pc: 0, k: 0 };

@@ -406,7 +406,7 @@ export class Jit {
     const nextRam = h.fTag[nti] === nextVpn ? h.fAdd[nti] + vbase + 4096 : -1;
     const straddleHi = nextRam >= 0 && nextRam < this.mem.ramBytes ? h.ram16[nextRam >>> 1] : -1;
     const runs = findRuns(h.ram16, page * 4096, entries, straddleHi);
-    const bytes = emitPage(runs, vbase, this.mem.layout);
+    const bytes = emitPage(runs, vbase, this.mem.layout, this.hart.sv57);
     const leaders = new Uint8Array(2048);
     for (const r of runs) leaders[r.off >>> 1] = 1;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
@@ -434,9 +434,11 @@ export class Jit {
     // A code page keeps no store TLB entry, so every store to it reaches onCodeWrite.
     const wTag = h.wTag, wAdd = h.wAdd;
     for (let i = 0; i < wTag.length; i++) {
-      if (wTag[i] === wTag[i] && Math.floor((wAdd[i] + wTag[i] * 4096) / 4096) === page) {
-        wTag[i] = NaN;
-      }
+      const t = wTag[i];
+      if (t !== t) continue;
+      // (an Sv57 wide entry, tag vpn + 0.5, holds its page's RAM offset: cpu/mmu.ts)
+      const ramPage = t % 1 === 0 ? Math.floor((wAdd[i] + t * 4096) / 4096) : wAdd[i] / 4096;
+      if (ramPage === page) wTag[i] = NaN;
     }
     this.stats.pages++;
     this.stats.compiles++;

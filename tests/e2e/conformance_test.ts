@@ -2,9 +2,10 @@
 // tests/programs/src/conf/ (built by scripts/build-test-programs.sh, binaries
 // in tests/programs/bare-bin/conf_*) run on the whole machine — given with
 // --bios, or as the kernel — and report through HTIF: the exit status is
-// theirs (0 = every check passed, N = check N failed). Then one boot of the
-// bundled Linux checks what the hart advertises is what Linux uses: Sstc
-// (no SBI set_timer call at all), 16-bit ASIDs, the complete ISA string.
+// theirs (0 = every check passed, N = check N failed); `conf_sv57` runs with
+// --mmu=sv57, on both tiers. Then boots of the bundled Linux check what the
+// hart advertises is what Linux uses: Sstc (no SBI set_timer call at all),
+// 16-bit ASIDs, the complete ISA string; and Sv57 with --mmu=sv57.
 // Read next: devices/htif.ts, tests/programs/src/conf/conf.h, docs/cpu.md.
 
 import { fileURLToPath } from "node:url";
@@ -29,11 +30,11 @@ async function runMachine(args: string[], limitMs = 60_000) {
 }
 
 /** A --bios program, with a never-reached kernel (the loader wants one at 0x80200000). */
-async function runBios(program: string) {
+async function runBios(program: string, args: string[] = []) {
   const dir = Deno.makeTempDirSync();
   try {
     Deno.writeFileSync(`${dir}/Image`, kernelImage([0x0000006f])); // j .
-    return await runMachine([`--bios=${BIN}${program}`, "32", `${dir}/Image`]);
+    return await runMachine([...args, `--bios=${BIN}${program}`, "32", `${dir}/Image`]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -70,6 +71,42 @@ for (
     assert.equal(r.code, 0, `check ${r.code} failed (tests/programs/src/conf/): ${r.stderr}`);
   });
 }
+
+for (const jit of ["on", "off"]) {
+  Deno.test(`conformance: conf_sv57 (--mmu=sv57, --jit=${jit}): five-level walks, every leaf size, exact bytes and fault addresses beyond 2^53`, async () => {
+    const r = await runBios("conf_sv57", ["--mmu=sv57", `--jit=${jit}`]);
+    assert.equal(r.code, 0, `check ${r.code} failed (tests/programs/src/conf/sv57.S): ${r.stderr}`);
+  });
+}
+
+Deno.test("conformance: conf_sv57 on the default machine: satp refuses Sv57 (check 1 fails)", async () => {
+  const r = await runBios("conf_sv57");
+  assert.equal(r.code, 1, r.stderr);
+});
+
+Deno.test("conformance: Linux with --mmu=sv57 runs in Sv57 to the shell and powers off", async () => {
+  const s = new GuestSession({ args: ["--mmu=sv57"] });
+  try {
+    await s.waitFor(READY_LINE, 240_000);
+    assert.match(await s.run("cat /proc/cpuinfo"), /^mmu\s*: sv57$/m);
+    // Sv57's kernel layout: 16 PiB of vmalloc space (Sv48's is 32 TiB), the
+    // linear map at 0xff60…, beyond 2^53: every access there is a wide one.
+    assert.match(await s.run("cat /proc/meminfo"), /^VmallocTotal:\s+17592186044416 kB$/m);
+    assert.equal(
+      (await s.run("seq 1 5000 | md5sum")).trim(),
+      "a5a208cd26b07cadade3450fe14d1d93  -",
+    );
+    assert.equal(
+      (await s.run("echo sv57 > /tmp/f; cat /tmp/f; wc -c < /tmp/f")).trim(),
+      "sv57\n5",
+    );
+    await s.send("poweroff\n");
+    const status = await s.exit(120_000);
+    assert.equal(status.code, 0, s.stderr);
+  } finally {
+    await s.close();
+  }
+});
 
 Deno.test("conformance: Linux uses Sstc (no SBI set_timer), 16-bit ASIDs, the full ISA string", async () => {
   const s = new GuestSession({ args: ["--verbose"] });

@@ -28,6 +28,13 @@ Deno.test("cli: --jit=on|off selects the translator, on by default", () => {
   assert.throws(() => parseCommandLine(["--jit"]), /--jit needs a value/);
 });
 
+Deno.test("cli: --mmu=sv39|sv48|sv57 picks the widest paging mode, sv48 by default", () => {
+  assert.equal(parseCommandLine([])!.mmu, "sv48");
+  assert.equal(parseCommandLine(["--mmu=sv57"])!.mmu, "sv57");
+  assert.equal(parseCommandLine(["--mmu", "sv39"])!.mmu, "sv39");
+  assert.throws(() => parseCommandLine(["--mmu=sv64"]), /--mmu=sv64: want sv39, sv48 or sv57/);
+});
+
 Deno.test("cli: --smp=N, 1..8, picks the bundled SMP kernel when N > 1", () => {
   assert.equal(parseCommandLine([])!.smp, 1);
   assert.match(parseCommandLine([])!.kernel, /guest\/Image$/);

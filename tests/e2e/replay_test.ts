@@ -163,6 +163,15 @@ Deno.test({
       ]);
       assert.equal(j.code, 2, j.err);
       assert.match(j.err, /recorded with --jit=on: replay on the same tier/);
+      // ... and one with another paging mode (the log says --mmu; an old log means sv48).
+      const m = await runToEnd([
+        `--replay=${dir}/run.log`,
+        "--mmu=sv57",
+        `--block=${disk}`,
+        ...bundledBoot([]),
+      ]);
+      assert.equal(m.code, 2, m.err);
+      assert.match(m.err, /recorded with --mmu=sv48, this run has --mmu=sv57/);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

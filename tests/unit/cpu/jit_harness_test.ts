@@ -26,6 +26,7 @@ const test = Deno.test;
   test({ name: `jit: ${name}`, fn, ignore: PENDING.has(name) });
 await import("./priv_test.ts");
 await import("./mmu_test.ts");
+await import("./sv57_test.ts");
 await import("./atomic_test.ts");
 await import("./integer_test.ts");
 await import("./compressed_test.ts");

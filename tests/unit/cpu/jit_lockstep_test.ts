@@ -5,7 +5,10 @@
 // the trap (cause, epc, tval). The programs mix every translated instruction
 // class with loads/stores (some crossing a page, some faulting), forward
 // branches, counted loops (back-edges), jal/jalr, untranslated instructions
-// (CSR reads), budget exits and code across two pages. A second test
+// (CSR reads), budget exits and code across two pages; once more in S-mode
+// under Sv57 with the data at 0xff60… (beyond 2^53: cpu/mmu.ts's wide
+// addresses, which the interpreter's slow path fills and translated code
+// then uses). A second test
 // rewrites code the translator has already translated; a third stops a
 // translated endless loop from another thread. Read next: cpu/jit/tier.ts.
 
@@ -344,19 +347,43 @@ const F_SPECIAL = [
   0x000000003fc00000n, // an invalid box
 ];
 
-function pair(code: Uint8Array, seed: number, at = CODE, fp = false) {
+/** Linux's Sv57 linear map: where the sv57 variant puts the data (a wide address). */
+const HI = 0xff60_0000_0000_0000n;
+
+/**
+ * S-mode under Sv57: a 256 TiB identity leaf (code, trap page, tables) and
+ * HI → root[0x160] → … → the two data pages; x10 points there.
+ */
+function enterSv57(h: Hart): void {
+  const root = BASE + 0x8000;
+  const pte = (table: number, idx: number, pa: number, flags: number) =>
+    h.ram64[(table - BASE) / 8 + idx] = (BigInt(Math.floor(pa / 4096)) << 10n) | BigInt(flags);
+  pte(root, 0, 0, 0xcf); // V R W X A D
+  pte(root, 0x160, root + 0x1000, 1);
+  pte(root + 0x1000, 0, root + 0x2000, 1);
+  pte(root + 0x2000, 0, root + 0x3000, 1);
+  pte(root + 0x3000, 0, root + 0x4000, 1);
+  pte(root + 0x4000, 0, DATA, 0x07); // V R W: A and D set by the walks
+  pte(root + 0x4000, 1, DATA + 0x1000, 0x07);
+  h.csrWrite(0x180, (10n << 60n) | BigInt(root / 4096));
+  h.priv = 1;
+  h.x[DPTR] = BigInt.asIntN(64, HI + 0x800n);
+}
+
+function pair(code: Uint8Array, seed: number, at = CODE, fp = false, sv57 = false) {
   const r = rng(seed * 7919);
   const regs = [0n];
   for (let i = 1; i < 32; i++) {
     regs.push(BigInt.asIntN(64, (BigInt(r.u32()) << 32n) | BigInt(r.u32())) >> BigInt(r.int(64)));
   }
   const data = new Uint8Array(0x2000).map(() => r.int(256));
-  const ref = new Hart({ ram: new SharedArrayBuffer(RAM), ramBase: BASE });
+  const ref = new Hart({ ram: new SharedArrayBuffer(RAM), ramBase: BASE, sv57 });
   const mem = createJitMemory(RAM);
-  const hj = createJitHart(mem, { ramBase: BASE });
+  const hj = createJitHart(mem, { ramBase: BASE, sv57 });
   const jit = new Jit(hj, mem, { threshold: 1 });
   setup(ref, code, regs, data, at);
   setup(hj, code, regs, data, at);
+  if (sv57) { for (const h of [ref, hj]) enterSv57(h); }
   if (fp) {
     const f: bigint[] = [];
     for (let i = 0; i < 32; i++) {
@@ -379,8 +406,15 @@ function pair(code: Uint8Array, seed: number, at = CODE, fp = false) {
   return { ref, hj, jit };
 }
 
-function lockstep(code: Uint8Array, seed: number, at: number, maxSteps = 20_000, fp = false): Jit {
-  const { ref, hj, jit } = pair(code, seed, at, fp);
+function lockstep(
+  code: Uint8Array,
+  seed: number,
+  at: number,
+  maxSteps = 20_000,
+  fp = false,
+  sv57 = false,
+): Jit {
+  const { ref, hj, jit } = pair(code, seed, at, fp, sv57);
   const r = rng(seed);
   for (let steps = 0; steps < maxSteps;) {
     const b = 1 + r.int(r.int(4) === 0 ? 400 : 12);
@@ -443,6 +477,20 @@ Deno.test("cpu jit lockstep: random RV64GC programs with F, D and A agree with t
   }
   assert.ok(compiled >= 100 && entries >= 1500, `compiles ${compiled}, entries ${entries}`);
   assert.ok(callouts >= 100, `only ${callouts} FP call-outs: the slow paths were not reached`);
+});
+
+Deno.test("cpu jit lockstep: random programs in S-mode with Sv57 data beyond 2^53 agree", () => {
+  let compiled = 0, exits = 0;
+  for (let seed = 1; seed <= 60; seed++) {
+    const r = rng(seed + 200_000);
+    const code = assemble(program(r, 60 + r.int(250), seed % 2 === 0));
+    const at = seed % 3 ? CODE : CODE + 0x1000 - 2 * (1 + r.int(code.length / 2));
+    const jit = lockstep(code, seed + 200_000, at, 20_000, seed % 2 === 0, true);
+    compiled += jit.stats.compiles;
+    exits += jit.stats.interpExits;
+  }
+  // Translated code ran; its first access to each wide page left to the interpreter.
+  assert.ok(compiled >= 40 && exits >= 200, `compiles ${compiled}, exits ${exits}`);
 });
 
 Deno.test("cpu jit lockstep: a loop across a page boundary chains both ways inside wasm", () => {

@@ -156,6 +156,10 @@ Deno.test("fdt machine: options off means nodes absent; bad config is an error",
   const soc = find(root, "soc");
   assert.deepEqual(soc.children.map((c) => c.name), ["plic@c000000"]);
   assert.deepEqual(strs(prop(find(root, "cpus/cpu@0"), "mmu-type")), ["riscv,sv48"]);
+  const sv57 = parseFdt(buildMachineFdt({ ...CFG, mmu: "sv57", harts: 2 })).root;
+  for (const cpu of ["cpus/cpu@0", "cpus/cpu@1"]) {
+    assert.deepEqual(strs(prop(find(sv57, cpu), "mmu-type")), ["riscv,sv57"], "--mmu=sv57");
+  }
   const base = { ramBytes: 1 << 20, bootargs: "" };
   assert.throws(() => buildMachineFdt({ ...base, virtioSlots: [8] }), /slot 8 out of range/);
   assert.throws(() => buildMachineFdt({ ...base, virtioSlots: [1, 1] }), /listed twice/);

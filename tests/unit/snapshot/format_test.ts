@@ -120,6 +120,22 @@ Deno.test("hart state: saved and loaded, the same hart with empty TLBs", () => {
   assert.deepEqual(saveHart(c), before);
 });
 
+Deno.test("hart state: an Sv57 satp loads only into a hart built with Sv57", () => {
+  const mk = (sv57: boolean) =>
+    new Hart({ ram: new SharedArrayBuffer(1 << 20), ramBase: 0x8000_0000, sv57 });
+  const a = mk(true);
+  a.csrWrite(0x180, (10n << 60n) | (3n << 44n) | 0x80123n);
+  const s = saveHart(a);
+  const b = mk(true);
+  loadHart(b, s);
+  assert.equal(b.satpMode, 10);
+  assert.equal(b.csrRead(0x180), a.csrRead(0x180));
+  const c = mk(false);
+  const before = saveHart(c);
+  assert.throws(() => loadHart(c, s), /satp mode 10.*--mmu=sv57/);
+  assert.deepEqual(saveHart(c), before, "nothing changed");
+});
+
 Deno.test("snapshot: a plain writable disk, a share or several harts are refused, ,snapshot and ,ro are not", () => {
   const o = readCommandLine([]);
   assert.ok(typeof o !== "string");
