@@ -18,6 +18,7 @@ export {
   type BlockOption,
   BUNDLED,
   type LaunchOptions,
+  type MmuMode,
   parseCommandLine,
   type ShareOption,
   USAGE,

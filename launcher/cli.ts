@@ -35,10 +35,10 @@ export interface ShareOption {
   readOnly: boolean;
 }
 
-/** Everything the command line says (parseCommandLine): the options a machine boots with. */
 /** The widest satp mode the harts accept (--mmu). */
 export type MmuMode = "sv39" | "sv48" | "sv57";
 
+/** Everything the command line says (parseCommandLine): the options a machine boots with. */
 export interface LaunchOptions {
   /** Guest RAM in MiB (`<mem-in-mb>`). */
   memMb: number;

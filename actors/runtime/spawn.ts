@@ -57,6 +57,9 @@ type Pending = {
 };
 
 /** One running actor instance. Obtain it with `spawnActor`. */
+/** Events an ActorLink keeps for its first listener (see ActorLink.early). */
+const EARLY_EVENTS = 1024;
+
 export class ActorLink<P extends ProtocolShape> {
   readonly stamp: number;
   readonly role: string;
@@ -64,6 +67,14 @@ export class ActorLink<P extends ProtocolShape> {
   private nextId = 1;
   private pending = new Map<number, Pending>();
   private eventFns = new Set<(msg: P["event"]) => void>();
+  /**
+   * Events that arrived before anyone listened: an actor may emit from its
+   * start handler (a device serving a doorbell rung before it was up), before
+   * the supervisor hears "ready" and subscribes. Kept, in order, for the first
+   * listener, not dropped (up to EARLY_EVENTS: a link nobody listens to
+   * does not grow without end).
+   */
+  private early: P["event"][] | null = [];
   private deathFns = new Set<(d: Death) => void>();
   private death: Death | undefined;
   private stopping = false;
@@ -125,6 +136,9 @@ export class ActorLink<P extends ProtocolShape> {
       case "event":
         if (tracer !== null) {
           traceMessage(tracer, "take", `${m.msg.kind} from ${this.role}`, m.tf ?? 0);
+        }
+        if (this.eventFns.size === 0 && this.early !== null && this.early.length < EARLY_EVENTS) {
+          this.early.push(m.msg as P["event"]);
         }
         for (const fn of this.eventFns) fn(m.msg as P["event"]);
         return;
@@ -200,6 +214,9 @@ export class ActorLink<P extends ProtocolShape> {
 
   onEvent(fn: (msg: P["event"]) => void): () => void {
     this.eventFns.add(fn);
+    const early = this.early;
+    this.early = null;
+    for (const msg of early ?? []) fn(msg);
     return () => this.eventFns.delete(fn);
   }
 

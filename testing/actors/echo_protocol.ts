@@ -24,7 +24,8 @@ export interface EchoProtocol {
     /** Block the event loop (Atomics.wait) for `ms`: a hung actor for heartbeat tests. */
     | { kind: "hang"; ms: number };
   event: { kind: "poked"; index: number; value: number };
-  config: { label?: string };
+  /** emitAtStart: emit `poked` (index -1) from the start handler, before "ready" goes out. */
+  config: { label?: string; emitAtStart?: boolean };
   buffers: { mem: SharedArrayBuffer };
 }
 
@@ -42,6 +43,7 @@ export function echoHandlers(label: string): ActorHandlers<EchoProtocol> {
     start(ctx) {
       mem = new Int32Array(ctx.buffers.mem);
       Atomics.add(mem, MEM_STARTS, 1);
+      if (ctx.config.emitAtStart) ctx.emit({ kind: "poked", index: -1, value: 0 });
     },
     request: {
       echo: (m, ctx) => `${name(ctx)}: ${m.text}`,

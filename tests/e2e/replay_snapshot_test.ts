@@ -15,7 +15,7 @@ import assert from "../../testing/assert.ts";
 import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 import { decodeSnapshot } from "../../machine/snapshot_format.ts";
-import { CTL64 } from "../../machine/control.ts";
+import { CTL, CTL64 } from "../../machine/control.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const DISK = new URL("../../guest/disk.img", import.meta.url).pathname;
@@ -165,16 +165,24 @@ Deno.test({
         delete m.header.created;
         delete m.header.sections; // their checksums: the sections are compared below
         // The control block's clock epoch is the host's (a restore never takes it): not compared.
-        m.sections.get("control")!.fill(
-          0,
-          CTL64.CLOCK_EPOCH_MS,
-          CTL64.CLOCK_EPOCH_MS + 8,
-        );
+        const control = m.sections.get("control")!;
+        control.fill(0, CTL64.CLOCK_EPOCH_MS, CTL64.CLOCK_EPOCH_MS + 8);
+        // Nor are its wake-up tickets and heartbeat: counts of notifications between
+        // workers (a device finishing, the waker), which follow the host's timing, not
+        // the guest's state (the guest sees the words they announce, compared here).
+        for (const w of [CTL.WAKE, CTL.TIMER_SEQ, CTL.IRQ_DOORBELL, CTL.CPU_BEAT, CTL.CPU_IDLE]) {
+          control.fill(0, 4 * w, 4 * w + 4);
+        }
         mids.push({ header: m.header, sections: m.sections });
       }
       assert.deepEqual(mids[1].header, mids[0].header, "the halfway snapshots' headers");
       for (const [name, bytes] of mids[0].sections) {
-        assert.deepEqual(mids[1].sections.get(name), bytes, `the halfway snapshots' ${name}`);
+        const other = mids[1].sections.get(name)!;
+        const at = bytes.findIndex((b, i) => other[i] !== b);
+        assert.ok(
+          other.length === bytes.length && at < 0,
+          `the halfway snapshots' ${name} differ at byte ${at}: ${bytes[at]} vs ${other[at]}`,
+        );
       }
       // Another snapshot, or none: refused before anything starts, saying what differs.
       const other = await runToEnd([`--replay=${dir}/run.log`, `--restore=${snapB}`]);

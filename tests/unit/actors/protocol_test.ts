@@ -107,6 +107,28 @@ Deno.test("every way of dying is one death notice", async () => {
   }
 });
 
+Deno.test("an event emitted in the start handler, before ready, reaches the first listener", async () => {
+  // (A device serving a doorbell rung before it was up logs from its start
+  // handler; the supervisor subscribes only after "ready".)
+  const a = await spawnActor<EchoProtocol>({
+    url: ECHO_A,
+    descriptor: ECHO,
+    buffers: { mem: new SharedArrayBuffer(64) },
+    config: { emitAtStart: true },
+  });
+  try {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ev = await Promise.race([
+      new Promise((r) => a.onEvent(r)),
+      new Promise((r) => timer = setTimeout(() => r("no event within 5 s"), 5000)),
+    ]);
+    clearTimeout(timer);
+    assert.deepEqual(ev, { kind: "poked", index: -1, value: 0 });
+  } finally {
+    a.terminate();
+  }
+});
+
 Deno.test("events reach the parent", async () => {
   const a = await start();
   try {
