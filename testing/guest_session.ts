@@ -62,6 +62,44 @@ export async function runMod(
 }
 
 /**
+ * runMod's sibling for runs whose output is the point (record and replay):
+ * `mod.ts` with `args` (no --smp added: deterministic runs have one hart) to
+ * its exit, with `input` on stdin (closed at once when there is none),
+ * killed after `limitMs`; the exit status, stdout's bytes and stderr.
+ */
+export async function runToEnd(
+  args: string[],
+  { input, limitMs = 120_000 }: { input?: string; limitMs?: number } = {},
+): Promise<{ code: number; out: Uint8Array; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MOD, ...args],
+    stdin: input === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+  if (input !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(input));
+    await w.close();
+  }
+  const [status, out, err] = await Promise.all([
+    child.status,
+    new Response(child.stdout).bytes(),
+    new Response(child.stderr).text(),
+  ]);
+  clearTimeout(timer);
+  return { code: status.code, out, err };
+}
+
+/** The final line's instruction count: `actorvm: guest ... (N instructions)`. */
+export function finalCount(stderr: string): number {
+  const m = stderr.match(/actorvm: guest [^\n]*\((\d+) instructions\)/);
+  if (!m) throw new Error(`no final instruction count in:\n${stderr}`);
+  return Number(m[1]);
+}
+
+/**
  * Drop the kernel's own console lines (`[    1.234567] ...`, CONFIG_PRINTK_TIME)
  * wherever they landed, even in the middle of a line of command output: the
  * kernel writes to the same console as the shell, at any moment.

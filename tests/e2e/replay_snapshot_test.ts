@@ -12,41 +12,18 @@
 // Read next: tests/e2e/replay_test.ts (recordings from a boot).
 
 import assert from "../../testing/assert.ts";
-import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+import {
+  bundledBoot,
+  finalCount,
+  GuestSession,
+  READY_LINE,
+  runToEnd,
+} from "../../testing/guest_session.ts";
 import { sha256Hex } from "../../testing/sha256.ts";
 import { decodeSnapshot } from "../../machine/snapshot_format.ts";
 import { CTL, CTL64 } from "../../machine/control.ts";
 
-const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const DISK = new URL("../../guest/disk.img", import.meta.url).pathname;
-
-/** Run mod.ts to its end with `input` on stdin; its stdout bytes, stderr and status. */
-async function runToEnd(args: string[], input = "", limitMs = 120_000) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(input));
-  await w.close();
-  const [status, out, err] = await Promise.all([
-    child.status,
-    new Response(child.stdout).bytes(),
-    new Response(child.stderr).text(),
-  ]);
-  clearTimeout(timer);
-  return { code: status.code, out, err };
-}
-
-/** The final line's instruction count: `actorvm: guest ... (N instructions)`. */
-function finalCount(stderr: string): number {
-  const m = stderr.match(/actorvm: guest [^\n]*\((\d+) instructions\)/);
-  assert.ok(m, `no final instruction count in:\n${stderr}`);
-  return Number(m[1]);
-}
 
 /** One command on the control socket (a connection per command): its reply line. */
 async function control(
@@ -134,7 +111,9 @@ Deno.test({
       assert.ok(header.deterministic.idle > 0, "the shell waited in wfi: guest time skipped");
 
       // Recorded from snapshot A, with the whole session piped in at once.
-      const rec = await runToEnd([`--record=${dir}/run.log`, `--restore=${snapA}`], SESSION);
+      const rec = await runToEnd([`--record=${dir}/run.log`, `--restore=${snapA}`], {
+        input: SESSION,
+      });
       assert.equal(rec.code, 0, rec.err);
       const recText = new TextDecoder().decode(rec.out);
       assert.match(recText, /[0-9a-f]{32} {2}-/);

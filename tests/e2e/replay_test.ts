@@ -13,36 +13,17 @@
 // Read next: actors/cpu/deterministic.ts, machine/replay_log.ts.
 
 import assert from "../../testing/assert.ts";
-import { bundledBoot, GuestSession, READY_LINE } from "../../testing/guest_session.ts";
+import {
+  bundledBoot,
+  finalCount,
+  GuestSession,
+  READY_LINE,
+  runToEnd,
+} from "../../testing/guest_session.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 
 const MOD = new URL("../../mod.ts", import.meta.url).pathname;
 const DISK = new URL("../../guest/disk.img", import.meta.url).pathname;
-
-/** Run mod.ts to its end with stdin closed; its stdout bytes, stderr and status. */
-async function runToEnd(args: string[], limitMs = 120_000) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MOD, ...args],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-  const [status, out, err] = await Promise.all([
-    child.status,
-    new Response(child.stdout).bytes(),
-    new Response(child.stderr).text(),
-  ]);
-  clearTimeout(timer);
-  return { code: status.code, out, err };
-}
-
-/** The final line's instruction count: `actorvm: guest ... (N instructions)`. */
-function finalCount(stderr: string): number {
-  const m = stderr.match(/actorvm: guest [^\n]*\((\d+) instructions\)/);
-  assert.ok(m, `no final instruction count in:\n${stderr}`);
-  return Number(m[1]);
-}
 
 const faultLines = (err: string) => err.split("\n").filter((l) => l.includes("actorvm: fault"));
 
@@ -410,7 +391,7 @@ Deno.test({
         ],
       ];
       for (const [args, re] of cases) {
-        const r = await runToEnd([...args, ...bundledBoot([])], 60_000);
+        const r = await runToEnd([...args, ...bundledBoot([])], { limitMs: 60_000 });
         assert.equal(r.code, 2, `${args.join(" ")}: ${r.err}`);
         assert.match(r.err, re, args.join(" "));
       }

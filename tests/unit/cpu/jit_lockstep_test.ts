@@ -493,9 +493,8 @@ Deno.test("cpu jit lockstep: random programs in S-mode with Sv57 data beyond 2^5
   assert.ok(compiled >= 40 && exits >= 200, `compiles ${compiled}, exits ${exits}`);
 });
 
-Deno.test("cpu jit lockstep: a loop across a page boundary chains both ways inside wasm", () => {
-  // x9 = 1000; loop: addi x9, x9, -1; addi x5, x5, 1 | (next page) csrr x6, instret;
-  // bne x9, x0, loop; ebreak — a fall-through into the second page and a back-edge into the first.
+/** loop: addi x9, x9, -1; addi x5, x5, 1; csrr x6, instret; bne x9, x0, loop; ebreak. */
+function countedLoop(): Uint8Array {
   const words = [
     encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1),
     encI(OP.OP_IMM, 5, 0, 5, 1),
@@ -503,7 +502,13 @@ Deno.test("cpu jit lockstep: a loop across a page boundary chains both ways insi
     encB(1, LOOPR, 0, -12),
     0x00100073,
   ];
-  const code = new Uint8Array(new Int32Array(words).buffer);
+  return new Uint8Array(new Int32Array(words).buffer);
+}
+
+Deno.test("cpu jit lockstep: a loop across a page boundary chains both ways inside wasm", () => {
+  // x9 = 1000; loop: addi x9, x9, -1; addi x5, x5, 1 | (next page) csrr x6, instret;
+  // bne x9, x0, loop; ebreak — a fall-through into the second page and a back-edge into the first.
+  const code = countedLoop();
   const at = CODE + 0x1000 - 8;
   const { ref, hj, jit } = pair(code, 3, at);
   for (const h of [ref, hj]) {
@@ -523,14 +528,7 @@ Deno.test("cpu jit lockstep: an instruction across the page end runs translated,
   // loop: addi x9, x9, -1 | addi x5, x5, 1 across the page end | csrr x6, instret;
   // bne x9, x0, loop; ebreak. Before, every pass left wasm for the interpreter
   // at the straddling instruction (in-guest md5sum: 1.7 M exits).
-  const words = [
-    encI(OP.OP_IMM, LOOPR, 0, LOOPR, -1),
-    encI(OP.OP_IMM, 5, 0, 5, 1),
-    encI(OP.SYSTEM, 6, 2, 0, 0xc02),
-    encB(1, LOOPR, 0, -12),
-    0x00100073,
-  ];
-  const code = new Uint8Array(new Int32Array(words).buffer);
+  const code = countedLoop();
   const at = CODE + 0x1000 - 6; // the second word at offset 0xffe
   const { ref, hj, jit } = pair(code, 5, at);
   for (const h of [ref, hj]) {
