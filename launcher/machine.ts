@@ -84,37 +84,44 @@ export async function runMachine(
     }
     installTracer(trace.tracer);
   }
-  let p: Awaited<ReturnType<typeof prepare>>;
-  try {
-    p = await prepare(o, log, snapshot?.sha256);
-  } catch (e) {
+  /** A run refused before it boots leaves no trace file behind. */
+  const dropTrace = () => {
     if (trace) {
       installTracer(null);
       trace.close();
       Deno.removeSync(trace.path);
     }
+  };
+  let p: Awaited<ReturnType<typeof prepare>>;
+  try {
+    p = await prepare(o, log, snapshot?.sha256);
+  } catch (e) {
+    dropTrace();
     throw e;
   }
+  let socket: ControlSocket | null = null;
+  /**
+   * ...nor holds the control socket, the networks or the disks' locks. Callers
+   * `return await refuse(...)`, so TypeScript sees the path end.
+   */
+  const refuse = async (message: string): Promise<never> => {
+    await socket?.close();
+    for (const n of p.nets) n.release();
+    for (const l of p.diskLocks) l.release();
+    dropTrace();
+    throw new InputError(message);
+  };
   if (snapshot) p.restore = snapshot;
   // The control operations (launcher/control.ts), and --control's socket on them.
   const control = new MachineControl(() => {
     stopping = true;
     stop(FATE.STOPPED);
   });
-  let socket: ControlSocket | null = null;
   if (o.control) {
     try {
       socket = ControlSocket.listen(o.control, control, log);
     } catch (e) {
-      void socket?.close();
-      for (const n of p.nets) n.release();
-      for (const l of p.diskLocks) l.release();
-      if (trace) {
-        installTracer(null);
-        trace.close();
-        Deno.removeSync(trace.path);
-      }
-      throw new InputError((e as Error).message);
+      return await refuse((e as Error).message);
     }
   }
   hooks.controlReady?.(control);
@@ -127,10 +134,7 @@ export async function runMachine(
         throw new Error(`the run starts at ${snapshot.header.instret} (--restore), past it`);
       }
     } catch (e) {
-      await socket?.close();
-      for (const n of p.nets) n.release();
-      for (const l of p.diskLocks) l.release();
-      throw new InputError(`--snapshot-at=${at.instret}:${at.path}: ${(e as Error).message}`);
+      return await refuse(`--snapshot-at=${at.instret}:${at.path}: ${(e as Error).message}`);
     }
   }
   // The machine runs on while the file is compressed and written: the run's end waits for it.
@@ -154,14 +158,7 @@ export async function runMachine(
     try {
       gdb = GdbServer.listen(o.gdb, log);
     } catch (e) {
-      for (const n of p.nets) n.release();
-      for (const l of p.diskLocks) l.release();
-      if (trace) {
-        installTracer(null);
-        trace.close();
-        Deno.removeSync(trace.path);
-      }
-      throw new InputError((e as Error).message);
+      return await refuse((e as Error).message);
     }
     log(`gdb: listening on ${gdb.host}:${gdb.port}`);
     hooks.gdbListening?.(gdb.host, gdb.port);
