@@ -503,6 +503,11 @@ export function runCpu(
       reason = "stopped by the launcher";
       break;
     }
+    // Read before anything below looks at the words others write: a wfi at the
+    // end of this batch then sleeps only while nothing arrived since (an IPI or
+    // remote fence that came after between() had looked was slept through: a
+    // peer's fence.i waited 30 s for hart 0 in CI).
+    const seen = Atomics.load(ctl, wakeW);
     // IPIs, remote fences and (secondaries) the timer; a stopped hart parks here.
     if (peers !== null && !peers.between()) continue;
     if (debug !== null && debug.haltRequested) {
@@ -521,7 +526,6 @@ export function runCpu(
       pause.halt(STOP.REQUESTED);
       continue;
     }
-    const seen = Atomics.load(ctl, wakeW);
     if (det !== null && !det.beforeBatch()) {
       if (det.failure === null) {
         fate = FATE.STOPPED;
