@@ -83,7 +83,13 @@ const L_FB = 14;
 // The address of x0 (registers are `local.get L_XB` + a one-byte offset: the
 // state lies past RAM, where a constant address would take 4-5 bytes each).
 const L_XB = 15;
-const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32, I32];
+// This hart's region minus hart 0's (the imported global `hb`): every access
+// to the hart's state and scratch words adds it, so that a page's module is the
+// same bytes for every hart and V8 compiles and tiers it up once (docs/smp.md).
+const L_HB = 16;
+const LOCALS = [I64, I64, I64, I32, I32, I32, F64, F64, I64, I64, I32, I32, I32];
+/** Global 0 of every page module: the imported hart base (L_HB's value). */
+const G_HB = 0;
 
 // Function indices: the imports (TLB fill, the FP call-out, time), the integer
 // helpers, the exit helper, the FP helpers (emit_fp.ts), the page function.
@@ -229,14 +235,14 @@ export function emitPage(
     c.get(L_T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(1).op(W.i32_shr_u);
     c.get(L_LIMIT).get(L_N);
     c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
-    c.i32(0).i32(0).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
+    c.get(L_HB).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
     c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
-    c.get(L_OFF).i32(1).mem(W.i32_store8, 0, lay.refs);
+    c.get(L_OFF).get(L_HB).op(W.i32_add).i32(1).mem(W.i32_store8, 0, lay.refs);
     c.get(L_OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
     c.op(W.end);
     c.op(W.end);
-    c.i32(0).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-    c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+    c.get(L_HB).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+    c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
     c.i32(EXIT_JUMP).op(W.return);
   };
   /** Leave the page for the constant address t. */
@@ -245,25 +251,27 @@ export function emitPage(
     chainT();
   };
 
-  c.i32(X).set(L_XB);
-  c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_DBASE).set(L_DB);
-  c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FBASE).set(L_FB);
+  c.op(W.global_get).u32(G_HB).set(L_HB);
+  c.get(L_HB).i32(X).op(W.i32_add).set(L_XB);
+  // The TLB set bases with the hart base in: TLB offsets below are hart 0's.
+  c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_DBASE).get(L_HB).op(W.i32_add).set(L_DB);
+  c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FBASE).get(L_HB).op(W.i32_add).set(L_FB);
   // A caller (JS or another page) that means another virtual page: leave.
   c.get(L_VPN).f64(vbase / 4096).op(W.f64_ne).op(W.if).byte(VOID);
-  c.i32(0).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
+  c.get(L_HB).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
   c.op(W.f64_mul).op(W.f64_add).mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
   c.i32(EXIT_JUMP).op(W.return);
   c.op(W.end);
   c.op(W.loop).byte(VOID);
   // Every back-edge and in-page jalr passes here, and straight-line code
   // cannot stay in a page for long: checking the stop word here bounds the
   // time to leave (an atomic load, so it is re-read every time).
-  c.i32(0).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+  c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
   c.op(W.if).byte(VOID);
-  c.i32(0).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
+  c.get(L_HB).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
   c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
   c.i32(EXIT_BUDGET).op(W.return);
   c.op(W.end);
   c.op(W.block).byte(VOID);
@@ -580,6 +588,7 @@ export function emitPage(
       getX,
       setXStart,
       setXEnd,
+      base: () => c.get(L_HB),
       exit: () => exitAt(EXIT_INTERP, cur.pc, L - cur.k),
       access: (store, size, rs1, imm, aligned) =>
         access(store, size, rs1, imm, cur.pc, cur.k, L, aligned),
@@ -588,14 +597,14 @@ export function emitPage(
       fpGate: () => {
         if (fpGated) return;
         fpGated = true;
-        c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_FSOFF).op(W.if).byte(VOID);
+        c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FSOFF).op(W.if).byte(VOID);
         exitAt(EXIT_INTERP, cur.pc, L - cur.k);
         c.op(W.end);
       },
       fpDirty: () => {
         if (fpDirtied) return;
         fpDirtied = true;
-        c.i32(0).i32(1).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
+        c.get(L_HB).i32(1).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
       },
     };
     /**
@@ -606,7 +615,7 @@ export function emitPage(
      */
     const emitCounter = (x: number, k: number) => {
       const rd = (x >>> 7) & 31, csr = x >>> 20;
-      c.i32(0).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(1 << (csr & 31)).op(W.i32_and);
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(1 << (csr & 31)).op(W.i32_and);
       c.op(W.i32_eqz).op(W.if).byte(VOID);
       ie.exit(); // not allowed at this privilege: the interpreter raises illegal
       c.op(W.end);
@@ -615,10 +624,10 @@ export function emitPage(
       if (csr === 0xc01) { // time: the host's clock (or instret/10), through JS
         c.get(L_N).i32(L - k - 1).op(W.i32_sub).op(W.call).u32(F_TIME);
       } else {
-        c.i32(0).mem(W.f64_load, 3, SC + SCRATCH_INSTRET0);
+        c.get(L_HB).mem(W.f64_load, 3, SC + SCRATCH_INSTRET0);
         c.op(W.i64_trunc_f64_s);
         c.get(L_N).i32(L - k).op(W.i32_sub).op(W.i64_extend_i32_u).op(W.i64_add);
-        c.i32(0).mem(W.i64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYOFF : SCRATCH_IROFF));
+        c.get(L_HB).mem(W.i64_load, 3, SC + (csr === 0xc00 ? SCRATCH_CYOFF : SCRATCH_IROFF));
         c.op(W.i64_add);
       }
       setXEnd(rd);
@@ -663,9 +672,9 @@ export function emitPage(
     }
   }
   c.op(W.end); // $dflt: hw is not a leader
-  c.i32(0).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
+  c.get(L_HB).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
   c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.i32(0).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
   c.i32(EXIT_NOENTRY).op(W.return);
   c.op(W.end); // loop
   c.op(W.unreachable);
@@ -688,12 +697,13 @@ export function emitPage(
       { name: "fpx", type: T_FPX },
       { name: "time", type: T_TIME },
     ],
+    globals: ["hb"],
     memoryPages: lay.pages,
     tableSize: lay.ramPages,
     funcs: [
       ...helpers(),
       { type: T_EXIT, locals: [], body: exitHelper(vbase, lay), export: undefined },
-      ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code()),
+      ...fpHelpers(F_FP0, SC, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code(), G_HB),
       { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
     ],
   });
@@ -708,10 +718,16 @@ export function emitPage(
 function exitHelper(vbase: number, lay: Layout): Code {
   const c = new Code();
   const SC = lay.scratch;
-  c.i32(0).get(0).op(W.i64_extend_i32_s).i64(vbase).op(W.i64_add).op(W.f64_convert_i64_s);
+  c.op(W.global_get).u32(G_HB).get(0).op(W.i64_extend_i32_s).i64(vbase).op(W.i64_add).op(
+    W.f64_convert_i64_s,
+  );
   c.mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.i32(0).get(1).mem(W.i32_store, 2, SC + SCRATCH_N);
-  c.i32(0).get(2).i32(2).op(W.i32_shr_u).mem(W.i32_store, 2, SC + SCRATCH_STRETCH);
+  c.op(W.global_get).u32(G_HB).get(1).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.op(W.global_get).u32(G_HB).get(2).i32(2).op(W.i32_shr_u).mem(
+    W.i32_store,
+    2,
+    SC + SCRATCH_STRETCH,
+  );
   c.get(2).i32(3).op(W.i32_and);
   return c;
 }

@@ -60,29 +60,29 @@ export function emitAmo(e: InsnEmitter, x: number): void {
     e.access(false, size, rs1, 0, true);
     c.get(e.lOff).atomic(wide ? A.i64_load : A.i32_load, align, 0);
     setRd();
-    c.i32(0).get(e.lQ).mem(W.i64_store, 3, resValue);
-    c.i32(0).i32(1).mem(W.i32_store, 2, resValid);
-    c.i32(0).get(e.lOff).mem(W.i32_store, 2, resOff);
+    e.base().get(e.lQ).mem(W.i64_store, 3, resValue);
+    e.base().i32(1).mem(W.i32_store, 2, resValid);
+    e.base().get(e.lOff).mem(W.i32_store, 2, resOff);
     return;
   }
   e.access(true, size, rs1, 0, true);
   if (f5 === 3) { // SC: store if the reservation is this address; it is gone either way
-    c.i32(0).mem(W.i32_load, 2, resValid);
-    c.i32(0).mem(W.i32_load, 2, resOff).get(e.lOff).op(W.i32_eq).op(W.i32_and);
+    e.base().mem(W.i32_load, 2, resValid);
+    e.base().mem(W.i32_load, 2, resOff).get(e.lOff).op(W.i32_eq).op(W.i32_and);
     c.op(W.if).byte(I64);
     // cmpxchg(addr, what LR read, rs2) returns what was there: success iff it was LR's value.
     c.get(e.lOff);
-    c.i32(0).mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
+    e.base().mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
     rs2Value();
     c.atomic(wide ? A.i64_cmpxchg : A.i32_cmpxchg, align, 0);
-    c.i32(0).mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
+    e.base().mem(wide ? W.i64_load : W.i32_load, wide ? 3 : 2, resValue);
     c.op(wide ? W.i64_ne : W.i32_ne);
     c.op(W.i64_extend_i32_u);
     c.op(W.else);
     c.i64(1);
     c.op(W.end);
     c.set(e.lQ);
-    c.i32(0).i32(0).mem(W.i32_store, 2, resValid);
+    e.base().i32(0).mem(W.i32_store, 2, resValid);
     if (rd !== 0) {
       e.setXStart();
       c.get(e.lQ);

@@ -45,6 +45,11 @@ export interface InsnEmitter {
   lP: number;
   lOff: number;
   getX(r: number): void;
+  /**
+   * Push this hart's base: X, F and SC are hart 0's offsets, and every access
+   * to them adds it (emit.ts L_HB), so a page's module serves every hart.
+   */
+  base(): Code;
   setXStart(): void;
   setXEnd(r: number): void;
   /** Leave to the interpreter at this instruction (it has not executed). */
@@ -76,10 +81,13 @@ export function fpHelpers(
   sc: number,
   types: { f1: number; f2: number; f3: number },
   make: () => Code,
+  hbGlobal: number,
 ): HelperFunc[] {
   const out: HelperFunc[] = [];
+  // (the hart base is the module's imported global here: helpers have no locals for it)
   const flags = (c: Code, bits: number) =>
-    c.i32(0).i32(0).mem(W.i32_load, 2, sc + SCRATCH_FFLAGS).i32(bits).op(W.i32_or)
+    c.op(W.global_get).u32(hbGlobal).op(W.global_get).u32(hbGlobal)
+      .mem(W.i32_load, 2, sc + SCRATCH_FFLAGS).i32(bits).op(W.i32_or)
       .mem(W.i32_store, 2, sc + SCRATCH_FFLAGS);
   const guard = (c: Code, l: number) =>
     c.get(l).op(W.f64_abs).f64(LO_GUARD).op(W.f64_gt)
@@ -369,7 +377,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
 
   if (op === 0x07) { // FLW / FLD
     e.access(false, f3 === 2 ? 4 : 8, rs1, x >> 20);
-    c.i32(0).get(e.lOff);
+    e.base().get(e.lOff);
     if (f3 === 2) c.mem(W.i64_load32_u, 0, 0).i64(BOX).op(W.i64_or);
     else c.mem(W.i64_load, 0, 0);
     c.mem(W.i64_store, 3, fAddr(rd));
@@ -379,8 +387,8 @@ export function emitFp(e: InsnEmitter, x: number): void {
   if (op === 0x27) { // FSW / FSD: the raw bits, no unboxing
     e.access(true, f3 === 2 ? 4 : 8, rs1, ((x >> 20) & ~31) | ((x >>> 7) & 31));
     c.get(e.lOff);
-    if (f3 === 2) c.i32(0).mem(W.i32_load, 2, fAddr(rs2)).mem(W.i32_store, 0, 0);
-    else c.i32(0).mem(W.i64_load, 3, fAddr(rs2)).mem(W.i64_store, 0, 0);
+    if (f3 === 2) e.base().mem(W.i32_load, 2, fAddr(rs2)).mem(W.i32_store, 0, 0);
+    else e.base().mem(W.i64_load, 3, fAddr(rs2)).mem(W.i64_store, 0, 0);
     return;
   }
 
@@ -406,7 +414,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
   /** Give up unless the rounding mode is RNE (static 0, or dynamic with frm 0). */
   const needRne = (rm: number): boolean => {
     if (rm === 7) {
-      c.i32(0).mem(W.i32_load, 2, e.SC + SCRATCH_FRM).op(W.br_if).u32(0);
+      e.base().mem(W.i32_load, 2, e.SC + SCRATCH_FRM).op(W.br_if).u32(0);
       return true;
     }
     return rm === 0;
@@ -414,7 +422,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
   /** Give up on a reserved rounding mode (the instruction is illegal then). */
   const needValidRm = (rm: number): boolean => {
     if (rm === 7) {
-      c.i32(0).mem(W.i32_load, 2, e.SC + SCRATCH_FRM).i32(4).op(W.i32_gt_u).op(W.br_if).u32(0);
+      e.base().mem(W.i32_load, 2, e.SC + SCRATCH_FRM).i32(4).op(W.i32_gt_u).op(W.br_if).u32(0);
       return true;
     }
     return rm <= 4;
@@ -422,10 +430,10 @@ export function emitFp(e: InsnEmitter, x: number): void {
   /** Push f_r as a double (a single is widened; an invalid box gives up: it reads as NaN). */
   const operand = (r: number, d = dbl) => {
     if (d) {
-      c.i32(0).mem(W.f64_load, 3, fAddr(r));
+      e.base().mem(W.f64_load, 3, fAddr(r));
       return;
     }
-    c.i32(0).mem(W.i64_load, 3, fAddr(r)).set(e.lQ);
+    e.base().mem(W.i64_load, 3, fAddr(r)).set(e.lQ);
     c.get(e.lQ).i64(32).op(W.i64_shr_u).i64(0xffffffff).op(W.i64_ne).op(W.br_if).u32(0);
     c.get(e.lQ).op(W.i32_wrap_i64).op(W.f32_reinterpret_i32).op(W.f64_promote_f32);
   };
@@ -447,7 +455,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
     const negProd = op === 0x4b || op === 0x4f, negC = op === 0x47 || op === 0x4f;
     withSlow(() => {
       if (!needRne(f3)) return false;
-      c.i32(0);
+      e.base();
       operand(rs1);
       if (negProd) c.op(W.f64_neg);
       operand(rs2);
@@ -472,7 +480,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
       if (f5 === 0x0b && rs2 !== 0) break;
       withSlow(() => {
         if (!needRne(f3)) return false;
-        c.i32(0);
+        e.base();
         operand(rs1);
         if (f5 !== 0x0b) {
           operand(rs2);
@@ -490,14 +498,14 @@ export function emitFp(e: InsnEmitter, x: number): void {
     case 0x04: { // FSGNJ / FSGNJN / FSGNJX: bit operations on the raw (unboxed) values
       if (f3 > 2) break;
       const raw = (r: number) => {
-        c.i32(0).mem(W.i64_load, 3, fAddr(r));
+        e.base().mem(W.i64_load, 3, fAddr(r));
         if (!dbl) { // an invalid box reads as the canonical NaN
           c.set(e.lQ).get(e.lQ).i64(0xffffffff).op(W.i64_and).i64(0x7fc00000);
           c.get(e.lQ).i64(32).op(W.i64_shr_u).i64(0xffffffff).op(W.i64_eq).op(W.select);
         }
       };
       const signBit = dbl ? -(2 ** 63) : 0x80000000;
-      c.i32(0);
+      e.base();
       raw(rs1);
       c.set(e.lP);
       c.get(e.lP).byte(W.i64_const).sBig(dbl ? (1n << 63n) - 1n : 0x7fffffffn).op(W.i64_and);
@@ -520,7 +528,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
     case 0x05: // FMIN / FMAX: wasm's min/max order -0 < +0 and return an operand
       if (f3 > 1) break;
       withSlow(() => {
-        c.i32(0);
+        e.base();
         operand(rs1);
         nanGivesUp();
         operand(rs2);
@@ -536,14 +544,14 @@ export function emitFp(e: InsnEmitter, x: number): void {
       withSlow(() => {
         if (dbl) {
           if (!needValidRm(f3)) return false;
-          c.i32(0);
+          e.base();
           operand(rs1, false);
           nanGivesUp();
           storeF();
         } else {
           if (!needRne(f3)) return false;
-          c.i32(0);
-          c.i32(0).mem(W.f64_load, 3, fAddr(rs1)).set(e.lG); // a
+          e.base();
+          e.base().mem(W.f64_load, 3, fAddr(rs1)).set(e.lG); // a
           c.get(e.lG).op(W.f32_demote_f64).op(W.f64_promote_f32).set(e.lF); // r
           // normal (or a == 0) and finite, else the softfloat (underflow, overflow, NaN)
           c.get(e.lF).op(W.f64_abs).f64(MIN_NORMAL_S).op(W.f64_gt);
@@ -551,7 +559,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
           c.get(e.lF).get(e.lF).op(W.f64_sub).f64(0).op(W.f64_eq).op(W.i32_and);
           c.op(W.i32_eqz).op(W.br_if).u32(0);
           c.get(e.lF).get(e.lG).op(W.f64_ne).op(W.if).byte(VOID);
-          orFlags(c, e.SC, NX);
+          orFlags(e, NX);
           c.op(W.end);
           c.get(e.lF);
           storeF();
@@ -592,7 +600,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
         if (lo !== -Infinity) c.get(e.lF).f64(lo).op(W.f64_lt).op(W.br_if).u32(0);
         if (hi !== Infinity) c.get(e.lF).f64(hi).op(W.f64_gt).op(W.br_if).u32(0);
         c.get(e.lF).get(e.lG).op(W.f64_ne).op(W.if).byte(VOID);
-        orFlags(c, e.SC, NX);
+        orFlags(e, NX);
         c.op(W.end);
         if (rd !== 0) {
           e.setXStart();
@@ -619,7 +627,7 @@ export function emitFp(e: InsnEmitter, x: number): void {
           else c.i64(limit);
           c.op(W.i64_gt_u).op(W.br_if).u32(0);
         }
-        c.i32(0).get(e.lQ).op(W.f64_convert_i64_s);
+        e.base().get(e.lQ).op(W.f64_convert_i64_s);
         storeF();
         e.fpDirty();
         return true;
@@ -630,13 +638,13 @@ export function emitFp(e: InsnEmitter, x: number): void {
       if (rs2 !== 0 || f3 !== 0) break;
       if (rd !== 0) {
         e.setXStart();
-        c.i32(0).mem(dbl ? W.i64_load : W.i64_load32_s, dbl ? 3 : 2, fAddr(rs1));
+        e.base().mem(dbl ? W.i64_load : W.i64_load32_s, dbl ? 3 : 2, fAddr(rs1));
         e.setXEnd(rd);
       }
       return;
     case 0x1e: // FMV.W.X / FMV.D.X
       if (rs2 !== 0 || f3 !== 0) break;
-      c.i32(0);
+      e.base();
       e.getX(rs1);
       if (!dbl) c.i64(0xffffffff).op(W.i64_and).i64(BOX).op(W.i64_or);
       c.mem(W.i64_store, 3, fAddr(rd));
@@ -660,11 +668,11 @@ export function emitFcsr(e: InsnEmitter, x: number): void {
   e.fpGate(); // FS Off: illegal
   const ff = e.SC + SCRATCH_FFLAGS, rm = e.SC + SCRATCH_FRM;
   // old value → lP
-  if (csr === 1) c.i32(0).mem(W.i32_load, 2, ff);
-  else if (csr === 2) c.i32(0).mem(W.i32_load, 2, rm);
+  if (csr === 1) e.base().mem(W.i32_load, 2, ff);
+  else if (csr === 2) e.base().mem(W.i32_load, 2, rm);
   else {
-    c.i32(0).mem(W.i32_load, 2, rm).i32(5).op(W.i32_shl);
-    c.i32(0).mem(W.i32_load, 2, ff).op(W.i32_or);
+    e.base().mem(W.i32_load, 2, rm).i32(5).op(W.i32_shl);
+    e.base().mem(W.i32_load, 2, ff).op(W.i32_or);
   }
   c.op(W.i64_extend_i32_u).set(e.lP);
   if (isWrite) {
@@ -676,11 +684,11 @@ export function emitFcsr(e: InsnEmitter, x: number): void {
     else if ((f3 & 3) === 3) c.i64(-1).op(W.i64_xor).op(W.i64_and);
     c.set(e.lQ);
     if (csr === 1 || csr === 3) {
-      c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(31).op(W.i32_and).mem(W.i32_store, 2, ff);
+      e.base().get(e.lQ).op(W.i32_wrap_i64).i32(31).op(W.i32_and).mem(W.i32_store, 2, ff);
     }
-    if (csr === 2) c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(7).op(W.i32_and);
+    if (csr === 2) e.base().get(e.lQ).op(W.i32_wrap_i64).i32(7).op(W.i32_and);
     if (csr === 3) {
-      c.i32(0).get(e.lQ).op(W.i32_wrap_i64).i32(5).op(W.i32_shr_u).i32(7).op(W.i32_and);
+      e.base().get(e.lQ).op(W.i32_wrap_i64).i32(5).op(W.i32_shr_u).i32(7).op(W.i32_and);
     }
     if (csr !== 1) c.mem(W.i32_store, 2, rm);
     e.fpDirty();
@@ -692,7 +700,8 @@ export function emitFcsr(e: InsnEmitter, x: number): void {
   }
 }
 
-function orFlags(c: Code, sc: number, bits: number): void {
-  c.i32(0).i32(0).mem(W.i32_load, 2, sc + SCRATCH_FFLAGS).i32(bits).op(W.i32_or);
-  c.mem(W.i32_store, 2, sc + SCRATCH_FFLAGS);
+function orFlags(e: InsnEmitter, bits: number): void {
+  e.base();
+  e.base().mem(W.i32_load, 2, e.SC + SCRATCH_FFLAGS).i32(bits).op(W.i32_or);
+  e.c.mem(W.i32_store, 2, e.SC + SCRATCH_FFLAGS);
 }

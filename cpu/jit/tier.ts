@@ -98,6 +98,13 @@ export interface JitMemory {
   buffer: SharedArrayBuffer;
   ramBytes: number;
   layout: Layout;
+  /**
+   * Hart 0's layout, which page modules are emitted against, and this hart's
+   * offset from it (the modules' imported global `hb`): a page's module is the
+   * same bytes on every hart, so V8 compiles and tiers it up once for all.
+   */
+  codeLayout: Layout;
+  hartBase: number;
 }
 
 /**
@@ -165,7 +172,14 @@ export function openJitMemory(
       `jit: the memory is not a shared ${layout.pages}-page memory for ${ramBytes} bytes of RAM`,
     );
   }
-  return { memory, buffer, ramBytes, layout };
+  return {
+    memory,
+    buffer,
+    ramBytes,
+    layout,
+    codeLayout: jitLayout(ramBytes, 0, harts),
+    hartBase: layout.state - ramBytes,
+  };
 }
 
 /** A hart whose RAM, registers and TLBs live in `mem` (what Jit needs). */
@@ -282,6 +296,7 @@ export class Jit {
       h: {
         tab: this.table,
         mem: mem.memory,
+        hb: mem.hartBase,
         fill: (va: number, acc: number) => this.fill(va, acc),
         fpx: (insn: number) => this.fpx(insn),
         // rdtime in translated code, `n` instructions into the call (as csrReadRaw).
@@ -406,7 +421,7 @@ export class Jit {
     const nextRam = h.fTag[nti] === nextVpn ? h.fAdd[nti] + vbase + 4096 : -1;
     const straddleHi = nextRam >= 0 && nextRam < this.mem.ramBytes ? h.ram16[nextRam >>> 1] : -1;
     const runs = findRuns(h.ram16, page * 4096, entries, straddleHi);
-    const bytes = emitPage(runs, vbase, this.mem.layout, this.hart.sv57);
+    const bytes = emitPage(runs, vbase, this.mem.codeLayout, this.hart.sv57);
     const leaders = new Uint8Array(2048);
     for (const r of runs) leaders[r.off >>> 1] = 1;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);

@@ -23,6 +23,7 @@ export const W = {
   drop: 0x1a,
   select: 0x1b,
   local_get: 0x20,
+  global_get: 0x23,
   local_set: 0x21,
   local_tee: 0x22,
   i32_load: 0x28,
@@ -256,6 +257,8 @@ export interface ModuleSpec {
   types: FuncType[];
   /** Imported functions ("h", name) with their type index; they take the first function indices. */
   imports: { name: string; type: number }[];
+  /** Imported immutable i32 globals ("h", name), global indices 0, 1, …. */
+  globals?: string[];
   /** The shared memory ("h", "mem") with its page count (initial = maximum). */
   memoryPages: number;
   /** If set, the function table ("h", "tab") of this many entries (initial = maximum), table 0. */
@@ -281,11 +284,19 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
   }
   section(1, types);
 
-  const imps = new Code().u32(m.imports.length + 1 + (m.tableSize === undefined ? 0 : 1));
+  const globals = m.globals ?? [];
+  const imps = new Code().u32(
+    m.imports.length + globals.length + 1 + (m.tableSize === undefined ? 0 : 1),
+  );
   for (const i of m.imports) {
     str(imps, "h");
     str(imps, i.name);
     imps.byte(0x00).u32(i.type);
+  }
+  for (const g of globals) {
+    str(imps, "h");
+    str(imps, g);
+    imps.byte(0x03).byte(0x7f).byte(0x00); // i32, immutable
   }
   str(imps, "h");
   str(imps, "mem");
