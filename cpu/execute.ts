@@ -111,6 +111,14 @@ export function runBatch(h: Hart, max: number): number {
           dBase = h.dBase;
           continue;
         }
+        // As above, for a page the fetch TLB did not hold (the first fetch
+        // after a trap return or a TLB flush, typically): otherwise the rest
+        // of the chunk ran here, in a page that has translated code.
+        if (codeStop !== null && n > 1 && fVa === pc - po && codeStop[(fOff + po) >>> 12] !== 0) {
+          n--;
+          h.stoppedAtCode = true;
+          break;
+        }
         insn = v | 0;
       }
     }

@@ -539,7 +539,7 @@ export function runCpu(
     const n = det !== null ? det.budget(batch) : batch;
     // Breakpoints are a pc compare in the interpreter's loop only: while a
     // debugger has any set, the batch runs on the interpreter.
-    const r = useJit && !(debug?.needsInterpreter) ? jit!.run(n) : hart.run(n);
+    const r = useJit && !(debug?.needsInterpreter) ? jit!.run(n, det !== null) : hart.run(n);
     if (profile) profile.set(hart.pcN, (profile.get(hart.pcN) ?? 0) + 1);
     if (primary) publishInstret(ctl, hart.instretN);
     Atomics.add(ctl, beatW, 1); // the heartbeat (cpuBeat, for hart 0)
@@ -690,7 +690,9 @@ export function setupDirectBoot(
 export function describeJitStats(jit: Jit): string {
   const s = jit.stats;
   return `${s.pages} pages translated (${(s.cacheBytes / 1024).toFixed(0)} KiB of wasm), ` +
-    `${s.compiles} compiles in ${s.compileMs.toFixed(0)} ms, ${s.entries} entries (hits), ` +
+    `${s.compiles} compiles in ${s.compileMs.toFixed(0)} ms, ` +
+    (s.adopted > 0 ? `${s.adopted} taken from other harts, ` : "") +
+    `${s.entries} entries (hits), ` +
     `${s.noEntry} misses, ${s.interpExits} exits to the interpreter, ` +
     `${s.invalidations} invalidations (${s.dmaInvalidations} by device writes), ` +
     `${s.evictions} cache flushes`;

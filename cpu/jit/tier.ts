@@ -12,6 +12,7 @@ import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "
 import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
 import { checkInterrupts } from "../trap.ts";
 import { findRuns } from "./frontend.ts";
+import { CodeStore, codeStoreBytes } from "./code_store.ts";
 import { counterAllowed, markFsDirty } from "../csr.ts";
 import { MSTATUS } from "../trap.ts";
 import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
@@ -90,6 +91,8 @@ export interface JitStats {
   /** Of those, translations dropped because a device wrote their page (JitOptions.dmaDirty). */
   dmaInvalidations: number;
   evictions: number;
+  /** Translations taken from another hart through the code store (--smp), not translated here. */
+  adopted: number;
 }
 
 /** RAM, hart state and scratch in one shared memory. */
@@ -105,6 +108,8 @@ export interface JitMemory {
    */
   codeLayout: Layout;
   hartBase: number;
+  /** Where the harts leave translations for each other (cpu/jit/code_store.ts); null for one hart. */
+  store: CodeStore | null;
 }
 
 /**
@@ -132,7 +137,7 @@ export function jitLayout(ramBytes: number, hart = 0, harts = 1): Layout {
   const state = ramBytes + hart * region;
   const scratch = state + HART_STATE_BYTES;
   const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
-  const pages = Math.ceil((ramBytes + harts * region) / 65536);
+  const pages = Math.ceil((ramBytes + harts * region + codeStoreBytes(harts)) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
   return { state, scratch, refs, pages, ramPages: ramBytes / 4096 };
 }
@@ -140,7 +145,8 @@ export function jitLayout(ramBytes: number, hart = 0, harts = 1): Layout {
 /** Does `ramBytes` of RAM leave room for `harts` harts' state in a 4 GiB wasm memory? */
 export function jitMemoryFits(ramBytes: number, harts = 1): boolean {
   return ramBytes > 0 && ramBytes % 4096 === 0 &&
-    Math.ceil((ramBytes + harts * hartRegionBytes(ramBytes)) / 65536) <= 65536;
+    Math.ceil((ramBytes + harts * hartRegionBytes(ramBytes) + codeStoreBytes(harts)) / 65536) <=
+      65536;
 }
 
 /** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096) and `harts` harts. */
@@ -179,6 +185,14 @@ export function openJitMemory(
     layout,
     codeLayout: jitLayout(ramBytes, 0, harts),
     hartBase: layout.state - ramBytes,
+    store: codeStoreBytes(harts) > 0
+      ? new CodeStore(
+        buffer,
+        ramBytes + harts * hartRegionBytes(ramBytes),
+        codeStoreBytes(harts),
+        ramBytes / 4096,
+      )
+      : null,
   };
 }
 
@@ -231,6 +245,7 @@ export class Jit {
     invalidations: 0,
     dmaInvalidations: 0,
     evictions: 0,
+    adopted: 0,
   };
   private readonly pages: (Entry | undefined)[];
   private readonly hot: Uint16Array;
@@ -255,6 +270,10 @@ export class Jit {
   private readonly table: WebAssembly.Table;
   private readonly stub: PageFn;
   private readonly dmaDirty: Int32Array | null;
+  /** The harts' shared translations (null: one hart); per page, the record last looked at. */
+  private readonly store: CodeStore | null;
+  private readonly storeSeen: Int32Array;
+  private readonly ram32: Int32Array;
 
   constructor(readonly hart: Hart, readonly mem: JitMemory, opts: JitOptions = {}) {
     if (hart.ram8.buffer !== mem.buffer || hart.x.buffer !== mem.buffer) {
@@ -272,6 +291,9 @@ export class Jit {
     this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
     this.dmaDirty = opts.dmaDirty ?? null;
+    this.store = mem.store;
+    this.storeSeen = new Int32Array(this.store !== null ? n : 0);
+    this.ram32 = new Int32Array(mem.buffer, 0, mem.ramBytes >>> 2);
     if (this.dmaDirty !== null && this.dmaDirty.length * 32 < n) {
       throw new Error(`jit: the DMA bitmap covers fewer than the ${n} RAM pages`);
     }
@@ -414,6 +436,18 @@ export class Jit {
     // Clear the page's DMA bit before reading its bytes: a device write after
     // this sets it again and drops the translation at the next entry.
     if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
+    // With other harts: the page's words before the front end reads them (see
+    // CodeStore.publish), and the ways in that another hart's translation knew.
+    let before: Int32Array | null = null;
+    if (this.store !== null) {
+      before = this.ram32.slice(page << 10, (page + 1) << 10);
+      const rec = this.store.lookup(page);
+      if (
+        rec !== 0 && this.store.vbase(rec) === vbase && this.store.samePage(rec, this.ram32, page)
+      ) {
+        for (const off of this.store.read(rec).entries) entries.add(off);
+      }
+    }
     // A 4-byte instruction across the page end is translated too when the
     // next virtual page is in the fetch TLB now (checked again at run time).
     const nextVpn = vbase / 4096 + 1;
@@ -424,6 +458,52 @@ export class Jit {
     const bytes = emitPage(runs, vbase, this.mem.codeLayout, this.hart.sv57);
     const leaders = new Uint8Array(2048);
     for (const r of runs) leaders[r.off >>> 1] = 1;
+    if (before !== null) {
+      const rec = this.store!.publish(page, vbase, before, entries, runs.map((r) => r.off), bytes);
+      if (rec) this.storeSeen[page] = this.store!.lookup(page); // (our own: nothing to take)
+    }
+    const e = this.install(page, vbase, bytes, entries, leaders, recompiles);
+    this.stats.compiles++;
+    this.stats.compileMs += performance.now() - t0;
+    return e;
+  }
+
+  /**
+   * Take another hart's translation of `page` from the code store, if there is
+   * one for this virtual page, made from the bytes the page holds now, and
+   * (when `need` is given) knowing every entry in it. Its bytes are the bytes
+   * this hart would emit, so V8 hands back the module it already compiled.
+   */
+  private adopt(page: number, vbase: number, need: Set<number> | null): boolean {
+    const store = this.store!;
+    const rec = store.lookup(page);
+    if (rec === 0 || rec === this.storeSeen[page]) return false;
+    this.storeSeen[page] = rec;
+    if (store.vbase(rec) !== vbase) return false;
+    // As compile: the DMA bit first, then the bytes.
+    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
+    if (!store.samePage(rec, this.ram32, page)) return false;
+    const got = store.read(rec);
+    const entries = new Set(got.entries);
+    if (need !== null) { for (const off of need) if (!entries.has(off)) return false; }
+    const leaders = new Uint8Array(2048);
+    for (const off of got.leaders) leaders[off >>> 1] = 1;
+    const old = this.pages[page];
+    this.install(page, vbase, got.bytes, entries, leaders, old?.recompiles ?? 0);
+    this.stats.adopted++;
+    return true;
+  }
+
+  /** Instantiate a page's module and make it the page's translation. */
+  private install(
+    page: number,
+    vbase: number,
+    bytes: Uint8Array<ArrayBuffer>,
+    entries: Set<number>,
+    leaders: Uint8Array,
+    recompiles: number,
+  ): Entry {
+    const h = this.hart;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     const old = this.pages[page];
     if (old !== undefined) {
@@ -456,9 +536,7 @@ export class Jit {
       if (ramPage === page) wTag[i] = NaN;
     }
     this.stats.pages++;
-    this.stats.compiles++;
     this.stats.cacheBytes += bytes.length;
-    this.stats.compileMs += performance.now() - t0;
     return e;
   }
 
@@ -479,8 +557,13 @@ export class Jit {
     return out;
   }
 
-  /** Like Hart.run: up to `max` instructions, translated where hot. */
-  run(max: number): number {
+  /**
+   * Like Hart.run: up to `max` instructions, translated where hot. With
+   * `exact` false, the batch may end a few instructions short, where the next
+   * translated run would not fit (the cpu actor's loop just goes on; the
+   * lockstep tests and the user-mode runner's thread switches want every one).
+   */
+  run(max: number, exact = true): number {
     const h = this.hart;
     if (h.stopRequested) return RUN_STOP;
     // As Hart.run: a pending, enabled interrupt is taken before anything runs
@@ -529,6 +612,8 @@ export class Jit {
         if (e !== undefined && e.vbase !== vbase) e = undefined;
         if (e === undefined) {
           steps = this.chunk;
+          // Another hart translated this page: take its module (no hotness needed).
+          if (this.store !== null && this.adopt(page, vbase, null)) continue;
           if (++this.hot[page] >= this.threshold) {
             this.compile(page, vbase, new Set([pc - vbase]), 0);
             continue;
@@ -583,6 +668,13 @@ export class Jit {
           if (code === EXIT_JUMP) continue;
           if (code === EXIT_BUDGET) {
             if (n > 0) continue;
+            // The next run does not fit in what is left of the batch: end the
+            // batch here, at a leader, unless the caller needs every
+            // instruction of it run (deterministic mode) or nothing ran yet.
+            // Running the rest one interpreted instruction at a time left the
+            // next batch starting mid-run: a miss and an interpreted stretch
+            // each batch (~100 k misses in a gzip -9, ~1/4 of its entries).
+            if (!exact && done > 0) return RUN_BUDGET;
           } else if (code === EXIT_INTERP) {
             this.stats.interpExits++;
             steps = i32[kIdx]; // the untranslated stretch from here
@@ -601,7 +693,9 @@ export class Jit {
             // stretch leaves pc anywhere.)
             if (jumped) e.missing.add(h.pcN - vbase);
             if (jumped && ++e.missed >= this.missThreshold && e.recompiles < MAX_RECOMPILES) {
-              this.compile(page, vbase, new Set([...e.entries, ...e.missing]), e.recompiles + 1);
+              const want = new Set([...e.entries, ...e.missing]);
+              if (this.store !== null && this.adopt(page, vbase, want)) continue;
+              this.compile(page, vbase, want, e.recompiles + 1);
               continue;
             }
             const st = this.stepToLeader(e.leaders, vbase, Math.min(max - done, 256));

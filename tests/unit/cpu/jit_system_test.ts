@@ -154,3 +154,36 @@ Deno.test("jit system: Jit.run takes a pending enabled interrupt before running,
   assert.equal(hart.csrRead(0x342), (1n << 63n) | 11n, "mcause: machine external interrupt");
   assert.equal(hart.csrRead(0x341), BigInt(RAM_BASE + 0x1000), "mepc: where it was going to run");
 });
+
+Deno.test("jit system: a batch that ends where the next run does not fit leaves no miss behind", () => {
+  // A loop of 6-instruction runs, in batches of 997 instructions: a batch
+  // rarely ends at a run's start. Run exactly (as the lockstep tests and the
+  // user-mode runner do), the rest of each batch is interpreted one
+  // instruction at a time and the next batch starts mid-run: a miss. Run as
+  // the cpu actor does (not exact), the batch ends at the run's start instead.
+  const misses = (exact: boolean) => {
+    const mem = createJitMemory(RAM);
+    const hart = createJitHart(mem, { ramBase: RAM_BASE });
+    const jit = new Jit(hart, mem, { threshold: 1 });
+    const words = [
+      encI(OP.OP_IMM, 9, 0, 0, 2000), //   li x9, 2000
+      encI(OP.OP_IMM, 12, 0, 12, 1), //     loop: addi a2, a2, 1
+      encI(OP.OP_IMM, 13, 0, 13, 2), //     addi a3, a3, 2
+      encI(OP.OP_IMM, 14, 0, 14, 3), //     addi a4, a4, 3
+      encI(OP.OP_IMM, 15, 0, 15, 4), //     addi a5, a5, 4
+      encI(OP.OP_IMM, 9, 0, 9, -1), //      addi x9, x9, -1
+      encB(1, 9, 0, -20), //                bne x9, x0, loop
+      0x10500073, //                        wfi
+    ];
+    new Uint8Array(mem.buffer).set(new Uint8Array(new Int32Array(words).buffer), 0x1000);
+    hart.pc = BigInt(RAM_BASE + 0x1000);
+    let batches = 0;
+    while (jit.run(997, exact) !== RUN_WFI) if (++batches > 100) throw new Error("no wfi");
+    assert.equal(hart.x[12], 2000n);
+    assert.equal(hart.x[15], 8000n);
+    assert.equal(hart.instretN, 1 + 2000 * 6 + 1);
+    return jit.stats.noEntry;
+  };
+  assert.ok(misses(true) >= 5, "exact batches miss (the case this guards against)");
+  assert.equal(misses(false), 0);
+});
