@@ -148,46 +148,89 @@ export const A = {
 
 export const I32 = 0x7f, I64 = 0x7e, F64 = 0x7c, VOID = 0x40;
 
-/** A growable byte buffer with the encodings wasm needs. */
+/** f64 constants' bytes, without an allocation per constant. */
+const F64_SCRATCH = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
+
+/**
+ * A growable byte buffer with the encodings wasm needs. The translator emits
+ * ~100 KB per page through it, so every method makes room once and then
+ * writes straight into the array (a check per byte was a quarter of the
+ * emitter's time).
+ */
 export class Code {
   buf: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
   len = 0;
 
+  /** Make room for `n` more bytes. */
+  room(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.len + n) size *= 2;
+    const b = new Uint8Array(size);
+    b.set(this.buf.subarray(0, this.len));
+    this.buf = b;
+  }
+
   byte(b: number): this {
-    if (this.len === this.buf.length) {
-      const n = new Uint8Array(this.buf.length * 2);
-      n.set(this.buf);
-      this.buf = n;
-    }
+    if (this.len === this.buf.length) this.room(1);
     this.buf[this.len++] = b;
     return this;
   }
 
   bytes(b: ArrayLike<number>): this {
-    for (let i = 0; i < b.length; i++) this.byte(b[i]);
+    this.room(b.length);
+    const buf = this.buf;
+    let len = this.len;
+    for (let i = 0; i < b.length; i++) buf[len++] = b[i];
+    this.len = len;
     return this;
   }
 
-  u32(v: number): this {
-    do {
-      let b = v & 0x7f;
+  /** Unsigned LEB128, written where len is (room made by the caller). */
+  private leb(v: number): void {
+    const buf = this.buf;
+    let len = this.len;
+    while (v >= 0x80) {
+      buf[len++] = (v & 0x7f) | 0x80;
       v >>>= 7;
-      if (v !== 0) b |= 0x80;
-      this.byte(b);
-    } while (v !== 0);
+    }
+    buf[len++] = v;
+    this.len = len;
+  }
+
+  u32(v: number): this {
+    this.room(5);
+    this.leb(v >>> 0);
     return this;
   }
 
   /** Signed LEB128 of a safe integer (i32 or an i64 within ±2^53). */
   s64(v: number): this {
+    this.room(10);
+    const buf = this.buf;
+    let len = this.len;
+    if (v === (v | 0)) { // int32: shifts instead of divisions
+      for (;;) {
+        const b = v & 0x7f;
+        v >>= 7;
+        if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
+          buf[len++] = b;
+          this.len = len;
+          return this;
+        }
+        buf[len++] = b | 0x80;
+      }
+    }
     for (;;) {
       const b = v & 0x7f; // two's complement low bits, also for negatives
       v = Math.floor(v / 128);
       if ((v === 0 && (b & 0x40) === 0) || (v === -1 && (b & 0x40) !== 0)) {
-        this.byte(b);
+        buf[len++] = b;
+        this.len = len;
         return this;
       }
-      this.byte(b | 0x80);
+      buf[len++] = b | 0x80;
     }
   }
 
@@ -209,37 +252,68 @@ export class Code {
     return this.byte(o);
   }
   i32(v: number): this {
-    return this.byte(W.i32_const).s64(v | 0);
+    this.room(1);
+    this.buf[this.len++] = W.i32_const;
+    return this.s64(v | 0);
   }
   i64(v: number): this {
-    return this.byte(W.i64_const).s64(v);
+    this.room(1);
+    this.buf[this.len++] = W.i64_const;
+    return this.s64(v);
   }
   f64(v: number): this {
-    const b = new Uint8Array(new Float64Array([v]).buffer);
-    return this.byte(W.f64_const).bytes(b);
+    this.room(9);
+    this.buf[this.len++] = W.f64_const;
+    F64_SCRATCH[0] = v;
+    this.buf.set(F64_BYTES, this.len);
+    this.len += 8;
+    return this;
   }
   /** An atomic access (W.atomic prefix, sub-opcode from A), naturally aligned. */
   atomic(sub: number, align: number, offset: number): this {
-    return this.byte(W.atomic).u32(sub).u32(align).u32(offset);
+    this.room(16);
+    this.buf[this.len++] = W.atomic;
+    this.leb(sub);
+    this.leb(align);
+    this.leb(offset >>> 0);
+    return this;
   }
   /** A memory access: opcode, alignment (log2), offset. */
   mem(o: number, align: number, offset: number): this {
-    return this.byte(o).u32(align).u32(offset);
+    this.room(11);
+    this.buf[this.len++] = o;
+    this.leb(align);
+    this.leb(offset >>> 0);
+    return this;
+  }
+  /** An opcode and one unsigned immediate (local.get, br, call…). */
+  private opU(o: number, v: number): this {
+    this.room(6);
+    this.buf[this.len++] = o;
+    this.leb(v);
+    return this;
   }
   get(l: number): this {
-    return this.byte(W.local_get).u32(l);
+    return this.opU(W.local_get, l);
   }
   set(l: number): this {
-    return this.byte(W.local_set).u32(l);
+    return this.opU(W.local_set, l);
   }
   tee(l: number): this {
-    return this.byte(W.local_tee).u32(l);
+    return this.opU(W.local_tee, l);
   }
 
   /** Append a size-prefixed copy of another buffer (a section or a body). */
   sized(c: Code): this {
     this.u32(c.len);
-    for (let i = 0; i < c.len; i++) this.byte(c.buf[i]);
+    return this.append(c);
+  }
+
+  /** Append another buffer's bytes. */
+  append(c: Code): this {
+    this.room(c.len);
+    this.buf.set(c.buf.subarray(0, c.len), this.len);
+    this.len += c.len;
     return this;
   }
 
@@ -331,7 +405,7 @@ export function buildModule(m: ModuleSpec): Uint8Array<ArrayBuffer> {
     }
     body.u32(runs.length);
     for (const [n, t] of runs) body.u32(n).byte(t);
-    for (let i = 0; i < f.body.len; i++) body.byte(f.body.buf[i]);
+    body.append(f.body);
     body.byte(W.end);
     code.sized(body);
   }
