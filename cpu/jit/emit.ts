@@ -95,9 +95,9 @@ const G_HB = 0;
 // helpers, the exit helper, the FP helpers (emit_fp.ts), the page function.
 const F_FILL = 0, F_FPX = 1, F_TIME = 2, F_MULHU = 3, F_MULH = 4, F_MULHSU = 5, F_DIV = 6;
 const F_DIVU = 7, F_REM = 8, F_REMU = 9, F_DIVW = 10, F_DIVUW = 11, F_REMW = 12, F_REMUW = 13;
-const F_EXIT = 14, F_FP0 = 15;
+const F_EXIT = 14, F_CHAIN = 15, F_FP0 = 16;
 const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F2 = 6, T_F3 = 7;
-const T_TIME = 8, T_EXIT = 9;
+const T_TIME = 8, T_EXIT = 9, T_CHAIN = 10;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
 
@@ -184,17 +184,61 @@ function helpers(): { type: number; locals: number[]; body: Code }[] {
  * nothing but the scratch words' offset, which is hart 0's for every module):
  * their bodies were ~5% of the emitter's time when rebuilt for each page.
  */
-let helperCache: { sc: number; int: HelperBody[]; fp: HelperBody[] } | null = null;
+let helperCache: { lay: Layout; int: HelperBody[]; fp: HelperBody[]; chain: HelperBody } | null =
+  null;
 type HelperBody = { type: number; locals: number[]; body: Code };
-function sharedHelpers(sc: number): { int: HelperBody[]; fp: HelperBody[] } {
-  if (helperCache === null || helperCache.sc !== sc) {
+function sharedHelpers(lay: Layout): { int: HelperBody[]; fp: HelperBody[]; chain: HelperBody } {
+  const have = helperCache?.lay;
+  if (
+    have === undefined || have.state !== lay.state || have.scratch !== lay.scratch ||
+    have.refs !== lay.refs || have.ramPages !== lay.ramPages
+  ) {
     helperCache = {
-      sc,
+      lay,
       int: helpers(),
-      fp: fpHelpers(F_FP0, sc, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code(), G_HB),
+      fp: fpHelpers(F_FP0, lay.scratch, { f1: T_F1, f2: T_F2, f3: T_F3 }, () => new Code(), G_HB),
+      chain: { type: T_CHAIN, locals: [I32, I32, I32], body: chainHelper(lay) },
     };
   }
-  return helperCache;
+  return helperCache!;
+}
+
+/**
+ * chain(t, limit, n) -> exit code: leave the page for virtual address t,
+ * straight into its translation when this hart's fetch TLB maps it to a RAM
+ * page (a tail call through the function table, which holds every translated
+ * page and a stub for the rest; the callee checks it was made for this virtual
+ * page), else to JS with pc = t. Every jump out of a page ends in a tail call
+ * here: one copy per module, not ~90 bytes at each of the page's exits.
+ */
+function chainHelper(lay: Layout): Code {
+  const c = new Code();
+  const T = 0, LIMIT = 1, N = 2, TI = 3, OFF = 4, HB = 5;
+  const SC = lay.scratch;
+  const fTag = lay.state + HART_STATE.TLB, fAdd = fTag + TLB_BYTES;
+  c.op(W.global_get).u32(G_HB).set(HB);
+  c.get(T).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
+  c.i32(3).op(W.i32_shl);
+  c.get(HB).mem(W.i32_load, 2, SC + SCRATCH_FBASE).op(W.i32_add).get(HB).op(W.i32_add).set(TI);
+  c.get(TI).mem(W.f64_load, 3, fTag);
+  c.get(T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).op(W.f64_eq);
+  c.op(W.if).byte(VOID);
+  c.get(TI).mem(W.f64_load, 3, fAdd).op(W.i64_trunc_f64_s).get(T).op(W.i64_add);
+  c.i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).set(OFF); // the RAM page
+  c.get(OFF).i32(lay.ramPages).op(W.i32_lt_u).op(W.if).byte(VOID);
+  c.get(T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(1).op(W.i32_shr_u);
+  c.get(LIMIT).get(N);
+  c.get(T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
+  c.get(HB).get(HB).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
+  c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
+  c.get(OFF).get(HB).op(W.i32_add).i32(1).mem(W.i32_store8, 0, lay.refs);
+  c.get(OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
+  c.op(W.end);
+  c.op(W.end);
+  c.get(HB).get(T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+  c.get(HB).get(N).mem(W.i32_store, 2, SC + SCRATCH_N);
+  c.i32(EXIT_JUMP);
+  return c;
 }
 
 /**
@@ -234,34 +278,9 @@ export function emitPage(
     c.i32((code === EXIT_INTERP ? stretch : 0) * 4 + code).op(W.call).u32(F_EXIT).op(W.return);
   };
 
-  /**
-   * Leave the page for the virtual address in L_T: straight into its
-   * translation when the fetch TLB maps it to a RAM page (a tail call through
-   * the function table, which holds every translated page and a stub for the
-   * rest; the callee checks it was made for this virtual page), else to JS.
-   */
+  /** Leave the page for the virtual address in L_T (a tail call to chainHelper). */
   const chainT = () => {
-    const fTag = lay.state + HART_STATE.TLB, fAdd = fTag + TLB_BYTES;
-    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
-    c.i32(3).op(W.i32_shl).get(L_FB).op(W.i32_add).set(L_TI);
-    c.get(L_TI).mem(W.f64_load, 3, fTag);
-    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s).op(W.f64_eq);
-    c.op(W.if).byte(VOID);
-    c.get(L_TI).mem(W.f64_load, 3, fAdd).op(W.i64_trunc_f64_s).get(L_T).op(W.i64_add);
-    c.i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).set(L_OFF); // the RAM page
-    c.get(L_OFF).i32(lay.ramPages).op(W.i32_lt_u).op(W.if).byte(VOID);
-    c.get(L_T).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(1).op(W.i32_shr_u);
-    c.get(L_LIMIT).get(L_N);
-    c.get(L_T).i64(12).op(W.i64_shr_s).op(W.f64_convert_i64_s);
-    c.get(L_HB).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CHAINS).i32(1).op(W.i32_add);
-    c.mem(W.i32_store, 2, SC + SCRATCH_CHAINS);
-    c.get(L_OFF).get(L_HB).op(W.i32_add).i32(1).mem(W.i32_store8, 0, lay.refs);
-    c.get(L_OFF).byte(W.return_call_indirect).u32(T_PAGE).u32(0);
-    c.op(W.end);
-    c.op(W.end);
-    c.get(L_HB).get(L_T).op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-    c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
-    c.i32(EXIT_JUMP).op(W.return);
+    c.get(L_T).get(L_LIMIT).get(L_N).byte(W.return_call).u32(F_CHAIN);
   };
   /** Leave the page for the constant address t. */
   const chainTo = (t: number) => {
@@ -709,6 +728,7 @@ export function emitPage(
       { params: [F64, F64, F64], results: [F64] },
       { params: [I32], results: [I64] },
       { params: [I32, I32, I32], results: [I32] },
+      { params: [I64, I32, I32], results: [I32] },
     ],
     imports: [
       { name: "fill", type: T_FILL },
@@ -719,9 +739,10 @@ export function emitPage(
     memoryPages: lay.pages,
     tableSize: lay.ramPages,
     funcs: [
-      ...sharedHelpers(SC).int,
+      ...sharedHelpers(lay).int,
       { type: T_EXIT, locals: [], body: exitHelper(vbase, lay), export: undefined },
-      ...sharedHelpers(SC).fp,
+      sharedHelpers(lay).chain,
+      ...sharedHelpers(lay).fp,
       { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
     ],
   });

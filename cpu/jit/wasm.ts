@@ -18,7 +18,8 @@ export const W = {
   br_table: 0x0e,
   return: 0x0f,
   call: 0x10,
-  /** Tail call through a table (the tail-call proposal, in V8 since 11.2). */
+  /** Tail calls (the tail-call proposal, in V8 since 11.2): direct, and through a table. */
+  return_call: 0x12,
   return_call_indirect: 0x13,
   drop: 0x1a,
   select: 0x1b,
