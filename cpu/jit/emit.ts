@@ -569,18 +569,15 @@ export function emitPage(
       const add = tag + TLB_BYTES;
       getX(rs1);
       c.i64(imm).op(W.i64_add).set(L_VA);
+      // block $body { block $exit { checks (br_if $exit); off = …; br $body } exit }:
+      // the page crossing, misalignment and a failed fill share one exit.
+      c.op(W.block).byte(VOID).op(W.block).byte(VOID);
       if (aligned) { // (an aligned access never crosses a page)
-        c.get(L_VA).op(W.i32_wrap_i64).i32(size - 1).op(W.i32_and);
-        c.op(W.if).byte(VOID);
-        exitAt(EXIT_INTERP, pc, L - k);
-        c.op(W.end);
+        c.get(L_VA).op(W.i32_wrap_i64).i32(size - 1).op(W.i32_and).op(W.br_if).u32(0);
       } else if (size > 1) {
         c.get(L_VA).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).i32(4096 - size).op(W.i32_gt_u);
-        c.op(W.if).byte(VOID);
-        exitAt(EXIT_INTERP, pc, L - k);
-        c.op(W.end);
+        c.op(W.br_if).u32(0);
       }
-      c.op(W.block).byte(VOID);
       // ti = dBase*8 + (vpn & MASK)*8
       c.get(L_VA).i64(12).op(W.i64_shr_s).op(W.i32_wrap_i64).i32(TLB_MASK).op(W.i32_and);
       c.i32(3).op(W.i32_shl).get(L_DB).op(W.i32_add).set(L_TI);
@@ -596,17 +593,18 @@ export function emitPage(
         c.op(W.f64_eq).op(W.if).byte(VOID);
         c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).op(W.i32_wrap_i64);
         c.get(L_VA).op(W.i32_wrap_i64).i32(4095).op(W.i32_and).op(W.i32_add).set(L_OFF);
-        c.op(W.br).u32(2); // done: out of both ifs and the block
+        c.op(W.br).u32(3); // done: out of both ifs, $exit and $body
         c.op(W.end);
       }
       c.get(L_VA).op(W.f64_convert_i64_s).i32(store ? 2 : 1).op(W.call).u32(F_FILL).op(W.i32_eqz);
-      c.op(W.if).byte(VOID);
-      exitAt(EXIT_INTERP, pc, L - k);
-      c.op(W.end);
+      c.op(W.br_if).u32(1); // to $exit
       c.op(W.end);
       c.get(L_TI).mem(W.f64_load, 3, add).op(W.i64_trunc_f64_s).get(L_VA).op(W.i64_add);
       c.op(W.i32_wrap_i64).set(L_OFF);
-      c.op(W.end);
+      c.op(W.br).u32(1); // out of $body
+      c.op(W.end); // $exit
+      exitAt(EXIT_INTERP, pc, L - k);
+      c.op(W.end); // $body
     };
     let fpGated = false, fpDirtied = false;
     const cur = { pc: 0, k: 0 };
