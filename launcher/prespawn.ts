@@ -15,8 +15,8 @@ import { ROLES } from "../actors/roles.ts";
 /** Whether this process is actorvm's command line (mod.ts run, not imported). */
 const isProgram = Deno.mainModule === `${new URL("..", import.meta.url).href}mod.ts`;
 
-/** Whether `args` ask for a boot at all: help and version print and exit. */
-function boots(args: string[]): boolean {
+/** Whether the command line `args` asks for a boot at all: help and version print and exit. */
+export function asksForBoot(args: string[]): boolean {
   for (const a of args) {
     if (a === "--" || !a.startsWith("-")) break; // the options end (launcher/cli.ts)
     if (a === "-h" || a === "--help" || a === "--version") return false;
@@ -24,4 +24,11 @@ function boots(args: string[]): boolean {
   return true;
 }
 
-if (isProgram && boots(Deno.args)) prespawnWorker(ROLES.cpu.module, "cpu (hart 0)");
+if (isProgram && asksForBoot(Deno.args)) {
+  try {
+    prespawnWorker(ROLES.cpu.module, "cpu (hart 0)");
+  } catch {
+    // No worker here (run without read permission for it, say): the boot's own
+    // spawn of the cpu meets the same refusal and says so where it always has.
+  }
+}
