@@ -145,11 +145,36 @@ function stats(samples: Sample[]): Record<string, { median: number; min: number;
   return out;
 }
 
-const result = roots.map((r) => ({
+/**
+ * Per measure, the median of the run-by-run differences from the first
+ * checkout (each boot minus the first checkout's boot of the same round):
+ * steadier than a difference of medians while the machine's load drifts.
+ */
+function paired(samples: Sample[], base: Sample[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const k of Object.keys(samples[0])) {
+    const d = samples.flatMap((s, i) =>
+      s[k] !== undefined && base[i][k] !== undefined ? [s[k] - base[i][k]] : []
+    );
+    if (d.length) out[k] = median(d);
+  }
+  return out;
+}
+
+const result = roots.map((r, i) => ({
   checkout: r,
   runs,
   traced: stats(traced.get(r)!),
   untraced: stats(plain.get(r)!),
+  ...(i > 0
+    ? {
+      pairedDifference: {
+        traced: paired(traced.get(r)!, traced.get(roots[0])!),
+        untraced: paired(plain.get(r)!, plain.get(roots[0])!),
+      },
+    }
+    : {}),
+  samples: { traced: traced.get(r)!, untraced: plain.get(r)! },
 }));
 if (values.json) console.log(JSON.stringify(result, null, 2));
 else {
@@ -159,9 +184,11 @@ else {
     for (const [what, st] of [["traced", r.traced], ["untraced", r.untraced]] as const) {
       for (const [k, v] of Object.entries(st)) {
         const cpu = k === "cpu s at ready";
+        const d = r.pairedDifference?.[what][k];
         console.log(
           `  ${what.padEnd(8)} ${k.padEnd(22)} ${f(v.median, cpu).padStart(6)}  ` +
-            `[${f(v.min, cpu)}–${f(v.max, cpu)}]`,
+            `[${f(v.min, cpu)}–${f(v.max, cpu)}]` +
+            (d === undefined ? "" : `  paired vs the first: ${d > 0 ? "+" : ""}${f(d, cpu)}`),
         );
       }
     }
