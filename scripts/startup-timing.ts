@@ -105,6 +105,8 @@ async function boot(root: string, trace: string | null): Promise<Sample> {
       s[`${tracks.get(e.tid!)} started`] = since(e.ts);
     } else if (e.cat === "milestone" && e.name === 'seen "Linux version"') {
       s["Linux version"] = since(e.ts);
+    } else if (e.cat === "milestone" && e.name === `seen "${READY}"`) {
+      s["M instructions to ready"] = Number(e.args?.instret ?? NaN) / 1e6;
     }
   }
   return s;
@@ -183,7 +185,7 @@ else {
     console.log(`${r.checkout} (${r.runs} traced + ${r.runs} untraced boots; ms from spawn)`);
     for (const [what, st] of [["traced", r.traced], ["untraced", r.untraced]] as const) {
       for (const [k, v] of Object.entries(st)) {
-        const cpu = k === "cpu s at ready";
+        const cpu = k === "cpu s at ready" || k.startsWith("M instructions");
         const d = r.pairedDifference?.[what][k];
         console.log(
           `  ${what.padEnd(8)} ${k.padEnd(22)} ${f(v.median, cpu).padStart(6)}  ` +
