@@ -6,6 +6,10 @@
 // modules (swap any role), the supervisor and the protocol helpers.
 // Read next: launcher/cli.ts, then launcher/machine.ts.
 
+// First: this starts the cpu worker when mod.ts runs as the program, so that
+// its modules load while the rest of these do (launcher/prespawn.ts).
+import "./launcher/prespawn.ts";
+import { dropPrespawned } from "./actors/runtime/spawn.ts";
 import { readCommandLine, USAGE, UsageError, VERSION } from "./launcher/cli.ts";
 import { InputError, runMachine } from "./launcher/machine.ts";
 import { FATE } from "./machine/control.ts";
@@ -174,5 +178,8 @@ if (import.meta.main) {
   ignoreSigusr1();
   // Deno.exit, not a return: the cpu worker may still be inside the guest
   // (docs/deno-facts.md: terminate() cannot stop a worker that never yields).
-  Deno.exit(await main(Deno.args));
+  const status = await main(Deno.args);
+  // A run that ended before it booted, or swapped the cpu's module, left it unadopted.
+  dropPrespawned();
+  Deno.exit(status);
 }

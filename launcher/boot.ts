@@ -36,6 +36,7 @@ import type { TraceFile } from "./trace_file.ts";
 import { BootControl } from "./boot_control.ts";
 import type { MachineControl } from "./control.ts";
 import { applySnapshot, type RestoredState } from "./snapshot.ts";
+import { dropPrespawned } from "../actors/runtime/spawn.ts";
 import type { EventDef } from "../lib/trace.ts";
 
 /** --trace: the launcher's marks on the timeline (its own track and each actor's). */
@@ -497,6 +498,9 @@ export async function bootOnce(
   } catch (e) {
     settle({ fate: FATE.INTERNAL_ERROR, reason: (e as Error).message, exitCode: 1, instret: 0 });
   }
+  // A cpu worker started early (launcher/prespawn.ts) that this boot did not
+  // adopt (--actor swapped the cpu's module) would only sit idle: end it.
+  dropPrespawned();
   const stopWatchdog = watchCpu(ctl, (reason) => settle(endedBy(FATE.INTERNAL_ERROR, reason, ctl)));
   const outcome = await done;
   stopWatchdog();

@@ -142,7 +142,16 @@ export class TraceFile {
     const dropped = this.#readers.reduce((n, r) => n + r.reader.dropped, 0);
     this.#closed = true;
     this.#write(
-      `\n],"otherData":${JSON.stringify({ tool: "actorvm --trace", droppedRecords: dropped })}}\n`,
+      `\n],"otherData":${
+        JSON.stringify({
+          tool: "actorvm --trace",
+          droppedRecords: dropped,
+          // The clock: ts 0 in Unix ms, and when this process started (performance.timeOrigin),
+          // so the time before the trace began (Deno's start, the launcher's imports) is known.
+          originEpochMs: this.#origin,
+          processStartEpochMs: performance.timeOrigin,
+        })
+      }}\n`,
     );
     this.#file.close();
     return { events: this.#events, bytes: this.#bytes, dropped };

@@ -47,6 +47,11 @@ export interface Summary {
     bySource: Record<string, Latency>;
   };
   milestones: { name: string; tsUs: number }[];
+  /**
+   * When the process started, µs from the first event (negative), if the file
+   * records its clock (actorvm's otherData: originEpochMs, processStartEpochMs).
+   */
+  processStartUs?: number;
   /** The longest slices and requests, hart spans and traps aside. */
   longest: { name: string; track: string; tsUs: number; durUs: number }[];
   /** The longest trap spans (a blocked system call is one). */
@@ -92,8 +97,16 @@ const BUSY: Record<string, (e: TraceEvent) => boolean> = {
   "hart 0": (e) => e.name === "run",
 };
 
-/** Summarise the events of one trace file. */
-export function summarize(events: TraceEvent[]): Summary {
+/** The clock an actorvm trace file records in its otherData (launcher/trace_file.ts). */
+export interface TraceClock {
+  /** Unix ms of ts 0. */
+  originEpochMs: number;
+  /** Unix ms when the launcher's process started. */
+  processStartEpochMs: number;
+}
+
+/** Summarise the events of one trace file (with its clock, milestones also from the process's start). */
+export function summarize(events: TraceEvent[], clock?: TraceClock): Summary {
   const names = new Map<number, string>();
   for (const e of events) {
     if (e.ph === "M" && e.name === "thread_name") names.set(e.tid!, String(e.args?.name));
@@ -215,6 +228,11 @@ export function summarize(events: TraceEvent[]): Summary {
     pickups,
     interrupts: { raiseToClaim: latency(toClaim), raiseToComplete: latency(toComplete), bySource },
     milestones,
+    ...(clock
+      ? {
+        processStartUs: Math.round((clock.processStartEpochMs - clock.originEpochMs) * 1000 - t0),
+      }
+      : {}),
     longest,
     longestTraps,
   };
@@ -248,7 +266,16 @@ export function formatSummary(s: Summary): string {
     out.push(`  ${(k + ", to claim").padEnd(22)} ${lat(l)}`);
   }
   out.push("", "milestones:");
-  for (const m of s.milestones) out.push(`  ${ms(m.tsUs).padStart(10)}  ${m.name}`);
+  const fromStart = s.processStartUs;
+  if (fromStart !== undefined) {
+    out.push(
+      `  ${"".padStart(10)}  (in brackets: from the process's start, ${ms(-fromStart)} before)`,
+    );
+  }
+  for (const m of s.milestones) {
+    const since = fromStart === undefined ? "" : `  [${ms(m.tsUs - fromStart)}]`;
+    out.push(`  ${ms(m.tsUs).padStart(10)}  ${m.name}${since}`);
+  }
   out.push("", "longest spans (hart runs and traps aside):");
   for (const l of s.longest) {
     out.push(`  ${ms(l.durUs).padStart(10)}  ${l.name} on ${l.track} at ${ms(l.tsUs)}`);
@@ -406,15 +433,20 @@ if (import.meta.main) {
     Deno.exit(2);
   }
   let events: TraceEvent[];
+  let clock: TraceClock | undefined;
   try {
     const doc = JSON.parse(await Deno.readTextFile(positionals[0]));
     events = Array.isArray(doc) ? doc : doc.traceEvents;
+    const other = Array.isArray(doc) ? undefined : doc.otherData;
+    if (
+      typeof other?.originEpochMs === "number" && typeof other?.processStartEpochMs === "number"
+    ) clock = other;
     if (!Array.isArray(events)) throw new Error("no traceEvents array");
   } catch (e) {
     console.error(`trace-summary: ${positionals[0]}: ${(e as Error).message}`);
     Deno.exit(1);
   }
-  const s = summarize(events);
+  const s = summarize(events, clock);
   console.log(values.json ? JSON.stringify(s, null, 2) : formatSummary(s));
   if (values.svg) {
     await Deno.writeTextFile(values.svg, renderSvg(events, values.title));

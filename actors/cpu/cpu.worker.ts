@@ -6,8 +6,9 @@ import { cpuHandlers } from "./cpu_actor.ts";
 import { CPU } from "./protocol.ts";
 import { warmUpJitOrWarn } from "../../cpu/warmup.ts";
 
-// Train V8 on the instruction loop now, before saying "ready": the launcher is
-// busy spawning the other actors for the next ~50 ms, so the warm-up costs the
-// boot nothing here, where in the start handler it delayed the first instruction.
+// Train V8 on the instruction loop now, as the module loads: mod.ts starts this
+// worker before the launcher's own modules have loaded (launcher/prespawn.ts), so
+// the warm-up runs while the launcher builds the board, where in the start
+// handler it delayed the first instruction (docs/cpu.md, "Start-up").
 warmUpJitOrWarn();
 serveActor(CPU, cpuHandlers());

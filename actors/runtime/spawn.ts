@@ -44,6 +44,59 @@ export interface SpawnOptions<P extends ProtocolShape> {
   signal?: AbortSignal;
 }
 
+/**
+ * A worker started before anyone asked for it (launcher/prespawn.ts): its
+ * module loads while the launcher's own are still loading, and the first
+ * spawnActor of the same module adopts it instead of starting another. Until
+ * then nothing is sent to it (it waits for "hello"), and an error while its
+ * module loads is kept, not thrown at the process, for the adopter to report.
+ */
+interface Prespawned {
+  worker: Worker;
+  error: ErrorEvent | null;
+  /** Remove the keeping listener: the link's own take over. */
+  release(): void;
+}
+
+const prespawned = new Map<string, Prespawned>();
+
+/**
+ * Start a module Worker for `url` now, to be adopted by the first
+ * spawnActor of that module (not a handshake-only probe). One per module; a
+ * second call for the same module does nothing.
+ */
+export function prespawnWorker(url: URL | string, name: string): void {
+  const key = String(url);
+  if (prespawned.has(key)) return;
+  const worker = new Worker(key, { type: "module", name });
+  const early: Prespawned = {
+    worker,
+    error: null,
+    release: () => worker.removeEventListener("error", keep),
+  };
+  // Without preventDefault an error in the module's load would kill the process.
+  const keep = (e: ErrorEvent) => {
+    e.preventDefault();
+    early.error ??= e;
+  };
+  worker.addEventListener("error", keep);
+  prespawned.set(key, early);
+}
+
+/** Whether a worker for `url` was prespawned and is still waiting to be adopted. */
+export function isPrespawned(url: URL | string): boolean {
+  return prespawned.has(String(url));
+}
+
+/** Terminate the prespawned workers nobody adopted (the run ended before, or swapped the module). */
+export function dropPrespawned(): void {
+  for (const early of prespawned.values()) {
+    early.worker.terminate();
+    early.release();
+  }
+  prespawned.clear();
+}
+
 let nextStamp = 1;
 /** A process-wide unique worker-instance stamp. */
 export function freshStamp(): number {
@@ -266,8 +319,12 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
   const stamp = opts.stamp ?? freshStamp();
   const want = opts.descriptor;
   const ms = opts.startTimeoutMs ?? 20_000;
-  const worker = new Worker(url, { type: "module", name: opts.name ?? `${want.role}#${stamp}` });
+  const early = opts.handshakeOnly ? undefined : prespawned.get(url);
+  if (early) prespawned.delete(url);
+  const worker = early?.worker ??
+    new Worker(url, { type: "module", name: opts.name ?? `${want.role}#${stamp}` });
   const link = new ActorLink<P>(worker, stamp, want.role, url);
+  early?.release();
 
   return new Promise((resolve, reject) => {
     const fail = (f: Failure) => {
@@ -293,6 +350,16 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
     };
     const onAbort = () => fail({ kind: "crashed", reason: "start cancelled" });
     if (opts.signal?.aborted) return onAbort();
+    if (early?.error) {
+      // The adopted worker's module failed while it loaded, before anyone listened.
+      const e = early.error;
+      const where = e.filename ? ` (${e.filename}:${e.lineno})` : "";
+      return fail({
+        kind: "crashed",
+        reason: `during start: ${e.message}${where}`,
+        error: { name: "Error", message: e.message },
+      });
+    }
     opts.signal?.addEventListener("abort", onAbort, { once: true });
 
     const offDeath = link.onDeath((d) => {
@@ -313,7 +380,7 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
           }
           greeted = true;
           if (opts.handshakeOnly) return done();
-          link.post({ t: "start", buffers: opts.buffers, config: opts.config });
+          if (!early) link.post({ t: "start", buffers: opts.buffers, config: opts.config });
           return;
         case "ready":
           return done();
@@ -326,5 +393,11 @@ export function spawnActor<P extends ProtocolShape>(opts: SpawnOptions<P>): Prom
       }
     };
     link.post({ t: "hello", stamp });
+    // An adopted worker is the role's own module (launcher/prespawn.ts), so its
+    // handshake is known to pass: "start" goes with "hello", and the worker
+    // starts as soon as its module has loaded, not when this thread (perhaps
+    // busy starting the other workers) has read its answer. The answer is
+    // still checked when it comes, and a wrong one still ends the worker.
+    if (early) link.post({ t: "start", buffers: opts.buffers, config: opts.config });
   });
 }

@@ -16,8 +16,17 @@ export interface EchoProtocol {
     | { kind: "who" }
     | { kind: "fail"; message: string }
     | { kind: "sleep"; ms: number }
-    | { kind: "peek"; index: number };
-  reply: { echo: string; who: string; fail: never; sleep: number; peek: number };
+    | { kind: "peek"; index: number }
+    /** The name the Worker was made with (a prespawned worker's differs: actors/runtime/spawn.ts). */
+    | { kind: "workerName" };
+  reply: {
+    echo: string;
+    who: string;
+    fail: never;
+    sleep: number;
+    peek: number;
+    workerName: string;
+  };
   cast:
     | { kind: "poke"; index: number; value: number }
     | { kind: "crash"; how: "throw" | "reject" | "timer" | "exit" }
@@ -53,6 +62,7 @@ export function echoHandlers(label: string): ActorHandlers<EchoProtocol> {
       },
       sleep: (m) => new Promise((r) => setTimeout(() => r(m.ms), m.ms)),
       peek: (m) => Atomics.load(mem, m.index),
+      workerName: () => (globalThis as { name?: string }).name ?? "",
     },
     cast: {
       poke(m, ctx) {

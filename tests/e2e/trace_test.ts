@@ -125,7 +125,12 @@ Deno.test({
       assert.match(g.stderr, /block actor restarted/);
 
       const text = await Deno.readTextFile(trace);
-      const ev = checkStructure(JSON.parse(text));
+      const doc = JSON.parse(text);
+      const ev = checkStructure(doc);
+      // Its clock: ts 0 and the process's start, both Unix ms, the start first.
+      const clock = doc.otherData as { originEpochMs: number; processStartEpochMs: number };
+      assert.ok(clock.processStartEpochMs > 1.7e12, JSON.stringify(doc.otherData));
+      assert.ok(clock.originEpochMs >= clock.processStartEpochMs, JSON.stringify(doc.otherData));
       const tracks = new Map<number, string>();
       for (const e of ev) if (e.name === "thread_name") tracks.set(e.tid!, String(e.args?.name));
       const on = (track: string) => (e: TraceEvent) => tracks.get(e.tid!) === track;
@@ -199,7 +204,8 @@ Deno.test({
       assert.ok(text.length < 4_000_000, `trace is ${text.length} bytes`);
 
       // The summary reads it and finds each part.
-      const s = summarize(ev);
+      const s = summarize(ev, clock);
+      assert.ok(s.processStartUs !== undefined && s.processStartUs < 0, `${s.processStartUs}`);
       assert.ok(s.tracks.some((t) => t.name === "hart 0" && t.busyUs > 0));
       assert.ok(Object.keys(s.requests).some((k) => k.endsWith("read")));
       assert.ok(s.interrupts.raiseToClaim.count > 0);
@@ -213,6 +219,8 @@ Deno.test({
       const said = new TextDecoder().decode(out.stdout);
       assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
       assert.match(said, /busy and idle, per track:/);
+      assert.match(said, /from the process's start, [\d.]+ ms before/);
+      assert.match(said, /first instruction {2}\[[\d.]+ ms\]/);
       assert.match(said, /raised -> claimed +n=\d+/);
       assert.match(said, /notify -> the device actor picks it up:\n +block 0 +n=\d+/);
       const svg = await Deno.readTextFile(`${dir}/t.svg`);
