@@ -7,12 +7,16 @@
 // Checks: ping both ways over the tap, the tap's receive offloads negotiated
 // (and not the sharenet's), TCP transfers both ways checked by SHA-256 and
 // carried as super-frames (packet counters on both sides), bridge mode to the veth peer, and the two guests pinging each other
-// over the sharenet segment (10.213.32.1 / .2). Read next: docs/net.md.
+// over the sharenet segment (10.213.32.1 / .2). Then a tap guest snapshotted
+// through its control socket and restored: the new tap is told the offloads the
+// restored driver had negotiated, and transfers both ways arrive intact as
+// super-frames. Read next: docs/net.md.
 
 import { fileURLToPath } from "node:url";
 import assert from "../../testing/assert.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
+import { GuestSession } from "../../testing/guest_session.ts";
 import { defaultMac, macToString } from "../../devices/net/net.ts";
 import { tapMacKey } from "../../devices/net/tap.ts";
 import { sharenetMacKey } from "../../devices/net/sharenet.ts";
@@ -268,6 +272,77 @@ Deno.test({
       } finally {
         await vm?.close();
         Deno.removeSync(plan);
+      }
+    }),
+});
+
+/** Ask the control socket at `path` for a snapshot to `file`; the reply line. */
+async function snapshotThrough(path: string, file: string): Promise<string> {
+  const conn = await Deno.connect({ transport: "unix", path });
+  try {
+    const cmd = { execute: "snapshot", arguments: { path: file }, id: 1 };
+    await conn.write(new TextEncoder().encode(JSON.stringify(cmd) + "\n"));
+    const dec = new TextDecoder();
+    let text = "";
+    for await (const chunk of conn.readable) {
+      text += dec.decode(chunk, { stream: true });
+      const line = text.split("\n").find((l) => /"id":1/.test(l));
+      if (line) return line;
+    }
+    throw new Error(`control socket closed: ${text}`);
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the readable's end */ }
+  }
+}
+
+Deno.test({
+  name: "net e2e: a tap guest snapshotted and restored: offloads set on the new tap, TCP intact",
+  ignore: skip !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      const dir = Deno.makeTempDirSync({ prefix: "avm-e2e-snap-" });
+      const sock = `${dir}/vm.sock`, snap = `${dir}/tap.snap`;
+      let vm: Vm | null = null;
+      let clone: GuestSession | null = null;
+      try {
+        vm = await Vm.boot({
+          vm: "actorvm",
+          ns,
+          tunnet: "10.213.34.1/24",
+          guestIp: "10.213.34.2/24",
+          extraArgs: [`--control=${sock}`],
+        }, BOOT_MS);
+        await ns.sh("ping -c 2 -W 10 -q 10.213.34.2"); // the driver is up, offloads negotiated
+        assert.match(await snapshotThrough(sock, snap), /"return"/);
+        await vm.kill(); // its tap goes with it
+        assert.doesNotMatch(await ns.sh("ip -br link"), /avm0/);
+        // The clone opens a tap of its own (the snapshot's --tunnet) in the same namespace.
+        clone = new GuestSession({ netns: ns.name, args: [`--restore=${snap}`] });
+        const feats = (await clone.run("cat /sys/class/net/eth0/device/features", 60_000)).trim();
+        for (const [bit, name] of VNET_BITS) assert.equal(feats[bit], "1", `${name}: ${feats}`);
+        const rx0 = Number(await clone.run("cat /sys/class/net/eth0/statistics/rx_packets"));
+        const send = await startPeer(ns, "send", "10.213.34.1", 5001, BYTES, 29);
+        const got = await clone.run(`nc 10.213.34.1 5001 </dev/null | sha256sum`, TRANSFER_MS);
+        assert.equal(got.trim().split(/\s+/)[0], (await send.result).sha256);
+        const rx = Number(await clone.run("cat /sys/class/net/eth0/statistics/rx_packets")) - rx0;
+        assert.ok(rx < BYTES / 1448 / 3, `host → guest took ${rx} frames after the restore`);
+        const want = await clone.run(
+          `dd if=/dev/urandom of=/tmp/blob bs=65536 count=${
+            BYTES / 65536
+          } 2>/dev/null; sha256sum /tmp/blob`,
+          TRANSFER_MS,
+        );
+        const sink = await startPeer(ns, "sink", "10.213.34.1", 5002, BYTES);
+        await clone.run(`nc 10.213.34.1 5002 </tmp/blob`, TRANSFER_MS);
+        assert.equal(want.trim().split(/\s+/)[0], (await sink.result).sha256);
+      } finally {
+        await vm?.close();
+        await clone?.close();
+        Deno.removeSync(dir, { recursive: true });
       }
     }),
 });
