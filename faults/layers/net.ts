@@ -3,7 +3,9 @@
 // duplicates, reorders (holds a frame and lets the next one pass first; a
 // held frame goes out after 50 ms if no other comes) or delays frames, or
 // kills the actor. Frames are copied before they are kept: a tx frame is a
-// view into guest RAM. Read next: devices/net/backend.ts (the interface).
+// view into guest RAM. A tap's virtio-net header travels with its frame (a
+// super-frame is one frame here), and the receive offloads are passed through
+// to the backend. Read next: devices/net/backend.ts (the interface).
 
 import type {
   BackendStats,
