@@ -576,6 +576,7 @@ async function reportDrops(
       ["driver not ready", d.rxDroppedNotReady],
       ["frame bigger than the guest's buffer", d.rxDroppedTooBig],
       ["bad receive buffer", d.rxDroppedBad],
+      ["bad receive offload header", d.rxDroppedHeader],
       ["transmitted frame too short", d.txDroppedShort],
       ["transmitted frame too long", d.txDroppedLong],
       ["bad offload header", d.txDroppedHeader],
@@ -586,6 +587,14 @@ async function reportDrops(
       log(
         `virtio-net ${i}: ${b.rxFrames} frames received, ${b.txFrames} sent; dropped: ` +
           (said.length ? said.join(", ") : "none"),
+      );
+    }
+    if (verbose) {
+      log(
+        `virtio-net ${i}: offloads: ${d.rxSuperFrames} TCP super-frames received whole ` +
+          `(${d.rxMerged} frames over several buffers), ${d.txSuperFrames} sent whole, ` +
+          `${d.txSegmented} cut into segments here, ${d.txChecksummed} checksums completed here, ` +
+          `${d.rxChecksumValid} received checksums marked valid`,
       );
     }
   }

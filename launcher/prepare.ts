@@ -466,8 +466,16 @@ export function buildBoard(
     ),
     fids: createFidStore(),
   }));
+  // Receive offloads (TSO super-frames, merged buffers) where the backend
+  // carries virtio-net headers: the tap; not in deterministic mode, whose
+  // frames go through the cpu bare (actors/net/net_actor.ts).
   const netSlots = p.nets.map((n) =>
-    claim(createNetState(virtioSlotIrq(slot), n.mac), `virtio-net on ${n.description}`)
+    claim(
+      createNetState(virtioSlotIrq(slot), n.mac, {
+        receiveOffloads: n.spec.kind === "tap" && !p.deterministic,
+      }),
+      `virtio-net on ${n.description}`,
+    )
   );
   // Deterministic mode: each network's received frames go to the cpu, which
   // hands them back at counts it chooses (actors/cpu/deterministic.ts).

@@ -75,7 +75,10 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
       if (framesFromHost && framesToGuest) {
         // Deterministic mode (docs/replay.md): received frames go to the cpu,
         // which logs them and hands them back at counts it chooses; the device
-        // takes them only at the start of a pass the cpu waits for.
+        // takes them only at the start of a pass the cpu waits for. Frames go
+        // without the tap's header: this device offered no receive offloads
+        // (launcher/prepare.ts), so the host sends no partial checksums or
+        // super-frames, and the device checks checksums itself.
         const ctl = new Int32Array(control);
         const toCpu = new ByteRingWriter(framesFromHost);
         const fromCpu = new ByteRingReader(framesToGuest);
@@ -91,7 +94,11 @@ export function netHandlers(): ActorHandlers<NetProtocol> {
           for (let f = readFrame(fromCpu); f !== null; f = readFrame(fromCpu)) device.receive(f);
         };
       } else {
-        backend.start((frame) => device.receive(frame), onFail, () => device.canTakeFrames());
+        backend.start(
+          (frame, hdr) => device.receive(frame, hdr),
+          onFail,
+          () => device.canTakeFrames(),
+        );
       }
       running = device.run(abort.signal);
     },

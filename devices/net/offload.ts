@@ -4,8 +4,14 @@
 // "super-frame" of up to 64 KiB is cut into MSS-sized segments with their
 // IPv4/IPv6 and TCP headers fixed up — what a NIC does in hardware. The guest
 // (an interpreted CPU) is spared a checksum per byte and a trip through its
-// stack per segment. Pure functions over byte arrays, no virtio here.
-// Read next: devices/net/net.ts (which calls them from its tx path).
+// stack per segment. With a backend that carries virtio_net_hdr (the tap)
+// the host kernel does this work instead, and the headers crossing in both
+// directions are checked here (checkTxHeader, rxHeader): the guest's against
+// what it negotiated, the host's against what the guest can take.
+// Pure functions over byte arrays, no virtio here.
+// Read next: devices/net/net.ts (which calls them from its tx and rx paths).
+
+import type { ReceiveOffloads } from "./backend.ts";
 
 export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 export const GSO_NONE = 0;
@@ -50,7 +56,7 @@ interface TcpLayout {
 }
 
 /** Find the IP and TCP headers of an Ethernet frame; a reason string if it is not TCP over IP. */
-function tcpLayout(f: Uint8Array, v6: boolean): TcpLayout | string {
+export function tcpLayout(f: Uint8Array, v6: boolean): TcpLayout | string {
   let l3 = 14;
   let type = (f[12] << 8) | f[13];
   if (type === 0x8100) {
@@ -154,6 +160,99 @@ export function segmentTcp(
 }
 
 export const VIRTIO_NET_HDR_F_DATA_VALID = 2;
+
+/** Byte offsets in struct virtio_net_hdr_v1 (12 bytes, little-endian fields). */
+export const HDR = {
+  FLAGS: 0,
+  GSO_TYPE: 1,
+  HDR_LEN: 2,
+  GSO_SIZE: 4,
+  CSUM_START: 6,
+  CSUM_OFFSET: 8,
+  NUM_BUFFERS: 10,
+} as const;
+
+const u16 = (h: Uint8Array, at: number) => h[at] | (h[at + 1] << 8);
+
+/**
+ * The common checks of a header's offload request, either direction:
+ * only known flags, NEEDS_CSUM inside the frame, a GSO type that `may`
+ * allows with a segment size and NEEDS_CSUM (Linux always sets it with GSO),
+ * ECN only with GSO. Null if fine, else why not.
+ */
+function checkOffloads(
+  h: Uint8Array,
+  len: number,
+  may: ReceiveOffloads,
+  extra: number,
+): string | null {
+  const flags = h[HDR.FLAGS];
+  if (flags & ~(VIRTIO_NET_HDR_F_NEEDS_CSUM | extra)) {
+    return `unknown header flags 0x${flags.toString(16)}`;
+  }
+  const needsCsum = (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0;
+  if (needsCsum) {
+    if (!may.csum) return "NEEDS_CSUM without the checksum offload";
+    const start = u16(h, HDR.CSUM_START);
+    if (start < 14 || start + u16(h, HDR.CSUM_OFFSET) + 2 > len) {
+      return `checksum at ${start}+${u16(h, HDR.CSUM_OFFSET)} outside a ${len}-byte frame`;
+    }
+  }
+  const type = h[HDR.GSO_TYPE];
+  const gso = type & ~GSO_ECN;
+  if (gso === GSO_NONE) {
+    if (type & GSO_ECN) return "GSO_ECN without a GSO type";
+    return null;
+  }
+  if (gso === GSO_TCPV4 ? !may.tso4 : gso === GSO_TCPV6 ? !may.tso6 : true) {
+    return `GSO type ${gso} not negotiated`;
+  }
+  if ((type & GSO_ECN) && !may.ecn) return "GSO_ECN not negotiated";
+  if (!needsCsum) return "GSO without NEEDS_CSUM";
+  if (u16(h, HDR.GSO_SIZE) === 0) return "GSO with a segment size of 0";
+  return null;
+}
+
+/**
+ * A transmit header from the guest, for a frame of `len` bytes, against the
+ * host offloads it negotiated (CSUM, HOST_TSO4/6, HOST_ECN): null if the
+ * device may act on it, else why it is refused.
+ */
+export function checkTxHeader(h: Uint8Array, len: number, host: ReceiveOffloads): string | null {
+  return checkOffloads(h, len, host, 0);
+}
+
+/**
+ * The header the guest gets for a received frame, written into `out`
+ * (num_buffers left for the device): from a backend's header `h` if it has
+ * one — checked against the guest's receive offloads (GUEST_CSUM,
+ * GUEST_TSO4/6, GUEST_ECN), DATA_VALID kept only with GUEST_CSUM — or made
+ * here. A frame without GSO and without a checksum note has its TCP/UDP
+ * checksum verified in software (l4ChecksumOk) and is marked DATA_VALID if
+ * right. Returns null, or why the frame must be dropped.
+ */
+export function rxHeader(
+  h: Uint8Array | undefined,
+  frame: Uint8Array,
+  guest: ReceiveOffloads,
+  maxFrame: number,
+  out: Uint8Array,
+): string | null {
+  out.fill(0, 0, HDR.NUM_BUFFERS);
+  if (h !== undefined) {
+    const why = checkOffloads(h, frame.length, guest, VIRTIO_NET_HDR_F_DATA_VALID);
+    if (why !== null) return why;
+    out.set(h.subarray(0, HDR.NUM_BUFFERS));
+    if (!guest.csum) out[HDR.FLAGS] &= ~VIRTIO_NET_HDR_F_DATA_VALID;
+  }
+  if (out[HDR.GSO_TYPE] === GSO_NONE && frame.length > maxFrame) {
+    return `a ${frame.length}-byte frame without GSO`;
+  }
+  if (out[HDR.FLAGS] === 0 && guest.csum && l4ChecksumOk(frame)) {
+    out[HDR.FLAGS] = VIRTIO_NET_HDR_F_DATA_VALID;
+  }
+  return null;
+}
 
 /**
  * Receive side (VIRTIO_NET_F_GUEST_CSUM): true if `f` is TCP or UDP over

@@ -3,7 +3,11 @@
 // from an O_NONBLOCK fd after a poll() that runs off the event loop, so the
 // worker never blocks; close() wakes that poll and closes the fd, and because
 // the tap is not persistent the kernel removes it as soon as the last fd goes
-// (also on SIGKILL). Host-side addressing and bridging: devices/net/netcfg.ts.
+// (also on SIGKILL). The tap carries a virtio_net_hdr_v1 before every frame
+// (IFF_VNET_HDR, TUNSETVNETHDRSZ 12), as QEMU's tap backend does: the host
+// kernel takes the guest's TCP super-frames whole and, once the guest's driver
+// asks for them (TUNSETOFFLOAD), hands super-frames of up to 64 KiB the other
+// way. Host-side addressing and bridging: devices/net/netcfg.ts.
 // Read next: devices/net/netcfg.ts, then devices/net/net.ts.
 
 import {
@@ -25,11 +29,27 @@ import {
   Poller,
   strerror,
 } from "./libc.ts";
-import { type BackendStats, type FrameSink, type NetBackend, newStats } from "./backend.ts";
+import {
+  type BackendStats,
+  type FrameSink,
+  MAX_GSO_FRAME,
+  type NetBackend,
+  newStats,
+  type ReceiveOffloads,
+  VNET_HDR_LEN,
+} from "./backend.ts";
 
+// <linux/if_tun.h> (ioctl request numbers are u64 to the FFI call: bigints)
 const TUNSETIFF = 0x400454can;
+const TUNSETOFFLOAD = 0x400454d0n;
+const TUNSETVNETHDRSZ = 0x400454d8n;
 const IFF_TAP = 0x0002;
 const IFF_NO_PI = 0x1000;
+const IFF_VNET_HDR = 0x4000;
+const TUN_F_CSUM = 0x01;
+const TUN_F_TSO4 = 0x02;
+const TUN_F_TSO6 = 0x04;
+const TUN_F_TSO_ECN = 0x08;
 const IFNAMSIZ = 16;
 /** Default name pattern: the kernel picks the first free avm0, avm1, ... */
 export const DEFAULT_TAP_NAME = "avm%d";
@@ -78,7 +98,7 @@ export class Tap {
     }
     const ifr = new Uint8Array(40);
     ifr.set(new TextEncoder().encode(name));
-    new DataView(ifr.buffer).setInt16(16, IFF_TAP | IFF_NO_PI, true);
+    new DataView(ifr.buffer).setInt16(16, IFF_TAP | IFF_NO_PI | IFF_VNET_HDR, true);
     if (c.ioctl(fd, TUNSETIFF, ifr) < 0) {
       const e = errno();
       c.close(fd);
@@ -100,6 +120,13 @@ export class Tap {
       }
       throw new Error(`cannot create ${what}: ${strerror(e)}`);
     }
+    // The 12-byte header of virtio 1.0 (with num_buffers), the one our device uses.
+    const size = new Int32Array([VNET_HDR_LEN]);
+    if (c.ioctl(fd, TUNSETVNETHDRSZ, new Uint8Array(size.buffer)) < 0) {
+      const e = errno();
+      c.close(fd);
+      throw new Error(`cannot set the tap's virtio-net header size: ${strerror(e)}`);
+    }
     const end = ifr.indexOf(0);
     const actual = new TextDecoder().decode(ifr.subarray(0, end < 0 ? IFNAMSIZ : end));
     return new Tap(fd, actual);
@@ -120,8 +147,10 @@ export class Tap {
 /** What a tap's default MAC is derived from (devices/net/net.ts defaultMac). */
 export const tapMacKey = (name: string): string => `tap:${name}`;
 
-/** Largest frame read from the tap: anything bigger than the MTU is truncated and dropped. */
-const READ_BUF = 65536;
+/** One read: a header and a super-frame (what QEMU reads at most: 4 KiB over 64 KiB). */
+const READ_BUF = 4096 + 65536;
+/** The header a frame sent without one gets: no offloads asked for. */
+const NO_HDR = new Uint8Array(VNET_HDR_LEN);
 /** Frames read per poll wake-up before giving the event loop a turn. */
 const BATCH = 64;
 
@@ -130,8 +159,14 @@ export class TapBackend implements NetBackend {
   readonly stats: BackendStats = newStats();
   readonly description: string;
   readonly macKey: string;
+  /** Frames cross with a virtio_net_hdr_v1 (IFF_VNET_HDR). */
+  readonly offloads = true;
   readonly #poller: Poller;
   readonly #buf = new Uint8Array(READ_BUF);
+  /** Header and frame together, for a send() whose two do not already lie so. */
+  readonly #out = new Uint8Array(VNET_HDR_LEN + MAX_GSO_FRAME);
+  /** The TUNSETOFFLOAD flags last set (-1: none yet). */
+  #offloadFlags = -1;
   #loop: Promise<void> | null = null;
   #closed = false;
 
@@ -167,30 +202,62 @@ export class TapBackend implements NetBackend {
           this.stats.rxErrors++;
           throw new Error(`${this.description}: read failed: ${strerror(e)}`);
         }
+        if (n < VNET_HDR_LEN) {
+          this.stats.rxErrors++; // the kernel always writes a header; never seen
+          continue;
+        }
         this.stats.rxFrames++;
-        this.stats.rxBytes += n;
-        onFrame(this.#buf.subarray(0, n));
+        this.stats.rxBytes += n - VNET_HDR_LEN;
+        onFrame(this.#buf.subarray(VNET_HDR_LEN, n), this.#buf.subarray(0, VNET_HDR_LEN));
       }
     }
   }
 
-  send(frame: Uint8Array): boolean {
-    if (this.#closed) {
+  send(frame: Uint8Array, hdr: Uint8Array = NO_HDR): boolean {
+    if (this.#closed || hdr.length !== VNET_HDR_LEN) {
+      this.stats.txDropped++;
+      return false;
+    }
+    let out: Uint8Array;
+    if (hdr.buffer === frame.buffer && hdr.byteOffset + VNET_HDR_LEN === frame.byteOffset) {
+      out = new Uint8Array(frame.buffer, hdr.byteOffset, VNET_HDR_LEN + frame.length);
+    } else if (frame.length <= MAX_GSO_FRAME) {
+      out = this.#out.subarray(0, VNET_HDR_LEN + frame.length);
+      out.set(hdr);
+      out.set(frame, VNET_HDR_LEN);
+    } else {
       this.stats.txDropped++;
       return false;
     }
     // The tap's write never blocks: the kernel takes the frame or refuses it
-    // (EIO while the host end is down).
-    const n = Number(
-      libc().write(this.tap.fd, frame as Uint8Array<ArrayBuffer>, BigInt(frame.length)),
-    );
-    if (n !== frame.length) {
+    // (EIO while the host end is down, EINVAL for a header it finds malformed).
+    const n = Number(libc().write(this.tap.fd, out as Uint8Array<ArrayBuffer>, BigInt(out.length)));
+    if (n !== out.length) {
       this.stats.txDropped++;
       return false;
     }
     this.stats.txFrames++;
-    this.stats.txBytes += n;
+    this.stats.txBytes += frame.length;
     return true;
+  }
+
+  /**
+   * TUNSETOFFLOAD: what the kernel may hand us. TSO needs the checksum
+   * offload (the kernel refuses it alone), and ECN needs TSO.
+   */
+  setReceiveOffloads(o: ReceiveOffloads): void {
+    let flags = 0;
+    if (o.csum) {
+      flags |= TUN_F_CSUM;
+      if (o.tso4) flags |= TUN_F_TSO4;
+      if (o.tso6) flags |= TUN_F_TSO6;
+      if (o.ecn && (o.tso4 || o.tso6)) flags |= TUN_F_TSO_ECN;
+    }
+    if (this.#closed || flags === this.#offloadFlags) return;
+    if (libc().ioctlValue(this.tap.fd, TUNSETOFFLOAD, BigInt(flags)) < 0) {
+      throw new Error(`${this.description}: TUNSETOFFLOAD ${flags}: ${strerror(errno())}`);
+    }
+    this.#offloadFlags = flags;
   }
 
   async close(): Promise<void> {

@@ -274,6 +274,20 @@ export abstract class VirtioDevice {
     if (tracer !== null) this.#traceDone(vq, head, written);
   }
 
+  /**
+   * Complete chains `heads` (with `written[i]` bytes each) as one: the driver
+   * sees all their used elements at once (virtio-net's merged receive
+   * buffers). The interrupt as for complete().
+   */
+  protected completeAll(vq: VirtQueue, heads: readonly number[], written: readonly number[]): void {
+    if (this.transport.resetCount() !== this.#epoch) return;
+    for (let i = 0; i < heads.length; i++) vq.stage(heads[i], written[i]);
+    if (vq.publish()) this.#irqPending = true;
+    if (tracer !== null) {
+      for (let i = 0; i < heads.length; i++) this.#traceDone(vq, heads[i], written[i]);
+    }
+  }
+
   // ---- --trace: requests from notify to used ring (docs/trace.md).
 
   /** When each queue's oldest notify not yet served was made (0: none, use the pass's start). */

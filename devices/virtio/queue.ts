@@ -94,6 +94,8 @@ export class VirtQueue {
   readonly #used: number;
   #lastAvail: number;
   #nextUsed: number;
+  /** The used index last published (the driver's view; staged elements lie between). */
+  #published: number;
   /** Each popped chain's writable buffers, by head, until push() marks them written. */
   readonly #writable: (Segment[] | null)[];
 
@@ -113,6 +115,7 @@ export class VirtQueue {
     this.#used = u;
     this.#nextUsed = Atomics.load(ram.u16, (u + 2) / 2);
     this.#lastAvail = this.#nextUsed;
+    this.#published = this.#nextUsed;
     this.#writable = new Array(size).fill(null);
   }
 
@@ -274,11 +277,31 @@ export class VirtQueue {
   }
 
   /**
+   * Give back the last `n` chains pop() took, none of them pushed: the next
+   * pop() takes them again (QEMU's virtqueue_unpop). For a device that needs
+   * several buffers for one request and finds too few posted.
+   */
+  unpop(n: number): void {
+    this.#lastAvail = (this.#lastAvail - n) & 0xffff;
+  }
+
+  /**
    * Return chain `head` with `written` bytes written into its writable
    * buffers. Publishes the element before the index. Returns whether the
    * driver asked for an interrupt (VRING_AVAIL_F_NO_INTERRUPT or used_event).
    */
   push(head: number, written: number): boolean {
+    this.stage(head, written);
+    return this.publish();
+  }
+
+  /**
+   * Write chain `head`'s used element without publishing it: the driver sees
+   * it only at the next publish(), together with every element staged
+   * before — how one received frame spread over several buffers (virtio-net
+   * MRG_RXBUF) appears all at once.
+   */
+  stage(head: number, written: number): void {
     const ram = this.#ram;
     // The device's writes are done: pages that may hold code are marked before
     // the driver can see the buffers (the translator drops their code).
@@ -287,17 +310,25 @@ export class VirtQueue {
       this.#writable[head] = null;
       for (const s of segs) ram.noteWritten(s.off, s.len);
     }
-    const old = this.#nextUsed;
-    const e = this.#used + 4 + 8 * (old & (this.size - 1));
+    const e = this.#used + 4 + 8 * (this.#nextUsed & (this.size - 1));
     ram.view.setUint32(e, head >>> 0, true);
     ram.view.setUint32(e + 4, written >>> 0, true);
-    this.#nextUsed = (old + 1) & 0xffff;
-    // A seq-cst store: the element is visible before the index.
-    Atomics.store(ram.u16, (this.#used + 2) / 2, this.#nextUsed);
+    this.#nextUsed = (this.#nextUsed + 1) & 0xffff;
+  }
+
+  /** Publish the staged elements' index; whether the driver asked for an interrupt for them. */
+  publish(): boolean {
+    const ram = this.#ram;
+    const old = this.#published;
+    const now = this.#nextUsed;
+    if (now === old) return false;
+    this.#published = now;
+    // A seq-cst store: the elements are visible before the index.
+    Atomics.store(ram.u16, (this.#used + 2) / 2, now);
     if (this.#f.eventIdx) {
-      // vring_need_event(used_event, new, old) for one step: used_event == old.
+      // vring_need_event(used_event, new, old): used_event lies in [old, new).
       const usedEvent = Atomics.load(ram.u16, (this.#avail + 4 + 2 * this.size) / 2);
-      return usedEvent === old;
+      return ((now - usedEvent - 1) & 0xffff) < ((now - old) & 0xffff);
     }
     return (Atomics.load(ram.u16, this.#avail / 2) & VRING_AVAIL_F_NO_INTERRUPT) === 0;
   }

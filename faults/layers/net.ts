@@ -3,18 +3,23 @@
 // duplicates, reorders (holds a frame and lets the next one pass first; a
 // held frame goes out after 50 ms if no other comes) or delays frames, or
 // kills the actor. Frames are copied before they are kept: a tx frame is a
-// view into guest RAM. Read next: devices/net/backend.ts (the interface).
+// view into guest RAM. A tap's virtio-net header travels with its frame (a
+// super-frame is one frame here), and the receive offloads are passed through
+// to the backend. Read next: devices/net/backend.ts (the interface).
 
-import type { BackendStats, FrameSink, NetBackend } from "../../devices/net/backend.ts";
+import type {
+  BackendStats,
+  FrameSink,
+  NetBackend,
+  ReceiveOffloads,
+} from "../../devices/net/backend.ts";
 import type { FaultEngine } from "../engine.ts";
 
 /** How long a frame held for reordering waits for a successor. */
 const REORDER_MAX_MS = 50;
 
-/** A frame and (tx, with offloads) its virtio_net_hdr. */
+/** A frame and (with offloads) its virtio_net_hdr. */
 type Out = (frame: Uint8Array, hdr?: Uint8Array) => void;
-/** send() with the optional header of backends that take offloads. */
-type SendFn = (frame: Uint8Array, hdr?: Uint8Array) => boolean;
 
 class Direction {
   held: { frame: Uint8Array; hdr?: Uint8Array; timer: ReturnType<typeof setTimeout> } | null = null;
@@ -44,13 +49,17 @@ export class FaultyNetBackend implements NetBackend {
     return this.#inner.macKey;
   }
   get offloads(): boolean {
-    return (this.#inner as { offloads?: boolean }).offloads ?? false;
+    return this.#inner.offloads ?? false;
+  }
+
+  setReceiveOffloads(o: ReceiveOffloads): void {
+    this.#inner.setReceiveOffloads?.(o);
   }
 
   start(onFrame: FrameSink, onError?: (e: Error) => void, canTake?: () => boolean): void {
     const rx = new Direction("rx", onFrame);
     this.#rx = rx;
-    this.#inner.start((frame) => this.#pass(rx, frame), onError, canTake);
+    this.#inner.start((frame, hdr) => this.#pass(rx, frame, hdr), onError, canTake);
   }
 
   send(frame: Uint8Array, hdr?: Uint8Array): boolean {
@@ -58,7 +67,7 @@ export class FaultyNetBackend implements NetBackend {
   }
 
   #send(frame: Uint8Array, hdr?: Uint8Array): boolean {
-    return (this.#inner.send as SendFn).call(this.#inner, frame, hdr);
+    return this.#inner.send(frame, hdr);
   }
 
   #pass(d: Direction, frame: Uint8Array, hdr?: Uint8Array): boolean {
@@ -90,7 +99,7 @@ export class FaultyNetBackend implements NetBackend {
       };
       return true;
     }
-    const ok = d.dir === "tx" ? this.#send(frame, hdr) : (d.out(frame), true);
+    const ok = d.dir === "tx" ? this.#send(frame, hdr) : (d.out(frame, hdr), true);
     if (effect === "duplicate") d.out(frame, hdr);
     if (d.held) {
       const h = d.held;

@@ -263,7 +263,10 @@ async function backendRtt(n = 2000): Promise<{ medianUs: number; p99Us: number }
   }
 }
 
-export async function run(): Promise<Record<string, unknown>> {
+/** The tap section only (`deno run -A scripts/bench/net.ts tap`): for A/B runs. */
+export const runTap = (): Promise<Record<string, unknown>> => run(true);
+
+export async function run(tapOnly = false): Promise<Record<string, unknown>> {
   const skip = await netnsUnavailable();
   if (skip) return { skipped: skip };
   const out: Record<string, unknown> = { bytesPerTransfer: BYTES, pings: PINGS };
@@ -292,12 +295,13 @@ export async function run(): Promise<Record<string, unknown>> {
       "ping rtt (actorvm/qemu)": +(a.pingRttMs / q.pingRttMs).toFixed(2),
     };
   }
-  out.user = await runUser();
+  if (!tapOnly) out.user = await runUser();
   return out;
 }
 
 if (import.meta.main) {
   if (Deno.args[0] === "backend-rtt") console.log(JSON.stringify(await backendRtt()));
+  else if (Deno.args[0] === "tap") console.log(JSON.stringify(await runTap(), null, 2));
   else if (Deno.args[0] === "user") console.log(JSON.stringify(await runUser(), null, 2));
   else console.log(JSON.stringify(await run(), null, 2));
 }

@@ -13,11 +13,13 @@ import {
   arpRequest,
   FrameCatcher,
   icmpEcho,
+  macText,
   parseArp,
   parseIcmp,
   parseMacText,
 } from "../../../testing/net_frames.ts";
 import { Netns, netnsUnavailable, withNetns } from "../../../testing/netns.ts";
+import { l4ChecksumOk } from "../../../devices/net/offload.ts";
 
 const SELF = fileURLToPath(import.meta.url);
 const GUEST_MAC = [0x02, 0, 0, 0x21, 0x3a, 0x02];
@@ -79,6 +81,63 @@ async function pingOverTap(tap: Tap, myIp: string, peerIp: string): Promise<obje
   }
 }
 
+/**
+ * Child side: the virtio-net header beside each frame (IFF_VNET_HDR). To the
+ * kernel, an ICMP echo whose checksum is zero and only NEEDS_CSUM makes it
+ * valid, and the same echo with a zero header (the kernel must drop it: a
+ * wrong checksum). From the kernel, a UDP datagram sent from the namespace
+ * (bash's /dev/udp) to the "guest" before and after TUNSETOFFLOAD TUN_F_CSUM:
+ * complete with a header of zeros, then a partial checksum with NEEDS_CSUM.
+ */
+async function vnetOverTap(tap: Tap, myIp: string, peerIp: string): Promise<object> {
+  const be = new TapBackend(tap);
+  const frames = new FrameCatcher();
+  const headers = new Map<Uint8Array, Uint8Array>();
+  be.start((f, h) => {
+    frames.sink(f);
+    headers.set(frames.frames.at(-1)!, h!.slice());
+  });
+  const udp = (f: Uint8Array) => f.length > 42 && f[12] === 8 && f[13] === 0 && f[23] === 17;
+  const sh = (cmd: string) => new Deno.Command("bash", { args: ["-c", cmd] }).output();
+  try {
+    assert.equal(be.offloads, true);
+    // The kernel reaches the "guest" without asking ARP.
+    await sh(`ip neigh replace ${myIp} lladdr ${macText(GUEST_MAC)} dev ${tap.name}`);
+    const hostMac = await linkMac(tap.name);
+    const echo = (seq: number) => {
+      const f = icmpEcho(GUEST_MAC, hostMac, myIp, peerIp, 0x4157, seq, new Uint8Array(32));
+      f[36] = f[37] = 0; // the ICMP checksum, left for NEEDS_CSUM
+      return f;
+    };
+    const needsCsum = new Uint8Array(12);
+    needsCsum[0] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM: sum from 34, store at 34 + 2
+    new DataView(needsCsum.buffer).setUint16(6, 34, true);
+    new DataView(needsCsum.buffer).setUint16(8, 2, true);
+    assert.ok(be.send(echo(1), new Uint8Array(12)));
+    assert.ok(be.send(echo(2), needsCsum));
+    const reply = parseIcmp(await frames.wait((f) => parseIcmp(f)?.type === 0, "echo reply"))!;
+    await new Promise((r) => setTimeout(r, 200)); // room for a wrong reply to seq 1
+    const replies = frames.frames.filter((f) => parseIcmp(f)?.type === 0).map((f) =>
+      parseIcmp(f)!.seq
+    );
+    // From the kernel, before and after the checksum offload is set.
+    await sh(`echo before >/dev/udp/${myIp}/9`);
+    const before = await frames.wait(udp, "UDP datagram");
+    be.setReceiveOffloads({ csum: true, tso4: true, tso6: true, ecn: true });
+    await sh(`echo after >/dev/udp/${myIp}/9`);
+    const after = await frames.wait((f) => udp(f) && f !== before, "second UDP datagram");
+    const hdr = (f: Uint8Array) => Array.from(headers.get(f)!);
+    return {
+      replySeq: reply.seq,
+      replies,
+      before: { hdr: hdr(before), csumOk: l4ChecksumOk(before) },
+      after: { hdr: hdr(after), csumOk: l4ChecksumOk(after) },
+    };
+  } finally {
+    await be.close();
+  }
+}
+
 async function child(args: string[]): Promise<void> {
   const [mode, arg] = args;
   const print = (o: object) => console.log(JSON.stringify(o));
@@ -95,6 +154,16 @@ async function child(args: string[]): Promise<void> {
           : ["10.213.1.2", "10.213.1.1"];
         const result = await pingOverTap(tap, myIp, peerIp);
         print({ ok: true, name, hostMac, ...result, goneAfterClose: !(await linkExists(name)) });
+        break;
+      }
+      case "vnet": {
+        const spec = parseTunnet(arg);
+        if (spec.kind !== "address") throw new Error("vnet: an address, not a bridge");
+        const tap = await openTunnet(spec);
+        print({
+          ok: true,
+          ...(await vnetOverTap(tap, spec.address.replace(/\.\d+$/, ".2"), spec.address)),
+        });
         break;
       }
       case "hold": {
@@ -168,6 +237,27 @@ Deno.test({
       assert.equal(r.goneAfterClose, true);
       // The address went with the tap: nothing is left in the namespace.
       assert.doesNotMatch(await ns.sh("ip -br addr"), /10\.213/);
+    }),
+});
+
+Deno.test({
+  name: "tap: virtio-net headers both ways; TUNSETOFFLOAD decides what the kernel hands over",
+  ignore: skip !== null,
+  fn: () =>
+    withNetns(1, async (ns) => {
+      const r = await runChild(ns, ["vnet", "10.213.0.1"]);
+      assert.equal(r.ok, true, r.error);
+      // Only the echo whose header says NEEDS_CSUM had a valid checksum: one reply, to it.
+      assert.equal(r.replySeq, 2);
+      assert.deepEqual(r.replies, [2]);
+      // Without the offload the kernel checksums the datagram itself: a zero header...
+      assert.deepEqual(r.before.hdr, new Array(12).fill(0));
+      assert.equal(r.before.csumOk, true);
+      // ...with it, it leaves the checksum partial and says where (UDP: start 34, offset 6).
+      assert.equal(r.after.hdr[0], 1, `header ${r.after.hdr}`);
+      assert.equal(r.after.hdr[1], 0); // no GSO for one small datagram
+      assert.deepEqual([r.after.hdr[6] | (r.after.hdr[7] << 8), r.after.hdr[8]], [34, 6]);
+      assert.equal(r.after.csumOk, false);
     }),
 });
 

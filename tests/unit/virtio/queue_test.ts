@@ -104,6 +104,29 @@ Deno.test("queue: event-idx decides interrupts and keeps avail_event current", (
   assert.deepEqual(vq.push(b, 4), true, "1 -> 2 crosses it");
 });
 
+Deno.test("queue: staged elements appear with one index store; unpop gives chains back", () => {
+  const { dq, vq } = setup();
+  const heads = [0, 1, 2, 3].map(() => dq.add([{ len: 4, write: true }]).head);
+  // Two taken, then given back: the next pops take the same chains again.
+  chainOf(vq.pop());
+  chainOf(vq.pop());
+  vq.unpop(2);
+  assert.deepEqual(vq.lastAvail, 0);
+  const got = [0, 1, 2].map(() => chainOf(vq.pop()).head);
+  assert.deepEqual(got, heads.slice(0, 3));
+  // Three staged: the driver sees none of them until publish().
+  dq.setUsedEvent(1); // an interrupt wanted once the used index passes 1
+  for (const h of got) vq.stage(h, 4);
+  assert.deepEqual(dq.usedIdx(), 0);
+  assert.deepEqual(vq.nextUsed, 3);
+  assert.deepEqual(vq.publish(), true, "0 -> 3 crosses used_event 1");
+  assert.deepEqual(dq.usedIdx(), 3);
+  assert.deepEqual([0, 1, 2].map((i) => dq.usedElem(i).id), got);
+  assert.deepEqual(vq.publish(), false, "nothing staged: nothing to publish");
+  vq.stage(chainOf(vq.pop()).head, 4);
+  assert.deepEqual(vq.publish(), false, "3 -> 4 does not cross used_event 1");
+});
+
 Deno.test("queue: VRING_AVAIL_F_NO_INTERRUPT without event-idx; NO_NOTIFY flag", () => {
   const { dq, vq } = setup(8, PLAIN);
   const a = dq.add([{ len: 4, write: true }]).head;
