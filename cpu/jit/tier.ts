@@ -46,6 +46,12 @@ export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
   threshold?: number;
   /**
+   * Take and leave translations in the harts' code store (JitMemory.store,
+   * cpu/jit/code_store.ts). Off by default: with it on, a Linux CPU offline
+   * hung in 2 of 9 runs under host load (docs/smp.md), not yet explained.
+   */
+  shareCode?: boolean;
+  /**
    * Instructions the interpreter runs per visit to untranslated code (default
    * 16). Hotness is counted per visit, at the page where it starts: a larger
    * chunk makes the count a cheap sample of where time goes (the system
@@ -291,7 +297,7 @@ export class Jit {
     this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
     this.dmaDirty = opts.dmaDirty ?? null;
-    this.store = mem.store;
+    this.store = opts.shareCode ? mem.store : null;
     this.storeSeen = new Int32Array(this.store !== null ? n : 0);
     this.ram32 = new Int32Array(mem.buffer, 0, mem.ramBytes >>> 2);
     if (this.dmaDirty !== null && this.dmaDirty.length * 32 < n) {

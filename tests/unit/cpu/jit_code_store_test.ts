@@ -31,8 +31,8 @@ function twoHarts() {
   const hart0 = createJitHart(mem0, { ramBase: RAM_BASE, hartId: 0 });
   const hart1 = createJitHart(mem1, { ramBase: RAM_BASE, hartId: 1 });
   // Hart 0 translates at once; hart 1 would need 1000 visits of its own.
-  const jit0 = new Jit(hart0, mem0, { threshold: 1 });
-  const jit1 = new Jit(hart1, mem1, { threshold: 1000 });
+  const jit0 = new Jit(hart0, mem0, { threshold: 1, shareCode: true });
+  const jit1 = new Jit(hart1, mem1, { threshold: 1000, shareCode: true });
   const run = (jit: Jit) => {
     const h = jit.hart;
     h.pc = BigInt(RAM_BASE + 0x1000);
