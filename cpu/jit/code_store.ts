@@ -12,9 +12,9 @@
 // The region is a bump heap: when it is full, harts go on translating alone.
 // Read next: cpu/jit/tier.ts (Jit.adopt, Jit.compile).
 
-/** Bytes of the store for `harts` harts (none for one: nobody to share with). */
-export function codeStoreBytes(harts: number): number {
-  return harts > 1 ? 32 << 20 : 0;
+/** Bytes of the store for `harts` harts that share code (none for one: nobody to share with). */
+export function codeStoreBytes(harts: number, shareCode: boolean): number {
+  return shareCode && harts > 1 ? 32 << 20 : 0;
 }
 
 const HEADER = 64; // the bump pointer, then padding

@@ -46,12 +46,6 @@ export interface JitOptions {
   /** Visits of a page by the interpreter before it is translated (default 16; tests use 1). */
   threshold?: number;
   /**
-   * Take and leave translations in the harts' code store (JitMemory.store,
-   * cpu/jit/code_store.ts). Off by default: with it on, a Linux CPU offline
-   * hung in 2 of 9 runs under host load (docs/smp.md), not yet explained.
-   */
-  shareCode?: boolean;
-  /**
    * Instructions the interpreter runs per visit to untranslated code (default
    * 16). Hotness is counted per visit, at the page where it starts: a larger
    * chunk makes the count a cheap sample of where time goes (the system
@@ -114,7 +108,12 @@ export interface JitMemory {
    */
   codeLayout: Layout;
   hartBase: number;
-  /** Where the harts leave translations for each other (cpu/jit/code_store.ts); null for one hart. */
+  /**
+   * Where the harts leave translations for each other (cpu/jit/code_store.ts):
+   * only in a memory made with `shareCode` for several harts, else null. Off
+   * in the machine for now: with it on, a Linux CPU offline hung in 2 of 9
+   * runs under host load (docs/smp.md), not yet explained.
+   */
   store: CodeStore | null;
 }
 
@@ -128,11 +127,16 @@ function hartRegionBytes(ramBytes: number): number {
   return Math.ceil((HART_STATE_BYTES + SCRATCH_BYTES + ramBytes / 4096) / 8) * 8;
 }
 
+/** Bytes of a memory: RAM, each hart's region, then the code store if the harts share code. */
+function memoryBytes(ramBytes: number, harts: number, shareCode: boolean): number {
+  return ramBytes + harts * hartRegionBytes(ramBytes) + codeStoreBytes(harts, shareCode);
+}
+
 /**
  * Where hart `hart`'s state, scratch and page bytes go after `ramBytes` of
  * RAM (hart 0 first), and the size of a memory for `harts` harts.
  */
-export function jitLayout(ramBytes: number, hart = 0, harts = 1): Layout {
+export function jitLayout(ramBytes: number, hart = 0, harts = 1, shareCode = false): Layout {
   if (!(ramBytes > 0 && ramBytes % 4096 === 0)) {
     throw new Error(`jit: RAM size ${ramBytes} is not a positive multiple of 4096`);
   }
@@ -143,27 +147,29 @@ export function jitLayout(ramBytes: number, hart = 0, harts = 1): Layout {
   const state = ramBytes + hart * region;
   const scratch = state + HART_STATE_BYTES;
   const refs = scratch + SCRATCH_BYTES; // a "recently entered" byte per RAM page (eviction)
-  const pages = Math.ceil((ramBytes + harts * region + codeStoreBytes(harts)) / 65536);
+  const pages = Math.ceil(memoryBytes(ramBytes, harts, shareCode) / 65536);
   if (pages > 65536) throw new Error("jit: RAM plus hart state exceed 4 GiB");
   return { state, scratch, refs, pages, ramPages: ramBytes / 4096 };
 }
 
 /** Does `ramBytes` of RAM leave room for `harts` harts' state in a 4 GiB wasm memory? */
-export function jitMemoryFits(ramBytes: number, harts = 1): boolean {
+export function jitMemoryFits(ramBytes: number, harts = 1, shareCode = false): boolean {
   return ramBytes > 0 && ramBytes % 4096 === 0 &&
-    Math.ceil((ramBytes + harts * hartRegionBytes(ramBytes) + codeStoreBytes(harts)) / 65536) <=
-      65536;
+    Math.ceil(memoryBytes(ramBytes, harts, shareCode) / 65536) <= 65536;
 }
 
-/** Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096) and `harts` harts. */
-export function createJitMemory(ramBytes: number, harts = 1): JitMemory {
-  const layout = jitLayout(ramBytes, 0, harts);
+/**
+ * Allocate the memory for `ramBytes` of guest RAM (a multiple of 4096) and
+ * `harts` harts; with `shareCode`, a code store for them too (JitMemory.store).
+ */
+export function createJitMemory(ramBytes: number, harts = 1, shareCode = false): JitMemory {
+  const layout = jitLayout(ramBytes, 0, harts, shareCode);
   const memory = new WebAssembly.Memory({
     initial: layout.pages,
     maximum: layout.pages,
     shared: true,
   });
-  return openJitMemory(memory, ramBytes, 0, harts);
+  return openJitMemory(memory, ramBytes, 0, harts, shareCode);
 }
 
 /**
@@ -176,8 +182,9 @@ export function openJitMemory(
   ramBytes: number,
   hart = 0,
   harts = 1,
+  shareCode = false,
 ): JitMemory {
-  const layout = jitLayout(ramBytes, hart, harts);
+  const layout = jitLayout(ramBytes, hart, harts, shareCode);
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
   if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
     throw new Error(
@@ -189,13 +196,13 @@ export function openJitMemory(
     buffer,
     ramBytes,
     layout,
-    codeLayout: jitLayout(ramBytes, 0, harts),
+    codeLayout: jitLayout(ramBytes, 0, harts, shareCode),
     hartBase: layout.state - ramBytes,
-    store: codeStoreBytes(harts) > 0
+    store: codeStoreBytes(harts, shareCode) > 0
       ? new CodeStore(
         buffer,
-        ramBytes + harts * hartRegionBytes(ramBytes),
-        codeStoreBytes(harts),
+        memoryBytes(ramBytes, harts, false),
+        codeStoreBytes(harts, shareCode),
         ramBytes / 4096,
       )
       : null,
@@ -297,7 +304,7 @@ export class Jit {
     this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
     this.dmaDirty = opts.dmaDirty ?? null;
-    this.store = opts.shareCode ? mem.store : null;
+    this.store = mem.store;
     this.storeSeen = new Int32Array(this.store !== null ? n : 0);
     this.ram32 = new Int32Array(mem.buffer, 0, mem.ramBytes >>> 2);
     if (this.dmaDirty !== null && this.dmaDirty.length * 32 < n) {
@@ -436,12 +443,18 @@ export class Jit {
     for (let p = 0; p < this.pages.length; p++) if (this.pages[p] !== undefined) this.invalidate(p);
   }
 
+  /**
+   * Clear page's DMA bit before reading its bytes: a device write after this
+   * sets it again and drops the translation at the next entry.
+   */
+  private clearDmaBit(page: number): void {
+    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
+  }
+
   private compile(page: number, vbase: number, entries: Set<number>, recompiles: number): Entry {
     const t0 = performance.now();
     const h = this.hart;
-    // Clear the page's DMA bit before reading its bytes: a device write after
-    // this sets it again and drops the translation at the next entry.
-    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
+    this.clearDmaBit(page);
     // With other harts: the page's words before the front end reads them (see
     // CodeStore.publish), and the ways in that another hart's translation knew.
     let before: Int32Array | null = null;
@@ -462,11 +475,9 @@ export class Jit {
     const straddleHi = nextRam >= 0 && nextRam < this.mem.ramBytes ? h.ram16[nextRam >>> 1] : -1;
     const runs = findRuns(h.ram16, page * 4096, entries, straddleHi);
     const bytes = emitPage(runs, vbase, this.mem.codeLayout, this.hart.sv57);
-    const leaders = new Uint8Array(2048);
-    for (const r of runs) leaders[r.off >>> 1] = 1;
-    if (before !== null) {
-      const rec = this.store!.publish(page, vbase, before, entries, runs.map((r) => r.off), bytes);
-      if (rec) this.storeSeen[page] = this.store!.lookup(page); // (our own: nothing to take)
+    const leaders = runs.map((r) => r.off);
+    if (before !== null && this.store!.publish(page, vbase, before, entries, leaders, bytes)) {
+      this.storeSeen[page] = this.store!.lookup(page); // (our own: nothing to take)
     }
     const e = this.install(page, vbase, bytes, entries, leaders, recompiles);
     this.stats.compiles++;
@@ -486,30 +497,28 @@ export class Jit {
     if (rec === 0 || rec === this.storeSeen[page]) return false;
     this.storeSeen[page] = rec;
     if (store.vbase(rec) !== vbase) return false;
-    // As compile: the DMA bit first, then the bytes.
-    if (this.dmaDirty !== null) Atomics.and(this.dmaDirty, page >>> 5, ~(1 << (page & 31)));
+    this.clearDmaBit(page); // as compile: the DMA bit first, then the bytes
     if (!store.samePage(rec, this.ram32, page)) return false;
     const got = store.read(rec);
     const entries = new Set(got.entries);
     if (need !== null) { for (const off of need) if (!entries.has(off)) return false; }
-    const leaders = new Uint8Array(2048);
-    for (const off of got.leaders) leaders[off >>> 1] = 1;
-    const old = this.pages[page];
-    this.install(page, vbase, got.bytes, entries, leaders, old?.recompiles ?? 0);
+    this.install(page, vbase, got.bytes, entries, got.leaders, this.pages[page]?.recompiles ?? 0);
     this.stats.adopted++;
     return true;
   }
 
-  /** Instantiate a page's module and make it the page's translation. */
+  /** Instantiate a page's module and make it the page's translation; `leaders`: its runs' offsets. */
   private install(
     page: number,
     vbase: number,
     bytes: Uint8Array<ArrayBuffer>,
     entries: Set<number>,
-    leaders: Uint8Array,
+    leaderOffsets: number[],
     recompiles: number,
   ): Entry {
     const h = this.hart;
+    const leaders = new Uint8Array(2048);
+    for (const off of leaderOffsets) leaders[off >>> 1] = 1;
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), this.imports);
     const old = this.pages[page];
     if (old !== undefined) {

@@ -25,14 +25,15 @@ function loop(step: number): Uint8Array {
 }
 
 function twoHarts() {
-  const mem0 = createJitMemory(RAM, 2);
-  const mem1 = openJitMemory(mem0.memory, RAM, 1, 2);
+  const mem0 = createJitMemory(RAM, 2, true);
+  const mem1 = openJitMemory(mem0.memory, RAM, 1, 2, true);
   assert.ok(mem0.store !== null && mem1.store !== null, "two harts share a code store");
+  assert.equal(createJitMemory(RAM, 2).store, null, "only when asked (the machine does not, yet)");
   const hart0 = createJitHart(mem0, { ramBase: RAM_BASE, hartId: 0 });
   const hart1 = createJitHart(mem1, { ramBase: RAM_BASE, hartId: 1 });
   // Hart 0 translates at once; hart 1 would need 1000 visits of its own.
-  const jit0 = new Jit(hart0, mem0, { threshold: 1, shareCode: true });
-  const jit1 = new Jit(hart1, mem1, { threshold: 1000, shareCode: true });
+  const jit0 = new Jit(hart0, mem0, { threshold: 1 });
+  const jit1 = new Jit(hart1, mem1, { threshold: 1000 });
   const run = (jit: Jit) => {
     const h = jit.hart;
     h.pc = BigInt(RAM_BASE + 0x1000);
