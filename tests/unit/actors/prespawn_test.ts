@@ -6,7 +6,7 @@
 // unadopted one is dropped. Runtime under test: actors/runtime/spawn.ts.
 
 import assert from "../../../testing/assert.ts";
-import { ActorFailure, type Failure } from "../../../actors/runtime/protocol.ts";
+import { failureOf } from "../../../testing/actors/failure.ts";
 import {
   dropPrespawned,
   isPrespawned,
@@ -27,16 +27,6 @@ function start(url: URL, mem = new SharedArrayBuffer(64), handshakeOnly = false)
     config: {},
     handshakeOnly,
   });
-}
-
-async function failureOf(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ActorFailure, `expected ActorFailure, got ${e}`);
-    return e.failure;
-  }
-  assert.fail("expected a failure");
 }
 
 Deno.test("the first spawn of a prespawned module adopts its worker; the next makes its own", async () => {

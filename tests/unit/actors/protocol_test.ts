@@ -4,11 +4,8 @@
 // Runtime under test: actors/runtime/spawn.ts, actors/runtime/protocol.ts.
 
 import assert from "../../../testing/assert.ts";
-import {
-  ActorFailure,
-  type ActorHandlers,
-  type Failure,
-} from "../../../actors/runtime/protocol.ts";
+import { failureOf } from "../../../testing/actors/failure.ts";
+import type { ActorHandlers } from "../../../actors/runtime/protocol.ts";
 import { spawnActor } from "../../../actors/runtime/spawn.ts";
 import {
   ECHO,
@@ -22,16 +19,6 @@ const ECHO_A = new URL("../../../testing/actors/echo.worker.ts", import.meta.url
 
 function start(url: URL = ECHO_A, mem = new SharedArrayBuffer(64)) {
   return spawnActor<EchoProtocol>({ url, descriptor: ECHO, buffers: { mem }, config: {} });
-}
-
-async function failureOf(p: Promise<unknown>): Promise<Failure> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof ActorFailure, `expected ActorFailure, got ${e}`);
-    return e.failure;
-  }
-  assert.fail("expected a failure");
 }
 
 Deno.test("request gets its typed reply; start ran with the shared buffer", async () => {
