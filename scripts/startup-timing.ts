@@ -14,20 +14,13 @@
 
 import { parseArgs } from "node:util";
 import { median } from "./bench/guest_qemu.ts";
+import { bootToReady, cpuSeconds } from "./bench/boot.ts";
 
 const READY = "actorvm-guest: ready";
 const LIMIT_MS = 60_000;
-const CLK_TCK = 100;
 
 /** One boot's times, ms since the process was spawned (CPU: seconds of all its threads). */
 type Sample = Record<string, number>;
-
-/** /proc/<pid>/stat utime + stime in seconds (every thread of the process). */
-function cpuSeconds(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
 
 interface TraceEvent {
   name: string;
@@ -42,43 +35,10 @@ interface TraceEvent {
 async function boot(root: string, trace: string | null): Promise<Sample> {
   const extra = trace ? [`--trace=${trace}`] : [];
   const spawnEpoch = performance.timeOrigin + performance.now();
-  const t0 = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${root}/mod.ts`, ...extra, `--block=${root}/guest/disk.img,ro`],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
-  const decoder = new TextDecoder();
-  let err = "";
-  const errDone = (async () => {
-    for await (const c of child.stderr) err += decoder.decode(c, { stream: true });
-  })();
-  let out = "";
-  let ready: number | null = null;
   let cpu = NaN;
-  const reader = child.stdout.getReader();
-  while (ready === null) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    out += decoder.decode(value, { stream: true });
-    if (out.includes(READY)) {
-      ready = performance.now() - t0;
-      cpu = cpuSeconds(child.pid);
-    }
-  }
-  const outDone = (async () => {
-    for (;;) if ((await reader.read()).done) return;
-  })();
-  const w = child.stdin.getWriter();
-  if (ready !== null) await w.write(new TextEncoder().encode("poweroff\n"));
-  const status = await child.status;
-  clearTimeout(watchdog);
-  await Promise.all([errDone, outDone]);
-  if (ready === null || status.code !== 0) {
-    throw new Error(`${root}: exit ${status.code} (ready: ${ready !== null}): ${err.slice(-800)}`);
-  }
+  const { readyMs: ready } = await bootToReady(root, extra, LIMIT_MS, (pid) => {
+    cpu = cpuSeconds(pid);
+  });
   const s: Sample = { "ready line": ready, "cpu s at ready": cpu };
   if (!trace) return s;
   const file = JSON.parse(Deno.readTextFileSync(trace)) as {

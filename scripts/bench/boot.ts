@@ -24,21 +24,35 @@ interface ActorvmBoot {
 }
 
 /** /proc/<pid>/stat utime + stime, in seconds (all threads of the process). */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
 }
 
-async function bootActorvm(measureIdle: boolean, extra: string[] = []): Promise<ActorvmBoot> {
+/**
+ * Boot `root`'s mod.ts (console + the bundled disk, read-only) with `extra`
+ * options, wait for the guest's ready line, run `atReady` (given the process
+ * id; stdout keeps draining meanwhile, so the guest never blocks on a full
+ * pipe), then power the guest off. Returns ms from the spawn to the ready line
+ * and the process's stderr; throws if it never got there or did not exit 0.
+ * Also scripts/startup-timing.ts's boot.
+ */
+export async function bootToReady(
+  root: string,
+  extra: string[],
+  limitMs: number,
+  atReady?: (pid: number) => void | Promise<void>,
+): Promise<{ readyMs: number; err: string }> {
+  const dir = root.replace(/\/$/, "");
   const t0 = performance.now();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}mod.ts`, "--verbose", ...extra, `--block=${ROOT}guest/disk.img,ro`],
+    args: ["run", "-A", `${dir}/mod.ts`, ...extra, `--block=${dir}/guest/disk.img,ro`],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const watchdog = setTimeout(() => child.kill("SIGKILL"), LIMIT_MS);
+  const watchdog = setTimeout(() => child.kill("SIGKILL"), limitMs);
   const decoder = new TextDecoder();
   let err = "";
   const errDone = (async () => {
@@ -53,24 +67,36 @@ async function bootActorvm(measureIdle: boolean, extra: string[] = []): Promise<
     out += decoder.decode(value, { stream: true });
     if (out.includes(READY)) readyMs = performance.now() - t0;
   }
-  // Keep draining stdout so the guest never blocks on a full pipe.
   const outDone = (async () => {
     for (;;) if ((await reader.read()).done) return;
   })();
-  if (readyMs === null) throw new Error(`actorvm exited before "${READY}": ${err.slice(-500)}`);
-  let idleCpuSeconds: number | undefined;
-  if (measureIdle) {
-    await new Promise((r) => setTimeout(r, 2000)); // let the shell settle at its prompt
-    const c0 = cpuSeconds(child.pid);
-    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    idleCpuSeconds = cpuSeconds(child.pid) - c0;
+  if (readyMs !== null) {
+    await atReady?.(child.pid);
+    await child.stdin.getWriter().write(new TextEncoder().encode("poweroff\n"));
   }
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode("poweroff\n"));
   const status = await child.status;
   clearTimeout(watchdog);
   await Promise.all([errDone, outDone]);
-  if (status.code !== 0) throw new Error(`actorvm exited with ${status.code}: ${err.slice(-500)}`);
+  if (readyMs === null) throw new Error(`${dir}: exited before "${READY}": ${err.slice(-800)}`);
+  if (status.code !== 0) throw new Error(`${dir}: exited with ${status.code}: ${err.slice(-800)}`);
+  return { readyMs, err };
+}
+
+async function bootActorvm(measureIdle: boolean, extra: string[] = []): Promise<ActorvmBoot> {
+  let idleCpuSeconds: number | undefined;
+  const { readyMs, err } = await bootToReady(
+    ROOT,
+    ["--verbose", ...extra],
+    LIMIT_MS,
+    measureIdle
+      ? async (pid) => {
+        await new Promise((r) => setTimeout(r, 2000)); // let the shell settle at its prompt
+        const c0 = cpuSeconds(pid);
+        await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+        idleCpuSeconds = cpuSeconds(pid) - c0;
+      }
+      : undefined,
+  );
   const m = /console: "actorvm-guest: ready" after (\d+) instructions/.exec(err);
   return { readyMs, instret: m ? Number(m[1]) : NaN, idleCpuSeconds };
 }
