@@ -26,6 +26,7 @@ import {
   fpHelpers,
   type InsnEmitter,
   SCRATCH_DIRTY,
+  SCRATCH_FFLAGS,
   SCRATCH_FSOFF,
 } from "./emit_fp.ts";
 import { emitAmo } from "./emit_amo.ts";
@@ -57,7 +58,30 @@ export const SCRATCH_CHAINS = 52;
  */
 export const SCRATCH_CNTOK = 56, SCRATCH_INSTRET0 = 64, SCRATCH_IROFF = 72, SCRATCH_CYOFF = 80;
 /** 88..95: the value LR read (emit_amo.ts SCRATCH_RES_VALUE). */
-export const SCRATCH_BYTES = 96;
+/**
+ * mstatus (i32, its low word: every bit sstatus reaches) for translated
+ * sstatus accesses, set by the caller and read back at every return and fill;
+ * and how far the S-mode data TLB set moves when SUM flips (i32: TLB_SIZE*8
+ * with paging on, 0 in Bare). CNTOK bit 3: the hart is in S-mode (sstatus is
+ * translated there only); bit 4: an S-level interrupt is pending (setting SIE
+ * must then leave, so that it is taken before the next instruction).
+ */
+export const SCRATCH_MSTATUS = 96, SCRATCH_SUMDELTA = 100;
+export const CNTOK_SMODE = 8, CNTOK_SPENDING = 16;
+/**
+ * fflags at entry (i32, set by the caller): FP instructions that only accrue
+ * flags dirty FS by changing them (the caller compares at return); an
+ * sstatus write folds that in and moves this word on.
+ */
+export const SCRATCH_FF0 = 104;
+export const SCRATCH_BYTES = 112;
+
+/** mstatus bits (cpu/trap.ts MSTATUS) that a translated sstatus access reads and writes. */
+const MS_SIE = 1 << 1, MS_SPIE = 1 << 5, MS_SPP = 1 << 8, MS_FS = 3 << 13, MS_SUM = 1 << 18;
+const MS_MXR = 1 << 19;
+const SSTATUS_BITS = MS_SIE | MS_SPIE | MS_SPP | MS_FS | MS_SUM | MS_MXR;
+/** The ones translated code may change without leaving (an MXR change goes to the interpreter). */
+const SSTATUS_INLINE = MS_SIE | MS_SPIE | MS_SPP | MS_SUM | MS_FS;
 
 export interface Layout {
   /** Byte offset of the hart state (HART_STATE) in memory. */
@@ -667,6 +691,86 @@ export function emitPage(
       }
       setXEnd(rd);
     };
+    /**
+     * csrrw/s/c(i) on sstatus in S-mode (sstatusTranslatable): the kernel
+     * toggles SIE around every critical section and SUM around every user
+     * copy, and its trap entry and return clear and restore FS: leaving for
+     * each cost an I/O path much of its speed. Done on the scratch mstatus
+     * word as cpu/csr.ts sstatusFast does it. A write that changes MXR leaves
+     * before it happens (the load TLB must be dropped); a SUM flip moves the
+     * data TLB set; a write folds FS dirtied by this run's FP instructions in
+     * and sets the FP gate word anew, so FP instructions after it check FS
+     * again; setting SIE while an S interrupt pends leaves after it, so the
+     * interrupt is taken before the next instruction.
+     */
+    const emitSstatus = (x: number, pc: number, k: number) => {
+      const rd = (x >>> 7) & 31, rs1 = (x >>> 15) & 31, f3 = (x >>> 12) & 7;
+      const isWrite = (f3 & 3) === 1 || rs1 !== 0;
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(CNTOK_SMODE).op(W.i32_and);
+      c.op(W.i32_eqz).op(W.if).byte(VOID);
+      ie.exit(); // U-mode (illegal) or M-mode: the interpreter
+      c.op(W.end);
+      // old = mstatus, FS dirty if an FP instruction since entry dirtied it
+      // (wrote FP state, or changed fflags)
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_MSTATUS);
+      c.i32(MS_FS).i32(0).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_DIRTY);
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FFLAGS);
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FF0).op(W.i32_ne).op(W.i32_or);
+      c.op(W.select).op(W.i32_or).set(L_TI);
+      if (isWrite) {
+        // new (the source is read before rd is written: rd may be rs1)
+        c.get(L_TI);
+        if (f3 >= 5) c.i32(rs1 & SSTATUS_BITS);
+        else {
+          getX(rs1);
+          c.op(W.i32_wrap_i64).i32(SSTATUS_BITS).op(W.i32_and);
+        }
+        if ((f3 & 3) === 1) {
+          c.set(L_OFF).i32(~SSTATUS_BITS).op(W.i32_and).get(L_OFF).op(W.i32_or);
+        } else if ((f3 & 3) === 2) c.op(W.i32_or);
+        else c.i32(-1).op(W.i32_xor).op(W.i32_and);
+        c.set(L_OFF);
+        // MXR changing: the interpreter does it (and drops the load TLB)
+        c.get(L_TI).get(L_OFF).op(W.i32_xor).i32(~SSTATUS_INLINE).op(W.i32_and);
+        c.op(W.if).byte(VOID);
+        ie.exit();
+        c.op(W.end);
+      }
+      if (rd !== 0) {
+        // sstatus: its bits of mstatus, UXL = 2 (bit 33), SD (bit 63) when FS is dirty
+        setXStart();
+        c.get(L_TI).i32(SSTATUS_BITS).op(W.i32_and).op(W.i64_extend_i32_u).i64(2 * 2 ** 32);
+        c.op(W.i64_or).i64(-(2 ** 63)).i64(0);
+        c.get(L_TI).i32(MS_FS).op(W.i32_and).i32(MS_FS).op(W.i32_eq).op(W.select).op(W.i64_or);
+        setXEnd(rd);
+      }
+      if (!isWrite) return;
+      c.get(L_HB).get(L_OFF).mem(W.i32_store, 2, SC + SCRATCH_MSTATUS);
+      // FS: any dirtying so far is in the new value; FP instructions from here check it again.
+      c.get(L_HB).i32(0).mem(W.i32_store, 2, SC + SCRATCH_DIRTY);
+      c.get(L_HB).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FFLAGS);
+      c.mem(W.i32_store, 2, SC + SCRATCH_FF0);
+      c.get(L_HB).get(L_OFF).i32(MS_FS).op(W.i32_and).op(W.i32_eqz);
+      c.mem(W.i32_store, 2, SC + SCRATCH_FSOFF);
+      fpGated = false;
+      fpDirtied = false;
+      // SUM flipped: the S data set is the next one up (SUM set) or down.
+      c.get(L_TI).get(L_OFF).op(W.i32_xor).i32(MS_SUM).op(W.i32_and).op(W.if).byte(VOID);
+      c.get(L_HB).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_DBASE);
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_SUMDELTA);
+      c.i32(0).get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_SUMDELTA).op(W.i32_sub);
+      c.get(L_OFF).i32(MS_SUM).op(W.i32_and).op(W.select).op(W.i32_add);
+      c.set(L_DB).get(L_DB).mem(W.i32_store, 2, SC + SCRATCH_DBASE);
+      c.get(L_DB).get(L_HB).op(W.i32_add).set(L_DB);
+      c.op(W.end);
+      // SIE set now, with an S interrupt pending: leave after this instruction.
+      c.get(L_OFF).get(L_TI).i32(-1).op(W.i32_xor).op(W.i32_and).i32(MS_SIE).op(W.i32_and);
+      c.i32(3).op(W.i32_shl); // SIE (bit 1) up to CNTOK_SPENDING (bit 4)
+      c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(CNTOK_SPENDING).op(W.i32_and);
+      c.op(W.i32_and).op(W.if).byte(VOID);
+      exitAt(EXIT_INTERP, pc + 4, L - k - 1);
+      c.op(W.end);
+    };
     for (let k = 0; k < insns.length; k++) {
       const ins = insns[k];
       const pc = vbase + ins.off;
@@ -696,6 +800,7 @@ export function emitPage(
       const op = ins.insn & 0x7f;
       if (op === 0x2f) emitAmo(ie, ins.insn);
       else if (op === 0x73 && (ins.insn >>> 20) >= 0xc00) emitCounter(ins.insn, k);
+      else if (op === 0x73 && (ins.insn >>> 20) === 0x100) emitSstatus(ins.insn, pc, k);
       else if (op === 0x73) emitFcsr(ie, ins.insn);
       else if (op === 0x07 || op === 0x27 || op === 0x53 || (op & 0x73) === 0x43) {
         emitFp(ie, ins.insn);

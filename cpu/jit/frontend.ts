@@ -80,6 +80,12 @@ function counterTranslatable(i: number): boolean {
     ((i >>> 15) & 31) === 0;
 }
 
+/** csrrw/s/c(i) on sstatus (emit.ts emitSstatus; in S-mode only, checked at run time). */
+function sstatusTranslatable(i: number): boolean {
+  const f3 = (i >>> 12) & 7;
+  return (i >>> 20) === 0x100 && f3 !== 0 && f3 !== 4;
+}
+
 /** Is this major opcode (with its funct fields) one the emitter translates? */
 function translatable(i: number): boolean {
   const f3 = (i >>> 12) & 7, f7 = i >>> 25;
@@ -109,8 +115,8 @@ function translatable(i: number): boolean {
       return f3 <= 3;
     case 0x0f: // FENCE (fence.i too: writes to code pages already drop their translations)
       return f3 === 0 || f3 === 1;
-    case 0x73: // SYSTEM: only fflags/frm/fcsr accesses and cycle/instret reads
-      return fcsrTranslatable(i) || counterTranslatable(i);
+    case 0x73: // SYSTEM: only fflags/frm/fcsr and sstatus accesses, and cycle/instret reads
+      return fcsrTranslatable(i) || counterTranslatable(i) || sstatusTranslatable(i);
     case 0x2f: // AMO
       return amoTranslatable(i);
     case 0x07: // LOAD-FP, STORE-FP, OP-FP, the fused ones

@@ -9,7 +9,7 @@
 // docs/adr/0006-translator-wasm-page-regions.md. Read next: cpu/jit/frontend.ts.
 
 import { Hart, HART_STATE_BYTES, type HartOptions, RUN_BUDGET, RUN_STOP } from "../hart.ts";
-import { ACC_STORE, TLB_MASK, translateFill } from "../mmu.ts";
+import { ACC_STORE, TLB_MASK, TLB_SIZE, translateFill } from "../mmu.ts";
 import { checkInterrupts } from "../trap.ts";
 import { findRuns } from "./frontend.ts";
 import { CodeStore, codeStoreBytes } from "./code_store.ts";
@@ -18,6 +18,8 @@ import { MSTATUS } from "../trap.ts";
 import { SCRATCH_DIRTY, SCRATCH_FFLAGS, SCRATCH_FRM, SCRATCH_FSOFF } from "./emit_fp.ts";
 import { SCRATCH_RES_OFF, SCRATCH_RES_VALID, SCRATCH_RES_VALUE } from "./emit_amo.ts";
 import {
+  CNTOK_SMODE,
+  CNTOK_SPENDING,
   emitPage,
   emitStub,
   EXIT_BUDGET,
@@ -31,12 +33,15 @@ import {
   SCRATCH_CYOFF,
   SCRATCH_DBASE,
   SCRATCH_FBASE,
+  SCRATCH_FF0,
   SCRATCH_INSTRET0,
   SCRATCH_IROFF,
+  SCRATCH_MSTATUS,
   SCRATCH_N,
   SCRATCH_PC,
   SCRATCH_STOP,
   SCRATCH_STRETCH,
+  SCRATCH_SUMDELTA,
 } from "./emit.ts";
 
 /** A page function: (hw, limit, instructions so far, the virtual page number) -> exit code. */
@@ -356,9 +361,21 @@ export class Jit {
     Atomics.store(this.i32, this.stopIndex, 1);
   }
 
+  /**
+   * Take mstatus back from the scratch word, where translated sstatus
+   * accesses left it (SIE, SPIE, SPP, SUM, FS: never MXR, so the load TLB
+   * stays right): the data TLB set follows SUM.
+   */
+  private syncMstatus(): void {
+    this.hart.mstatus = this.i32[(this.scr + SCRATCH_MSTATUS) >>> 2];
+    this.hart.updateMode();
+  }
+
   /** Translated code missed the TLB: walk and fill; 1 = the entry is there now. */
   private fill(va: number, acc: number): number {
     const h = this.hart;
+    // The walk checks SUM in hart.mstatus and fills the set hart.dBase names.
+    if (this.i32[(this.scr + SCRATCH_MSTATUS) >>> 2] !== h.mstatus) this.syncMstatus();
     this.probing = acc === ACC_STORE;
     this.probeHit = false;
     translateFill(h, va, acc);
@@ -594,6 +611,10 @@ export class Jit {
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
     const rvValIdx = (this.scr + SCRATCH_RES_VALUE) >>> 3;
+    const msIdx = (this.scr + SCRATCH_MSTATUS) >>> 2, ff0Idx = (this.scr + SCRATCH_FF0) >>> 2;
+    if (SCRATCH_SUMDELTA !== SCRATCH_MSTATUS + 4) {
+      throw new Error("jit: scratch words out of order");
+    }
     if (
       SCRATCH_FRM !== SCRATCH_FFLAGS + 4 || SCRATCH_FSOFF !== SCRATCH_FFLAGS + 8 ||
       SCRATCH_DIRTY !== SCRATCH_FFLAGS + 12 || SCRATCH_RES_OFF !== SCRATCH_RES_VALID + 4
@@ -638,13 +659,20 @@ export class Jit {
           // FP and reservation state in, for the length of the call.
           const fpu = h.fpu, ff0 = fpu.fflags;
           i32[ffIdx] = ff0;
+          i32[ff0Idx] = ff0;
           i32[ffIdx + 1] = fpu.frm; // SCRATCH_FRM
           i32[ffIdx + 2] = (h.mstatus & MSTATUS.FS) === 0 ? 1 : 0; // SCRATCH_FSOFF
           // Counters: readable at this privilege, and their values now.
           // (A counter stopped by mcountinhibit is left to the interpreter.)
+          // mstatus for translated sstatus accesses (S-mode only), and whether
+          // setting SIE must leave to take an interrupt.
           i32[cntIdx] = (counterAllowed(h, 0xc00) && !(h.mcountinhibit & 1) ? 1 : 0) |
             (counterAllowed(h, 0xc01) ? 2 : 0) |
-            (counterAllowed(h, 0xc02) && !(h.mcountinhibit & 4) ? 4 : 0);
+            (counterAllowed(h, 0xc02) && !(h.mcountinhibit & 4) ? 4 : 0) |
+            (h.privLevel === 1 ? CNTOK_SMODE : 0) |
+            (((h.mipSw | h.externalMip) & h.mie & h.mideleg) !== 0 ? CNTOK_SPENDING : 0);
+          i32[msIdx] = h.mstatus;
+          i32[msIdx + 1] = h.satpMode !== 0 ? TLB_SIZE * 8 : 0; // SCRATCH_SUMDELTA
           f64[inst0Idx] = h.instretN;
           // The offsets change only on a counter write: stored then (no bigint per call).
           if (h.minstretOffset !== this.irOff) i64[irIdx] = this.irOff = h.minstretOffset;
@@ -657,6 +685,7 @@ export class Jit {
           i32[fbIdx] = h.fBase * 8;
           const code = e.fn((pc - vbase) / 2, Math.min(max - done, 0x3fffffff), 0, vpn);
           const n = i32[nIdx];
+          if (i32[msIdx] !== h.mstatus) this.syncMstatus(); // (fill may have done it)
           if (i32[chIdx] !== 0) {
             this.stats.chains += i32[chIdx];
             i32[chIdx] = 0;
@@ -664,7 +693,7 @@ export class Jit {
           const ff = i32[ffIdx];
           fpu.fflags = ff;
           fpu.frm = i32[ffIdx + 1]; // (fsrm in translated code)
-          if (ff !== ff0 || i32[ffIdx + 3] !== 0) { // SCRATCH_DIRTY
+          if (ff !== i32[ff0Idx] || i32[ffIdx + 3] !== 0) { // SCRATCH_DIRTY
             markFsDirty(h);
             i32[ffIdx + 3] = 0;
           }

@@ -206,8 +206,27 @@ function fcsrSlot(r: ReturnType<typeof rng>): Slot {
     : { w: encI(OP.SYSTEM, freeReg(r), 2, 0, csr) }; // csrr rd, csr
 }
 
-/** A program of about `n` slots ending in ebreak. */
-function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
+/**
+ * An sstatus access in S-mode: csrrw/s/c with a mask built in x11 (SUM, FS
+ * and MXR need lui) or the immediate forms (SIE, SPIE and bit 0 only reach
+ * there); FS only now and then (Off makes the FP instructions after it trap).
+ */
+function sstatusSlots(r: ReturnType<typeof rng>): Slot[] {
+  const rd = r.int(3) === 0 ? 0 : freeReg(r);
+  const f3 = r.pick([1, 2, 3, 5, 6, 7]);
+  if (f3 >= 5) return [{ w: encI(OP.SYSTEM, rd, f3, r.pick([0, 2, 2, 2, 0x1f]), 0x100) }];
+  const hi = (r.int(2) ? 1 << 18 : 0) | (r.int(8) === 0 ? r.int(4) << 13 : 0) |
+    (r.int(10) === 0 ? 1 << 19 : 0);
+  const lo = r.pick([0, 2, 2, 0x20, 0x100, 0x122]);
+  return [
+    { w: encU(OP.LUI, TMP, hi) },
+    { w: encI(OP.OP_IMM, TMP, 0, TMP, lo) },
+    { w: encI(OP.SYSTEM, rd, f3, f3 === 1 && r.int(2) ? 0 : TMP, 0x100) },
+  ];
+}
+
+/** A program of about `n` slots ending in ebreak (with `sstatus`, some sstatus accesses). */
+function program(r: ReturnType<typeof rng>, n: number, fpAmo = false, sstatus = false): Slot[] {
   const slots: Slot[] = [];
   const pending: number[] = []; // slots whose target is fixed up at the end
   while (slots.length < n) {
@@ -243,6 +262,7 @@ function program(r: ReturnType<typeof rng>, n: number, fpAmo = false): Slot[] {
     } else if (fpAmo && k >= 5 && k <= 9) slots.push(fpSlot(r));
     else if (fpAmo && k === 10) slots.push(...amoSlots(r));
     else if (fpAmo && k === 11) slots.push(fcsrSlot(r));
+    else if (sstatus && k >= 12 && k <= 13) slots.push(...sstatusSlots(r));
     else slots.push(aluSlot(r));
   }
   const end = slots.length;
@@ -370,7 +390,32 @@ function enterSv57(h: Hart): void {
   h.x[DPTR] = BigInt.asIntN(64, HI + 0x800n);
 }
 
-function pair(code: Uint8Array, seed: number, at = CODE, fp = false, sv57 = false) {
+/**
+ * For the sstatus test: the first data page (where x10 points) becomes a user
+ * page, reached in S-mode only while SUM is set (it is at the start), and on
+ * every other seed a supervisor software interrupt is pending and enabled,
+ * waiting for SIE (stvec: the trap page).
+ */
+function sstatusSetup(h: Hart, seed: number): void {
+  const leaf = BASE + 0x8000 + 0x4000;
+  h.ram64[(leaf - BASE) / 8] = (BigInt(DATA / 4096) << 10n) | 0x17n; // V R W U
+  h.mstatus |= 1 << 18; // SUM
+  h.csrWrite(0x105, BigInt(TRAP)); // stvec
+  if (seed % 2 === 0) {
+    h.csrWrite(0x303, 2n); // mideleg: SSI
+    h.csrWrite(0x304, 2n); // mie: SSIE
+    h.csrWrite(0x344, 2n); // mip: SSIP
+  }
+}
+
+function pair(
+  code: Uint8Array,
+  seed: number,
+  at = CODE,
+  fp = false,
+  sv57 = false,
+  sstatus = false,
+) {
   const r = rng(seed * 7919);
   const regs = [0n];
   for (let i = 1; i < 32; i++) {
@@ -384,6 +429,7 @@ function pair(code: Uint8Array, seed: number, at = CODE, fp = false, sv57 = fals
   setup(ref, code, regs, data, at);
   setup(hj, code, regs, data, at);
   if (sv57) { for (const h of [ref, hj]) enterSv57(h); }
+  if (sstatus) { for (const h of [ref, hj]) sstatusSetup(h, seed); }
   if (fp) {
     const f: bigint[] = [];
     for (let i = 0; i < 32; i++) {
@@ -413,8 +459,9 @@ function lockstep(
   maxSteps = 20_000,
   fp = false,
   sv57 = false,
+  sstatus = false,
 ): Jit {
-  const { ref, hj, jit } = pair(code, seed, at, fp, sv57);
+  const { ref, hj, jit } = pair(code, seed, at, fp, sv57, sstatus);
   const r = rng(seed);
   for (let steps = 0; steps < maxSteps;) {
     const b = 1 + r.int(r.int(4) === 0 ? 400 : 12);
@@ -491,6 +538,21 @@ Deno.test("cpu jit lockstep: random programs in S-mode with Sv57 data beyond 2^5
   }
   // Translated code ran; its first access to each wide page left to the interpreter.
   assert.ok(compiled >= 40 && exits >= 200, `compiles ${compiled}, exits ${exits}`);
+});
+
+Deno.test("cpu jit lockstep: S-mode programs that write sstatus (SIE, SUM, FS, MXR) agree", () => {
+  let compiled = 0, traps = 0;
+  for (let seed = 1; seed <= 80; seed++) {
+    const r = rng(seed + 300_000);
+    const code = assemble(program(r, 60 + r.int(250), seed % 3 === 0, true));
+    const at = seed % 3 ? CODE : CODE + 0x1000 - 2 * (1 + r.int(code.length / 2));
+    const jit = lockstep(code, seed + 300_000, at, 20_000, seed % 3 === 0, true, true);
+    compiled += jit.stats.compiles;
+    if (jit.hart.csrRead(0x142) === (1n << 63n) + 1n) traps++; // scause: SSI taken
+  }
+  // Translated code ran, and the pending interrupt was taken where SIE was set.
+  assert.ok(compiled >= 40, `compiles ${compiled}`);
+  assert.ok(traps >= 10, `the software interrupt was taken in only ${traps} programs`);
 });
 
 /** loop: addi x9, x9, -1; addi x5, x5, 1; csrr x6, instret; bne x9, x0, loop; ebreak. */
