@@ -1,19 +1,28 @@
 // The translator's back end: one physical page's runs (cpu/jit/frontend.ts)
-// become one wasm function `run(hw, limit) -> exit code`. Shape:
+// become one wasm module exporting `run(hw, limit, n, vpn) -> exit code`.
+// The runs, in address order, are cut into groups of ~GROUP_INSNS
+// instructions, one function each; `run` checks the virtual page and tail-calls
+// the group that holds the leader at hw. A group function:
 //
 //   loop $L                       ;; back-edges and in-page jalr come here
 //     block $dflt  block $b(K-1) … block $b0
-//       br_table hw → the leader's block (non-leaders → $dflt)
+//       br_table hw → the leader's block (others → $dflt)
 //     end $b0  run 0 …  end $b1  run 1 …  end $b(K-1)  run K-1
-//     end $dflt  exit NOENTRY
+//     end $dflt  return_call run  ;; another group's leader, or none (NOENTRY)
 //   end
 //
-// Forward branches in the page are a `br` to the target's block end; backward
-// ones set hw and `br $L` (the dispatcher). Registers stay in memory (the
-// hart's `x` array), so any exit is a `return` that copies nothing. Loads and
-// stores go through the hart's own TLB arrays, also in that memory: tag compare
-// (vpn as a double, as cpu/mmu.ts stores it), then add. A miss calls the host
-// `fill` (the page walker); anything else leaves to the interpreter.
+// Forward branches in the group are a `br` to the target's block end; backward
+// ones set hw and `br $L` (the dispatcher); a jump to another group is a tail
+// call of its function. Why groups: V8 compiles a function lazily on its first
+// call and tiers a hot one up to TurboFan on a background thread, and
+// TurboFan's cost grows faster than a function's size. One function per page
+// (~100 KB of wasm for a kernel page) made that tier-up most of the process's
+// CPU on an I/O path (docs/cpu.md, "Group functions"). Registers stay in
+// memory (the hart's `x` array), so any exit is a `return` that copies
+// nothing. Loads and stores go through the hart's own TLB arrays, also in that
+// memory: tag compare (vpn as a double, as cpu/mmu.ts stores it), then add. A
+// miss calls the host `fill` (the page walker); anything else leaves to the
+// interpreter.
 // Read next: cpu/jit/tier.ts.
 
 import { TLB_MASK, TLB_SETS, TLB_SIZE } from "../mmu.ts";
@@ -124,6 +133,15 @@ const T_FILL = 0, T_BIN64 = 1, T_BIN32 = 2, T_PAGE = 3, T_FPX = 4, T_F1 = 5, T_F
 const T_TIME = 8, T_EXIT = 9, T_CHAIN = 10;
 
 const TLB_BYTES = 8 * TLB_SETS * TLB_SIZE;
+
+/**
+ * Guest instructions per group function (a page's runs are cut into groups
+ * in address order, at run boundaries). 128: an I/O path (64 MiB direct reads
+ * in the guest, 8 in a row) reached 850–910 MB/s by the eighth read against
+ * 190–470 with one function per page, and bench_int/bench_fp on
+ * scripts/run-user.ts ran no slower (2026-12-03).
+ */
+const GROUP_INSNS = 128;
 
 /** Helpers shared by every module: MULH* in 32-bit halves, DIV/REM with RISC-V's edge cases. */
 function helpers(): { type: number; locals: number[]; body: Code }[] {
@@ -277,12 +295,27 @@ export function emitPage(
   lay: Layout,
   wide = false,
 ): Uint8Array<ArrayBuffer> {
-  const c = new Code();
-  const K = runs.length;
+  let c = new Code(); // the function being emitted: the dispatcher, then each group
   const X = lay.state + HART_STATE.X;
   const SC = lay.scratch;
   const leaderIdx = new Int32Array(2048).fill(-1);
   runs.forEach((r, i) => leaderIdx[r.off >>> 1] = i);
+  // The runs, in address order, cut into groups of about GROUP_INSNS
+  // instructions: one wasm function each.
+  const groupOf = new Int32Array(runs.length), localIdx = new Int32Array(runs.length);
+  const groups: { first: number; count: number }[] = [];
+  for (let i = 0, size = 0; i < runs.length; i++) {
+    const n = runs[i].insns.length;
+    if (groups.length === 0 || size + n > GROUP_INSNS) {
+      groups.push({ first: i, count: 0 });
+      size = 0;
+    }
+    const g = groups.length - 1;
+    groupOf[i] = g;
+    localIdx[i] = groups[g].count++;
+    size += n;
+  }
+  const fnRun = F_FP0 + sharedHelpers(lay).fp.length, fnGroup0 = fnRun + 1;
 
   const getX = (r: number) => {
     if (r === 0) c.i64(0);
@@ -312,11 +345,26 @@ export function emitPage(
     chainT();
   };
 
-  c.op(W.global_get).u32(G_HB).set(L_HB);
-  c.get(L_HB).i32(X).op(W.i32_add).set(L_XB);
-  // The TLB set bases with the hart base in: TLB offsets below are hart 0's.
-  c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_DBASE).get(L_HB).op(W.i32_add).set(L_DB);
-  c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FBASE).get(L_HB).op(W.i32_add).set(L_FB);
+  /** Every function's start: the hart base, x0's address and the TLB set bases in locals. */
+  const prologue = () => {
+    c.op(W.global_get).u32(G_HB).set(L_HB);
+    c.get(L_HB).i32(X).op(W.i32_add).set(L_XB);
+    // The TLB set bases with the hart base in: TLB offsets below are hart 0's.
+    c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_DBASE).get(L_HB).op(W.i32_add).set(L_DB);
+    c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_FBASE).get(L_HB).op(W.i32_add).set(L_FB);
+  };
+  /** Leave with pc at halfword L_HW of the page (EXIT_BUDGET or EXIT_NOENTRY). */
+  const exitAtHw = (code: number) => {
+    c.get(L_HB).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
+    c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
+    c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
+    c.i32(code).op(W.return);
+  };
+
+  // The page function (exported `run`, in the function table): check the
+  // virtual page, then hand over to the group that holds the leader at hw.
+  const G = groups.length;
+  prologue();
   // A caller (JS or another page) that means another virtual page: leave.
   c.get(L_VPN).f64(vbase / 4096).op(W.f64_ne).op(W.if).byte(VOID);
   c.get(L_HB).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
@@ -324,25 +372,45 @@ export function emitPage(
   c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
   c.i32(EXIT_JUMP).op(W.return);
   c.op(W.end);
-  c.op(W.loop).byte(VOID);
-  // Every back-edge and in-page jalr passes here, and straight-line code
-  // cannot stay in a page for long: checking the stop word here bounds the
-  // time to leave (an atomic load, so it is re-read every time).
-  c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
-  c.op(W.if).byte(VOID);
-  c.get(L_HB).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
-  c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
-  c.i32(EXIT_BUDGET).op(W.return);
-  c.op(W.end);
   c.op(W.block).byte(VOID);
-  for (let i = 0; i < K; i++) c.op(W.block).byte(VOID);
-  // The dispatcher: hw → leader block.
+  for (let g = 0; g < G; g++) c.op(W.block).byte(VOID);
   c.get(L_HW).op(W.br_table).u32(2048);
-  for (let hw = 0; hw < 2048; hw++) c.u32(leaderIdx[hw] >= 0 ? leaderIdx[hw] : K);
-  c.u32(K);
+  for (let hw = 0; hw < 2048; hw++) c.u32(leaderIdx[hw] >= 0 ? groupOf[leaderIdx[hw]] : G);
+  c.u32(G);
+  for (let g = 0; g < G; g++) {
+    c.op(W.end);
+    c.get(L_HW).get(L_LIMIT).get(L_N).get(L_VPN).byte(W.return_call).u32(fnGroup0 + g);
+  }
+  c.op(W.end); // hw is not a leader
+  exitAtHw(EXIT_NOENTRY);
+  const dispatcher = c;
+  const bodies: Code[] = [];
 
-  for (let i = 0; i < K; i++) {
+  for (let i = 0; i < runs.length; i++) {
+    const g = groupOf[i], K = groups[g].count, il = localIdx[i];
+    if (il === 0) {
+      // A group's function: its own dispatcher loop over its runs' leaders
+      // (a jump to a leader elsewhere in the page goes through `run`).
+      c = new Code();
+      bodies.push(c);
+      prologue();
+      c.op(W.loop).byte(VOID);
+      // Every back-edge, in-page jalr and group entry passes here, and
+      // straight-line code cannot stay in a page for long: checking the stop
+      // word here bounds the time to leave (an atomic load, re-read each time).
+      c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+      c.op(W.if).byte(VOID);
+      exitAtHw(EXIT_BUDGET);
+      c.op(W.end);
+      c.op(W.block).byte(VOID);
+      for (let k = 0; k < K; k++) c.op(W.block).byte(VOID);
+      const lo = runs[i].off >>> 1, hi = runs[i + K - 1].off >>> 1;
+      c.get(L_HW).i32(lo).op(W.i32_sub).op(W.br_table).u32(hi - lo + 1);
+      for (let hw = lo; hw <= hi; hw++) {
+        c.u32(leaderIdx[hw] >= 0 && groupOf[leaderIdx[hw]] === g ? localIdx[leaderIdx[hw]] : K);
+      }
+      c.u32(K);
+    }
     c.op(W.end); // end of $b_i: run i starts here
     const run = runs[i];
     const insns = run.insns;
@@ -360,10 +428,13 @@ export function emitPage(
       const j = t >= 0 && t < 4096 ? leaderIdx[t >>> 1] : -1;
       if (j < 0) {
         chainTo(vbase + t);
+      } else if (groupOf[j] !== g) { // another group's function
+        c.i32(t >>> 1).set(L_HW).get(L_HW).get(L_LIMIT).get(L_N).get(L_VPN);
+        c.byte(W.return_call).u32(fnGroup0 + groupOf[j]);
       } else if (j > i) {
         c.op(W.br).u32(j - i - 1 + depth);
       } else {
-        c.i32(t >>> 1).set(L_HW).op(W.br).u32(K - i + depth);
+        c.i32(t >>> 1).set(L_HW).op(W.br).u32(K - il + depth);
       }
     };
 
@@ -566,7 +637,7 @@ export function emitPage(
           c.get(L_T).i64(vbase).op(W.i64_sub).tee(L_A).i64(4096).op(W.i64_lt_u);
           c.op(W.if).byte(VOID);
           c.get(L_A).op(W.i32_wrap_i64).i32(1).op(W.i32_shr_u).set(L_HW);
-          c.op(W.br).u32(K - i + 1);
+          c.op(W.br).u32(K - il + 1);
           c.op(W.end);
           chainT();
           return;
@@ -808,16 +879,17 @@ export function emitPage(
     }
     if (last.kind !== K_EXIT && last.kind !== K_JAL && last.kind !== K_JALR) {
       // Falls through: to the next run's code if that is where it goes.
-      if (!(run.next === runs[i + 1]?.off && i + 1 < K)) goto(run.next, 0);
+      if (!(run.next === runs[i + 1]?.off && il + 1 < K)) goto(run.next, 0);
+    }
+    if (il === K - 1) {
+      // $dflt: not a leader of this group: the page function sorts it out
+      // (another group's leader, or no entry at all).
+      c.op(W.end);
+      c.get(L_HW).get(L_LIMIT).get(L_N).get(L_VPN).byte(W.return_call).u32(fnRun);
+      c.op(W.end); // loop
+      c.op(W.unreachable);
     }
   }
-  c.op(W.end); // $dflt: hw is not a leader
-  c.get(L_HB).get(L_HW).op(W.i64_extend_i32_u).i64(1).op(W.i64_shl).i64(vbase).op(W.i64_add);
-  c.op(W.f64_convert_i64_s).mem(W.f64_store, 3, SC + SCRATCH_PC);
-  c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
-  c.i32(EXIT_NOENTRY).op(W.return);
-  c.op(W.end); // loop
-  c.op(W.unreachable);
 
   return buildModule({
     types: [
@@ -846,7 +918,8 @@ export function emitPage(
       { type: T_EXIT, locals: [], body: exitHelper(vbase, lay), export: undefined },
       sharedHelpers(lay).chain,
       ...sharedHelpers(lay).fp,
-      { type: T_PAGE, locals: LOCALS, body: c, export: "run" },
+      { type: T_PAGE, locals: LOCALS, body: dispatcher, export: "run" },
+      ...bodies.map((body) => ({ type: T_PAGE, locals: LOCALS, body, export: undefined })),
     ],
   });
 }
