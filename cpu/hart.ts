@@ -96,6 +96,15 @@ export class Hart {
    * trap, nothing per instruction.
    */
   onTrap: ((cause: number, interrupt: boolean, epc: number) => void) | null = null;
+  /**
+   * Called by every interrupt check (cpu/trap.ts checkInterrupts: at each
+   * run's start, after CSR writes, xRET and MMIO) to bring externalMip and
+   * the IPIs sent to this hart up to date first, so an interrupt raised
+   * during a batch is taken when the guest enables interrupts, as on
+   * hardware, not at the next batch. The cpu actor sets it (not in
+   * deterministic mode, where interrupts arrive at counts the hart chooses).
+   */
+  pollInterrupts: (() => void) | null = null;
   onTrapReturn: (() => void) | null = null;
 
   // --- memory ---

@@ -100,6 +100,7 @@ export function effectiveMip(h: Hart): number {
  * take it (epc = hart.pcN) and return true.
  */
 export function checkInterrupts(h: Hart): boolean {
+  if (h.pollInterrupts !== null) h.pollInterrupts();
   const pending = (h.mipSw | h.externalMip) & h.mie;
   if (pending === 0) return false;
   const priv = h.privLevel;

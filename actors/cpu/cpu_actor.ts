@@ -430,6 +430,19 @@ export function runCpu(
   const peers = harts > 1
     ? new HartPeers(ctl, me, harts, hart, jit, faults ? ipiFaultHook(faults) : undefined)
     : null;
+  // Interrupts raised during a batch are seen at the guest's next interrupt
+  // check, not only between batches (Hart.pollInterrupts); deterministic
+  // mode delivers them at counts of its own choosing instead.
+  if (det === null) {
+    hart.pollInterrupts = peers !== null
+      ? () => {
+        hart.externalMip = Atomics.load(ctl, mipW);
+        peers.takeIpisNow();
+      }
+      : () => {
+        hart.externalMip = Atomics.load(ctl, mipW);
+      };
+  }
   if (peers !== null) {
     host.startHart = (h, addr, opaque) => peers.startHart(h, addr, opaque);
     host.stopHart = () => peers.stopSelf();

@@ -196,11 +196,14 @@ export class CpuDebugger {
         // One instruction with interrupts held off, as QEMU steps by default:
         // a step lands on the next instruction, not in the timer handler.
         h.externalMip = 0;
+        const poll = h.pollInterrupts; // (which would bring the lines back)
+        h.pollInterrupts = null;
         h.breakSkip = h.pcN; // a breakpoint under the pc does not stop its own step
         const saved = h.breakPcs;
         // No breakpoint compare; with watchpoints an empty list keeps the loop's debug test on.
         h.breakPcs = h.watches !== null ? new Float64Array(0) : null;
         h.run(1);
+        h.pollInterrupts = poll;
         h.breakPcs = saved;
         if (h.watchHitIndex >= 0) {
           // The step's access hit a watchpoint: stopped before it, as a continue would.

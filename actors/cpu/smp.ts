@@ -13,7 +13,6 @@
 // Read next: actors/cpu/sbi.ts (the calls that lead here), cpu/jit/tier.ts (per-hart regions).
 
 import type { Hart } from "../../cpu/hart.ts";
-import type { Jit } from "../../cpu/jit/tier.ts";
 import {
   beatWord,
   CTL,
@@ -42,6 +41,7 @@ import {
 } from "../../machine/control.ts";
 import { TICKS_PER_MS } from "../../machine/memmap.ts";
 import { SBI_ERR } from "./sbi.ts";
+import { hartStopIndex, type Jit } from "../../cpu/jit/tier.ts";
 import type { IpiDelay } from "../../faults/layers/ipi.ts";
 import { setupDirectBoot } from "./cpu_actor.ts";
 
@@ -78,7 +78,11 @@ export class HartPeers {
     private readonly ipiDelay?: IpiDelay,
   ) {
     this.ctl64 = new BigInt64Array(ctl.buffer);
+    this.jitStop = jit !== null ? new Int32Array(jit.mem.buffer) : null;
   }
+
+  /** The translators' memory, where each hart's stop word is (null: no translator). */
+  private readonly jitStop: Int32Array | null;
 
   /** Guest time in ticks, as the hart's `time` CSR reads it (the shared epoch, skew included). */
   private now(): bigint {
@@ -104,8 +108,7 @@ export class HartPeers {
       if (!this.waitForStart()) return false;
     }
     if (this.held.length > 0) this.deliverHeld();
-    const ipis = takeIpis(this.ctl, this.me);
-    if (ipis !== 0) this.hart.setMipSoftware(ipis & MIP.SSIP, true);
+    this.takeIpisNow();
     this.serveFences();
     if (this.deadline >= 0n && this.now() >= this.deadline) {
       this.deadline = -1n;
@@ -168,9 +171,19 @@ export class HartPeers {
       else {
         const ms = this.ipiDelay?.(this.me, h) ?? 0;
         if (ms > 0) this.held.push([performance.now() + ms, h]);
-        else sendIpi(this.ctl, h);
+        else this.ipi(h);
       }
     }
+  }
+
+  /**
+   * Take the IPIs sent to this hart into mip now, not only between batches:
+   * the hart's interrupt check calls this (Hart.pollInterrupts), so an IPI is
+   * taken the moment the guest enables interrupts.
+   */
+  takeIpisNow(): void {
+    const ipis = takeIpis(this.ctl, this.me);
+    if (ipis !== 0) this.hart.setMipSoftware(ipis & MIP.SSIP, true);
   }
 
   /** Send the held IPIs that are due. */
@@ -178,9 +191,29 @@ export class HartPeers {
     const now = performance.now();
     for (let i = this.held.length - 1; i >= 0; i--) {
       if (this.held[i][0] > now) continue;
-      sendIpi(this.ctl, this.held[i][1]);
+      this.ipi(this.held[i][1]);
       this.held.splice(i, 1);
     }
+  }
+
+  /**
+   * An IPI to hart h: the bit in its IPI word, a wake-up, and its translator's
+   * stop word, so that it leaves its batch at the next dispatch and takes the
+   * IPI into mip then, not up to a batch (40,000 instructions) later. Linux
+   * relies on an IPI sent long before being taken the moment the target
+   * enables interrupts: a 6.12 CPU offline deadlocked when hart 0 re-enabled
+   * and re-disabled them inside one batch without seeing the dying hart's
+   * IPI, then spun on a lock the dying hart held while it waited for that
+   * IPI to be served (docs/smp.md, "IPIs are seen at once").
+   */
+  private ipi(h: number): void {
+    sendIpi(this.ctl, h);
+    this.kick(h);
+  }
+
+  /** Make hart h leave translated code at its next dispatch (its batch ends there). */
+  private kick(h: number): void {
+    if (this.jitStop !== null) Atomics.store(this.jitStop, hartStopIndex(this.jit!.mem, h), 1);
   }
 
   /** HSM hart_start: an SBI_ERR value. */
@@ -223,6 +256,7 @@ export class HartPeers {
         else this.hart.flushTlb();
       } else if (hsmState(this.ctl, h) !== HSM.STOPPED) {
         waiting.push([h, requestFence(this.ctl, h, bits)]);
+        this.kick(h); // served between batches: end the target's batch now
       }
     }
     const since = performance.now();

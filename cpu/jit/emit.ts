@@ -834,12 +834,16 @@ export function emitPage(
       c.set(L_DB).get(L_DB).mem(W.i32_store, 2, SC + SCRATCH_DBASE);
       c.get(L_DB).get(L_HB).op(W.i32_add).set(L_DB);
       c.op(W.end);
-      // SIE set now, with an S interrupt pending: leave after this instruction.
+      // SIE set now, with an S interrupt pending at entry or anything sent
+      // since (the stop word: an IPI sets it): leave after this instruction,
+      // where the interpreter's interrupt check takes it.
       c.get(L_OFF).get(L_TI).i32(-1).op(W.i32_xor).op(W.i32_and).i32(MS_SIE).op(W.i32_and);
-      c.i32(3).op(W.i32_shl); // SIE (bit 1) up to CNTOK_SPENDING (bit 4)
+      c.op(W.if).byte(VOID);
       c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(CNTOK_SPENDING).op(W.i32_and);
-      c.op(W.i32_and).op(W.if).byte(VOID);
+      c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+      c.op(W.i32_or).op(W.if).byte(VOID);
       exitAt(EXIT_INTERP, pc + 4, L - k - 1);
+      c.op(W.end);
       c.op(W.end);
     };
     for (let k = 0; k < insns.length; k++) {

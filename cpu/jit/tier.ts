@@ -157,6 +157,15 @@ export function jitLayout(ramBytes: number, hart = 0, harts = 1, shareCode = fal
   return { state, scratch, refs, pages, ramPages: ramBytes / 4096 };
 }
 
+/**
+ * Index, in an Int32Array over `mem`'s buffer, of hart `hart`'s stop word
+ * (Jit.stopIndex of that hart's Jit): another hart's worker sets it to make
+ * that hart leave translated code at its next dispatch, e.g. with an IPI.
+ */
+export function hartStopIndex(mem: JitMemory, hart: number): number {
+  return (mem.codeLayout.scratch + hart * hartRegionBytes(mem.ramBytes) + SCRATCH_STOP) >>> 2;
+}
+
 /** Does `ramBytes` of RAM leave room for `harts` harts' state in a 4 GiB wasm memory? */
 export function jitMemoryFits(ramBytes: number, harts = 1, shareCode = false): boolean {
   return ramBytes > 0 && ramBytes % 4096 === 0 &&

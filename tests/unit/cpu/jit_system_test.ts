@@ -7,7 +7,7 @@
 // Read next: devices/virtio/ram.ts, cpu/jit/tier.ts.
 
 import assert from "../../../testing/assert.ts";
-import { RUN_WFI } from "../../../cpu/hart.ts";
+import { RUN_BUDGET, RUN_WFI } from "../../../cpu/hart.ts";
 import { encB, encI, OP } from "../../../cpu/decode.ts";
 import { createJitHart, createJitMemory, Jit } from "../../../cpu/jit/tier.ts";
 import { dmaBitmapWords, GuestRam } from "../../../devices/virtio/ram.ts";
@@ -187,3 +187,82 @@ Deno.test("jit system: a batch that ends where the next run does not fit leaves 
   assert.ok(misses(true) >= 5, "exact batches miss (the case this guards against)");
   assert.equal(misses(false), 0);
 });
+
+/**
+ * S-mode, paging off: t0 = SIE; rdtime t1; csrs sstatus, t0; addi a0, a0, 1
+ * ×3; j . (the handler: j . too: a wfi would return at once, the SSIP still
+ * pending). SSI is delegated and enabled, and stvec is the trap page. The
+ * "IPI" arrives during the run (inside rdtime's call-out, or before the run
+ * for the interpreter) as another hart's would: a word the hart's interrupt
+ * poll takes into sip, and the translator's stop word.
+ */
+function ipiProgram(jitOn: boolean) {
+  const mem = createJitMemory(RAM);
+  const sent = { ipi: 0, armed: !jitOn };
+  const hart = createJitHart(mem, {
+    ramBase: RAM_BASE,
+    // rdtime: the moment the other hart's IPI comes in
+    readTime: () => {
+      if (sent.armed) {
+        sent.ipi = 1;
+        Atomics.store(new Int32Array(mem.buffer), jit.stopIndex, 1);
+      }
+      return 0n;
+    },
+  });
+  const jit = new Jit(hart, mem, { threshold: 1 });
+  const code = RAM_BASE + 0x1000, trap = RAM_BASE + 0x2000;
+  const words = [
+    encI(OP.OP_IMM, 5, 0, 0, 2), // li t0, SIE
+    encI(OP.SYSTEM, 6, 2, 0, 0xc01), // rdtime t1
+    encI(OP.SYSTEM, 0, 2, 5, 0x100), // csrs sstatus, t0
+    encI(OP.OP_IMM, 10, 0, 10, 1),
+    encI(OP.OP_IMM, 10, 0, 10, 1),
+    encI(OP.OP_IMM, 10, 0, 10, 1),
+    0x0000006f, // j .
+  ];
+  new Uint8Array(mem.buffer).set(new Uint8Array(new Int32Array(words).buffer), 0x1000);
+  new DataView(mem.buffer).setUint32(0x2000, 0x0000006f, true); // the handler: j .
+  hart.csrWrite(0x306, 7n); // mcounteren: time readable in S
+  hart.csrWrite(0x303, 2n); // mideleg: SSI
+  hart.csrWrite(0x304, 2n); // mie: SSIE
+  hart.csrWrite(0x105, BigInt(trap)); // stvec
+  hart.priv = 1;
+  hart.pollInterrupts = () => {
+    if (sent.ipi !== 0) {
+      sent.ipi = 0;
+      hart.setMipSoftware(2, true);
+    }
+  };
+  hart.pc = BigInt(code);
+  if (jitOn) {
+    // Translate the page first (no IPI: it loops at the end), then start over.
+    jit.run(100);
+    assert.ok(jit.stats.compiles >= 1, "the page was translated");
+    hart.setMipSoftware(2, false);
+    hart.csrWrite(0x100, 0n);
+    hart.x[10] = 0n;
+    hart.pc = BigInt(code);
+    sent.armed = true;
+    const st = jit.run(100);
+    return { hart, st, entries: jit.stats.entries, code, trap };
+  }
+  sent.ipi = 1; // sent before the batch: only the poll can bring it in
+  return { hart, st: hart.run(100), entries: 0, code, trap };
+}
+
+for (const jitOn of [false, true]) {
+  Deno.test(
+    `jit system: an IPI that arrives during a batch is taken when sstatus.SIE is set (${
+      jitOn ? "translated" : "interpreter"
+    })`,
+    () => {
+      const { hart, st, code, trap } = ipiProgram(jitOn);
+      assert.equal(st, RUN_BUDGET);
+      assert.equal(hart.pc, BigInt(trap), "in the handler");
+      assert.equal(hart.csrRead(0x142), (1n << 63n) | 1n, "scause: supervisor software interrupt");
+      assert.equal(hart.csrRead(0x141), BigInt(code + 12), "sepc: right after the csrs");
+      assert.equal(hart.x[10], 0n, "no instruction ran after the csrs");
+    },
+  );
+}
