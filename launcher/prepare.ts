@@ -398,8 +398,11 @@ export function buildBoard(
   try {
     // One shared WebAssembly.Memory: RAM, then the hart's state (cpu/jit/).
     // 4 GiB of RAM leaves no room after it: a plain buffer, interpreter only.
-    if (jitMemoryFits(p.memBytes, o.smp)) {
-      memory = createJitMemory(p.memBytes, o.smp).memory;
+    // With several harts, a code store after their state (cpu/jit/code_store.ts):
+    // one translation of a page for all of them (docs/smp.md).
+    const share = o.smp > 1 && jitMemoryFits(p.memBytes, o.smp, true);
+    if (share || jitMemoryFits(p.memBytes, o.smp)) {
+      memory = createJitMemory(p.memBytes, o.smp, share).memory;
       ram = memory.buffer as unknown as SharedArrayBuffer;
     } else {
       ram = new SharedArrayBuffer(p.memBytes);

@@ -115,9 +115,8 @@ export interface JitMemory {
   hartBase: number;
   /**
    * Where the harts leave translations for each other (cpu/jit/code_store.ts):
-   * only in a memory made with `shareCode` for several harts, else null. Off
-   * in the machine for now: with it on, a Linux CPU offline hung in 2 of 9
-   * runs under host load (docs/smp.md), not yet explained.
+   * only in a memory made with `shareCode` for several harts (the machine's,
+   * with --smp > 1, when it fits), else null.
    */
   store: CodeStore | null;
 }
@@ -189,17 +188,20 @@ export function createJitMemory(ramBytes: number, harts = 1, shareCode = false):
 /**
  * The JitMemory view of a memory made by createJitMemory elsewhere (the
  * launcher makes it; each cpu worker receives the WebAssembly.Memory object),
- * for hart `hart` of `harts`.
+ * for hart `hart` of `harts`. Whether it holds a code store is read from its
+ * size unless `shareCode` says.
  */
 export function openJitMemory(
   memory: WebAssembly.Memory,
   ramBytes: number,
   hart = 0,
   harts = 1,
-  shareCode = false,
+  shareCode?: boolean,
 ): JitMemory {
-  const layout = jitLayout(ramBytes, hart, harts, shareCode);
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
+  shareCode ??= harts > 1 &&
+    buffer.byteLength === Math.ceil(memoryBytes(ramBytes, harts, true) / 65536) * 65536;
+  const layout = jitLayout(ramBytes, hart, harts, shareCode);
   if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
     throw new Error(
       `jit: the memory is not a shared ${layout.pages}-page memory for ${ramBytes} bytes of RAM`,

@@ -68,3 +68,11 @@ Deno.test("code store: a page whose bytes changed since is not taken", () => {
   assert.equal(run(jit1), 250n, "the new code ran");
   assert.equal(jit1.stats.adopted, 0);
 });
+
+Deno.test("code store: a hart's worker finds the store from the memory's size (as the machine opens it)", () => {
+  const ram = 1 << 20;
+  const shared = createJitMemory(ram, 2, true), alone = createJitMemory(ram, 2, false);
+  assert.ok(openJitMemory(shared.memory, ram, 1, 2).store !== null, "made with shareCode");
+  assert.equal(openJitMemory(alone.memory, ram, 1, 2).store, null, "made without");
+  assert.equal(createJitMemory(ram, 1, true).store, null, "one hart has nothing to share");
+});
