@@ -28,7 +28,7 @@ export const LAYER_EFFECTS: Record<FaultLayer, readonly string[]> = {
 
 /** What a layer counts as one event ("the n-th request or message"). */
 export const LAYER_UNITS: Record<FaultLayer, string> = {
-  block: "backend operation (one per data segment of a request, or a flush)",
+  block: "backend operation (one per request's run of segments up to 1 MiB, or a flush)",
   irq: "interrupt assertion the gateway forwards",
   net: "Ethernet frame (either direction unless `dir` is given)",
   console: "input byte",
