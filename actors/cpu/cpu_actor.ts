@@ -434,14 +434,10 @@ export function runCpu(
   // check, not only between batches (Hart.pollInterrupts); deterministic
   // mode delivers them at counts of its own choosing instead.
   if (det === null) {
-    hart.pollInterrupts = peers !== null
-      ? () => {
-        hart.externalMip = Atomics.load(ctl, mipW);
-        peers.takeIpisNow();
-      }
-      : () => {
-        hart.externalMip = Atomics.load(ctl, mipW);
-      };
+    hart.pollInterrupts = () => {
+      hart.externalMip = Atomics.load(ctl, mipW);
+      peers?.takeIpisNow();
+    };
   }
   if (peers !== null) {
     host.startHart = (h, addr, opaque) => peers.startHart(h, addr, opaque);

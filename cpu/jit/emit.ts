@@ -303,16 +303,16 @@ export function emitPage(
   // The runs, in address order, cut into groups of about GROUP_INSNS
   // instructions: one wasm function each.
   const groupOf = new Int32Array(runs.length), localIdx = new Int32Array(runs.length);
-  const groups: { first: number; count: number }[] = [];
+  const groupRuns: number[] = []; // runs in each group
   for (let i = 0, size = 0; i < runs.length; i++) {
     const n = runs[i].insns.length;
-    if (groups.length === 0 || size + n > GROUP_INSNS) {
-      groups.push({ first: i, count: 0 });
+    if (groupRuns.length === 0 || size + n > GROUP_INSNS) {
+      groupRuns.push(0);
       size = 0;
     }
-    const g = groups.length - 1;
+    const g = groupRuns.length - 1;
     groupOf[i] = g;
-    localIdx[i] = groups[g].count++;
+    localIdx[i] = groupRuns[g]++;
     size += n;
   }
   const fnRun = F_FP0 + sharedHelpers(lay).fp.length, fnGroup0 = fnRun + 1;
@@ -345,7 +345,7 @@ export function emitPage(
     chainT();
   };
 
-  /** Every function's start: the hart base, x0's address and the TLB set bases in locals. */
+  /** A group function's start: the hart base, x0's address and the TLB set bases in locals. */
   const prologue = () => {
     c.op(W.global_get).u32(G_HB).set(L_HB);
     c.get(L_HB).i32(X).op(W.i32_add).set(L_XB);
@@ -360,11 +360,15 @@ export function emitPage(
     c.get(L_HB).get(L_N).mem(W.i32_store, 2, SC + SCRATCH_N);
     c.i32(code).op(W.return);
   };
+  /** Push the stop word (an atomic load: re-read every time; Jit.requestExit). */
+  const stopWord = () => {
+    c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+  };
 
   // The page function (exported `run`, in the function table): check the
   // virtual page, then hand over to the group that holds the leader at hw.
-  const G = groups.length;
-  prologue();
+  const G = groupRuns.length;
+  c.op(W.global_get).u32(G_HB).set(L_HB); // (all it needs: the groups set up the rest)
   // A caller (JS or another page) that means another virtual page: leave.
   c.get(L_VPN).f64(vbase / 4096).op(W.f64_ne).op(W.if).byte(VOID);
   c.get(L_HB).get(L_VPN).f64(4096).op(W.f64_mul).get(L_HW).op(W.f64_convert_i32_u).f64(2);
@@ -387,7 +391,7 @@ export function emitPage(
   const bodies: Code[] = [];
 
   for (let i = 0; i < runs.length; i++) {
-    const g = groupOf[i], K = groups[g].count, il = localIdx[i];
+    const g = groupOf[i], K = groupRuns[g], il = localIdx[i];
     if (il === 0) {
       // A group's function: its own dispatcher loop over its runs' leaders
       // (a jump to a leader elsewhere in the page goes through `run`).
@@ -397,8 +401,8 @@ export function emitPage(
       c.op(W.loop).byte(VOID);
       // Every back-edge, in-page jalr and group entry passes here, and
       // straight-line code cannot stay in a page for long: checking the stop
-      // word here bounds the time to leave (an atomic load, re-read each time).
-      c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+      // word here bounds the time to leave.
+      stopWord();
       c.op(W.if).byte(VOID);
       exitAtHw(EXIT_BUDGET);
       c.op(W.end);
@@ -840,7 +844,7 @@ export function emitPage(
       c.get(L_OFF).get(L_TI).i32(-1).op(W.i32_xor).op(W.i32_and).i32(MS_SIE).op(W.i32_and);
       c.op(W.if).byte(VOID);
       c.get(L_HB).mem(W.i32_load, 2, SC + SCRATCH_CNTOK).i32(CNTOK_SPENDING).op(W.i32_and);
-      c.get(L_HB).byte(0xfe).u32(0x10).u32(2).u32(SC + SCRATCH_STOP); // i32.atomic.load
+      stopWord();
       c.op(W.i32_or).op(W.if).byte(VOID);
       exitAt(EXIT_INTERP, pc + 4, L - k - 1);
       c.op(W.end);

@@ -200,7 +200,7 @@ export function openJitMemory(
 ): JitMemory {
   const buffer = memory.buffer as unknown as SharedArrayBuffer;
   shareCode ??= harts > 1 &&
-    buffer.byteLength === Math.ceil(memoryBytes(ramBytes, harts, true) / 65536) * 65536;
+    buffer.byteLength === jitLayout(ramBytes, 0, harts, true).pages * 65536;
   const layout = jitLayout(ramBytes, hart, harts, shareCode);
   if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength !== layout.pages * 65536) {
     throw new Error(
@@ -289,6 +289,8 @@ export class Jit {
   private irOff = -1n;
   private cyOff = -1n;
   private readonly scr: number;
+  /** Index of the scratch mstatus word in i32 (SCRATCH_MSTATUS). */
+  private readonly msIdx: number;
   private probing = false;
   private probeHit = false;
   private readonly imports: WebAssembly.Imports;
@@ -319,6 +321,7 @@ export class Jit {
     this.f64 = new Float64Array(mem.buffer);
     this.i64 = new BigInt64Array(mem.buffer);
     this.scr = mem.layout.scratch;
+    this.msIdx = (this.scr + SCRATCH_MSTATUS) >>> 2;
     this.dmaDirty = opts.dmaDirty ?? null;
     this.store = mem.store;
     this.storeSeen = new Int32Array(this.store !== null ? n : 0);
@@ -378,7 +381,7 @@ export class Jit {
    * stays right): the data TLB set follows SUM.
    */
   private syncMstatus(): void {
-    this.hart.mstatus = this.i32[(this.scr + SCRATCH_MSTATUS) >>> 2];
+    this.hart.mstatus = this.i32[this.msIdx];
     this.hart.updateMode();
   }
 
@@ -386,7 +389,7 @@ export class Jit {
   private fill(va: number, acc: number): number {
     const h = this.hart;
     // The walk checks SUM in hart.mstatus and fills the set hart.dBase names.
-    if (this.i32[(this.scr + SCRATCH_MSTATUS) >>> 2] !== h.mstatus) this.syncMstatus();
+    if (this.i32[this.msIdx] !== h.mstatus) this.syncMstatus();
     this.probing = acc === ACC_STORE;
     this.probeHit = false;
     translateFill(h, va, acc);
@@ -622,7 +625,7 @@ export class Jit {
     const fbIdx = (this.scr + SCRATCH_FBASE) >>> 2, chIdx = (this.scr + SCRATCH_CHAINS) >>> 2;
     const ffIdx = (this.scr + SCRATCH_FFLAGS) >>> 2, rvIdx = (this.scr + SCRATCH_RES_VALID) >>> 2;
     const rvValIdx = (this.scr + SCRATCH_RES_VALUE) >>> 3;
-    const msIdx = (this.scr + SCRATCH_MSTATUS) >>> 2, ff0Idx = (this.scr + SCRATCH_FF0) >>> 2;
+    const msIdx = this.msIdx, ff0Idx = (this.scr + SCRATCH_FF0) >>> 2;
     if (SCRATCH_SUMDELTA !== SCRATCH_MSTATUS + 4) {
       throw new Error("jit: scratch words out of order");
     }
