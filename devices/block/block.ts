@@ -289,77 +289,63 @@ export class BlockDevice extends VirtioDevice {
     return this.#bounceBuf ??= new Uint8Array(IO_PIECE);
   }
 
-  /** The end of the run of segments from `i` whose lengths together fit in IO_PIECE. */
-  #smallRun(data: { off: number; len: number }[], i: number): number {
-    let j = i, len = 0;
-    while (j < data.length && len + data[j].len <= IO_PIECE) len += data[j++].len;
-    return j;
+  /**
+   * Move a request's data between guest RAM and the file at `offset`. Runs of
+   * small segments (a direct read's 4 KiB user pages, scattered in RAM) are
+   * one file read into the bounce buffer then copied out, or gathered and
+   * written once: 256 seek+read pairs per MiB cost 2-4x one read and 256
+   * copies (2026-12-03). A larger segment goes straight, IO_PIECE at a time.
+   */
+  #move(data: { off: number; len: number }[], offset: number, write: boolean): void {
+    const ram = this.ram.bytes;
+    let at = offset;
+    for (let i = 0; i < data.length;) {
+      // the run of segments from i whose lengths together fit in IO_PIECE
+      let run = i, len = 0;
+      while (run < data.length && len + data[run].len <= IO_PIECE) len += data[run++].len;
+      if (run > i + 1) {
+        const bounce = this.#bounce.subarray(0, len);
+        if (write) {
+          for (let j = i, o = 0; j < run; o += data[j].len, j++) {
+            bounce.set(ram.subarray(data[j].off, data[j].off + data[j].len), o);
+          }
+          this.backend.write(at, bounce);
+        } else {
+          this.backend.read(at, bounce);
+          for (let j = i, o = 0; j < run; o += data[j].len, j++) {
+            ram.set(bounce.subarray(o, o + data[j].len), data[j].off);
+          }
+        }
+        at += len;
+        i = run;
+        continue;
+      }
+      const s = data[i++];
+      for (let done = 0; done < s.len; done += IO_PIECE) {
+        const piece = ram.subarray(s.off + done, s.off + done + Math.min(IO_PIECE, s.len - done));
+        if (write) this.backend.write(at + done, piece);
+        else this.backend.read(at + done, piece);
+      }
+      at += s.len;
+    }
   }
 
   /** Do a parsed request; returns bytes written into the chain before the status. Throws on I/O errors. */
   #execute(req: Exclude<Parsed, { type: "bad" }>): number {
     const ram = this.ram.bytes;
     switch (req.type) {
-      case "in": {
+      case "in":
         // Between the file and guest RAM in pieces of at most IO_PIECE: a
         // segment's length is the guest's to choose (up to all of RAM), and
         // nothing on the way may hold more (a fault layer that corrupts a
-        // write copies one piece). Runs of small segments (a direct read's
-        // 4 KiB pages, scattered in RAM) are one file read into the bounce
-        // buffer and then copied out: 256 seek+read pairs per MiB cost 2-4x
-        // one read and 256 copies (2026-12-03).
-        let at = req.offset;
-        const data = req.data;
-        for (let i = 0; i < data.length;) {
-          const run = this.#smallRun(data, i);
-          if (run > i + 1) {
-            let len = 0;
-            for (let j = i; j < run; j++) len += data[j].len;
-            const bounce = this.#bounce.subarray(0, len);
-            this.backend.read(at, bounce);
-            for (let j = i, o = 0; j < run; o += data[j].len, j++) {
-              ram.set(bounce.subarray(o, o + data[j].len), data[j].off);
-            }
-            at += len;
-            i = run;
-            continue;
-          }
-          const s = data[i++];
-          for (let done = 0; done < s.len; done += IO_PIECE) {
-            const n = Math.min(IO_PIECE, s.len - done);
-            this.backend.read(at + done, ram.subarray(s.off + done, s.off + done + n));
-          }
-          at += s.len;
-        }
+        // write copies one piece).
+        this.#move(req.data, req.offset, false);
         this.stats.reads++;
         return req.len;
-      }
-      case "out": {
-        let at = req.offset;
-        const data = req.data;
-        for (let i = 0; i < data.length;) {
-          const run = this.#smallRun(data, i);
-          if (run > i + 1) { // gathered into the bounce buffer, one file write
-            let len = 0;
-            for (let j = i; j < run; j++) {
-              this.#bounce.set(ram.subarray(data[j].off, data[j].off + data[j].len), len);
-              len += data[j].len;
-            }
-            this.backend.write(at, this.#bounce.subarray(0, len));
-            at += len;
-            i = run;
-            continue;
-          }
-          const s = data[i++];
-          for (let done = 0; done < s.len; done += IO_PIECE) {
-            const n = Math.min(IO_PIECE, s.len - done);
-            this.backend.write(at + done, ram.subarray(s.off + done, s.off + done + n));
-          }
-          at += s.len;
-        }
+      case "out":
+        this.#move(req.data, req.offset, true);
         this.stats.writes++;
         return 0;
-      }
       case "flush":
         this.backend.flush();
         this.stats.flushes++;

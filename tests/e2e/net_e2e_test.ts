@@ -17,6 +17,7 @@ import assert from "../../testing/assert.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
 import { GuestSession } from "../../testing/guest_session.ts";
+import { control } from "../../testing/control_socket.ts";
 import { defaultMac, macToString } from "../../devices/net/net.ts";
 import { tapMacKey } from "../../devices/net/tap.ts";
 import { sharenetMacKey } from "../../devices/net/sharenet.ts";
@@ -276,27 +277,6 @@ Deno.test({
     }),
 });
 
-/** Ask the control socket at `path` for a snapshot to `file`; the reply line. */
-async function snapshotThrough(path: string, file: string): Promise<string> {
-  const conn = await Deno.connect({ transport: "unix", path });
-  try {
-    const cmd = { execute: "snapshot", arguments: { path: file }, id: 1 };
-    await conn.write(new TextEncoder().encode(JSON.stringify(cmd) + "\n"));
-    const dec = new TextDecoder();
-    let text = "";
-    for await (const chunk of conn.readable) {
-      text += dec.decode(chunk, { stream: true });
-      const line = text.split("\n").find((l) => /"id":1/.test(l));
-      if (line) return line;
-    }
-    throw new Error(`control socket closed: ${text}`);
-  } finally {
-    try {
-      conn.close();
-    } catch { /* closed by the readable's end */ }
-  }
-}
-
 Deno.test({
   name: "net e2e: a tap guest snapshotted and restored: offloads set on the new tap, TCP intact",
   ignore: skip !== null,
@@ -317,7 +297,8 @@ Deno.test({
           extraArgs: [`--control=${sock}`],
         }, BOOT_MS);
         await ns.sh("ping -c 2 -W 10 -q 10.213.34.2"); // the driver is up, offloads negotiated
-        assert.match(await snapshotThrough(sock, snap), /"return"/);
+        const reply = await control(sock, "snapshot", { path: snap });
+        assert.ok("return" in reply, JSON.stringify(reply));
         await vm.kill(); // its tap goes with it
         assert.doesNotMatch(await ns.sh("ip -br link"), /avm0/);
         // The clone opens a tap of its own (the snapshot's --tunnet) in the same namespace.

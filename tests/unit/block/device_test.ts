@@ -404,11 +404,9 @@ Deno.test("block: a replacement device actor resumes where the used ring says", 
   }
 });
 
-Deno.test("block: a segment larger than size_max is served in IO_PIECE pieces, straight from RAM", () => {
-  // A hostile guest's segment may span most of RAM: the device must neither
-  // copy it nor hand the backend more than IO_PIECE at once.
-  const ops: number[] = [];
-  const record = (b: BlockBackend): BlockBackend => ({
+/** A backend wrapper that pushes each read's and write's length on `ops`. */
+function recording(ops: number[]): (b: BlockBackend) => BlockBackend {
+  return (b) => ({
     get size() {
       return b.size;
     },
@@ -418,6 +416,13 @@ Deno.test("block: a segment larger than size_max is served in IO_PIECE pieces, s
     flush: () => b.flush(),
     close: () => b.close(),
   });
+}
+
+Deno.test("block: a segment larger than size_max is served in IO_PIECE pieces, straight from RAM", () => {
+  // A hostile guest's segment may span most of RAM: the device must neither
+  // copy it nor hand the backend more than IO_PIECE at once.
+  const ops: number[] = [];
+  const record = recording(ops);
   const big = 2 * IO_PIECE + 3 * 512;
   const r = new Rig({ bytes: 4 << 20, ramBytes: 8 << 20, wrap: record });
   try {
@@ -443,16 +448,7 @@ Deno.test("block: runs of small segments are one backend access per IO_PIECE, ea
   // other 72, never more than IO_PIECE at once; and a large segment between
   // small ones is still served straight.
   const ops: number[] = [];
-  const record = (b: BlockBackend): BlockBackend => ({
-    get size() {
-      return b.size;
-    },
-    readOnly: b.readOnly,
-    read: (off, buf) => (ops.push(buf.length), b.read(off, buf)),
-    write: (off, data) => (ops.push(data.length), b.write(off, data)),
-    flush: () => b.flush(),
-    close: () => b.close(),
-  });
+  const record = recording(ops);
   const r = new Rig({ bytes: 8 << 20, ramBytes: 16 << 20, wrap: record, queueSize: 256 });
   try {
     const segs = Array.from({ length: 200 }, (_, i) => pattern(8192, i));
