@@ -212,6 +212,13 @@ const WRITTEN_CSRS = [
 ]; // deno-fmt-ignore
 
 let done = false;
+/**
+ * The warm-up's harts, kept for the life of the process: the optimized loop
+ * embeds weak references to what it saw (their buses, their maps), and when
+ * the garbage collector cleared those V8 threw the loop's optimized code away
+ * (--trace-deopt: "embedded weak objects cleared") and compiled it again.
+ */
+const kept: Hart[] = [];
 
 /**
  * Run the warm-up once per process (later calls return at once). Takes a few
@@ -224,20 +231,23 @@ export function warmUpJit(rounds = 40): void {
   // hart has neither. Build one of each kind first, so the Hart map's field
   // types are general before any code is compiled against them (otherwise the
   // machine's hart arrives with a new map and the loop deoptimizes on entry).
-  new Hart({
-    ram: new SharedArrayBuffer(4096),
-    ramBase: RAM,
-    readTime: () => 0n,
-    bus: new class {
-      read(): number {
-        return -1;
-      }
-      write(): boolean {
-        return false;
-      }
-    }(),
-  });
+  kept.push(
+    new Hart({
+      ram: new SharedArrayBuffer(4096),
+      ramBase: RAM,
+      readTime: () => 0n,
+      bus: new class {
+        read(): number {
+          return -1;
+        }
+        write(): boolean {
+          return false;
+        }
+      }(),
+    }),
+  );
   const h = warmupHart(rounds);
+  kept.push(h);
   for (let i = 0; i < 1000 && !h.stopRequested; i++) h.run(500);
   if (!h.stopRequested) {
     throw new Error(`warmUpJit: the program did not finish (pc ${h.pc.toString(16)})`);
@@ -347,6 +357,13 @@ export function warmupHart(rounds: number): Hart {
   h.stopRequested = false;
   h.enablePcRing(16);
   h.enablePcRing(0);
+  // With the translator on, the loop checks every new code page against the
+  // translated pages (Hart.stopAtCode). Walk those checks too (no page is
+  // translated here, so nothing stops): a boot with the translator on took
+  // the first of them only after the loop was optimized without it, and
+  // deoptimized it (V8's --trace-deopt: "insufficient type feedback").
+  h.codePages = new Uint8Array(ramBytes / 4096);
+  h.stopAtCode = true;
   h.csrWrite(0x180, (9n << 60n) | BigInt((RAM + 0xf0000) / 4096)); // Sv48
   h.csrWrite(0x105, BigInt.asUintN(64, BigInt(K + 0x800)));
   // Delegate illegal, ebreak, a misaligned AMO, ecall from U and S to the S handler.

@@ -54,3 +54,20 @@ Deno.test("warm-up: the synthetic program runs to its end through its traps", ()
   assert.equal(h.csrRead(0x180) >> 60n, 9n, "still in Sv48");
   assert.equal(h.x[20], 0n, "all laps done");
 });
+
+Deno.test("warm-up: with the translator on, the optimized loop is not thrown away for an untrained path", async () => {
+  // A child with V8's deopt trace: warm up, let V8 optimize the loop, then run
+  // as a machine with the translator does (Hart.stopAtCode). Before the
+  // warm-up walked those checks, this deoptimized the loop once per boot.
+  const probe = new URL("../../../testing/warmup_deopt_probe.ts", import.meta.url);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--trace-deopt", probe.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+  assert.ok(out.success && text.includes("PROBE: done"), text.slice(-2000));
+  const after = text.slice(text.indexOf("PROBE: optimized phase over"));
+  const deopts = after.split("\n").filter((l) => /deoptimizing .*<JSFunction runBatch/.test(l));
+  assert.deepEqual(deopts, [], "runBatch deoptimized after the warm-up");
+});
