@@ -619,7 +619,7 @@ export function runCpu(
   if (start.verbose) {
     log(`timer: ${timerCalls.sbi} SBI set_timer calls, ${timerCalls.stimecmp} stimecmp writes`);
   }
-  if (jit && start.verbose) log(`translator: ${describeJitStats(jit)}`);
+  if (jit && start.verbose) log(`translator: ${describeJitStats(jit, hart.instretN)}`);
   if (det !== null) {
     // Recorded, or compared with the log; a divergence or a device that did not answer ends it.
     const failed = det.finish(fate === FATE.RUNNING ? FATE.INTERNAL_ERROR : fate, reason);
@@ -696,13 +696,15 @@ export function setupDirectBoot(
 }
 
 /** The code cache in one line, for --verbose. */
-export function describeJitStats(jit: Jit): string {
+export function describeJitStats(jit: Jit, instret: number): string {
   const s = jit.stats;
+  const share = instret > 0 ? ` (${(100 * s.translatedInsns / instret).toFixed(1)}%)` : "";
   return `${s.pages} pages translated (${(s.cacheBytes / 1024).toFixed(0)} KiB of wasm), ` +
     `${s.compiles} compiles in ${s.compileMs.toFixed(0)} ms, ` +
     (s.adopted > 0 ? `${s.adopted} taken from other harts, ` : "") +
     `${s.entries} entries (hits), ` +
     `${s.noEntry} misses, ${s.interpExits} exits to the interpreter, ` +
     `${s.invalidations} invalidations (${s.dmaInvalidations} by device writes), ` +
-    `${s.evictions} cache flushes`;
+    `${s.evictions} cache flushes; ` +
+    `${(s.translatedInsns / 1e6).toFixed(1)} M instructions ran translated${share}`;
 }

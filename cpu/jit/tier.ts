@@ -98,6 +98,8 @@ export interface JitStats {
   evictions: number;
   /** Translations taken from another hart through the code store (--smp), not translated here. */
   adopted: number;
+  /** Guest instructions run in translated code (the rest of instret ran on the interpreter). */
+  translatedInsns: number;
 }
 
 /** RAM, hart state and scratch in one shared memory. */
@@ -275,6 +277,7 @@ export class Jit {
     dmaInvalidations: 0,
     evictions: 0,
     adopted: 0,
+    translatedInsns: 0,
   };
   private readonly pages: (Entry | undefined)[];
   private readonly hot: Uint16Array;
@@ -720,6 +723,7 @@ export class Jit {
           h.instretN += n;
           h.pcN = f64[pcIdx];
           this.stats.entries++;
+          this.stats.translatedInsns += n;
           e.used = ++this.clock;
           const jumped = viaJump;
           viaJump = code === EXIT_JUMP;

@@ -55,6 +55,8 @@ Deno.test("jit e2e: the translator and the interpreter reach the same self-check
   assert.ok(m, on.err.slice(-2000));
   assert.ok(Number(m[1]) > 0 && Number(m[3]) > 0, m[0]);
   assert.match(on.err, /\d+ entries \(hits\), \d+ misses/);
+  const share = on.err.match(/([\d.]+) M instructions ran translated \(([\d.]+)%\)/);
+  assert.ok(share && Number(share[1]) > 0 && Number(share[2]) > 0, on.err.slice(-2000));
   assert.ok(!off.err.includes("translator:"), "--jit=off translates nothing");
 });
 
