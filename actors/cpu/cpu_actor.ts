@@ -26,7 +26,8 @@ import { loadHart } from "../../cpu/hart_state.ts";
 import { STOP } from "./debug_channel.ts";
 import { PlicRegisters } from "../../devices/plic.ts";
 import { OutputSink, OutputWatch } from "../output.ts";
-import { MmioTransport } from "../../devices/virtio/mmio.ts";
+import { MmioTransport, REG } from "../../devices/virtio/mmio.ts";
+import { DEVICE_ID } from "../../devices/virtio/constants.ts";
 import { Clint } from "../../devices/clint.ts";
 import { Uart } from "../../devices/uart.ts";
 import { Htif } from "../../devices/htif.ts";
@@ -87,6 +88,9 @@ const BATCH = 40_000;
  * 8.0 MB/s, boot 1,400 vs 1,375 ms against 1,176 and 1,423 interpreted).
  */
 const JIT_THRESHOLD = 4096;
+/** hvc0's transmit queue, and how long the hart waits for the console actor to take a buffer. */
+const CONSOLE_TXQ = 1;
+const CONSOLE_TX_WAIT_MS = 5;
 const JIT_CHUNK = 1024;
 const CSR_MIE = 0x304;
 const CSR_MCAUSE = 0x342;
@@ -141,6 +145,10 @@ export function runCpu(
   for (const n of start.slots) {
     slots[n] = new MmioTransport(buffers[`slot${n}`], irqLine(ctl, virtioSlotIrq(n)));
   }
+  // hvc0's output: Linux's virtio console spins, interrupts off, until the
+  // host returns each transmit buffer (one per echoed keystroke), so the hart
+  // waits for the console actor instead of running that spin (below).
+  const consoleSlot = slots.findIndex((t) => t?.read(REG.DEVICE_ID, 4) === DEVICE_ID.CONSOLE);
   const log = (text: string) => post({ kind: "log", text });
   // The bus and the SBI need the hart, and the hart is built with them.
   // deno-lint-ignore prefer-const
@@ -267,6 +275,14 @@ export function runCpu(
         const seq = det !== null ? t.doorbellSeq() : 0;
         const ok = t.write(addr & 0xfff, size, value);
         det?.afterVirtioWrite(n, addr & 0xfff, value, seq);
+        if (
+          n === consoleSlot && (addr & 0xfff) === REG.QUEUE_NOTIFY && value === CONSOLE_TXQ &&
+          det === null
+        ) {
+          // Bounded: a console actor that is slow, dead or restarting leaves
+          // the guest to its spin after CONSOLE_TX_WAIT_MS.
+          t.waitServed(CONSOLE_TX_WAIT_MS);
+        }
         hart.externalMip = Atomics.load(ctl, mipW);
         return ok;
       }
