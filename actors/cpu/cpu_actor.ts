@@ -88,10 +88,14 @@ const BATCH = 40_000;
  * 8.0 MB/s, boot 1,400 vs 1,375 ms against 1,176 and 1,423 interpreted).
  */
 const JIT_THRESHOLD = 4096;
-/** hvc0's transmit queue, and how long the hart waits for the console actor to take a buffer. */
+const JIT_CHUNK = 1024;
+/**
+ * hvc0's transmit queue (devices/console.ts CONSOLE_TX: not imported, which
+ * would load the virtio device's modules into this worker before its first
+ * instruction), and how long the hart waits for the console actor to take a buffer.
+ */
 const CONSOLE_TXQ = 1;
 const CONSOLE_TX_WAIT_MS = 5;
-const JIT_CHUNK = 1024;
 const CSR_MIE = 0x304;
 const CSR_MCAUSE = 0x342;
 const CSR_MEPC = 0x341;

@@ -3,7 +3,8 @@
 // and 4 KiB random reads at queue depth 1 (a small static C program, built
 // here with riscv64-linux-gnu-gcc and handed to the guest on a second disk),
 // on actorvm and on qemu-system-riscv64 with the same scratch image, in the
-// same run: the best of several passes (the steady state) and the first pass. Driven by scripts/bench.ts; alone: deno run -A scripts/bench/block.ts
+// same run: the best of several passes (the steady state) and the first pass.
+// Driven by scripts/bench.ts; alone: deno run -A scripts/bench/block.ts
 
 import { fileURLToPath } from "node:url";
 import { E2FS_MISSING, GUEST, mke2fs } from "../../testing/block_tools.ts";

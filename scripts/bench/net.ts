@@ -2,14 +2,16 @@
 // round-trip time over a tap, for actorvm and for qemu-system-riscv64 with a
 // tap in the same kind of namespace, in the same run, reported as ratios
 // (actorvm / qemu): the steady state (median of the transfers after the
-// first) and the first transfer after boot on its own; then the same for the user network (`user`): actorvm
-// --net=user against qemu's `-netdev stream` to a passt started the same way,
-// throughput to and from a peer on the namespace's loopback (the gateway
-// address) and one-byte TCP round trips through a forwarded port to an echo
-// server in the guest. Everything happens inside network namespaces made here
-// (testing/netns.ts), addresses 10.213.40.0/24 only. Run: deno task bench net
+// first) and the first transfer after boot on its own; then the same for the
+// user network (`user`): actorvm --net=user against qemu's `-netdev stream`
+// to a passt started the same way, throughput to and from a peer on the
+// namespace's loopback (the gateway address) and one-byte TCP round trips
+// through a forwarded port to an echo server in the guest. Everything happens
+// inside network namespaces made here (testing/netns.ts), addresses
+// 10.213.40.0/24 only. Run: deno task bench net
 
 import { fileURLToPath } from "node:url";
+import { median } from "./guest_qemu.ts";
 import { netnsUnavailable, withNetns } from "../../testing/netns.ts";
 import { startPeer, Vm } from "../../testing/net_vm.ts";
 import { openTunnet, parseTunnet } from "../../devices/net/netcfg.ts";
@@ -66,7 +68,6 @@ interface NetNumbers {
   pingLoss: number;
 }
 
-const median = (a: number[]) => [...a].sort((x, y) => x - y)[a.length >> 1];
 const mbps = (r: { bytes: number; ms: number }) => +(r.bytes / 1000 / r.ms).toFixed(3);
 
 async function measure(vm: "actorvm" | "qemu"): Promise<NetNumbers> {
